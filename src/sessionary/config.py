@@ -1,0 +1,296 @@
+"""Validated, frozen configuration: :class:`SessionConfig` and :class:`CookieOptions`.
+
+Every check runs when the object is built, so a misconfigured application fails at
+start-up with a :class:`~sessionary.exceptions.ConfigurationError` instead of emitting an
+insecure cookie later (SECURITY.md R18).
+
+Durations are given in seconds (``int``/``float``) or as :class:`datetime.timedelta`;
+they are kept internally as integer milliseconds (``*_ms`` properties).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from sessionary.exceptions import ConfigurationError
+
+__all__ = ["ConflictPolicy", "CookieOptions", "Duration", "SameSite", "SessionConfig"]
+
+logger = logging.getLogger("sessionary")
+
+Duration = int | float | timedelta
+SameSite = Literal["lax", "strict", "none"]
+
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+_MAX_COOKIE_LIFETIME_S = 400 * 24 * 3600  # RFC 6265bis §5.5: user agents cap Max-Age at 400 days
+_MIN_SECRET_BYTES = 32
+_MIN_SECRET_ENTROPY_BITS = 128.0
+_PLACEHOLDER_MARKERS = (
+    "change",
+    "placeholder",
+    "example",
+    "insecure",
+    "secret",
+    "password",
+    "replace",
+    "todo",
+    "xxxx",
+    "dummy",
+    "default",
+)
+
+
+class ConflictPolicy(str, enum.Enum):
+    """What a commit does when a field this request read *and* wrote changed concurrently.
+
+    Disjoint writers never conflict: each request writes only the fields it changed.
+    """
+
+    LAST_WRITER_WINS = "last_writer_wins"
+    """Write anyway, per field (the default); the conflict is reported to the observer."""
+
+    RAISE = "raise"
+    """Write nothing and raise :class:`~sessionary.exceptions.StoreConflictError`."""
+
+
+def _to_ms(value: Duration, what: str) -> int:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        msg = f"{what} must be a number of seconds or a timedelta, not {type(value).__name__}"
+        raise ConfigurationError(msg)
+    if not math.isfinite(seconds) or seconds <= 0:
+        msg = f"{what} must be a finite, positive duration (got {value!r})"
+        raise ConfigurationError(msg)
+    return round(seconds * 1000)
+
+
+def _estimated_entropy_bits(secret: bytes) -> float:
+    """Shannon estimate of the secret's entropy: a cheap guard against typed-in secrets."""
+    counts = Counter(secret)
+    total = len(secret)
+    per_symbol = -sum(c / total * math.log2(c / total) for c in counts.values())
+    return per_symbol * total
+
+
+def _check_secret(raw: str | bytes, index: int) -> bytes:
+    if isinstance(raw, str):
+        secret = raw.encode("utf-8")
+    elif isinstance(raw, bytes):
+        secret = raw
+    else:
+        msg = f"secret_keys[{index}] must be str or bytes, not {type(raw).__name__}"
+        raise ConfigurationError(msg)
+    if len(secret) < _MIN_SECRET_BYTES:
+        msg = (
+            f"secret_keys[{index}] is {len(secret)} bytes; at least {_MIN_SECRET_BYTES} random "
+            "bytes are required (generate one with: python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
+        raise ConfigurationError(msg)
+    lowered = secret.lower()
+    for marker in _PLACEHOLDER_MARKERS:
+        if marker.encode() in lowered:
+            msg = (
+                f"secret_keys[{index}] looks like a placeholder (contains {marker!r}); "
+                "use random bytes"
+            )
+            raise ConfigurationError(msg)
+    if _estimated_entropy_bits(secret) < _MIN_SECRET_ENTROPY_BITS:
+        msg = f"secret_keys[{index}] has too little entropy; use secrets.token_urlsafe(32)"
+        raise ConfigurationError(msg)
+    return secret
+
+
+@dataclass(frozen=True, slots=True)
+class CookieOptions:
+    """How the session cookie is named and scoped.
+
+    The defaults follow SECURITY.md §B: ``__Host-session; Path=/; Secure; HttpOnly;
+    SameSite=Lax`` with no ``Domain``. ``HttpOnly`` is not configurable.
+    """
+
+    name: str = "__Host-session"
+    path: str = "/"
+    domain: str | None = None
+    secure: bool = True
+    samesite: SameSite = "lax"
+    persistent: bool = True
+    """Send ``Max-Age`` (the remaining absolute lifetime); ``False``: a browser-session cookie."""
+    partitioned: bool = False
+    insecure_development_mode: bool = False
+    """Must be ``True`` to turn ``secure`` off; a warning is logged. Never in production."""
+
+    def __post_init__(self) -> None:
+        self._check_syntax()
+        self._check_security()
+
+    def _check_syntax(self) -> None:
+        name = self.name
+        if not name or not set(name) <= _TOKEN_CHARS:
+            msg = f"cookie name {name!r} must be a non-empty RFC 6265 token"
+            raise ConfigurationError(msg)
+        if self.samesite not in ("lax", "strict", "none"):
+            msg = f"samesite must be 'lax', 'strict' or 'none', not {self.samesite!r}"
+            raise ConfigurationError(msg)
+        if not self.path.startswith("/") or any(c in self.path for c in ";\r\n\x00"):
+            msg = (
+                f"cookie path {self.path!r} must start with '/' and contain no ';' or control chars"
+            )
+            raise ConfigurationError(msg)
+        if self.domain is not None and (
+            not self.domain or any(c in self.domain for c in ";,\r\n\x00 ")
+        ):
+            msg = f"cookie domain {self.domain!r} is not a valid domain attribute"
+            raise ConfigurationError(msg)
+
+    def _check_security(self) -> None:
+        name = self.name
+        if not self.secure:
+            if not self.insecure_development_mode:
+                msg = (
+                    "secure=False needs insecure_development_mode=True: cookies without Secure "
+                    "leak over plain HTTP (SECURITY.md R9)"
+                )
+                raise ConfigurationError(msg)
+            logger.warning(
+                "sessionary: session cookie %r is sent without Secure (development mode)", name
+            )
+        if name.startswith("__Host-"):
+            if not self.secure:
+                msg = "a '__Host-' cookie requires secure=True"
+                raise ConfigurationError(msg)
+            if self.domain is not None:
+                msg = "a '__Host-' cookie must not set a domain"
+                raise ConfigurationError(msg)
+            if self.path != "/":
+                msg = "a '__Host-' cookie requires path='/'"
+                raise ConfigurationError(msg)
+        if name.startswith("__Secure-") and not self.secure:
+            msg = "a '__Secure-' cookie requires secure=True"
+            raise ConfigurationError(msg)
+        if self.samesite == "none" and not self.secure:
+            msg = "samesite='none' requires secure=True"
+            raise ConfigurationError(msg)
+        if self.partitioned and not self.secure:
+            msg = "partitioned cookies require secure=True"
+            raise ConfigurationError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Everything that decides how sessions behave. Built once, validated at construction.
+
+    >>> import secrets
+    >>> config = SessionConfig(secret_keys=[secrets.token_bytes(32)])
+    >>> config.idle_timeout_ms, config.absolute_timeout_ms
+    (1800000, 43200000)
+    """
+
+    secret_keys: Sequence[str | bytes]
+    """Ordered key ring: the first key is used for new sessions, all keys are accepted."""
+    cookie: CookieOptions = field(default_factory=CookieOptions)
+    idle_timeout: Duration = 30 * 60
+    absolute_timeout: Duration = 12 * 3600
+    touch_interval: Duration | None = None
+    """Minimum time between sliding-expiry writes; default ``max(60 s, idle/10)``, <= idle/2."""
+    max_size: int = 64 * 1024
+    """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
+    codec: Literal["json", "msgpack"] = "json"
+    conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
+    max_raw_id_length: int = 128
+    """Incoming ID values longer than this are rejected before any other work (R20)."""
+    clock: Callable[[], float] = time.time
+    """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
+
+    # Derived, validated values (not constructor arguments).
+    secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    idle_timeout_ms: int = field(init=False)
+    absolute_timeout_ms: int = field(init=False)
+    touch_interval_ms: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secrets", self._check_keys())
+        self._check_durations()
+        self._check_options()
+
+    def _check_keys(self) -> tuple[bytes, ...]:
+        if isinstance(self.secret_keys, str | bytes) or not isinstance(self.secret_keys, Sequence):
+            msg = "secret_keys must be a list of keys (newest first), not a single key"
+            raise ConfigurationError(msg)
+        if not self.secret_keys:
+            msg = "secret_keys must hold at least one key"
+            raise ConfigurationError(msg)
+        secrets = tuple(_check_secret(k, i) for i, k in enumerate(self.secret_keys))
+        if len(set(secrets)) != len(secrets):
+            msg = "secret_keys contains the same key twice"
+            raise ConfigurationError(msg)
+        return secrets
+
+    def _check_durations(self) -> None:
+        idle = _to_ms(self.idle_timeout, "idle_timeout")
+        absolute = _to_ms(self.absolute_timeout, "absolute_timeout")
+        if idle > absolute:
+            msg = "idle_timeout must not exceed absolute_timeout"
+            raise ConfigurationError(msg)
+        if self.touch_interval is None:
+            touch = min(max(60_000, idle // 10), idle // 2)
+        else:
+            touch = _to_ms(self.touch_interval, "touch_interval")
+            if touch >= idle:
+                msg = "touch_interval must be shorter than idle_timeout"
+                raise ConfigurationError(msg)
+        object.__setattr__(self, "idle_timeout_ms", idle)
+        object.__setattr__(self, "absolute_timeout_ms", absolute)
+        object.__setattr__(self, "touch_interval_ms", touch)
+
+    def _check_options(self) -> None:
+        if not isinstance(self.cookie, CookieOptions):
+            msg = "cookie must be a CookieOptions instance"
+            raise ConfigurationError(msg)
+        if (
+            isinstance(self.max_size, bool)
+            or not isinstance(self.max_size, int)
+            or self.max_size <= 0
+        ):
+            msg = "max_size must be a positive number of bytes"
+            raise ConfigurationError(msg)
+        if self.codec not in ("json", "msgpack"):
+            msg = f"codec must be 'json' or 'msgpack', not {self.codec!r}"
+            raise ConfigurationError(msg)
+        if not isinstance(self.conflict_policy, ConflictPolicy):
+            try:
+                object.__setattr__(self, "conflict_policy", ConflictPolicy(self.conflict_policy))
+            except ValueError:
+                msg = f"unknown conflict_policy {self.conflict_policy!r}"
+                raise ConfigurationError(msg) from None
+        if not 43 <= self.max_raw_id_length <= 4096:
+            msg = "max_raw_id_length must be between 43 and 4096"
+            raise ConfigurationError(msg)
+        if not callable(self.clock):
+            msg = "clock must be a callable returning seconds since the epoch"
+            raise ConfigurationError(msg)
+
+    def __repr__(self) -> str:
+        # Never show key material (SECURITY.md R79).
+        return (
+            f"SessionConfig(secret_keys=<{len(self.secrets)} keys>, cookie={self.cookie!r}, "
+            f"idle_timeout_ms={self.idle_timeout_ms}, "
+            f"absolute_timeout_ms={self.absolute_timeout_ms}, "
+            f"touch_interval_ms={self.touch_interval_ms}, max_size={self.max_size}, "
+            f"codec={self.codec!r}, conflict_policy={self.conflict_policy.value!r})"
+        )
+
+    @property
+    def max_cookie_age_s(self) -> int:
+        """The cap on cookie ``Max-Age`` from RFC 6265bis (400 days)."""
+        return _MAX_COOKIE_LIFETIME_S

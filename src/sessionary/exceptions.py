@@ -1,0 +1,112 @@
+"""The one exception tree of sessionary.
+
+Every error sessionary raises on purpose derives from :class:`SessionaryError`, so
+``except SessionaryError`` catches them all. Driver exceptions (redis-py, …) never
+escape a store: they are mapped at the store boundary::
+
+    SessionaryError
+    ├── ConfigurationError             bad settings, found at start-up  (alias: ConfigError)
+    ├── CodecError                     a value could not be encoded or decoded
+    │   ├── UnserializableValueError   (also a TypeError) value outside the codec's allowlist
+    │   └── DecodeError                (also a ValueError) stored bytes are not a valid payload
+    ├── SessionStateError              the session was used in a way its state forbids
+    │   ├── SessionTooLargeError       the committed session would exceed ``max_size``
+    │   └── SessionClosedError         the session was changed after its response was sent
+    └── StoreError                     the store could not do what was asked
+        ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
+        │   └── StoreTimeoutError      the store did not answer in time → HTTP 503
+        └── StoreConflictError         fields this request read changed meanwhile (policy raise)
+
+Messages never contain raw session IDs, tokens or keys (SECURITY.md R79): where an ID
+must be named, its keyed fingerprint is used.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CodecError",
+    "ConfigError",
+    "ConfigurationError",
+    "DecodeError",
+    "SessionBackendError",
+    "SessionClosedError",
+    "SessionStateError",
+    "SessionTooLargeError",
+    "SessionaryError",
+    "StoreConflictError",
+    "StoreError",
+    "StoreTimeoutError",
+    "StoreUnavailableError",
+    "UnserializableValueError",
+]
+
+
+class SessionaryError(Exception):
+    """Root of every error sessionary raises on purpose."""
+
+
+class ConfigurationError(SessionaryError, ValueError):
+    """Invalid configuration, detected when the configuration is built (at start-up)."""
+
+
+ConfigError = ConfigurationError
+"""Alias used by SECURITY.md."""
+
+
+class CodecError(SessionaryError):
+    """A session value could not be encoded or decoded."""
+
+
+class UnserializableValueError(CodecError, TypeError):
+    """A value is not in the codec's type allowlist (raised when it is assigned or saved)."""
+
+
+class DecodeError(CodecError, ValueError):
+    """Stored bytes are not a valid payload for any known codec, or break a decoder limit."""
+
+
+class SessionStateError(SessionaryError):
+    """The session was used in a way its current state does not allow."""
+
+
+class SessionTooLargeError(SessionStateError):
+    """Committing would make the session larger than ``SessionConfig.max_size``.
+
+    Nothing was written: the stored session is left as it was.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"session would be {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class SessionClosedError(SessionStateError):
+    """The session was changed after its response headers had been sent."""
+
+
+class StoreError(SessionaryError):
+    """The session store failed to perform an operation."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store is down or unreachable. Adapters answer 503 when the handler needs the session."""
+
+
+SessionBackendError = StoreUnavailableError
+"""Alias used by SECURITY.md R77."""
+
+
+class StoreTimeoutError(StoreUnavailableError):
+    """The store did not answer within its timeout."""
+
+
+class StoreConflictError(StoreError):
+    """A concurrent request changed fields this request read and wrote (conflict policy ``raise``).
+
+    Nothing was written. ``fields`` names the attributes that changed underneath.
+    """
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        super().__init__(f"session fields changed concurrently: {', '.join(fields)}")
+        self.fields = fields

@@ -1,0 +1,1 @@
+"""Thin framework adapters: each translates requests and responses, nothing more."""

@@ -1,0 +1,131 @@
+"""Pure ASGI session middleware for Starlette, FastAPI and any ASGI application.
+
+::
+
+    from sessionary import SessionConfig
+    from sessionary.stores import AsyncRedisStore
+    from sessionary.integrations.asgi import SessionMiddleware
+
+    app.add_middleware(
+        SessionMiddleware,
+        store=AsyncRedisStore.from_url("redis://localhost:6379/0"),
+        config=SessionConfig(secret_keys=[os.environ["SESSION_SECRET"]]),
+    )
+
+``scope["session"]`` (Starlette's ``request.session``) is a :class:`~sessionary.Session`.
+Starlette annotates ``request.session`` as a ``dict``; use :func:`get_session` for the typed
+object (``get_session(request).login("42")`` type-checks). Close the store in the
+application's lifespan (``await store.aclose()``) so its connections end with the loop.
+The session is committed before ``http.response.start`` goes out, so ``Set-Cookie`` is never
+late. When the store is down, only requests that touch the session fail, with a generic 503
+and without a ``Set-Cookie`` that would overwrite the client's cookie (R77); a commit refused
+under the ``raise`` conflict policy answers 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from sessionary._async.manager import AsyncSessionManager
+from sessionary.config import SessionConfig
+from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.observability import Observer
+from sessionary.sansio.headers import merge_raw_headers
+from sessionary.sansio.session import Session
+from sessionary.stores.base import AsyncStore
+
+__all__ = ["SessionMiddleware", "get_session"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def get_session(connection: object) -> Session:
+    """The :class:`~sessionary.Session` of a request, websocket or raw ASGI scope, typed.
+
+    Accepts a Starlette/FastAPI ``Request``/``WebSocket`` (anything with ``.scope``) or the
+    scope mapping itself.
+    """
+    scope = getattr(connection, "scope", connection)
+    session = scope.get("session") if isinstance(scope, MutableMapping) else None
+    if not isinstance(session, Session):
+        msg = "no sessionary session on this connection: is SessionMiddleware installed?"
+        raise ConfigurationError(msg)
+    return session
+
+
+async def _send_error(send: Send, status: int, text: bytes) -> None:
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(text)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+class SessionMiddleware:
+    """Loads the session before the app runs and commits it before the response starts."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: AsyncStore | None = None,
+        config: SessionConfig | None = None,
+        manager: AsyncSessionManager | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        if manager is None:
+            if store is None or config is None:
+                msg = "SessionMiddleware needs store= and config= (or a manager=)"
+                raise ConfigurationError(msg)
+            manager = AsyncSessionManager(store, config, observer=observer)
+        self.app = app
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        cookies = [v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"]
+        client = scope.get("client")
+        cycle = await self.manager.open(cookies, client=client[0] if client else None)
+        scope["session"] = cycle.session
+        start_type = "http.response.start" if kind == "http" else "websocket.accept"
+        started = False
+        replaced = False
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal started, replaced
+            if message["type"] == start_type and not started:
+                started = True
+                try:
+                    update = await self.manager.commit(cycle)
+                except StoreUnavailableError:
+                    if kind == "websocket":
+                        raise
+                    replaced = True
+                    await _send_error(send, 503, b"Service Unavailable")
+                    return
+                except StoreConflictError:
+                    replaced = True
+                    await _send_error(send, 409, b"Conflict")
+                    return
+                message["headers"] = merge_raw_headers(message.get("headers", ()), update)
+            elif replaced:
+                return  # the app's response was replaced by an error response
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_session)
+        except StoreUnavailableError:
+            if started or kind != "http":
+                raise
+            await _send_error(send, 503, b"Service Unavailable")

@@ -1,0 +1,497 @@
+"""The request/response session cycle: a sans-IO state machine.
+
+A :class:`SessionCycle` decides everything about one request's session and performs
+nothing. The I/O shell drives it with a ten-line loop (compare h11's ``Connection`` and
+httpx's ``auth_flow``)::
+
+    cycle = core.begin(cookie_header_values)
+    op = cycle.next_op()                    # Load, or None (no cookie: zero store calls)
+    while op is not None:
+        cycle.send(await store.run(op))
+        op = cycle.next_op()
+    session = cycle.session                 # hand to the request handler
+    ...
+    cycle.finish()                          # handler done: compute the writes
+    op = cycle.next_op()                    # Update / Create / Destroy, or None
+    while op is not None:
+        cycle.send(await store.run(op))
+        op = cycle.next_op()
+    headers = cycle.response()              # Set-Cookie, Cache-Control, Vary
+
+Guarantees implemented here (SECURITY.md §A to §E): no cookie → no store call; malformed,
+oversize or conflicting cookies → anonymous with no store call; a presented unknown ID is
+never adopted (the first write mints a fresh one); a read-only request never writes; login,
+rotation and logout change the ID or end the session atomically; expired sessions are
+anonymous and their cookie is cleared.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sessionary.codecs import get_codec
+from sessionary.config import ConflictPolicy, SessionConfig
+from sessionary.exceptions import (
+    SessionStateError,
+    SessionTooLargeError,
+    StoreConflictError,
+    StoreError,
+)
+from sessionary.sansio.cookies import (
+    CookieReadStatus,
+    read_cookie,
+    render_clear_cookie,
+    render_set_cookie,
+)
+from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.expiry import cookie_max_age_s
+from sessionary.sansio.ids import SessionToken, mint_token, parse_token, rotate_token
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import (
+    CommitResult,
+    CommitStatus,
+    Create,
+    Destroy,
+    Load,
+    LoadResult,
+    LoadStatus,
+    Operation,
+    StoredSession,
+    Update,
+)
+from sessionary.sansio.session import Delta, Lifecycle, Session
+
+__all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
+
+_CREATE_ATTEMPTS = 3
+_NONCE_BYTES = 8  # idempotency token of one write (the Redis layout packs 8 bytes)
+
+Result = LoadResult | CommitResult | bool | None
+
+
+@dataclass(slots=True)
+class ResponseUpdate:
+    """What the response must carry. Adapters translate this into their framework."""
+
+    set_cookie: str | None = None
+    """A full ``Set-Cookie`` header value, or ``None``."""
+    vary_cookie: bool = False
+    """Add ``Cookie`` to ``Vary`` (the response depends on the session)."""
+    no_store: bool = False
+    """Set ``Cache-Control: no-store`` (the response sets or clears the cookie, R15)."""
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers to add, for adapters that merge ``Vary`` themselves."""
+        out: list[tuple[str, str]] = []
+        if self.set_cookie is not None:
+            out.append(("Set-Cookie", self.set_cookie))
+        if self.no_store:
+            out.append(("Cache-Control", "no-store"))
+        if self.vary_cookie:
+            out.append(("Vary", "Cookie"))
+        return out
+
+
+_NOTHING = ResponseUpdate()
+_VARY = ResponseUpdate(vary_cookie=True)
+
+
+class SessionCore:
+    """Everything a cycle needs that is fixed per application: config, keys, codec."""
+
+    __slots__ = ("codec", "config", "keyring", "strict")
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.config = config
+        self.keyring = KeyRing(config.secrets)
+        self.codec = get_codec(config.codec)
+        self.strict = config.conflict_policy is ConflictPolicy.RAISE
+
+    def now_ms(self) -> int:
+        """The current time from the configured clock, in milliseconds."""
+        return int(self.config.clock() * 1000)
+
+    def begin(self, cookie_headers: Iterable[str], *, client: str | None = None) -> SessionCycle:
+        """Start the cycle for one request, given its ``Cookie`` header values."""
+        return SessionCycle(self, cookie_headers, client=client)
+
+
+# Phases of a cycle, and what a pending response-phase operation is for.
+_REQUEST, _READY, _RESPONSE, _DONE = 1, 2, 3, 4
+_STEP_DESTROY, _STEP_CREATE, _STEP_UPDATE = 1, 2, 3
+
+
+class SessionCycle:
+    """One request's session, from ``Cookie`` headers to response headers. See module doc.
+
+    An explicit state machine (no generators, no callbacks): :meth:`next_op` returns the
+    pending operation and :meth:`send` consumes its result and decides the next one.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_clear_cookie",
+        "_client",
+        "_core",
+        "_delta",
+        "_digest",
+        "_events",
+        "_generation",
+        "_key",
+        "_lifecycle",
+        "_new_token",
+        "_op",
+        "_phase",
+        "_session",
+        "_set_cookie",
+        "_step",
+        "_stored",
+        "_token",
+        "now",
+    )
+
+    def __init__(
+        self, core: SessionCore, cookie_headers: Iterable[str], *, client: str | None = None
+    ) -> None:
+        self._core = core
+        self._client = client
+        self.now = core.now_ms()
+        self._events: list[SessionEvent] = []
+        self._token: SessionToken | None = None
+        self._key = ""
+        self._digest = b""
+        self._generation = 0
+        self._stored: StoredSession | None = None
+        self._session: Session | None = None
+        self._set_cookie: tuple[SessionToken, int] | None = None  # token, absolute deadline
+        self._clear_cookie = False
+        self._op: Operation | None = None
+        self._step = 0
+        self._attempts = 0
+        self._delta: Delta | None = None
+        self._lifecycle: Lifecycle | None = None
+        self._new_token: SessionToken | None = None
+        token = self._read_token(cookie_headers)
+        if token is None:
+            self._phase = _READY
+            self._session = Session(core.codec, now=self.now)
+        else:
+            self._token = token
+            self._phase = _REQUEST
+            self._op = self._load_op(0)
+
+    # ------------------------------------------------------------------ driver interface
+    def next_op(self) -> Operation | None:
+        """The operation the shell must perform next, or ``None`` when this phase is done."""
+        return self._op
+
+    def send(self, result: Result) -> None:
+        """Feed the result of the operation returned by :meth:`next_op`."""
+        if self._op is None:
+            msg = "no operation is pending"
+            raise SessionStateError(msg)
+        self._op = None
+        if self._phase == _REQUEST:
+            self._loaded(result)  # type: ignore[arg-type]
+            return
+        try:
+            step = self._step
+            if step == _STEP_UPDATE:
+                self._updated(result)  # type: ignore[arg-type]
+            elif step == _STEP_CREATE:
+                self._created(result)  # type: ignore[arg-type]
+            else:
+                self._destroyed()
+        finally:
+            if self._op is None:
+                self._phase = _DONE
+
+    def fail(self, error: StoreError) -> None:
+        """The store failed during the request phase: the session becomes *unavailable*.
+
+        Nothing is raised now. The handler gets the error (→ 503) only if it touches the
+        session, and the response leaves the client's cookie alone (R77).
+        """
+        if self._phase != _REQUEST:
+            raise error
+        self._op = None
+        self._session = Session(self._core.codec, now=self.now, error=error)
+        self._phase = _READY
+
+    @property
+    def session(self) -> Session:
+        """The session for the handler (available once the request phase is done)."""
+        session = self._session
+        if session is None or self._phase == _REQUEST:
+            msg = "the session is not loaded yet: drive next_op()/send() first"
+            raise SessionStateError(msg)
+        return session
+
+    def finish(self) -> None:
+        """The handler is done: compute the writes. Further changes raise."""
+        session = self._session
+        if self._phase != _READY or session is None:
+            msg = "finish() must be called once, after the request phase"
+            raise SessionStateError(msg)
+        session.close()
+        self._phase = _RESPONSE
+        try:
+            if session.unavailable:
+                return
+            lifecycle = self._lifecycle = session.lifecycle
+            if lifecycle.destroy_loaded and self._stored is not None:
+                self._step = _STEP_DESTROY
+                self._op = Destroy(key=self._key, digest=self._digest)
+                return
+            self._plan_write(session, lifecycle)
+        finally:
+            if self._op is None:
+                self._phase = _DONE
+
+    def response(self) -> ResponseUpdate:
+        """The headers the response must carry (after the response phase)."""
+        if self._phase != _DONE:
+            msg = "response() is available after finish() and its operations"
+            raise SessionStateError(msg)
+        config = self._core.config
+        session = self._session
+        if self._set_cookie is not None:
+            token, deadline = self._set_cookie
+            max_age = (
+                cookie_max_age_s(now=self.now, deadline=deadline, cap_s=config.max_cookie_age_s)
+                if config.cookie.persistent
+                else None
+            )
+            cookie = render_set_cookie(config.cookie, token.value, max_age)
+            return ResponseUpdate(cookie, vary_cookie=True, no_store=True)
+        if self._clear_cookie:
+            return ResponseUpdate(
+                render_clear_cookie(config.cookie), vary_cookie=True, no_store=True
+            )
+        if session is not None and session.accessed:
+            return _VARY
+        return _NOTHING
+
+    def drain_events(self) -> list[SessionEvent]:
+        """Lifecycle events produced so far (each is returned once)."""
+        events, self._events = self._events, []
+        return events
+
+    # ------------------------------------------------------------------ request phase
+    def _read_token(self, cookie_headers: Iterable[str]) -> SessionToken | None:
+        config = self._core.config
+        read = read_cookie(cookie_headers, config.cookie.name, config.max_raw_id_length)
+        status = read.status
+        if status is CookieReadStatus.ABSENT:
+            return None
+        if status is CookieReadStatus.CONFLICT:
+            self._clear_cookie = True
+            self._event(EventName.DUPLICATE_COOKIE, reason="differing values")
+            return None
+        token = parse_token(read.value) if status is CookieReadStatus.PRESENT else None
+        if token is None:
+            self._clear_cookie = True
+            self._event(EventName.INVALID_ID, reason="malformed")
+        return token
+
+    def _load_op(self, generation: int) -> Load:
+        token = self._token
+        assert token is not None
+        keyring = self._core.keyring
+        config = self._core.config
+        self._generation = generation
+        self._key = keyring.storage_key(token.selector, generation)
+        self._digest = keyring.validator_digest(token.validator, generation)
+        return Load(
+            key=self._key,
+            digest=self._digest,
+            now=self.now,
+            max_idle=config.idle_timeout_ms,
+            touch_after=config.touch_interval_ms,
+        )
+
+    def _loaded(self, result: LoadResult) -> None:
+        status = result.status
+        if status is LoadStatus.MISSING and self._generation + 1 < len(self._core.keyring):
+            self._op = self._load_op(self._generation + 1)  # an older key of the ring?
+            return
+        self._phase = _READY
+        record = result.record
+        verdict: LoadStatus | None = status
+        if status is LoadStatus.FOUND and record is not None:
+            verdict = self._verify(record)
+            if verdict is LoadStatus.FOUND:
+                meta = record.meta
+                self._stored = record
+                self._session = Session(
+                    self._core.codec,
+                    record.attributes,
+                    now=self.now,
+                    is_new=False,
+                    user_id=meta.user,
+                    auth_time=meta.auth_time,
+                )
+                return
+        self._session = Session(self._core.codec, now=self.now)
+        if verdict is LoadStatus.MISSING:
+            self._clear_cookie = True
+            self._event(EventName.INVALID_ID, reason="unknown")
+        elif verdict is LoadStatus.INVALID:
+            # Most often a stale ID racing a rotation in another tab: anonymous, but the
+            # cookie is left alone so the newer cookie in the browser is not clobbered.
+            self._event(EventName.INVALID_ID, reason="validator mismatch")
+        elif verdict is None:
+            self._clear_cookie = True
+            self._event(EventName.INVALID_ID, reason="oversize record")
+        else:
+            self._clear_cookie = True
+            name = (
+                EventName.EXPIRED_IDLE
+                if verdict is LoadStatus.EXPIRED_IDLE
+                else EventName.EXPIRED_ABSOLUTE
+            )
+            self._event(name, user=record.meta.user if record is not None else None)
+
+    def _verify(self, record: StoredSession) -> LoadStatus | None:
+        """Re-check what the store checked: the core, not the store, is the authority.
+
+        ``None`` means the record is over the size limit.
+        """
+        meta = record.meta
+        if not KeyRing.digests_equal(meta.digest, self._digest):
+            return LoadStatus.INVALID
+        now = self.now
+        if now >= meta.deadline:
+            return LoadStatus.EXPIRED_ABSOLUTE
+        config = self._core.config
+        if now >= meta.accessed + min(meta.idle, config.idle_timeout_ms):
+            return LoadStatus.EXPIRED_IDLE
+        attributes = record.attributes
+        if sum(map(len, attributes)) + sum(map(len, attributes.values())) > config.max_size:
+            return None  # over the size limit (R51)
+        return LoadStatus.FOUND
+
+    # ------------------------------------------------------------------ response phase
+    def _plan_write(self, session: Session, lifecycle: Lifecycle) -> None:
+        """Decide the one write this response needs, if any."""
+        delta = session.delta()
+        if session.is_new:
+            if not delta and not lifecycle.auth_changed:
+                return  # an anonymous session that stores nothing creates nothing (R7)
+            self._check_size(delta.size)
+            self._delta = delta
+            self._step = _STEP_CREATE
+            self._op = self._create_op()
+            return
+        if not delta and not lifecycle.rotate and not lifecycle.auth_changed:
+            return  # unchanged: no write at all (the load already touched if due)
+        self._check_size(delta.size)
+        token = self._token
+        assert token is not None
+        digest = self._digest
+        if lifecycle.rotate:
+            token = rotate_token(token)
+            digest = self._core.keyring.validator_digest(token.validator, self._generation)
+        self._new_token = token
+        auth = lifecycle.auth_changed
+        self._step = _STEP_UPDATE
+        self._op = Update(
+            key=self._key,
+            expect_digest=self._digest,
+            digest=digest,
+            nonce=secrets.token_bytes(_NONCE_BYTES),
+            now=self.now,
+            max_idle=self._core.config.idle_timeout_ms,
+            attributes=delta.attributes,
+            delete=delta.delete,
+            expected=delta.expected,
+            strict=self._core.strict,
+            user=lifecycle.user_id if auth else None,
+            auth_time=lifecycle.auth_time if auth else None,
+        )
+
+    def _check_size(self, size: int) -> None:
+        if size > self._core.config.max_size:
+            raise SessionTooLargeError(size, self._core.config.max_size)
+
+    def _create_op(self) -> Create:
+        config = self._core.config
+        keyring = self._core.keyring
+        lifecycle = self._lifecycle
+        delta = self._delta
+        assert lifecycle is not None
+        assert delta is not None
+        token = self._new_token = mint_token()
+        self._attempts += 1
+        return Create(
+            key=keyring.storage_key(token.selector),
+            digest=keyring.validator_digest(token.validator),
+            nonce=secrets.token_bytes(_NONCE_BYTES),
+            now=self.now,
+            idle=config.idle_timeout_ms,
+            deadline=self.now + config.absolute_timeout_ms,
+            attributes=delta.attributes,
+            user=lifecycle.user_id,
+            auth_time=lifecycle.auth_time,
+        )
+
+    def _destroyed(self) -> None:
+        stored = self._stored
+        assert stored is not None
+        self._clear_cookie = True
+        self._event(EventName.DESTROYED, user=stored.meta.user)
+        session, lifecycle = self._session, self._lifecycle
+        assert session is not None
+        assert lifecycle is not None
+        self._plan_write(session, lifecycle)  # a new session, if the handler wrote after logout
+
+    def _created(self, result: CommitResult) -> None:
+        token = self._new_token
+        assert token is not None
+        if result.status is CommitStatus.OK:
+            self._token = token
+            self._set_cookie = (token, self.now + self._core.config.absolute_timeout_ms)
+            self._clear_cookie = False
+            user = self._lifecycle.user_id if self._lifecycle is not None else None
+            self._event(EventName.CREATED, user=user)
+            return
+        if self._attempts >= _CREATE_ATTEMPTS:
+            msg = "could not allocate a fresh session key (store reports every key as taken)"
+            raise StoreError(msg)
+        self._op = self._create_op()  # the key is taken: retry with a fresh ID
+
+    def _updated(self, result: CommitResult) -> None:
+        status = result.status
+        lifecycle = self._lifecycle
+        assert lifecycle is not None
+        if result.conflicts:
+            self._event(EventName.CONFLICT, fields=list(result.conflicts), applied=status.value)
+        if status is CommitStatus.OK:
+            if lifecycle.rotate:
+                token, stored = self._new_token, self._stored
+                assert token is not None
+                assert stored is not None
+                self._token = token
+                self._set_cookie = (token, stored.meta.deadline)
+                self._event(EventName.ROTATED, user=lifecycle.user_id)
+            return
+        if status is CommitStatus.CONFLICT:
+            raise StoreConflictError(result.conflicts)
+        # GONE: destroyed or expired meanwhile — never resurrect it; the cookie is dead.
+        # ROTATED: another request rotated the ID; its response carries the new cookie.
+        self._clear_cookie = status is CommitStatus.GONE
+        self._event(EventName.COMMIT_REFUSED, reason=status.value)
+
+    # ------------------------------------------------------------------ helpers
+    def _event(self, name: EventName, user: str | None = None, **detail: Any) -> None:
+        token = self._token
+        fingerprint = self._core.keyring.fingerprint(token.selector) if token is not None else None
+        if self._client is not None and name in (
+            EventName.INVALID_ID,
+            EventName.DUPLICATE_COOKIE,
+        ):
+            detail["client"] = self._client
+        self._events.append(SessionEvent(name, self.now, fingerprint, user, detail))

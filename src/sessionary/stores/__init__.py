@@ -1,0 +1,54 @@
+"""Session stores, sync and async.
+
+=======================  =========================  =======================================
+asyncio                  sync                       where sessions live
+=======================  =========================  =======================================
+``AsyncMemoryStore``     ``MemoryStore``            this process (one worker)
+``AsyncRedisStore``      ``RedisStore``             Redis or Valkey (extra: ``redis``)
+=======================  =========================  =======================================
+
+Redis stores are imported lazily, so the memory stores work without redis-py installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sessionary._async.memory import AsyncMemoryStore
+from sessionary._sync.memory import MemoryStore
+from sessionary.stores.base import AsyncStore, Store
+
+if TYPE_CHECKING:
+    from sessionary._async.redis import AsyncRedisStore
+    from sessionary._sync.redis import RedisStore
+
+__all__ = [
+    "AsyncMemoryStore",
+    "AsyncRedisStore",
+    "AsyncStore",
+    "MemoryStore",
+    "RedisStore",
+    "Store",
+]
+
+_LAZY = {
+    "AsyncRedisStore": "sessionary._async.redis",
+    "RedisStore": "sessionary._sync.redis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib  # noqa: PLC0415
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if exc.name is not None and exc.name.split(".")[0] == "redis":
+            msg = f"{name} needs redis-py: pip install 'sessionary[redis]'"
+            raise ImportError(msg) from exc
+        raise
+    return getattr(module, name)

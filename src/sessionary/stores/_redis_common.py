@@ -1,0 +1,440 @@
+r"""Redis key layout, Lua scripts and reply parsing, shared by the sync and async Redis stores.
+
+One hash per session (ARCHITECTURE.md §4), laid out for memory (issue 7 budget: payload + 200
+bytes per session)::
+
+    <prefix>:s:{<storage key>}   HASH
+        <name>     enveloped attribute value (the field is the UTF-8 attribute name)
+        \xffm      packed metadata, 57 bytes (below):
+                   format(1) created(6) accessed(6) idle(4) deadline(6) digest(16)
+                   nonce(8) version(4) auth_time(6), big-endian, times in ms
+        \xffu      user ID (authenticated sessions only)
+
+Metadata fields start with byte 0xFF, which never begins a UTF-8 string, so no attribute
+name can collide with them and no other application's hash parses as a session (R41): a
+record is a session only if ``\xffm`` holds a 57-byte format-1 header.
+
+Each script touches exactly one key, so every hot-path call is Cluster-safe; the hash tag
+``{…}`` is a keyed hash computed by the core, never client input (R44). Timestamps are
+milliseconds from the application clock, passed in by the core, so Redis and the memory
+store judge expiry by the same arithmetic (:mod:`sessionary.sansio.expiry`). The scripts use
+only commands and libraries available since Redis 6.2 (and in Valkey): ``struct`` packs the
+metadata.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sessionary.exceptions import ConfigurationError
+from sessionary.sansio.ops import (
+    CommitResult,
+    CommitStatus,
+    Create,
+    Destroy,
+    Load,
+    LoadResult,
+    LoadStatus,
+    RecordMeta,
+    StoredSession,
+    Update,
+)
+
+__all__ = [
+    "ALL_SCRIPTS",
+    "CREATE_SCRIPT",
+    "DESTROY_SCRIPT",
+    "LOAD_SCRIPT",
+    "META_FIELD",
+    "UPDATE_SCRIPT",
+    "USER_FIELD",
+    "RedisLayout",
+    "Script",
+    "client_decodes_responses",
+    "pack_meta",
+    "parse_commit_reply",
+    "parse_load_reply",
+    "unpack_meta",
+]
+
+META_FIELD = b"\xffm"
+USER_FIELD = b"\xffu"
+META_FORMAT = 1
+META_SIZE = 57
+NONCE_BYTES = 8
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def pack_meta(
+    *,
+    created: int,
+    accessed: int,
+    idle: int,
+    deadline: int,
+    digest: bytes,
+    nonce: bytes,
+    version: int,
+    auth_time: int | None,
+) -> bytes:
+    """The 57-byte metadata header (the Lua scripts read it with ``struct.unpack``)."""
+    if len(digest) != 16 or len(nonce) != NONCE_BYTES:
+        msg = "digest must be 16 bytes and nonce 8 bytes"
+        raise ValueError(msg)
+    return b"".join(
+        (
+            bytes((META_FORMAT,)),
+            created.to_bytes(6, "big"),
+            accessed.to_bytes(6, "big"),
+            idle.to_bytes(4, "big"),
+            deadline.to_bytes(6, "big"),
+            digest,
+            nonce,
+            version.to_bytes(4, "big"),
+            (auth_time or 0).to_bytes(6, "big"),
+        )
+    )
+
+
+def unpack_meta(data: bytes, user: str | None) -> RecordMeta | None:
+    """Parse a metadata header; ``None`` when it is not a format-1 header."""
+    if len(data) != META_SIZE or data[0] != META_FORMAT:
+        return None
+    auth_time = int.from_bytes(data[51:57], "big")
+    return RecordMeta(
+        created=int.from_bytes(data[1:7], "big"),
+        accessed=int.from_bytes(data[7:13], "big"),
+        idle=int.from_bytes(data[13:17], "big"),
+        deadline=int.from_bytes(data[17:23], "big"),
+        digest=data[23:39],
+        version=int.from_bytes(data[47:51], "big"),
+        user=user,
+        auth_time=auth_time or None,
+    )
+
+
+def meta_nonce(data: bytes) -> bytes:
+    """The nonce of the last write recorded in a metadata header."""
+    return data[39:47]
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script and its SHA-1 (for ``EVALSHA``)."""
+
+    name: str
+    source: str
+    sha: str
+
+    @classmethod
+    def of(cls, name: str, source: str) -> Script:
+        """Build a script, computing its digest."""
+        return cls(name, source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
+
+
+_LUA_COMMON = """
+local META = '>BI6I6I4I6c16c8I4I6'  -- see pack_meta()
+local META_FIELD = string.char(255) .. 'm'
+local function unpack_meta(m)
+  if m == false or m == nil or #m ~= 57 or string.byte(m, 1) ~= 1 then return nil end
+  local _, created, accessed, idle, deadline, digest, nonce, version, auth =
+    struct.unpack(META, m)
+  return {created = created, accessed = accessed, idle = idle, deadline = deadline,
+          digest = digest, nonce = nonce, version = version, auth = auth}
+end
+local function pack_meta(t)
+  return struct.pack(META, 1, t.created, t.accessed, t.idle, t.deadline, t.digest, t.nonce,
+                     t.version, t.auth)
+end
+local function hset_range(key, first, last)
+  -- HSET ARGV[first..last] in batches (unpack is limited by the Lua C stack).
+  local i = first
+  while i <= last do
+    local j = math.min(i + 999, last)
+    redis.call('HSET', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+"""
+
+LOAD_SCRIPT = Script.of(
+    "load",
+    _LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after
+-- Reply: {0} missing | {2} invalid | {3} expired idle | {4} expired absolute
+--        {1, touched, {field, value, ...}}
+local data = redis.call('HGETALL', KEYS[1])
+if #data == 0 then return {0} end
+local at = nil
+for i = 1, #data, 2 do
+  if data[i] == META_FIELD then at = i + 1 break end
+end
+local m = at and unpack_meta(data[at])
+if not m then return {0} end
+if m.digest ~= ARGV[1] then return {2} end
+local now = tonumber(ARGV[2])
+local idle = math.min(m.idle, tonumber(ARGV[3]))
+if now >= m.deadline then
+  redis.call('DEL', KEYS[1])
+  return {4}
+end
+if now >= m.accessed + idle then
+  redis.call('DEL', KEYS[1])
+  return {3}
+end
+local touched = 0
+if now - m.accessed >= tonumber(ARGV[4]) then
+  m.accessed = now
+  data[at] = pack_meta(m)
+  redis.call('HSET', KEYS[1], META_FIELD, data[at])
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.min(now + idle, m.deadline) - now))
+  touched = 1
+end
+return {1, touched, data}
+""",
+)
+
+CREATE_SCRIPT = Script.of(
+    "create",
+    _LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: nonce, now, idle, deadline, field, value, ...
+-- (the fields include the packed metadata). Reply: {'OK'} | {'EXISTS'}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local m = unpack_meta(redis.call('HGET', KEYS[1], META_FIELD))
+  if m and m.nonce == ARGV[1] then return {'OK'} end
+  return {'EXISTS'}
+end
+hset_range(KEYS[1], 5, #ARGV)
+local now = tonumber(ARGV[2])
+redis.call('PEXPIRE', KEYS[1],
+  math.max(1, math.min(now + tonumber(ARGV[3]), tonumber(ARGV[4])) - now))
+return {'OK'}
+""",
+)
+
+UPDATE_SCRIPT = Script.of(
+    "update",
+    _LUA_COMMON
+    + """
+-- KEYS[1] session hash
+-- ARGV: 1 expect_digest, 2 nonce, 3 now, 4 max_idle, 5 strict ('1'/'0'), 6 new deadline or '',
+--       7 new digest, 8 auth time or '', 9 n_expected, 10 n_delete,
+--       then n_expected triples (field, '1'|'0' present, value), n_delete field names,
+--       then field/value pairs to set
+-- Reply: {'OK', {conflicts}} | {'GONE'} | {'ROTATED'} | {'CONFLICT', {conflicts}}
+local key = KEYS[1]
+local m = unpack_meta(redis.call('HGET', key, META_FIELD))
+if not m then return {'GONE'} end
+if m.nonce == ARGV[2] then return {'OK', {}} end
+if m.digest ~= ARGV[1] then return {'ROTATED'} end
+local now = tonumber(ARGV[3])
+local idle = math.min(m.idle, tonumber(ARGV[4]))
+if now >= m.deadline or now >= m.accessed + idle then
+  redis.call('DEL', key)
+  return {'GONE'}
+end
+local n_exp = tonumber(ARGV[9])
+local n_del = tonumber(ARGV[10])
+local conflicts = {}
+local i = 11
+for _ = 1, n_exp do
+  local current = redis.call('HGET', key, ARGV[i])
+  if ARGV[i + 1] == '1' then
+    if current ~= ARGV[i + 2] then conflicts[#conflicts + 1] = ARGV[i] end
+  elseif current ~= false then
+    conflicts[#conflicts + 1] = ARGV[i]
+  end
+  i = i + 3
+end
+if #conflicts > 0 and ARGV[5] == '1' then return {'CONFLICT', conflicts} end
+if n_del > 0 then
+  local j = i
+  while j < i + n_del do
+    local last = math.min(j + 999, i + n_del - 1)
+    redis.call('HDEL', key, unpack(ARGV, j, last))
+    j = last + 1
+  end
+end
+hset_range(key, i + n_del, #ARGV)
+if now > m.accessed then m.accessed = now end
+if ARGV[6] ~= '' then m.deadline = tonumber(ARGV[6]) end
+if ARGV[8] ~= '' then m.auth = tonumber(ARGV[8]) end
+m.digest = ARGV[7]
+m.nonce = ARGV[2]
+m.version = m.version + 1
+redis.call('HSET', key, META_FIELD, pack_meta(m))
+redis.call('PEXPIRE', key, math.max(1, math.min(m.accessed + idle, m.deadline) - now))
+return {'OK', conflicts}
+""",
+)
+
+DESTROY_SCRIPT = Script.of(
+    "destroy",
+    _LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: digest. Reply: 1 deleted | 0 absent or not ours
+local m = unpack_meta(redis.call('HGET', KEYS[1], META_FIELD))
+if not m or m.digest ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+""",
+)
+
+ALL_SCRIPTS = (LOAD_SCRIPT, CREATE_SCRIPT, UPDATE_SCRIPT, DESTROY_SCRIPT)
+
+
+def client_decodes_responses(client: object) -> bool:
+    """Whether a redis-py client (any topology, sync or async) decodes replies to ``str``."""
+    get_encoder = getattr(client, "get_encoder", None)
+    if get_encoder is None:
+        return False
+    return bool(getattr(get_encoder(), "decode_responses", False))
+
+
+def _field(name: str) -> bytes:
+    return name.encode("utf-8", "surrogatepass")
+
+
+class RedisLayout:
+    """Key names and script arguments for one key prefix."""
+
+    __slots__ = ("_session_prefix", "prefix")
+
+    def __init__(self, prefix: str = "sessionary") -> None:
+        if not _PREFIX_RE.fullmatch(prefix):
+            msg = (
+                f"key prefix {prefix!r} must be 1-64 characters of letters, digits, '_', '.' "
+                "or '-' (no glob or hash-tag characters)"
+            )
+            raise ConfigurationError(msg)
+        self.prefix = prefix
+        self._session_prefix = f"{prefix}:s:{{"
+
+    def session_key(self, storage_key: str) -> str:
+        """The Redis key of a session hash (the storage key is its hash tag)."""
+        return f"{self._session_prefix}{storage_key}}}"
+
+    def session_pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe)."""
+        return f"{self.prefix}:s:*"
+
+    # ------------------------------------------------------------------ arguments
+    @staticmethod
+    def load_args(op: Load) -> list[bytes | str | int]:
+        """``ARGV`` for :data:`LOAD_SCRIPT`."""
+        return [op.digest, op.now, op.max_idle, op.touch_after]
+
+    @staticmethod
+    def create_args(op: Create) -> list[bytes | str | int]:
+        """``ARGV`` for :data:`CREATE_SCRIPT`."""
+        meta = pack_meta(
+            created=op.now,
+            accessed=op.now,
+            idle=op.idle,
+            deadline=op.deadline,
+            digest=op.digest,
+            nonce=op.nonce,
+            version=1,
+            auth_time=op.auth_time,
+        )
+        args: list[bytes | str | int] = [op.nonce, op.now, op.idle, op.deadline, META_FIELD, meta]
+        if op.user is not None:
+            args += [USER_FIELD, op.user.encode()]
+        for name, value in op.attributes.items():
+            args += [_field(name), value]
+        return args
+
+    @staticmethod
+    def update_args(op: Update) -> list[bytes | str | int]:
+        """``ARGV`` for :data:`UPDATE_SCRIPT`."""
+        args: list[bytes | str | int] = [
+            op.expect_digest,
+            op.nonce,
+            op.now,
+            op.max_idle,
+            b"1" if op.strict else b"0",
+            b"" if op.deadline is None else op.deadline,
+            op.digest,
+            b"" if op.auth_time is None else op.auth_time,
+            len(op.expected),
+            len(op.delete),
+        ]
+        for name, value in op.expected.items():
+            if value is None:
+                args += [_field(name), b"0", b""]
+            else:
+                args += [_field(name), b"1", value]
+        args += [_field(name) for name in op.delete]
+        if op.user is not None:
+            args += [USER_FIELD, op.user.encode()]
+        for name, value in op.attributes.items():
+            args += [_field(name), value]
+        return args
+
+    @staticmethod
+    def destroy_args(op: Destroy) -> list[bytes | str | int]:
+        """``ARGV`` for :data:`DESTROY_SCRIPT`."""
+        return [op.digest]
+
+
+# ---------------------------------------------------------------------- replies
+_MISSING = LoadResult(LoadStatus.MISSING)
+_LOAD_STATUS = {
+    0: LoadStatus.MISSING,
+    2: LoadStatus.INVALID,
+    3: LoadStatus.EXPIRED_IDLE,
+    4: LoadStatus.EXPIRED_ABSOLUTE,
+}
+_COMMIT_STATUS = {
+    b"OK": CommitStatus.OK,
+    b"GONE": CommitStatus.GONE,
+    b"ROTATED": CommitStatus.ROTATED,
+    b"CONFLICT": CommitStatus.CONFLICT,
+    b"EXISTS": CommitStatus.EXISTS,
+}
+
+
+def parse_hash(flat: Sequence[bytes], *, touched: bool = False) -> StoredSession | None:
+    """Turn an ``HGETALL`` reply into a :class:`StoredSession` (``None`` if not a session)."""
+    attributes: dict[str, bytes] = {}
+    meta_raw: bytes | None = None
+    user: str | None = None
+    it = iter(flat)
+    for name, value in zip(it, it, strict=True):
+        if name[:1] != b"\xff":
+            attributes[name.decode("utf-8", "surrogatepass")] = value
+        elif name == META_FIELD:
+            meta_raw = value
+        elif name == USER_FIELD:
+            user = value.decode("utf-8", "surrogatepass")
+    if meta_raw is None:
+        return None
+    meta = unpack_meta(meta_raw, user)
+    if meta is None:
+        return None
+    return StoredSession(attributes, meta, touched)
+
+
+def parse_load_reply(reply: Any) -> LoadResult:
+    """Interpret the reply of :data:`LOAD_SCRIPT`."""
+    code = int(reply[0])
+    if code != 1:
+        return LoadResult(_LOAD_STATUS.get(code, LoadStatus.MISSING))
+    stored = parse_hash(reply[2], touched=bool(reply[1]))
+    if stored is None:
+        return _MISSING
+    return LoadResult(LoadStatus.FOUND, stored)
+
+
+def parse_commit_reply(reply: Any) -> CommitResult:
+    """Interpret the reply of :data:`CREATE_SCRIPT` or :data:`UPDATE_SCRIPT`."""
+    status = _COMMIT_STATUS[bytes(reply[0])]
+    if len(reply) > 1 and reply[1]:
+        names = tuple(bytes(n).decode("utf-8", "surrogatepass") for n in reply[1])
+        return CommitResult(status, names)
+    return CommitResult(status)

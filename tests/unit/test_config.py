@@ -1,0 +1,163 @@
+"""Configuration is validated at start-up (R9, R11, R18, R56)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from datetime import timedelta
+
+import pytest
+
+from sessionary import ConfigError, ConfigurationError, ConflictPolicy, CookieOptions, SessionConfig
+
+KEY = secrets.token_bytes(32)
+
+
+def config(**kwargs: object) -> SessionConfig:
+    kwargs.setdefault("secret_keys", [KEY])
+    return SessionConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_defaults() -> None:
+    cfg = config()
+    assert (cfg.idle_timeout_ms, cfg.absolute_timeout_ms) == (1_800_000, 43_200_000)
+    assert cfg.touch_interval_ms == 180_000  # max(60 s, idle / 10)
+    assert cfg.cookie.name == "__Host-session"
+    assert cfg.max_size == 65536
+    assert cfg.conflict_policy is ConflictPolicy.LAST_WRITER_WINS
+    assert cfg.max_cookie_age_s == 400 * 86400
+    assert ConfigError is ConfigurationError
+
+
+def test_durations_accept_timedelta_and_seconds() -> None:
+    cfg = config(idle_timeout=timedelta(minutes=5), absolute_timeout=3600.5)
+    assert (cfg.idle_timeout_ms, cfg.absolute_timeout_ms) == (300_000, 3_600_500)
+    assert cfg.touch_interval_ms == 60_000
+    assert config(idle_timeout=90).touch_interval_ms == 45_000  # at most idle / 2
+    assert config(touch_interval=10).touch_interval_ms == 10_000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"idle_timeout": 7200, "absolute_timeout": 3600}, "must not exceed"),
+        ({"absolute_timeout": math.inf}, "finite"),
+        ({"absolute_timeout": math.nan}, "finite"),
+        ({"absolute_timeout": 0}, "positive"),
+        ({"absolute_timeout": -1}, "positive"),
+        ({"absolute_timeout": None}, "number of seconds"),
+        ({"absolute_timeout": True}, "number of seconds"),
+        ({"touch_interval": 1800}, "shorter than idle"),
+        ({"max_size": 0}, "positive"),
+        ({"max_size": True}, "positive"),
+        ({"codec": "pickle"}, "codec"),
+        ({"conflict_policy": "merge"}, "conflict_policy"),
+        ({"max_raw_id_length": 10}, "between"),
+        ({"clock": 5}, "callable"),
+        ({"cookie": {"name": "x"}}, "CookieOptions"),
+    ],
+)
+def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        config(**kwargs)
+
+
+def test_conflict_policy_from_string() -> None:
+    assert config(conflict_policy="raise").conflict_policy is ConflictPolicy.RAISE
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ([], "at least one"),
+        ("a-single-string-key-of-enough-length", "list of keys"),
+        (KEY, "list of keys"),
+        ([b"short"], "at least 32"),
+        ([b"y" * 64], "too little entropy"),
+        ([b"ab" * 32], "too little entropy"),
+        (["change-me-please-" + "k" * 30], "placeholder"),
+        (["my-super-secret-session-key-2024!!"], "placeholder"),
+        (["django-insecure-" + "q" * 40], "placeholder"),
+        ([KEY, KEY], "same key twice"),
+        ([42], "str or bytes"),
+    ],
+    ids=[
+        "empty",
+        "bare-string",
+        "bare-key",
+        "short",
+        "repeated-byte",
+        "repeated-pair",
+        "change-me",
+        "super-secret",
+        "django-insecure",
+        "duplicate",
+        "not-bytes",
+    ],
+)
+def test_weak_or_malformed_secrets_are_refused(keys: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        SessionConfig(secret_keys=keys)  # type: ignore[arg-type]
+
+
+def test_strong_secrets_are_accepted() -> None:
+    SessionConfig(secret_keys=[secrets.token_urlsafe(32), secrets.token_hex(32), KEY])
+
+
+def test_repr_hides_key_material() -> None:
+    cfg = SessionConfig(secret_keys=[secrets.token_urlsafe(32)])
+    text = repr(cfg)
+    assert "<1 keys>" in text
+    assert cfg.secret_keys[0] not in text  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"name": ""}, "token"),
+        ({"name": "sess ion"}, "token"),
+        ({"name": "sess;ion"}, "token"),
+        ({"name": "séssion"}, "token"),
+        ({"name": "__Host-s", "domain": "example.com"}, "must not set a domain"),
+        ({"name": "__Host-s", "path": "/app"}, "path='/'"),
+        (
+            {"name": "__Host-s", "secure": False, "insecure_development_mode": True},
+            "requires secure",
+        ),
+        (
+            {"name": "__Secure-s", "secure": False, "insecure_development_mode": True},
+            "requires secure",
+        ),
+        ({"name": "s", "secure": False}, "insecure_development_mode"),
+        (
+            {"name": "s", "samesite": "none", "secure": False, "insecure_development_mode": True},
+            "samesite='none'",
+        ),
+        (
+            {"name": "s", "partitioned": True, "secure": False, "insecure_development_mode": True},
+            "partitioned",
+        ),
+        ({"samesite": "sometimes"}, "samesite"),
+        ({"name": "s", "path": "app"}, "path"),
+        ({"name": "s", "path": "/a;b"}, "path"),
+        ({"name": "s", "domain": "a b"}, "domain"),
+        ({"name": "s", "domain": ""}, "domain"),
+    ],
+)
+def test_invalid_cookie_options(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        CookieOptions(**options)  # type: ignore[arg-type]
+
+
+def test_insecure_development_mode_warns(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="sessionary"):
+        options = CookieOptions(name="session", secure=False, insecure_development_mode=True)
+    assert options.secure is False
+    assert "without Secure" in caplog.text
+
+
+def test_valid_cookie_variants() -> None:
+    CookieOptions(name="__Secure-s", domain="example.com", path="/app", samesite="strict")
+    CookieOptions(samesite="none", partitioned=True)
+    CookieOptions(name="sid", persistent=False)
