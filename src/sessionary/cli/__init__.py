@@ -1,0 +1,26 @@
+"""The ``sessionary`` command line (needs the ``cli`` extra: ``pip install 'sessionary[cli]'``).
+
+``sessionary demo`` serves the demo web application; later subcommands operate a store.
+The framework-free library never imports this package.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+_MISSING_EXTRA = (
+    "sessionary's command line needs the 'cli' extra, which is not installed "
+    "({missing}).\nInstall it with:  pip install 'sessionary[cli]'"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``sessionary`` command (``python -m sessionary.cli`` works too)."""
+    try:
+        from sessionary.cli.commands import cli  # noqa: PLC0415 - optional extra
+    except ImportError as exc:  # click, uvicorn or starlette missing
+        print(_MISSING_EXTRA.format(missing=exc.name or exc), file=sys.stderr)
+        raise SystemExit(1) from None
+    cli.main(args=argv, prog_name="sessionary")

@@ -1,0 +1,19 @@
+"""The ``sessionary`` click group; each subcommand lives in a module of its own."""
+
+from __future__ import annotations
+
+import click
+
+from sessionary import __version__
+from sessionary.cli.demo import demo
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sessionary")
+def cli() -> None:
+    """sessionary: distributed HTTP sessions. Try `sessionary demo`."""
+
+
+cli.add_command(demo)

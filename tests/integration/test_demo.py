@@ -1,0 +1,272 @@
+"""``sessionary demo``: the app through Starlette's TestClient, the CLI through click's runner,
+and the real thing (uvicorn, two worker processes, Redis) as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+import redis
+from click.testing import CliRunner
+from starlette.testclient import TestClient
+
+from sessionary.cli import main
+from sessionary.cli.commands import cli
+from sessionary.cli.demo import _read_or_create_secret
+from sessionary.demo.app import DEMO_PASSWORD, create_app, create_app_from_environ
+from sessionary.demo.settings import DemoSettings, redacted_url
+from sessionary.exceptions import ConfigurationError
+from tests.services import free_port
+
+BASE = "https://localhost:8000"
+COOKIE = "__Host-sessionary-demo"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def settings(request: pytest.FixtureRequest, key_prefix: str) -> DemoSettings:
+    if request.param == "memory":
+        return DemoSettings()
+    request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
+    return DemoSettings(store=request.getfixturevalue("redis_url"), prefix=key_prefix)
+
+
+@pytest.fixture
+def client(settings: DemoSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, user: str = "ada") -> httpx2.Response:
+    return client.post("/login", data={"username": user, "password": DEMO_PASSWORD})
+
+
+def test_anonymous_visitors_get_the_login_form_and_no_cookie(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Sign in" in page.text
+    assert f"worker process <strong>{os.getpid()}</strong>" in page.text
+    assert "set-cookie" not in page.headers
+    assert client.get("/api/session").json() == {"user": None, "pid": os.getpid()}
+
+
+def test_login_counter_and_logout(client: TestClient) -> None:
+    signed_in = sign_in(client)
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/"
+    cookie = signed_in.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    assert all(part in cookie for part in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"))
+    first_id = client.cookies[COOKIE]
+
+    for _ in range(3):
+        assert client.post("/increment").status_code == 303
+    page = client.get("/")
+    assert "Hello, ada" in page.text
+    assert "<p class=count>3</p>" in page.text
+    assert client.get("/api/session").json() == {"user": "ada", "count": 3, "pid": os.getpid()}
+
+    # Signing in again (e.g. as another user) rotates the ID; the old one stops working.
+    sign_in(client, "grace")
+    second_id = client.cookies[COOKIE]
+    assert second_id != first_id
+    client.cookies.clear()
+    stale = client.get("/api/session", headers={"Cookie": f"{COOKIE}={first_id}"})
+    assert stale.json()["user"] is None
+    client.cookies.set(COOKIE, second_id)
+    assert client.get("/api/session").json()["user"] == "grace"
+
+    logged_out = client.post("/logout")
+    assert logged_out.status_code == 303
+    assert "Max-Age=0" in logged_out.headers["set-cookie"]
+    assert client.get("/api/session").json()["user"] is None
+
+
+def test_wrong_password_or_bad_name_sets_no_cookie(client: TestClient) -> None:
+    wrong = client.post("/login", data={"username": "ada", "password": "nope"})
+    assert wrong.status_code == 401
+    assert "Wrong password" in wrong.text
+    assert "set-cookie" not in wrong.headers
+    for name in ("", " ", "x" * 65, "tab\there"):
+        bad = client.post("/login", data={"username": name, "password": DEMO_PASSWORD})
+        assert bad.status_code == 401, name
+        assert "set-cookie" not in bad.headers
+
+
+def test_user_names_are_escaped(client: TestClient) -> None:
+    sign_in(client, "<script>alert(1)</script>")
+    page = client.get("/")
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_anonymous_increment_writes_nothing(client: TestClient) -> None:
+    response = client.post("/increment")
+    assert response.status_code == 303
+    assert "set-cookie" not in response.headers
+
+
+def test_cross_origin_posts_are_refused(client: TestClient) -> None:
+    sign_in(client)
+    evil = client.post("/increment", headers={"Origin": "https://evil.example"})
+    assert evil.status_code == 403
+    fetched = client.post("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+    assert fetched.status_code == 403
+    same = client.post("/increment", headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"})
+    assert same.status_code == 303
+    assert client.get("/api/session").json()["count"] == 1
+
+
+def test_healthz_never_touches_the_session(client: TestClient) -> None:
+    sign_in(client)
+    health = client.get("/healthz")
+    assert health.json()["status"] == "ok"
+    assert "set-cookie" not in health.headers
+
+
+def test_insecure_cookie_mode_drops_secure_and_the_host_prefix() -> None:
+    with TestClient(
+        create_app(DemoSettings(insecure_cookie=True)),
+        base_url="http://localhost:8000",
+        follow_redirects=False,
+    ) as client:
+        cookie = sign_in(client).headers["set-cookie"]
+        assert cookie.startswith("sessionary-demo=")
+        assert "Secure" not in cookie
+        assert client.get("/api/session").json()["user"] == "ada"
+
+
+def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = DemoSettings(store="redis://h:1/0", prefix="p", insecure_cookie=True)
+    environ: dict[str, str] = {}
+    original.export(environ)
+    assert DemoSettings.from_environ(environ) == original
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SESSIONARY_DEMO_STORE", "memory")
+    app = create_app_from_environ()
+    with TestClient(app, base_url="http://localhost", follow_redirects=False) as client:
+        assert sign_in(client).headers["set-cookie"].startswith("sessionary-demo=")
+
+
+def test_settings_refuse_unknown_stores_and_redact_passwords() -> None:
+    with pytest.raises(ConfigurationError, match="unsupported store 'http://u:\\*\\*\\*@h"):
+        DemoSettings(store="http://u:pw@h:1")
+    assert redacted_url("redis://:hunter2@h:6379/0") == "redis://:***@h:6379/0"
+    assert redacted_url("redis://h/0") == "redis://h/0"
+
+
+# ------------------------------------------------------------------------------- the CLI
+def test_cli_help_and_version() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "demo" in result.output
+    result = runner.invoke(cli, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--workers" in result.output
+    assert "--store" in result.output
+    assert runner.invoke(cli, ["--version"]).output.startswith("sessionary, version")
+
+
+def test_cli_refuses_several_workers_on_the_memory_store() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "would not share sessions" in result.output
+
+
+def test_cli_refuses_unknown_store_urls() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--store", "mysql://localhost"])
+    assert result.exit_code == 2
+    assert "unsupported store" in result.output
+
+
+def test_cli_fails_fast_when_redis_is_unreachable() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = CliRunner().invoke(cli, ["demo", "--store", url])
+    assert result.exit_code == 1
+    assert f"cannot use Redis at {url}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_secret_file_is_created_private_and_weak_ones_are_refused(tmp_path: Path) -> None:
+    weak = tmp_path / "weak"
+    weak.write_text("password123password123password123\n")
+    result = CliRunner().invoke(cli, ["demo", "--secret-file", str(weak)])
+    assert result.exit_code == 2
+    assert "placeholder" in result.output
+
+    created = tmp_path / "dir" / "secret"
+    secret = _read_or_create_secret(created)
+    assert created.stat().st_mode & 0o777 == 0o600
+    assert _read_or_create_secret(created) == secret
+
+
+def test_main_runs_the_click_group(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "sessionary demo" in capsys.readouterr().out
+
+
+# ---------------------------------------------------- the real thing: uvicorn, 2 processes
+def _wait_until_serving(base: str, process: subprocess.Popen[str], deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            pytest.fail(f"the demo exited early ({process.returncode}):\n{output}")
+        try:
+            if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            time.sleep(0.1)
+    pytest.fail("the demo did not start serving in time")
+
+
+def test_two_worker_processes_share_the_session_through_redis(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "sessionary.cli", "demo", "--store", redis_url]
+    command += ["--workers", "2", "--port", str(port), "--prefix", key_prefix]
+    command += ["--insecure-cookie", "--log-level", "warning"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_serving(base, process, time.monotonic() + 30)
+        login = httpx2.post(
+            f"{base}/login",
+            data={"username": "ada", "password": DEMO_PASSWORD},
+            headers={"Origin": base},
+        )
+        assert login.status_code == 303
+        cookie = {"sessionary-demo": login.cookies["sessionary-demo"]}
+        pids: set[int] = set()
+        deadline = time.monotonic() + 20
+        count = 0
+        while (len(pids) < 2 or count < 10) and time.monotonic() < deadline:
+            # A fresh connection each time, so the kernel may hand it to either worker.
+            bumped = httpx2.post(f"{base}/increment", cookies=cookie, headers={"Origin": base})
+            assert bumped.status_code == 303
+            count += 1
+            state = httpx2.get(f"{base}/api/session", cookies=cookie).json()
+            assert state["user"] == "ada"
+            assert state["count"] == count
+            pids.add(state["pid"])
+        assert len(pids) == 2, f"only worker(s) {pids} answered"
+        assert any(redis_admin.scan_iter(match=f"{key_prefix}:s:*"))
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert "sessionary demo" in output
+    assert re.search(r"Traceback", output) is None, output
