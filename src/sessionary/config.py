@@ -22,12 +22,20 @@ from typing import Literal
 
 from sessionary.exceptions import ConfigurationError
 
-__all__ = ["ConflictPolicy", "CookieOptions", "Duration", "SameSite", "SessionConfig"]
+__all__ = [
+    "ConflictPolicy",
+    "CookieOptions",
+    "Duration",
+    "SameSite",
+    "SessionConfig",
+    "Transport",
+]
 
 logger = logging.getLogger("sessionary")
 
 Duration = int | float | timedelta
 SameSite = Literal["lax", "strict", "none"]
+Transport = Literal["cookie", "header"]
 
 _TOKEN_CHARS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -209,6 +217,15 @@ class SessionConfig:
     conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
     max_raw_id_length: int = 128
     """Incoming ID values longer than this are rejected before any other work (R20)."""
+    transport: Transport = "cookie"
+    """Where the session ID travels: the ``cookie`` or a request ``header`` (one per mount,
+    the other ignored: R17). Header mode suits API clients and mobile apps."""
+    token_header: str = "X-Session-Token"  # noqa: S105 - a header name
+    """The request header carrying the ID in header mode. ``Authorization`` means the value
+    ``Session <id>`` (other schemes, e.g. ``Bearer``, are left alone)."""
+    response_token_header: str = "X-Session-Token"  # noqa: S105 - a header name
+    """The response header carrying a new ID (creation, login, rotation) in header mode; an
+    empty value tells the client to forget its ID (logout, expiry, invalid ID)."""
     clock: Callable[[], float] = time.time
     """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
 
@@ -276,6 +293,17 @@ class SessionConfig:
         if not 43 <= self.max_raw_id_length <= 4096:
             msg = "max_raw_id_length must be between 43 and 4096"
             raise ConfigurationError(msg)
+        if self.transport not in ("cookie", "header"):
+            msg = f"transport must be 'cookie' or 'header', not {self.transport!r}"
+            raise ConfigurationError(msg)
+        for what in ("token_header", "response_token_header"):
+            name = getattr(self, what)
+            if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+                msg = f"{what} must be a non-empty HTTP header name, not {name!r}"
+                raise ConfigurationError(msg)
+            if name.lower() in ("cookie", "set-cookie"):
+                msg = f"{what} cannot be {name!r}: use transport='cookie' for cookies"
+                raise ConfigurationError(msg)
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
             raise ConfigurationError(msg)
@@ -287,7 +315,8 @@ class SessionConfig:
             f"idle_timeout_ms={self.idle_timeout_ms}, "
             f"absolute_timeout_ms={self.absolute_timeout_ms}, "
             f"touch_interval_ms={self.touch_interval_ms}, max_size={self.max_size}, "
-            f"codec={self.codec!r}, conflict_policy={self.conflict_policy.value!r})"
+            f"codec={self.codec!r}, conflict_policy={self.conflict_policy.value!r}, "
+            f"transport={self.transport!r})"
         )
 
     @property

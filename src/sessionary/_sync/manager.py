@@ -67,13 +67,30 @@ class SessionManager:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.store!r})"
 
-    def open(self, cookie_headers: Iterable[str], *, client: str | None = None) -> SessionCycle:
-        """Start a request: read the cookie and load the session (at most one round trip).
+    @property
+    def request_header(self) -> str | None:
+        """Header transport: the lower-case request header adapters pass as ``token_headers``.
+
+        ``None`` in cookie mode (the default).
+        """
+        return self.core.request_header
+
+    def open(
+        self,
+        cookie_headers: Iterable[str],
+        *,
+        client: str | None = None,
+        token_headers: Iterable[str] = (),
+    ) -> SessionCycle:
+        """Start a request: read the ID and load the session (at most one round trip).
+
+        ``cookie_headers``: the request's ``Cookie`` values; ``token_headers``: the values of
+        :attr:`request_header` when the header transport is configured.
 
         A store failure does not raise here: the session becomes *unavailable* and raises
         :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler touches it.
         """
-        cycle = self.core.begin(cookie_headers, client=client)
+        cycle = self.core.begin(cookie_headers, client=client, token_headers=token_headers)
         try:
             self._drive(cycle)
         except StoreError as exc:

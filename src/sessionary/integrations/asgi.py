@@ -20,12 +20,22 @@ The session is committed before ``http.response.start`` goes out, so ``Set-Cooki
 late. When the store is down, only requests that touch the session fail, with a generic 503
 and without a ``Set-Cookie`` that would overwrite the client's cookie (R77); a commit refused
 under the ``raise`` conflict policy answers 409.
+
+WebSocket handshakes are checked against an ``Origin`` allowlist *before* the session is
+loaded (cross-site WebSocket hijacking rides on the cookie): by default the ``Origin`` must be
+the same as the ``Host`` the client connected to; pass ``websocket_origins=[...]`` to allow
+other exact origins. A refused handshake is closed with code 1008 (policy violation). Clients
+that send no ``Origin`` (not browsers) are not subject to the check.
+
+With ``SessionConfig(transport="header")`` the ID is read from the configured request header
+and returned in the response header; cookies are ignored on that mount.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
@@ -68,6 +78,20 @@ async def _send_error(send: Send, status: int, text: bytes) -> None:
     await send({"type": "http.response.body", "body": text})
 
 
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _same_origin(origin: str, scope: Scope) -> bool:
+    parts = urlsplit(origin)
+    host = _header(scope, b"host")
+    expected = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "ws"), "http")
+    return host is not None and parts.netloc == host and parts.scheme == expected
+
+
 class SessionMiddleware:
     """Loads the session before the app runs and commits it before the response starts."""
 
@@ -79,6 +103,7 @@ class SessionMiddleware:
         config: SessionConfig | None = None,
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,
+        websocket_origins: Iterable[str] | None = None,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -87,6 +112,17 @@ class SessionMiddleware:
             manager = AsyncSessionManager(store, config, observer=observer)
         self.app = app
         self.manager = manager
+        self.websocket_origins = None
+        if websocket_origins is not None:
+            self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
+
+    def _origin_allowed(self, scope: Scope) -> bool:
+        origin = _header(scope, b"origin")
+        if origin is None:
+            return True
+        if self.websocket_origins is None:
+            return _same_origin(origin, scope)
+        return origin in self.websocket_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -94,9 +130,22 @@ class SessionMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        cookies = [v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"]
+        if kind == "websocket" and not self._origin_allowed(scope):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = scope["headers"]
+        cookies = [v.decode("latin-1") for k, v in headers if k == b"cookie"]
+        token_header = self.manager.request_header
+        tokens = (
+            [v.decode("latin-1") for k, v in headers if k == token_header.encode("latin-1")]
+            if token_header is not None
+            else ()
+        )
         client = scope.get("client")
-        cycle = await self.manager.open(cookies, client=client[0] if client else None)
+        cycle = await self.manager.open(
+            cookies, client=client[0] if client else None, token_headers=tokens
+        )
         scope["session"] = cycle.session
         start_type = "http.response.start" if kind == "http" else "websocket.accept"
         started = False

@@ -63,6 +63,7 @@ from sessionary.sansio.ops import (
     Update,
 )
 from sessionary.sansio.session import Delta, Lifecycle, Session
+from sessionary.sansio.transport import read_header_token
 
 __all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
 
@@ -74,49 +75,84 @@ Result = LoadResult | CommitResult | bool | None
 
 @dataclass(slots=True)
 class ResponseUpdate:
-    """What the response must carry. Adapters translate this into their framework."""
+    """What the response must carry. Adapters translate this into their framework.
+
+    Most adapters call :func:`sessionary.sansio.headers.header_changes` (or
+    :meth:`headers`) rather than reading the fields one by one.
+    """
 
     set_cookie: str | None = None
     """A full ``Set-Cookie`` header value, or ``None``."""
     vary_cookie: bool = False
-    """Add ``Cookie`` to ``Vary`` (the response depends on the session)."""
+    """Add :attr:`vary_name` to ``Vary`` (the response depends on the session)."""
     no_store: bool = False
-    """Set ``Cache-Control: no-store`` (the response sets or clears the cookie, R15)."""
+    """Set ``Cache-Control: no-store`` (the response sets or clears the ID, R15)."""
+    vary_name: str = "Cookie"
+    """The request header the response depends on: ``Cookie``, or the token header."""
+    token_header: tuple[str, str] | None = None
+    """Header transport only: ``(name, new ID)`` to send, or ``(name, "")`` to forget it."""
 
     def headers(self) -> list[tuple[str, str]]:
         """The headers to add, for adapters that merge ``Vary`` themselves."""
         out: list[tuple[str, str]] = []
         if self.set_cookie is not None:
             out.append(("Set-Cookie", self.set_cookie))
+        if self.token_header is not None:
+            out.append(self.token_header)
         if self.no_store:
             out.append(("Cache-Control", "no-store"))
         if self.vary_cookie:
-            out.append(("Vary", "Cookie"))
+            out.append(("Vary", self.vary_name))
         return out
 
 
 _NOTHING = ResponseUpdate()
-_VARY = ResponseUpdate(vary_cookie=True)
 
 
 class SessionCore:
     """Everything a cycle needs that is fixed per application: config, keys, codec."""
 
-    __slots__ = ("codec", "config", "keyring", "strict")
+    __slots__ = (
+        "authorization",
+        "codec",
+        "config",
+        "header_mode",
+        "keyring",
+        "request_header",
+        "strict",
+        "vary",
+    )
 
     def __init__(self, config: SessionConfig) -> None:
         self.config = config
         self.keyring = KeyRing(config.secrets)
         self.codec = get_codec(config.codec)
         self.strict = config.conflict_policy is ConflictPolicy.RAISE
+        self.header_mode = config.transport == "header"
+        self.authorization = self.header_mode and config.token_header.lower() == "authorization"
+        self.request_header: str | None = config.token_header.lower() if self.header_mode else None
+        """Lower-case name of the request header adapters must pass as ``token_headers``."""
+        vary_name = config.token_header if self.header_mode else "Cookie"
+        self.vary = ResponseUpdate(vary_cookie=True, vary_name=vary_name)
 
     def now_ms(self) -> int:
         """The current time from the configured clock, in milliseconds."""
         return int(self.config.clock() * 1000)
 
-    def begin(self, cookie_headers: Iterable[str], *, client: str | None = None) -> SessionCycle:
-        """Start the cycle for one request, given its ``Cookie`` header values."""
-        return SessionCycle(self, cookie_headers, client=client)
+    def begin(
+        self,
+        cookie_headers: Iterable[str],
+        *,
+        client: str | None = None,
+        token_headers: Iterable[str] = (),
+    ) -> SessionCycle:
+        """Start the cycle for one request.
+
+        ``cookie_headers`` are the request's ``Cookie`` header values; ``token_headers`` the
+        values of :attr:`request_header` (header transport). The transport not configured is
+        ignored.
+        """
+        return SessionCycle(self, cookie_headers, client=client, token_headers=token_headers)
 
 
 # Phases of a cycle, and what a pending response-phase operation is for.
@@ -154,7 +190,12 @@ class SessionCycle:
     )
 
     def __init__(
-        self, core: SessionCore, cookie_headers: Iterable[str], *, client: str | None = None
+        self,
+        core: SessionCore,
+        cookie_headers: Iterable[str],
+        *,
+        client: str | None = None,
+        token_headers: Iterable[str] = (),
     ) -> None:
         self._core = core
         self._client = client
@@ -174,7 +215,7 @@ class SessionCycle:
         self._delta: Delta | None = None
         self._lifecycle: Lifecycle | None = None
         self._new_token: SessionToken | None = None
-        token = self._read_token(cookie_headers)
+        token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
             self._session = Session(core.codec, now=self.now)
@@ -256,10 +297,13 @@ class SessionCycle:
         if self._phase != _DONE:
             msg = "response() is available after finish() and its operations"
             raise SessionStateError(msg)
-        config = self._core.config
+        core = self._core
+        config = core.config
         session = self._session
         if self._set_cookie is not None:
             token, deadline = self._set_cookie
+            if core.header_mode:
+                return self._header_update(token.value)
             max_age = (
                 cookie_max_age_s(now=self.now, deadline=deadline, cap_s=config.max_cookie_age_s)
                 if config.cookie.persistent
@@ -268,12 +312,23 @@ class SessionCycle:
             cookie = render_set_cookie(config.cookie, token.value, max_age)
             return ResponseUpdate(cookie, vary_cookie=True, no_store=True)
         if self._clear_cookie:
+            if core.header_mode:
+                return self._header_update("")
             return ResponseUpdate(
                 render_clear_cookie(config.cookie), vary_cookie=True, no_store=True
             )
         if session is not None and session.accessed:
-            return _VARY
+            return core.vary
         return _NOTHING
+
+    def _header_update(self, value: str) -> ResponseUpdate:
+        config = self._core.config
+        return ResponseUpdate(
+            vary_cookie=True,
+            no_store=True,
+            vary_name=config.token_header,
+            token_header=(config.response_token_header, value),
+        )
 
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
@@ -281,9 +336,17 @@ class SessionCycle:
         return events
 
     # ------------------------------------------------------------------ request phase
-    def _read_token(self, cookie_headers: Iterable[str]) -> SessionToken | None:
-        config = self._core.config
-        read = read_cookie(cookie_headers, config.cookie.name, config.max_raw_id_length)
+    def _read_token(self, header_values: Iterable[str]) -> SessionToken | None:
+        core = self._core
+        config = core.config
+        if core.header_mode:
+            read = read_header_token(
+                header_values,
+                authorization=core.authorization,
+                max_length=config.max_raw_id_length,
+            )
+        else:
+            read = read_cookie(header_values, config.cookie.name, config.max_raw_id_length)
         status = read.status
         if status is CookieReadStatus.ABSENT:
             return None

@@ -1,28 +1,69 @@
 """Merging a :class:`~sessionary.sansio.cycle.ResponseUpdate` into response headers.
 
 Pure helpers so each adapter only translates its framework's header container:
-``Set-Cookie`` is appended, ``Cache-Control`` is replaced by ``no-store`` when the cookie is
-set or cleared (R15), and ``Cookie`` is added to ``Vary`` unless ``Vary`` already names it
-(or is ``*``).
+``Set-Cookie`` (or the token header) is appended, ``Cache-Control`` is replaced by
+``no-store`` when the ID is set or cleared (R15), and ``Cookie`` (or the token header) is
+added to ``Vary`` unless ``Vary`` already names it (or is ``*``).
+
+Adapters with a header object (Flask, Django, aiohttp) use :func:`header_changes`::
+
+    changes = header_changes(update, response.headers.get("Vary"))
+    for name, value in changes.replace.items():
+        response.headers[name] = value
+    for name, value in changes.append:
+        response.headers.add(name, value)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from sessionary.sansio.cycle import ResponseUpdate
 
-__all__ = ["merge_raw_headers", "vary_with_cookie"]
+__all__ = ["HeaderChanges", "header_changes", "merge_raw_headers", "vary_with", "vary_with_cookie"]
+
+
+def vary_with(existing: str | None, name: str) -> str | None:
+    """The ``Vary`` value with ``name`` added, or ``None`` if nothing needs to change."""
+    if not existing:
+        return name
+    names = {part.strip().lower() for part in existing.split(",")}
+    if name.lower() in names or "*" in names:
+        return None
+    return f"{existing}, {name}"
 
 
 def vary_with_cookie(existing: str | None) -> str | None:
     """The ``Vary`` value with ``Cookie`` added, or ``None`` if nothing needs to change."""
-    if not existing:
-        return "Cookie"
-    names = {part.strip().lower() for part in existing.split(",")}
-    if "cookie" in names or "*" in names:
-        return None
-    return f"{existing}, Cookie"
+    return vary_with(existing, "Cookie")
+
+
+@dataclass(slots=True)
+class HeaderChanges:
+    """Headers to overwrite (``replace``) and headers to add (``append``), in that order."""
+
+    replace: dict[str, str] = field(default_factory=dict)
+    append: list[tuple[str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.replace or self.append)
+
+
+def header_changes(update: ResponseUpdate, existing_vary: str | None) -> HeaderChanges:
+    """What ``update`` changes in a response whose ``Vary`` is ``existing_vary``."""
+    changes = HeaderChanges()
+    if update.no_store:
+        changes.replace["Cache-Control"] = "no-store"
+    if update.vary_cookie:
+        new_vary = vary_with(existing_vary, update.vary_name)
+        if new_vary is not None:
+            changes.replace["Vary"] = new_vary
+    if update.set_cookie is not None:
+        changes.append.append(("Set-Cookie", update.set_cookie))
+    if update.token_header is not None:
+        changes.replace[update.token_header[0]] = update.token_header[1]
+    return changes
 
 
 def merge_raw_headers(
@@ -32,15 +73,16 @@ def merge_raw_headers(
     merged = list(headers)
     if update.set_cookie is None and not update.no_store and not update.vary_cookie:
         return merged
-    if update.no_store:
-        merged = [(k, v) for k, v in merged if k.lower() != b"cache-control"]
-        merged.append((b"cache-control", b"no-store"))
-    if update.vary_cookie:
-        vary_values = [v.decode("latin-1") for k, v in merged if k.lower() == b"vary"]
-        new_vary = vary_with_cookie(", ".join(vary_values) if vary_values else None)
-        if new_vary is not None:
-            merged = [(k, v) for k, v in merged if k.lower() != b"vary"]
-            merged.append((b"vary", new_vary.encode("latin-1")))
-    if update.set_cookie is not None:
-        merged.append((b"set-cookie", update.set_cookie.encode("latin-1")))
+    vary_values = [v.decode("latin-1") for k, v in merged if k.lower() == b"vary"]
+    changes = header_changes(update, ", ".join(vary_values) if vary_values else None)
+    if changes.replace:
+        replaced = {name.lower().encode("latin-1") for name in changes.replace}
+        merged = [(k, v) for k, v in merged if k.lower() not in replaced]
+        merged += [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in changes.replace.items()
+        ]
+    merged += [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in changes.append
+    ]
     return merged
