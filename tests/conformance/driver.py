@@ -9,7 +9,9 @@ that builds the *standard application* below in its framework, wrapped by the se
 adapter with ``spec.config`` and a store for ``spec.store`` (``"memory"``, ``"redis"`` with
 ``spec.redis_url`` / ``spec.key_prefix``, or ``"down"``: a Redis URL nobody listens on), and
 drives it with the framework's own test client. Drivers are stateless about cookies: the suite
-sends ``Cookie`` (or the token header) itself and reads ``Set-Cookie`` from replies.
+sends ``Cookie`` (or the token header) itself and reads ``Set-Cookie`` from replies, so a
+test client's cookie jar must be disabled (or cleared before every request) — otherwise
+concurrent "new" sessions would share the first cookie.
 
 The standard application (every route answers JSON, status 200 unless stated):
 
@@ -99,8 +101,8 @@ class Driver(Protocol):
 MakeDriver = Callable[[AppSpec], AbstractContextManager[Driver]]
 
 
-def normalise_headers(pairs: Iterator[tuple[str, str]] | Sequence[tuple[str, str]]) -> list[
-    tuple[str, str]
-]:
+def normalise_headers(
+    pairs: Iterator[tuple[str, str]] | Sequence[tuple[str, str]],
+) -> list[tuple[str, str]]:
     """Lower-case header names, keep order and repeated headers."""
     return [(k.lower(), v) for k, v in pairs]

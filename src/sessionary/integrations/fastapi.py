@@ -1,0 +1,54 @@
+"""FastAPI: the session as a typed dependency (needs ``pip install 'sessionary[fastapi]'``).
+
+Install :class:`~sessionary.integrations.asgi.SessionMiddleware` on the application, then
+ask for the session in any path operation or WebSocket endpoint::
+
+    from sessionary.integrations.fastapi import Session
+
+    @app.post("/cart")
+    async def add(item: int, session: Session) -> list[int]:
+        session.setdefault("cart", []).append(item)
+        return session["cart"]
+
+``Session`` is ``Annotated[sessionary.Session, Depends(current_session)]``: a real
+:class:`sessionary.Session` (``login``, ``logout``, ``rotate``, ``user_id``), typed for
+editors and mypy, unlike Starlette's ``request.session`` (annotated as ``dict``).
+:func:`require_user` is a dependency that answers 401 when nobody is signed in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+try:
+    from fastapi import Depends, HTTPException
+    from starlette.requests import HTTPConnection
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    msg = "sessionary.integrations.fastapi needs FastAPI: pip install 'sessionary[fastapi]'"
+    raise ImportError(msg) from exc
+
+from sessionary.integrations.asgi import get_session
+from sessionary.sansio.session import Session as _Session
+
+__all__ = ["CurrentUser", "Session", "current_session", "require_user"]
+
+
+def current_session(connection: HTTPConnection) -> _Session:
+    """The request's (or WebSocket's) session; requires ``SessionMiddleware``."""
+    return get_session(connection)
+
+
+Session = Annotated[_Session, Depends(current_session)]
+"""A path-operation parameter annotated ``Session`` receives the request's session."""
+
+
+def require_user(session: Session) -> str:
+    """The signed-in user's ID, or 401 when the session is anonymous."""
+    user = session.user_id
+    if user is None:
+        raise HTTPException(status_code=401, detail="Not authenticated")
+    return user
+
+
+CurrentUser = Annotated[str, Depends(require_user)]
+"""A parameter annotated ``CurrentUser`` receives the signed-in user's ID (else 401)."""

@@ -1,0 +1,134 @@
+"""Conformance driver: Starlette + sessionary's ASGI middleware, via httpx's ASGI transport."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import httpx2
+from starlette.applications import Starlette
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sessionary.integrations.asgi import SessionMiddleware, get_session
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores.base import AsyncStore
+from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
+from tests.conformance.loop_thread import LoopThread, loop_thread
+
+DOWN_URL = "redis://127.0.0.1:1/0"
+
+
+async def _untouched(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"ok": True})
+
+
+async def _read(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"data": dict(get_session(request))})
+
+
+async def _write(request: StarletteRequest) -> JSONResponse:
+    session = get_session(request)
+    for key, value in request.query_params.items():
+        session[key] = value
+    return JSONResponse({"data": dict(session)})
+
+
+async def _append(request: StarletteRequest) -> JSONResponse:
+    cart = get_session(request).setdefault("cart", [])
+    cart.append(int(request.query_params["item"]))
+    return JSONResponse({"cart": cart})
+
+
+async def _login(request: StarletteRequest) -> JSONResponse:
+    session = get_session(request)
+    session.login(request.query_params["user"])
+    return JSONResponse({"user": session.user_id})
+
+
+async def _logout(request: StarletteRequest) -> JSONResponse:
+    get_session(request).logout()
+    return JSONResponse({})
+
+
+async def _whoami(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"user": get_session(request).user_id})
+
+
+def _store(spec: AppSpec) -> AsyncStore:
+    if spec.store == "memory":
+        return AsyncMemoryStore()
+    url = spec.redis_url if spec.store == "redis" else DOWN_URL
+    return AsyncRedisStore.from_url(url, prefix=spec.key_prefix, timeout=0.5, retries=0)
+
+
+def _no_cookie_jar() -> CookieJar:
+    """A jar that stores nothing: the suite sends cookies itself."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class AsgiDriver:
+    """Drives the standard app on a private event loop."""
+
+    name = "asgi"
+
+    def __init__(self, loop: LoopThread, client: httpx2.AsyncClient) -> None:
+        self._loop = loop
+        self._client = client
+
+    async def _send(self, request: Request) -> Reply:
+        response = await self._client.request(
+            request.method, request.path, headers=list(request.headers)
+        )
+        return Reply(
+            response.status_code,
+            normalise_headers(response.headers.multi_items()),
+            response.content,
+        )
+
+    def request(self, request: Request) -> Reply:
+        """Send one request."""
+        return self._loop.run(self._send(request))
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests as concurrent tasks."""
+        return self._loop.gather([self._send(r) for r in requests])
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application behind the ASGI middleware."""
+    with loop_thread() as loop:
+
+        async def start() -> tuple[AsyncStore, httpx2.AsyncClient]:
+            store = _store(spec)
+            app = Starlette(
+                routes=[
+                    Route("/untouched", _untouched),
+                    Route("/read", _read),
+                    Route("/write", _write, methods=["POST"]),
+                    Route("/append", _append, methods=["POST"]),
+                    Route("/login", _login, methods=["POST"]),
+                    Route("/logout", _logout, methods=["POST"]),
+                    Route("/whoami", _whoami),
+                ]
+            )
+            app.add_middleware(SessionMiddleware, store=store, config=spec.config)
+            transport = httpx2.ASGITransport(app=app)
+            client = httpx2.AsyncClient(
+                transport=transport, base_url="https://testserver", cookies=_no_cookie_jar()
+            )
+            return store, client
+
+        store, client = loop.run(start())
+        try:
+            yield AsgiDriver(loop, client)
+        finally:
+
+            async def stop() -> None:
+                await client.aclose()
+                await store.aclose()
+
+            loop.run(stop())

@@ -1,0 +1,205 @@
+"""One conformance suite for every adapter and store (SECURITY.md R82).
+
+Each adapter's driver (``tests/conformance/drivers/<adapter>.py``) builds the same standard
+application with its framework's own test client; these tests hold for all of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+import redis
+
+from sessionary import SessionConfig
+from sessionary.testing import session_config
+from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
+
+ADAPTERS = ["asgi", "flask", "wsgi", "django", "aiohttp"]
+COOKIE = "__Host-session"
+CONCURRENT_SESSIONS = 1000
+
+DriverFactory = Callable[..., AbstractContextManager[Driver]]
+
+
+def _make_driver(adapter: str) -> MakeDriver:
+    module = importlib.import_module(f"tests.conformance.drivers.{adapter}")
+    factory: MakeDriver = module.make_driver
+    return factory
+
+
+@pytest.fixture(params=ADAPTERS)
+def adapter(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_driver(
+    adapter: str, request: pytest.FixtureRequest, key_prefix: str
+) -> DriverFactory:
+    """Opens the adapter's standard app on a given store kind and configuration."""
+    make = _make_driver(adapter)
+
+    def factory(
+        store: StoreKind, config: SessionConfig | None = None
+    ) -> AbstractContextManager[Driver]:
+        redis_url = ""
+        if store == "redis":
+            redis_url = request.getfixturevalue("redis_url")
+            request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
+        spec = AppSpec(store, config or session_config(), redis_url, key_prefix)
+        return make(spec)
+
+    return factory
+
+
+@pytest.fixture(params=["memory", "redis"])
+def driver(request: pytest.FixtureRequest, open_driver: DriverFactory) -> Iterator[Driver]:
+    with open_driver(request.param) as running:
+        yield running
+
+
+def session_cookie(reply: Reply) -> str | None:
+    for header in reply.all("set-cookie"):
+        name, _, rest = header.partition("=")
+        if name.strip() == COOKIE:
+            return rest.split(";", 1)[0]
+    return None
+
+
+def cookie_attributes(reply: Reply) -> dict[str, str]:
+    (header,) = [h for h in reply.all("set-cookie") if h.startswith(f"{COOKIE}=")]
+    attributes = {}
+    for part in header.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        attributes[key.lower()] = value
+    return attributes
+
+
+def send(driver: Driver, method: str, path: str, cookie: str | None = None) -> Reply:
+    headers = [("Cookie", f"{COOKIE}={cookie}")] if cookie else []
+    return driver.request(Request(method, path, headers))
+
+
+def session_keys(redis_url: str, prefix: str) -> list[bytes]:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return list(client.scan_iter(match=f"{prefix}:*"))
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------- the suite
+def test_cookie_attributes(driver: Driver) -> None:
+    created = send(driver, "POST", "/write?a=1")
+    assert created.status == 200
+    token = session_cookie(created)
+    assert token is not None
+    assert len(token) == 43
+    attributes = cookie_attributes(created)
+    assert {"path", "secure", "httponly", "samesite", "max-age"} <= set(attributes)
+    assert attributes["path"] == "/"
+    assert attributes["samesite"].lower() == "lax"
+    assert "domain" not in attributes
+    assert 0 < int(attributes["max-age"]) <= 12 * 3600
+    assert created.header("cache-control") == "no-store"
+    assert "cookie" in (created.header("vary") or "").lower()
+
+
+def test_anonymous_requests_write_nothing(
+    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    for method, path in (("GET", "/untouched"), ("GET", "/read"), ("GET", "/whoami")):
+        reply = send(driver, method, path)
+        assert reply.status == 200
+        assert reply.all("set-cookie") == []
+    for _ in range(20):
+        logout = send(driver, "POST", "/logout")
+        assert logout.status == 200
+        assert logout.all("set-cookie") == []
+    if request.node.callspec.params["driver"] == "redis":
+        assert session_keys(request.getfixturevalue("redis_url"), key_prefix) == []
+
+
+def test_login_rotates_and_the_old_id_stops_working(driver: Driver) -> None:
+    first = session_cookie(send(driver, "POST", "/write?cart=1"))
+    assert first is not None
+    login = send(driver, "POST", "/login?user=ada", first)
+    assert login.json == {"user": "ada"}
+    second = session_cookie(login)
+    assert second is not None
+    assert second != first
+    assert send(driver, "GET", "/whoami", second).json == {"user": "ada"}
+    assert send(driver, "GET", "/read", second).json == {"data": {"cart": "1"}}
+    assert send(driver, "GET", "/whoami", first).json == {"user": None}
+    assert send(driver, "GET", "/read", first).json == {"data": {}}
+
+
+def test_logout_clears_server_and_cookie(
+    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    token = session_cookie(send(driver, "POST", "/login?user=ada"))
+    assert token is not None
+    out = send(driver, "POST", "/logout", token)
+    assert out.status == 200
+    cleared = [h for h in out.all("set-cookie") if h.startswith(f"{COOKIE}=")]
+    assert len(cleared) == 1
+    assert "max-age=0" in cleared[0].lower()
+    assert send(driver, "GET", "/whoami", token).json == {"user": None}
+    if request.node.callspec.params["driver"] == "redis":
+        assert session_keys(request.getfixturevalue("redis_url"), key_prefix) == []
+
+
+def test_nested_mutation_is_saved(driver: Driver) -> None:
+    token = session_cookie(send(driver, "POST", "/append?item=1"))
+    assert token is not None
+    for item in (2, 3):
+        assert send(driver, "POST", f"/append?item={item}", token).status == 200
+    assert send(driver, "GET", "/read", token).json == {"data": {"cart": [1, 2, 3]}}
+
+
+def test_a_thousand_concurrent_sessions_never_bleed(driver: Driver) -> None:
+    created = driver.concurrently(
+        [Request("POST", f"/write?owner={i}") for i in range(CONCURRENT_SESSIONS)]
+    )
+    tokens = [session_cookie(reply) for reply in created]
+    assert all(token is not None for token in tokens)
+    assert len(set(tokens)) == CONCURRENT_SESSIONS
+    read_back = driver.concurrently(
+        [Request("GET", "/read", [("Cookie", f"{COOKIE}={token}")]) for token in tokens]
+    )
+    assert [reply.json["data"]["owner"] for reply in read_back] == [
+        str(i) for i in range(CONCURRENT_SESSIONS)
+    ]
+
+
+def test_store_outage_gives_503_only_where_the_session_is_used(
+    open_driver: DriverFactory,
+) -> None:
+    with open_driver("down") as driver:
+        assert send(driver, "GET", "/untouched").status == 200
+        token = "A" * 43
+        assert send(driver, "GET", "/untouched", token).status == 200
+        failed = send(driver, "GET", "/read", token)
+        assert failed.status == 503
+        assert failed.all("set-cookie") == []
+        assert send(driver, "POST", "/write?a=1").status == 503
+
+
+def test_header_transport(open_driver: DriverFactory) -> None:
+    with open_driver("memory", session_config(transport="header")) as driver:
+        created = driver.request(Request("POST", "/write?a=1"))
+        token = created.header("x-session-token")
+        assert token is not None
+        assert len(token) == 43
+        assert created.all("set-cookie") == []
+        header = [("X-Session-Token", token)]
+        assert driver.request(Request("GET", "/read", header)).json == {"data": {"a": "1"}}
+        cookie = [("Cookie", f"{COOKIE}={token}")]
+        assert driver.request(Request("GET", "/read", cookie)).json == {"data": {}}
+        login = driver.request(Request("POST", "/login?user=ada", header))
+        rotated = login.header("x-session-token")
+        assert rotated not in (None, "", token)
+        assert driver.request(Request("GET", "/whoami", header)).json == {"user": None}
