@@ -1,0 +1,1 @@
+"""Runnable example applications, one per framework (each module says how to start it)."""
