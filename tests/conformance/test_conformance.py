@@ -17,7 +17,7 @@ from sessionary import SessionConfig
 from sessionary.testing import session_config
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
 
-ADAPTERS = ["asgi", "flask", "wsgi", "django", "aiohttp"]
+ADAPTERS = ["asgi", "fastapi", "flask", "wsgi", "django", "aiohttp"]
 COOKIE = "__Host-session"
 CONCURRENT_SESSIONS = 1000
 
@@ -36,9 +36,7 @@ def adapter(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def open_driver(
-    adapter: str, request: pytest.FixtureRequest, key_prefix: str
-) -> DriverFactory:
+def open_driver(adapter: str, request: pytest.FixtureRequest, key_prefix: str) -> DriverFactory:
     """Opens the adapter's standard app on a given store kind and configuration."""
     make = _make_driver(adapter)
 

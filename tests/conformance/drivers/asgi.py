@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -97,24 +97,28 @@ class AsgiDriver:
         return self._loop.gather([self._send(r) for r in requests])
 
 
+def _starlette_app() -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/untouched", _untouched),
+            Route("/read", _read),
+            Route("/write", _write, methods=["POST"]),
+            Route("/append", _append, methods=["POST"]),
+            Route("/login", _login, methods=["POST"]),
+            Route("/logout", _logout, methods=["POST"]),
+            Route("/whoami", _whoami),
+        ]
+    )
+
+
 @contextmanager
-def make_driver(spec: AppSpec) -> Iterator[Driver]:
-    """The standard application behind the ASGI middleware."""
+def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iterator[Driver]:
+    """Run ``build()`` wrapped in ``SessionMiddleware`` for ``spec`` on a private loop."""
     with loop_thread() as loop:
 
         async def start() -> tuple[AsyncStore, httpx2.AsyncClient]:
             store = _store(spec)
-            app = Starlette(
-                routes=[
-                    Route("/untouched", _untouched),
-                    Route("/read", _read),
-                    Route("/write", _write, methods=["POST"]),
-                    Route("/append", _append, methods=["POST"]),
-                    Route("/login", _login, methods=["POST"]),
-                    Route("/logout", _logout, methods=["POST"]),
-                    Route("/whoami", _whoami),
-                ]
-            )
+            app = build()
             app.add_middleware(SessionMiddleware, store=store, config=spec.config)
             transport = httpx2.ASGITransport(app=app)
             client = httpx2.AsyncClient(
@@ -124,7 +128,9 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
 
         store, client = loop.run(start())
         try:
-            yield AsgiDriver(loop, client)
+            driver = AsgiDriver(loop, client)
+            driver.name = name
+            yield driver
         finally:
 
             async def stop() -> None:
@@ -132,3 +138,10 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
                 await store.aclose()
 
             loop.run(stop())
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application as Starlette routes behind the ASGI middleware."""
+    with serve_asgi(spec, _starlette_app, "asgi") as driver:
+        yield driver

@@ -1,0 +1,63 @@
+"""Conformance driver: FastAPI path operations using the ``Session`` dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+
+from sessionary.integrations.fastapi import Session
+from tests.conformance.driver import AppSpec, Driver
+from tests.conformance.drivers.asgi import serve_asgi
+
+
+def _fastapi_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/untouched")
+    def untouched() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/read")
+    async def read(session: Session) -> dict[str, Any]:
+        return {"data": dict(session)}
+
+    @app.post("/write")
+    async def write(request: Request, session: Session) -> JSONResponse:
+        # Arbitrary query keys: read the raw query rather than declared parameters.
+        for key, value in request.query_params.items():
+            session[key] = value
+        return JSONResponse({"data": dict(session)})
+
+    @app.post("/append")
+    def append(item: int, session: Session) -> dict[str, list[int]]:  # a sync endpoint too
+        cart: list[int] = session.setdefault("cart", [])
+        cart.append(item)
+        return {"cart": cart}
+
+    @app.post("/login")
+    async def login(user: str, session: Session) -> dict[str, str | None]:
+        session.login(user)
+        return {"user": session.user_id}
+
+    @app.post("/logout")
+    async def logout(session: Session) -> dict[str, str]:
+        session.logout()
+        return {}
+
+    @app.get("/whoami")
+    async def whoami(session: Session) -> dict[str, str | None]:
+        return {"user": session.user_id}
+
+    return app
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application as FastAPI path operations."""
+    with serve_asgi(spec, _fastapi_app, "fastapi") as driver:
+        yield driver
