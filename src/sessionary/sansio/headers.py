@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 
 from sessionary.sansio.cycle import ResponseUpdate
 
-__all__ = ["HeaderChanges", "header_changes", "merge_raw_headers", "vary_with", "vary_with_cookie"]
+__all__ = [
+    "HeaderChanges",
+    "header_changes",
+    "merge_headers",
+    "merge_raw_headers",
+    "vary_with",
+    "vary_with_cookie",
+]
 
 
 def vary_with(existing: str | None, name: str) -> str | None:
@@ -85,4 +92,20 @@ def merge_raw_headers(
     merged += [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in changes.append
     ]
+    return merged
+
+
+def merge_headers(
+    headers: Iterable[tuple[str, str]], update: ResponseUpdate
+) -> list[tuple[str, str]]:
+    """Apply ``update`` to a list of ``(name, value)`` string headers (WSGI style)."""
+    merged = list(headers)
+    vary_values = [v for k, v in merged if k.lower() == "vary"]
+    changes = header_changes(update, ", ".join(vary_values) if vary_values else None)
+    if not changes:
+        return merged
+    replaced = {name.lower() for name in changes.replace}
+    merged = [(k, v) for k, v in merged if k.lower() not in replaced]
+    merged += list(changes.replace.items())
+    merged += changes.append
     return merged

@@ -1,0 +1,111 @@
+"""Conformance driver: a plain WSGI app behind the generic WSGI middleware (werkzeug client)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.test import Client
+
+from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, get_session
+from sessionary.sansio.session import Session
+from sessionary.stores import MemoryStore, RedisStore
+from sessionary.stores.base import Store
+from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
+
+DOWN_URL = "redis://127.0.0.1:1/0"
+THREADS = 32
+
+
+def sync_store(spec: AppSpec) -> Store:
+    """The store a sync driver uses for ``spec``."""
+    if spec.store == "memory":
+        return MemoryStore()
+    url = spec.redis_url if spec.store == "redis" else DOWN_URL
+    return RedisStore.from_url(url, prefix=spec.key_prefix, timeout=0.5, retries=0)
+
+
+def standard_view(
+    path: str, query: dict[str, str], get: Callable[[], Session]
+) -> dict[str, Any] | None:
+    """The standard application's routes (``None``: not found); ``get()`` gives the session."""
+    if path == "/untouched":
+        return {"ok": True}
+    session = get()
+    result: dict[str, Any] | None = None
+    if path == "/read":
+        result = {"data": dict(session)}
+    elif path == "/write":
+        for key, value in query.items():
+            session[key] = value
+        result = {"data": dict(session)}
+    elif path == "/append":
+        cart = session.setdefault("cart", [])
+        cart.append(int(query["item"]))
+        result = {"cart": cart}
+    elif path == "/login":
+        session.login(query["user"])
+        result = {"user": session.user_id}
+    elif path == "/logout":
+        session.logout()
+        result = {}
+    elif path == "/whoami":
+        result = {"user": session.user_id}
+    return result
+
+
+def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+    result = standard_view(environ["PATH_INFO"], query, lambda: get_session(environ))
+    if result is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+    body = json.dumps(result).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+class WerkzeugDriver:
+    """Drives a WSGI app with werkzeug's test client, cookies off; threads for concurrency."""
+
+    def __init__(self, name: str, app: Callable[..., Iterable[bytes]]) -> None:
+        self.name = name
+        self._client = Client(app, use_cookies=False)
+
+    def request(self, request: Request) -> Reply:
+        """Send one request."""
+        path, _, query = request.path.partition("?")
+        response = self._client.open(
+            path,
+            method=request.method,
+            query_string=query,
+            headers=list(request.headers),
+            base_url="https://localhost",
+        )
+        try:
+            return Reply(
+                response.status_code,
+                normalise_headers(list(response.headers.items())),
+                response.get_data(),
+            )
+        finally:
+            response.close()
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests from a thread pool."""
+        with ThreadPoolExecutor(THREADS) as pool:
+            return list(pool.map(self.request, requests))
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application as a plain WSGI callable."""
+    store = sync_store(spec)
+    try:
+        yield WerkzeugDriver("wsgi", SessionMiddleware(_app, store=store, config=spec.config))
+    finally:
+        store.close()
