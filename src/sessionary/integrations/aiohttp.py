@@ -1,0 +1,189 @@
+"""aiohttp: a session middleware in aiohttp-session's style (``pip install 'sessionary[aiohttp]'``).
+
+::
+
+    from aiohttp import web
+    from sessionary.integrations.aiohttp import get_session, setup
+    from sessionary.stores import AsyncRedisStore
+
+    app = web.Application()
+    setup(app, store=AsyncRedisStore.from_url("redis://localhost:6379/0"), config=config)
+
+    async def handler(request: web.Request) -> web.Response:
+        session = await get_session(request)
+        session["count"] = session.get("count", 0) + 1
+        ...
+
+The session is committed before the response headers are sent: for ordinary responses when
+the handler returns, for streamed responses on ``on_response_prepare`` (just before
+``prepare()`` writes the headers). ``new_session(request)`` starts over: the current session
+is destroyed (as by ``logout()``) and a fresh, empty one — with a new ID — replaces it. When
+the store is down, only requests that touch the session fail, with a generic 503 and no
+``Set-Cookie``; a commit refused under the ``raise`` conflict policy answers 409. The store
+is closed on ``app.on_cleanup``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+try:
+    from aiohttp import web
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
+    msg = "sessionary.integrations.aiohttp needs aiohttp: pip install 'sessionary[aiohttp]'"
+    raise ImportError(msg) from exc
+
+from sessionary._async.manager import AsyncSessionManager
+from sessionary.config import SessionConfig
+from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.observability import Observer
+from sessionary.sansio.cycle import SessionCycle
+from sessionary.sansio.headers import header_changes
+from sessionary.sansio.session import Session
+from sessionary.stores.base import AsyncStore
+
+__all__ = ["get_session", "new_session", "session_middleware", "setup"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[..., Awaitable[web.StreamResponse]]
+
+_MANAGER_KEY = web.AppKey("sessionary_manager", AsyncSessionManager)
+
+
+class _State:
+    """Per-request state: the cycle, whether it was committed, an error to answer with."""
+
+    __slots__ = ("committed", "cycle", "failed")
+
+    def __init__(self, cycle: SessionCycle) -> None:
+        self.cycle = cycle
+        self.committed = False
+        self.failed: web.Response | None = None
+
+
+# aiohttp >= 3.13 wants typed request keys; older versions take a string.
+_STATE: Any = web.RequestKey("sessionary", _State) if hasattr(web, "RequestKey") else "sessionary"
+
+
+def _state(request: web.Request) -> _State:
+    state = request.get(_STATE)
+    if not isinstance(state, _State):
+        msg = "no sessionary session on this request: call sessionary.integrations.aiohttp.setup()"
+        raise ConfigurationError(msg)
+    return state
+
+
+def _cycle(request: web.Request) -> SessionCycle:
+    return _state(request).cycle
+
+
+async def get_session(request: web.Request) -> Session:
+    """The request's :class:`~sessionary.Session`."""
+    session = _cycle(request).session
+    session.mark_accessed()  # raises StoreUnavailableError when the store is down
+    return session
+
+
+async def new_session(request: web.Request) -> Session:
+    """Discard the current session (destroyed in the store) and start a fresh, empty one.
+
+    Equivalent to ``logout()`` followed by writing: the first value set on the returned
+    session creates a new record under a new ID.
+    """
+    session = await get_session(request)
+    session.logout()
+    return session
+
+
+def _error(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text, headers={"Cache-Control": "no-store"})
+
+
+async def _commit(request: web.Request, response: web.StreamResponse) -> web.Response | None:
+    """Commit once and add the headers; returns an error response to send instead, if any."""
+    state = _state(request)
+    if state.committed:
+        return None
+    state.committed = True
+    manager = request.app[_MANAGER_KEY]
+    try:
+        update = await manager.commit(_cycle(request))
+    except StoreUnavailableError:
+        return _error(503, "Service Unavailable")
+    except StoreConflictError:
+        return _error(409, "Conflict")
+    changes = header_changes(update, response.headers.get("Vary"))
+    for name, value in changes.replace.items():
+        response.headers[name] = value
+    for name, value in changes.append:
+        response.headers.add(name, value)
+    return None
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Streamed responses: commit just before ``prepare()`` sends the headers."""
+    state = request.get(_STATE)
+    if not isinstance(state, _State) or state.committed:
+        return
+    error = await _commit(request, response)
+    if error is not None:  # the headers are not sent yet: the middleware answers instead
+        state.failed = error
+        msg = "the session could not be saved before the response started"
+        raise StoreUnavailableError(msg)
+
+
+def session_middleware(
+    manager: AsyncSessionManager,
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware; :func:`setup` installs it (with the prepare hook and cleanup)."""
+    token_header = manager.request_header
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        tokens = request.headers.getall(token_header, []) if token_header else ()
+        peer = request.remote
+        cycle = await manager.open(
+            request.headers.getall("Cookie", []), client=peer, token_headers=tokens
+        )
+        state = request[_STATE] = _State(cycle)
+        try:
+            response = await handler(request)
+        except StoreUnavailableError:
+            if state.failed is not None:
+                return state.failed
+            if state.committed:
+                raise
+            state.committed = True
+            return _error(503, "Service Unavailable")
+        if response.prepared:
+            return response
+        error = await _commit(request, response)
+        return error if error is not None else response
+
+    return middleware
+
+
+def setup(
+    app: web.Application,
+    *,
+    store: AsyncStore | None = None,
+    config: SessionConfig | None = None,
+    manager: AsyncSessionManager | None = None,
+    observer: Observer | None = None,
+) -> AsyncSessionManager:
+    """Install sessionary on ``app``; returns the manager."""
+    if manager is None:
+        if store is None or config is None:
+            msg = "setup() needs store= and config= (or a manager=)"
+            raise ConfigurationError(msg)
+        manager = AsyncSessionManager(store, config, observer=observer)
+    app[_MANAGER_KEY] = manager
+    app.middlewares.append(session_middleware(manager))
+    app.on_response_prepare.append(_on_prepare)
+
+    async def close_store(app: web.Application) -> None:
+        await manager.aclose()
+
+    app.on_cleanup.append(close_store)
+    return manager

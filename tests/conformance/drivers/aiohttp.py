@@ -1,0 +1,111 @@
+"""Conformance driver: an aiohttp app through sessionary's aiohttp middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from aiohttp import DummyCookieJar, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from sessionary.integrations.aiohttp import get_session, setup
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores.base import AsyncStore
+from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
+from tests.conformance.loop_thread import LoopThread, loop_thread
+
+DOWN_URL = "redis://127.0.0.1:1/0"
+
+
+async def _untouched(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def _read(request: web.Request) -> web.Response:
+    return web.json_response({"data": dict(await get_session(request))})
+
+
+async def _write(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    for key, value in request.query.items():
+        session[key] = value
+    return web.json_response({"data": dict(session)})
+
+
+async def _append(request: web.Request) -> web.Response:
+    cart = (await get_session(request)).setdefault("cart", [])
+    cart.append(int(request.query["item"]))
+    return web.json_response({"cart": cart})
+
+
+async def _login(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    session.login(request.query["user"])
+    return web.json_response({"user": session.user_id})
+
+
+async def _logout(request: web.Request) -> web.Response:
+    (await get_session(request)).logout()
+    return web.json_response({})
+
+
+async def _whoami(request: web.Request) -> web.Response:
+    return web.json_response({"user": (await get_session(request)).user_id})
+
+
+def _store(spec: AppSpec) -> AsyncStore:
+    if spec.store == "memory":
+        return AsyncMemoryStore()
+    url = spec.redis_url if spec.store == "redis" else DOWN_URL
+    return AsyncRedisStore.from_url(url, prefix=spec.key_prefix, timeout=0.5, retries=0)
+
+
+class AiohttpDriver:
+    """aiohttp's TestServer/TestClient on a private loop, with a jar that keeps nothing."""
+
+    name = "aiohttp"
+
+    def __init__(self, loop: LoopThread, client: TestClient[web.Request, web.Application]):
+        self._loop = loop
+        self._client = client
+
+    async def _send(self, request: Request) -> Reply:
+        async with self._client.request(
+            request.method, request.path, headers=list(request.headers)
+        ) as response:
+            body = await response.read()
+            return Reply(response.status, normalise_headers(list(response.headers.items())), body)
+
+    def request(self, request: Request) -> Reply:
+        """Send one request."""
+        return self._loop.run(self._send(request))
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests as concurrent tasks."""
+        return self._loop.gather([self._send(r) for r in requests])
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application as aiohttp routes."""
+    with loop_thread() as loop:
+
+        async def start() -> TestClient[web.Request, web.Application]:
+            app = web.Application()
+            app.router.add_get("/untouched", _untouched)
+            app.router.add_get("/read", _read)
+            app.router.add_post("/write", _write)
+            app.router.add_post("/append", _append)
+            app.router.add_post("/login", _login)
+            app.router.add_post("/logout", _logout)
+            app.router.add_get("/whoami", _whoami)
+            setup(app, store=_store(spec), config=spec.config)
+            client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
+            await client.start_server()
+            return client
+
+        client = loop.run(start())
+        try:
+            yield AiohttpDriver(loop, client)
+        finally:
+            loop.run(client.close())
