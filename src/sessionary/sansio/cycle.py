@@ -330,6 +330,29 @@ class SessionCycle:
             token_header=(config.response_token_header, value),
         )
 
+    @property
+    def loaded_id(self) -> str | None:
+        """The client's ID when it named a live session (after the request phase)."""
+        if self._stored is None or self._token is None:
+            return None
+        return self._token.value
+
+    @property
+    def issued_id(self) -> str | None:
+        """The ID the response hands out (created or rotated), once the commit is done.
+
+        For adapters whose framework renders the cookie itself (Django's test tooling) and
+        for header transports; ``None`` when the response keeps or clears the client's ID.
+        """
+        if self._phase != _DONE or self._set_cookie is None:
+            return None
+        return self._set_cookie[0].value
+
+    @property
+    def ended(self) -> bool:
+        """Whether the response tells the client to forget its ID (after the commit)."""
+        return self._phase == _DONE and self._set_cookie is None and self._clear_cookie
+
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
         events, self._events = self._events, []
