@@ -48,7 +48,24 @@ def django_api(request: HttpRequest, action: str) -> HttpResponse:
     )
 
 
+@csrf_exempt
+def auth_view(request: HttpRequest, action: str) -> HttpResponse:
+    """``django.contrib.auth`` login/logout and the signed-in user."""
+    from django.contrib import auth  # noqa: PLC0415 - needs the app registry
+    from django.contrib.auth.models import User  # noqa: PLC0415
+
+    if action == "login":
+        user = User.objects.get(username=request.GET["user"])
+        auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    elif action == "logout":
+        auth.logout(request)
+    user = request.user if hasattr(request, "user") else None
+    name = user.get_username() if user is not None and user.is_authenticated else None
+    return JsonResponse({"user": name})
+
+
 urlpatterns = [
+    path("auth/<str:action>", auth_view),
     path("django/<str:action>", django_api),
     path("<str:name>", standard),
 ]
