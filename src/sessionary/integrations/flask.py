@@ -182,7 +182,7 @@ def config_from_flask(app: Flask) -> SessionConfig:
         if not conf.get("SECRET_KEY"):
             msg = "set SECRET_KEY (or SESSIONARY_SECRET_KEYS) to use sessionary with Flask"
             raise ConfigurationError(msg)
-        keys = [conf["SECRET_KEY"], *conf.get("SECRET_KEY_FALLBACKS", [])]
+        keys = [conf["SECRET_KEY"], *(conf.get("SECRET_KEY_FALLBACKS") or [])]
     name = conf.get("SESSION_COOKIE_NAME", "session")
     insecure = bool(conf.get("SESSIONARY_INSECURE_DEVELOPMENT_MODE", False))
     cookie = CookieOptions(

@@ -58,7 +58,7 @@ def config_from_settings() -> SessionConfig:
     options = _options()
     keys = options.get("SECRET_KEYS")
     if keys is None:
-        keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        keys = [settings.SECRET_KEY, *(getattr(settings, "SECRET_KEY_FALLBACKS", None) or [])]
     insecure = bool(options.get("INSECURE_DEVELOPMENT_MODE", False))
     name = getattr(settings, "SESSION_COOKIE_NAME", _DJANGO_DEFAULT_COOKIE)
     cookie = CookieOptions(

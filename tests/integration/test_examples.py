@@ -1,0 +1,89 @@
+"""Every example app works as its docstring says (each framework's own test client)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from examples import aiohttp_app, flask_app, wsgi_app
+from werkzeug.test import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def memory_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSIONARY_STORE", "memory")
+    monkeypatch.setenv("SESSION_SECRET", "Zk8wQ3rT6yUi9oPa2sDf5gHj7kLz0xCv4bNm1qWe")
+
+
+def test_flask_example() -> None:
+    client = flask_app.create_app().test_client()
+    assert client.post("/count", base_url="https://localhost").status_code == 401
+    assert client.post("/login?user=ada", base_url="https://localhost").json == {"user": "ada"}
+    assert client.post("/count", base_url="https://localhost").json == {"count": 1}
+    assert client.get("/me", base_url="https://localhost").json == {"user": "ada", "count": 1}
+    client.post("/logout", base_url="https://localhost")
+    assert client.get("/me", base_url="https://localhost").json == {"user": None, "count": 0}
+
+
+def test_wsgi_example() -> None:
+    client = Client(wsgi_app.create_app())
+    for expected in (1, 2):
+        response = client.post("/count", base_url="https://localhost")
+        assert response.json == {"count": expected}
+    client.post("/logout", base_url="https://localhost")
+    assert client.get("/", base_url="https://localhost").json == {"count": 0}
+
+
+@pytest.mark.anyio
+async def test_aiohttp_example() -> None:
+    async with TestClient(TestServer(aiohttp_app.create_app())) as client:
+        jar: dict[str, str] = {}
+
+        async def call(method: str, path: str) -> tuple[int, object]:
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+            async with client.request(method, path, headers=headers) as response:
+                for morsel in response.cookies.values():
+                    jar[morsel.key] = morsel.value
+                body = await response.json() if response.status == 200 else None
+                return response.status, body
+
+        assert (await call("POST", "/count"))[0] == 401
+        assert await call("POST", "/login?user=ada") == (200, {"user": "ada"})
+        assert await call("POST", "/count") == (200, {"count": 1})
+        assert await call("GET", "/me") == (200, {"user": "ada", "count": 1})
+
+
+def test_django_example_in_its_own_process() -> None:
+    script = textwrap.dedent(
+        """
+        import os
+        os.environ["DJANGO_SETTINGS_MODULE"] = "examples.django_app.settings"
+        import django
+        django.setup()
+        from django.test import Client
+        c = Client()
+        assert c.post("/count", secure=True).status_code == 401
+        assert c.post("/login?user=ada", secure=True).json() == {"user": "ada"}
+        assert c.post("/count", secure=True).json() == {"count": 1}
+        assert c.get("/me", secure=True).json() == {"user": "ada", "count": 1}
+        c.post("/logout", secure=True)
+        assert c.get("/me", secure=True).json() == {"user": None, "count": 0}
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
