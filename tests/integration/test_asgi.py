@@ -23,12 +23,12 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 from sessionary import AsyncSessionManager, ConfigurationError, SessionConfig
-from sessionary.exceptions import SessionClosedError, StoreUnavailableError
+from sessionary.exceptions import SessionClosedError
 from sessionary.integrations.asgi import SessionMiddleware, get_session
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore
 from sessionary.stores.base import AsyncStore
 from sessionary.testing import FakeClock, session_config
+from tests.scripted_stores import FailingStore
 from tests.services import free_port
 
 BASE = "https://testserver"
@@ -279,36 +279,6 @@ def test_expired_session_is_anonymous_and_cleared(store: AsyncStore) -> None:
 
 
 # ---------------------------------------------------------------------- failures
-class FailingStore:
-    """Loads succeed through a real memory store; chosen operations fail."""
-
-    def __init__(self, fail_load: bool = False, fail_commit: bool = False) -> None:
-        self.inner = AsyncMemoryStore()
-        self.fail_load = fail_load
-        self.fail_commit = fail_commit
-
-    async def load(self, op: Load) -> LoadResult:
-        if self.fail_load:
-            raise StoreUnavailableError("down")
-        return await self.inner.load(op)
-
-    async def create(self, op: Create) -> CommitResult:
-        if self.fail_commit:
-            raise StoreUnavailableError("down")
-        return await self.inner.create(op)
-
-    async def update(self, op: Update) -> CommitResult:
-        if self.fail_commit:
-            raise StoreUnavailableError("down")
-        return await self.inner.update(op)
-
-    async def destroy(self, op: Destroy) -> bool:
-        return await self.inner.destroy(op)
-
-    async def aclose(self) -> None:
-        pass
-
-
 def test_store_outage_gives_503_only_where_the_session_is_used(config: SessionConfig) -> None:
     failing = FailingStore()
     with TestClient(make_app(failing, config), base_url=BASE) as client:

@@ -19,12 +19,16 @@ the handler returns, for streamed responses on ``on_response_prepare`` (just bef
 ``prepare()`` writes the headers). ``new_session(request)`` starts over: the current session
 is destroyed (as by ``logout()``) and a fresh, empty one — with a new ID — replaces it. When
 the store is down, only requests that touch the session fail, with a generic 503 and no
-``Set-Cookie``; a commit refused under the ``raise`` conflict policy answers 409. The store
-is closed on ``app.on_cleanup``.
+``Set-Cookie``; a commit refused under the ``raise`` conflict policy answers 409. For a
+streamed response whose commit fails, aiohttp can no longer swap the response or change its
+status: it goes out without a cookie and the lost change is logged as an error. Load the
+session before ``prepare()`` (``await get_session(request)``) so an outage is a 503 first.
+The store is closed on ``app.on_cleanup``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -45,6 +49,8 @@ from sessionary.stores.base import AsyncStore
 
 __all__ = ["get_session", "new_session", "session_middleware", "setup"]
 
+logger = logging.getLogger("sessionary")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[..., Awaitable[web.StreamResponse]]
 
@@ -52,14 +58,13 @@ _MANAGER_KEY = web.AppKey("sessionary_manager", AsyncSessionManager)
 
 
 class _State:
-    """Per-request state: the cycle, whether it was committed, an error to answer with."""
+    """Per-request state: the cycle and whether it was committed."""
 
-    __slots__ = ("committed", "cycle", "failed")
+    __slots__ = ("committed", "cycle")
 
     def __init__(self, cycle: SessionCycle) -> None:
         self.cycle = cycle
         self.committed = False
-        self.failed: web.Response | None = None
 
 
 # aiohttp >= 3.13 wants typed request keys; older versions take a string.
@@ -127,10 +132,16 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
     if not isinstance(state, _State) or state.committed:
         return
     error = await _commit(request, response)
-    if error is not None:  # the headers are not sent yet: the middleware answers instead
-        state.failed = error
-        msg = "the session could not be saved before the response started"
-        raise StoreUnavailableError(msg)
+    if error is not None:
+        # aiohttp has already bound this response (and its status) to the connection, so it
+        # can be neither swapped nor re-statused: it goes out without a cookie, and the lost
+        # session change is logged as an error, never dropped silently (R85).
+        response.headers["Cache-Control"] = "no-store"
+        logger.error(
+            "sessionary: the session could not be saved before a streamed response started "
+            "(%s); the response was sent without the session change",
+            error.text,
+        )
 
 
 def session_middleware(
@@ -150,8 +161,6 @@ def session_middleware(
         try:
             response = await handler(request)
         except StoreUnavailableError:
-            if state.failed is not None:
-                return state.failed
             if state.committed:
                 raise
             state.committed = True

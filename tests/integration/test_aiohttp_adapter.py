@@ -1,0 +1,140 @@
+"""aiohttp specifics beyond the conformance suite: streamed responses, new_session(),
+commit failures and setup errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from sessionary import ConfigurationError
+from sessionary.integrations.aiohttp import get_session, new_session, setup
+from sessionary.stores import AsyncMemoryStore
+from sessionary.stores.base import AsyncStore
+from sessionary.testing import session_config
+from tests.scripted_stores import FailingStore
+
+pytestmark = pytest.mark.anyio
+COOKIE = "__Host-session"
+
+
+async def write(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    session["n"] = session.get("n", 0) + 1
+    return web.json_response({"n": session["n"]})
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session["streamed"] = True
+    response = web.StreamResponse(headers={"Vary": "Accept"})
+    await response.prepare(request)  # the commit happens here, before the headers leave
+    await response.write(b"chunk")
+    await response.write_eof()
+    return response
+
+
+async def fresh(request: web.Request) -> web.Response:
+    session = await new_session(request)
+    session["fresh"] = True
+    return web.json_response(dict(session))
+
+
+async def read(request: web.Request) -> web.Response:
+    return web.json_response(dict(await get_session(request)))
+
+
+@pytest.fixture
+async def client_for() -> AsyncIterator[object]:
+    clients: list[TestClient[web.Request, web.Application]] = []
+
+    async def make(store: AsyncStore, **config: object) -> TestClient[web.Request, web.Application]:
+        app = web.Application()
+        app.router.add_post("/write", write)
+        app.router.add_get("/stream", stream)
+        app.router.add_post("/fresh", fresh)
+        app.router.add_get("/read", read)
+        setup(app, store=store, config=session_config(**config))
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+def cookie_of(response: object) -> str | None:
+    for value in response.headers.getall("Set-Cookie", []):  # type: ignore[attr-defined]
+        if value.startswith(f"{COOKIE}="):
+            return str(value.split(";", 1)[0].split("=", 1)[1])
+    return None
+
+
+async def test_streamed_responses_get_their_cookie_before_the_headers(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = await client_for(AsyncMemoryStore())
+    async with client.get("/stream") as response:
+        assert await response.read() == b"chunk"
+        token = cookie_of(response)
+        assert token is not None
+        assert response.headers["Vary"] == "Accept, Cookie"
+    async with client.get("/read", headers={"Cookie": f"{COOKIE}={token}"}) as response:
+        assert await response.json() == {"streamed": True}
+
+
+async def test_new_session_discards_the_old_one(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = await client_for(AsyncMemoryStore())
+    async with client.post("/write") as response:
+        old = cookie_of(response)
+    jar = {"Cookie": f"{COOKIE}={old}"}
+    async with client.post("/fresh", headers=jar) as response:
+        assert await response.json() == {"fresh": True}
+        new = cookie_of(response)
+    assert new not in (None, old)
+    async with client.get("/read", headers=jar) as response:
+        assert await response.json() == {}
+
+
+@pytest.mark.parametrize(("flag", "status"), [("fail_commit", 503), ("conflict", 409)])
+async def test_commit_failures(  # type: ignore[no-untyped-def]
+    client_for, flag: str, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FailingStore()
+    client = await client_for(store, conflict_policy="raise")
+    async with client.post("/write") as response:
+        jar = {"Cookie": f"{COOKIE}={cookie_of(response)}"}
+    setattr(store, flag, True)
+    async with client.post("/write", headers=jar) as response:
+        assert response.status == status
+        assert cookie_of(response) is None
+    async with client.get("/stream", headers=jar) as response:
+        assert response.status == 200  # already bound to the connection: cannot change
+        assert cookie_of(response) is None
+        assert response.headers["Cache-Control"] == "no-store"
+    assert "could not be saved before a streamed response" in caplog.text
+
+
+async def test_load_outage_gives_503() -> None:
+    app = web.Application()
+    app.router.add_get("/read", read)
+    setup(app, store=FailingStore(fail_load=True), config=session_config())
+    cookie = {"Cookie": f"{COOKIE}={'A' * 43}"}
+    async with TestClient(TestServer(app)) as client, client.get("/read", headers=cookie) as got:
+        assert got.status == 503
+
+
+async def test_setup_and_get_session_errors() -> None:
+    with pytest.raises(ConfigurationError):
+        setup(web.Application())
+
+    async def unmanaged(request: web.Request) -> web.Response:
+        await get_session(request)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/", unmanaged)
+    async with TestClient(TestServer(app)) as client, client.get("/") as response:
+        assert response.status == 500
