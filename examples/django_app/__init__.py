@@ -1,1 +1,1 @@
-"""A minimal Django project on sessionary (see ``manage.py`` for how to run it)."""
+"""A minimal Django project on sessionary: sign in, count, sign out (see ``manage.py``)."""

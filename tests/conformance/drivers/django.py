@@ -1,37 +1,125 @@
-"""Conformance driver: Django views behind sessionary's Django middleware."""
+"""Conformance driver: the standard application as Django views behind sessionary's middleware.
+
+Django's settings can be configured only once per process, so :func:`configure_django` holds
+the settings of every Django test here (``tests/integration/test_django.py`` imports it);
+each driver or test swaps in its URLconf, store and configuration with ``override_settings``
+(sessionary's engine starts afresh when ``SESSIONARY`` changes).
+"""
 
 from __future__ import annotations
 
+import secrets
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http.cookies import SimpleCookie
+from typing import Any
 
-from tests.conformance.driver import AppSpec, Driver, Reply, Request
-from tests.conformance.drivers.wsgi import THREADS, sync_store
-from tests.django_project.settings import ensure_django
+import django
+from django.conf import settings
 
-ensure_django()
+from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
+from tests.conformance.drivers.wsgi import THREADS, standard_view, sync_store
 
-from django.test import Client  # noqa: E402 - needs configured settings
+MIDDLEWARE = [
+    "sessionary.integrations.django.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
 
-from sessionary._sync.manager import SessionManager  # noqa: E402
-from sessionary.integrations.django import configure  # noqa: E402
+
+def configure_django() -> None:
+    """Configure Django for this test process (once) and set it up."""
+    if settings.configured:
+        return
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS=["testserver", "localhost"],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.sessions",
+        ],
+        # A named in-memory database shared by the threads of this process.
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": "file:sessionary-django-tests?mode=memory&cache=shared",
+            }
+        },
+        MIDDLEWARE=MIDDLEWARE,
+        SESSION_ENGINE="sessionary.integrations.django",
+        SESSION_COOKIE_NAME="__Host-session",  # what Django's test client writes
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        USE_TZ=True,
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+
+
+configure_django()
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.urls import path  # noqa: E402
+
+from sessionary.integrations.django import get_session  # noqa: E402
+
+
+def standard(request: HttpRequest, name: str) -> HttpResponse:
+    """Every route of the standard application, on sessionary's ``Session``."""
+    result = standard_view(f"/{name}", request.GET.dict(), lambda: get_session(request).sessionary)
+    if result is None:
+        raise Http404
+    return JsonResponse(result)
+
+
+urlpatterns = [path("<str:name>", standard)]
+
+
+def client_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Request headers for Django's test client; repeated ones joined as a server would."""
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        if key in joined:
+            joined[key] += ("; " if key == "cookie" else ", ") + value
+        else:
+            joined[key] = value
+    return joined
+
+
+def reply_of(response: Any) -> Reply:
+    """A Django test response as a :class:`Reply` (cookies included)."""
+    headers = list(response.items())
+    headers += [("Set-Cookie", morsel.OutputString()) for morsel in response.cookies.values()]
+    return Reply(response.status_code, normalise_headers(headers), response.content)
 
 
 class DjangoDriver:
-    """Django's test client, a fresh one per request (so no cookie jar carries over)."""
+    """Django's test client, one per thread, its cookie jar emptied before every request."""
 
     name = "django"
 
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = Client()
+        client.cookies = SimpleCookie()
+        return client
+
     def request(self, request: Request) -> Reply:
         """Send one request."""
-        client = Client()
-        path, _, query = request.path.partition("?")
-        url = f"{path}?{query}" if query else path
-        response = client.generic(request.method, url, headers=dict(request.headers), secure=True)
-        headers = [(k.lower(), v) for k, v in response.items()]
-        headers += [("set-cookie", m.OutputString()) for m in response.cookies.values()]
-        return Reply(response.status_code, headers, response.content)
+        response = self._client().generic(
+            request.method, request.path, secure=True, headers=client_headers(request.headers)
+        )
+        return reply_of(response)
 
     def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
         """Send all requests from a thread pool."""
@@ -41,11 +129,11 @@ class DjangoDriver:
 
 @contextmanager
 def make_driver(spec: AppSpec) -> Iterator[Driver]:
-    """The standard application as Django views, on the spec's store and config."""
+    """The standard application as Django views, on the spec's store and configuration."""
     store = sync_store(spec)
-    configure(SessionManager(store, spec.config))
+    sessionary = {"CONFIG": spec.config, "STORE": store}
     try:
-        yield DjangoDriver()
+        with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary):
+            yield DjangoDriver()
     finally:
-        configure(None)
         store.close()

@@ -1,44 +1,82 @@
-"""Django: a session engine and middleware (needs ``pip install 'sessionary[django]'``).
+"""Django: a session engine and its middleware (needs ``pip install 'sessionary[django]'``).
 
 Settings::
 
     SESSION_ENGINE = "sessionary.integrations.django"
     MIDDLEWARE = [
         ...,
-        "sessionary.integrations.django.SessionMiddleware",  # instead of Django's
+        "sessionary.integrations.django.SessionMiddleware",  # in place of Django's
         "django.contrib.auth.middleware.AuthenticationMiddleware",
         ...,
     ]
-    SESSIONARY = {"STORE_URL": "redis://localhost:6379/0"}  # default: "memory"
+    SESSIONARY = {"STORE_URL": os.environ.get("SESSIONARY_STORE", "memory")}
 
-Design: sessionary's middleware runs the request/response cycle exactly as the ASGI and WSGI
-adapters do (one store round trip to read, one to commit, field deltas, rotation, logout that
-cannot be undone), and ``request.session`` is a :class:`SessionStore`, Django's ``SessionBase``
-implemented over that cycle. So ``django.contrib.auth.login()`` (which calls ``cycle_key()``)
-rotates the ID like ``session.login()`` does, ``logout()`` (``flush()``) destroys the record
-and clears the cookie, and a session written by Starlette, Flask or aiohttp with the same
-store and configuration is the same session here (same cookie, same record). Django's own
-``SessionMiddleware`` also works with this engine, but then Django renders the cookie; prefer
-sessionary's.
+``request.session`` keeps Django's API (``SessionBase``: ``get``, ``pop``, ``setdefault``,
+``cycle_key``, ``flush``, ``set_expiry``, the ``a*`` coroutines...) and
+``django.contrib.auth`` works unchanged. :func:`get_session` returns it typed, with
+sessionary's ``login``, ``logout``, ``rotate`` and ``user_id`` on top. The options of
+``settings.SESSIONARY`` are listed in :mod:`sessionary.integrations.django.conf`.
 
-Differences from Django's database engine, all deliberate: an empty session is never saved
-(no record and no cookie for anonymous visitors: SECURITY.md R7); expiry is enforced by the
-store (idle and absolute timeouts), so ``clear_expired()`` and ``clearsessions`` have nothing
-to do; ``set_expiry()`` is honoured for the cookie and checked on load, within the absolute
-timeout. Configuration comes from ``settings.SESSIONARY`` (see
-:func:`sessionary.integrations.django.conf.config_from_settings`).
+Design: sessionary's own middleware runs the request cycle exactly as the ASGI and WSGI
+adapters do: no ID, no store call; an ID, one round trip before the view; at most one
+write after it, with per-field deltas; rotation and a logout that cannot be undone. The
+``SessionStore`` (Django's ``SessionBase`` contract) is a view over that cycle, so
+``auth.login()`` → ``cycle_key()`` is sessionary's rotation and is committed together with
+the user's fields in one write (and the user is recorded as sessionary's ``user_id``), and
+``auth.logout()`` → ``flush()`` destroys the record and clears the cookie. The cookie value
+is sessionary's 43-character ID, so a session started by Starlette, Flask or aiohttp on the
+same store and configuration is the same session here (same cookie, same record). The
+middleware is sync- and async-capable: under ASGI it awaits the async store.
+
+Django's own ``SessionMiddleware`` works with this engine too, with Django rendering the
+cookie (its attributes, no ``Cache-Control: no-store``) and every ``cycle_key()``/``flush()``
+taking effect at once: prefer sessionary's. Differences from Django's engines:
+
+* an empty session is never stored (no record, no key, no cookie for anonymous visitors:
+  SECURITY.md R7), so ``save()`` of an empty session leaves ``session_key`` ``None``; for
+  tests, set ``SESSION_COOKIE_NAME = "__Host-session"`` explicitly and use
+  ``Client.force_login()`` (``Client.session`` saves an empty session to get a key);
+* expiry: sessionary's idle and absolute timeouts are enforced by the store (Redis TTLs,
+  the memory store's clock), so ``clear_expired()``/``manage.py clearsessions`` has nothing
+  to do with Redis and sweeps the memory store. ``set_expiry()`` can only shorten a session:
+  a date ends it, ``0`` or a number shape the cookie's ``Max-Age`` when it is issued
+  (:mod:`sessionary.integrations.django.expiry`);
+* ``SESSION_SAVE_EVERY_REQUEST`` and ``SESSION_SERIALIZER`` do not apply (sessionary
+  touches on read and stores each value with its codec).
+
+A store outage answers 503 only to requests whose view touches the session, without a
+``Set-Cookie``.
 """
 
 from __future__ import annotations
 
 try:
-    import django  # noqa: F401 - fail early with the extra's name
+    import django  # noqa: F401 - fail early, naming the extra
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = "sessionary.integrations.django needs Django: pip install 'sessionary[django]'"
     raise ImportError(msg) from exc
 
-from sessionary.integrations.django.conf import configure, get_manager
+from typing import Any
+
+from sessionary.exceptions import ConfigurationError
+from sessionary.integrations.django.conf import config_from_settings, get_runtime, reset_runtime
 from sessionary.integrations.django.middleware import SessionMiddleware
 from sessionary.integrations.django.store import SessionStore
 
-__all__ = ["SessionMiddleware", "SessionStore", "configure", "get_manager"]
+__all__ = [
+    "SessionMiddleware",
+    "SessionStore",
+    "config_from_settings",
+    "get_runtime",
+    "get_session",
+    "reset_runtime",
+]
+
+
+def get_session(request: Any) -> SessionStore:
+    """``request.session``, typed (it must come from this engine)."""
+    session = getattr(request, "session", None)
+    if not isinstance(session, SessionStore):
+        msg = "request.session is not a sessionary session: is SESSION_ENGINE set?"
+        raise ConfigurationError(msg)
+    return session

@@ -1,21 +1,23 @@
-"""sessionary's Django middleware: the request/response cycle around every view."""
+"""sessionary's Django middleware: the session cycle around every request, sync or async."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from sessionary.exceptions import StoreConflictError, StoreUnavailableError
-from sessionary.integrations.django.conf import get_manager
+from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.store import SessionStore
-from sessionary.sansio.cycle import ResponseUpdate
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import header_changes
 
 __all__ = ["SessionMiddleware"]
 
-GetResponse = Callable[[HttpRequest], HttpResponseBase]
+GetResponse = Callable[[HttpRequest], Any]
 
 
 def _error(status: int, text: str) -> HttpResponse:
@@ -24,69 +26,128 @@ def _error(status: int, text: str) -> HttpResponse:
     return response
 
 
-def _meta_name(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
+def _header_values(request: HttpRequest, name: str) -> list[str]:
+    """Every value of request header ``name`` (lower case), one per header line.
+
+    Under ASGI the raw scope is read: Django joins repeated headers with ``,``, which would
+    merge several ``Cookie`` lines (HTTP/2) into one unparsable value (R23).
+    """
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        raw = name.encode("latin-1")
+        return [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == raw]
+    key = "HTTP_" + name.upper().replace("-", "_")
+    meta = request.META
+    return [meta[key]] if key in meta else []
+
+
+def _presented(request: HttpRequest, runtime: Runtime) -> tuple[list[str], list[str]]:
+    """The request's ``Cookie`` values and the values of the token header (header mode)."""
+    header = runtime.request_header
+    tokens = _header_values(request, header) if header is not None else []
+    return _header_values(request, "cookie"), tokens
+
+
+def _into_cookie_jar(response: HttpResponseBase, set_cookie: str) -> bool:
+    """Put a ``Set-Cookie`` value into ``response.cookies`` (where Django's tools look)."""
+    parsed: SimpleCookie = SimpleCookie()
+    parsed.load(set_cookie)  # our own rendering: a valid token name and value
+    if len(parsed) != 1:  # an attribute SimpleCookie does not know (Partitioned)
+        return False
+    response.cookies.update(parsed)
+    return True
 
 
 def _apply(update: ResponseUpdate, response: HttpResponseBase) -> None:
     changes = header_changes(update, response.headers.get("Vary"))
     for name, value in changes.replace.items():
         response.headers[name] = value
-    for _, value in changes.append:  # Set-Cookie: through Django's cookie jar
-        parsed: SimpleCookie = SimpleCookie()
-        try:
-            parsed.load(value)
-        except CookieError:
-            parsed = SimpleCookie()
-        if len(parsed) == 1:
-            response.cookies.update(parsed)
-        else:  # attributes SimpleCookie does not know (Partitioned): send as is
-            response.headers["Set-Cookie"] = value
+    for name, value in changes.append:
+        if name.lower() != "set-cookie" or not _into_cookie_jar(response, value):
+            response.headers[name] = value
 
 
 class SessionMiddleware:
     """Replaces ``django.contrib.sessions.middleware.SessionMiddleware``.
 
-    ``request.session`` is a :class:`~sessionary.integrations.django.SessionStore`; the
-    session is committed after the view, before the response leaves. A store outage answers
-    503 (only when the view touched the session); a refused commit (``raise`` policy) 409.
+    Loads the session before the view (no ID: no store call; an ID: one round trip) and
+    commits it after, before the response leaves. ``request.session`` is a
+    :class:`~sessionary.integrations.django.SessionStore`. A store outage answers 503, and only
+    when the view touched the session; a commit refused by the ``raise`` conflict policy 409.
+    As with Django's middleware, a server error (5xx) saves nothing.
+    Works in both of Django's modes: under ASGI it awaits the async store.
     """
 
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        get_runtime()  # check the settings at start-up (R18)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        """Open the session, run the view, commit."""
-        manager = get_manager()
-        meta = request.META
-        header = manager.request_header
-        tokens: list[str] = []
-        if header is not None and _meta_name(header) in meta:
-            tokens.append(meta[_meta_name(header)])
-        cookies = [meta["HTTP_COOKIE"]] if "HTTP_COOKIE" in meta else []
-        cycle = manager.open(cookies, client=meta.get("REMOTE_ADDR"), token_headers=tokens)
-        store = SessionStore(cycle.loaded_id, manager=manager, cycle=cycle)
-        request.session = store
+    def __call__(self, request: HttpRequest) -> Any:
+        """Handle one request (returns a coroutine in async mode)."""
+        if self.async_mode:
+            return self.__acall__(request)
+        runtime = get_runtime()
+        cookies, tokens = _presented(request, runtime)
+        cycle = runtime.manager.open(
+            cookies, client=request.META.get("REMOTE_ADDR"), token_headers=tokens
+        )
+        store = self._install(request, runtime, cycle)
         response = self.get_response(request)
-        if getattr(response, "_sessionary_error", False):
-            return response
         try:
-            update = store.commit() if store._cycle is not None else store.last_update
+            update = store.finish(commit=response.status_code < 500)
         except StoreUnavailableError:
             return _error(503, "Service Unavailable")
         except StoreConflictError:
             return _error(409, "Conflict")
-        if update is not None:
-            _apply(update, response)
+        return self._respond(store, update, response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        """Handle one request in async mode."""
+        runtime = get_runtime()
+        cookies, tokens = _presented(request, runtime)
+        client = request.META.get("REMOTE_ADDR")
+        manager = runtime.async_manager
+        cycle: SessionCycle
+        if manager is not None:
+            cycle = await manager.open(cookies, client=client, token_headers=tokens)
+        else:
+            open_sync: Callable[..., Awaitable[SessionCycle]] = sync_to_async(runtime.manager.open)
+            cycle = await open_sync(cookies, client=client, token_headers=tokens)
+        store = self._install(request, runtime, cycle)
+        response = await self.get_response(request)
+        try:
+            update = await store.afinish(commit=response.status_code < 500)
+        except StoreUnavailableError:
+            return _error(503, "Service Unavailable")
+        except StoreConflictError:
+            return _error(409, "Conflict")
+        return self._respond(store, update, response)
+
+    @staticmethod
+    def _install(request: HttpRequest, runtime: Runtime, cycle: SessionCycle) -> SessionStore:
+        store = SessionStore(cycle.loaded_id, runtime=runtime, cycle=cycle)
+        request.session = store
+        return store
+
+    @staticmethod
+    def _respond(
+        store: SessionStore, update: ResponseUpdate, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if store.store_failed and response.status_code == 500:
+            # A middleware below this one touched the unavailable store (views get their
+            # 503 from process_exception).
+            return _error(503, "Service Unavailable")
+        _apply(update, response)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """A view that touched an unavailable store gets a 503, not a 500."""
+        """A view that touched an unavailable store answers 503, not 500 (and no cookie)."""
         if isinstance(exception, StoreUnavailableError):
-            response = _error(503, "Service Unavailable")
-            response._sessionary_error = True  # type: ignore[attr-defined]
-            return response
+            return _error(503, "Service Unavailable")
         return None

@@ -1,164 +1,507 @@
-"""``SessionStore``: Django's ``SessionBase`` over a sessionary request cycle."""
+"""``SessionStore``: Django's ``SessionBase`` implemented over sessionary's session cycle.
+
+A store holds at most one open *cycle* (``manager.open`` → the handler's changes →
+``manager.commit``). Reading or writing opens it on first use (one store round trip when
+there is a key); :meth:`SessionStore.save` commits it, and the next use opens a new one
+under the resulting key. The commits' header changes are merged for the middleware.
+
+Two modes:
+
+* **managed** — built by sessionary's ``SessionMiddleware`` around the request's cycle:
+  ``cycle_key()`` and ``flush()`` are recorded and carried out by the middleware's commit,
+  together with the data (``auth.login`` costs one write, not three);
+* **stand-alone** — ``SessionStore(key)`` (Django's own middleware, the test client, a
+  shell): they take effect at once, like Django's engines.
+
+In both, reading :attr:`SessionStore.session_key` or calling ``exists()`` after a pending
+rotation or logout commits it first, so the key reported is the key in the store.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
-from sessionary._sync.manager import SessionManager
-from sessionary.integrations.django.conf import get_manager
+from sessionary.integrations.django.conf import Runtime, get_runtime
+from sessionary.integrations.django.expiry import EXPIRY_KEY, deadline_of, shape_cookie
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
+from sessionary.sansio.ids import parse_token
 from sessionary.sansio.session import Session
+from sessionary.sansio.transport import AUTHORIZATION_SCHEME
 
 __all__ = ["SessionStore"]
 
+_AUTH_USER = "_auth_user_id"  # django.contrib.auth.SESSION_KEY
+
+
+def _merge(old: ResponseUpdate | None, new: ResponseUpdate) -> ResponseUpdate:
+    """Two commits' header changes as one (the later ID decision wins)."""
+    if old is None:
+        return new
+    return ResponseUpdate(
+        set_cookie=new.set_cookie if new.set_cookie is not None else old.set_cookie,
+        vary_cookie=old.vary_cookie or new.vary_cookie,
+        no_store=old.no_store or new.no_store,
+        vary_name=new.vary_name,
+        token_header=new.token_header if new.token_header is not None else old.token_header,
+    )
+
+
+def _lifecycle_pending(session: Session) -> bool:
+    if session.unavailable:
+        return False
+    lifecycle = session.lifecycle
+    return lifecycle.destroy_loaded or (lifecycle.rotate and not session.is_new)
+
 
 class SessionStore(SessionBase):
-    """Django's session API backed by sessionary.
+    """Django's session API on sessionary (``SESSION_ENGINE = "sessionary.integrations.django"``).
 
-    Used per request by :class:`~sessionary.integrations.django.SessionMiddleware` (which
-    hands it the request's cycle), or on its own like any Django engine:
-    ``SessionStore(key)`` loads lazily, ``save()`` commits (creating, updating or
-    destroying the record) and updates :attr:`session_key`.
+    Differences from Django's engines, all deliberate: an empty session is never stored (no
+    record, no key, no cookie until it holds data or a user: SECURITY.md R7), so ``save()``
+    and ``create()`` of an empty session leave :attr:`session_key` ``None``; keys are
+    sessionary's 43-character IDs; ``create()`` starts an empty session; values are what
+    sessionary's codec accepts (JSON types, dates, decimals, UUIDs, sets...).
+
+    On top of ``SessionBase``: :attr:`sessionary` (the :class:`sessionary.Session`),
+    :attr:`user_id`, :meth:`login`, :meth:`logout` and :meth:`rotate`. ``auth.login()``
+    also records the user as sessionary's ``user_id`` (seen by the other adapters).
     """
 
     def __init__(
         self,
         session_key: str | None = None,
         *,
-        manager: SessionManager | None = None,
+        runtime: Runtime | None = None,
         cycle: SessionCycle | None = None,
     ) -> None:
+        self._runtime = runtime if runtime is not None else get_runtime()
+        self._managed = cycle is not None
+        self._cycle: SessionCycle | None = None
+        self._key: str | None = None
+        self._accessed = False
+        self._modified = False
+        self._checked = False  # custom expiry checked for the open cycle
+        self._expiry: Any = None  # the custom expiry (``_session_expiry``) as last seen
+        self._failed = False  # the handler touched a session the store could not load
+        self._update: ResponseUpdate | None = None
         super().__init__(session_key)
-        self._manager = manager or get_manager()
-        self._cycle = cycle
-        self.last_update: ResponseUpdate | None = None
-        """Headers of the last commit performed by :meth:`save` (for the middleware)."""
+        if cycle is not None:
+            self._bind(cycle)
+
+    # ------------------------------------------------------------------ flags and key
+    @property
+    def accessed(self) -> bool:
+        """Whether the session was read or written (drives ``Vary: Cookie``)."""
+        cycle = self._cycle
+        return self._accessed or (cycle is not None and cycle.session.accessed)
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        self._accessed = value
+
+    @property
+    def modified(self) -> bool:
+        """Whether saving would write (nested mutation included: values are compared)."""
+        cycle = self._cycle
+        return self._modified or (cycle is not None and cycle.session.modified)
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        self._modified = value
+
+    @property
+    def session_key(self) -> str | None:
+        """The session's ID in the store (``None`` until it holds data)."""
+        self._settle()
+        return self._key
+
+    @property
+    def _session_key(self) -> str | None:
+        return self._key
+
+    @_session_key.setter
+    def _session_key(self, value: str | None) -> None:
+        self._key = value if self._validate_session_key(value) else None
+
+    def _validate_session_key(self, key: object) -> bool:
+        """Only well-formed sessionary IDs (43 characters of base64url) are keys."""
+        return isinstance(key, str) and parse_token(key) is not None
 
     # ------------------------------------------------------------------ the cycle
-    def _open(self, session_key: str | None) -> SessionCycle:
-        manager = self._manager
-        if not session_key:
-            return manager.open([])
-        config = manager.config
-        if manager.request_header is not None:
-            value = session_key
-            if manager.request_header == "authorization":
-                value = f"Session {session_key}"
-            return manager.open([], token_headers=[value])
-        return manager.open([f"{config.cookie.name}={session_key}"])
+    def _headers(self, key: str | None) -> tuple[list[str], list[str]]:
+        """Request headers presenting ``key``, for the manager (cookie or token header)."""
+        if key is None:
+            return [], []
+        config = self._runtime.config
+        if config.transport == "header":
+            authorization = config.token_header.lower() == "authorization"
+            return [], [f"{AUTHORIZATION_SCHEME} {key}" if authorization else key]
+        return [f"{config.cookie.name}={key}"], []
 
-    @property
-    def cycle(self) -> SessionCycle:
-        """This request's cycle (opened on first use for stand-alone stores)."""
-        if self._cycle is None:
-            self._cycle = self._open(self.session_key)
-        return self._cycle
+    def _open(self, key: str | None) -> SessionCycle:
+        cookies, tokens = self._headers(key)
+        return self._runtime.manager.open(cookies, token_headers=tokens)
 
-    @property
-    def sessionary(self) -> Session:
-        """The underlying :class:`sessionary.Session` (``login``, ``logout``, ``user_id``)."""
-        return self.cycle.session
+    async def _aopen(self, key: str | None) -> SessionCycle:
+        if key is None:
+            return self._open(None)  # no ID: no I/O
+        manager = self._runtime.async_manager
+        if manager is None:
+            return await sync_to_async(self._open)(key)
+        cookies, tokens = self._headers(key)
+        return await manager.open(cookies, token_headers=tokens)
 
-    def _get_session(self, no_load: bool = False) -> Session:
-        self.accessed = True
-        session = self.cycle.session
-        session.mark_accessed()
+    def _bind(self, cycle: SessionCycle) -> None:
+        self._cycle = cycle
+        self._checked = False
+        session = cycle.session
+        if session.is_new and not session.unavailable:
+            self._key = None  # unknown, expired or malformed: nothing to name
+
+    def _ready(self, session: Session) -> Session:
+        self._accessed = True
+        if session.unavailable:
+            self._failed = True
+            session.require_available()  # raises StoreUnavailableError
+        if not self._checked:
+            self._checked = True
+            self._expiry = session.get(EXPIRY_KEY)
+            deadline = deadline_of(self._expiry)
+            if deadline is not None and self._runtime.config.clock() >= deadline:
+                session.logout()  # the custom expiry date has passed: end it
+                self._key = self._expiry = None
         return session
 
+    def _get_session(self, no_load: bool = False) -> Session:
+        if self._cycle is None:
+            self._bind(self._open(self._key))
+        assert self._cycle is not None
+        return self._ready(self._cycle.session)
+
     async def _aget_session(self, no_load: bool = False) -> Session:
-        return await sync_to_async(self._get_session)(no_load)
+        if self._cycle is None:
+            self._bind(await self._aopen(self._key))
+        assert self._cycle is not None
+        return self._ready(self._cycle.session)
 
     _session = property(_get_session)
 
-    def commit(self) -> ResponseUpdate:
-        """Commit the cycle (at most one store round trip) and track the resulting key."""
-        cycle = self.cycle
-        update = self._manager.commit(cycle)
+    def _before_commit(self) -> tuple[SessionCycle, bool] | None:
+        cycle, self._cycle = self._cycle, None
+        if cycle is None:
+            return None
+        session = cycle.session
+        if session.unavailable:
+            return cycle, False
+        if self._checked:  # used in this cycle: note the custom expiry for the cookie
+            self._expiry = session.get(EXPIRY_KEY)
+        return cycle, not session.is_new
+
+    def _after_commit(self, cycle: SessionCycle, backed: bool, update: ResponseUpdate) -> bool:
+        """Track the key a commit left; ``True`` when the record was gone (UpdateError)."""
+        self._update = _merge(self._update, update)
+        self._modified = False
         issued = cycle.issued_id
         if issued is not None:
-            self._session_key = issued
+            self._key = issued
         elif cycle.ended or cycle.session.is_new:
-            self._session_key = None
-        self._cycle = None  # later use starts a new cycle under the new key
-        self.last_update = update
-        self.modified = False
-        return update
+            self._key = None
+        return backed and cycle.ended
 
-    # ------------------------------------------------------------------ SessionBase
+    def _commit(self) -> bool:
+        pending = self._before_commit()
+        if pending is None:
+            return False
+        cycle, backed = pending
+        return self._after_commit(cycle, backed, self._runtime.manager.commit(cycle))
+
+    async def _acommit(self) -> bool:
+        pending = self._before_commit()
+        if pending is None:
+            return False
+        cycle, backed = pending
+        manager = self._runtime.async_manager
+        if manager is None:
+            update = await sync_to_async(self._runtime.manager.commit)(cycle)
+        else:
+            update = await manager.commit(cycle)
+        return self._after_commit(cycle, backed, update)
+
+    def _settle(self) -> None:
+        """Commit a pending rotation or logout, so the store and :attr:`session_key` agree."""
+        if self._cycle is not None and _lifecycle_pending(self._cycle.session):
+            self._commit()
+
+    def _discard(self) -> None:
+        cycle, self._cycle = self._cycle, None
+        if cycle is not None:
+            cycle.session.close()  # later changes raise instead of vanishing (R85)
+
+    def finish(self, *, commit: bool = True) -> ResponseUpdate:
+        """Commit what is left (or drop it) and return the whole request's header changes.
+
+        Commits made earlier in the request (an explicit ``save()``) keep their cookie.
+        """
+        if commit:
+            self._commit()
+        else:
+            self._discard()
+        return self._response_update()
+
+    async def afinish(self, *, commit: bool = True) -> ResponseUpdate:
+        """Async :meth:`finish`."""
+        if commit:
+            await self._acommit()
+        else:
+            self._discard()
+        return self._response_update()
+
+    def _response_update(self) -> ResponseUpdate:
+        update = self._update or ResponseUpdate()
+        if not update.set_cookie or self._expiry is None or not self._key:
+            return update
+        config = self._runtime.config
+        cap = min(config.absolute_timeout_ms // 1000, config.max_cookie_age_s)
+        cookie = shape_cookie(update.set_cookie, self._expiry, now=config.clock(), cap=cap)
+        return _merge(update, ResponseUpdate(set_cookie=cookie))
+
+    # ------------------------------------------------------------------ mapping
+    def __setitem__(self, key: str, value: Any) -> None:
+        session = self._get_session()
+        if key == _AUTH_USER and isinstance(value, str) and value:
+            session.login(value)  # auth.login(): record the user as sessionary does
+        session[key] = value
+        self._modified = True
+
+    async def aset(self, key: str, value: Any) -> None:
+        """Async ``session[key] = value``."""
+        await self._aget_session()
+        self[key] = value
+
     def clear(self) -> None:
-        """Remove every value (the record stays until saved)."""
+        """Remove every value (the session itself goes on; see :meth:`flush`)."""
         self._get_session().clear()
-        self.modified = True
+        self._modified = True
 
     def is_empty(self) -> bool:
-        """True when there is no session key and no data."""
-        if self.session_key:
+        """``True`` when there is no key and no data."""
+        if self._key is not None:
             return False
-        return self._cycle is None or len(self._cycle.session) == 0
+        cycle = self._cycle
+        if cycle is None:
+            return True
+        session = cycle.session
+        return not session.unavailable and len(session) == 0
 
+    # ------------------------------------------------------------------ lifecycle
     def cycle_key(self) -> None:
-        """A new ID for the same data (``auth.login`` calls this): sessionary's rotation."""
+        """A new ID for the same data (``auth.login`` calls this): the old ID stops working."""
         self._get_session().rotate()
-        self.modified = True
+        self._modified = True
+        if not self._managed:
+            self._commit()
 
     async def acycle_key(self) -> None:
         """Async :meth:`cycle_key`."""
-        await sync_to_async(self.cycle_key)()
+        (await self._aget_session()).rotate()
+        self._modified = True
+        if not self._managed:
+            await self._acommit()
 
     def flush(self) -> None:
-        """Destroy the session (``auth.logout``): the record goes, the cookie is cleared."""
-        session = self._get_session()
-        if session.is_new:
-            session.clear()
-        else:
-            session.logout()
-        self.modified = True
-        self._session_key = None
+        """End the session (``auth.logout`` calls this): record destroyed, cookie cleared.
+
+        The object goes on as a new, empty session without a key.
+        """
+        self._get_session().logout()
+        self._key = self._expiry = None
+        self._modified = True
+        if not self._managed:
+            self._commit()
 
     async def aflush(self) -> None:
         """Async :meth:`flush`."""
-        await sync_to_async(self.flush)()
+        (await self._aget_session()).logout()
+        self._key = self._expiry = None
+        self._modified = True
+        if not self._managed:
+            await self._acommit()
 
-    def exists(self, session_key: str) -> bool:
-        """Whether a live record exists for ``session_key``."""
-        return not self._open(session_key).session.is_new
+    def exists(self, session_key: str | None) -> bool:
+        """Whether ``session_key`` names a live session (one store round trip)."""
+        self._settle()
+        if not self._validate_session_key(session_key):
+            return False
+        probe = self._open(session_key).session
+        probe.require_available()
+        return not probe.is_new
+
+    async def aexists(self, session_key: str | None) -> bool:
+        """Async :meth:`exists`."""
+        if self._cycle is not None and _lifecycle_pending(self._cycle.session):
+            await self._acommit()
+        if not self._validate_session_key(session_key):
+            return False
+        probe = (await self._aopen(session_key)).session
+        probe.require_available()
+        return not probe.is_new
 
     def create(self) -> None:
-        """Start a fresh session with no data; a record is written once it holds data."""
-        if self._cycle is not None and not self._cycle.session.is_new:
-            self._cycle.session.logout()
-            self.commit()
-        self._cycle = self._open(None)
-        self._session_key = None
-        self.modified = True
+        """Start a new, empty session in place of this one (which is left as it is).
+
+        Its record and key come into being with the first :meth:`save` that stores data.
+        """
+        self._bind(self._open(None))
+        self._key = self._expiry = None
+        self._modified = True
+
+    async def acreate(self) -> None:
+        """Async :meth:`create` (no I/O)."""
+        self.create()
 
     def save(self, must_create: bool = False) -> None:
-        """Write the changes (an empty new session is not stored: SECURITY.md R7)."""
-        self.commit()
+        """Commit the changes now (at most one write; an empty new session writes nothing).
+
+        Raises ``UpdateError`` when the record was deleted meanwhile (a logout elsewhere),
+        ``CreateError`` for ``must_create`` on a session that already has a record.
+        """
+        if must_create and self._key is not None:
+            raise CreateError
+        if self._commit():
+            raise UpdateError
+
+    async def asave(self, must_create: bool = False) -> None:
+        """Async :meth:`save`."""
+        if must_create and self._key is not None:
+            raise CreateError
+        if await self._acommit():
+            raise UpdateError
 
     def delete(self, session_key: str | None = None) -> None:
-        """Delete ``session_key`` (default: this session) from the store."""
-        if session_key is None or session_key == self.session_key:
-            if self.session_key is None and self._cycle is None:
+        """Destroy ``session_key`` (default: this session, which becomes new and empty)."""
+        if session_key is None or session_key == self._key:
+            if self._key is None and self._cycle is None:
                 return
-            session = self._get_session()
-            if not session.is_new:
-                session.logout()
-            self.commit()
-            self._session_key = None
+            self._get_session().logout()
+            self._key = self._expiry = None
+            self._commit()
             return
-        other = self._open(session_key)
-        if not other.session.is_new:
-            other.session.logout()
-        self._manager.commit(other)
+        if self._validate_session_key(session_key):
+            other = self._open(session_key)
+            if self._destroy(other):
+                self._runtime.manager.commit(other)
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        """Async :meth:`delete`."""
+        if session_key is None or session_key == self._key:
+            if self._key is None and self._cycle is None:
+                return
+            (await self._aget_session()).logout()
+            self._key = self._expiry = None
+            await self._acommit()
+            return
+        if self._validate_session_key(session_key):
+            other = await self._aopen(session_key)
+            if not self._destroy(other):
+                return
+            manager = self._runtime.async_manager
+            if manager is None:
+                await sync_to_async(self._runtime.manager.commit)(other)
+            else:
+                await manager.commit(other)
+
+    @staticmethod
+    def _destroy(cycle: SessionCycle) -> bool:
+        """Log ``cycle``'s session out; ``False`` when there is no record to destroy."""
+        session = cycle.session
+        session.require_available()
+        if session.is_new:
+            return False
+        session.logout()
+        return True
+
+    @staticmethod
+    def _copy(session: Session) -> dict[str, Any]:
+        data = {}
+        for key in list(session):
+            try:
+                data[key] = session[key]
+            except KeyError:
+                continue  # a value that no longer decodes reads as absent
+        return data
 
     def load(self) -> dict[str, Any]:
-        """The session's data as a plain dict."""
-        return dict(self._get_session())
+        """The session's data, as a new ``dict``."""
+        return self._copy(self._get_session())
+
+    async def aload(self) -> dict[str, Any]:
+        """Async :meth:`load`."""
+        return self._copy(await self._aget_session())
 
     @classmethod
     def clear_expired(cls) -> None:
-        """Nothing to do: the store expires sessions itself (idle and absolute timeouts)."""
+        """Drop expired sessions the store still holds.
+
+        Redis expires its keys itself (TTLs), so with Redis there is nothing to do; the memory
+        store is swept. ``manage.py clearsessions`` calls this.
+        """
+        runtime = get_runtime()
+        purge = getattr(runtime.store, "purge_expired", None)
+        if purge is not None:
+            purge(int(runtime.config.clock() * 1000))
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        """Async :meth:`clear_expired` (no I/O)."""
+        cls.clear_expired()
+
+    # ------------------------------------------------------------------ expiry
+    def get_session_cookie_age(self) -> int:
+        """Seconds a session lives without a custom expiry: sessionary's idle timeout."""
+        return self._runtime.config.idle_timeout_ms // 1000
+
+    def get_expire_at_browser_close(self) -> bool:
+        """Whether the cookie ends with the browser session (custom expiry ``0``, or config)."""
+        expiry = self.get(EXPIRY_KEY)
+        if expiry is None:
+            return not self._runtime.config.cookie.persistent
+        return bool(expiry == 0)
+
+    async def aget_expire_at_browser_close(self) -> bool:
+        """Async :meth:`get_expire_at_browser_close`."""
+        await self._aget_session()
+        return self.get_expire_at_browser_close()
+
+    @property
+    def store_failed(self) -> bool:
+        """Whether the handler touched this session while the store was unavailable."""
+        return self._failed
+
+    # ------------------------------------------------------------------ sessionary's API
+    @property
+    def sessionary(self) -> Session:
+        """The underlying :class:`sessionary.Session`."""
+        return self._get_session()
+
+    @property
+    def user_id(self) -> str | None:
+        """The signed-in user (sessionary's ``login``), or ``None``."""
+        return self._get_session().user_id
+
+    def login(self, user_id: str | int) -> None:
+        """Sign ``user_id`` in: rotates the ID (keeps the data), records the user."""
+        self._get_session().login(user_id)
+        self._modified = True
+        if not self._managed:
+            self._commit()
+
+    def logout(self) -> None:
+        """Same as :meth:`flush`."""
+        self.flush()
+
+    def rotate(self) -> None:
+        """Same as :meth:`cycle_key`."""
+        self.cycle_key()

@@ -1,1 +1,0 @@
-"""A Django project for the tests: settings configured once per process, standard views."""
