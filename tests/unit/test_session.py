@@ -45,11 +45,21 @@ def test_dict_semantics() -> None:
 
 def test_values_are_decoded_lazily() -> None:
     s = Session(CODEC, {"ok": CODEC.encode(1), "bad": b"\x7fgarbage"}, is_new=False)
-    assert "bad" in s
     with pytest.raises(KeyError):
         s["bad"]  # a corrupted field reads as absent…
     assert "bad" not in s
     assert s["ok"] == 1  # …and nothing else is affected
+
+
+def test_corrupted_values_are_never_listed() -> None:
+    def corrupted() -> Session:
+        return Session(CODEC, {"ok": CODEC.encode(1), "bad": b"\x7fgarbage"}, is_new=False)
+
+    assert "bad" not in corrupted()
+    assert dict(corrupted()) == {"ok": 1}  # no KeyError from a listed-but-unreadable key
+    assert list(corrupted().items()) == [("ok", 1)]
+    assert len(corrupted()) == 1
+    assert 42 not in corrupted()  # type: ignore[comparison-overlap]
 
 
 def test_no_change_means_an_empty_delta() -> None:

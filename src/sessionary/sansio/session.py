@@ -181,18 +181,34 @@ class Session(MutableMapping[str, Any]):
         self._written.pop(key, None)
         self._dirty = True
 
+    def _decode_all(self) -> None:
+        """Decode every value still encoded, dropping corrupted ones (whole-session views)."""
+        for key in [k for k, v in self._data.items() if v is _UNDECODED]:
+            try:
+                self._decode(key)
+            except KeyError:
+                continue  # corrupted: already removed, so it is never listed
+
     def __iter__(self) -> Iterator[str]:
         self._check()
+        self._decode_all()
         return iter(self._data)
 
     def __len__(self) -> int:
         self._check()
+        self._decode_all()
         return len(self._data)
 
     def __contains__(self, key: object) -> bool:
         self._check()
-        if isinstance(key, str):
-            self._read.add(key)
+        if not isinstance(key, str):
+            return False
+        self._read.add(key)
+        if self._data.get(key, None) is _UNDECODED:
+            try:
+                self._decode(key)
+            except KeyError:
+                return False
         return key in self._data
 
     def get(self, key: str, default: Any = None) -> Any:
