@@ -1017,16 +1017,7 @@ async def async_engine(
     store_kind: str, config: SessionConfig, request: pytest.FixtureRequest, key_prefix: str
 ) -> AsyncIterator[None]:
     """Both stores of one kind (sharing the sessions), created in the test's event loop."""
-    store: Store
-    async_store: AsyncStore
-    if store_kind == "memory":
-        memory = MemoryEngine()
-        store, async_store = MemoryStore(engine=memory), AsyncMemoryStore(engine=memory)
-    else:
-        request.getfixturevalue("redis_admin")
-        url = request.getfixturevalue("redis_url")
-        store = RedisStore.from_url(url, prefix=key_prefix)
-        async_store = AsyncRedisStore.from_url(url, prefix=key_prefix)
+    store, async_store = twin_stores(store_kind, key_prefix, request)
     with _sessionary(config, store, async_store):
         yield
     store.close()

@@ -57,7 +57,8 @@ async def _whoami(request: StarletteRequest) -> JSONResponse:
     return JSONResponse({"user": get_session(request).user_id})
 
 
-def _store(spec: AppSpec) -> AsyncStore:
+def async_store(spec: AppSpec) -> AsyncStore:
+    """The asyncio store a driver uses for ``spec``."""
     if spec.store == "memory":
         return AsyncMemoryStore()
     if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
@@ -118,7 +119,7 @@ def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iter
     with loop_thread() as loop:
 
         async def start() -> tuple[AsyncStore, httpx2.AsyncClient]:
-            store = _store(spec)
+            store = async_store(spec)
             app = build()
             app.add_middleware(SessionMiddleware, store=store, config=spec.config)
             transport = httpx2.ASGITransport(app=app)

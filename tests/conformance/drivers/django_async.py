@@ -1,0 +1,83 @@
+"""Conformance driver: Django in async mode (async views, ``AsyncClient``, the async store).
+
+The same standard application as the sync Django driver, served through sessionary's
+middleware in its async mode, which loads and commits with the asyncio store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.test import AsyncClient, override_settings
+from django.urls import path
+
+from sessionary.integrations.django import get_session
+from sessionary.stores import AsyncMemoryStore, MemoryStore
+from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.memory import MemoryEngine
+from tests.conformance.driver import AppSpec, Driver, Reply, Request
+from tests.conformance.drivers.asgi import async_store
+from tests.conformance.drivers.django import MIDDLEWARE, client_headers, reply_of
+from tests.conformance.drivers.wsgi import standard_view, sync_store
+from tests.conformance.loop_thread import LoopThread, loop_thread
+
+
+async def standard(request: HttpRequest, name: str) -> HttpResponse:
+    """Every route of the standard application, as an async view."""
+    result = standard_view(f"/{name}", request.GET.dict(), lambda: get_session(request).sessionary)
+    if result is None:
+        raise Http404
+    return JsonResponse(result)
+
+
+urlpatterns = [path("<str:name>", standard)]
+
+
+class AsyncDjangoDriver:
+    """Django's AsyncClient on a private event loop, a fresh client per request."""
+
+    name = "django-async"
+
+    def __init__(self, loop: LoopThread) -> None:
+        self._loop = loop
+
+    async def _send(self, request: Request) -> Reply:
+        client = AsyncClient()
+        response = await client.generic(
+            request.method, request.path, secure=True, headers=client_headers(request.headers)
+        )
+        return reply_of(response)
+
+    def request(self, request: Request) -> Reply:
+        """Send one request."""
+        return self._loop.run(self._send(request))
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests as concurrent tasks."""
+        return self._loop.gather([self._send(r) for r in requests])
+
+
+@contextmanager
+def make_driver(spec: AppSpec) -> Iterator[Driver]:
+    """The standard application as async Django views, on the spec's store and config."""
+    with loop_thread() as loop:
+        store, async_ = loop.run(_twin_stores(spec))
+        sessionary = {"CONFIG": spec.config, "STORE": store, "ASYNC_STORE": async_}
+        try:
+            with override_settings(
+                ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary
+            ):
+                yield AsyncDjangoDriver(loop)
+        finally:
+            store.close()
+            loop.run(async_.aclose())
+
+
+async def _twin_stores(spec: AppSpec) -> tuple[Store, AsyncStore]:
+    """Sync and async stores over the same sessions (the async one bound to the loop)."""
+    if spec.store == "memory":
+        engine = MemoryEngine()
+        return MemoryStore(engine=engine), AsyncMemoryStore(engine=engine)
+    return sync_store(spec), async_store(spec)
