@@ -148,7 +148,10 @@ def store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[AsyncStor
         yield AsyncMemoryStore()
         return
     request.getfixturevalue("redis_admin")
-    yield AsyncRedisStore.from_url(request.getfixturevalue("redis_url"), prefix=key_prefix)
+    # A generous timeout: the 1 000-request tests queue every reply behind one busy event
+    # loop on a small CI machine; these tests are about correctness, not latency.
+    url = request.getfixturevalue("redis_url")
+    yield AsyncRedisStore.from_url(url, prefix=key_prefix, timeout=10)
 
 
 @pytest.fixture
