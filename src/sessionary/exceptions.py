@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ConfigurationError",
     "DecodeError",
+    "ReauthenticationRequiredError",
     "SessionBackendError",
     "SessionClosedError",
     "SessionStateError",
@@ -83,6 +84,21 @@ class SessionTooLargeError(SessionStateError):
 
 class SessionClosedError(SessionStateError):
     """The session was changed after its response headers had been sent."""
+
+
+class ReauthenticationRequiredError(SessionaryError):
+    """The user must authenticate again: their last authentication is too old (or absent).
+
+    Raised by :meth:`sessionary.Session.require_recent_auth` before sensitive operations
+    (changing a password or an e-mail address, payments). Catch it to ask for the password
+    again (a re-authentication form), then call ``session.login(user)``.
+    """
+
+    def __init__(self, max_age_s: float, age_s: float | None) -> None:
+        what = "never authenticated" if age_s is None else f"authenticated {age_s:.0f} s ago"
+        super().__init__(f"recent authentication required (within {max_age_s:.0f} s; {what})")
+        self.max_age_s = max_age_s
+        self.age_s = age_s
 
 
 class StoreError(SessionaryError):

@@ -8,7 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from sessionary.codecs import get_codec
-from sessionary.exceptions import SessionClosedError, StoreUnavailableError
+from sessionary.exceptions import (
+    ReauthenticationRequiredError,
+    SessionClosedError,
+    StoreUnavailableError,
+)
 from sessionary.sansio.session import Session
 
 CODEC = get_codec("json")
@@ -231,3 +235,26 @@ def test_rotate_marks_the_session_modified() -> None:
     s.rotate()
     assert s.modified
     assert s.lifecycle.rotate
+
+
+def test_require_recent_auth() -> None:
+    now = 1_750_000_000_000
+    anonymous = Session(CODEC, now=now)
+    with pytest.raises(ReauthenticationRequiredError, match="never authenticated"):
+        anonymous.require_recent_auth(300)
+
+    fresh = Session(CODEC, now=now, is_new=False, user_id="ada", auth_time=now - 60_000)
+    fresh.require_recent_auth(300)
+    fresh.require_recent_auth(dt.timedelta(minutes=2))
+
+    stale = Session(CODEC, now=now, is_new=False, user_id="ada", auth_time=now - 900_000)
+    with pytest.raises(ReauthenticationRequiredError) as info:
+        stale.require_recent_auth(300)
+    assert info.value.age_s == 900
+    assert info.value.max_age_s == 300
+    stale.login("ada")  # re-authentication records a fresh auth time
+    stale.require_recent_auth(300)
+
+    for bad in (0, -1, True, "300"):
+        with pytest.raises(ValueError, match="positive"):
+            fresh.require_recent_auth(bad)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from typing import Any
 
 from sessionary.codecs import decode_value
 from sessionary.codecs.base import Codec
-from sessionary.exceptions import DecodeError, SessionClosedError
+from sessionary.exceptions import DecodeError, ReauthenticationRequiredError, SessionClosedError
 
 __all__ = ["Delta", "Lifecycle", "Session"]
 
@@ -283,6 +283,24 @@ class Session(MutableMapping[str, Any]):
         self._auth_time = self._now if auth_time is None else int(auth_time.timestamp() * 1000)
         self._meta_changed = True
         self._rotate = True
+
+    def require_recent_auth(self, max_age: float | dt.timedelta) -> None:
+        """Raise unless the user authenticated within ``max_age`` (seconds or a timedelta).
+
+        Guard sensitive operations with it; on
+        :class:`~sessionary.exceptions.ReauthenticationRequiredError` ask for the password
+        again and call :meth:`login` (which records a fresh ``auth_time``).
+        """
+        self._check()
+        limit_s = max_age.total_seconds() if isinstance(max_age, dt.timedelta) else max_age
+        if isinstance(limit_s, bool) or not isinstance(limit_s, int | float) or limit_s <= 0:
+            msg = "max_age must be a positive number of seconds or a timedelta"
+            raise ValueError(msg)
+        if self._user_id is None or self._auth_time is None:
+            raise ReauthenticationRequiredError(limit_s, None)
+        age_s = (self._now - self._auth_time) / 1000
+        if age_s > limit_s:
+            raise ReauthenticationRequiredError(limit_s, age_s)
 
     def rotate(self) -> None:
         """Issue a new ID at commit (privilege change); the old ID stops working at once."""
