@@ -9,11 +9,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import RedisCluster
 
 from sessionary import SessionConfig
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
 from sessionary.stores.base import AsyncStore, Store
 from sessionary.testing import FakeClock, session_config
+from tests.cluster import RedisClusterNodes
 from tests.redis_counting import AsyncCountingRedis, CountingRedis
 from tests.services import (
     DEFAULT_HOST,
@@ -24,7 +27,7 @@ from tests.services import (
     services_required,
 )
 
-STORE_KINDS = ["memory", "redis"]
+STORE_KINDS = ["memory", "redis", "cluster"]
 
 
 @pytest.fixture
@@ -63,6 +66,28 @@ def redis_url() -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterNodes]:
+    """A 3-primary + 3-replica Redis Cluster started for this test process (always spawned)."""
+    binary = find_redis_server()
+    if binary is None:
+        _unavailable("no redis-server binary was found to start a Redis Cluster")
+    assert binary is not None
+    with RedisClusterNodes(binary) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster_admin(redis_cluster: RedisClusterNodes, key_prefix: str) -> Iterator[RedisCluster]:
+    """A sync cluster client; deletes this test's keys on every primary afterwards."""
+    host, port = redis_cluster.startup_nodes[0]
+    client = RedisCluster(host=host, port=port)
+    yield client
+    for key in client.scan_iter(match=f"{key_prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
 @pytest.fixture
 def key_prefix(request: pytest.FixtureRequest) -> str:
     """A key prefix no other test uses."""
@@ -96,6 +121,14 @@ async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncI
     if request.param == "memory":
         yield AsyncMemoryStore()
         return
+    if request.param == "cluster":
+        request.getfixturevalue("cluster_admin")  # cleanup of this test's keys
+        host, port = request.getfixturevalue("redis_cluster").startup_nodes[0]
+        cluster_store = AsyncRedisStore(AsyncRedisCluster(host=host, port=port), prefix=key_prefix)
+        await cluster_store.warm_up()
+        yield cluster_store
+        await cluster_store.client.aclose()
+        return
     request.getfixturevalue("redis_admin")  # cleanup of this test's keys
     store = AsyncRedisStore(
         AsyncCountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
@@ -110,6 +143,14 @@ def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Stor
     """Every sync store implementation, in turn (the contract suite runs on each)."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "cluster":
+        request.getfixturevalue("cluster_admin")
+        host, port = request.getfixturevalue("redis_cluster").startup_nodes[0]
+        cluster_store = RedisStore(RedisCluster(host=host, port=port), prefix=key_prefix)
+        cluster_store.warm_up()
+        yield cluster_store
+        cluster_store.client.close()
         return
     request.getfixturevalue("redis_admin")
     store = RedisStore(

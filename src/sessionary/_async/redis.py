@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError
@@ -31,6 +32,9 @@ from sessionary.stores._redis_errors import mapped_redis_errors
 
 __all__ = ["AsyncRedisStore"]
 
+Client = Redis | RedisCluster
+"""Any redis-py topology: standalone, ``Sentinel(...).master_for(...)`` or ``RedisCluster``."""
+
 DEFAULT_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 1
 DEFAULT_MAX_CONNECTIONS = 64
@@ -40,13 +44,15 @@ DEFAULT_POOL_TIMEOUT_S = 5.0
 class AsyncRedisStore:
     """Sessions in Redis (or Valkey), one hash per session.
 
-    The client is injected, so any topology redis-py supports can be used; the store never
-    closes a client it did not create. It must return bytes (``decode_responses=False``).
+    The client is injected, so any topology redis-py supports can be used (standalone,
+    Sentinel's ``master_for()``, ``RedisCluster``: every script touches one key, so one hash
+    slot); the store never closes a client it did not create. It must return bytes
+    (``decode_responses=False``).
 
     >>> store = AsyncRedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "sessionary") -> None:
+    def __init__(self, client: Client, *, prefix: str = "sessionary") -> None:
         if client_decodes_responses(client):
             msg = "the Redis client must be created with decode_responses=False"
             raise ConfigurationError(msg)
@@ -93,7 +99,7 @@ class AsyncRedisStore:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> Client:
         """The underlying redis-py client."""
         return self._client
 

