@@ -54,3 +54,17 @@ def test_real_sessions_land_on_every_primary(
     assert sum(per_node.values()) == 300
     assert len(per_node) == 3
     assert min(per_node.values()) > 50
+
+
+def test_from_url_redis_plus_cluster(
+    redis_cluster: RedisClusterNodes, cluster_admin: RedisCluster, key_prefix: str
+) -> None:
+    host, port = redis_cluster.startup_nodes[0]
+    store = RedisStore.from_url(f"redis+cluster://{host}:{port}", prefix=key_prefix)
+    store.warm_up()
+    manager = SessionManager(store, session_config())
+    cycle = manager.open([])
+    cycle.session["a"] = 1
+    cookie = (manager.commit(cycle).set_cookie or "").split(";", 1)[0]
+    assert manager.open([cookie]).session["a"] == 1
+    store.close()

@@ -15,6 +15,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
@@ -31,6 +32,7 @@ from sessionary.stores._redis_common import (
     parse_load_reply,
 )
 from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.stores._redis_urls import parse_redis_url
 
 __all__ = ["RedisStore"]
 
@@ -61,6 +63,7 @@ class RedisStore:
         self._client = client
         self._layout = RedisLayout(prefix)
         self._owns_client = False
+        self._sentinel: Any = None  # the Sentinel a redis+sentinel:// URL created
 
     @classmethod
     def from_url(
@@ -74,13 +77,15 @@ class RedisStore:
         pool_timeout: float = DEFAULT_POOL_TIMEOUT_S,
         **client_options: Any,
     ) -> RedisStore:
-        """Connect to ``redis://``, ``rediss://`` (TLS) or ``unix://`` URLs.
+        """Connect to a URL: standalone, Cluster or Sentinel.
 
-        Socket and connect timeouts default to 1 s, and failed calls are retried once with
-        jittered backoff (every script is idempotent, so a retry is safe). Connections come
-        from a bounded, blocking pool: a burst of requests waits up to ``pool_timeout`` for
-        one of ``max_connections`` instead of opening a socket each. Further keyword
-        arguments go to the connection pool (see :meth:`redis.Redis.from_url`).
+        ``redis://``, ``rediss://`` (TLS), ``unix://``; ``redis+cluster://host:port`` (any
+        node); ``redis+sentinel://host1:26379,host2:26379/service[/db]`` (the current
+        primary, found through the sentinels). Socket and connect timeouts default to 1 s,
+        and failed calls are retried once with jittered backoff (every script is idempotent,
+        so a retry is safe). Standalone connections come from a bounded, blocking pool: a
+        burst of requests waits up to ``pool_timeout`` for one of ``max_connections``.
+        Further keyword arguments go to redis-py.
         """
         options: dict[str, Any] = {
             "socket_timeout": timeout,
@@ -90,11 +95,32 @@ class RedisStore:
         }
         options.update(client_options)
         options["decode_responses"] = False
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=pool_timeout, **options
-        )
-        store = cls(Redis.from_pool(pool), prefix=prefix)
+        target = parse_redis_url(url)
+        sentinel: Any = None  # redis-py's Sentinel API is untyped
+        client: Client
+        if target.kind == "cluster":
+            options.pop("retry_on_timeout")
+            client = RedisCluster.from_url(target.url, max_connections=max_connections, **options)
+        elif target.kind == "sentinel":
+            sentinel_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+            sentinel_class: Any = Sentinel
+            sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
+            client = sentinel.master_for(
+                target.service,
+                db=target.db,
+                username=target.username,
+                password=target.password,
+                ssl=target.tls,
+                **options,
+            )
+        else:
+            pool = BlockingConnectionPool.from_url(
+                url, max_connections=max_connections, timeout=pool_timeout, **options
+            )
+            client = Redis.from_pool(pool)
+        store = cls(client, prefix=prefix)
         store._owns_client = True
+        store._sentinel = sentinel
         return store
 
     def __repr__(self) -> str:
@@ -153,3 +179,6 @@ class RedisStore:
         """Close the client if this store created it."""
         if self._owns_client:
             self._client.close()
+            if self._sentinel is not None:
+                for sentinel in self._sentinel.sentinels:
+                    sentinel.close()

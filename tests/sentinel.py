@@ -1,0 +1,115 @@
+"""A throw-away Sentinel group: one primary, one replica, three sentinels (``redis-server``)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from tests.services import DEFAULT_HOST, RedisServer, free_port
+
+SERVICE = "sessionary-test"
+
+
+class SentinelGroup:
+    """Starts the group on free loopback ports and waits until the sentinels agree."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.primary: RedisServer | None = None
+        self.replica: RedisServer | None = None
+        self.sentinels: list[RedisServer] = []
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``(host, port)`` of each sentinel."""
+        return [(DEFAULT_HOST, s.port) for s in self.sentinels]
+
+    @property
+    def url(self) -> str:
+        """A ``redis+sentinel://`` URL for the group's service."""
+        hosts = ",".join(f"{h}:{p}" for h, p in self.sentinel_addresses)
+        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+
+    def start(self, timeout: float = 30.0) -> SentinelGroup:
+        """Start primary, replica and sentinels."""
+        try:
+            self.primary = RedisServer(self.binary).start()
+            self.replica = RedisServer(
+                self.binary, extra_args=["--replicaof", DEFAULT_HOST, str(self.primary.port)]
+            ).start()
+            for _ in range(3):
+                port = free_port()
+                sentinel = RedisServer(self.binary, port=port, extra_args=["--sentinel"])
+                config = Path(sentinel.directory) / "sentinel.conf"
+                config.write_text(
+                    f"port {port}\nbind {DEFAULT_HOST}\n"
+                    f"sentinel monitor {SERVICE} {DEFAULT_HOST} {self.primary.port} 2\n"
+                    f"sentinel down-after-milliseconds {SERVICE} 2000\n"
+                    f"sentinel failover-timeout {SERVICE} 5000\n"
+                )
+                sentinel.extra_args = [str(config), "--sentinel"]
+                self.sentinels.append(_start_sentinel(sentinel))
+            self._wait_for_agreement(time.monotonic() + timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_for_agreement(self, deadline: float) -> None:
+        assert self.primary is not None
+        while time.monotonic() < deadline:
+            agreed = 0
+            for host, port in self.sentinel_addresses:
+                client = redis.Redis(host=host, port=port)
+                try:
+                    address: Any = client.sentinel_get_master_addr_by_name(SERVICE)
+                    agreed += bool(address) and int(address[1]) == self.primary.port
+                except redis.RedisError:
+                    pass
+                finally:
+                    client.close()
+            if agreed == len(self.sentinels):
+                return
+            time.sleep(0.1)
+        msg = "the test Sentinel group did not come up in time"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        """Stop every process."""
+        for server in [*self.sentinels, self.replica, self.primary]:
+            if server is not None:
+                server.stop()
+        self.sentinels = []
+        self.primary = self.replica = None
+
+    def __enter__(self) -> SentinelGroup:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _start_sentinel(server: RedisServer) -> RedisServer:
+    """``redis-server <config> --sentinel`` (the config file must come first)."""
+    import subprocess  # noqa: PLC0415 - only here
+
+    server.process = subprocess.Popen(
+        [server.binary, *server.extra_args, "--logfile", str(Path(server.directory) / "log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        client = redis.Redis(host=DEFAULT_HOST, port=server.port)
+        try:
+            if client.ping():
+                return server
+        except redis.RedisError:
+            time.sleep(0.05)
+        finally:
+            client.close()
+    msg = f"sentinel on port {server.port} did not start"
+    raise RuntimeError(msg)
