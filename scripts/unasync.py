@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,9 +72,19 @@ def unasync_text(text: str) -> str:
     return "".join(out)
 
 
+def _ruff_command() -> list[str]:
+    """How to run ruff: this interpreter's module, ``ruff`` on PATH, or the project's .venv."""
+    if importlib.util.find_spec("ruff") is not None:
+        return [sys.executable, "-m", "ruff"]
+    for candidate in (shutil.which("ruff"), ROOT / ".venv" / "bin" / "ruff"):
+        if candidate is not None and Path(candidate).is_file():
+            return [str(candidate)]
+    sys.exit("ruff is needed to generate the sync twins: pip install -e '.[dev]'")
+
+
 def _ruff(args: list[str], text: str, filename: Path) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(filename), "-"],
+        [*_ruff_command(), *args, "--stdin-filename", str(filename), "-"],
         input=text,
         capture_output=True,
         text=True,

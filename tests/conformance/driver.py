@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -99,6 +100,23 @@ class Driver(Protocol):
 
 
 MakeDriver = Callable[[AppSpec], AbstractContextManager[Driver]]
+
+DOWN_URL = "redis://127.0.0.1:1/0"
+"""The store URL of ``spec.store == "down"``: nobody listens there."""
+THREADS = 32
+
+
+class ThreadedDriver:
+    """Base of the sync frameworks' drivers: ``concurrently`` runs ``request`` in threads."""
+
+    def request(self, request: Request) -> Reply:
+        """Send one request (framework specific)."""
+        raise NotImplementedError
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests from a thread pool."""
+        with ThreadPoolExecutor(THREADS) as pool:
+            return list(pool.map(self.request, requests))
 
 
 def normalise_headers(

@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from tests.conformance.driver import Reply, Request
+
 T = TypeVar("T")
 
 
@@ -32,6 +34,25 @@ class LoopThread:
             return list(await asyncio.gather(*awaitables))
 
         return self.run(together(), timeout)
+
+
+class LoopDriver:
+    """Base of the async frameworks' drivers: subclasses define :meth:`send`."""
+
+    def __init__(self, loop: LoopThread) -> None:
+        self._loop = loop
+
+    async def send(self, request: Request) -> Reply:
+        """Send one request on the loop (framework specific)."""
+        raise NotImplementedError
+
+    def request(self, request: Request) -> Reply:
+        """Send one request."""
+        return self._loop.run(self.send(request))
+
+    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
+        """Send all requests as concurrent tasks."""
+        return self._loop.gather([self.send(r) for r in requests])
 
 
 @contextmanager

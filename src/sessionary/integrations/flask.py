@@ -47,8 +47,9 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(msg) from exc
 
 from sessionary._sync.manager import SessionManager
-from sessionary.config import CookieOptions, SameSite, SessionConfig
+from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.integrations._settings import samesite_setting, seconds_setting
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
@@ -153,27 +154,6 @@ class FlaskSession(SessionMixin):
         self.session.rotate()
 
 
-def _seconds(value: object, what: str) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    msg = f"{what} must be seconds or a timedelta, not {value!r}"
-    raise ConfigurationError(msg)
-
-
-def _samesite(value: object) -> SameSite:
-    lowered = str(value or "lax").lower()
-    if lowered == "strict":
-        return "strict"
-    if lowered == "none":
-        return "none"
-    if lowered != "lax":
-        msg = f"SESSION_COOKIE_SAMESITE must be Lax, Strict or None, not {value!r}"
-        raise ConfigurationError(msg)
-    return "lax"
-
-
 def config_from_flask(app: Flask) -> SessionConfig:
     """Map Flask's session settings onto a :class:`~sessionary.SessionConfig`."""
     conf = app.config
@@ -190,20 +170,20 @@ def config_from_flask(app: Flask) -> SessionConfig:
         domain=conf.get("SESSION_COOKIE_DOMAIN") or None,
         path=conf.get("SESSION_COOKIE_PATH") or "/",
         secure=bool(conf.get("SESSION_COOKIE_SECURE")) or not insecure,
-        samesite=_samesite(conf.get("SESSION_COOKIE_SAMESITE")),
+        samesite=samesite_setting(conf.get("SESSION_COOKIE_SAMESITE")),
         partitioned=bool(conf.get("SESSION_COOKIE_PARTITIONED", False)),
         insecure_development_mode=insecure,
     )
     options: dict[str, Any] = {}
     lifetime = conf.get("PERMANENT_SESSION_LIFETIME", _FLASK_DEFAULT_LIFETIME)
     if lifetime != _FLASK_DEFAULT_LIFETIME:
-        idle = _seconds(lifetime, "PERMANENT_SESSION_LIFETIME")
+        idle = seconds_setting(lifetime, "PERMANENT_SESSION_LIFETIME")
         options["idle_timeout"] = idle
         options["absolute_timeout"] = max(idle, 12 * 3600)
     if "SESSIONARY_IDLE_TIMEOUT" in conf:
-        options["idle_timeout"] = _seconds(conf["SESSIONARY_IDLE_TIMEOUT"], "idle timeout")
+        options["idle_timeout"] = seconds_setting(conf["SESSIONARY_IDLE_TIMEOUT"], "idle timeout")
     if "SESSIONARY_ABSOLUTE_TIMEOUT" in conf:
-        absolute = _seconds(conf["SESSIONARY_ABSOLUTE_TIMEOUT"], "absolute timeout")
+        absolute = seconds_setting(conf["SESSIONARY_ABSOLUTE_TIMEOUT"], "absolute timeout")
         options["absolute_timeout"] = absolute
     return SessionConfig(secret_keys=keys, cookie=cookie, **options)
 

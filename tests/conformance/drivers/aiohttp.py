@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessionary.integrations.aiohttp import get_session, setup
-from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
 from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
-from tests.conformance.loop_thread import LoopThread, loop_thread
-
-DOWN_URL = "redis://127.0.0.1:1/0"
+from tests.conformance.drivers.asgi import async_store
+from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
 
 
 async def _untouched(request: web.Request) -> web.Response:
@@ -53,37 +50,22 @@ async def _whoami(request: web.Request) -> web.Response:
     return web.json_response({"user": (await get_session(request)).user_id})
 
 
-def _store(spec: AppSpec) -> AsyncStore:
-    if spec.store == "memory":
-        return AsyncMemoryStore()
-    if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
-        return AsyncRedisStore.from_url(spec.redis_url, prefix=spec.key_prefix, timeout=10)
-    return AsyncRedisStore.from_url(DOWN_URL, prefix=spec.key_prefix, timeout=0.5, retries=0)
-
-
-class AiohttpDriver:
+class AiohttpDriver(LoopDriver):
     """aiohttp's TestServer/TestClient on a private loop, with a jar that keeps nothing."""
 
     name = "aiohttp"
 
     def __init__(self, loop: LoopThread, client: TestClient[web.Request, web.Application]):
-        self._loop = loop
+        super().__init__(loop)
         self._client = client
 
-    async def _send(self, request: Request) -> Reply:
+    async def send(self, request: Request) -> Reply:
+        """Send one request through aiohttp's test client."""
         async with self._client.request(
             request.method, request.path, headers=list(request.headers)
         ) as response:
             body = await response.read()
             return Reply(response.status, normalise_headers(list(response.headers.items())), body)
-
-    def request(self, request: Request) -> Reply:
-        """Send one request."""
-        return self._loop.run(self._send(request))
-
-    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
-        """Send all requests as concurrent tasks."""
-        return self._loop.gather([self._send(r) for r in requests])
 
 
 @contextmanager
@@ -100,7 +82,7 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             app.router.add_post("/login", _login)
             app.router.add_post("/logout", _logout)
             app.router.add_get("/whoami", _whoami)
-            setup(app, store=_store(spec), config=spec.config)
+            setup(app, store=async_store(spec), config=spec.config)
             client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
             await client.start_server()
             return client

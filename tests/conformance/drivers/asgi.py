@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -15,10 +15,15 @@ from starlette.routing import Route
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncStore
-from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
-from tests.conformance.loop_thread import LoopThread, loop_thread
-
-DOWN_URL = "redis://127.0.0.1:1/0"
+from tests.conformance.driver import (
+    DOWN_URL,
+    AppSpec,
+    Driver,
+    Reply,
+    Request,
+    normalise_headers,
+)
+from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
 
 
 async def _untouched(request: StarletteRequest) -> JSONResponse:
@@ -71,16 +76,17 @@ def _no_cookie_jar() -> CookieJar:
     return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
-class AsgiDriver:
+class AsgiDriver(LoopDriver):
     """Drives the standard app on a private event loop."""
 
     name = "asgi"
 
     def __init__(self, loop: LoopThread, client: httpx2.AsyncClient) -> None:
-        self._loop = loop
+        super().__init__(loop)
         self._client = client
 
-    async def _send(self, request: Request) -> Reply:
+    async def send(self, request: Request) -> Reply:
+        """Send one request through httpx's ASGI transport."""
         response = await self._client.request(
             request.method, request.path, headers=list(request.headers)
         )
@@ -89,14 +95,6 @@ class AsgiDriver:
             normalise_headers(response.headers.multi_items()),
             response.content,
         )
-
-    def request(self, request: Request) -> Reply:
-        """Send one request."""
-        return self._loop.run(self._send(request))
-
-    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
-        """Send all requests as concurrent tasks."""
-        return self._loop.gather([self._send(r) for r in requests])
 
 
 def _starlette_app() -> Starlette:

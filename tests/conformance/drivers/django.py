@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.cookies import SimpleCookie
 from typing import Any
@@ -19,8 +18,8 @@ from typing import Any
 import django
 from django.conf import settings
 
-from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
-from tests.conformance.drivers.wsgi import THREADS, standard_view, sync_store
+from tests.conformance import driver as conformance
+from tests.conformance.drivers.wsgi import standard_view, sync_store
 
 MIDDLEWARE = [
     "sessionary.integrations.django.SessionMiddleware",
@@ -92,14 +91,16 @@ def client_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     return joined
 
 
-def reply_of(response: Any) -> Reply:
-    """A Django test response as a :class:`Reply` (cookies included)."""
+def reply_of(response: Any) -> conformance.Reply:
+    """A Django test response as a :class:`conformance.Reply` (cookies included)."""
     headers = list(response.items())
     headers += [("Set-Cookie", morsel.OutputString()) for morsel in response.cookies.values()]
-    return Reply(response.status_code, normalise_headers(headers), response.content)
+    return conformance.Reply(
+        response.status_code, conformance.normalise_headers(headers), response.content
+    )
 
 
-class DjangoDriver:
+class DjangoDriver(conformance.ThreadedDriver):
     """Django's test client, one per thread, its cookie jar emptied before every request."""
 
     name = "django"
@@ -114,21 +115,16 @@ class DjangoDriver:
         client.cookies = SimpleCookie()
         return client
 
-    def request(self, request: Request) -> Reply:
+    def request(self, request: conformance.Request) -> conformance.Reply:
         """Send one request."""
         response = self._client().generic(
             request.method, request.path, secure=True, headers=client_headers(request.headers)
         )
         return reply_of(response)
 
-    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
-        """Send all requests from a thread pool."""
-        with ThreadPoolExecutor(THREADS) as pool:
-            return list(pool.map(self.request, requests))
-
 
 @contextmanager
-def make_driver(spec: AppSpec) -> Iterator[Driver]:
+def make_driver(spec: conformance.AppSpec) -> Iterator[conformance.Driver]:
     """The standard application as Django views, on the spec's store and configuration."""
     store = sync_store(spec)
     sessionary = {"CONFIG": spec.config, "STORE": store}

@@ -6,7 +6,7 @@ middleware in its async mode, which loads and commits with the asyncio store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -21,7 +21,7 @@ from tests.conformance.driver import AppSpec, Driver, Reply, Request
 from tests.conformance.drivers.asgi import async_store
 from tests.conformance.drivers.django import MIDDLEWARE, client_headers, reply_of
 from tests.conformance.drivers.wsgi import standard_view, sync_store
-from tests.conformance.loop_thread import LoopThread, loop_thread
+from tests.conformance.loop_thread import LoopDriver, loop_thread
 
 
 async def standard(request: HttpRequest, name: str) -> HttpResponse:
@@ -35,28 +35,18 @@ async def standard(request: HttpRequest, name: str) -> HttpResponse:
 urlpatterns = [path("<str:name>", standard)]
 
 
-class AsyncDjangoDriver:
+class AsyncDjangoDriver(LoopDriver):
     """Django's AsyncClient on a private event loop, a fresh client per request."""
 
     name = "django-async"
 
-    def __init__(self, loop: LoopThread) -> None:
-        self._loop = loop
-
-    async def _send(self, request: Request) -> Reply:
+    async def send(self, request: Request) -> Reply:
+        """Send one request through Django's AsyncClient."""
         client = AsyncClient()
         response = await client.generic(
             request.method, request.path, secure=True, headers=client_headers(request.headers)
         )
         return reply_of(response)
-
-    def request(self, request: Request) -> Reply:
-        """Send one request."""
-        return self._loop.run(self._send(request))
-
-    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
-        """Send all requests as concurrent tasks."""
-        return self._loop.gather([self._send(r) for r in requests])
 
 
 @contextmanager

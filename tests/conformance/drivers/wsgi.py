@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
@@ -15,10 +14,15 @@ from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, get_s
 from sessionary.sansio.session import Session
 from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import Store
-from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
-
-DOWN_URL = "redis://127.0.0.1:1/0"
-THREADS = 32
+from tests.conformance.driver import (
+    DOWN_URL,
+    AppSpec,
+    Driver,
+    Reply,
+    Request,
+    ThreadedDriver,
+    normalise_headers,
+)
 
 
 def sync_store(spec: AppSpec) -> Store:
@@ -70,7 +74,7 @@ def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
     return [body]
 
 
-class WerkzeugDriver:
+class WerkzeugDriver(ThreadedDriver):
     """Drives a WSGI app with werkzeug's test client, cookies off; threads for concurrency."""
 
     def __init__(self, name: str, app: Callable[..., Iterable[bytes]]) -> None:
@@ -95,11 +99,6 @@ class WerkzeugDriver:
             )
         finally:
             response.close()
-
-    def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
-        """Send all requests from a thread pool."""
-        with ThreadPoolExecutor(THREADS) as pool:
-            return list(pool.map(self.request, requests))
 
 
 @contextmanager

@@ -30,7 +30,6 @@ The settings are read once; ``override_settings`` of any of them starts afresh.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -40,8 +39,9 @@ from sessionary._async.manager import AsyncSessionManager
 from sessionary._async.memory import AsyncMemoryStore
 from sessionary._sync.manager import SessionManager
 from sessionary._sync.memory import MemoryStore
-from sessionary.config import CookieOptions, SameSite, SessionConfig
+from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
+from sessionary.integrations._settings import samesite_setting, seconds_setting
 from sessionary.observability import Observer
 from sessionary.stores.base import AsyncStore, Store
 from sessionary.stores.memory import MemoryEngine
@@ -67,27 +67,6 @@ def _options() -> dict[str, Any]:
     return options
 
 
-def _samesite(value: object) -> SameSite:
-    lowered = str(value or "lax").lower()
-    if lowered == "strict":
-        return "strict"
-    if lowered == "none":
-        return "none"
-    if lowered != "lax":
-        msg = f"SESSION_COOKIE_SAMESITE must be 'Lax', 'Strict' or 'None', not {value!r}"
-        raise ConfigurationError(msg)
-    return "lax"
-
-
-def _seconds(value: object, what: str) -> float:
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    msg = f"{what} must be seconds or a timedelta, not {value!r}"
-    raise ConfigurationError(msg)
-
-
 def _cookie(options: dict[str, Any]) -> CookieOptions:
     if not settings.SESSION_COOKIE_HTTPONLY:
         msg = "SESSION_COOKIE_HTTPONLY = False is not supported: the session ID stays HttpOnly"
@@ -99,7 +78,7 @@ def _cookie(options: dict[str, Any]) -> CookieOptions:
         domain=settings.SESSION_COOKIE_DOMAIN or None,
         path=settings.SESSION_COOKIE_PATH or "/",
         secure=bool(settings.SESSION_COOKIE_SECURE) or not insecure,
-        samesite=_samesite(settings.SESSION_COOKIE_SAMESITE),
+        samesite=samesite_setting(settings.SESSION_COOKIE_SAMESITE),
         persistent=not settings.SESSION_EXPIRE_AT_BROWSER_CLOSE,
         insecure_development_mode=insecure,
     )
@@ -117,12 +96,14 @@ def config_from_settings() -> SessionConfig:
     kwargs: dict[str, Any] = {}
     age = settings.SESSION_COOKIE_AGE
     if age != _DJANGO_COOKIE_AGE:
-        kwargs["idle_timeout"] = _seconds(age, "SESSION_COOKIE_AGE")
+        kwargs["idle_timeout"] = seconds_setting(age, "SESSION_COOKIE_AGE")
         kwargs["absolute_timeout"] = max(kwargs["idle_timeout"], _TWELVE_HOURS)
     if "IDLE_TIMEOUT" in options:
-        kwargs["idle_timeout"] = _seconds(options["IDLE_TIMEOUT"], "IDLE_TIMEOUT")
+        kwargs["idle_timeout"] = seconds_setting(options["IDLE_TIMEOUT"], "IDLE_TIMEOUT")
     if "ABSOLUTE_TIMEOUT" in options:
-        kwargs["absolute_timeout"] = _seconds(options["ABSOLUTE_TIMEOUT"], "ABSOLUTE_TIMEOUT")
+        kwargs["absolute_timeout"] = seconds_setting(
+            options["ABSOLUTE_TIMEOUT"], "ABSOLUTE_TIMEOUT"
+        )
     for option, name in _PASSED_THROUGH.items():
         if option in options:
             kwargs[name] = options[option]
