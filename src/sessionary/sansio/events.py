@@ -29,6 +29,14 @@ class EventName(str, enum.Enum):
     """A commit found fields it read and wrote changed underneath (see ``detail``)."""
     COMMIT_REFUSED = "commit_refused"
     """A commit was refused because the session was destroyed or rotated meanwhile."""
+    REVOKED = "revoked"
+    """Ended by ``revoke_user`` / ``revoke_session``, or refused because its user epoch moved."""
+    EVICTED = "evicted"
+    """A session ended to respect ``max_sessions_per_user`` (policy ``evict_oldest``)."""
+    FAIL_CLOSED = "fail_closed"
+    """The store was unavailable and a request that needed the session was refused (503)."""
+    FAIL_OPEN_READONLY = "fail_open_readonly"
+    """Store unavailable; a route that allows it went on with an anonymous read-only view."""
 
 
 @dataclass(frozen=True, slots=True)
