@@ -45,6 +45,8 @@ SUBS = [
     (r"__aiter__", "__iter__"),
     (r"__anext__", "__next__"),
     (r"anyio\.sleep", "time.sleep"),
+    (r"asyncio\.sleep", "time.sleep"),
+    (r"import asyncio", "import time"),
     (r"_async", "_sync"),
 ]
 COMPILED = [

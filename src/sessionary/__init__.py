@@ -11,18 +11,26 @@ See ``README.md`` for a quick start per framework.
 
 from __future__ import annotations
 
+from sessionary._async.events import AsyncMemoryEventLog
 from sessionary._async.manager import AsyncSessionManager
+from sessionary._async.sweeper import AsyncSweeper
+from sessionary._sync.events import MemoryEventLog
 from sessionary._sync.manager import SessionManager
-from sessionary.config import ConflictPolicy, CookieOptions, SessionConfig
+from sessionary._sync.sweeper import Sweeper
+from sessionary.config import ConflictPolicy, CookieOptions, LimitPolicy, SessionConfig
 from sessionary.exceptions import (
     CodecError,
     ConfigError,
     ConfigurationError,
     DecodeError,
+    LockError,
+    LockLostError,
+    LockNotAcquiredError,
     ReauthenticationRequiredError,
     SessionaryError,
     SessionBackendError,
     SessionClosedError,
+    SessionLimitError,
     SessionStateError,
     SessionTooLargeError,
     StoreConflictError,
@@ -34,11 +42,14 @@ from sessionary.exceptions import (
 from sessionary.observability import LoggingObserver, NullObserver, Observer, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.session import Session
+from sessionary.sansio.users import UserSession
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncMemoryEventLog",
     "AsyncSessionManager",
+    "AsyncSweeper",
     "CodecError",
     "ConfigError",
     "ConfigurationError",
@@ -46,7 +57,12 @@ __all__ = [
     "CookieOptions",
     "DecodeError",
     "EventName",
+    "LimitPolicy",
+    "LockError",
+    "LockLostError",
+    "LockNotAcquiredError",
     "LoggingObserver",
+    "MemoryEventLog",
     "NullObserver",
     "Observer",
     "ObserverGroup",
@@ -56,6 +72,7 @@ __all__ = [
     "SessionClosedError",
     "SessionConfig",
     "SessionEvent",
+    "SessionLimitError",
     "SessionManager",
     "SessionStateError",
     "SessionTooLargeError",
@@ -64,6 +81,8 @@ __all__ = [
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",
+    "Sweeper",
     "UnserializableValueError",
+    "UserSession",
     "__version__",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "ConflictPolicy",
     "CookieOptions",
     "Duration",
+    "LimitPolicy",
     "SameSite",
     "SessionConfig",
     "Transport",
@@ -69,6 +70,16 @@ class ConflictPolicy(str, enum.Enum):
 
     RAISE = "raise"
     """Write nothing and raise :class:`~sessionary.exceptions.StoreConflictError`."""
+
+
+class LimitPolicy(str, enum.Enum):
+    """What a login does when its user already has ``max_sessions_per_user`` sessions."""
+
+    REJECT_NEW = "reject_new"
+    """Refuse the login: the commit raises :class:`~sessionary.exceptions.SessionLimitError`."""
+
+    EVICT_OLDEST = "evict_oldest"
+    """End the oldest sessions; they turn anonymous with ``end_reason == "evicted"``."""
 
 
 def _to_ms(value: Duration, what: str) -> int:
@@ -228,6 +239,10 @@ class SessionConfig:
     empty value tells the client to forget its ID (logout, expiry, invalid ID)."""
     clock: Callable[[], float] = time.time
     """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
+    max_sessions_per_user: int | None = None
+    """At most this many live sessions per user (``None``: no limit); see ``session_limit``."""
+    session_limit: LimitPolicy = LimitPolicy.REJECT_NEW
+    """What a login beyond ``max_sessions_per_user`` does: refuse, or evict the oldest."""
 
     # Derived, validated values (not constructor arguments).
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
@@ -239,6 +254,7 @@ class SessionConfig:
         object.__setattr__(self, "secrets", self._check_keys())
         self._check_durations()
         self._check_options()
+        self._check_limits()
 
     def _check_keys(self) -> tuple[bytes, ...]:
         if isinstance(self.secret_keys, str | bytes) or not isinstance(self.secret_keys, Sequence):
@@ -307,6 +323,20 @@ class SessionConfig:
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
             raise ConfigurationError(msg)
+
+    def _check_limits(self) -> None:
+        limit = self.max_sessions_per_user
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0
+        ):
+            msg = "max_sessions_per_user must be a positive integer or None"
+            raise ConfigurationError(msg)
+        if not isinstance(self.session_limit, LimitPolicy):
+            try:
+                object.__setattr__(self, "session_limit", LimitPolicy(self.session_limit))
+            except ValueError:
+                msg = f"unknown session_limit {self.session_limit!r}"
+                raise ConfigurationError(msg) from None
 
     def __repr__(self) -> str:
         # Never show key material (SECURITY.md R79).

@@ -11,11 +11,16 @@ escape a store: they are mapped at the store boundary::
     │   └── DecodeError                (also a ValueError) stored bytes are not a valid payload
     ├── SessionStateError              the session was used in a way its state forbids
     │   ├── SessionTooLargeError       the committed session would exceed ``max_size``
-    │   └── SessionClosedError         the session was changed after its response was sent
+    │   ├── SessionClosedError         the session was changed after its response was sent
+    │   └── SessionLimitError          a login beyond ``max_sessions_per_user`` (reject_new)
+    ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
     └── StoreError                     the store could not do what was asked
         ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
         │   └── StoreTimeoutError      the store did not answer in time → HTTP 503
-        └── StoreConflictError         fields this request read changed meanwhile (policy raise)
+        ├── StoreConflictError         fields this request read changed meanwhile (policy raise)
+        └── LockError                  the opt-in per-session lock
+            ├── LockNotAcquiredError   another request held it longer than the wait allowed
+            └── LockLostError          it expired before the commit; nothing was written
 
 Messages never contain raw session IDs, tokens or keys (SECURITY.md R79): where an ID
 must be named, its keyed fingerprint is used.
@@ -28,9 +33,13 @@ __all__ = [
     "ConfigError",
     "ConfigurationError",
     "DecodeError",
+    "LockError",
+    "LockLostError",
+    "LockNotAcquiredError",
     "ReauthenticationRequiredError",
     "SessionBackendError",
     "SessionClosedError",
+    "SessionLimitError",
     "SessionStateError",
     "SessionTooLargeError",
     "SessionaryError",
@@ -101,6 +110,18 @@ class ReauthenticationRequiredError(SessionaryError):
         self.age_s = age_s
 
 
+class SessionLimitError(SessionStateError):
+    """A login would exceed ``max_sessions_per_user`` (policy ``reject_new``); nothing was written.
+
+    Check :meth:`~sessionary.AsyncSessionManager.count_user_sessions` before ``login()`` to
+    show a friendly page, or catch this around the commit.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the user already has the maximum of {limit} sessions")
+        self.limit = limit
+
+
 class StoreError(SessionaryError):
     """The session store failed to perform an operation."""
 
@@ -126,3 +147,15 @@ class StoreConflictError(StoreError):
     def __init__(self, fields: tuple[str, ...]) -> None:
         super().__init__(f"session fields changed concurrently: {', '.join(fields)}")
         self.fields = fields
+
+
+class LockError(StoreError):
+    """The per-session lock could not be acquired or was lost."""
+
+
+class LockNotAcquiredError(LockError):
+    """Another request held the session's lock for longer than the wait allowed."""
+
+
+class LockLostError(LockError):
+    """The lock expired (or was taken over) before the commit; nothing was written."""

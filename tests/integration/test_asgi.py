@@ -245,7 +245,8 @@ def test_logout_in_redis_deletes_the_record(
     store = AsyncRedisStore.from_url(redis_url, prefix=key_prefix)
     with TestClient(make_app(store, config), base_url=BASE) as client:
         client.get("/login")
-        assert len(list(redis_admin.scan_iter(match=f"{key_prefix}:*"))) == 1
+        assert len(list(redis_admin.scan_iter(match=f"{key_prefix}:s:*"))) == 1
+        assert len(list(redis_admin.scan_iter(match=f"{key_prefix}:u:*"))) == 1  # user index
         client.get("/logout")
         assert list(redis_admin.scan_iter(match=f"{key_prefix}:*")) == []
 

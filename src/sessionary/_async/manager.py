@@ -7,13 +7,23 @@ sync manager is generated from it by ``scripts/unasync.py``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
 import time
 from collections.abc import Iterable
 
+from sessionary._async.events import AsyncEventSink
 from sessionary.config import SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreError
+from sessionary.exceptions import (
+    ConfigurationError,
+    LockNotAcquiredError,
+    StoreError,
+)
 from sessionary.observability import LoggingObserver, Observer, notify
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
@@ -23,9 +33,19 @@ from sessionary.sansio.ops import (
     Operation,
     Update,
 )
-from sessionary.stores.base import AsyncStore
+from sessionary.sansio.session import Session
+from sessionary.sansio.users import UserSession
+from sessionary.stores.base import AsyncLockingStore, AsyncStore, AsyncUserStore
 
 __all__ = ["AsyncSessionManager"]
+
+logger = logging.getLogger("sessionary")
+
+DEFAULT_LOCK_LEASE_S = 10.0
+DEFAULT_LOCK_WAIT_S = 5.0
+_LOCK_TOKEN_BYTES = 16
+_LOCK_POLL_MIN_S = 0.002
+_LOCK_POLL_MAX_S = 0.05
 
 _BOOL_OUTCOMES = {True: "deleted", False: "absent"}
 _OPERATION_NAMES: dict[type, str] = {
@@ -46,7 +66,14 @@ class AsyncSessionManager:
     """
 
     def __init__(
-        self, store: AsyncStore, config: SessionConfig, *, observer: Observer | None = None
+        self,
+        store: AsyncStore,
+        config: SessionConfig,
+        *,
+        observer: Observer | None = None,
+        events: AsyncEventSink | None = None,
+        lock_lease: float = DEFAULT_LOCK_LEASE_S,
+        lock_wait: float = DEFAULT_LOCK_WAIT_S,
     ) -> None:
         if not isinstance(config, SessionConfig):
             msg = "config must be a SessionConfig"
@@ -61,6 +88,13 @@ class AsyncSessionManager:
         self.config = config
         self.core = SessionCore(config)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
+        self.events = events
+        """Durable event sink (e.g. :class:`AsyncRedisEventStream`), or ``None``."""
+        if not 0 < lock_lease <= 3600 or not 0 <= lock_wait <= 3600:
+            msg = "lock_lease must be in (0, 3600] seconds and lock_wait in [0, 3600]"
+            raise ConfigurationError(msg)
+        self.lock_lease_ms = int(lock_lease * 1000)
+        self.lock_wait_s = lock_wait
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.store!r})"
@@ -79,21 +113,38 @@ class AsyncSessionManager:
         *,
         client: str | None = None,
         token_headers: Iterable[str] = (),
+        user_agent: str | None = None,
+        lock: bool = False,
     ) -> SessionCycle:
         """Start a request: read the ID and load the session (at most one round trip).
 
         ``cookie_headers``: the request's ``Cookie`` values; ``token_headers``: the values of
-        :attr:`request_header` when the header transport is configured.
+        :attr:`request_header` when the header transport is configured. ``client`` and
+        ``user_agent`` describe the device in the user's session list (the address only as
+        a keyed hash).
+
+        ``lock=True`` takes the session's fenced lock before loading it (for
+        read-modify-write flows: wizards, carts): concurrent locked requests of one session
+        run one after the other, and the commit is refused if the lock was lost. It costs
+        one more round trip to take it and one to release it; waiting is bounded by
+        ``lock_wait`` (then :class:`~sessionary.exceptions.LockNotAcquiredError`), the lease
+        by ``lock_lease`` (renew it in long handlers with :meth:`renew_lock`).
 
         A store failure does not raise here: the session becomes *unavailable* and raises
         :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler touches it.
         """
-        cycle = self.core.begin(cookie_headers, client=client, token_headers=token_headers)
+        cycle = self.core.begin(
+            cookie_headers, client=client, token_headers=token_headers, user_agent=user_agent
+        )
         try:
+            if lock:
+                await self._acquire_lock(cycle)
             await self._drive(cycle)
+        except LockNotAcquiredError:
+            raise
         except StoreError as exc:
             cycle.fail(exc)
-        self._publish(cycle)
+        await self._publish(cycle)
         return cycle
 
     async def commit(self, cycle: SessionCycle) -> ResponseUpdate:
@@ -102,11 +153,12 @@ class AsyncSessionManager:
         Raises :class:`~sessionary.exceptions.StoreError` subclasses when the commit could not
         be performed; adapters answer 503 (unavailable) or 409 (conflict) then.
         """
-        cycle.finish()
         try:
+            cycle.finish()
             await self._drive(cycle)
         finally:
-            self._publish(cycle)
+            await self._release_lock(cycle)
+            await self._publish(cycle)
         return cycle.response()
 
     async def _drive(self, cycle: SessionCycle) -> None:
@@ -138,9 +190,153 @@ class AsyncSessionManager:
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
 
-    def _publish(self, cycle: SessionCycle) -> None:
-        for event in cycle.drain_events():
+    async def _publish(self, cycle: SessionCycle) -> None:
+        events = cycle.drain_events()
+        for event in events:
             notify(self.observer, event)
+        if events and self.events is not None:
+            await self._deliver(events)
+
+    async def _deliver(self, events: list[SessionEvent]) -> None:
+        """Publish to the durable sink; its failure is logged, never fails the request."""
+        sink = self.events
+        if sink is None:
+            return
+        try:
+            await sink.publish(events)
+        except StoreError:
+            logger.warning("sessionary: could not publish %d lifecycle events", len(events))
+
+    # ------------------------------------------------------------------ locks
+    def _locking_store(self) -> AsyncLockingStore:
+        store = self.store
+        if not isinstance(store, AsyncLockingStore):
+            msg = f"{type(store).__name__} does not support the per-session lock"
+            raise ConfigurationError(msg)
+        return store
+
+    async def _acquire_lock(self, cycle: SessionCycle) -> None:
+        op = cycle.next_op()
+        if not isinstance(op, Load):
+            return  # no session presented: nothing to lock (a new session is private)
+        store = self._locking_store()
+        token = secrets.token_bytes(_LOCK_TOKEN_BYTES)
+        deadline = time.monotonic() + self.lock_wait_s
+        delay = _LOCK_POLL_MIN_S
+        while not await store.acquire_lock(op.key, token, self.lock_lease_ms):
+            if time.monotonic() >= deadline:
+                msg = f"the session lock was busy for {self.lock_wait_s:g} s"
+                raise LockNotAcquiredError(msg)
+            # Full jitter (exponential backoff capped): waiters do not move in lockstep.
+            await asyncio.sleep(delay * (0.5 + secrets.randbelow(1000) / 1000))
+            delay = min(delay * 2, _LOCK_POLL_MAX_S)
+        cycle.lock_token = token
+        cycle.lock_key = op.key
+
+    async def renew_lock(self, cycle: SessionCycle) -> bool:
+        """Extend the lease of the lock ``cycle`` holds (call it in long handlers).
+
+        ``False`` when the lock was already lost (the commit will be refused).
+        """
+        if cycle.lock_token is None or cycle.lock_key is None:
+            return False
+        store = self._locking_store()
+        return await store.renew_lock(cycle.lock_key, cycle.lock_token, self.lock_lease_ms)
+
+    async def _release_lock(self, cycle: SessionCycle) -> None:
+        token, key = cycle.lock_token, cycle.lock_key
+        if token is None or key is None:
+            return
+        cycle.lock_token = None
+        try:
+            await self._locking_store().release_lock(key, token)
+        except StoreError:
+            logger.warning("sessionary: could not release a session lock (its lease ends it)")
+
+    async def discard(self, cycle: SessionCycle) -> None:
+        """The handler failed and nothing will be committed: release the lock, if any."""
+        await self._release_lock(cycle)
+
+    # ------------------------------------------------------------------ users
+    def _user_store(self) -> AsyncUserStore:
+        store = self.store
+        if not isinstance(store, AsyncUserStore):
+            msg = f"{type(store).__name__} does not keep per-user indexes"
+            raise ConfigurationError(msg)
+        return store
+
+    def _now(self) -> int:
+        return self.core.now_ms()
+
+    async def list_user_sessions(
+        self, user_id: str | int, *, current: Session | None = None
+    ) -> list[UserSession]:
+        """The user's live sessions, oldest first: for a "Your devices" page.
+
+        Pass the request's session as ``current`` to flag it. Each entry's ``ref`` names it
+        for :meth:`revoke_session` without revealing its ID.
+        """
+        store = self._user_store()
+        keyring = self.core.keyring
+        current_ref = current.ref if current is not None else None
+        entries = await store.list_user(
+            KeyRing.user_key(str(user_id)), self._now(), self.config.idle_timeout_ms
+        )
+        out = []
+        for key, meta in entries:
+            ref = keyring.session_ref(key)
+            out.append(UserSession.from_meta(ref, meta, current=ref == current_ref))
+        return out
+
+    async def count_user_sessions(self, user_id: str | int) -> int:
+        """How many live sessions the user has (check before ``login`` under a limit)."""
+        return len(await self.list_user_sessions(user_id))
+
+    async def revoke_user(self, user_id: str | int, *, keep_current: Session | None = None) -> int:
+        """Log the user out everywhere (but the ``keep_current`` session, if given).
+
+        One write makes every session of the user that began before now invalid, including
+        logins racing this call; the cleanup then deletes the indexed sessions. Returns how
+        many live sessions the cleanup deleted.
+        """
+        store = self._user_store()
+        uid = str(user_id)
+        user_key = KeyRing.user_key(uid)
+        now = self._now()
+        keep = None
+        if keep_current is not None and keep_current.ref is not None:
+            keep = await self._key_of(store, user_key, keep_current.ref, now)
+        ended = await store.revoke_user(user_key, now, keep)
+        await self._announce(EventName.REVOKED, uid, scope="user", sessions=ended)
+        return ended
+
+    async def revoke_session(self, user_id: str | int, session_ref: str) -> bool:
+        """End one of the user's sessions, named by its ``ref`` from the device list.
+
+        Its next request is anonymous with ``end_reason == "revoked"``.
+        """
+        store = self._user_store()
+        uid = str(user_id)
+        user_key = KeyRing.user_key(uid)
+        key = await self._key_of(store, user_key, session_ref, self._now())
+        if key is None:
+            return False
+        ended = await store.end_session(user_key, key, "revoked")
+        if ended:
+            await self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
+        return ended
+
+    async def _key_of(self, store: AsyncUserStore, user_key: str, ref: str, now: int) -> str | None:
+        keyring = self.core.keyring
+        for key, _ in await store.list_user(user_key, now, self.config.idle_timeout_ms):
+            if keyring.session_ref(key) == ref:
+                return key
+        return None
+
+    async def _announce(self, name: EventName, user: str, **detail: object) -> None:
+        event = SessionEvent(name, self._now(), None, user, dict(detail))
+        notify(self.observer, event)
+        await self._deliver([event])
 
     async def aclose(self) -> None:
         """Close the store (and the connections it created)."""

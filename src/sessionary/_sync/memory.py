@@ -8,7 +8,16 @@ awaits while it holds its lock, so one engine may even be shared by sync and asy
 
 from __future__ import annotations
 
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import (
+    CommitResult,
+    Create,
+    Destroy,
+    ExpiredSession,
+    Load,
+    LoadResult,
+    RecordMeta,
+    Update,
+)
 from sessionary.stores.memory import DEFAULT_MAX_ENTRIES, MemoryEngine
 
 __all__ = ["MemoryStore"]
@@ -43,6 +52,39 @@ class MemoryStore:
     def destroy(self, op: Destroy) -> bool:
         """Delete a session if its digest matches."""
         return self.engine.destroy(op)
+
+    def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
+        """The user's live sessions (storage key, metadata), oldest first."""
+        return self.engine.list_user(user_key, now, max_idle)
+
+    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+        """End every session of the user but ``keep``; returns how many were live."""
+        return self.engine.revoke_user(user_key, now, keep)
+
+    def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Tombstone one session of the user: its next request learns ``reason``."""
+        return self.engine.end_session(user_key, key, reason)
+
+    def user_epoch(self, user_key: str) -> int | None:
+        """The user's epoch (time of the last ``revoke_user``), if any."""
+        return self.engine.user_epoch(user_key)
+
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Take the session's lock unless another live token holds it."""
+        return self.engine.acquire_lock(key, token, ttl_ms)
+
+    def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Extend the lease while this token still holds the lock."""
+        return self.engine.renew_lock(key, token, ttl_ms)
+
+    def release_lock(self, key: str, token: bytes) -> bool:
+        """Release the lock if this token holds it."""
+        return self.engine.release_lock(key, token)
+
+    def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+        """Drop expired records and report each once (``max_idle``/``limit`` as for Redis)."""
+        del max_idle, limit  # the engine judges each record by its own idle timeout
+        return self.engine.sweep(now)
 
     def purge_expired(self, now_ms: int) -> int:
         """Drop expired records (for a scheduled job); returns how many were dropped."""

@@ -18,7 +18,19 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from sessionary.exceptions import ConfigurationError
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import (
+    CommitResult,
+    CommitStatus,
+    Create,
+    Destroy,
+    ExpiredSession,
+    Load,
+    LoadResult,
+    RecordMeta,
+    Update,
+    UserBinding,
+)
+from sessionary.sansio.users import is_live, is_revoked, sessions_to_evict
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
@@ -33,6 +45,19 @@ from sessionary.stores._redis_common import (
 )
 from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_urls import parse_redis_url
+from sessionary.stores._redis_users import (
+    CLAIM_SCRIPT,
+    END_SCRIPT,
+    INDEX_ADD_SCRIPT,
+    RELEASE_LOCK_SCRIPT,
+    RENEW_LOCK_SCRIPT,
+    RESTAMP_SCRIPT,
+    REVOKE_SCRIPT,
+    USER_SCRIPTS,
+    UserRecordReader,
+    due_bucket,
+    expired_from_claim,
+)
 
 __all__ = ["RedisStore"]
 
@@ -43,6 +68,7 @@ DEFAULT_TIMEOUT_S = 1.0
 DEFAULT_RETRIES = 1
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_POOL_TIMEOUT_S = 5.0
+DEFAULT_DUE_BUCKETS = 16
 
 
 class RedisStore:
@@ -56,12 +82,29 @@ class RedisStore:
     >>> store = RedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
     """
 
-    def __init__(self, client: Client, *, prefix: str = "sessionary") -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        prefix: str = "sessionary",
+        track_expiry: bool = False,
+        due_buckets: int = DEFAULT_DUE_BUCKETS,
+    ) -> None:
         if client_decodes_responses(client):
             msg = "the Redis client must be created with decode_responses=False"
             raise ConfigurationError(msg)
+        if not 1 <= due_buckets <= 1024:
+            msg = "due_buckets must be between 1 and 1024"
+            raise ConfigurationError(msg)
         self._client = client
         self._layout = RedisLayout(prefix)
+        self._cluster = isinstance(client, RedisCluster)
+        # On Cluster the user's epoch lives in another slot: read in a second step.
+        self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
+        self.track_expiry = track_expiry
+        """Keep the expiry schedule the sweeper reads (one more round trip per create)."""
+        self.due_buckets = due_buckets
+        self._reader = UserRecordReader()
         self._owns_client = False
         self._sentinel: Any = None  # the Sentinel a redis+sentinel:// URL created
 
@@ -71,6 +114,7 @@ class RedisStore:
         url: str,
         *,
         prefix: str = "sessionary",
+        track_expiry: bool = False,
         timeout: float = DEFAULT_TIMEOUT_S,
         retries: int = DEFAULT_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
@@ -118,7 +162,7 @@ class RedisStore:
                 url, max_connections=max_connections, timeout=pool_timeout, **options
             )
             client = Redis.from_pool(pool)
-        store = cls(client, prefix=prefix)
+        store = cls(client, prefix=prefix, track_expiry=track_expiry)
         store._owns_client = True
         store._sentinel = sentinel
         return store
@@ -144,36 +188,279 @@ class RedisStore:
         """
         with mapped_redis_errors("warm-up"):
             self._client.ping()
-            for script in ALL_SCRIPTS:
+            for script in (*ALL_SCRIPTS, *USER_SCRIPTS):
                 self._client.script_load(script.source)
 
-    def _run(self, script: Script, key: str, args: list[bytes | str | int]) -> Any:
+    def _run(self, script: Script, key: str | list[str], args: list[bytes | str | int]) -> Any:
+        keys = [key] if isinstance(key, str) else key
         with mapped_redis_errors(f"the {script.name} script"):
             try:
-                return self._client.evalsha(script.sha, 1, key, *args)
+                return self._client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:  # flushed or failed over: load it and try once more
                 self._client.script_load(script.source)
-                return self._client.evalsha(script.sha, 1, key, *args)
+                return self._client.evalsha(script.sha, len(keys), *keys, *args)
 
     def load(self, op: Load) -> LoadResult:
-        """Read, verify and touch a session (one round trip)."""
-        key = self._layout.session_key(op.key)
-        return parse_load_reply(self._run(LOAD_SCRIPT, key, self._layout.load_args(op)))
+        """Read, verify and touch a session in one round trip.
+
+        On Cluster a user's session takes two: the epoch lives in the user's slot.
+        """
+        layout = self._layout
+        args = [*layout.load_args(op), self._epoch_prefix]
+        result = parse_load_reply(self._run(LOAD_SCRIPT, layout.session_key(op.key), args))
+        record = result.record
+        if self._cluster and record is not None and record.meta.user_key is not None:
+            with mapped_redis_errors("reading the user epoch"):
+                epoch = self._client.get(layout.user_epoch_key(record.meta.user_key))
+            record.user_epoch = None if epoch is None else int(epoch)
+        return result
 
     def create(self, op: Create) -> CommitResult:
-        """Create a session record (one round trip)."""
+        """Create a session record (one round trip; a login also updates its user's index)."""
+        evicted: tuple[str, ...] = ()
+        if op.binding is not None:
+            admitted = self._admit(op.key, op.binding, op.now, op.idle)
+            if admitted is None:
+                return CommitResult(CommitStatus.LIMIT)
+            evicted = admitted
         key = self._layout.session_key(op.key)
-        return parse_commit_reply(self._run(CREATE_SCRIPT, key, self._layout.create_args(op)))
+        result = parse_commit_reply(self._run(CREATE_SCRIPT, key, self._layout.create_args(op)))
+        if result.status is CommitStatus.OK:
+            due = min(op.now + op.idle, op.deadline)
+            self._after_write(
+                op.key, binding=op.binding, now=op.now, user=op.user, deadline=op.deadline, due=due
+            )
+            if evicted:
+                result.evicted = evicted
+        return result
 
     def update(self, op: Update) -> CommitResult:
-        """Apply a conditional delta (one round trip)."""
-        key = self._layout.session_key(op.key)
-        return parse_commit_reply(self._run(UPDATE_SCRIPT, key, self._layout.update_args(op)))
+        """Apply a conditional delta (one round trip; a login also updates its user's index)."""
+        evicted: tuple[str, ...] = ()
+        if op.binding is not None:
+            admitted = self._admit(op.key, op.binding, op.now, op.max_idle)
+            if admitted is None:
+                return CommitResult(CommitStatus.LIMIT)
+            evicted = admitted
+        layout = self._layout
+        keys = [layout.session_key(op.key), layout.lock_key(op.key)]
+        result = parse_commit_reply(self._run(UPDATE_SCRIPT, keys, layout.update_args(op)))
+        if result.status is CommitStatus.OK and op.binding is not None:
+            self._after_write(
+                op.key,
+                binding=op.binding,
+                now=op.now,
+                user=op.user,
+                deadline=op.deadline,
+                due=op.now,
+            )
+            if evicted:
+                result.evicted = evicted
+        return result
 
     def destroy(self, op: Destroy) -> bool:
-        """Delete a session if its digest matches (one round trip)."""
+        """Delete a session if its digest matches (one round trip; two for a user's session)."""
         key = self._layout.session_key(op.key)
-        return bool(self._run(DESTROY_SCRIPT, key, self._layout.destroy_args(op)))
+        deleted = bool(self._run(DESTROY_SCRIPT, key, self._layout.destroy_args(op)))
+        if deleted and op.user_key is not None:
+            with mapped_redis_errors("updating the user index"):
+                self._client.zrem(self._layout.user_index_key(op.user_key), op.key)
+        if deleted and self.track_expiry:
+            self._untrack([op.key])
+        return deleted
+
+    # ------------------------------------------------------------------ users
+    def _after_write(
+        self,
+        key: str,
+        *,
+        binding: UserBinding | None,
+        now: int,
+        user: str | None,
+        deadline: int | None,
+        due: int,
+    ) -> None:
+        """Index a login under its user and keep the expiry schedule (after the write)."""
+        if binding is not None:
+            index = self._layout.user_index_key(binding.user_key)
+            self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.score])
+        if self.track_expiry:
+            bucket = due_bucket(key, self.due_buckets)
+            info = f"{deadline or 0}|{user or ''}".encode("utf-8", "surrogatepass")
+            with mapped_redis_errors("scheduling the expiry sweep"):
+                pipe = self._client.pipeline(transaction=False)
+                pipe.zadd(self._layout.due_key(bucket), {key: due})
+                pipe.hset(self._layout.due_info_key(bucket), key, info)
+                pipe.execute()
+
+    def _read_records(self, keys: list[str]) -> list[RecordMeta | None]:
+        """The metadata of several sessions (any slots), one pipelined round trip per node."""
+        if not keys:
+            return []
+        layout = self._layout
+        fields = self._reader.fields
+        with mapped_redis_errors("reading sessions"):
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hmget(layout.session_key(key), fields)
+            replies = pipe.execute()
+        return [self._reader.parse(reply) for reply in replies]
+
+    def _live_members(
+        self, user_key: str, now: int, max_idle: int
+    ) -> list[tuple[str, int, RecordMeta]]:
+        """The user's live indexed sessions (key, score, meta); prunes the dead entries."""
+        layout = self._layout
+        index = layout.user_index_key(user_key)
+        with mapped_redis_errors("reading the user index"):
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zremrangebyscore(index, "-inf", f"({now}")
+            pipe.zrange(index, 0, -1, withscores=True)
+            pipe.get(layout.user_epoch_key(user_key))
+            _, members, epoch_raw = pipe.execute()
+        epoch = None if epoch_raw is None else int(epoch_raw)
+        keys = [bytes(m).decode("ascii") for m, _ in members]
+        metas = self._read_records(keys)
+        live: list[tuple[str, int, RecordMeta]] = []
+        dead: list[str] = []
+        for key, (_, score), meta in zip(keys, members, metas, strict=True):
+            if (
+                meta is None
+                or meta.user_key != user_key
+                or not is_live(meta, now, max_idle)
+                or is_revoked(meta.stamp, epoch)
+            ):
+                dead.append(key)
+            else:
+                live.append((key, int(score), meta))
+        if dead:
+            with mapped_redis_errors("pruning the user index"):
+                self._client.zrem(index, *dead)
+        return live
+
+    def _admit(
+        self, key: str, binding: UserBinding, now: int, max_idle: int
+    ) -> tuple[str, ...] | None:
+        """Apply the session limit for a login; ``None`` means refuse."""
+        if binding.max_sessions is None:
+            return ()
+        members = self._live_members(binding.user_key, now, max_idle)
+        victims = sessions_to_evict(((s, k) for k, s, _ in members if k != key), binding)
+        for victim in victims or ():
+            self.end_session(binding.user_key, victim, "evicted")
+        return victims
+
+    def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
+        """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
+        members = self._live_members(user_key, now, max_idle)
+        return [(key, meta) for key, _, meta in sorted(members, key=lambda m: m[1])]
+
+    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+        """End every session of the user (but ``keep``): O(1) epoch move, then cleanup.
+
+        Returns how many sessions the cleanup ended.
+        """
+        layout = self._layout
+        kept = False
+        if keep is not None:
+            kept = bool(
+                self._run(RESTAMP_SCRIPT, layout.session_key(keep), [user_key.encode(), now + 1])
+            )
+        removed = self._run(
+            REVOKE_SCRIPT,
+            [layout.user_index_key(user_key), layout.user_epoch_key(user_key)],
+            [now, keep if kept and keep is not None else ""],
+        )
+        ended = 0
+        keys = [bytes(m).decode("ascii") for m in removed]
+        for key in keys:  # cleanup: tombstones, so each device learns why on its next request
+            ended += int(
+                self._run(END_SCRIPT, layout.session_key(key), [user_key.encode(), "revoked"])
+            )
+        if self.track_expiry:
+            self._untrack(keys)
+        return ended
+
+    def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Tombstone one session of the user: its next request learns ``reason``."""
+        layout = self._layout
+        ended = bool(self._run(END_SCRIPT, layout.session_key(key), [user_key.encode(), reason]))
+        with mapped_redis_errors("updating the user index"):
+            self._client.zrem(layout.user_index_key(user_key), key)
+        if ended and self.track_expiry:
+            self._untrack([key])
+        return ended
+
+    def user_epoch(self, user_key: str) -> int | None:
+        """The user's epoch (time of the last ``revoke_user``), if any."""
+        with mapped_redis_errors("reading the user epoch"):
+            raw = self._client.get(self._layout.user_epoch_key(user_key))
+        return None if raw is None else int(raw)
+
+    # ------------------------------------------------------------------ locks
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """``SET NX PX``: take the session's lock unless someone holds it."""
+        with mapped_redis_errors("acquiring the session lock"):
+            reply = self._client.set(self._layout.lock_key(key), token, nx=True, px=ttl_ms)
+        return bool(reply)
+
+    def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Extend the lease while this token still holds the lock."""
+        return bool(self._run(RENEW_LOCK_SCRIPT, self._layout.lock_key(key), [token, ttl_ms]))
+
+    def release_lock(self, key: str, token: bytes) -> bool:
+        """Compare-and-delete: release the lock only if this token holds it."""
+        return bool(self._run(RELEASE_LOCK_SCRIPT, self._layout.lock_key(key), [token]))
+
+    # ------------------------------------------------------------------ expiry sweep
+    def _untrack(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        with mapped_redis_errors("updating the expiry schedule"):
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                bucket = due_bucket(key, self.due_buckets)
+                pipe.zrem(self._layout.due_key(bucket), key)
+                pipe.hdel(self._layout.due_info_key(bucket), key)
+            pipe.execute()
+
+    def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+        """Report sessions that expired, each exactly once across concurrent sweepers.
+
+        Walks every bucket of the schedule: an entry that is due is checked against its
+        record; a live session is rescheduled at its expiry, an expired one is *claimed*
+        (the sweeper whose ``ZREM`` removes it reports it; the others skip it). Needs
+        ``track_expiry=True``. Returns at most about ``limit`` sessions per bucket.
+        """
+        layout = self._layout
+        expired: list[ExpiredSession] = []
+        for bucket in range(self.due_buckets):
+            due = layout.due_key(bucket)
+            with mapped_redis_errors("reading the expiry schedule"):
+                members = self._client.zrangebyscore(due, "-inf", now, start=0, num=limit)
+            keys = [bytes(m).decode("ascii") for m in members]  # type: ignore[arg-type]
+            metas = self._read_records(keys)
+            reschedule: dict[str, int] = {}
+            gone: list[str] = []
+            for key, meta in zip(keys, metas, strict=True):
+                if meta is not None and is_live(meta, now, max_idle):
+                    reschedule[key] = min(meta.deadline, meta.accessed + min(meta.idle, max_idle))
+                    continue
+                claim = self._run(CLAIM_SCRIPT, [due, layout.due_info_key(bucket)], [key])
+                session = expired_from_claim(key, claim, meta, now)
+                if session is not None:
+                    expired.append(session)
+                    gone.append(layout.session_key(key))
+            if gone:  # expired by the arithmetic: nothing can revive them, so free them now
+                with mapped_redis_errors("deleting expired sessions"):
+                    pipe = self._client.pipeline(transaction=False)
+                    for name in gone:
+                        pipe.delete(name)
+                    pipe.execute()
+            if reschedule:
+                with mapped_redis_errors("rescheduling the expiry sweep"):
+                    self._client.zadd(due, reschedule, xx=True)
+        return expired
 
     def close(self) -> None:
         """Close the client if this store created it."""

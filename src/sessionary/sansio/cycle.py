@@ -33,8 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionary.codecs import get_codec
-from sessionary.config import ConflictPolicy, SessionConfig
+from sessionary.config import ConflictPolicy, LimitPolicy, SessionConfig
 from sessionary.exceptions import (
+    LockLostError,
+    SessionLimitError,
     SessionStateError,
     SessionTooLargeError,
     StoreConflictError,
@@ -61,13 +63,21 @@ from sessionary.sansio.ops import (
     Operation,
     StoredSession,
     Update,
+    UserBinding,
 )
 from sessionary.sansio.session import Delta, Lifecycle, Session
 from sessionary.sansio.transport import read_header_token
+from sessionary.sansio.users import DeviceInfo, encode_device, is_revoked
 
 __all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
 
 _CREATE_ATTEMPTS = 3
+_REVOKED = "revoked"  # a verdict of _verify beside the LoadStatus values
+_END_REASONS: dict[LoadStatus | str | None, str] = {
+    LoadStatus.EXPIRED_IDLE: "expired_idle",
+    LoadStatus.EXPIRED_ABSOLUTE: "expired_absolute",
+    _REVOKED: "revoked",
+}
 _NONCE_BYTES = 8  # idempotency token of one write (the Redis layout packs 8 bytes)
 
 Result = LoadResult | CommitResult | bool | None
@@ -145,14 +155,18 @@ class SessionCore:
         *,
         client: str | None = None,
         token_headers: Iterable[str] = (),
+        user_agent: str | None = None,
     ) -> SessionCycle:
         """Start the cycle for one request.
 
         ``cookie_headers`` are the request's ``Cookie`` header values; ``token_headers`` the
         values of :attr:`request_header` (header transport). The transport not configured is
-        ignored.
+        ignored. ``client`` (the peer address) and ``user_agent`` are recorded, the address
+        as a keyed hash only, in the device list when the request logs in.
         """
-        return SessionCycle(self, cookie_headers, client=client, token_headers=token_headers)
+        return SessionCycle(
+            self, cookie_headers, client=client, token_headers=token_headers, user_agent=user_agent
+        )
 
 
 # Phases of a cycle, and what a pending response-phase operation is for.
@@ -178,6 +192,7 @@ class SessionCycle:
         "_generation",
         "_key",
         "_lifecycle",
+        "_new_deadline",
         "_new_token",
         "_op",
         "_phase",
@@ -186,6 +201,9 @@ class SessionCycle:
         "_step",
         "_stored",
         "_token",
+        "_user_agent",
+        "lock_key",
+        "lock_token",
         "now",
     )
 
@@ -196,9 +214,15 @@ class SessionCycle:
         *,
         client: str | None = None,
         token_headers: Iterable[str] = (),
+        user_agent: str | None = None,
     ) -> None:
         self._core = core
         self._client = client
+        self._user_agent = user_agent
+        self.lock_token: bytes | None = None
+        """The fenced lock token the shell acquired for this request, if any."""
+        self.lock_key: str | None = None
+        """The storage key the lock was taken on."""
         self.now = core.now_ms()
         self._events: list[SessionEvent] = []
         self._token: SessionToken | None = None
@@ -215,6 +239,7 @@ class SessionCycle:
         self._delta: Delta | None = None
         self._lifecycle: Lifecycle | None = None
         self._new_token: SessionToken | None = None
+        self._new_deadline: int | None = None
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -283,9 +308,10 @@ class SessionCycle:
             if session.unavailable:
                 return
             lifecycle = self._lifecycle = session.lifecycle
-            if lifecycle.destroy_loaded and self._stored is not None:
+            stored = self._stored
+            if lifecycle.destroy_loaded and stored is not None:
                 self._step = _STEP_DESTROY
-                self._op = Destroy(key=self._key, digest=self._digest)
+                self._op = Destroy(self._key, self._digest, stored.meta.user_key)
                 return
             self._plan_write(session, lifecycle)
         finally:
@@ -406,7 +432,7 @@ class SessionCycle:
             return
         self._phase = _READY
         record = result.record
-        verdict: LoadStatus | None = status
+        verdict: LoadStatus | str | None = status
         if status is LoadStatus.FOUND and record is not None:
             verdict = self._verify(record)
             if verdict is LoadStatus.FOUND:
@@ -419,10 +445,20 @@ class SessionCycle:
                     is_new=False,
                     user_id=meta.user,
                     auth_time=meta.auth_time,
+                    ref=self._core.keyring.session_ref(self._key),
                 )
                 return
-        self._session = Session(self._core.codec, now=self.now)
-        if verdict is LoadStatus.MISSING:
+        reason = _END_REASONS.get(verdict) if verdict is not LoadStatus.ENDED else result.reason
+        self._session = Session(self._core.codec, now=self.now, end_reason=reason)
+        if verdict is LoadStatus.ENDED:
+            self._clear_cookie = True
+            name = EventName.EVICTED if reason == "evicted" else EventName.REVOKED
+            self._event(name, reason=reason or "ended")
+        elif verdict is _REVOKED:
+            self._clear_cookie = True
+            assert record is not None
+            self._event(EventName.REVOKED, user=record.meta.user, reason="user epoch")
+        elif verdict is LoadStatus.MISSING:
             self._clear_cookie = True
             self._event(EventName.INVALID_ID, reason="unknown")
         elif verdict is LoadStatus.INVALID:
@@ -441,14 +477,17 @@ class SessionCycle:
             )
             self._event(name, user=record.meta.user if record is not None else None)
 
-    def _verify(self, record: StoredSession) -> LoadStatus | None:
+    def _verify(self, record: StoredSession) -> LoadStatus | str | None:
         """Re-check what the store checked: the core, not the store, is the authority.
 
-        ``None`` means the record is over the size limit.
+        ``None`` means the record is over the size limit; ``_REVOKED`` that its user's epoch
+        has passed its stamp (``revoke_user``).
         """
         meta = record.meta
         if not KeyRing.digests_equal(meta.digest, self._digest):
             return LoadStatus.INVALID
+        if meta.user_key is not None and is_revoked(meta.stamp, record.user_epoch):
+            return _REVOKED
         now = self.now
         if now >= meta.deadline:
             return LoadStatus.EXPIRED_ABSOLUTE
@@ -483,6 +522,8 @@ class SessionCycle:
             digest = self._core.keyring.validator_digest(token.validator, self._generation)
         self._new_token = token
         auth = lifecycle.auth_changed
+        binding = self._binding(lifecycle) if auth else None
+        self._new_deadline = binding.score if binding is not None else None
         self._step = _STEP_UPDATE
         self._op = Update(
             key=self._key,
@@ -497,6 +538,30 @@ class SessionCycle:
             strict=self._core.strict,
             user=lifecycle.user_id if auth else None,
             auth_time=lifecycle.auth_time if auth else None,
+            deadline=binding.score if binding is not None else None,
+            binding=binding,
+            lock_token=self.lock_token,
+        )
+
+    def _binding(self, lifecycle: Lifecycle) -> UserBinding | None:
+        """Index a login under its user; re-authentication restarts the absolute deadline."""
+        user = lifecycle.user_id
+        if user is None:
+            return None
+        core = self._core
+        config = core.config
+        client = self._client
+        device = DeviceInfo(
+            user_agent=self._user_agent,
+            client_hash=core.keyring.fingerprint("client:" + client) if client else None,
+        )
+        return UserBinding(
+            user_key=KeyRing.user_key(user),
+            stamp=self.now,
+            score=self.now + config.absolute_timeout_ms,
+            device=encode_device(device),
+            max_sessions=config.max_sessions_per_user,
+            evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
         )
 
     def _check_size(self, size: int) -> None:
@@ -522,6 +587,7 @@ class SessionCycle:
             attributes=delta.attributes,
             user=lifecycle.user_id,
             auth_time=lifecycle.auth_time,
+            binding=self._binding(lifecycle) if lifecycle.auth_changed else None,
         )
 
     def _destroyed(self) -> None:
@@ -537,13 +603,17 @@ class SessionCycle:
     def _created(self, result: CommitResult) -> None:
         token = self._new_token
         assert token is not None
-        if result.status is CommitStatus.OK:
+        status = result.status
+        if status is CommitStatus.OK:
             self._token = token
             self._set_cookie = (token, self.now + self._core.config.absolute_timeout_ms)
             self._clear_cookie = False
             user = self._lifecycle.user_id if self._lifecycle is not None else None
             self._event(EventName.CREATED, user=user)
+            self._report_evictions(result, user)
             return
+        if status is CommitStatus.LIMIT:
+            self._refuse_limit()
         if self._attempts >= _CREATE_ATTEMPTS:
             msg = "could not allocate a fresh session key (store reports every key as taken)"
             raise StoreError(msg)
@@ -561,15 +631,31 @@ class SessionCycle:
                 assert token is not None
                 assert stored is not None
                 self._token = token
-                self._set_cookie = (token, stored.meta.deadline)
+                self._set_cookie = (token, self._new_deadline or stored.meta.deadline)
                 self._event(EventName.ROTATED, user=lifecycle.user_id)
+            self._report_evictions(result, lifecycle.user_id)
             return
         if status is CommitStatus.CONFLICT:
             raise StoreConflictError(result.conflicts)
+        if status is CommitStatus.LIMIT:
+            self._refuse_limit()
+        if status is CommitStatus.LOCK_LOST:
+            msg = "the session lock expired before the commit; nothing was written"
+            raise LockLostError(msg)
         # GONE: destroyed or expired meanwhile — never resurrect it; the cookie is dead.
         # ROTATED: another request rotated the ID; its response carries the new cookie.
         self._clear_cookie = status is CommitStatus.GONE
         self._event(EventName.COMMIT_REFUSED, reason=status.value)
+
+    def _report_evictions(self, result: CommitResult, user: str | None) -> None:
+        keyring = self._core.keyring
+        for key in result.evicted:
+            self._event(EventName.EVICTED, user=user, ref=keyring.session_ref(key))
+
+    def _refuse_limit(self) -> None:
+        limit = self._core.config.max_sessions_per_user
+        self._event(EventName.COMMIT_REFUSED, reason="session limit")
+        raise SessionLimitError(limit or 0)
 
     # ------------------------------------------------------------------ helpers
     def _event(self, name: EventName, user: str | None = None, **detail: Any) -> None:

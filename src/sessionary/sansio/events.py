@@ -10,7 +10,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EventName", "SessionEvent"]
+import orjson
+
+__all__ = ["EventName", "SessionEvent", "decode_event", "encode_event"]
 
 
 class EventName(str, enum.Enum):
@@ -48,3 +50,34 @@ class SessionEvent:
     fingerprint: str | None = None
     user: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def encode_event(event: SessionEvent) -> dict[bytes, bytes]:
+    """Stream-entry fields for an event (``XADD``): name, time, fingerprint, user, detail."""
+    fields = {b"event": event.name.value.encode(), b"at": str(event.at).encode()}
+    if event.fingerprint is not None:
+        fields[b"fp"] = event.fingerprint.encode()
+    if event.user is not None:
+        fields[b"user"] = event.user.encode("utf-8", "surrogatepass")
+    if event.detail:
+        fields[b"detail"] = orjson.dumps(event.detail, default=str)
+    return fields
+
+
+def decode_event(fields: dict[bytes, bytes]) -> SessionEvent | None:
+    """The event of a stream entry; ``None`` for an entry that is not a sessionary event."""
+    try:
+        name = EventName(fields[b"event"].decode())
+        at = int(fields[b"at"])
+        detail = orjson.loads(fields[b"detail"]) if b"detail" in fields else {}
+    except (KeyError, ValueError, UnicodeDecodeError, orjson.JSONDecodeError):
+        return None
+    fingerprint = fields.get(b"fp")
+    user = fields.get(b"user")
+    return SessionEvent(
+        name,
+        at,
+        None if fingerprint is None else fingerprint.decode("ascii", "replace"),
+        None if user is None else user.decode("utf-8", "replace"),
+        detail if isinstance(detail, dict) else {},
+    )

@@ -90,6 +90,25 @@ class KeyRing:
         raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
         return blake2b(raw, key=self._fingerprint, digest_size=8).hexdigest()
 
+    def session_ref(self, storage_key: str) -> str:
+        """A handle naming a stored session in device lists (reveals nothing about its ID)."""
+        return self.fingerprint("ref:" + storage_key)
+
+    @staticmethod
+    def user_key(user_id: str) -> str:
+        """The index tag of a user: 22 base64url characters, the same under every secret.
+
+        It only names the user's index and epoch in the store (a hash tag, so every key of
+        one user shares a Cluster slot); it is not a secret, and the user ID is stored with
+        authenticated sessions anyway.
+        """
+        mac = blake2b(
+            user_id.encode("utf-8", "surrogatepass"),
+            digest_size=DIGEST_BYTES,
+            person=b"sessionary-user",
+        )
+        return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
     @staticmethod
     def digests_equal(a: bytes, b: bytes) -> bool:
         """Constant-time comparison of two digests (SECURITY.md R25)."""

@@ -20,6 +20,7 @@ __all__ = [
     "CommitStatus",
     "Create",
     "Destroy",
+    "ExpiredSession",
     "Load",
     "LoadResult",
     "LoadStatus",
@@ -27,6 +28,7 @@ __all__ = [
     "RecordMeta",
     "StoredSession",
     "Update",
+    "UserBinding",
 ]
 
 
@@ -46,6 +48,12 @@ class RecordMeta:
     version: int = 1
     user: str | None = None
     auth_time: int | None = None
+    user_key: str | None = None
+    """The user's index tag (:meth:`~sessionary.sansio.keys.KeyRing.user_key`), when logged in."""
+    stamp: int | None = None
+    """Revocation stamp: the session is revoked once its user's epoch reaches it."""
+    device: bytes | None = field(default=None, repr=False)
+    """Encoded device information (:mod:`sessionary.sansio.users`), when recorded."""
 
 
 @dataclass(slots=True)
@@ -55,6 +63,9 @@ class StoredSession:
     attributes: Mapping[str, bytes] = field(repr=False)
     meta: RecordMeta
     touched: bool = False
+    user_epoch: int | None = None
+    """The user's current epoch (``revoke_user`` time), read with the record; ``None`` when
+    the record has no user or the store has not read it."""
 
 
 class LoadStatus(enum.Enum):
@@ -67,14 +78,37 @@ class LoadStatus(enum.Enum):
     """A record exists but the validator does not match: a stale or forged ID."""
     EXPIRED_IDLE = "expired_idle"
     EXPIRED_ABSOLUTE = "expired_absolute"
+    ENDED = "ended"
+    """The session was ended by ``revoke_session`` or an eviction; ``reason`` says which."""
 
 
 @dataclass(slots=True)
 class LoadResult:
-    """What a store found; ``record`` is set only for ``FOUND``."""
+    """What a store found; ``record`` is set only for ``FOUND``, ``reason`` for ``ENDED``."""
 
     status: LoadStatus
     record: StoredSession | None = None
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class UserBinding:
+    """Index a session under its user (a login), enforcing the per-user session limit.
+
+    A store must, before writing the session: drop index entries of sessions that no longer
+    exist or have expired; then, when the user already has ``max_sessions`` other live
+    sessions, refuse with LIMIT (policy ``reject_new``) or end the oldest ones with the
+    reason ``"evicted"`` (policy ``evict_oldest``) and report their keys. It records
+    ``stamp`` and ``device`` with the session and adds the session to the user's index,
+    scored by ``score`` (its absolute deadline).
+    """
+
+    user_key: str
+    stamp: int
+    score: int
+    device: bytes | None = field(default=None, repr=False)
+    max_sessions: int | None = None
+    evict_oldest: bool = False
 
 
 @dataclass(slots=True)
@@ -114,6 +148,8 @@ class Create:
     attributes: Mapping[str, bytes] = field(repr=False)
     user: str | None = None
     auth_time: int | None = None
+    binding: UserBinding | None = None
+    """Set by a login: index the new session under its user."""
 
 
 @dataclass(slots=True)
@@ -145,14 +181,22 @@ class Update:
     auth_time: int | None = None
     deadline: int | None = None
     """New absolute deadline (only re-authentication may extend it), or ``None``."""
+    binding: UserBinding | None = None
+    """Set by a login: index the session under its user."""
+    lock_token: bytes | None = field(default=None, repr=False)
+    """The fenced lock token this request holds; refuse with LOCK_LOST unless it still does."""
 
 
 @dataclass(slots=True)
 class Destroy:
-    """Delete a session record, but only while its digest is ``digest``."""
+    """Delete a session record, but only while its digest is ``digest``.
+
+    When ``user_key`` is set the store also drops the session from that user's index.
+    """
 
     key: str
     digest: bytes = field(repr=False)
+    user_key: str | None = None
 
 
 class CommitStatus(enum.Enum):
@@ -167,14 +211,32 @@ class CommitStatus(enum.Enum):
     """Strict mode: fields read and written by this request changed; nothing was written."""
     EXISTS = "exists"
     """Create: the key is taken; nothing was written."""
+    LIMIT = "limit"
+    """A login would exceed ``max_sessions`` (policy ``reject_new``); nothing was written."""
+    LOCK_LOST = "lock_lost"
+    """The request's lock expired or was taken over; nothing was written."""
 
 
 @dataclass(slots=True)
 class CommitResult:
-    """Outcome of a write; ``conflicts`` names the fields that changed underneath."""
+    """Outcome of a write; ``conflicts`` names the fields that changed underneath.
+
+    ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``).
+    """
 
     status: CommitStatus
     conflicts: tuple[str, ...] = ()
+    evicted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredSession:
+    """A session the sweeper found expired: for the ``expired_*`` lifecycle events."""
+
+    key: str
+    user: str | None
+    status: LoadStatus
+    """``EXPIRED_IDLE`` or ``EXPIRED_ABSOLUTE``."""
 
 
 Operation = Load | Create | Update | Destroy

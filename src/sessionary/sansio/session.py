@@ -93,12 +93,14 @@ class Session(MutableMapping[str, Any]):
         "_data",
         "_destroy_loaded",
         "_dirty",
+        "_end_reason",
         "_error",
         "_is_new",
         "_meta_changed",
         "_now",
         "_raw",
         "_read",
+        "_ref",
         "_rotate",
         "_user_id",
         "_written",
@@ -114,6 +116,8 @@ class Session(MutableMapping[str, Any]):
         user_id: str | None = None,
         auth_time: int | None = None,
         error: BaseException | None = None,
+        ref: str | None = None,
+        end_reason: str | None = None,
     ) -> None:
         self._codec = codec
         self._raw: Mapping[str, bytes] = raw if raw is not None else {}
@@ -125,6 +129,8 @@ class Session(MutableMapping[str, Any]):
         self._user_id = user_id
         self._auth_time = auth_time
         self._error = error
+        self._ref = ref
+        self._end_reason = end_reason
         self._accessed = False
         self._closed = False
         self._rotate = False
@@ -266,6 +272,21 @@ class Session(MutableMapping[str, Any]):
             return None
         return dt.datetime.fromtimestamp(self._auth_time / 1000, tz=dt.timezone.utc)
 
+    @property
+    def ref(self) -> str | None:
+        """This session's handle in device lists (``UserSession.ref``); ``None`` if new."""
+        return self._ref
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the session the client presented is no longer valid, if it just ended.
+
+        ``"expired_idle"``, ``"expired_absolute"``, ``"revoked"`` (``revoke_user`` or
+        ``revoke_session``) or ``"evicted"`` (``max_sessions_per_user``); ``None`` otherwise.
+        Lets the application say *why* the user must sign in again.
+        """
+        return self._end_reason
+
     def login(self, user_id: str | int, *, auth_time: dt.datetime | None = None) -> None:
         """Record an authentication: rotates the ID, sets the user and the auth time.
 
@@ -321,6 +342,7 @@ class Session(MutableMapping[str, Any]):
         self._written = {}
         self._read = set()
         self._is_new = True
+        self._ref = None
         self._user_id = None
         self._auth_time = None
         self._rotate = False

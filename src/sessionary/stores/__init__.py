@@ -20,13 +20,17 @@ from sessionary.stores.base import AsyncStore, Store
 
 if TYPE_CHECKING:
     from sessionary._async.redis import AsyncRedisStore
+    from sessionary._async.redis_events import AsyncRedisEventStream
     from sessionary._sync.redis import RedisStore
+    from sessionary._sync.redis_events import RedisEventStream
 
 __all__ = [
     "AsyncMemoryStore",
+    "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncStore",
     "MemoryStore",
+    "RedisEventStream",
     "RedisStore",
     "Store",
 ]
@@ -34,6 +38,8 @@ __all__ = [
 _LAZY = {
     "AsyncRedisStore": "sessionary._async.redis",
     "RedisStore": "sessionary._sync.redis",
+    "AsyncRedisEventStream": "sessionary._async.redis_events",
+    "RedisEventStream": "sessionary._sync.redis_events",
 }
 
 

@@ -9,6 +9,11 @@ bytes per session)::
                    format(1) created(6) accessed(6) idle(4) deadline(6) digest(16)
                    nonce(8) version(4) auth_time(6), big-endian, times in ms
         \xffu      user ID (authenticated sessions only)
+        \xffh      the user's index tag: its index ``<prefix>:u:{<tag>}`` and epoch
+                   ``<prefix>:u:{<tag>}:ep`` (authenticated sessions only)
+        \xffe      revocation stamp (decimal ms; the session dies once the epoch reaches it)
+        \xffd      device information (compact JSON: user agent, keyed client-IP hash)
+        \xffx      end reason: the record is a tombstone (``revoke_session``, eviction)
 
 Metadata fields start with byte 0xFF, which never begins a UTF-8 string, so no attribute
 name can collide with them and no other application's hash parses as a session (R41): a
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +47,7 @@ from sessionary.sansio.ops import (
     RecordMeta,
     StoredSession,
     Update,
+    UserBinding,
 )
 
 __all__ = [
@@ -63,6 +69,10 @@ __all__ = [
 
 META_FIELD = b"\xffm"
 USER_FIELD = b"\xffu"
+USER_KEY_FIELD = b"\xffh"
+STAMP_FIELD = b"\xffe"
+DEVICE_FIELD = b"\xffd"
+ENDED_FIELD = b"\xffx"
 META_FORMAT = 1
 META_SIZE = 57
 NONCE_BYTES = 8
@@ -135,9 +145,11 @@ class Script:
         return cls(name, source, hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest())
 
 
-_LUA_COMMON = """
+LUA_COMMON = """
 local META = '>BI6I6I4I6c16c8I4I6'  -- see pack_meta()
 local META_FIELD = string.char(255) .. 'm'
+local TAG_FIELD = string.char(255) .. 'h'
+local ENDED_FIELD = string.char(255) .. 'x'
 local function unpack_meta(m)
   if m == false or m == nil or #m ~= 57 or string.byte(m, 1) ~= 1 then return nil end
   local _, created, accessed, idle, deadline, digest, nonce, version, auth =
@@ -162,20 +174,27 @@ end
 
 LOAD_SCRIPT = Script.of(
     "load",
-    _LUA_COMMON
+    LUA_COMMON
     + """
--- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after
+-- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after, epoch key prefix or ''
 -- Reply: {0} missing | {2} invalid | {3} expired idle | {4} expired absolute
---        {1, touched, {field, value, ...}}
+--        {5, reason} ended (tombstone)
+--        {1, touched, {field, value, ...}, user epoch or false}
+-- With an epoch key prefix (not on Cluster) the user's epoch is read here, by name from
+-- the record: <prefix><tag>}:ep. On Cluster the store reads it in a second step.
 local data = redis.call('HGETALL', KEYS[1])
 if #data == 0 then return {0} end
-local at = nil
+local at, tag, ended = nil, nil, nil
 for i = 1, #data, 2 do
-  if data[i] == META_FIELD then at = i + 1 break end
+  local f = data[i]
+  if f == META_FIELD then at = i + 1
+  elseif f == TAG_FIELD then tag = data[i + 1]
+  elseif f == ENDED_FIELD then ended = data[i + 1] end
 end
 local m = at and unpack_meta(data[at])
 if not m then return {0} end
 if m.digest ~= ARGV[1] then return {2} end
+if ended then return {5, ended} end
 local now = tonumber(ARGV[2])
 local idle = math.min(m.idle, tonumber(ARGV[3]))
 if now >= m.deadline then
@@ -194,13 +213,15 @@ if now - m.accessed >= tonumber(ARGV[4]) then
   redis.call('PEXPIRE', KEYS[1], math.max(1, math.min(now + idle, m.deadline) - now))
   touched = 1
 end
-return {1, touched, data}
+local epoch = false
+if tag and ARGV[5] ~= '' then epoch = redis.call('GET', ARGV[5] .. tag .. '}:ep') end
+return {1, touched, data, epoch}
 """,
 )
 
 CREATE_SCRIPT = Script.of(
     "create",
-    _LUA_COMMON
+    LUA_COMMON
     + """
 -- KEYS[1] session hash; ARGV: nonce, now, idle, deadline, field, value, ...
 -- (the fields include the packed metadata). Reply: {'OK'} | {'EXISTS'}
@@ -219,19 +240,22 @@ return {'OK'}
 
 UPDATE_SCRIPT = Script.of(
     "update",
-    _LUA_COMMON
+    LUA_COMMON
     + """
--- KEYS[1] session hash
+-- KEYS[1] session hash, KEYS[2] its lock (same slot)
 -- ARGV: 1 expect_digest, 2 nonce, 3 now, 4 max_idle, 5 strict ('1'/'0'), 6 new deadline or '',
 --       7 new digest, 8 auth time or '', 9 n_expected, 10 n_delete,
 --       then n_expected triples (field, '1'|'0' present, value), n_delete field names,
---       then field/value pairs to set
+--       11 lock token or '', then n_expected triples (field, '1'|'0' present, value),
+--       n_delete field names, then field/value pairs to set
 -- Reply: {'OK', {conflicts}} | {'GONE'} | {'ROTATED'} | {'CONFLICT', {conflicts}}
+--        | {'LOCK_LOST'}
 local key = KEYS[1]
 local m = unpack_meta(redis.call('HGET', key, META_FIELD))
-if not m then return {'GONE'} end
+if not m or redis.call('HEXISTS', key, ENDED_FIELD) == 1 then return {'GONE'} end
 if m.nonce == ARGV[2] then return {'OK', {}} end
 if m.digest ~= ARGV[1] then return {'ROTATED'} end
+if ARGV[11] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[11] then return {'LOCK_LOST'} end
 local now = tonumber(ARGV[3])
 local idle = math.min(m.idle, tonumber(ARGV[4]))
 if now >= m.deadline or now >= m.accessed + idle then
@@ -241,7 +265,7 @@ end
 local n_exp = tonumber(ARGV[9])
 local n_del = tonumber(ARGV[10])
 local conflicts = {}
-local i = 11
+local i = 12
 for _ = 1, n_exp do
   local current = redis.call('HGET', key, ARGV[i])
   if ARGV[i + 1] == '1' then
@@ -275,7 +299,7 @@ return {'OK', conflicts}
 
 DESTROY_SCRIPT = Script.of(
     "destroy",
-    _LUA_COMMON
+    LUA_COMMON
     + """
 -- KEYS[1] session hash; ARGV: digest. Reply: 1 deleted | 0 absent or not ours
 local m = unpack_meta(redis.call('HGET', KEYS[1], META_FIELD))
@@ -296,6 +320,19 @@ def client_decodes_responses(client: object) -> bool:
     return bool(getattr(get_encoder(), "decode_responses", False))
 
 
+def binding_fields(binding: UserBinding) -> list[bytes | str | int]:
+    """The hash fields a login writes: user tag, revocation stamp, device."""
+    fields: list[bytes | str | int] = [
+        USER_KEY_FIELD,
+        binding.user_key.encode(),
+        STAMP_FIELD,
+        binding.stamp,
+    ]
+    if binding.device is not None:
+        fields += [DEVICE_FIELD, binding.device]
+    return fields
+
+
 def _field(name: str) -> bytes:
     return name.encode("utf-8", "surrogatepass")
 
@@ -303,7 +340,7 @@ def _field(name: str) -> bytes:
 class RedisLayout:
     """Key names and script arguments for one key prefix."""
 
-    __slots__ = ("_session_prefix", "prefix")
+    __slots__ = ("_session_prefix", "epoch_prefix", "prefix")
 
     def __init__(self, prefix: str = "sessionary") -> None:
         if not _PREFIX_RE.fullmatch(prefix):
@@ -314,10 +351,40 @@ class RedisLayout:
             raise ConfigurationError(msg)
         self.prefix = prefix
         self._session_prefix = f"{prefix}:s:{{"
+        self.epoch_prefix = f"{prefix}:u:{{"
+        """What the load script prepends to a record's user tag to name the epoch key."""
 
     def session_key(self, storage_key: str) -> str:
         """The Redis key of a session hash (the storage key is its hash tag)."""
         return f"{self._session_prefix}{storage_key}}}"
+
+    def lock_key(self, storage_key: str) -> str:
+        """The Redis key of a session's opt-in lock (same hash slot as the session)."""
+        return f"{self._session_prefix}{storage_key}}}:lk"
+
+    def user_index_key(self, user_key: str) -> str:
+        """The user's index: a sorted set of storage keys scored by absolute deadline."""
+        return f"{self.epoch_prefix}{user_key}}}"
+
+    def user_epoch_key(self, user_key: str) -> str:
+        """The user's epoch (time of the last ``revoke_user``), same slot as the index."""
+        return f"{self.epoch_prefix}{user_key}}}:ep"
+
+    def user_pattern(self) -> str:
+        """A ``SCAN MATCH`` pattern for this prefix's user indexes (and epochs)."""
+        return f"{self.prefix}:u:*"
+
+    def events_key(self) -> str:
+        """The lifecycle event stream."""
+        return f"{self.prefix}:events"
+
+    def due_key(self, bucket: int) -> str:
+        """One bucket of the expiry schedule (each bucket in its own hash slot)."""
+        return f"{self.prefix}:due:{{{bucket:02d}}}"
+
+    def due_info_key(self, bucket: int) -> str:
+        """Per-bucket hash: storage key → ``"<deadline>|<user>"`` for the expired event."""
+        return f"{self.prefix}:due:{{{bucket:02d}}}:i"
 
     def session_pattern(self) -> str:
         """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe)."""
@@ -345,6 +412,8 @@ class RedisLayout:
         args: list[bytes | str | int] = [op.nonce, op.now, op.idle, op.deadline, META_FIELD, meta]
         if op.user is not None:
             args += [USER_FIELD, op.user.encode()]
+        if op.binding is not None:
+            args += binding_fields(op.binding)
         for name, value in op.attributes.items():
             args += [_field(name), value]
         return args
@@ -363,6 +432,7 @@ class RedisLayout:
             b"" if op.auth_time is None else op.auth_time,
             len(op.expected),
             len(op.delete),
+            op.lock_token or b"",
         ]
         for name, value in op.expected.items():
             if value is None:
@@ -372,6 +442,8 @@ class RedisLayout:
         args += [_field(name) for name in op.delete]
         if op.user is not None:
             args += [USER_FIELD, op.user.encode()]
+        if op.binding is not None:
+            args += binding_fields(op.binding)
         for name, value in op.attributes.items():
             args += [_field(name), value]
         return args
@@ -396,38 +468,64 @@ _COMMIT_STATUS = {
     b"ROTATED": CommitStatus.ROTATED,
     b"CONFLICT": CommitStatus.CONFLICT,
     b"EXISTS": CommitStatus.EXISTS,
+    b"LOCK_LOST": CommitStatus.LOCK_LOST,
 }
 
 
 def parse_hash(flat: Sequence[bytes], *, touched: bool = False) -> StoredSession | None:
     """Turn an ``HGETALL`` reply into a :class:`StoredSession` (``None`` if not a session)."""
     attributes: dict[str, bytes] = {}
-    meta_raw: bytes | None = None
-    user: str | None = None
+    special: dict[bytes, bytes] = {}
     it = iter(flat)
     for name, value in zip(it, it, strict=True):
         if name[:1] != b"\xff":
             attributes[name.decode("utf-8", "surrogatepass")] = value
-        elif name == META_FIELD:
-            meta_raw = value
-        elif name == USER_FIELD:
-            user = value.decode("utf-8", "surrogatepass")
-    if meta_raw is None:
-        return None
-    meta = unpack_meta(meta_raw, user)
+        else:
+            special[name] = value
+    meta = meta_from_fields(special)
     if meta is None:
         return None
     return StoredSession(attributes, meta, touched)
 
 
+def meta_from_fields(special: Mapping[bytes, bytes | None]) -> RecordMeta | None:
+    """Metadata from a record's reserved (0xFF-prefixed) fields; ``None`` if not a session."""
+    meta_raw = special.get(META_FIELD)
+    if meta_raw is None:
+        return None
+    user_raw = special.get(USER_FIELD)
+    meta = unpack_meta(meta_raw, None if user_raw is None else user_raw.decode("utf-8", "replace"))
+    if meta is None:
+        return None
+    tag, stamp = special.get(USER_KEY_FIELD), special.get(STAMP_FIELD)
+    if tag is not None:
+        meta.user_key = tag.decode("ascii", "replace")
+        meta.stamp = int(stamp) if stamp is not None and stamp.isdigit() else None
+        meta.device = special.get(DEVICE_FIELD)
+    return meta
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value is False:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def parse_load_reply(reply: Any) -> LoadResult:
     """Interpret the reply of :data:`LOAD_SCRIPT`."""
     code = int(reply[0])
+    if code == 5:
+        return LoadResult(LoadStatus.ENDED, reason=bytes(reply[1]).decode("ascii", "replace"))
     if code != 1:
         return LoadResult(_LOAD_STATUS.get(code, LoadStatus.MISSING))
     stored = parse_hash(reply[2], touched=bool(reply[1]))
     if stored is None:
         return _MISSING
+    if len(reply) > 3:
+        stored.user_epoch = _int_or_none(reply[3])
     return LoadResult(LoadStatus.FOUND, stored)
 
 

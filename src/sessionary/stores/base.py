@@ -15,9 +15,25 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import (
+    CommitResult,
+    Create,
+    Destroy,
+    ExpiredSession,
+    Load,
+    LoadResult,
+    RecordMeta,
+    Update,
+)
 
-__all__ = ["AsyncStore", "Store"]
+__all__ = [
+    "AsyncLockingStore",
+    "AsyncStore",
+    "AsyncUserStore",
+    "LockingStore",
+    "Store",
+    "UserStore",
+]
 
 
 @runtime_checkable
@@ -67,4 +83,94 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections (only those the store created itself)."""
+        ...
+
+
+@runtime_checkable
+class AsyncUserStore(Protocol):
+    """A store that keeps per-user indexes: device lists, ``revoke_user``, limits, sweeping.
+
+    User keys are index tags computed by the core (never raw user IDs in key names);
+    storage keys are keyed hashes (never raw session IDs).
+    """
+
+    async def list_user(
+        self, user_key: str, now: int, max_idle: int
+    ) -> list[tuple[str, RecordMeta]]:
+        """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
+        ...
+
+    async def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+        """Move the user's epoch to ``now`` and delete their sessions but ``keep``."""
+        ...
+
+    async def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
+        ...
+
+    async def user_epoch(self, user_key: str) -> int | None:
+        """The user's epoch, if any."""
+        ...
+
+    async def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+        """Report expired sessions, each exactly once across concurrent sweepers."""
+        ...
+
+
+@runtime_checkable
+class AsyncLockingStore(Protocol):
+    """A store offering the opt-in fenced per-session lock."""
+
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Take the lock unless another token holds it."""
+        ...
+
+    async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Extend the lease while ``token`` holds the lock."""
+        ...
+
+    async def release_lock(self, key: str, token: bytes) -> bool:
+        """Release the lock if ``token`` holds it."""
+        ...
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    """The synchronous twin of :class:`AsyncUserStore`."""
+
+    def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
+        """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
+        ...
+
+    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+        """Move the user's epoch to ``now`` and delete their sessions but ``keep``."""
+        ...
+
+    def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
+        ...
+
+    def user_epoch(self, user_key: str) -> int | None:
+        """The user's epoch, if any."""
+        ...
+
+    def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+        """Report expired sessions, each exactly once across concurrent sweepers."""
+        ...
+
+
+@runtime_checkable
+class LockingStore(Protocol):
+    """The synchronous twin of :class:`AsyncLockingStore`."""
+
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Take the lock unless another token holds it."""
+        ...
+
+    def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Extend the lease while ``token`` holds the lock."""
+        ...
+
+    def release_lock(self, key: str, token: bytes) -> bool:
+        """Release the lock if ``token`` holds it."""
         ...

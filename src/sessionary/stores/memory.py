@@ -16,6 +16,7 @@ import hmac
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -25,13 +26,16 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    ExpiredSession,
     Load,
     LoadResult,
     LoadStatus,
     RecordMeta,
     StoredSession,
     Update,
+    UserBinding,
 )
+from sessionary.sansio.users import is_revoked, next_epoch, sessions_to_evict
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "MemoryEngine"]
 
@@ -55,6 +59,8 @@ _ROTATED = CommitResult(CommitStatus.ROTATED)
 _EXISTS = CommitResult(CommitStatus.EXISTS)
 _MISSING = LoadResult(LoadStatus.MISSING)
 _INVALID = LoadResult(LoadStatus.INVALID)
+_LIMIT = CommitResult(CommitStatus.LIMIT)
+_LOCK_LOST = CommitResult(CommitStatus.LOCK_LOST)
 
 
 @dataclass(slots=True)
@@ -69,6 +75,11 @@ class _Record:
     version: int = 1
     user: str | None = None
     auth_time: int | None = None
+    user_key: str | None = None
+    stamp: int | None = None
+    device: bytes | None = None
+    ended: str | None = None
+    """Why the session was ended (``revoke_session``, eviction): a tombstone until it expires."""
     gc_at: int = 0
     """When the record may be dropped (the Redis TTL's twin)."""
     meta: RecordMeta | None = None
@@ -88,8 +99,18 @@ class _Record:
                 version=self.version,
                 user=self.user,
                 auth_time=self.auth_time,
+                user_key=self.user_key,
+                stamp=self.stamp,
+                device=self.device,
             )
         return StoredSession(self.attributes, meta, touched)
+
+    def bind(self, binding: UserBinding) -> None:
+        self.meta = None
+        self.user_key = binding.user_key
+        self.stamp = binding.stamp
+        if binding.device is not None:
+            self.device = binding.device
 
 
 class MemoryEngine:
@@ -101,6 +122,11 @@ class MemoryEngine:
             raise ValueError(msg)
         self.max_entries = max_entries
         self._records: OrderedDict[str, _Record] = OrderedDict()
+        self._index: dict[str, dict[str, int]] = {}
+        """user key → {storage key: absolute deadline}: the per-user index."""
+        self._epochs: dict[str, int] = {}
+        self._locks: dict[str, tuple[bytes, float]] = {}
+        """storage key → (token, monotonic expiry): the opt-in per-session locks."""
         self._lock = threading.Lock()
         self._forks = _forks
         self._warned = False
@@ -135,6 +161,8 @@ class MemoryEngine:
                 return _MISSING
             if not hmac.compare_digest(record.digest, op.digest):
                 return _INVALID
+            if record.ended is not None:
+                return LoadResult(LoadStatus.ENDED, reason=record.ended)
             # The arithmetic of sansio.expiry, inlined on this hot path.
             idle = min(record.idle, op.max_idle)
             if now >= record.deadline:
@@ -152,7 +180,10 @@ class MemoryEngine:
                     now=now, accessed=now, idle=idle, deadline=record.deadline
                 )
             self._records.move_to_end(op.key)
-            return LoadResult(LoadStatus.FOUND, record.snapshot(touched=touched))
+            snapshot = record.snapshot(touched=touched)
+            if record.user_key is not None:
+                snapshot.user_epoch = self._epochs.get(record.user_key)
+            return LoadResult(LoadStatus.FOUND, snapshot)
 
     def create(self, op: Create) -> CommitResult:
         """Perform a :class:`~sessionary.sansio.ops.Create`."""
@@ -161,6 +192,12 @@ class MemoryEngine:
             existing = self._live(op.key, op.now)
             if existing is not None:
                 return _OK if existing.nonce == op.nonce else _EXISTS
+            evicted: tuple[str, ...] = ()
+            if op.binding is not None:
+                admitted = self._admit(op.key, op.binding, op.now, op.idle)
+                if admitted is None:
+                    return _LIMIT
+                evicted = admitted
             record = _Record(
                 attributes=dict(op.attributes),
                 created=op.now,
@@ -175,10 +212,13 @@ class MemoryEngine:
             record.gc_at = op.now + ttl_ms(
                 now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline
             )
+            if op.binding is not None:
+                record.bind(op.binding)
+                self._index.setdefault(op.binding.user_key, {})[op.key] = op.binding.score
             self._records[op.key] = record
             while len(self._records) > self.max_entries:
                 self._evict_one(op.now)
-            return _OK
+            return CommitResult(CommitStatus.OK, evicted=evicted) if evicted else _OK
 
     def _evict_one(self, now: int) -> None:
         # Expired records go first; otherwise the least recently used one.
@@ -188,30 +228,51 @@ class MemoryEngine:
                 return
         self._records.popitem(last=False)
 
+    def _refuse_update(self, record: _Record | None, op: Update) -> CommitResult | None:
+        """The guards of an update, in the Lua script's order (caller holds the lock)."""
+        if record is None or record.ended is not None:
+            return _GONE
+        if record.nonce == op.nonce:
+            return _OK
+        if not hmac.compare_digest(record.digest, op.expect_digest):
+            return _ROTATED
+        if op.lock_token is not None and not self._holds(op.key, op.lock_token):
+            return _LOCK_LOST
+        status = expiry_status(
+            now=op.now,
+            accessed=record.accessed,
+            idle=effective_idle(record.idle, op.max_idle),
+            deadline=record.deadline,
+        )
+        if status is not LoadStatus.FOUND:
+            del self._records[op.key]
+            return _GONE
+        return None
+
     def update(self, op: Update) -> CommitResult:
         """Perform an :class:`~sessionary.sansio.ops.Update`."""
         self._check_process()
         with self._lock:
             record = self._live(op.key, op.now)
-            if record is None:
-                return _GONE
-            if record.nonce == op.nonce:
-                return _OK
-            if not hmac.compare_digest(record.digest, op.expect_digest):
-                return _ROTATED
+            refusal = self._refuse_update(record, op)
+            if refusal is not None:
+                return refusal
+            assert record is not None
             idle = effective_idle(record.idle, op.max_idle)
-            status = expiry_status(
-                now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline
-            )
-            if status is not LoadStatus.FOUND:
-                del self._records[op.key]
-                return _GONE
             current = record.attributes
             conflicts = tuple(
                 name for name, value in op.expected.items() if current.get(name) != value
             )
             if conflicts and op.strict:
                 return CommitResult(CommitStatus.CONFLICT, conflicts)
+            evicted: tuple[str, ...] = ()
+            if op.binding is not None:
+                admitted = self._admit(op.key, op.binding, op.now, idle)
+                if admitted is None:
+                    return _LIMIT
+                evicted = admitted
+                record.bind(op.binding)
+                self._index.setdefault(op.binding.user_key, {})[op.key] = op.binding.score
             attributes = dict(current)  # copy-on-write: snapshots handed out stay unchanged
             for name in op.delete:
                 attributes.pop(name, None)
@@ -232,7 +293,7 @@ class MemoryEngine:
                 now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline
             )
             self._records.move_to_end(op.key)
-            return CommitResult(CommitStatus.OK, conflicts)
+            return CommitResult(CommitStatus.OK, conflicts, evicted)
 
     def destroy(self, op: Destroy) -> bool:
         """Perform a :class:`~sessionary.sansio.ops.Destroy`."""
@@ -242,7 +303,155 @@ class MemoryEngine:
             if record is None or not hmac.compare_digest(record.digest, op.digest):
                 return False
             del self._records[op.key]
+            if op.user_key is not None:
+                self._index.get(op.user_key, {}).pop(op.key, None)
             return True
+
+    # ------------------------------------------------------------------ users
+    def _alive_for(self, user_key: str, key: str, now: int, max_idle: int) -> _Record | None:
+        """The indexed record if it still is a live session of this user (caller holds lock)."""
+        record = self._live(key, now)
+        if record is None or record.user_key != user_key or record.ended is not None:
+            return None
+        if expiry_status(
+            now=now,
+            accessed=record.accessed,
+            idle=effective_idle(record.idle, max_idle),
+            deadline=record.deadline,
+        ) is not LoadStatus.FOUND or is_revoked(record.stamp, self._epochs.get(user_key)):
+            return None
+        return record
+
+    def _pruned(self, user_key: str, now: int, max_idle: int) -> dict[str, int]:
+        """The user's index without dead entries (self-healing; caller holds the lock)."""
+        index = self._index.get(user_key)
+        if not index:
+            return {}
+        for key in [k for k in index if self._alive_for(user_key, k, now, max_idle) is None]:
+            del index[key]
+        if not index:
+            del self._index[user_key]
+        return index
+
+    def _admit(
+        self, key: str, binding: UserBinding, now: int, max_idle: int
+    ) -> tuple[str, ...] | None:
+        """Apply the session limit for a login; ``None`` means refuse (caller holds lock)."""
+        if binding.max_sessions is None:
+            return ()
+        index = self._pruned(binding.user_key, now, max_idle)
+        victims = sessions_to_evict(((s, k) for k, s in index.items() if k != key), binding)
+        for victim in victims or ():
+            self._end(binding.user_key, victim, "evicted")
+        return victims
+
+    def _end(self, user_key: str, key: str, reason: str) -> bool:
+        index = self._index.get(user_key)
+        if index is not None:
+            index.pop(key, None)
+        record = self._records.get(key)
+        if record is None or record.user_key != user_key or record.ended is not None:
+            return False
+        record.ended = reason
+        record.attributes = {}
+        record.meta = None
+        return True
+
+    def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
+        """The user's live sessions (storage key, metadata), pruning dead index entries."""
+        with self._lock:
+            index = self._pruned(user_key, now, max_idle)
+            out = []
+            for key in sorted(index, key=index.__getitem__):
+                record = self._records[key]
+                out.append((key, record.snapshot(touched=False).meta))
+            return out
+
+    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+        """End every session of the user except ``keep``; returns how many were ended.
+
+        The ended sessions become tombstones, so their next request learns the reason.
+        """
+        with self._lock:
+            kept = self._alive_for(user_key, keep, now, 1 << 62) if keep is not None else None
+            if kept is not None:
+                kept.stamp = now + 1
+                kept.meta = None
+            self._epochs[user_key] = next_epoch(self._epochs.get(user_key), now)
+            index = self._index.pop(user_key, {})
+            ended = 0
+            for key in index:
+                if key != keep or kept is None:
+                    ended += self._end(user_key, key, "revoked")
+            if kept is not None and keep is not None:
+                self._index[user_key] = {keep: index.get(keep, kept.deadline)}
+            return ended
+
+    def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Tombstone one session of the user (it loads as ENDED with ``reason``)."""
+        with self._lock:
+            return self._end(user_key, key, reason)
+
+    def user_epoch(self, user_key: str) -> int | None:
+        """The user's epoch (time of the last ``revoke_user``), if any."""
+        with self._lock:
+            return self._epochs.get(user_key)
+
+    # ------------------------------------------------------------------ locks
+    def _holds(self, key: str, token: bytes) -> bool:
+        held = self._locks.get(key)
+        return held is not None and held[0] == token and held[1] > time.monotonic()
+
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Take the lock of a session unless another live token holds it."""
+        with self._lock:
+            held = self._locks.get(key)
+            if held is not None and held[1] > time.monotonic():
+                return False
+            self._locks[key] = (token, time.monotonic() + ttl_ms / 1000)
+            return True
+
+    def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
+        """Extend the lease of a lock this token still holds."""
+        with self._lock:
+            if not self._holds(key, token):
+                return False
+            self._locks[key] = (token, time.monotonic() + ttl_ms / 1000)
+            return True
+
+    def release_lock(self, key: str, token: bytes) -> bool:
+        """Release the lock if this token holds it (compare-and-delete)."""
+        with self._lock:
+            held = self._locks.get(key)
+            if held is None or held[0] != token:
+                return False
+            del self._locks[key]
+            return True
+
+    # ------------------------------------------------------------------ expiry
+    def sweep(self, now_ms: int) -> list[ExpiredSession]:
+        """Drop every expired record and report each one once (for ``expired_*`` events).
+
+        Tombstones (revoked or evicted sessions) are dropped silently: they were reported
+        when they ended.
+        """
+        with self._lock:
+            out = []
+            for key, record in list(self._records.items()):
+                status = expiry_status(
+                    now=now_ms,
+                    accessed=record.accessed,
+                    idle=record.idle,
+                    deadline=record.deadline,
+                )
+                if status is LoadStatus.FOUND:
+                    continue
+                del self._records[key]
+                if record.user_key is not None:
+                    self._index.get(record.user_key, {}).pop(key, None)
+                if record.ended is None:
+                    out.append(ExpiredSession(key, record.user, status))
+            return out
 
     def purge_expired(self, now_ms: int) -> int:
         """Drop every record whose time-to-live has passed; return how many (R37)."""

@@ -1,0 +1,114 @@
+"""Durable lifecycle events in a Redis Stream, with consumer groups.
+
+The manager publishes every lifecycle event of a request (created, rotated, destroyed,
+revoked, evicted, invalid-id…) after the request's commit; the sweeper publishes the
+``expired_*`` events. Consumers read them with a consumer group (each event handled by one
+consumer of the group, acknowledged when done) or follow the stream (``sessionary events
+tail``). Entries are trimmed to about ``maxlen`` (``XADD MAXLEN ~``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
+
+from sessionary._async.events import DEFAULT_MAXLEN, StreamEntry
+from sessionary.sansio.events import SessionEvent, decode_event, encode_event
+from sessionary.stores._redis_common import RedisLayout
+from sessionary.stores._redis_errors import mapped_redis_errors
+
+__all__ = ["AsyncRedisEventStream"]
+
+
+class AsyncRedisEventStream:
+    """Lifecycle events in the Redis Stream ``<prefix>:events`` (one key: Cluster-safe).
+
+    >>> stream = AsyncRedisEventStream(store.client, prefix="sessionary")  # doctest: +SKIP
+    >>> await stream.ensure_group("audit")  # doctest: +SKIP
+    >>> for entry_id, event in await stream.read_group("audit", "worker-1"):  # doctest: +SKIP
+    ...     handle(event)
+    ...     await stream.ack("audit", [entry_id])
+    """
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        prefix: str = "sessionary",
+        maxlen: int = DEFAULT_MAXLEN,
+    ) -> None:
+        self._client = client
+        self.key = RedisLayout(prefix).events_key()
+        self.maxlen = maxlen
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key={self.key!r})"
+
+    async def publish(self, events: Sequence[SessionEvent]) -> None:
+        """``XADD`` each event (one pipelined round trip)."""
+        if not events:
+            return
+        with mapped_redis_errors("publishing events"):
+            pipe = self._client.pipeline(transaction=False)
+            for event in events:
+                pipe.xadd(self.key, encode_event(event), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+            await pipe.execute()
+
+    async def ensure_group(self, group: str, *, start: str = "0") -> None:
+        """Create the consumer group (and the stream) unless it exists."""
+        with mapped_redis_errors("creating a consumer group"):
+            try:
+                await self._client.xgroup_create(self.key, group, id=start, mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def read_group(
+        self, group: str, consumer: str, *, count: int = 100, block_ms: int | None = None
+    ) -> list[StreamEntry]:
+        """New entries for this consumer of the group (acknowledge them with :meth:`ack`)."""
+        with mapped_redis_errors("reading events"):
+            reply = await self._client.xreadgroup(
+                group, consumer, {self.key: ">"}, count=count, block=block_ms
+            )
+        return _entries(reply)
+
+    async def ack(self, group: str, entry_ids: Sequence[str]) -> int:
+        """Acknowledge handled entries."""
+        if not entry_ids:
+            return 0
+        with mapped_redis_errors("acknowledging events"):
+            return int(await self._client.xack(self.key, group, *entry_ids))
+
+    async def read(
+        self, after: str = "0", *, count: int = 100, block_ms: int | None = None
+    ) -> list[StreamEntry]:
+        """Entries after ``after`` (``"$"``: only new ones), without a group (for tailing)."""
+        with mapped_redis_errors("reading events"):
+            reply = await self._client.xread({self.key: after}, count=count, block=block_ms)
+        return _entries(reply)
+
+    async def length(self) -> int:
+        """How many entries the stream holds."""
+        with mapped_redis_errors("reading events"):
+            return int(await self._client.xlen(self.key))
+
+
+def _entries(reply: Any) -> list[StreamEntry]:
+    out: list[StreamEntry] = []
+    if not reply:
+        return out
+    streams = reply.values() if isinstance(reply, dict) else [entries for _, entries in reply]
+    for entries in streams:
+        for entry_id, fields in entries:
+            if fields is None:
+                continue  # deleted while pending
+            event = decode_event(dict(fields))
+            if event is not None:
+                raw_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                out.append((raw_id, event))
+    return out

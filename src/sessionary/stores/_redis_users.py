@@ -1,0 +1,185 @@
+"""Lua scripts for users, locks and the expiry sweeper, shared by the sync and async stores.
+
+Each script touches the keys of one hash slot only: a session hash with its lock, or a
+user's index with its epoch, or one bucket of the expiry schedule with its info hash. Work
+spanning slots (revoking every session of a user, listing devices, sweeping) is done by
+the store as a sequence of such idempotent single-slot steps, grouped per node by
+redis-py's pipelines (ARCHITECTURE.md §4, issue 4).
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from sessionary.sansio.ops import ExpiredSession, LoadStatus, RecordMeta
+from sessionary.stores._redis_common import (
+    DEVICE_FIELD,
+    ENDED_FIELD,
+    LUA_COMMON,
+    META_FIELD,
+    STAMP_FIELD,
+    USER_FIELD,
+    USER_KEY_FIELD,
+    Script,
+    meta_from_fields,
+)
+
+__all__ = [
+    "CLAIM_SCRIPT",
+    "END_SCRIPT",
+    "INDEX_ADD_SCRIPT",
+    "RELEASE_LOCK_SCRIPT",
+    "RENEW_LOCK_SCRIPT",
+    "RESTAMP_SCRIPT",
+    "REVOKE_SCRIPT",
+    "USER_SCRIPTS",
+    "UserRecordReader",
+    "due_bucket",
+    "expired_from_claim",
+]
+
+END_SCRIPT = Script.of(
+    "end",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: user tag, reason. Reply: 1 ended | 0 not a live session of his
+-- Turns the record into a tombstone (metadata, tag and reason only) that keeps its TTL, so
+-- the client's next request learns why it was signed out.
+local m = redis.call('HGET', KEYS[1], META_FIELD)
+if not unpack_meta(m) or redis.call('HGET', KEYS[1], TAG_FIELD) ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], META_FIELD, m, TAG_FIELD, ARGV[1], ENDED_FIELD, ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+""",
+)
+
+RESTAMP_SCRIPT = Script.of(
+    "restamp",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: user tag, new stamp. Reply: 1 | 0
+-- Keeps one session alive across revoke_user(keep_current=...): stamped after the epoch.
+if redis.call('HGET', KEYS[1], TAG_FIELD) ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
+redis.call('HSET', KEYS[1], string.char(255) .. 'e', ARGV[2])
+return 1
+""",
+)
+
+REVOKE_SCRIPT = Script.of(
+    "revoke",
+    """
+-- KEYS[1] user index, KEYS[2] user epoch; ARGV: now, storage key to keep or ''
+-- Moves the epoch to max(epoch, now) — from then on every session stamped before is dead —
+-- and empties the index but for the kept entry. Reply: the storage keys removed.
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+local now = tonumber(ARGV[1])
+if now > current then redis.call('SET', KEYS[2], ARGV[1]) end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local removed = {}
+for _, member in ipairs(members) do
+  if member ~= ARGV[2] then
+    redis.call('ZREM', KEYS[1], member)
+    removed[#removed + 1] = member
+  end
+end
+return removed
+""",
+)
+
+INDEX_ADD_SCRIPT = Script.of(
+    "index_add",
+    """
+-- KEYS[1] user index; ARGV: now, storage key, score. Prunes entries past their deadline.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, tonumber(top[2]) - tonumber(ARGV[1])))
+return 1
+""",
+)
+
+RELEASE_LOCK_SCRIPT = Script.of(
+    "release_lock",
+    """
+-- KEYS[1] lock; ARGV: token. Compare-and-delete. Reply: 1 released | 0 not ours
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+""",
+)
+
+RENEW_LOCK_SCRIPT = Script.of(
+    "renew_lock",
+    """
+-- KEYS[1] lock; ARGV: token, lease ms. Reply: 1 renewed | 0 not ours any more
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+""",
+)
+
+CLAIM_SCRIPT = Script.of(
+    "claim",
+    """
+-- KEYS[1] due bucket, KEYS[2] its info hash; ARGV: storage key
+-- Exactly one sweeper wins an expired entry: the one whose ZREM removed it.
+-- Reply: {1, info or false} claimed | {0} someone else did
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {0} end
+local info = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return {1, info}
+""",
+)
+
+USER_SCRIPTS = (
+    END_SCRIPT,
+    RESTAMP_SCRIPT,
+    REVOKE_SCRIPT,
+    INDEX_ADD_SCRIPT,
+    RELEASE_LOCK_SCRIPT,
+    RENEW_LOCK_SCRIPT,
+    CLAIM_SCRIPT,
+)
+
+
+class UserRecordReader:
+    """Reads session metadata with one ``HMGET`` (device lists, limits, the sweeper)."""
+
+    fields = (META_FIELD, USER_FIELD, USER_KEY_FIELD, STAMP_FIELD, DEVICE_FIELD, ENDED_FIELD)
+
+    def parse(self, reply: list[Any]) -> RecordMeta | None:
+        """The metadata, or ``None`` for a missing record, a tombstone or a non-session."""
+        values = dict(zip(self.fields, reply, strict=True))
+        if values[ENDED_FIELD] is not None:
+            return None
+        return meta_from_fields(values)
+
+
+def due_bucket(storage_key: str, buckets: int) -> int:
+    """The expiry-schedule bucket of a session (spreads the schedule over hash slots)."""
+    return zlib.crc32(storage_key.encode("ascii")) % buckets
+
+
+def expired_from_claim(
+    key: str, claim: Any, meta: RecordMeta | None, now: int
+) -> ExpiredSession | None:
+    """Interpret a :data:`CLAIM_SCRIPT` reply: the expired session this sweeper won, if any."""
+    if not claim or int(claim[0]) != 1:
+        return None
+    deadline, user = 0, None
+    info = claim[1] if len(claim) > 1 else None
+    if info:
+        raw_deadline, _, raw_user = bytes(info).partition(b"|")
+        deadline = int(raw_deadline) if raw_deadline.isdigit() else 0
+        user = raw_user.decode("utf-8", "replace") or None
+    if meta is not None:
+        deadline, user = meta.deadline, meta.user or user
+    status = (
+        LoadStatus.EXPIRED_ABSOLUTE if deadline and now >= deadline else LoadStatus.EXPIRED_IDLE
+    )
+    return ExpiredSession(key, user, status)
