@@ -155,7 +155,10 @@ def session_middleware(
         tokens = request.headers.getall(token_header, []) if token_header else ()
         peer = request.remote
         cycle = await manager.open(
-            request.headers.getall("Cookie", []), client=peer, token_headers=tokens
+            request.headers.getall("Cookie", []),
+            client=peer,
+            token_headers=tokens,
+            user_agent=request.headers.get("User-Agent"),
         )
         state = request[_STATE] = _State(cycle)
         try:

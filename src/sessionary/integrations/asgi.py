@@ -29,6 +29,13 @@ that send no ``Origin`` (not browsers) are not subject to the check.
 
 With ``SessionConfig(transport="header")`` the ID is read from the configured request header
 and returned in the response header; cookies are ignored on that mount.
+
+``lock=`` opts requests into the per-session lock (for read-modify-write flows): a callable
+given the scope, e.g. ``lock=lambda scope: scope["method"] == "POST"``. A lock that stays busy
+or is lost answers 409. A login beyond ``max_sessions_per_user`` (policy ``reject_new``)
+answers 403 unless the handler checked first (:func:`get_manager` gives the manager, whose
+``count_user_sessions``, ``list_user_sessions``, ``revoke_user`` and ``revoke_session`` serve
+"Your devices" pages).
 """
 
 from __future__ import annotations
@@ -39,19 +46,27 @@ from urllib.parse import urlsplit
 
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.exceptions import (
+    ConfigurationError,
+    LockError,
+    SessionLimitError,
+    StoreConflictError,
+    StoreUnavailableError,
+)
 from sessionary.observability import Observer
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import merge_raw_headers
 from sessionary.sansio.session import Session
 from sessionary.stores.base import AsyncStore
 
-__all__ = ["SessionMiddleware", "get_session"]
+__all__ = ["SessionMiddleware", "get_manager", "get_session"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+MANAGER_SCOPE_KEY = "sessionary.manager"
 
 
 def get_session(connection: object) -> Session:
@@ -66,6 +81,16 @@ def get_session(connection: object) -> Session:
         msg = "no sessionary session on this connection: is SessionMiddleware installed?"
         raise ConfigurationError(msg)
     return session
+
+
+def get_manager(connection: object) -> AsyncSessionManager:
+    """The :class:`~sessionary.AsyncSessionManager` serving a request (user-level operations)."""
+    scope = getattr(connection, "scope", connection)
+    manager = scope.get(MANAGER_SCOPE_KEY) if isinstance(scope, MutableMapping) else None
+    if not isinstance(manager, AsyncSessionManager):
+        msg = "no sessionary manager on this connection: is SessionMiddleware installed?"
+        raise ConfigurationError(msg)
+    return manager
 
 
 async def _send_error(send: Send, status: int, text: bytes) -> None:
@@ -104,6 +129,7 @@ class SessionMiddleware:
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,
         websocket_origins: Iterable[str] | None = None,
+        lock: Callable[[Scope], bool] | None = None,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -112,6 +138,7 @@ class SessionMiddleware:
             manager = AsyncSessionManager(store, config, observer=observer)
         self.app = app
         self.manager = manager
+        self.lock = lock
         self.websocket_origins = None
         if websocket_origins is not None:
             self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
@@ -124,6 +151,24 @@ class SessionMiddleware:
             return _same_origin(origin, scope)
         return origin in self.websocket_origins
 
+    async def _open(self, scope: Scope) -> SessionCycle:
+        headers = scope["headers"]
+        cookies = [v.decode("latin-1") for k, v in headers if k == b"cookie"]
+        token_header = self.manager.request_header
+        tokens = (
+            [v.decode("latin-1") for k, v in headers if k == token_header.encode("latin-1")]
+            if token_header is not None
+            else ()
+        )
+        client = scope.get("client")
+        return await self.manager.open(
+            cookies,
+            client=client[0] if client else None,
+            token_headers=tokens,
+            user_agent=_header(scope, b"user-agent"),
+            lock=self.lock is not None and self.lock(scope),
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         kind = scope["type"]
@@ -134,19 +179,15 @@ class SessionMiddleware:
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 1008})
             return
-        headers = scope["headers"]
-        cookies = [v.decode("latin-1") for k, v in headers if k == b"cookie"]
-        token_header = self.manager.request_header
-        tokens = (
-            [v.decode("latin-1") for k, v in headers if k == token_header.encode("latin-1")]
-            if token_header is not None
-            else ()
-        )
-        client = scope.get("client")
-        cycle = await self.manager.open(
-            cookies, client=client[0] if client else None, token_headers=tokens
-        )
+        try:
+            cycle = await self._open(scope)
+        except LockError:
+            if kind != "http":
+                raise
+            await _send_error(send, 409, b"Conflict")
+            return
         scope["session"] = cycle.session
+        scope[MANAGER_SCOPE_KEY] = self.manager
         start_type = "http.response.start" if kind == "http" else "websocket.accept"
         started = False
         replaced = False
@@ -163,9 +204,13 @@ class SessionMiddleware:
                     replaced = True
                     await _send_error(send, 503, b"Service Unavailable")
                     return
-                except StoreConflictError:
+                except (StoreConflictError, LockError):
                     replaced = True
                     await _send_error(send, 409, b"Conflict")
+                    return
+                except SessionLimitError:
+                    replaced = True
+                    await _send_error(send, 403, b"Forbidden")
                     return
                 message["headers"] = merge_raw_headers(message.get("headers", ()), update)
             elif replaced:
@@ -178,3 +223,6 @@ class SessionMiddleware:
             if started or kind != "http":
                 raise
             await _send_error(send, 503, b"Service Unavailable")
+        finally:
+            if not started:
+                await self.manager.discard(cycle)  # no commit will come: release a lock

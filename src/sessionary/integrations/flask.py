@@ -199,7 +199,10 @@ class SessionaryInterface(SessionInterface):
         header = self.manager.request_header
         tokens = request.headers.getlist(header) if header is not None else ()
         cycle = self.manager.open(
-            request.headers.getlist("Cookie"), client=request.remote_addr, token_headers=tokens
+            request.headers.getlist("Cookie"),
+            client=request.remote_addr,
+            token_headers=tokens,
+            user_agent=request.headers.get("User-Agent"),
         )
         return FlaskSession(cycle)
 

@@ -134,7 +134,10 @@ class SessionMiddleware:
         if self._token_key is not None and self._token_key in environ:
             tokens = (environ[self._token_key],)
         return self.manager.open(
-            [cookie] if cookie else [], client=environ.get("REMOTE_ADDR"), token_headers=tokens
+            [cookie] if cookie else [],
+            client=environ.get("REMOTE_ADDR"),
+            token_headers=tokens,
+            user_agent=environ.get("HTTP_USER_AGENT"),
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -95,7 +95,10 @@ class SessionMiddleware:
         runtime = get_runtime()
         cookies, tokens = _presented(request, runtime)
         cycle = runtime.manager.open(
-            cookies, client=request.META.get("REMOTE_ADDR"), token_headers=tokens
+            cookies,
+            client=request.META.get("REMOTE_ADDR"),
+            token_headers=tokens,
+            user_agent=request.META.get("HTTP_USER_AGENT"),
         )
         store = self._install(request, runtime, cycle)
         response = self.get_response(request)
@@ -112,13 +115,16 @@ class SessionMiddleware:
         runtime = get_runtime()
         cookies, tokens = _presented(request, runtime)
         client = request.META.get("REMOTE_ADDR")
+        agent = request.META.get("HTTP_USER_AGENT")
         manager = runtime.async_manager
         cycle: SessionCycle
         if manager is not None:
-            cycle = await manager.open(cookies, client=client, token_headers=tokens)
+            cycle = await manager.open(
+                cookies, client=client, token_headers=tokens, user_agent=agent
+            )
         else:
             open_sync: Callable[..., Awaitable[SessionCycle]] = sync_to_async(runtime.manager.open)
-            cycle = await open_sync(cookies, client=client, token_headers=tokens)
+            cycle = await open_sync(cookies, client=client, token_headers=tokens, user_agent=agent)
         store = self._install(request, runtime, cycle)
         response = await self.get_response(request)
         try:
