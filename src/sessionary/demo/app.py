@@ -1,16 +1,19 @@
 """The demo as a Starlette application on :class:`~sessionary.integrations.asgi.SessionMiddleware`.
 
 Routes: ``GET /`` (login form or the signed-in page), ``POST /login``, ``POST /increment``,
-``POST /logout``, ``GET /api/session`` (the same state as JSON, for scripts) and
-``GET /healthz`` (never touches the session). Unsafe requests from another origin are
-refused with 403 (``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie.
+``POST /logout``, ``GET /devices`` (your signed-in sessions), ``POST /devices/revoke`` (end
+one), ``POST /devices/revoke-others`` (end all but this one), ``GET /api/session`` (the same
+state as JSON, for scripts) and ``GET /healthz`` (never touches the session). Unsafe
+requests from another origin are refused with 403 (``Origin`` / ``Sec-Fetch-Site``), on top
+of the ``SameSite=Lax`` cookie.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,9 +24,9 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from sessionary.config import CookieOptions, SessionConfig
-from sessionary.demo.pages import home_page, login_page
+from sessionary.demo.pages import devices_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
-from sessionary.integrations.asgi import SessionMiddleware, get_session
+from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
 from sessionary.stores.base import AsyncStore
 
 __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
@@ -69,6 +72,40 @@ def _cross_origin(request: Request) -> bool:
     return urlsplit(origin).netloc != request.headers.get("host", "")
 
 
+def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
+    """The "Your devices" page: list the user's sessions, end one or all others."""
+
+    async def devices(request: Request) -> HTMLResponse | RedirectResponse:
+        session = get_session(request)
+        user = session.user_id
+        if user is None:
+            return RedirectResponse("/", status_code=303)
+        listed = await get_manager(request).list_user_sessions(user, current=session)
+        page = devices_page(
+            user=user, devices=listed, now=time.time(), store=store_label, pid=pid()
+        )
+        return HTMLResponse(page)
+
+    async def revoke_device(request: Request) -> RedirectResponse:
+        session = get_session(request)
+        ref = (await _form(request)).get("ref", "")
+        if session.user_id is not None and ref and ref != session.ref:
+            await get_manager(request).revoke_session(session.user_id, ref)
+        return RedirectResponse("/devices", status_code=303)
+
+    async def revoke_others(request: Request) -> RedirectResponse:
+        session = get_session(request)
+        if session.user_id is not None:
+            await get_manager(request).revoke_user(session.user_id, keep_current=session)
+        return RedirectResponse("/devices", status_code=303)
+
+    return [
+        Route("/devices", devices),
+        Route("/devices/revoke", revoke_device, methods=["POST"]),
+        Route("/devices/revoke-others", revoke_others, methods=["POST"]),
+    ]
+
+
 def create_app(settings: DemoSettings | None = None) -> Starlette:
     """Build the demo application (a new store, closed by the application's lifespan)."""
     settings = settings or DemoSettings()
@@ -82,7 +119,8 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         session = get_session(request)
         user = session.user_id
         if user is None:
-            return HTMLResponse(login_page(store=store_label, pid=pid()))
+            page = login_page(store=store_label, pid=pid(), ended=session.end_reason)
+            return HTMLResponse(page)
         count = int(session.get("count", 0))
         return HTMLResponse(home_page(user=user, count=count, store=store_label, pid=pid()))
 
@@ -140,6 +178,7 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
             Route("/login", login, methods=["POST"]),
             Route("/increment", increment, methods=["POST"]),
             Route("/logout", logout, methods=["POST"]),
+            *_device_routes(store_label, pid),
             Route("/api/session", state),
             Route("/healthz", healthz),
         ],

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
-__all__ = ["home_page", "login_page"]
+from sessionary.sansio.users import UserSession
+
+__all__ = ["devices_page", "home_page", "login_page"]
+
+_END_REASONS = {
+    "revoked": "You were signed out from another device.",
+    "evicted": "You were signed out: too many devices are signed in to this account.",
+    "expired_idle": "Your session expired after a period of inactivity.",
+    "expired_absolute": "Your session reached its maximum lifetime; please sign in again.",
+}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem;
@@ -14,6 +24,9 @@ h1 { font-size: 1.5rem; } .muted { color: #5b6474; font-size: .9rem; }
 form { display: inline-block; margin: .25rem .5rem .25rem 0; }
 input { padding: .4rem; margin: .2rem 0; } button { padding: .4rem .9rem; cursor: pointer; }
 .error { color: #a4161a; } code { background: #eef1f5; padding: 0 .25rem; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+td, th { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #dde2ea; }
+.current { font-weight: 600; }
 """
 
 
@@ -28,9 +41,14 @@ def _layout(title: str, body: str, *, store: str, pid: int) -> str:
     )
 
 
-def login_page(*, store: str, pid: int, error: str | None = None) -> str:
-    """The anonymous visitor's page: a login form (any user name, password ``demo``)."""
+def login_page(*, store: str, pid: int, error: str | None = None, ended: str | None = None) -> str:
+    """The anonymous visitor's page: a login form (any user name, password ``demo``).
+
+    ``ended`` is the session's end reason, when the visitor was just signed out.
+    """
     problem = f"<p class=error>{escape(error)}</p>" if error else ""
+    if ended in _END_REASONS:
+        problem = f"<p class=error>{escape(_END_REASONS[ended])}</p>" + problem
     body = (
         "<h1>sessionary demo</h1>"
         "<p>Sign in with any user name and the password <code>demo</code>. "
@@ -54,9 +72,48 @@ def home_page(*, user: str, count: int, store: str, pid: int) -> str:
         f"<p class=count>{count}</p>"
         "<form method=post action=/increment><button type=submit>+1</button></form>"
         "<form method=post action=/logout><button type=submit>Log out</button></form>"
+        "<p><a href=/devices>Your devices</a></p>"
         "<p class=muted>Signing in rotated your session ID; logging out deletes the session "
         "from the store and clears the cookie. With <code>--store redis://…</code> and "
         "<code>--workers N</code>, reload to see other worker processes serve the same "
         "session.</p>"
     )
     return _layout(f"sessionary demo - {user}", body, store=store, pid=pid)
+
+
+def devices_page(
+    *, user: str, devices: Sequence[UserSession], now: float, store: str, pid: int
+) -> str:
+    """The signed-in user's sessions: end one, or every one but this."""
+    rows = []
+    for device in devices:
+        agent = escape(device.user_agent or "unknown browser")
+        where = escape(device.client_hash or "unknown")
+        if device.current:
+            action = "<span class=current>this device</span>"
+        else:
+            action = (
+                "<form method=post action=/devices/revoke>"
+                f"<input type=hidden name=ref value={escape(device.ref, quote=True)}>"
+                "<button type=submit>Log out</button></form>"
+            )
+        rows.append(
+            f"<tr><td>{agent}</td><td><code>{where}</code></td>"
+            f"<td>{escape(device.describe_age(now))}</td><td>{action}</td></tr>"
+        )
+    others = len(devices) - sum(d.current for d in devices)
+    body = (
+        f"<h1>Your devices, {escape(user)}</h1>"
+        f"<p>{len(devices)} signed-in session(s). Addresses are shown as keyed hashes.</p>"
+        "<table><tr><th>Browser</th><th>Address</th><th>Last seen</th><th></th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + (
+            "<form method=post action=/devices/revoke-others>"
+            f"<button type=submit>Log out all {others} other device(s)</button></form>"
+            if others
+            else ""
+        )
+        + "<p><a href=/>Back</a></p>"
+    )
+    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid)
