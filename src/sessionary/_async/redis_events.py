@@ -92,6 +92,21 @@ class AsyncRedisEventStream:
             reply = await self._client.xread({self.key: after}, count=count, block=block_ms)
         return _entries(reply)
 
+    async def recent(self, count: int) -> list[StreamEntry]:
+        """The ``count`` most recent entries, oldest first (``XREVRANGE``)."""
+        with mapped_redis_errors("reading events"):
+            reply = await self._client.xrevrange(self.key, count=count)
+        return _entries([(self.key, list(reversed(reply or [])))])
+
+    async def last_id(self) -> str:
+        """The ID of the newest entry (``"0"`` for an empty stream): read after it to follow."""
+        with mapped_redis_errors("reading events"):
+            reply = await self._client.xrevrange(self.key, count=1)
+        if not reply:
+            return "0"
+        entry_id = reply[0][0]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
     async def length(self) -> int:
         """How many entries the stream holds."""
         with mapped_redis_errors("reading events"):

@@ -6,6 +6,8 @@ import click
 
 from sessionary import __version__
 from sessionary.cli.demo import demo
+from sessionary.cli.events import events
+from sessionary.cli.sessions import sessions
 
 __all__ = ["cli"]
 
@@ -17,3 +19,5 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(sessions)
+cli.add_command(events)

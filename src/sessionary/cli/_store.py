@@ -1,0 +1,70 @@
+"""Opening a deployment's Redis store from the command line (shared by the operator commands)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from sessionary.demo.settings import redacted_url
+from sessionary.exceptions import ConfigurationError, StoreError
+
+if TYPE_CHECKING:
+    from sessionary._sync.redis import RedisStore
+
+__all__ = ["open_redis_store", "store_failure", "store_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(command: F) -> F:
+    """``--store URL`` and ``--prefix``: which deployment the command operates on."""
+    command = click.option(
+        "--prefix",
+        default="sessionary",
+        show_default=True,
+        help="Key prefix the application's store uses.",
+    )(command)
+    return click.option(
+        "--store",
+        "store_url",
+        envvar="SESSIONARY_STORE",
+        required=True,
+        metavar="URL",
+        help="redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL "
+        "(or $SESSIONARY_STORE).",
+    )(command)
+
+
+@contextmanager
+def open_redis_store(url: str, prefix: str) -> Iterator[RedisStore]:
+    """A connected sync ``RedisStore``; any failure becomes a clean CLI error (exit 1)."""
+    if not url.startswith(("redis", "rediss", "unix", "valkey")):
+        msg = "operator commands need the application's Redis URL (a memory store lives in "
+        msg += "its own process)"
+        raise click.BadParameter(msg, param_hint="--store")
+    from sessionary._sync.redis import RedisStore  # noqa: PLC0415 - redis is optional
+
+    try:
+        store = RedisStore.from_url(url, prefix=prefix, timeout=5)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+    try:
+        with store_failure(url):
+            store.warm_up()
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def store_failure(url: str) -> Iterator[None]:
+    """Turn a store error into ``click.ClickException`` naming the (redacted) URL."""
+    try:
+        yield
+    except StoreError as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        msg = f"Redis at {redacted_url(url)}: {exc}{cause}"
+        raise click.ClickException(msg) from None

@@ -1,0 +1,95 @@
+"""``sessionary sessions list|revoke --user U``: a user's sessions, for operators."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sessionary.cli._store import open_redis_store, store_failure, store_options
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.users import UserSession
+
+__all__ = ["sessions"]
+
+_ANY_IDLE = 1 << 62  # judge each session by its own idle timeout
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.group()
+def sessions() -> None:
+    """Inspect or end a user's sessions (by user ID, across every device)."""
+
+
+@sessions.command("list")
+@click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@store_options
+def list_sessions(*, user_id: str, as_json: bool, store_url: str, prefix: str) -> None:
+    """List the live sessions of a user, oldest first."""
+    console = Console()
+    with open_redis_store(store_url, prefix) as store, store_failure(store_url):
+        now = int(time.time() * 1000)
+        entries = store.list_user(KeyRing.user_key(user_id), now, _ANY_IDLE)
+    devices = [
+        UserSession.from_meta(str(n), meta, current=False) for n, (_, meta) in enumerate(entries, 1)
+    ]
+    if as_json:
+        console.print_json(
+            data=[
+                {
+                    "created": d.created,
+                    "last_seen": d.last_seen,
+                    "expires": d.expires,
+                    "auth_time": d.auth_time,
+                    "user_agent": d.user_agent,
+                    "client_hash": d.client_hash,
+                }
+                for d in devices
+            ]
+        )
+        return
+    if not devices:
+        console.print(f"No live sessions for user [bold]{user_id}[/bold].")
+        return
+    table = Table(title=f"Sessions of {user_id}")
+    for column in ("#", "created (UTC)", "last seen", "expires (UTC)", "user agent", "client"):
+        table.add_column(column)
+    for device in devices:
+        table.add_row(
+            device.ref,
+            _when(device.created),
+            device.describe_age(),
+            _when(device.expires),
+            device.user_agent or "-",
+            device.client_hash or "-",
+        )
+    console.print(table)
+
+
+@sessions.command("revoke")
+@click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@store_options
+def revoke_sessions(*, user_id: str, yes: bool, store_url: str, prefix: str) -> None:
+    """Log a user out everywhere: every session that exists now stops working."""
+    console = Console()
+    with open_redis_store(store_url, prefix) as store, store_failure(store_url):
+        user_key = KeyRing.user_key(user_id)
+        now = int(time.time() * 1000)
+        live = len(store.list_user(user_key, now, _ANY_IDLE))
+        if not yes:
+            click.confirm(
+                f"End all {live} live session(s) of user {user_id!r}?", abort=True, default=False
+            )
+        ended = store.revoke_user(user_key, int(time.time() * 1000))
+    console.print(
+        f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
+        "any session begun before now is refused from now on."
+    )

@@ -1,0 +1,155 @@
+"""``sessionary sessions list|revoke`` and ``sessionary events tail`` against the real Redis."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+from click.testing import CliRunner
+
+from sessionary import SessionManager
+from sessionary.cli.commands import cli
+from sessionary.stores import RedisEventStream, RedisStore
+from sessionary.testing import CapturingObserver, session_config
+from tests.services import free_port
+
+
+@pytest.fixture
+def deployment(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> tuple[SessionManager, list[str]]:
+    """An application with two signed-in devices for alice and one for bob; their cookies."""
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    manager = SessionManager(
+        store,
+        session_config(),
+        observer=CapturingObserver(),
+        events=RedisEventStream(store.client, prefix=key_prefix),
+    )
+    cookies = []
+    for user, agent in (("alice", "Laptop"), ("alice", "Phone"), ("bob", "Tablet")):
+        cycle = manager.open([], user_agent=agent, client="192.0.2.1")
+        cycle.session.login(user)
+        update = manager.commit(cycle)
+        assert update.set_cookie is not None
+        cookies.append(update.set_cookie.split(";", 1)[0])
+    return manager, cookies
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_sessions_list_shows_a_table_and_json(
+    deployment: tuple[SessionManager, list[str]], redis_url: str, key_prefix: str
+) -> None:
+    code, out = run(
+        "sessions", "list", "--user", "alice", "--store", redis_url, "--prefix", key_prefix
+    )
+    assert code == 0, out
+    assert "Sessions of alice" in out
+    assert "Laptop" in out
+    assert "Phone" in out
+    assert "Tablet" not in out
+    code, out = run(
+        "sessions",
+        "list",
+        "--user",
+        "alice",
+        "--json",
+        "--store",
+        redis_url,
+        "--prefix",
+        key_prefix,
+    )
+    assert code == 0
+    assert sorted(d["user_agent"] for d in json.loads(out)) == ["Laptop", "Phone"]
+    code, out = run(
+        "sessions", "list", "--user", "nobody", "--store", redis_url, "--prefix", key_prefix
+    )
+    assert code == 0
+    assert "No live sessions" in out
+
+
+def test_sessions_revoke_asks_then_counts(
+    deployment: tuple[SessionManager, list[str]], redis_url: str, key_prefix: str
+) -> None:
+    manager, cookies = deployment
+    args = ("sessions", "revoke", "--user", "alice", "--store", redis_url, "--prefix", key_prefix)
+    declined = CliRunner().invoke(cli, list(args), input="n\n")
+    assert declined.exit_code == 1
+    assert "End all 2 live session(s)" in declined.output
+    code, out = run(*args, "--yes")
+    assert code == 0, out
+    assert "2 session(s) ended" in out
+    cycle = manager.open([cookies[0]])
+    assert cycle.session.user_id is None
+    assert cycle.session.end_reason == "revoked"
+    assert manager.open([cookies[2]]).session.user_id == "bob"
+
+
+def test_events_tail_prints_and_filters(
+    deployment: tuple[SessionManager, list[str]], redis_url: str, key_prefix: str
+) -> None:
+    base = ("events", "tail", "--no-follow", "--store", redis_url, "--prefix", key_prefix)
+    code, out = run(*base)
+    assert code == 0, out
+    assert out.count("created") == 3
+    code, out = run(*base, "--user", "bob")
+    assert out.count("created") == 1
+    assert "user=bob" in out
+    code, out = run(*base, "--type", "rotated")
+    assert out.strip() == ""
+    code, out = run(*base, "--last", "1")
+    assert out.count("created") == 1
+    code, out = run(*base, "--limit", "2")
+    assert out.count("created") == 2
+
+
+def test_events_tail_follows_new_events(
+    deployment: tuple[SessionManager, list[str]], redis_url: str, key_prefix: str
+) -> None:
+    manager, _ = deployment
+
+    def later() -> None:
+        time.sleep(0.4)
+        manager.revoke_user("alice")
+
+    publisher = threading.Thread(target=later)
+    publisher.start()
+    code, out = run(
+        "events",
+        "tail",
+        "--last",
+        "0",
+        "--duration",
+        "3",
+        "--limit",
+        "1",
+        "--store",
+        redis_url,
+        "--prefix",
+        key_prefix,
+    )
+    publisher.join()
+    assert code == 0
+    assert "revoked" in out
+    assert "created" not in out  # --last 0: only what arrived while following
+
+
+def test_operator_commands_fail_cleanly() -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    code, out = run("sessions", "list", "--user", "a", "--store", down)
+    assert code == 1
+    assert "Error: Redis at" in out
+    code, out = run("sessions", "list", "--user", "a", "--store", "memory")
+    assert code == 2
+    assert "operator commands need" in out
+    code, out = run("events", "tail", "--store", down, "--no-follow")
+    assert code == 1
+    code, out = run("sessions", "list", "--user", "a", "--store", "redis://h/0", "--prefix", "a b")
+    assert code == 2
