@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sessionary import __version__
+from sessionary.cli.bench import bench
 from sessionary.cli.demo import demo
 from sessionary.cli.events import events
 from sessionary.cli.sessions import sessions
@@ -21,3 +22,4 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(sessions)
 cli.add_command(events)
+cli.add_command(bench)
