@@ -36,6 +36,7 @@ class RedisDeployment:
         self.kind = parse_redis_url(url).kind
         self._cluster: RedisCluster | None = None
         self._sentinel: Any = None
+        self.primaries: list[redis.Redis] = []
         try:
             self.primaries = self._connect(url, timeout)
         except redis.RedisError as exc:
@@ -79,11 +80,16 @@ class RedisDeployment:
             self._cluster.close()
             self._cluster = None
             return
-        for client in getattr(self, "primaries", ()):
+        for client in self.primaries:
             client.close()
         if self._sentinel is not None:
             for sentinel in self._sentinel.sentinels:
                 sentinel.close()
+
+    @property
+    def router(self) -> redis.Redis | RedisCluster:
+        """A client that sends a key's command to the primary holding it."""
+        return self._cluster if self._cluster is not None else self.primaries[0]
 
     # ------------------------------------------------------------------ INFO
     def info(self, section: str) -> list[dict[str, Any]]:

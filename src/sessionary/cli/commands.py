@@ -9,6 +9,7 @@ from sessionary.cli.bench import bench
 from sessionary.cli.demo import demo
 from sessionary.cli.events import events
 from sessionary.cli.sessions import sessions
+from sessionary.cli.stats import stats
 
 __all__ = ["cli"]
 
@@ -23,3 +24,4 @@ cli.add_command(demo)
 cli.add_command(sessions)
 cli.add_command(events)
 cli.add_command(bench)
+cli.add_command(stats)

@@ -1,0 +1,122 @@
+"""``sessionary stats URL``: the monitoring view of a running sessionary deployment on Redis.
+
+Live sessions and sessions per user (``SCAN`` over every primary, never ``KEYS``), Redis
+memory in total and per session (``MEMORY USAGE`` of a sample), keyspace hit rate, ops/s,
+evicted keys, PING round trips, and the ``maxmemory-policy`` with a warning when it can evict
+sessions. ``--json`` prints the same as a JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sessionary.cli._redis_admin import RedisDeployment
+from sessionary.cli._stats_collect import Stats, collect_stats
+from sessionary.demo.settings import redacted_url
+from sessionary.exceptions import ConfigurationError, StoreError
+from sessionary.stores._redis_common import RedisLayout
+
+__all__ = ["stats"]
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.2f} {unit}"
+        n /= 1024
+    return f"{n:,.2f} TiB"  # pragma: no cover - the loop returns at GiB
+
+
+def _print(console: Console, stats: Stats) -> None:
+    table = Table(
+        title=f"sessionary stats — {redacted_url(stats.url)} (prefix {stats.prefix!r})",
+        title_justify="left",
+        show_header=False,
+    )
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    topology = f"{stats.kind}, {stats.primaries} primar{'y' if stats.primaries == 1 else 'ies'}"
+    table.add_row("Redis", f"{stats.redis_version} ({topology})")
+    table.add_row("live sessions", f"{stats.live_sessions:,}")
+    if stats.authenticated_sessions is not None:
+        table.add_row("  signed in", f"{stats.authenticated_sessions:,}")
+    if stats.users is not None:
+        table.add_row(f"  users (from the {stats.user_source})", f"{stats.users:,}")
+    table.add_row("memory used", _size(stats.used_memory))
+    per_session = (
+        "n/a (no sessions)"
+        if stats.memory_per_session is None
+        else f"{_size(stats.memory_per_session)} (sample of {stats.memory_sample})"
+    )
+    table.add_row("memory per session", per_session)
+    table.add_row("maxmemory", _size(stats.maxmemory) if stats.maxmemory else "0 (no limit)")
+    table.add_row("maxmemory-policy", ", ".join(stats.maxmemory_policies))
+    hit_rate = "n/a" if stats.hit_rate is None else f"{stats.hit_rate:.1%}"
+    table.add_row("keyspace hit rate", hit_rate)
+    table.add_row("ops/s (now)", f"{stats.ops_per_sec:,}")
+    table.add_row("evicted keys", f"{stats.evicted_keys:,}")
+    table.add_row("expired keys", f"{stats.expired_keys:,}")
+    table.add_row("connected clients", f"{stats.connected_clients:,}")
+    ping = stats.ping_ms
+    table.add_row(
+        "PING round trip",
+        f"min {ping['min']:.3f} / p50 {ping['p50']:.3f} / max {ping['max']:.3f} ms",
+    )
+    console.print(table)
+    if stats.top_users:
+        users = Table(title=f"top {len(stats.top_users)} users by sessions", title_justify="left")
+        users.add_column("user")
+        users.add_column("sessions", justify="right")
+        for user, count in stats.top_users:
+            users.add_row(user, str(count))
+        console.print(users)
+    for warning in stats.warnings:
+        console.print(f"[bold red]WARNING:[/] {warning}")
+
+
+@click.command()
+@click.argument("url", metavar="URL")
+@click.option("--prefix", default="sessionary", show_default=True, help="The stores' key prefix.")
+@click.option(
+    "--top", type=click.IntRange(0, 1000), default=10, show_default=True, help="Users to list."
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(0, 10_000),
+    default=200,
+    show_default=True,
+    help="Sessions whose MEMORY USAGE is measured.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
+def stats(url: str, prefix: str, top: int, sample: int, as_json: bool) -> None:
+    r"""Show the health of a sessionary deployment on Redis: sessions, users, memory, eviction.
+
+    URL is a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL. Only
+    reads: SCAN, HGET, ZCOUNT, MEMORY USAGE, INFO and PING.
+
+    \b
+    Examples:
+      sessionary stats redis://localhost:6379/0
+      sessionary stats redis+cluster://node1:7000 --prefix myapp --top 20 --json
+    """
+    try:
+        RedisLayout(prefix)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prefix") from None
+    try:
+        deployment = RedisDeployment(url)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+    except StoreError as exc:
+        msg = f"cannot use {redacted_url(url)}: {exc}"
+        raise click.ClickException(msg) from None
+    with deployment:
+        figures = collect_stats(deployment, prefix, top=top, sample=sample)
+    if as_json:
+        click.echo(json.dumps(figures.as_dict(), indent=2))
+    else:
+        _print(Console(highlight=False, width=max(100, Console().width)), figures)
