@@ -70,7 +70,13 @@ def test_sessions_users_and_memory_on_the_local_redis(redis_url: str, populated:
 def test_the_table_is_printed(redis_url: str, populated: str) -> None:
     result = CliRunner().invoke(cli, ["stats", redis_url, "--prefix", populated, "--top", "1"])
     assert result.exit_code == 0, result.output
-    for text in ("live sessions", "memory per session", "noeviction", "top 1 users", "alice"):
+    for text in (
+        "live sessions",
+        "memory per session",
+        "noeviction",
+        "top 1 users by live sessions",
+        "alice",
+    ):
         assert text in result.output
     assert "bob" not in result.output
 

@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
@@ -27,7 +27,8 @@ def test_starlette_mounts_the_registry() -> None:
         session["n"] = session.get("n", 0) + 1
         return JSONResponse({"n": session["n"]})
 
-    app = Starlette(routes=[Route("/", bump), Mount("/metrics", app=metrics.asgi_app())])
+    app = Starlette(routes=[Route("/", bump)])
+    app.mount("/metrics", metrics.asgi_app())
     app.add_middleware(
         SessionMiddleware,
         store=AsyncMemoryStore(),

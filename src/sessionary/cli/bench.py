@@ -174,7 +174,8 @@ def _report(result: BenchResult, side: _RedisSide, url: str) -> dict[str, Any]:
 
 
 def _print_report(console: Console, report: dict[str, Any]) -> None:
-    table = Table(title=f"sessionary bench — {report['store']}", title_justify="left")
+    console.print(f"[bold]sessionary bench[/] — {report['store']}", soft_wrap=True)
+    table = Table()
     table.add_column("operation")
     for heading in ("count", "ops/s", "mean ms", "p50 ms", "p99 ms", "p999 ms", "max ms"):
         table.add_column(heading, justify="right")

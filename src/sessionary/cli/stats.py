@@ -32,11 +32,11 @@ def _size(n: float) -> str:
 
 
 def _print(console: Console, stats: Stats) -> None:
-    table = Table(
-        title=f"sessionary stats — {redacted_url(stats.url)} (prefix {stats.prefix!r})",
-        title_justify="left",
-        show_header=False,
+    console.print(
+        f"[bold]sessionary stats[/] — {redacted_url(stats.url)} (prefix {stats.prefix!r})",
+        soft_wrap=True,
     )
+    table = Table(show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     topology = f"{stats.kind}, {stats.primaries} primar{'y' if stats.primaries == 1 else 'ies'}"
@@ -68,7 +68,8 @@ def _print(console: Console, stats: Stats) -> None:
     )
     console.print(table)
     if stats.top_users:
-        users = Table(title=f"top {len(stats.top_users)} users by sessions", title_justify="left")
+        console.print(f"top {len(stats.top_users)} users by live sessions:")
+        users = Table()
         users.add_column("user")
         users.add_column("sessions", justify="right")
         for user, count in stats.top_users:
