@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
+from rich.console import Console
 
 from sessionary.cli._bench_run import BenchPlan, parse_mix, run_bench, schedule
+from sessionary.cli.bench import _print_report, _RedisSide, _report
 from sessionary.cli.commands import cli
 from tests.cluster import RedisClusterNodes
 from tests.scripted_stores import FailingStore
@@ -136,3 +138,14 @@ async def test_store_errors_are_counted_by_type() -> None:
     assert result.errors == {"StoreUnavailableError": 10}
     assert result.ops["create"].latency.count == 10
     assert result.hit_rate == 0.0
+
+
+@pytest.mark.anyio
+async def test_errors_are_printed_under_the_table() -> None:
+    plan = BenchPlan({"load": 1, "create": 1}, concurrency=2, requests=20, sessions=4)
+    result = await run_bench(FailingStore(fail_load=True), plan)
+    console = Console(record=True, width=120)
+    _print_report(console, _report(result, _RedisSide("memory", "p"), "memory"))
+    text = console.export_text()
+    assert "errors: StoreUnavailableError 10" in text
+    assert "store hit rate 0.0%" in text

@@ -31,6 +31,7 @@ from sessionary.cli._bench_run import (
 )
 from sessionary.demo.settings import redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
+from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores.base import AsyncStore
 
@@ -85,18 +86,28 @@ class _RedisSide:
 
     def start(self) -> None:
         if self.deployment is not None:
-            self.before = self.deployment.command_calls()
+            with mapped_redis_errors("INFO commandstats"):
+                self.before = self.deployment.command_calls()
 
     def stop(self) -> None:
         if self.deployment is not None:
-            after = self.deployment.command_calls()
+            with mapped_redis_errors("INFO commandstats"):
+                after = self.deployment.command_calls()
             delta = {name: calls - self.before.get(name, 0) for name, calls in after.items()}
             delta.pop("info", None)  # this tool's own INFO calls
             self.delta = {name: calls for name, calls in delta.items() if calls > 0}
 
-    def cleanup(self) -> None:
-        if self.deployment is not None:
-            self.removed = self.deployment.delete_matching(f"{self.prefix}:*")
+    def cleanup(self, console: Console) -> None:
+        if self.deployment is None:
+            return
+        try:
+            with mapped_redis_errors("the cleanup"):
+                self.removed = self.deployment.delete_matching(f"{self.prefix}:*")
+        except StoreError as exc:
+            console.print(
+                f"[red]cleanup failed ({exc}): delete the keys {self.prefix}:* yourself[/]"
+            )
+        finally:
             self.deployment.close()
 
 
@@ -299,10 +310,10 @@ def bench(  # noqa: PLR0917 - click passes one parameter per option
         side.stop()
     except StoreError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-        msg = f"the store failed before the measured phase: {exc}{cause}"
+        msg = f"cannot benchmark {redacted_url(url)}: {exc}{cause}"
         raise click.ClickException(msg) from None
     finally:
-        side.cleanup()
+        side.cleanup(console)
     report = _report(result, side, url)
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -19,6 +19,7 @@ from sessionary.cli._stats_collect import Stats, collect_stats
 from sessionary.demo.settings import redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.stores._redis_common import RedisLayout
+from sessionary.stores._redis_errors import mapped_redis_errors
 
 __all__ = ["stats"]
 
@@ -115,8 +116,12 @@ def stats(url: str, prefix: str, top: int, sample: int, as_json: bool) -> None:
     except StoreError as exc:
         msg = f"cannot use {redacted_url(url)}: {exc}"
         raise click.ClickException(msg) from None
-    with deployment:
-        figures = collect_stats(deployment, prefix, top=top, sample=sample)
+    try:
+        with deployment, mapped_redis_errors("the stats queries"):
+            figures = collect_stats(deployment, prefix, top=top, sample=sample)
+    except StoreError as exc:
+        msg = f"cannot read the stats of {redacted_url(url)}: {exc}"
+        raise click.ClickException(msg) from None
     if as_json:
         click.echo(json.dumps(figures.as_dict(), indent=2))
     else:
