@@ -48,11 +48,10 @@ def _print(console: Console, stats: Stats) -> None:
     if stats.users is not None:
         table.add_row(f"  users (from the {stats.user_source})", f"{stats.users:,}")
     table.add_row("memory used", _size(stats.used_memory))
-    per_session = (
-        "n/a (no sessions)"
-        if stats.memory_per_session is None
-        else f"{_size(stats.memory_per_session)} (sample of {stats.memory_sample})"
-    )
+    if stats.memory_per_session is not None:
+        per_session = f"{_size(stats.memory_per_session)} (sample of {stats.memory_sample})"
+    else:
+        per_session = "n/a (no sessions)" if not stats.live_sessions else "n/a (--sample 0)"
     table.add_row("memory per session", per_session)
     table.add_row("maxmemory", _size(stats.maxmemory) if stats.maxmemory else "0 (no limit)")
     table.add_row("maxmemory-policy", ", ".join(stats.maxmemory_policies))
