@@ -13,6 +13,7 @@ from sessionary.metrics._outcomes import MAX_ERROR_TYPES
 from sessionary.metrics.prometheus import PrometheusObserver
 from sessionary.observability import LoggingObserver, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import MemoryStore
 from sessionary.stores.base import Store
 from sessionary.testing import FakeClock, session_config
@@ -236,3 +237,25 @@ def test_exposition_apps_serve_the_registry(
     assert b"sessionary_load_hits_total 1.0" in body
     assert callable(metrics.asgi_app())
     assert "CollectorRegistry" in repr(metrics)
+
+
+def test_every_load_status_is_a_hit_or_a_miss_never_an_error(
+    registry: CollectorRegistry, metrics: PrometheusObserver
+) -> None:
+    for status in LoadStatus:
+        metrics.operation("load", 0.001, status.value)
+    for commit in CommitStatus:
+        metrics.operation("update", 0.001, commit.value)
+    misses = len(LoadStatus) - 1
+    assert value(registry, "load_hits_total") == 1
+    assert (
+        sum(value(registry, "load_misses_total", reason=status.value) for status in LoadStatus)
+        == misses
+    )
+    errors = [
+        sample
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == f"{PREFIX}_store_errors_total"
+    ]
+    assert errors == []

@@ -24,15 +24,8 @@ __all__ = [
 
 LOAD_HITS = frozenset({LoadStatus.FOUND.value, TOUCHED_OUTCOME})
 """Load outcomes that found a live session (``touched`` = found and touched)."""
-LOAD_MISSES = frozenset(
-    {
-        LoadStatus.MISSING.value,
-        LoadStatus.INVALID.value,
-        LoadStatus.EXPIRED_IDLE.value,
-        LoadStatus.EXPIRED_ABSOLUTE.value,
-    }
-)
-"""Load outcomes that found no usable session."""
+LOAD_MISSES = frozenset(status.value for status in LoadStatus) - LOAD_HITS
+"""Load outcomes that found no usable session (every other load status, present or future)."""
 _RESULTS = (
     LOAD_HITS
     | LOAD_MISSES
