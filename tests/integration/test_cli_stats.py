@@ -19,7 +19,7 @@ from tests.cluster import RedisClusterNodes
 from tests.services import RedisServer, find_redis_server, free_port
 
 
-def make_sessions(store: RedisStore, users: list[str | None]) -> None:
+def make_sessions(store: RedisStore, users: list[str | None]) -> SessionManager:
     """One session per entry, through the library: signed in as the user, or anonymous."""
     manager = SessionManager(store, session_config())
     for user in users:
@@ -28,6 +28,7 @@ def make_sessions(store: RedisStore, users: list[str | None]) -> None:
         if user is not None:
             cycle.session.login(user)
         manager.commit(cycle)
+    return manager
 
 
 def stats_json(*args: str) -> Any:
@@ -50,7 +51,8 @@ def test_sessions_users_and_memory_on_the_local_redis(redis_url: str, populated:
     assert figures["live_sessions"] == 6
     assert figures["authenticated_sessions"] == 4
     assert figures["users"] == 2
-    assert figures["user_source"] == "scan"
+    assert figures["ended_sessions"] == figures["revoked_sessions"] == 0
+    assert figures["user_indexes"] == 2  # alice's and bob's (epoch keys are not counted)
     assert figures["top_users"] == [
         {"user": "alice", "sessions": 3},
         {"user": "bob", "sessions": 1},
@@ -81,22 +83,29 @@ def test_the_table_is_printed(redis_url: str, populated: str) -> None:
     assert "bob" not in result.output
 
 
-def test_user_indexes_are_preferred_when_present(
-    redis_url: str, populated: str, redis_admin: redis.Redis
+def test_ended_and_revoked_sessions_are_not_live(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
 ) -> None:
-    keys = [k for k in redis_admin.scan_iter(match=f"{populated}:s:*") if k.endswith(b"}")]
-    alice = [
-        key[key.index(b"{") + 1 : -1] for key in keys if redis_admin.hget(key, b"\xffu") == b"alice"
-    ]
-    far = 2**45
-    redis_admin.zadd(f"{populated}:u:{{tag-a}}", dict.fromkeys(alice, far))
-    redis_admin.zadd(f"{populated}:u:{{tag-b}}", {b"gone": 1})  # only expired entries
-    redis_admin.set(f"{populated}:u:{{tag-a}}:ep", b"0")  # the epoch is not an index
-    figures = stats_json(redis_url, "--prefix", populated)
-    assert figures["user_source"] == "index"
-    assert figures["top_users"] == [{"user": "alice", "sessions": 3}]
-    assert figures["users"] == 1
-    assert figures["live_sessions"] == 6
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    manager = make_sessions(store, ["alice", "alice", "bob", "bob", "carol", None])
+    # revoke_session leaves a tombstone (the client's next request learns why).
+    first = manager.list_user_sessions("alice")[0]
+    assert manager.revoke_session("alice", first.ref)
+    # A revoke_user whose cleanup has not run yet: bob's epoch moved past his stamps.
+    keys = [k for k in redis_admin.scan_iter(match=f"{key_prefix}:s:*") if k.endswith(b"}")]
+    tag: Any = next(
+        redis_admin.hget(k, b"\xffh") for k in keys if redis_admin.hget(k, b"\xffu") == b"bob"
+    )
+    redis_admin.set(store.layout.user_epoch_key(tag.decode()), str(2**45))
+    store.close()
+    figures = stats_json(redis_url, "--prefix", key_prefix)
+    assert figures["ended_sessions"] == 1
+    assert figures["revoked_sessions"] == 2
+    assert figures["live_sessions"] == 3
+    assert figures["authenticated_sessions"] == 2
+    top = sorted((entry["user"], entry["sessions"]) for entry in figures["top_users"])
+    assert top == [("alice", 1), ("carol", 1)]
+    assert figures["memory_sample"] == 3
 
 
 @pytest.mark.parametrize(

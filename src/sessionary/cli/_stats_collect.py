@@ -1,10 +1,13 @@
 """What ``sessionary stats`` measures on a running deployment (Redis, every primary).
 
-Sessions are counted with ``SCAN`` over every primary (never ``KEYS``); the per-user view
-comes from the user indexes (``<prefix>:u:{<tag>}``, sorted sets of storage keys scored by
-absolute deadline) when the deployment has them, otherwise from the user field of each
-session hash read during the scan. Server figures come from ``INFO`` and are summed over the
-primaries; memory per session is the mean ``MEMORY USAGE`` of a sample of sessions.
+Session hashes are found with ``SCAN`` over every primary (never ``KEYS``) and classified
+with one pipelined ``HMGET`` each: *live*, *ended* (a tombstone left by ``revoke_session`` or
+an eviction, kept until its TTL so the client learns why) or *revoked* (stamped before its
+user's epoch, ``revoke_user``). Sessions per user come from the user field of the live
+ones, which is exact; the per-user indexes (``<prefix>:u:{<tag>}``) are counted but not
+trusted for this, because they keep idle-expired entries until their absolute deadline.
+Server figures come from ``INFO``, summed over the primaries; memory per session is the
+mean ``MEMORY USAGE`` of a sample of live sessions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sessionary.cli._redis_admin import RedisDeployment
-from sessionary.stores._redis_common import USER_FIELD
+from sessionary.sansio.users import is_revoked
+from sessionary.stores._redis_common import (
+    ENDED_FIELD,
+    META_FIELD,
+    STAMP_FIELD,
+    USER_FIELD,
+    USER_KEY_FIELD,
+    RedisLayout,
+)
 
 __all__ = ["Stats", "collect_stats", "eviction_risk"]
 
@@ -49,11 +60,14 @@ class Stats:
     primaries: int
     redis_version: str
     live_sessions: int
-    authenticated_sessions: int | None
-    users: int | None
+    authenticated_sessions: int
+    ended_sessions: int
+    """Tombstones of ended sessions (``revoke_session``, eviction) awaiting their TTL."""
+    revoked_sessions: int
+    """Sessions stamped before their user's epoch (``revoke_user``) awaiting their TTL."""
+    users: int
     top_users: list[tuple[str, int]]
-    user_source: str
-    """``index`` (per-user sorted sets) or ``scan`` (the user field of every session)."""
+    user_indexes: int
     used_memory: int
     maxmemory: int
     maxmemory_policies: list[str]
@@ -90,39 +104,50 @@ def _session_keys(deployment: RedisDeployment, prefix: str) -> list[bytes]:
     return [key for _, key in deployment.scan(f"{prefix}:s:*") if _is_session_key(key)]
 
 
-def _users_from_sessions(deployment: RedisDeployment, keys: Sequence[bytes]) -> Counter[str]:
-    users: Counter[str] = Counter()
+@dataclass(slots=True)
+class _Census:
+    live: list[bytes] = field(default_factory=list)
+    users: Counter[str] = field(default_factory=Counter)
+    ended: int = 0
+    revoked: int = 0
+
+
+_FIELDS = (META_FIELD, USER_FIELD, ENDED_FIELD, USER_KEY_FIELD, STAMP_FIELD)
+
+
+def _census(deployment: RedisDeployment, layout: RedisLayout, keys: Sequence[bytes]) -> _Census:
+    """Classify every session hash: live (with its user), ended or revoked."""
+    # The metadata is fetched only to tell a session from a key that vanished since the scan.
+    census = _Census()
+    epochs: dict[bytes, int | None] = {}
     for start in range(0, len(keys), _BATCH):
-        pipe = deployment.router.pipeline(transaction=False)
-        for key in keys[start : start + _BATCH]:
-            pipe.hget(key, USER_FIELD)
-        users.update(v.decode("utf-8", "replace") for v in pipe.execute() if v is not None)
-    return users
-
-
-def _users_from_indexes(
-    deployment: RedisDeployment, prefix: str, indexes: Sequence[bytes], top: int
-) -> tuple[Counter[str], int]:
-    """Live sessions per user from the indexes; names resolved for the ``top`` largest only."""
-    now_ms = int(time.time() * 1000)
-    counts: list[tuple[int, bytes]] = []
-    for start in range(0, len(indexes), _BATCH):
-        batch = indexes[start : start + _BATCH]
+        batch = keys[start : start + _BATCH]
         pipe = deployment.router.pipeline(transaction=False)
         for key in batch:
-            pipe.zcount(key, now_ms, "+inf")
-        counts += [(int(n), key) for n, key in zip(pipe.execute(), batch, strict=True) if n]
-    counts.sort(reverse=True)
-    named: Counter[str] = Counter()
-    for count, key in counts[:top]:
-        members: Any = deployment.router.zrangebyscore(key, now_ms, "+inf", start=0, num=1)
-        user: Any = None
-        if members:
-            session = f"{prefix}:s:{{".encode() + bytes(members[0]) + b"}"
-            user = deployment.router.hget(session, USER_FIELD)
-        label = user.decode("utf-8", "replace") if user else f"(index {key.decode()})"
-        named[label] += count
-    return named, len(counts)
+            pipe.hmget(key, _FIELDS)
+        rows: list[Any] = pipe.execute()
+        missing = {row[3] for row in rows if row[3] is not None and row[3] not in epochs}
+        if missing:
+            tags = sorted(missing)
+            pipe = deployment.router.pipeline(transaction=False)
+            for tag in tags:
+                pipe.get(layout.user_epoch_key(tag.decode("ascii", "replace")))
+            for tag, epoch in zip(tags, pipe.execute(), strict=True):
+                epochs[tag] = int(epoch) if epoch is not None else None
+        for key, (meta, user, ended, tag, stamp) in zip(batch, rows, strict=True):
+            if meta is None:
+                continue  # expired since the scan, or not a session
+            if ended is not None:
+                census.ended += 1
+            elif tag is not None and is_revoked(
+                int(stamp) if stamp is not None and stamp.isdigit() else None, epochs[tag]
+            ):
+                census.revoked += 1
+            else:
+                census.live.append(key)
+                if user is not None:
+                    census.users[user.decode("utf-8", "replace")] += 1
+    return census
 
 
 def _memory_sample(deployment: RedisDeployment, keys: Sequence[bytes], size: int) -> list[int]:
@@ -161,19 +186,10 @@ def collect_stats(
 ) -> Stats:
     """Measure the deployment behind ``deployment`` for sessions under ``prefix``."""
     infos = deployment.info("all")
-    keys = _session_keys(deployment, prefix)
-    indexes = [key for _, key in deployment.scan(f"{prefix}:u:*") if key.endswith(_INDEX_SUFFIX)]
-    authenticated: int | None
-    if indexes:
-        users, user_count = _users_from_indexes(deployment, prefix, indexes, top)
-        authenticated = None  # the indexes count users' sessions, not the scan's
-        source = "index"
-    else:
-        users = _users_from_sessions(deployment, keys)
-        user_count = len(users)
-        authenticated = sum(users.values())
-        source = "scan"
-    usages = _memory_sample(deployment, keys, sample)
+    layout = RedisLayout(prefix)
+    census = _census(deployment, layout, _session_keys(deployment, prefix))
+    indexes = sum(1 for _, key in deployment.scan(layout.user_pattern()) if key.endswith(b"}"))
+    usages = _memory_sample(deployment, census.live, sample)
     policies = sorted({str(info.get("maxmemory_policy", "unknown")) for info in infos})
     stats = Stats(
         url=deployment.url,
@@ -181,11 +197,13 @@ def collect_stats(
         prefix=prefix,
         primaries=len(deployment.primaries),
         redis_version=str(infos[0].get("redis_version", "?")),
-        live_sessions=len(keys),
-        authenticated_sessions=authenticated,
-        users=user_count,
-        top_users=users.most_common(top),
-        user_source=source,
+        live_sessions=len(census.live),
+        authenticated_sessions=sum(census.users.values()),
+        ended_sessions=census.ended,
+        revoked_sessions=census.revoked,
+        users=len(census.users),
+        top_users=census.users.most_common(top),
+        user_indexes=indexes,
         used_memory=_total(infos, "used_memory"),
         maxmemory=_total(infos, "maxmemory"),
         maxmemory_policies=policies,

@@ -43,10 +43,11 @@ def _print(console: Console, stats: Stats) -> None:
     topology = f"{stats.kind}, {stats.primaries} primar{'y' if stats.primaries == 1 else 'ies'}"
     table.add_row("Redis", f"{stats.redis_version} ({topology})")
     table.add_row("live sessions", f"{stats.live_sessions:,}")
-    if stats.authenticated_sessions is not None:
-        table.add_row("  signed in", f"{stats.authenticated_sessions:,}")
-    if stats.users is not None:
-        table.add_row(f"  users (from the {stats.user_source})", f"{stats.users:,}")
+    table.add_row("  signed in", f"{stats.authenticated_sessions:,}")
+    table.add_row("  users", f"{stats.users:,}")
+    table.add_row("ended, awaiting expiry", f"{stats.ended_sessions:,}")
+    table.add_row("revoked, awaiting expiry", f"{stats.revoked_sessions:,}")
+    table.add_row("user indexes", f"{stats.user_indexes:,}")
     table.add_row("memory used", _size(stats.used_memory))
     if stats.memory_per_session is not None:
         per_session = f"{_size(stats.memory_per_session)} (sample of {stats.memory_sample})"
@@ -97,7 +98,7 @@ def stats(url: str, prefix: str, top: int, sample: int, as_json: bool) -> None:
     r"""Show the health of a sessionary deployment on Redis: sessions, users, memory, eviction.
 
     URL is a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL. Only
-    reads: SCAN, HGET, ZCOUNT, MEMORY USAGE, INFO and PING.
+    reads: SCAN, HMGET, GET, MEMORY USAGE, INFO and PING.
 
     \b
     Examples:
