@@ -25,7 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from sessionary.config import CookieOptions, SessionConfig
-from sessionary.demo.metrics import demo_observer
+from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import devices_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
@@ -174,7 +174,6 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         finally:
             await store.aclose()
 
-    observer, metrics_routes = demo_observer()
     app = Starlette(
         routes=[
             Route("/", home),
@@ -184,12 +183,14 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
             *_device_routes(store_label, pid),
             Route("/api/session", state),
             Route("/healthz", healthz),
-            *metrics_routes,
         ],
         lifespan=lifespan,
     )
     app.add_middleware(
-        SessionMiddleware, store=store, config=_session_config(settings), observer=observer
+        SessionMiddleware,
+        store=store,
+        config=_session_config(settings),
+        observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
     )
     app.add_middleware(_SameOriginMiddleware)
     return app

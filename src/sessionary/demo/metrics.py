@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sessionary.observability import LoggingObserver, Observer, ObserverGroup
 
-__all__ = ["demo_observer", "prometheus_available"]
+__all__ = ["demo_observer", "prometheus_available", "with_metrics"]
 
 
 def prometheus_available() -> bool:
@@ -43,3 +44,10 @@ def demo_observer() -> tuple[Observer, list[Route]]:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return ObserverGroup([LoggingObserver(), exporter]), [Route("/metrics", metrics)]
+
+
+def with_metrics(app: Starlette) -> Observer:
+    """Add ``GET /metrics`` to ``app`` when available; the observer for its middleware."""
+    observer, routes = demo_observer()
+    app.router.routes.extend(routes)
+    return observer
