@@ -15,7 +15,17 @@ from typing import Protocol, runtime_checkable
 
 from sessionary.sansio.events import EventName, SessionEvent
 
-__all__ = ["LoggingObserver", "NullObserver", "Observer", "ObserverGroup", "notify"]
+__all__ = [
+    "TOUCHED_OUTCOME",
+    "LoggingObserver",
+    "NullObserver",
+    "Observer",
+    "ObserverGroup",
+    "notify",
+]
+
+TOUCHED_OUTCOME = "touched"
+"""Outcome of a load that found the session and extended its idle expiry (the touch was due)."""
 
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")
@@ -44,8 +54,10 @@ class Observer(Protocol):
     def operation(self, name: str, seconds: float, outcome: str) -> None:
         """A store operation (``load``, ``create``, ``update``, ``destroy``) finished.
 
-        ``outcome`` is the result status (``found``, ``ok``, ``gone``…) or the name of the
-        error type when it failed.
+        ``outcome`` is the result status (``found``, ``ok``, ``gone``…), ``touched`` for a
+        load that found the session *and* performed the due sliding-expiry touch (``found``
+        then means the throttle skipped the touch), ``deleted``/``absent`` for ``destroy``,
+        or the name of the error type when it failed.
         """
         ...
 

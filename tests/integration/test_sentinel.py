@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 from sessionary import AsyncSessionManager, SessionManager
+from sessionary.cli.commands import cli
 from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import session_config
 from tests.sentinel import SentinelGroup
@@ -52,3 +55,31 @@ async def test_async_store_through_sentinel(sentinel_group: SentinelGroup) -> No
     loaded.session.logout()
     await manager.commit(loaded)
     await store.aclose()
+
+
+def test_bench_and_stats_through_sentinel(sentinel_group: SentinelGroup) -> None:
+    runner = CliRunner()
+    bench = runner.invoke(cli, ["bench", sentinel_group.url, "-n", "100", "-c", "2", "--json"])
+    assert bench.exit_code == 0, bench.output
+    report = json.loads(bench.stdout)
+    assert report["operations"] == 100
+    assert report["errors"] == {}
+    assert report["redis"]["by_command"]["evalsha"] >= report["store_round_trips_per_op"]
+
+    store = RedisStore.from_url(sentinel_group.url, prefix="sentinel-stats")
+    manager = SessionManager(store, session_config())
+    for user in ("ada", "ada", None):
+        cycle = manager.open([])
+        cycle.session["k"] = 1
+        if user is not None:
+            cycle.session.login(user)
+        manager.commit(cycle)
+    store.close()
+    stats = runner.invoke(
+        cli, ["stats", sentinel_group.url, "--prefix", "sentinel-stats", "--json"]
+    )
+    assert stats.exit_code == 0, stats.output
+    figures = json.loads(stats.stdout)
+    assert figures["kind"] == "sentinel"
+    assert figures["live_sessions"] == 3
+    assert figures["top_users"] == [{"user": "ada", "sessions": 2}]

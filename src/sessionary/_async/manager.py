@@ -20,7 +20,7 @@ from sessionary.exceptions import (
     LockNotAcquiredError,
     StoreError,
 )
-from sessionary.observability import LoggingObserver, Observer, notify
+from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
@@ -186,7 +186,12 @@ class AsyncSessionManager:
             self.observer.operation(_OPERATION_NAMES[kind], elapsed, type(exc).__name__)
             raise
         elapsed = time.perf_counter() - started
-        outcome = _BOOL_OUTCOMES[result] if isinstance(result, bool) else result.status.value
+        if isinstance(result, bool):
+            outcome = _BOOL_OUTCOMES[result]
+        elif isinstance(result, LoadResult) and result.record is not None and result.record.touched:
+            outcome = TOUCHED_OUTCOME
+        else:
+            outcome = result.status.value
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
 

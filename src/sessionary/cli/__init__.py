@@ -1,6 +1,9 @@
 """The ``sessionary`` command line (needs the ``cli`` extra: ``pip install 'sessionary[cli]'``).
 
-``sessionary demo`` serves the demo web application; later subcommands operate a store.
+``sessionary demo`` serves the demo web application; ``sessionary sessions`` and
+``sessionary events`` operate a deployment's users and event stream; ``sessionary bench``
+stresses a store with session operations and ``sessionary stats`` shows the health of a
+Redis deployment.
 The framework-free library never imports this package.
 """
 

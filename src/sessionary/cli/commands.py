@@ -5,9 +5,11 @@ from __future__ import annotations
 import click
 
 from sessionary import __version__
+from sessionary.cli.bench import bench
 from sessionary.cli.demo import demo
 from sessionary.cli.events import events
 from sessionary.cli.sessions import sessions
+from sessionary.cli.stats import stats
 
 __all__ = ["cli"]
 
@@ -21,3 +23,5 @@ def cli() -> None:
 cli.add_command(demo)
 cli.add_command(sessions)
 cli.add_command(events)
+cli.add_command(bench)
+cli.add_command(stats)

@@ -139,11 +139,18 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
             "[yellow]Browsers send Secure cookies over plain HTTP only to localhost; "
             "serve this host over HTTPS or pass --insecure-cookie for a trial.[/]"
         )
+    from sessionary.demo.metrics import prometheus_available  # noqa: PLC0415 - imports Starlette
+
     shown_host = "localhost" if _is_loopback(host) else host
+    metrics = (
+        f"Prometheus metrics: http://{shown_host}:{port}/metrics (per worker)\n"
+        if prometheus_available()
+        else ""
+    )
     console.print(
         f"[bold]sessionary demo[/] on [link]http://{shown_host}:{port}[/link]  "
         f"(store: {redacted_url(store)}, workers: {workers}, password: [bold]demo[/])\n"
-        "Press Ctrl+C to stop.",
+        f"{metrics}Press Ctrl+C to stop.",
         soft_wrap=True,
     )
     if workers == 1:

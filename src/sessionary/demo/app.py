@@ -3,9 +3,10 @@
 Routes: ``GET /`` (login form or the signed-in page), ``POST /login``, ``POST /increment``,
 ``POST /logout``, ``GET /devices`` (your signed-in sessions), ``POST /devices/revoke`` (end
 one), ``POST /devices/revoke-others`` (end all but this one), ``GET /api/session`` (the same
-state as JSON, for scripts) and ``GET /healthz`` (never touches the session). Unsafe
-requests from another origin are refused with 403 (``Origin`` / ``Sec-Fetch-Site``), on top
-of the ``SameSite=Lax`` cookie.
+state as JSON, for scripts), ``GET /healthz`` (never touches the session) and, when
+``prometheus_client`` is installed, ``GET /metrics`` (sessionary's Prometheus metrics,
+:mod:`sessionary.demo.metrics`). Unsafe requests from another origin are refused with 403
+(``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from sessionary.config import CookieOptions, SessionConfig
+from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import devices_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
@@ -184,7 +186,12 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(SessionMiddleware, store=store, config=_session_config(settings))
+    app.add_middleware(
+        SessionMiddleware,
+        store=store,
+        config=_session_config(settings),
+        observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
+    )
     app.add_middleware(_SameOriginMiddleware)
     return app
 

@@ -50,6 +50,7 @@ from sessionary._sync.manager import SessionManager
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
 from sessionary.integrations._settings import samesite_setting, seconds_setting
+from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
@@ -250,9 +251,11 @@ class Sessionary:
         *,
         store: Store | None = None,
         config: SessionConfig | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.config = config
+        self.observer = observer
         if app is not None:
             self.init_app(app)
 
@@ -264,7 +267,7 @@ class Sessionary:
 
             store = self.store = MemoryStore()
         config = self.config or config_from_flask(app)
-        manager = SessionManager(store, config)
+        manager = SessionManager(store, config, observer=self.observer)
         app.session_interface = SessionaryInterface(manager)
         app.register_error_handler(StoreUnavailableError, _unavailable)
         app.extensions[_EXTENSION] = self

@@ -1,0 +1,156 @@
+"""The demo's Prometheus endpoint: requests move the metrics, a scrape shows them.
+
+Through Starlette's TestClient (memory and Redis stores) and once for real: ``sessionary
+demo`` under uvicorn in a subprocess, scraped over HTTP.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx2
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+import sessionary.demo.metrics
+from sessionary.demo.app import DEMO_PASSWORD, create_app
+from sessionary.demo.settings import DemoSettings
+from tests.services import free_port
+
+BASE = "https://localhost:8000"
+COOKIE = "__Host-sessionary-demo"
+FAMILIES = {
+    "sessionary_store_operation_duration_seconds",
+    "sessionary_store_operations",
+    "sessionary_load_hits",
+    "sessionary_load_misses",
+    "sessionary_touches",
+    "sessionary_events",
+}
+
+
+def scrape(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a Prometheus text exposition, keyed by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def sample(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def client(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[TestClient]:
+    settings = DemoSettings()
+    if request.param == "redis":
+        request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
+        settings = DemoSettings(store=request.getfixturevalue("redis_url"), prefix=key_prefix)
+    with TestClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def browse(client: TestClient) -> None:
+    """Log in, count three times, present a bad and a stale cookie, log out."""
+    assert (
+        client.post("/login", data={"username": "ada", "password": DEMO_PASSWORD}).status_code
+        == 303
+    )
+    for _ in range(3):
+        assert client.post("/increment").status_code == 303
+    assert client.get("/api/session").json()["count"] == 3
+    good = client.cookies[COOKIE]
+    client.cookies.clear()
+    assert (
+        client.get("/api/session", headers={"Cookie": f"{COOKIE}=garbage"}).json()["user"] is None
+    )
+    client.cookies.set(COOKIE, good)
+    assert client.post("/logout").status_code == 303
+    client.cookies.clear()
+    stale = client.get("/api/session", headers={"Cookie": f"{COOKIE}={good}"})
+    assert stale.json()["user"] is None
+
+
+def test_metrics_move_with_the_requests(client: TestClient) -> None:
+    before = scrape(client.get("/metrics").text)
+    assert sample(before, "sessionary_load_hits_total") == 0
+    browse(client)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "set-cookie" not in response.headers
+    names = {family.name for family in text_string_to_metric_families(response.text)}
+    assert names >= FAMILIES
+    after = scrape(response.text)
+    assert sample(after, "sessionary_events_total", event="created") == 1
+    assert sample(after, "sessionary_events_total", event="rotated") == 0  # a new session
+    assert sample(after, "sessionary_events_total", event="destroyed") == 1
+    assert sample(after, "sessionary_events_total", event="invalid_id") == 2  # garbage + stale
+    assert sample(after, "sessionary_store_operations_total", operation="create", outcome="ok") == 1
+    assert sample(after, "sessionary_store_operations_total", operation="update", outcome="ok") == 3
+    assert sample(after, "sessionary_load_misses_total", reason="missing") == 1  # the stale one
+    hits = sample(after, "sessionary_load_hits_total")
+    assert hits == 5  # three increments, one read, the logout
+    touched = sample(after, "sessionary_touches_total", result="touched")
+    skipped = sample(after, "sessionary_touches_total", result="skipped")
+    assert touched + skipped == hits
+    loads = sum(
+        sample(after, "sessionary_store_operation_duration_seconds_count", operation=name)
+        for name in ("load", "touch")
+    )
+    assert loads == 6
+    assert sample(after, "sessionary_store_operation_duration_seconds_sum", operation="update") > 0
+
+
+def test_without_prometheus_client_there_is_no_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sessionary.demo.metrics, "prometheus_available", lambda: False)
+    with TestClient(create_app(), base_url=BASE, follow_redirects=False) as client:
+        assert client.get("/metrics").status_code == 404
+        assert (
+            client.post("/login", data={"username": "a", "password": DEMO_PASSWORD}).status_code
+            == 303
+        )
+
+
+def test_the_served_demo_exposes_metrics_over_http() -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "sessionary.cli", "demo", "--port", str(port)]
+    command += ["--insecure-cookie", "--log-level", "warning"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, "the demo exited early"
+            try:
+                if httpx2.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline, "the demo did not start serving in time"
+                time.sleep(0.1)
+        with httpx2.Client(base_url=base, headers={"Origin": base}) as http:
+            login = http.post("/login", data={"username": "ada", "password": DEMO_PASSWORD})
+            assert login.status_code == 303
+            assert http.post("/increment").status_code == 303
+            assert http.get("/api/session").json()["count"] == 1
+            bad = httpx2.get(f"{base}/api/session", cookies={"sessionary-demo": "garbage"})
+            assert bad.json()["user"] is None
+            assert http.post("/logout").status_code == 303
+            samples = scrape(http.get("/metrics").text)
+        assert sample(samples, "sessionary_events_total", event="created") == 1
+        assert sample(samples, "sessionary_events_total", event="destroyed") == 1
+        assert sample(samples, "sessionary_events_total", event="invalid_id") == 1
+        assert sample(samples, "sessionary_load_hits_total") == 3
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert "/metrics" in output
+    assert "Traceback" not in output
