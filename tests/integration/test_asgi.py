@@ -149,9 +149,10 @@ def store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[AsyncStor
         return
     request.getfixturevalue("redis_admin")
     # A generous timeout: the 1 000-request tests queue every reply behind one busy event
-    # loop on a small CI machine; these tests are about correctness, not latency.
+    # loop on a small CI machine (and wait for one of the pool's connections); these tests
+    # are about correctness, not latency.
     url = request.getfixturevalue("redis_url")
-    yield AsyncRedisStore.from_url(url, prefix=key_prefix, timeout=10)
+    yield AsyncRedisStore.from_url(url, prefix=key_prefix, timeout=10, pool_timeout=60)
 
 
 @pytest.fixture

@@ -67,7 +67,9 @@ def async_store(spec: AppSpec) -> AsyncStore:
     if spec.store == "memory":
         return AsyncMemoryStore()
     if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
-        return AsyncRedisStore.from_url(spec.redis_url, prefix=spec.key_prefix, timeout=10)
+        return AsyncRedisStore.from_url(
+            spec.redis_url, prefix=spec.key_prefix, timeout=10, pool_timeout=60
+        )
     return AsyncRedisStore.from_url(DOWN_URL, prefix=spec.key_prefix, timeout=0.5, retries=0)
 
 

@@ -30,7 +30,9 @@ def sync_store(spec: AppSpec) -> Store:
     if spec.store == "memory":
         return MemoryStore()
     if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
-        return RedisStore.from_url(spec.redis_url, prefix=spec.key_prefix, timeout=10)
+        return RedisStore.from_url(
+            spec.redis_url, prefix=spec.key_prefix, timeout=10, pool_timeout=60
+        )
     return RedisStore.from_url(DOWN_URL, prefix=spec.key_prefix, timeout=0.5, retries=0)
 
 
