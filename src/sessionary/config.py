@@ -124,10 +124,15 @@ def _check_secret(raw: str | bytes, index: int) -> bytes:
                 "use random bytes"
             )
             raise ConfigurationError(msg)
-    if _estimated_entropy_bits(secret) < _MIN_SECRET_ENTROPY_BITS:
+    if _estimated_entropy_bits(secret) < _MIN_SECRET_ENTROPY_BITS or _is_periodic(secret):
         msg = f"secret_keys[{index}] has too little entropy; use secrets.token_urlsafe(32)"
         raise ConfigurationError(msg)
     return secret
+
+
+def _is_periodic(secret: bytes) -> bool:
+    """Whether the secret repeats a shorter pattern (``"abcd1234" * 8``): typed, not random."""
+    return secret in (secret + secret)[1:-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +248,9 @@ class SessionConfig:
     """At most this many live sessions per user (``None``: no limit); see ``session_limit``."""
     session_limit: LimitPolicy = LimitPolicy.REJECT_NEW
     """What a login beyond ``max_sessions_per_user`` does: refuse, or evict the oldest."""
+    encrypt_at_rest: bool = False
+    """Seal attribute values (AES-256-GCM) and authenticate metadata in server-side stores
+    (:mod:`sessionary.sansio.at_rest`; needs the ``crypto`` extra)."""
 
     # Derived, validated values (not constructor arguments).
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
@@ -346,7 +354,7 @@ class SessionConfig:
             f"absolute_timeout_ms={self.absolute_timeout_ms}, "
             f"touch_interval_ms={self.touch_interval_ms}, max_size={self.max_size}, "
             f"codec={self.codec!r}, conflict_policy={self.conflict_policy.value!r}, "
-            f"transport={self.transport!r})"
+            f"transport={self.transport!r}, encrypt_at_rest={self.encrypt_at_rest!r})"
         )
 
     @property

@@ -11,6 +11,7 @@ escape a store: they are mapped at the store boundary::
     │   └── DecodeError                (also a ValueError) stored bytes are not a valid payload
     ├── SessionStateError              the session was used in a way its state forbids
     │   ├── SessionTooLargeError       the committed session would exceed ``max_size``
+    │   │   └── CookieTooLargeError    a sealed cookie would exceed 4096 bytes with its name
     │   ├── SessionClosedError         the session was changed after its response was sent
     │   └── SessionLimitError          a login beyond ``max_sessions_per_user`` (reject_new)
     ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
@@ -32,6 +33,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "ConfigurationError",
+    "CookieTooLargeError",
     "DecodeError",
     "LockError",
     "LockLostError",
@@ -87,6 +89,23 @@ class SessionTooLargeError(SessionStateError):
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"session would be {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class CookieTooLargeError(SessionTooLargeError):
+    """A sealed session cookie would exceed 4096 bytes (name plus value, RFC 6265bis).
+
+    No ``Set-Cookie`` is sent: the client keeps its previous cookie and session. Store less
+    in the session, or use a server-side store.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        SessionStateError.__init__(
+            self,
+            f"sealed session cookie would be {size} bytes with its name, over the "
+            f"{limit}-byte cookie limit; store less or use a server-side store",
+        )
         self.size = size
         self.limit = limit
 

@@ -30,7 +30,7 @@ TOUCHED_OUTCOME = "touched"
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")
 
-_WARNING_EVENTS = frozenset({EventName.DUPLICATE_COOKIE, EventName.CONFLICT})
+_WARNING_EVENTS = frozenset({EventName.DUPLICATE_COOKIE, EventName.CONFLICT, EventName.CSRF_FAIL})
 _INFO_EVENTS = frozenset(
     {
         EventName.INVALID_ID,

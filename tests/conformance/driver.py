@@ -7,7 +7,8 @@ Each adapter provides ``tests/conformance/drivers/<name>.py`` with a function::
 
 that builds the *standard application* below in its framework, wrapped by the sessionary
 adapter with ``spec.config`` and a store for ``spec.store`` (``"memory"``, ``"redis"`` with
-``spec.redis_url`` / ``spec.key_prefix``, or ``"down"``: a Redis URL nobody listens on), and
+``spec.redis_url`` / ``spec.key_prefix``, ``"cookie"``: the sealed ``CookieStore``, or
+``"down"``: a Redis URL nobody listens on), and
 drives it with the framework's own test client. Drivers are stateless about cookies: the suite
 sends ``Cookie`` (or the token header) itself and reads ``Set-Cookie`` from replies, so a
 test client's cookie jar must be disabled (or cleared before every request) — otherwise
@@ -25,6 +26,8 @@ The standard application (every route answers JSON, status 200 unless stated):
 ``POST /login``        ``session.login(user)`` with ``?user=``; answers ``{"user": ...}``
 ``POST /logout``       ``session.logout()``; answers ``{}``
 ``GET /whoami``        ``{"user": session.user_id}``
+``GET /csrf``          ``{"token": ...}``: the adapter's CSRF token helper (``spec.csrf``; not
+                       in the Django drivers, which use Django's own CSRF)
 =====================  ====================================================================
 """
 
@@ -39,7 +42,7 @@ from typing import Any, Literal, Protocol
 
 from sessionary import SessionConfig
 
-StoreKind = Literal["memory", "redis", "down"]
+StoreKind = Literal["memory", "redis", "down", "cookie"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class AppSpec:
     config: SessionConfig
     redis_url: str = ""
     key_prefix: str = "sessionary-conformance"
+    csrf: bool = False
+    """Install the adapter's CSRF protection (``csrf=True``)."""
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,80 @@ def test_header_transport(open_driver: DriverFactory) -> None:
         rotated = login.header("x-session-token")
         assert rotated not in (None, "", token)
         assert driver.request(Request("GET", "/whoami", header)).json == {"user": None}
+
+
+# ------------------------------------------------------------- the sealed cookie store
+SEALED_ADAPTERS = [a for a in ADAPTERS if not a.startswith("django")]
+"""Django's engine needs server-side session keys; it takes server-side stores only."""
+
+
+@pytest.mark.parametrize("sealed_adapter", SEALED_ADAPTERS)
+def test_sealed_cookie_store(sealed_adapter: str, key_prefix: str) -> None:
+    spec = AppSpec("cookie", session_config(), "", key_prefix)
+    with _make_driver(sealed_adapter)(spec) as driver:
+        assert send(driver, "GET", "/read").all("set-cookie") == []
+        created = send(driver, "POST", "/write?a=1&b=2")
+        token = session_cookie(created)
+        assert token is not None
+        assert len(token) > 43  # the session itself, sealed
+        attributes = cookie_attributes(created)
+        assert {"path", "secure", "httponly", "samesite", "max-age"} <= set(attributes)
+        assert created.header("cache-control") == "no-store"
+        assert send(driver, "GET", "/read", token).json == {"data": {"a": "1", "b": "2"}}
+        login = send(driver, "POST", "/login?user=ada", token)
+        rotated = session_cookie(login)
+        assert rotated not in (None, token)
+        assert send(driver, "GET", "/whoami", rotated).json == {"user": "ada"}
+        flipped = token[:20] + ("A" if token[20] != "A" else "B") + token[21:]
+        for bad in (flipped, token[:-1], token + "AA", "x" * 5000):
+            reply = send(driver, "GET", "/read", bad)
+            assert reply.status == 200
+            assert reply.json == {"data": {}}
+        out = send(driver, "POST", "/logout", rotated)
+        assert "max-age=0" in (out.header("set-cookie") or "").lower()
+
+
+# ------------------------------------------------------------------------------- CSRF
+@pytest.mark.parametrize("csrf_adapter", SEALED_ADAPTERS)
+@pytest.mark.parametrize("store", ["memory", "cookie"])
+def test_csrf_protection(
+    csrf_adapter: str, store: StoreKind, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = AppSpec(store, session_config(), "", key_prefix, csrf=True)
+    with _make_driver(csrf_adapter)(spec) as driver:
+        # A login form gets a pre-session token; the session it is bound to is created.
+        form = send(driver, "GET", "/csrf")
+        token, cookie = form.json["token"], session_cookie(form)
+        assert cookie is not None
+        assert len(token) == 86
+        assert send(driver, "GET", "/csrf", cookie).json["token"] != token  # masked per response
+        jar = [("Cookie", f"{COOKIE}={cookie}")]
+        # Unsafe methods need the token; safe methods never do.
+        assert send(driver, "GET", "/read", cookie).status == 200
+        with caplog.at_level("WARNING", logger="sessionary.events"):
+            missing = driver.request(Request("POST", "/write?a=1", jar))
+        assert missing.status == 403
+        assert missing.body == b"Forbidden"
+        assert missing.all("set-cookie") == []
+        assert "missing-token" in caplog.text
+        assert token not in caplog.text
+        wrong = driver.request(Request("POST", "/write?a=1", [*jar, ("X-CSRF-Token", "x" * 86)]))
+        assert wrong.status == 403
+        login = driver.request(Request("POST", "/login?user=ada", [*jar, ("X-CSRF-Token", token)]))
+        assert login.status == 200
+        rotated = session_cookie(login)
+        assert rotated is not None
+        jar = [("Cookie", f"{COOKIE}={rotated}")]
+        # The token rotated with the login: the pre-session token no longer works.
+        stale = driver.request(Request("POST", "/write?a=1", [*jar, ("X-CSRF-Token", token)]))
+        assert stale.status == 403
+        fresh = send(driver, "GET", "/csrf", rotated).json["token"]
+        ok = driver.request(Request("POST", "/write?a=1", [*jar, ("X-CSRF-Token", fresh)]))
+        assert ok.status == 200
+        # Origin checks come first, whatever the token.
+        good = [*jar, ("X-CSRF-Token", fresh)]
+        for header in (("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")):
+            refused = driver.request(Request("POST", "/write?a=2", [*good, header]))
+            assert refused.status == 403
+        latest = session_cookie(ok) or rotated  # the sealed store re-issues its cookie
+        assert send(driver, "GET", "/read", latest).json == {"data": {"a": "1"}}

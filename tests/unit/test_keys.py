@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from sessionary.sansio.keys import KeyRing, hkdf_sha256
+from sessionary.sansio.keys import PURPOSES, KeyRing, hkdf_sha256
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,18 @@ def test_digest_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> 
 def test_an_empty_ring_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         KeyRing([])
+
+
+def test_purpose_subkeys_are_distinct_per_purpose_and_generation() -> None:
+    ring = KeyRing([b"a" * 32, b"b" * 32])
+    seen: set[bytes] = set()
+    for purpose, info in PURPOSES.items():
+        keys = ring.subkeys(purpose)
+        assert len(keys) == 2
+        assert all(len(k) == 32 for k in keys)
+        assert keys[0] == hkdf_sha256(b"a" * 32, info)  # HKDF-SHA256 with the purpose's info
+        seen.update(keys)
+    assert len(seen) == 2 * len(PURPOSES)  # no key serves two purposes or two generations
+    assert len({*PURPOSES.values(), b"session-lookup", b"session-validator"}) == 5
+    with pytest.raises(ValueError, match="unknown key purpose"):
+        ring.subkeys("nope")

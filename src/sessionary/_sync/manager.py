@@ -37,6 +37,7 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import UserSession
 from sessionary.stores.base import LockingStore, Store, UserStore
+from sessionary.stores.cookie import CookieStore
 
 __all__ = ["SessionManager"]
 
@@ -68,7 +69,7 @@ class SessionManager:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | CookieStore,
         config: SessionConfig,
         *,
         observer: Observer | None = None,
@@ -79,15 +80,17 @@ class SessionManager:
         if not isinstance(config, SessionConfig):
             msg = "config must be a SessionConfig"
             raise ConfigurationError(msg)
-        if not isinstance(store, Store):
+        sealed = isinstance(store, CookieStore)  # client-side: the core never asks for I/O
+        if not sealed and not isinstance(store, Store):
             msg = (
                 f"{type(store).__name__} does not implement the Store protocol; pass "
                 "MemoryStore, RedisStore or another Store implementation"
             )
             raise ConfigurationError(msg)
         self.store = store
+        self._io: Store | None = None if isinstance(store, CookieStore) else store
         self.config = config
-        self.core = SessionCore(config)
+        self.core = SessionCore(config, sealed=sealed)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
         """Durable event sink (e.g. :class:`RedisEventStream`), or ``None``."""
@@ -116,13 +119,15 @@ class SessionManager:
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
         lock: bool = False,
+        tenant: str = "",
     ) -> SessionCycle:
         """Start a request: read the ID and load the session (at most one round trip).
 
         ``cookie_headers``: the request's ``Cookie`` values; ``token_headers``: the values of
         :attr:`request_header` when the header transport is configured. ``client`` and
         ``user_agent`` describe the device in the user's session list (the address only as
-        a keyed hash).
+        a keyed hash). ``tenant``: the tenant the server resolved for this request
+        (:mod:`sessionary.sansio.tenants`), ``""`` for none.
 
         ``lock=True`` takes the session's fenced lock before loading it (for
         read-modify-write flows: wizards, carts): concurrent locked requests of one session
@@ -135,7 +140,11 @@ class SessionManager:
         :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler touches it.
         """
         cycle = self.core.begin(
-            cookie_headers, client=client, token_headers=token_headers, user_agent=user_agent
+            cookie_headers,
+            client=client,
+            token_headers=token_headers,
+            user_agent=user_agent,
+            tenant=tenant,
         )
         try:
             if lock:
@@ -169,7 +178,8 @@ class SessionManager:
             op = cycle.next_op()
 
     def _perform(self, op: Operation) -> LoadResult | CommitResult | bool:
-        store = self.store
+        store = self._io
+        assert store is not None  # the client-side cycle never asks for an operation
         kind = type(op)
         started = time.perf_counter()
         result: LoadResult | CommitResult | bool

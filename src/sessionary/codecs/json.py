@@ -46,6 +46,7 @@ from typing import Any
 import orjson
 
 from sessionary.codecs.base import ENVELOPE_JSON_PLAIN, ENVELOPE_JSON_TAGGED
+from sessionary.codecs.limits import check_limits
 from sessionary.exceptions import DecodeError, UnserializableValueError
 
 __all__ = ["JsonCodec"]
@@ -222,9 +223,10 @@ class JsonCodec:
             raise DecodeError(msg)
         try:
             value = orjson.loads(memoryview(data)[1:])
-            if data[0] == ENVELOPE_JSON_PLAIN:
-                return value
-            return _untag(value)
+            if data[0] != ENVELOPE_JSON_PLAIN:
+                value = _untag(value)
+            check_limits(value)
+            return value
         except DecodeError:
             raise
         except (

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sessionary.codecs.base import ENVELOPE_MSGPACK
+from sessionary.codecs.limits import check_limits
 from sessionary.exceptions import ConfigurationError, DecodeError, UnserializableValueError
 
 __all__ = ["MsgpackCodec"]
@@ -112,9 +113,12 @@ class MsgpackCodec:
     def encode(self, value: Any) -> bytes:
         """Encode ``value``; raises ``UnserializableValueError`` outside the allowlist."""
         try:
+            check_limits(value)  # what could not be read back is not written
             return _ENVELOPE + _pack(value)
         except UnserializableValueError:
             raise
+        except DecodeError as exc:
+            raise UnserializableValueError(str(exc).replace("decoded ", "")) from None
         except (OverflowError, ValueError, TypeError) as exc:
             msg = f"value cannot be encoded with msgpack ({exc})"
             raise UnserializableValueError(msg) from None
@@ -125,7 +129,8 @@ class MsgpackCodec:
             msg = "not a msgpack envelope"
             raise DecodeError(msg)
         try:
-            return _unpack(memoryview(data)[1:])
+            value = _unpack(memoryview(data)[1:])
+            check_limits(value)
         except DecodeError:
             raise
         except (
@@ -138,3 +143,4 @@ class MsgpackCodec:
         ) as exc:
             msg = f"invalid msgpack payload ({type(exc).__name__})"
             raise DecodeError(msg) from None
+        return value

@@ -24,12 +24,20 @@ streamed response whose commit fails, aiohttp can no longer swap the response or
 status: it goes out without a cookie and the lost change is logged as an error. Load the
 session before ``prepare()`` (``await get_session(request)``) so an outage is a 503 first.
 The store is closed on ``app.on_cleanup``.
+
+``setup(..., csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests: Origin /
+Fetch Metadata first, then the token from the ``X-CSRF-Token`` header or the ``csrf_token``
+field of a form (URL-encoded or multipart, read with ``request.post()``); failures answer 403.
+:func:`csrf_token` gives the masked token for a template.
+
+``setup(..., tenants={host: tenant})`` (or a callable ``host -> tenant``) binds a server-side
+tenant into every storage key and the sealed cookie's AAD; unknown hosts get 400.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 try:
@@ -41,13 +49,24 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.integrations._csrf import (
+    CONTEXT_KEY,
+    CsrfContext,
+    find_context,
+    make_guard,
+    origin_failure,
+    report,
+)
 from sessionary.observability import Observer
+from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfFailure, CsrfGuard, CsrfOptions
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
+from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.base import AsyncStore
+from sessionary.stores.cookie import CookieStore
 
-__all__ = ["get_session", "new_session", "session_middleware", "setup"]
+__all__ = ["csrf_token", "get_session", "new_session", "session_middleware", "setup"]
 
 logger = logging.getLogger("sessionary")
 
@@ -69,6 +88,7 @@ class _State:
 
 # aiohttp >= 3.13 wants typed request keys; older versions take a string.
 _STATE: Any = web.RequestKey("sessionary", _State) if hasattr(web, "RequestKey") else "sessionary"
+_CSRF: Any = web.RequestKey(CONTEXT_KEY, CsrfContext) if hasattr(web, "RequestKey") else CONTEXT_KEY
 
 
 def _state(request: web.Request) -> _State:
@@ -99,6 +119,22 @@ async def new_session(request: web.Request) -> Session:
     session = await get_session(request)
     session.logout()
     return session
+
+
+def csrf_token(request: web.Request) -> str:
+    """A masked CSRF token for this response (``setup(..., csrf=True)`` must be used)."""
+    return find_context(request, _CSRF, "setup()").token()
+
+
+async def _presented_token(request: web.Request, context: CsrfContext) -> str | None:
+    presented = request.headers.get(context.header_name)
+    if presented is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        value = (await request.post()).get(context.field_name)
+        presented = value if isinstance(value, str) else None
+    return presented
 
 
 def _error(status: int, text: str) -> web.Response:
@@ -146,20 +182,46 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
 
 def session_middleware(
     manager: AsyncSessionManager,
+    csrf: CsrfGuard | None = None,
+    tenants: TenantResolver | None = None,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The middleware; :func:`setup` installs it (with the prepare hook and cleanup)."""
     token_header = manager.request_header
 
+    def refuse(failure: CsrfFailure, method: str, peer: str | None) -> web.Response:
+        report(manager.observer, manager.core, failure, method, peer)
+        return _error(403, FORBIDDEN_BODY.decode())
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        tenant = ""
+        if tenants is not None:
+            resolved = tenants.resolve(request.headers.get("Host"))
+            if resolved is None:  # a host no tenant is configured for: no session at all
+                return _error(400, "Bad Request")
+            tenant = resolved
         tokens = request.headers.getall(token_header, []) if token_header else ()
         peer = request.remote
+        method = request.method
+        unsafe = csrf is not None and csrf.is_unsafe(method)
+        if unsafe:
+            assert csrf is not None
+            failure = origin_failure(csrf, method, request.scheme, request.headers.get)
+            if failure is not None:
+                return refuse(failure, method, peer)
         cycle = await manager.open(
             request.headers.getall("Cookie", []),
             client=peer,
             token_headers=tokens,
             user_agent=request.headers.get("User-Agent"),
+            tenant=tenant,
         )
+        if csrf is not None:
+            context = request[_CSRF] = CsrfContext(csrf, cycle)
+            if unsafe:
+                failure = context.check_token(await _presented_token(request, context))
+                if failure is not None:
+                    return refuse(failure, method, peer)
         state = request[_STATE] = _State(cycle)
         try:
             response = await handler(request)
@@ -179,10 +241,12 @@ def session_middleware(
 def setup(
     app: web.Application,
     *,
-    store: AsyncStore | None = None,
+    store: AsyncStore | CookieStore | None = None,
     config: SessionConfig | None = None,
     manager: AsyncSessionManager | None = None,
     observer: Observer | None = None,
+    csrf: CsrfOptions | bool | None = None,
+    tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
 ) -> AsyncSessionManager:
     """Install sessionary on ``app``; returns the manager."""
     if manager is None:
@@ -191,7 +255,8 @@ def setup(
             raise ConfigurationError(msg)
         manager = AsyncSessionManager(store, config, observer=observer)
     app[_MANAGER_KEY] = manager
-    app.middlewares.append(session_middleware(manager))
+    resolver = TenantResolver(tenants) if tenants is not None else None
+    app.middlewares.append(session_middleware(manager, make_guard(manager.core, csrf), resolver))
     app.on_response_prepare.append(_on_prepare)
 
     async def close_store(app: web.Application) -> None:

@@ -36,11 +36,23 @@ or is lost answers 409. A login beyond ``max_sessions_per_user`` (policy ``rejec
 answers 403 unless the handler checked first (:func:`get_manager` gives the manager, whose
 ``count_user_sessions``, ``list_user_sessions``, ``revoke_user`` and ``revoke_session`` serve
 "Your devices" pages).
+
+CSRF protection (``csrf=True`` or ``csrf=CsrfOptions(...)``): unsafe requests must pass the
+Origin / ``Sec-Fetch-Site`` check (before the session is loaded) and carry a valid token in
+the ``X-CSRF-Token`` header or, for URL-encoded forms, the ``csrf_token`` field (the body is
+buffered up to ``max_form_bytes`` and replayed to the application). Failures answer 403 with
+a generic body and emit a ``csrf_fail`` event. :func:`csrf_token` gives the masked token for
+a template or a script.
+
+Tenants (``tenants={"a.example.com": "a", ...}`` or a callable ``host -> tenant``): the tenant
+is resolved from the ``Host`` header on the server and bound into every storage key and the
+sealed cookie's AAD, so a session of one tenant is anonymous under another. A host that
+resolves to no tenant is answered ``400 Bad Request`` before any session work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,13 +65,26 @@ from sessionary.exceptions import (
     StoreConflictError,
     StoreUnavailableError,
 )
+from sessionary.integrations._csrf import (
+    CONTEXT_KEY,
+    CsrfContext,
+    find_context,
+    form_token,
+    is_form,
+    make_guard,
+    origin_failure,
+    report,
+)
 from sessionary.observability import Observer
+from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfFailure, CsrfOptions
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import merge_raw_headers
 from sessionary.sansio.session import Session
+from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.base import AsyncStore
+from sessionary.stores.cookie import CookieStore
 
-__all__ = ["SessionMiddleware", "get_manager", "get_session"]
+__all__ = ["SessionMiddleware", "csrf_context", "csrf_token", "get_manager", "get_session"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -93,6 +118,38 @@ def get_manager(connection: object) -> AsyncSessionManager:
     return manager
 
 
+def csrf_context(connection: object) -> CsrfContext:
+    """The request's CSRF helper (``SessionMiddleware(..., csrf=True)`` must be installed)."""
+    return find_context(getattr(connection, "scope", connection), CONTEXT_KEY, "SessionMiddleware")
+
+
+def csrf_token(connection: object) -> str:
+    """A masked CSRF token for this response (send it back in ``X-CSRF-Token``/``csrf_token``)."""
+    return csrf_context(connection).token()
+
+
+async def _buffered_form(receive: Receive, limit: int) -> tuple[bytes, Receive] | None:
+    """Read a URL-encoded body (at most ``limit`` bytes) and a ``receive`` that replays it."""
+    messages: list[Message] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        more = bool(message.get("more_body", False))
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
+
+
 async def _send_error(send: Send, status: int, text: bytes) -> None:
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
@@ -124,12 +181,14 @@ class SessionMiddleware:
         self,
         app: ASGIApp,
         *,
-        store: AsyncStore | None = None,
+        store: AsyncStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,
         websocket_origins: Iterable[str] | None = None,
         lock: Callable[[Scope], bool] | None = None,
+        csrf: CsrfOptions | bool | None = None,
+        tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -139,6 +198,8 @@ class SessionMiddleware:
         self.app = app
         self.manager = manager
         self.lock = lock
+        self.csrf = make_guard(manager.core, csrf)
+        self.tenants = TenantResolver(tenants) if tenants is not None else None
         self.websocket_origins = None
         if websocket_origins is not None:
             self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
@@ -151,7 +212,22 @@ class SessionMiddleware:
             return _same_origin(origin, scope)
         return origin in self.websocket_origins
 
-    async def _open(self, scope: Scope) -> SessionCycle:
+    async def _check_token(
+        self, scope: Scope, receive: Receive, context: CsrfContext
+    ) -> tuple[CsrfFailure | None, Receive]:
+        """Verify the header or form token; returns the ``receive`` to hand on."""
+        presented = _header(scope, context.header_name.lower().encode("latin-1"))
+        content_type = _header(scope, b"content-type")
+        if presented is None and is_form(content_type):
+            guard = self.csrf
+            assert guard is not None
+            buffered = await _buffered_form(receive, guard.options.max_form_bytes)
+            if buffered is not None:
+                body, receive = buffered
+                presented = form_token(body, content_type, context.field_name)
+        return context.check_token(presented), receive
+
+    async def _open(self, scope: Scope, client_ip: str | None, tenant: str) -> SessionCycle:
         headers = scope["headers"]
         cookies = [v.decode("latin-1") for k, v in headers if k == b"cookie"]
         token_header = self.manager.request_header
@@ -160,14 +236,98 @@ class SessionMiddleware:
             if token_header is not None
             else ()
         )
-        client = scope.get("client")
         return await self.manager.open(
             cookies,
-            client=client[0] if client else None,
+            client=client_ip,
             token_headers=tokens,
             user_agent=_header(scope, b"user-agent"),
             lock=self.lock is not None and self.lock(scope),
+            tenant=tenant,
         )
+
+    async def _origin_refused(
+        self, scope: Scope, send: Send, method: str, client_ip: str | None
+    ) -> bool:
+        guard = self.csrf
+        assert guard is not None
+        failure = origin_failure(
+            guard, method, scope.get("scheme", "http"), lambda n: _header(scope, n.encode())
+        )
+        if failure is None:
+            return False
+        await self._refuse(send, failure, method, client_ip)
+        return True
+
+    async def _admit(self, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """The request's tenant (``""`` without tenants), or ``None`` once it was refused.
+
+        Refused: a WebSocket handshake from a foreign ``Origin`` (closed 1008) and a host that
+        resolves to no tenant (400, or 1008 for a WebSocket), before any session work.
+        """
+        websocket = scope["type"] == "websocket"
+        tenant: str | None = ""
+        if self.tenants is not None:
+            tenant = self.tenants.resolve(_header(scope, b"host"))
+        if websocket and (tenant is None or not self._origin_allowed(scope)):
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1008})
+            return None
+        if tenant is None:
+            await _send_error(send, 400, b"Bad Request")
+        return tenant
+
+    async def _refuse(
+        self, send: Send, failure: CsrfFailure, method: str, client_ip: str | None
+    ) -> None:
+        report(self.manager.observer, self.manager.core, failure, method, client_ip)
+        await _send_error(send, 403, FORBIDDEN_BODY)
+
+    async def _csrf_refused(
+        self, scope: Scope, receive: Receive, send: Send, cycle: SessionCycle
+    ) -> Receive | None:
+        """Install the CSRF context; for unsafe requests check the token (``None``: refused)."""
+        guard = self.csrf
+        if guard is None:
+            return receive
+        context = scope[CONTEXT_KEY] = CsrfContext(guard, cycle)
+        method = scope.get("method", "GET")
+        if scope["type"] != "http" or not guard.is_unsafe(method):
+            return receive
+        failure, receive = await self._check_token(scope, receive, context)
+        if failure is None:
+            return receive
+        client = scope.get("client")
+        await self.manager.discard(cycle)  # no commit will come: release a lock
+        await self._refuse(send, failure, method, client[0] if client else None)
+        return None
+
+    async def _start(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[SessionCycle, Receive] | None:
+        """Admit the request and load its session; ``None`` once it was answered instead."""
+        tenant = await self._admit(scope, receive, send)
+        if tenant is None:
+            return None
+        kind = scope["type"]
+        method = scope.get("method", "GET")
+        client = scope.get("client")
+        client_ip = client[0] if client else None
+        unsafe = self.csrf is not None and kind == "http" and self.csrf.is_unsafe(method)
+        if unsafe and await self._origin_refused(scope, send, method, client_ip):
+            return None
+        try:
+            cycle = await self._open(scope, client_ip, tenant)
+        except LockError:
+            if kind != "http":
+                raise
+            await _send_error(send, 409, b"Conflict")
+            return None
+        scope["session"] = cycle.session
+        scope[MANAGER_SCOPE_KEY] = self.manager
+        checked = await self._csrf_refused(scope, receive, send, cycle)
+        if checked is None:
+            return None
+        return cycle, checked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -175,19 +335,10 @@ class SessionMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if kind == "websocket" and not self._origin_allowed(scope):
-            await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        try:
-            cycle = await self._open(scope)
-        except LockError:
-            if kind != "http":
-                raise
-            await _send_error(send, 409, b"Conflict")
-            return
-        scope["session"] = cycle.session
-        scope[MANAGER_SCOPE_KEY] = self.manager
+        started_cycle = await self._start(scope, receive, send)
+        if started_cycle is None:
+            return  # refused (tenant, origin, CSRF or a busy lock): the answer was sent
+        cycle, receive = started_cycle
         start_type = "http.response.start" if kind == "http" else "websocket.accept"
         started = False
         replaced = False

@@ -14,6 +14,10 @@ ask for the session in any path operation or WebSocket endpoint::
 :class:`sessionary.Session` (``login``, ``logout``, ``rotate``, ``user_id``), typed for
 editors and mypy, unlike Starlette's ``request.session`` (annotated as ``dict``).
 :func:`require_user` is a dependency that answers 401 when nobody is signed in.
+
+With ``SessionMiddleware(..., csrf=True)``, a parameter annotated ``CsrfToken`` receives a
+masked CSRF token for the page or script to send back in ``X-CSRF-Token`` (or the
+``csrf_token`` form field).
 """
 
 from __future__ import annotations
@@ -27,10 +31,17 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = "sessionary.integrations.fastapi needs FastAPI: pip install 'sessionary[fastapi]'"
     raise ImportError(msg) from exc
 
-from sessionary.integrations.asgi import get_session
+from sessionary.integrations.asgi import csrf_token, get_session
 from sessionary.sansio.session import Session as _Session
 
-__all__ = ["CurrentUser", "Session", "current_session", "require_user"]
+__all__ = [
+    "CsrfToken",
+    "CurrentUser",
+    "Session",
+    "current_csrf_token",
+    "current_session",
+    "require_user",
+]
 
 
 def current_session(connection: HTTPConnection) -> _Session:
@@ -52,3 +63,12 @@ def require_user(session: Session) -> str:
 
 CurrentUser = Annotated[str, Depends(require_user)]
 """A parameter annotated ``CurrentUser`` receives the signed-in user's ID (else 401)."""
+
+
+def current_csrf_token(connection: HTTPConnection) -> str:
+    """A masked CSRF token for this response (``SessionMiddleware(..., csrf=True)``)."""
+    return csrf_token(connection)
+
+
+CsrfToken = Annotated[str, Depends(current_csrf_token)]
+"""A parameter annotated ``CsrfToken`` receives a fresh masked CSRF token."""

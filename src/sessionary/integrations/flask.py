@@ -31,16 +31,26 @@
 
 ``session.permanent`` is accepted and ignored: sessionary's idle and absolute timeouts decide
 a session's life. A store outage answers 503 (only on requests that touch the session).
+
+``Sessionary(app, csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests in a
+``before_request`` hook: Origin / Fetch Metadata, then the token from the ``X-CSRF-Token``
+header or the ``csrf_token`` form field; failures answer 403. Templates get ``csrf_token()``
+(also importable from this module).
+
+``Sessionary(app, tenants={host: tenant})`` (or a callable ``host -> tenant``) binds a
+server-side tenant into every storage key and the sealed cookie's AAD; a host without a
+tenant is answered 400 before any view (and before any store call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 try:
-    from flask import Flask, Request, Response
+    from flask import Flask, Request, Response, current_app, session
+    from flask import request as current_request
     from flask.sessions import SessionInterface, SessionMixin
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = "sessionary.integrations.flask needs Flask: pip install 'sessionary[flask]'"
@@ -49,16 +59,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from sessionary._sync.manager import SessionManager
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.integrations._csrf import make_guard, origin_failure, report
 from sessionary.integrations._settings import samesite_setting, seconds_setting
 from sessionary.observability import Observer
+from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfGuard, CsrfOptions
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
+from sessionary.sansio.tenants import TenantResolver
+from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
     from sessionary.stores.base import Store
 
-__all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask"]
+__all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask", "csrf_token"]
 
 _FLASK_DEFAULT_LIFETIME = timedelta(days=31)
 _EXTENSION = "sessionary"
@@ -67,9 +81,11 @@ _EXTENSION = "sessionary"
 class FlaskSession(SessionMixin):
     """``flask.session``: a thin view over the request's :class:`sessionary.Session`."""
 
-    def __init__(self, cycle: SessionCycle) -> None:
+    def __init__(self, cycle: SessionCycle, *, unknown_host: bool = False) -> None:
         self.cycle = cycle
         self.session: Session = cycle.session
+        self.unknown_host = unknown_host
+        """The host resolves to no tenant: the request is answered 400 before any view."""
 
     # -- mapping
     def __getitem__(self, key: str) -> Any:
@@ -192,11 +208,19 @@ def config_from_flask(app: Flask) -> SessionConfig:
 class SessionaryInterface(SessionInterface):
     """Flask's session interface, driving sessionary's sync manager."""
 
-    def __init__(self, manager: SessionManager) -> None:
+    def __init__(self, manager: SessionManager, tenants: TenantResolver | None = None) -> None:
         self.manager = manager
+        self.tenants = tenants
 
     def open_session(self, app: Flask, request: Request) -> FlaskSession:
         """Read the ID and load the session (at most one store round trip)."""
+        tenant = ""
+        if self.tenants is not None:
+            resolved = self.tenants.resolve(request.host)
+            if resolved is None:  # no tenant for this host: an empty session, no store call
+                cycle = self.manager.open([], client=request.remote_addr)
+                return FlaskSession(cycle, unknown_host=True)
+            tenant = resolved
         header = self.manager.request_header
         tokens = request.headers.getlist(header) if header is not None else ()
         cycle = self.manager.open(
@@ -204,6 +228,7 @@ class SessionaryInterface(SessionInterface):
             client=request.remote_addr,
             token_headers=tokens,
             user_agent=request.headers.get("User-Agent"),
+            tenant=tenant,
         )
         return FlaskSession(cycle)
 
@@ -230,6 +255,63 @@ class SessionaryInterface(SessionInterface):
             response.headers.add(name, value)
 
 
+def _guard() -> CsrfGuard:
+    extension = current_app.extensions.get(_EXTENSION)
+    guard = extension.csrf if isinstance(extension, Sessionary) else None
+    if guard is None:
+        msg = "CSRF protection is off: use Sessionary(app, csrf=True)"
+        raise ConfigurationError(msg)
+    return guard
+
+
+def _cycle() -> SessionCycle:
+    if not isinstance(session, FlaskSession):
+        msg = "flask.session is not a sessionary session: is Sessionary installed?"
+        raise ConfigurationError(msg)
+    return session.cycle
+
+
+def csrf_token() -> str:
+    """A masked CSRF token for this response (``Sessionary(app, csrf=True)``)."""
+    return _guard().token(_cycle())
+
+
+def _check_host() -> Response | None:
+    """``before_request``: a host that resolves to no tenant is answered 400."""
+    if isinstance(session, FlaskSession) and session.unknown_host:
+        headers = {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+        return Response(b"Bad Request", 400, headers)
+    return None
+
+
+def _check_csrf() -> Response | None:
+    """``before_request``: refuse unsafe requests failing the origin or token check."""
+    guard = _guard()
+    request = current_request
+    method = request.method
+    if not guard.is_unsafe(method):
+        return None
+    failure = origin_failure(guard, method, request.scheme, request.headers.get)
+    if failure is None:
+        options = guard.options
+        presented = request.headers.get(options.header_name)
+        if presented is None and request.mimetype in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            presented = request.form.get(options.field_name)
+        failure = guard.check_token(_cycle(), presented)
+    if failure is None:
+        return None
+    extension = current_app.extensions[_EXTENSION]
+    manager = current_app.session_interface.manager  # type: ignore[attr-defined]
+    report(manager.observer, manager.core, failure, method, request.remote_addr)
+    del extension
+    return Response(
+        FORBIDDEN_BODY, 403, {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+    )
+
+
 def _replace_with_error(response: Response, status: int, text: str) -> None:
     response.status_code = status
     response.set_data(text)
@@ -249,13 +331,18 @@ class Sessionary:
         self,
         app: Flask | None = None,
         *,
-        store: Store | None = None,
+        store: Store | CookieStore | None = None,
         config: SessionConfig | None = None,
         observer: Observer | None = None,
+        csrf: CsrfOptions | bool | None = None,
+        tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.observer = observer
+        self.csrf_options = csrf
+        self.tenants = TenantResolver(tenants) if tenants is not None else None
+        self.csrf: CsrfGuard | None = None
         if app is not None:
             self.init_app(app)
 
@@ -268,9 +355,15 @@ class Sessionary:
             store = self.store = MemoryStore()
         config = self.config or config_from_flask(app)
         manager = SessionManager(store, config, observer=self.observer)
-        app.session_interface = SessionaryInterface(manager)
+        app.session_interface = SessionaryInterface(manager, self.tenants)
         app.register_error_handler(StoreUnavailableError, _unavailable)
         app.extensions[_EXTENSION] = self
+        if self.tenants is not None:
+            app.before_request(_check_host)
+        self.csrf = make_guard(manager.core, self.csrf_options)
+        if self.csrf is not None:
+            app.before_request(_check_csrf)
+            app.jinja_env.globals["csrf_token"] = csrf_token
 
     def close(self) -> None:
         """Close the store (call at process shutdown)."""

@@ -28,13 +28,14 @@ anonymous and their cookie is cleared.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sessionary.codecs import get_codec
 from sessionary.config import ConflictPolicy, LimitPolicy, SessionConfig
 from sessionary.exceptions import (
+    ConfigurationError,
     LockLostError,
     SessionLimitError,
     SessionStateError,
@@ -42,6 +43,7 @@ from sessionary.exceptions import (
     StoreConflictError,
     StoreError,
 )
+from sessionary.sansio.at_rest import AtRest
 from sessionary.sansio.cookies import (
     CookieReadStatus,
     read_cookie,
@@ -65,6 +67,7 @@ from sessionary.sansio.ops import (
     Update,
     UserBinding,
 )
+from sessionary.sansio.sealed import Sealer
 from sessionary.sansio.session import Delta, Lifecycle, Session
 from sessionary.sansio.transport import read_header_token
 from sessionary.sansio.users import DeviceInfo, encode_device, is_revoked
@@ -123,19 +126,30 @@ class SessionCore:
     """Everything a cycle needs that is fixed per application: config, keys, codec."""
 
     __slots__ = (
+        "at_rest",
         "authorization",
         "codec",
         "config",
         "header_mode",
         "keyring",
         "request_header",
+        "sealer",
         "strict",
         "vary",
     )
 
-    def __init__(self, config: SessionConfig) -> None:
+    def __init__(self, config: SessionConfig, *, sealed: bool = False) -> None:
         self.config = config
         self.keyring = KeyRing(config.secrets)
+        self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
+        """Encryption at rest of attribute values (server-side stores, opt-in)."""
+        self.sealer: Sealer | None = None
+        """Client-side mode (``sealed=True``): the whole session lives in a sealed cookie."""
+        if sealed:
+            if config.transport != "cookie":
+                msg = "the cookie store needs transport='cookie'"
+                raise ConfigurationError(msg)
+            self.sealer = Sealer(self.keyring.subkeys("cookie-seal"))
         self.codec = get_codec(config.codec)
         self.strict = config.conflict_policy is ConflictPolicy.RAISE
         self.header_mode = config.transport == "header"
@@ -156,16 +170,29 @@ class SessionCore:
         client: str | None = None,
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
+        tenant: str = "",
     ) -> SessionCycle:
         """Start the cycle for one request.
 
         ``cookie_headers`` are the request's ``Cookie`` header values; ``token_headers`` the
         values of :attr:`request_header` (header transport). The transport not configured is
         ignored. ``client`` (the peer address) and ``user_agent`` are recorded, the address
-        as a keyed hash only, in the device list when the request logs in.
+        as a keyed hash only, in the device list when the request logs in. ``tenant``
+        (resolved by the server, :mod:`sessionary.sansio.tenants`) is bound into every
+        storage key and the sealed cookie's AAD. In client-side mode the cycle is a
+        :class:`~sessionary.sansio.sealed_cycle.SealedCycle`.
         """
+        if self.sealer is not None:
+            from sessionary.sansio.sealed_cycle import SealedCycle  # noqa: PLC0415 - cycle
+
+            return SealedCycle(self, cookie_headers, client=client, tenant=tenant)
         return SessionCycle(
-            self, cookie_headers, client=client, token_headers=token_headers, user_agent=user_agent
+            self,
+            cookie_headers,
+            client=client,
+            token_headers=token_headers,
+            user_agent=user_agent,
+            tenant=tenant,
         )
 
 
@@ -196,10 +223,12 @@ class SessionCycle:
         "_new_token",
         "_op",
         "_phase",
+        "_premint",
         "_session",
         "_set_cookie",
         "_step",
         "_stored",
+        "_tenant",
         "_token",
         "_user_agent",
         "lock_key",
@@ -215,10 +244,12 @@ class SessionCycle:
         client: str | None = None,
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
+        tenant: str = "",
     ) -> None:
         self._core = core
         self._client = client
         self._user_agent = user_agent
+        self._tenant = tenant
         self.lock_token: bytes | None = None
         """The fenced lock token the shell acquired for this request, if any."""
         self.lock_key: str | None = None
@@ -240,6 +271,7 @@ class SessionCycle:
         self._lifecycle: Lifecycle | None = None
         self._new_token: SessionToken | None = None
         self._new_deadline: int | None = None
+        self._premint: SessionToken | None = None
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -379,6 +411,22 @@ class SessionCycle:
         """Whether the response tells the client to forget its ID (after the commit)."""
         return self._phase == _DONE and self._set_cookie is None and self._clear_cookie
 
+    def csrf_binding(self, *, create: bool = True) -> bytes | None:
+        """What this session's CSRF secret is bound to (:mod:`sessionary.sansio.csrf`).
+
+        The live session's ID, which changes on every rotation (login, ``rotate()``). A
+        visitor without a session gets an ID minted now: the session is created under it at
+        commit (a pre-session token for login forms, R70), even if nothing else is written;
+        with ``create=False`` it gets ``None`` instead.
+        """
+        if self._stored is not None and self._token is not None:
+            return b"id:" + self._token.value.encode("ascii")
+        if self._premint is None:
+            if not create:
+                return None
+            self._premint = mint_token()
+        return b"id:" + self._premint.value.encode("ascii")
+
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
         events, self._events = self._events, []
@@ -415,7 +463,7 @@ class SessionCycle:
         keyring = self._core.keyring
         config = self._core.config
         self._generation = generation
-        self._key = keyring.storage_key(token.selector, generation)
+        self._key = keyring.storage_key(token.selector, generation, self._tenant)
         self._digest = keyring.validator_digest(token.validator, generation)
         return Load(
             key=self._key,
@@ -435,12 +483,21 @@ class SessionCycle:
         verdict: LoadStatus | str | None = status
         if status is LoadStatus.FOUND and record is not None:
             verdict = self._verify(record)
-            if verdict is LoadStatus.FOUND:
+            at_rest = self._core.at_rest
+            values: Mapping[str, bytes] | None = record.attributes
+            if verdict is LoadStatus.FOUND and at_rest is not None:
+                values = at_rest.open(self._key, record.attributes, record.meta)
+            if verdict is LoadStatus.FOUND and values is None:
+                self._session = Session(self._core.codec, now=self.now)
+                self._clear_cookie = True
+                self._event(EventName.INVALID_ID, reason="unauthenticated record")
+                return
+            if verdict is LoadStatus.FOUND and values is not None:
                 meta = record.meta
                 self._stored = record
                 self._session = Session(
                     self._core.codec,
-                    record.attributes,
+                    values,
                     now=self.now,
                     is_new=False,
                     user_id=meta.user,
@@ -504,7 +561,7 @@ class SessionCycle:
         """Decide the one write this response needs, if any."""
         delta = session.delta()
         if session.is_new:
-            if not delta and not lifecycle.auth_changed:
+            if not delta and not lifecycle.auth_changed and self._premint is None:
                 return  # an anonymous session that stores nothing creates nothing (R7)
             self._check_size(delta.size)
             self._delta = delta
@@ -524,6 +581,9 @@ class SessionCycle:
         auth = lifecycle.auth_changed
         binding = self._binding(lifecycle) if auth else None
         self._new_deadline = binding.score if binding is not None else None
+        attributes, expected = self._outgoing(
+            delta, lifecycle if auth else None, self._new_deadline
+        )
         self._step = _STEP_UPDATE
         self._op = Update(
             key=self._key,
@@ -532,9 +592,9 @@ class SessionCycle:
             nonce=secrets.token_bytes(_NONCE_BYTES),
             now=self.now,
             max_idle=self._core.config.idle_timeout_ms,
-            attributes=delta.attributes,
+            attributes=attributes,
             delete=delta.delete,
-            expected=delta.expected,
+            expected=expected,
             strict=self._core.strict,
             user=lifecycle.user_id if auth else None,
             auth_time=lifecycle.auth_time if auth else None,
@@ -564,6 +624,33 @@ class SessionCycle:
             evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
         )
 
+    def _outgoing(
+        self, delta: Delta, auth: Lifecycle | None, deadline: int | None
+    ) -> tuple[Mapping[str, bytes], Mapping[str, bytes | None]]:
+        """An update's attributes and expected bytes as the store holds them (sealed at rest).
+
+        ``deadline``: the new absolute deadline a re-authentication sets, if any.
+        """
+        at_rest = self._core.at_rest
+        stored = self._stored
+        if at_rest is None or stored is None:
+            return delta.attributes, delta.expected
+        attributes = at_rest.seal(self._key, delta.attributes)
+        if auth is not None:
+            meta = stored.meta
+            attributes.update(
+                at_rest.meta(
+                    self._key,
+                    user=auth.user_id,
+                    auth_time=auth.auth_time,
+                    created=meta.created,
+                    deadline=meta.deadline if deadline is None else deadline,
+                )
+            )
+        boxes = stored.attributes  # compare-and-set against the sealed bytes that were read
+        expected = {k: None if v is None else boxes.get(k) for k, v in delta.expected.items()}
+        return attributes, expected
+
     def _check_size(self, size: int) -> None:
         if size > self._core.config.max_size:
             raise SessionTooLargeError(size, self._core.config.max_size)
@@ -575,16 +662,34 @@ class SessionCycle:
         delta = self._delta
         assert lifecycle is not None
         assert delta is not None
-        token = self._new_token = mint_token()
+        premint = self._premint
+        # A pre-session CSRF token names the ID to create (not after a login: new ID).
+        reuse = premint is not None and self._attempts == 0 and not lifecycle.auth_changed
+        token = self._new_token = premint if reuse and premint is not None else mint_token()
         self._attempts += 1
+        key = keyring.storage_key(token.selector, 0, self._tenant)
+        deadline = self.now + config.absolute_timeout_ms
+        attributes: Mapping[str, bytes] = delta.attributes
+        at_rest = self._core.at_rest
+        if at_rest is not None:
+            attributes = at_rest.seal(key, delta.attributes)
+            attributes.update(
+                at_rest.meta(
+                    key,
+                    user=lifecycle.user_id,
+                    auth_time=lifecycle.auth_time,
+                    created=self.now,
+                    deadline=deadline,
+                )
+            )
         return Create(
-            key=keyring.storage_key(token.selector),
+            key=key,
             digest=keyring.validator_digest(token.validator),
             nonce=secrets.token_bytes(_NONCE_BYTES),
             now=self.now,
             idle=config.idle_timeout_ms,
-            deadline=self.now + config.absolute_timeout_ms,
-            attributes=delta.attributes,
+            deadline=deadline,
+            attributes=attributes,
             user=lifecycle.user_id,
             auth_time=lifecycle.auth_time,
             binding=self._binding(lifecycle) if lifecycle.auth_changed else None,

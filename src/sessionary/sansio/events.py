@@ -35,6 +35,8 @@ class EventName(str, enum.Enum):
     """Ended by ``revoke_user`` / ``revoke_session``, or refused because its user epoch moved."""
     EVICTED = "evicted"
     """A session ended to respect ``max_sessions_per_user`` (policy ``evict_oldest``)."""
+    CSRF_FAIL = "csrf_fail"
+    """An unsafe request failed the CSRF origin or token check (``detail["reason"]``)."""
     FAIL_CLOSED = "fail_closed"
     """The store was unavailable and a request that needed the session was refused (503)."""
     FAIL_OPEN_READONLY = "fail_open_readonly"

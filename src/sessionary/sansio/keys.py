@@ -6,6 +6,12 @@ two purposes:
 * ``lookup``      — names the store record: ``BLAKE2b-128(key=k_lookup, selector)``
 * ``validator``   — the stored proof: ``BLAKE2b-128(key=k_validator, validator)``
 * ``fingerprint`` — a short keyed hash of an ID for logs and events (first secret only)
+* ``cookie-seal`` — AES-256-GCM key of the sealed cookie store (:mod:`sessionary.sansio.sealed`)
+* ``at-rest``     — AES-256-GCM key for attribute values encrypted at rest
+* ``csrf``        — HMAC key of CSRF tokens (:mod:`sessionary.sansio.csrf`)
+
+Each purpose has its own HKDF ``info`` string, so keys of different purposes are
+independent even though they come from one secret.
 
 Keyed BLAKE2b (RFC 7693) is a PRF/MAC by design and needs no HMAC construction; here it
 costs a third of ``hmac.digest(..., "sha256")`` on the request path. HKDF runs only at
@@ -23,10 +29,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 
-__all__ = ["DIGEST_BYTES", "KeyRing", "hkdf_sha256"]
+__all__ = ["DIGEST_BYTES", "PURPOSES", "KeyRing", "hkdf_sha256"]
 
 DIGEST_BYTES = 16
 _SALT = b"sessionary/v1"
+PURPOSES: dict[str, bytes] = {
+    "cookie-seal": b"sessionary cookie-seal aes-256-gcm",
+    "at-rest": b"sessionary at-rest aes-256-gcm",
+    "csrf": b"sessionary csrf hmac-sha256",
+}
+"""Purposes served by :meth:`KeyRing.subkeys`, with their HKDF ``info`` strings."""
 
 
 def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = _SALT) -> bytes:
@@ -54,7 +66,7 @@ class _Generation:
 class KeyRing:
     """Purpose subkeys for an ordered list of secrets (newest first)."""
 
-    __slots__ = ("_fingerprint", "_generations")
+    __slots__ = ("_fingerprint", "_generations", "_subkeys")
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         if not secrets:
@@ -68,6 +80,10 @@ class KeyRing:
             for s in secrets
         )
         self._fingerprint = hkdf_sha256(secrets[0], b"log-fingerprint")
+        self._subkeys = {
+            purpose: tuple(hkdf_sha256(s, info) for s in secrets)
+            for purpose, info in PURPOSES.items()
+        }
 
     def __repr__(self) -> str:
         return f"KeyRing(<{len(self._generations)} generations>)"
@@ -75,9 +91,28 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._generations)
 
-    def storage_key(self, selector: bytes, generation: int = 0) -> str:
-        """The store-facing name of a session: 22 base64url characters, never the raw ID."""
-        mac = blake2b(selector, key=self._generations[generation].lookup, digest_size=DIGEST_BYTES)
+    def subkeys(self, purpose: str) -> tuple[bytes, ...]:
+        """The 32-byte keys for ``purpose`` (see :data:`PURPOSES`), newest first.
+
+        Seal or sign with the first; open or verify with any (rotation).
+        """
+        try:
+            return self._subkeys[purpose]
+        except KeyError:
+            msg = f"unknown key purpose {purpose!r}"
+            raise ValueError(msg) from None
+
+    def storage_key(self, selector: bytes, generation: int = 0, tenant: str = "") -> str:
+        """The store-facing name of a session: 22 base64url characters, never the raw ID.
+
+        A non-empty ``tenant`` is bound in, length-prefixed (:mod:`sessionary.sansio.tenants`):
+        the same selector names a different record under each tenant.
+        """
+        data = selector
+        if tenant:
+            raw = tenant.encode("ascii")
+            data = b"\x00tenant" + len(raw).to_bytes(1, "big") + raw + selector
+        mac = blake2b(data, key=self._generations[generation].lookup, digest_size=DIGEST_BYTES)
         return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
     def validator_digest(self, validator: bytes, generation: int = 0) -> bytes:

@@ -5,6 +5,7 @@ asyncio                  sync                       where sessions live
 =======================  =========================  =======================================
 ``AsyncMemoryStore``     ``MemoryStore``            this process (one worker)
 ``AsyncRedisStore``      ``RedisStore``             Redis or Valkey (extra: ``redis``)
+``CookieStore``          ``CookieStore``            the client, sealed (extra: ``crypto``)
 =======================  =========================  =======================================
 
 Redis stores are imported lazily, so the memory stores work without redis-py installed.
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sessionary._async.memory import AsyncMemoryStore
 from sessionary._sync.memory import MemoryStore
 from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
     from sessionary._async.redis import AsyncRedisStore
@@ -29,6 +31,7 @@ __all__ = [
     "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncStore",
+    "CookieStore",
     "MemoryStore",
     "RedisEventStream",
     "RedisStore",

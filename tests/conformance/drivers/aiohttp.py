@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from sessionary.integrations.aiohttp import get_session, setup
+from sessionary.integrations.aiohttp import csrf_token, get_session, setup
 from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
 from tests.conformance.drivers.asgi import async_store
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
@@ -50,6 +50,10 @@ async def _whoami(request: web.Request) -> web.Response:
     return web.json_response({"user": (await get_session(request)).user_id})
 
 
+async def _csrf(request: web.Request) -> web.Response:
+    return web.json_response({"token": csrf_token(request)})
+
+
 class AiohttpDriver(LoopDriver):
     """aiohttp's TestServer/TestClient on a private loop, with a jar that keeps nothing."""
 
@@ -82,7 +86,8 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             app.router.add_post("/login", _login)
             app.router.add_post("/logout", _logout)
             app.router.add_get("/whoami", _whoami)
-            setup(app, store=async_store(spec), config=spec.config)
+            app.router.add_get("/csrf", _csrf)
+            setup(app, store=async_store(spec), config=spec.config, csrf=spec.csrf)
             client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
             await client.start_server()
             return client

@@ -12,8 +12,8 @@ from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sessionary.integrations.asgi import SessionMiddleware, get_session
-from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_session
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, CookieStore
 from sessionary.stores.base import AsyncStore
 from tests.conformance.driver import (
     DOWN_URL,
@@ -62,8 +62,14 @@ async def _whoami(request: StarletteRequest) -> JSONResponse:
     return JSONResponse({"user": get_session(request).user_id})
 
 
-def async_store(spec: AppSpec) -> AsyncStore:
+async def _csrf(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"token": csrf_token(request)})
+
+
+def async_store(spec: AppSpec) -> AsyncStore | CookieStore:
     """The asyncio store a driver uses for ``spec``."""
+    if spec.store == "cookie":
+        return CookieStore()
     if spec.store == "memory":
         return AsyncMemoryStore()
     if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
@@ -109,6 +115,7 @@ def _starlette_app() -> Starlette:
             Route("/login", _login, methods=["POST"]),
             Route("/logout", _logout, methods=["POST"]),
             Route("/whoami", _whoami),
+            Route("/csrf", _csrf),
         ]
     )
 
@@ -118,10 +125,10 @@ def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iter
     """Run ``build()`` wrapped in ``SessionMiddleware`` for ``spec`` on a private loop."""
     with loop_thread() as loop:
 
-        async def start() -> tuple[AsyncStore, httpx2.AsyncClient]:
+        async def start() -> tuple[AsyncStore | CookieStore, httpx2.AsyncClient]:
             store = async_store(spec)
             app = build()
-            app.add_middleware(SessionMiddleware, store=store, config=spec.config)
+            app.add_middleware(SessionMiddleware, store=store, config=spec.config, csrf=spec.csrf)
             transport = httpx2.ASGITransport(app=app)
             client = httpx2.AsyncClient(
                 transport=transport, base_url="https://testserver", cookies=_no_cookie_jar()

@@ -16,6 +16,7 @@ from django.urls import path
 from sessionary.integrations.django import get_session
 from sessionary.stores import AsyncMemoryStore, MemoryStore
 from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.cookie import CookieStore
 from sessionary.stores.memory import MemoryEngine
 from tests.conformance.driver import AppSpec, Driver, Reply, Request
 from tests.conformance.drivers.asgi import async_store
@@ -70,4 +71,8 @@ async def _twin_stores(spec: AppSpec) -> tuple[Store, AsyncStore]:
     if spec.store == "memory":
         engine = MemoryEngine()
         return MemoryStore(engine=engine), AsyncMemoryStore(engine=engine)
-    return sync_store(spec), async_store(spec)
+    sync, async_ = sync_store(spec), async_store(spec)
+    # The Django engine needs server-side stores (session keys); no CookieStore here.
+    assert not isinstance(sync, CookieStore)
+    assert not isinstance(async_, CookieStore)
+    return sync, async_

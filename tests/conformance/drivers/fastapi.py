@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
-from sessionary.integrations.fastapi import Session
+from sessionary.integrations.fastapi import CsrfToken, Session
 from tests.conformance.driver import AppSpec, Driver
 from tests.conformance.drivers.asgi import serve_asgi
 
@@ -52,6 +52,10 @@ def _fastapi_app() -> FastAPI:
     @app.get("/whoami")
     async def whoami(session: Session) -> dict[str, str | None]:
         return {"user": session.user_id}
+
+    @app.get("/csrf")
+    async def csrf(token: CsrfToken) -> dict[str, str]:
+        return {"token": token}
 
     return app
 

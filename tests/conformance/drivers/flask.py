@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, abort, request, session
 
-from sessionary.integrations.flask import FlaskSession, Sessionary
+from sessionary.integrations.flask import FlaskSession, Sessionary, csrf_token
 from sessionary.sansio.session import Session
 from tests.conformance.driver import AppSpec, Driver
 from tests.conformance.drivers.wsgi import WerkzeugDriver, standard_view, sync_store
@@ -25,7 +25,7 @@ def _flask_app(extension: Sessionary) -> Flask:
 
     @app.route("/<name>", methods=["GET", "POST"])
     def standard(name: str) -> dict[str, Any]:
-        result = standard_view(f"/{name}", dict(request.args), _sessionary_session)
+        result = standard_view(f"/{name}", dict(request.args), _sessionary_session, csrf_token)
         if result is None:
             abort(404)
         return result
@@ -37,7 +37,7 @@ def _flask_app(extension: Sessionary) -> Flask:
 @contextmanager
 def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as Flask views."""
-    extension = Sessionary(store=sync_store(spec), config=spec.config)
+    extension = Sessionary(store=sync_store(spec), config=spec.config, csrf=spec.csrf)
     try:
         yield WerkzeugDriver("flask", _flask_app(extension))
     finally:

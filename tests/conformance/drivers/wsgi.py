@@ -10,9 +10,9 @@ from urllib.parse import parse_qsl
 
 from werkzeug.test import Client
 
-from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, get_session
+from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, csrf_token, get_session
 from sessionary.sansio.session import Session
-from sessionary.stores import MemoryStore, RedisStore
+from sessionary.stores import CookieStore, MemoryStore, RedisStore
 from sessionary.stores.base import Store
 from tests.conformance.driver import (
     DOWN_URL,
@@ -25,8 +25,10 @@ from tests.conformance.driver import (
 )
 
 
-def sync_store(spec: AppSpec) -> Store:
+def sync_store(spec: AppSpec) -> Store | CookieStore:
     """The store a sync driver uses for ``spec``."""
+    if spec.store == "cookie":
+        return CookieStore()
     if spec.store == "memory":
         return MemoryStore()
     if spec.store == "redis":  # generous: 1 000 concurrent requests share one loop/pool
@@ -37,11 +39,16 @@ def sync_store(spec: AppSpec) -> Store:
 
 
 def standard_view(
-    path: str, query: dict[str, str], get: Callable[[], Session]
+    path: str,
+    query: dict[str, str],
+    get: Callable[[], Session],
+    csrf: Callable[[], str] | None = None,
 ) -> dict[str, Any] | None:
     """The standard application's routes (``None``: not found); ``get()`` gives the session."""
     if path == "/untouched":
         return {"ok": True}
+    if path == "/csrf" and csrf is not None:
+        return {"token": csrf()}
     session = get()
     result: dict[str, Any] | None = None
     if path == "/read":
@@ -67,7 +74,9 @@ def standard_view(
 
 def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-    result = standard_view(environ["PATH_INFO"], query, lambda: get_session(environ))
+    result = standard_view(
+        environ["PATH_INFO"], query, lambda: get_session(environ), lambda: csrf_token(environ)
+    )
     if result is None:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
@@ -108,6 +117,7 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as a plain WSGI callable."""
     store = sync_store(spec)
     try:
-        yield WerkzeugDriver("wsgi", SessionMiddleware(_app, store=store, config=spec.config))
+        app = SessionMiddleware(_app, store=store, config=spec.config, csrf=spec.csrf)
+        yield WerkzeugDriver("wsgi", app)
     finally:
         store.close()

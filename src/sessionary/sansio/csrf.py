@@ -1,0 +1,225 @@
+"""CSRF protection, sans I/O (SECURITY.md §K): origin checks, session-bound masked tokens.
+
+Two independent checks run on unsafe methods (anything but GET, HEAD, OPTIONS, TRACE):
+
+1. **Origin** (before the session is even loaded, R72): ``Sec-Fetch-Site: cross-site`` is
+   refused, ``same-site`` too unless allowed; otherwise the full ``Origin`` (scheme, host,
+   port) must equal the request's own origin or a configured trusted origin — ``null``,
+   userinfo and look-alike suffixes never match because the comparison is exact. Without
+   ``Origin`` the ``Referer``'s origin is compared instead; with neither, the request passes
+   unless ``require_origin`` is set (non-browser clients send neither).
+2. **Token** (R67-R71, R74): the request must carry a valid token in the ``X-CSRF-Token``
+   header or the ``csrf_token`` form field — never a cookie, never the query string —
+   whatever its ``Content-Type``.
+
+The per-session CSRF secret is ``HMAC-SHA256(k_csrf, binding)``, where the binding is the
+session's own secret material: for server-side stores its ID (256 bits from the CSPRNG, so
+the secret is as unpredictable, and it changes whenever the ID rotates: on login and every
+``rotate()``); for the sealed cookie store 16 random bytes inside the sealed payload, replaced
+on login (a signed double-submit token: the sealed cookie is the cookie half). A visitor
+without a session gets a *pre-session* token (login forms, R70): the ID it is bound to is
+minted at once and the session is created when the response is committed.
+
+Tokens are masked per response against BREACH (R74): ``base64url(pad ‖ pad ⊕ secret)`` with
+a fresh 32-byte one-time pad, so the same secret never appears twice on the wire. Checks use
+:func:`hmac.compare_digest` (R25). Failures are reported by reason only, never with token
+values (R75); adapters answer ``403 Forbidden`` with a generic body.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from sessionary.exceptions import ConfigurationError
+from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.sealed import aad, b64_decode, b64_encode
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "FORBIDDEN_BODY",
+    "SAFE_METHODS",
+    "CsrfBound",
+    "CsrfFailure",
+    "CsrfGuard",
+    "CsrfOptions",
+    "mask",
+    "unmask",
+]
+
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+FORBIDDEN_BODY = b"Forbidden"
+_SECRET_BYTES = 32
+
+
+class CsrfFailure(str, enum.Enum):
+    """Why a request was refused (logged; never shown to the client)."""
+
+    CROSS_SITE = "cross-site"
+    """``Sec-Fetch-Site`` says cross-site (or same-site, when not allowed)."""
+    BAD_ORIGIN = "bad-origin"
+    """``Origin`` (or ``Referer``) is not this site's origin nor a trusted one."""
+    NO_ORIGIN = "no-origin"
+    """Neither ``Origin`` nor ``Referer``, and ``require_origin`` is set."""
+    MISSING_TOKEN = "missing-token"  # noqa: S105 - a reason, not a secret
+    BAD_TOKEN = "bad-token"  # noqa: S105 - a reason, not a secret
+
+
+class CsrfBound(Protocol):
+    """What a token is bound to: a session cycle (server-side or sealed)."""
+
+    def csrf_binding(self, *, create: bool = True) -> bytes | None:
+        """The session's CSRF binding; without a session, minted when ``create`` (else None)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CsrfOptions:
+    """How CSRF protection behaves on a mount."""
+
+    header_name: str = CSRF_HEADER
+    field_name: str = CSRF_FIELD
+    check_origin: bool = True
+    """The Origin / ``Sec-Fetch-Site`` check (defence in depth, on by default)."""
+    trusted_origins: Iterable[str] = ()
+    """Other exact origins allowed to post (``"https://app.example.com"``, no path)."""
+    allow_same_site: bool = False
+    """Treat ``Sec-Fetch-Site: same-site`` (a sibling subdomain) as allowed."""
+    require_origin: bool = False
+    """Refuse unsafe requests carrying neither ``Origin`` nor ``Referer``."""
+    max_form_bytes: int = 64 * 1024
+    """Adapters that read the form field themselves buffer at most this much body."""
+    origins: frozenset[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        origins = set()
+        for origin in self.trusted_origins:
+            normal = _normal_origin(origin)
+            if normal is None or normal != origin.rstrip("/").lower():
+                msg = f"trusted origin {origin!r} must be scheme://host[:port] and nothing else"
+                raise ConfigurationError(msg)
+            origins.add(normal)
+        object.__setattr__(self, "origins", frozenset(origins))
+
+
+def _normal_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` lower-cased, or ``None`` for userinfo, ``null`` or junk."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def mask(secret: bytes) -> str:
+    """A fresh masked form of ``secret``: ``base64url(pad ‖ pad ⊕ secret)``."""
+    pad = secrets.token_bytes(len(secret))
+    return b64_encode(pad + bytes(a ^ b for a, b in zip(pad, secret, strict=True)))
+
+
+def unmask(token: str) -> bytes | None:
+    """The secret inside a masked token, or ``None`` when it is not one."""
+    if len(token) != 86:  # 64 bytes, unpadded base64url
+        return None
+    raw = b64_decode(token)
+    if raw is None:
+        return None
+    pad, masked = raw[:_SECRET_BYTES], raw[_SECRET_BYTES:]
+    return bytes(a ^ b for a, b in zip(pad, masked, strict=True))
+
+
+class CsrfGuard:
+    """The CSRF decisions for one application: keys plus :class:`CsrfOptions`."""
+
+    __slots__ = ("_keys", "options")
+
+    def __init__(self, keyring: KeyRing, options: CsrfOptions | None = None) -> None:
+        self._keys = keyring.subkeys("csrf")
+        self.options = options if options is not None else CsrfOptions()
+
+    def __repr__(self) -> str:
+        return f"CsrfGuard(<{len(self._keys)} keys>, {self.options!r})"
+
+    def _secret(self, binding: bytes, key: bytes) -> bytes:
+        return hmac.digest(key, aad(b"sessionary/csrf/v1", binding), "sha256")
+
+    def token(self, session: CsrfBound) -> str:
+        """A masked token for the page being rendered (a new mask on every call)."""
+        binding = session.csrf_binding()
+        assert binding is not None  # create=True always gives one
+        return mask(self._secret(binding, self._keys[0]))
+
+    @staticmethod
+    def is_unsafe(method: str) -> bool:
+        """Whether ``method`` needs a token (anything not GET, HEAD, OPTIONS, TRACE)."""
+        return method.upper() not in SAFE_METHODS
+
+    def check_origin(
+        self,
+        method: str,
+        *,
+        scheme: str,
+        host: str | None,
+        origin: str | None,
+        referer: str | None,
+        fetch_site: str | None,
+    ) -> CsrfFailure | None:
+        """The Origin / Fetch Metadata check for one request (``None``: allowed)."""
+        options = self.options
+        if not options.check_origin or not self.is_unsafe(method):
+            return None
+        if fetch_site is not None:
+            site = fetch_site.strip().lower()
+            if site == "cross-site" or (site == "same-site" and not options.allow_same_site):
+                return CsrfFailure.CROSS_SITE
+        claimed = origin if origin is not None else referer
+        if claimed is None:
+            return CsrfFailure.NO_ORIGIN if options.require_origin else None
+        normal = _normal_origin(claimed)
+        if normal is None:
+            return CsrfFailure.BAD_ORIGIN
+        own = _normal_origin(f"{scheme}://{host}") if host else None
+        if normal == own or normal in options.origins:
+            return None
+        return CsrfFailure.BAD_ORIGIN
+
+    def check_token(self, session: CsrfBound, presented: str | None) -> CsrfFailure | None:
+        """Verify the token of an unsafe request against the session (``None``: valid)."""
+        if not presented:
+            return CsrfFailure.MISSING_TOKEN
+        candidate = unmask(presented.strip())
+        if candidate is None:
+            return CsrfFailure.BAD_TOKEN
+        binding = session.csrf_binding(create=False)  # a refused request creates nothing
+        if binding is None:
+            return CsrfFailure.BAD_TOKEN
+        valid = False
+        for key in self._keys:  # newest first; older keys during a rotation
+            valid |= hmac.compare_digest(candidate, self._secret(binding, key))
+        return None if valid else CsrfFailure.BAD_TOKEN
+
+    @staticmethod
+    def failure_event(
+        failure: CsrfFailure, *, now_ms: int, method: str, client: str | None
+    ) -> SessionEvent:
+        """The ``csrf_fail`` event to report (reason, method and client; never a token)."""
+        detail: dict[str, str] = {"reason": failure.value, "method": method.upper()}
+        if client is not None:
+            detail["client"] = client
+        return SessionEvent(EventName.CSRF_FAIL, now_ms, None, None, detail)

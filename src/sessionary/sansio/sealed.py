@@ -1,0 +1,217 @@
+"""Sealed boxes: AES-256-GCM with a version byte and a key ring (SECURITY.md §H).
+
+A *box* is ``version (1 byte) ‖ nonce (12 random bytes) ‖ ciphertext ‖ tag (16 bytes)``.
+The version byte is checked against an allowlist before anything else; the AEAD's additional
+authenticated data (AAD) binds each box to where it may be used (cookie name, purpose,
+tenant; or storage key and field name for values encrypted at rest), so a box is never
+accepted anywhere else. Nothing is compressed before encryption (R57).
+
+:class:`Sealer` seals with the first key of the ring and opens with any of them, reporting
+which one worked so callers can re-seal under the newest key. *Every* failure — unknown
+version, truncation, appended bytes, a flipped bit, a wrong key, a wrong AAD — gives the
+same ``None``: there is no oracle telling one from another.
+
+The sealed-cookie *payload* (what goes inside the box for :class:`~sessionary.CookieStore`)
+is a small binary layout, parsed with exact bounds (:func:`encode_payload`,
+:func:`decode_payload`)::
+
+    flags (1)  iat (8)  exp (8)  last_seen (8)  csrf binding (16)
+    [auth_time (8)]  [user length (2) ‖ user (UTF-8)]
+    attribute count (2), then per attribute: name length (2) ‖ name ‖ value length (4) ‖ value
+
+Times are milliseconds since the epoch; attribute values are codec envelopes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sessionary.exceptions import ConfigurationError, DecodeError
+
+__all__ = [
+    "CSRF_BINDING_BYTES",
+    "SEALED_VERSION",
+    "SealedPayload",
+    "Sealer",
+    "aad",
+    "b64_decode",
+    "b64_encode",
+    "decode_payload",
+    "encode_payload",
+]
+
+SEALED_VERSION = 0x01
+"""AES-256-GCM, 96-bit random nonce, 128-bit tag. The only version accepted."""
+_NONCE = 12
+_TAG = 16
+_OVERHEAD = 1 + _NONCE + _TAG
+CSRF_BINDING_BYTES = 16
+
+_HAS_USER = 0x01
+_HAS_AUTH_TIME = 0x02
+_FIXED = struct.Struct(">BQQQ16s")
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+_U16 = struct.Struct(">H")
+_B64 = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _aesgcm() -> tuple[type, type[Exception]]:
+    try:
+        from cryptography.exceptions import InvalidTag  # noqa: PLC0415 - optional extra
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        msg = "sealed cookies and encryption at rest need: pip install 'sessionary[crypto]'"
+        raise ConfigurationError(msg) from None
+    return AESGCM, InvalidTag
+
+
+def aad(*parts: str | bytes) -> bytes:
+    """Join AAD parts unambiguously: each is length-prefixed, so ``a|bc`` ≠ ``ab|c``."""
+    out = bytearray()
+    for part in parts:
+        raw = part.encode("utf-8") if isinstance(part, str) else part
+        out += _U32.pack(len(raw)) + raw
+    return bytes(out)
+
+
+class Sealer:
+    """AES-256-GCM boxes under an ordered key ring (seal with the first, open with any)."""
+
+    __slots__ = ("_ciphers", "_invalid")
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys or any(len(k) != 32 for k in keys):
+            msg = "a sealer needs one or more 32-byte keys"
+            raise ConfigurationError(msg)
+        aesgcm, self._invalid = _aesgcm()
+        self._ciphers = tuple(aesgcm(k) for k in keys)
+
+    def __repr__(self) -> str:
+        return f"Sealer(<{len(self._ciphers)} keys>)"
+
+    def seal(self, plaintext: bytes, associated: bytes) -> bytes:
+        """Encrypt and authenticate ``plaintext`` under the newest key."""
+        nonce = secrets.token_bytes(_NONCE)
+        body: bytes = self._ciphers[0].encrypt(nonce, plaintext, associated)
+        return bytes([SEALED_VERSION]) + nonce + body
+
+    def open(self, box: bytes, associated: bytes) -> tuple[bytes, int] | None:
+        """Return ``(plaintext, key index)``, or ``None`` for anything that does not verify."""
+        if len(box) < _OVERHEAD or box[0] != SEALED_VERSION:
+            return None
+        nonce = box[1 : 1 + _NONCE]
+        body = box[1 + _NONCE :]
+        for index, cipher in enumerate(self._ciphers):
+            try:
+                plaintext: bytes = cipher.decrypt(nonce, body, associated)
+            except self._invalid:
+                continue  # not this key (or not authentic): try the next one
+            return plaintext, index
+        return None
+
+
+def b64_encode(data: bytes) -> str:
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64_decode(text: str) -> bytes | None:
+    """Strict unpadded base64url: ``None`` for other characters or a non-canonical form."""
+    if len(text) % 4 == 1 or _B64.fullmatch(text) is None:
+        return None
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64_encode(data) != text:  # unused low bits set: two strings, one value
+        return None
+    return data
+
+
+@dataclass(slots=True)
+class SealedPayload:
+    """What a sealed session cookie carries, all of it authenticated."""
+
+    iat: int
+    """When the session was created."""
+    exp: int
+    """Absolute deadline (judged from here, never from cookie attributes: R54)."""
+    last_seen: int
+    """Last persisted activity, for the idle timeout."""
+    csrf: bytes = field(repr=False)
+    """16 random bytes the CSRF token is bound to; replaced on login and rotation."""
+    attributes: dict[str, bytes] = field(repr=False)
+    user: str | None = None
+    auth_time: int | None = None
+
+
+def encode_payload(payload: SealedPayload) -> bytes:
+    """Serialize a payload (see the module docstring for the layout)."""
+    flags = (_HAS_USER if payload.user is not None else 0) | (
+        _HAS_AUTH_TIME if payload.auth_time is not None else 0
+    )
+    out = bytearray(_FIXED.pack(flags, payload.iat, payload.exp, payload.last_seen, payload.csrf))
+    if payload.auth_time is not None:
+        out += _U64.pack(payload.auth_time)
+    if payload.user is not None:
+        user = payload.user.encode("utf-8")
+        out += _U16.pack(len(user)) + user
+    out += _U16.pack(len(payload.attributes))
+    for name, value in payload.attributes.items():
+        raw = name.encode("utf-8")
+        out += _U16.pack(len(raw)) + raw + _U32.pack(len(value)) + value
+    return bytes(out)
+
+
+class _Reader:
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > len(self.data):
+            msg = "sealed payload is truncated"
+            raise DecodeError(msg)
+        chunk = self.data[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def unpack(self, fmt: struct.Struct) -> int:
+        value: int = fmt.unpack(self.take(fmt.size))[0]
+        return value
+
+    def text(self, n: int) -> str:
+        try:
+            return self.take(n).decode("utf-8")
+        except UnicodeDecodeError:
+            msg = "sealed payload holds invalid UTF-8"
+            raise DecodeError(msg) from None
+
+
+def decode_payload(data: bytes) -> SealedPayload:
+    """Parse a payload; anything malformed raises :class:`~sessionary.exceptions.DecodeError`."""
+    reader = _Reader(data)
+    flags, iat, exp, last_seen, csrf = _FIXED.unpack(reader.take(_FIXED.size))
+    if flags & ~(_HAS_USER | _HAS_AUTH_TIME):
+        msg = "sealed payload has unknown flags"
+        raise DecodeError(msg)
+    auth_time = reader.unpack(_U64) if flags & _HAS_AUTH_TIME else None
+    user = reader.text(reader.unpack(_U16)) if flags & _HAS_USER else None
+    attributes: dict[str, bytes] = {}
+    for _ in range(reader.unpack(_U16)):
+        name = reader.text(reader.unpack(_U16))
+        value = reader.take(reader.unpack(_U32))
+        if name in attributes:
+            msg = "sealed payload repeats an attribute"
+            raise DecodeError(msg)
+        attributes[name] = value
+    if reader.pos != len(data):
+        msg = "sealed payload has trailing bytes"
+        raise DecodeError(msg)
+    return SealedPayload(iat, exp, last_seen, csrf, attributes, user, auth_time)

@@ -1,0 +1,243 @@
+"""The client-side cycle: the whole session sealed in its cookie (:class:`~sessionary.CookieStore`).
+
+A :class:`SealedCycle` is a :class:`~sessionary.sansio.cycle.SessionCycle` that never asks the
+shell for an operation: the request phase opens the sealed cookie, the response phase seals
+a new one. Adapters and managers drive it exactly like the server-side cycle (``next_op()``
+is always ``None``), so every adapter gets the cookie store through the same manager API.
+
+Opening follows SECURITY.md §C and §H: the raw value is capped first (4096 bytes with the
+name, R20), then strictly base64url-decoded, the version byte checked, the box opened under
+each key of the ring, and the payload parsed with exact bounds. Any failure at any step gives
+the same outcome: an anonymous session, a clearing ``Set-Cookie`` and one ``invalid_id``
+event with reason ``"unreadable"`` (R58). Expiry is judged from the sealed ``exp`` and
+``last_seen`` (R54), never from cookie attributes.
+
+Writing: an unchanged session is not re-sealed unless its sliding expiry is due or it was
+opened with an older key (then it is re-sealed under the newest one). The new cookie must fit
+4096 bytes with its name (R13); otherwise :class:`~sessionary.exceptions.CookieTooLargeError`
+is raised and no ``Set-Cookie`` is sent, so the client keeps its previous cookie.
+
+Without a server-side record, logout cannot revoke a copy of the cookie taken before: the
+copy stays valid until its idle or absolute timeout (R55; see ``docs/security.md``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from sessionary.exceptions import CookieTooLargeError, DecodeError, SessionTooLargeError
+from sessionary.sansio.cookies import MAX_COOKIE_BYTES, CookieReadStatus, read_cookie
+from sessionary.sansio.cycle import _DONE, _READY, SessionCycle
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import SessionToken
+from sessionary.sansio.sealed import (
+    CSRF_BINDING_BYTES,
+    SealedPayload,
+    aad,
+    b64_decode,
+    b64_encode,
+    decode_payload,
+    encode_payload,
+)
+from sessionary.sansio.session import Session
+
+if TYPE_CHECKING:
+    from sessionary.sansio.cycle import SessionCore
+
+__all__ = ["SEAL_PURPOSE", "SealedCycle", "cookie_aad"]
+
+SEAL_PURPOSE = "session"
+
+
+def cookie_aad(cookie_name: str, tenant: str) -> bytes:
+    """The AAD of a sealed session cookie: its name, its purpose and its tenant."""
+    return aad(b"sessionary/sealed-cookie/v1", cookie_name, SEAL_PURPOSE, tenant)
+
+
+class SealedCycle(SessionCycle):
+    """One request's session, carried in a sealed cookie. See the module docstring."""
+
+    __slots__ = ("_aad", "_csrf_premint", "_payload", "_reseal")
+
+    def __init__(
+        self,
+        core: SessionCore,
+        cookie_headers: Iterable[str],
+        *,
+        client: str | None = None,
+        tenant: str = "",
+    ) -> None:
+        super().__init__(core, (), client=client, tenant=tenant)  # anonymous, no operation
+        self._payload: SealedPayload | None = None
+        self._reseal = False
+        self._csrf_premint: bytes | None = None
+        self._aad = cookie_aad(core.config.cookie.name, tenant)
+        value = self._read_value(cookie_headers)
+        if value is not None:
+            self._open(value)
+
+    # ------------------------------------------------------------------ request phase
+    def _read_value(self, cookie_headers: Iterable[str]) -> str | None:
+        name = self._core.config.cookie.name
+        read = read_cookie(cookie_headers, name, MAX_COOKIE_BYTES - len(name))
+        status = read.status
+        if status is CookieReadStatus.ABSENT:
+            return None
+        if status is CookieReadStatus.PRESENT:
+            return read.value
+        self._clear_cookie = True
+        if status is CookieReadStatus.CONFLICT:
+            self._event(EventName.DUPLICATE_COOKIE, reason="differing values")
+        else:
+            self._event(EventName.INVALID_ID, reason="unreadable")
+        return None
+
+    def _open(self, value: str) -> None:
+        core = self._core
+        box = b64_decode(value)
+        if box is not None:  # base64url: ASCII, safe to fingerprint in events
+            self._token = SessionToken(value)
+        payload = self._unseal(box) if box is not None else None
+        if payload is None:
+            self._clear_cookie = True
+            self._event(EventName.INVALID_ID, reason="unreadable")
+            return
+        now = self.now
+        expired: EventName | None = None
+        if now >= payload.exp:
+            expired = EventName.EXPIRED_ABSOLUTE
+        elif now >= payload.last_seen + core.config.idle_timeout_ms:
+            expired = EventName.EXPIRED_IDLE
+        if expired is not None:
+            self._clear_cookie = True
+            self._event(expired, user=payload.user)
+            return
+        self._payload = payload
+        self._session = Session(
+            core.codec,
+            payload.attributes,
+            now=now,
+            is_new=False,
+            user_id=payload.user,
+            auth_time=payload.auth_time,
+        )
+
+    def _unseal(self, box: bytes) -> SealedPayload | None:
+        core = self._core
+        sealer = core.sealer
+        assert sealer is not None
+        opened = sealer.open(box, self._aad)
+        if opened is None:
+            return None
+        plaintext, generation = opened
+        try:
+            payload = decode_payload(plaintext)
+        except DecodeError:
+            return None  # authentic but unparsable: only a bug could produce it; still anonymous
+        if sum(map(len, payload.attributes)) + sum(map(len, payload.attributes.values())) > (
+            core.config.max_size
+        ):
+            return None
+        self._reseal = generation > 0
+        return payload
+
+    @property
+    def loaded_id(self) -> str | None:
+        """Always ``None``: a sealed session has no server-side ID."""
+        return None
+
+    # ------------------------------------------------------------------ response phase
+    def finish(self) -> None:
+        """The handler is done: seal the new cookie if anything must be written."""
+        session = self._session
+        if self._phase != _READY or session is None:
+            super().finish()  # raises the state error
+            return
+        session.close()
+        self._phase = _DONE  # there is never an operation to perform
+        self._plan_seal(session)
+
+    def _plan_seal(self, session: Session) -> None:
+        lifecycle = session.lifecycle
+        delta = session.delta()
+        loaded = self._payload
+        destroyed = lifecycle.destroy_loaded and loaded is not None
+        attributes = dict(loaded.attributes) if loaded is not None and not destroyed else {}
+        attributes.update(delta.attributes)
+        for name in delta.delete:
+            attributes.pop(name, None)
+        now = self.now
+        config = self._core.config
+        if destroyed:
+            self._clear_cookie = True
+            self._event(EventName.DESTROYED, user=loaded.user if loaded else None)
+        if session.is_new or loaded is None:
+            premint = self._csrf_premint
+            if not delta and not lifecycle.auth_changed and premint is None:
+                return  # nothing to store: no cookie (R7)
+            if premint is None or lifecycle.auth_changed:
+                premint = secrets.token_bytes(CSRF_BINDING_BYTES)
+            payload = SealedPayload(
+                iat=now,
+                exp=now + config.absolute_timeout_ms,
+                last_seen=now,
+                csrf=premint,
+                attributes=attributes,
+                user=lifecycle.user_id,
+                auth_time=lifecycle.auth_time,
+            )
+            event: EventName | None = EventName.CREATED
+        else:
+            touch_due = now - loaded.last_seen >= config.touch_interval_ms
+            changed = delta or lifecycle.rotate or lifecycle.auth_changed or self._reseal
+            if not changed and not touch_due:
+                return  # unchanged and no sliding refresh due: no Set-Cookie (R31)
+            auth = lifecycle.auth_changed
+            payload = SealedPayload(
+                iat=loaded.iat,
+                exp=loaded.exp,
+                last_seen=now,
+                csrf=secrets.token_bytes(CSRF_BINDING_BYTES) if lifecycle.rotate else loaded.csrf,
+                attributes=attributes,
+                user=lifecycle.user_id if auth else loaded.user,
+                auth_time=lifecycle.auth_time if auth else loaded.auth_time,
+            )
+            event = EventName.ROTATED if lifecycle.rotate else None
+        self._seal(payload, event)
+
+    def _seal(self, payload: SealedPayload, event: EventName | None) -> None:
+        core = self._core
+        size = sum(map(len, payload.attributes)) + sum(map(len, payload.attributes.values()))
+        if size > core.config.max_size:
+            raise SessionTooLargeError(size, core.config.max_size)
+        sealer = core.sealer
+        assert sealer is not None
+        value = b64_encode(sealer.seal(encode_payload(payload), self._aad))
+        cookie_size = len(core.config.cookie.name) + len(value)
+        if cookie_size > MAX_COOKIE_BYTES:
+            raise CookieTooLargeError(cookie_size, MAX_COOKIE_BYTES)
+        self._payload = payload
+        self._set_cookie = (SessionToken(value), payload.exp)
+        self._clear_cookie = False
+        if event is not None:
+            self._token = SessionToken(value)
+            self._event(event, user=payload.user)
+
+    def csrf_binding(self, *, create: bool = True) -> bytes | None:
+        """The random value in the sealed payload this session's CSRF tokens are bound to.
+
+        Replaced on login and rotation. A visitor without a session gets one minted now; the
+        session cookie is then sealed at commit (a pre-session token, R70).
+        """
+        payload = self._payload
+        session = self._session
+        live = self._phase == _DONE or (session is not None and not session.is_new)
+        if payload is not None and live:
+            return b"sealed:" + payload.csrf
+        if self._csrf_premint is None:
+            if not create:
+                return None
+            self._csrf_premint = secrets.token_bytes(CSRF_BINDING_BYTES)
+        return b"sealed:" + self._csrf_premint
