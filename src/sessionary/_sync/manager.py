@@ -285,18 +285,19 @@ class SessionManager:
         return self.core.now_ms()
 
     def list_user_sessions(
-        self, user_id: str | int, *, current: Session | None = None
+        self, user_id: str | int, *, current: Session | None = None, tenant: str = ""
     ) -> list[UserSession]:
         """The user's live sessions, oldest first: for a "Your devices" page.
 
         Pass the request's session as ``current`` to flag it. Each entry's ``ref`` names it
-        for :meth:`revoke_session` without revealing its ID.
+        for :meth:`revoke_session` without revealing its ID. With tenants, every user
+        operation is scoped to the ``tenant`` the server resolved for the request.
         """
         store = self._user_store()
         keyring = self.core.keyring
         current_ref = current.ref if current is not None else None
         entries = store.list_user(
-            KeyRing.user_key(str(user_id)), self._now(), self.config.idle_timeout_ms
+            KeyRing.user_key(str(user_id), tenant), self._now(), self.config.idle_timeout_ms
         )
         out = []
         for key, meta in entries:
@@ -304,20 +305,22 @@ class SessionManager:
             out.append(UserSession.from_meta(ref, meta, current=ref == current_ref))
         return out
 
-    def count_user_sessions(self, user_id: str | int) -> int:
+    def count_user_sessions(self, user_id: str | int, *, tenant: str = "") -> int:
         """How many live sessions the user has (check before ``login`` under a limit)."""
-        return len(self.list_user_sessions(user_id))
+        return len(self.list_user_sessions(user_id, tenant=tenant))
 
-    def revoke_user(self, user_id: str | int, *, keep_current: Session | None = None) -> int:
+    def revoke_user(
+        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+    ) -> int:
         """Log the user out everywhere (but the ``keep_current`` session, if given).
 
         One write makes every session of the user that began before now invalid, including
         logins racing this call; the cleanup then deletes the indexed sessions. Returns how
-        many live sessions the cleanup deleted.
+        many live sessions the cleanup deleted. Scoped to ``tenant`` (R66).
         """
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid)
+        user_key = KeyRing.user_key(uid, tenant)
         now = self._now()
         keep = None
         if keep_current is not None and keep_current.ref is not None:
@@ -326,14 +329,14 @@ class SessionManager:
         self._announce(EventName.REVOKED, uid, scope="user", sessions=ended)
         return ended
 
-    def revoke_session(self, user_id: str | int, session_ref: str) -> bool:
+    def revoke_session(self, user_id: str | int, session_ref: str, *, tenant: str = "") -> bool:
         """End one of the user's sessions, named by its ``ref`` from the device list.
 
         Its next request is anonymous with ``end_reason == "revoked"``.
         """
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid)
+        user_key = KeyRing.user_key(uid, tenant)
         key = self._key_of(store, user_key, session_ref, self._now())
         if key is None:
             return False

@@ -92,6 +92,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MANAGER_SCOPE_KEY = "sessionary.manager"
+TENANT_SCOPE_KEY = "sessionary.tenant"
 
 
 def get_session(connection: object) -> Session:
@@ -324,6 +325,7 @@ class SessionMiddleware:
             return None
         scope["session"] = cycle.session
         scope[MANAGER_SCOPE_KEY] = self.manager
+        scope[TENANT_SCOPE_KEY] = tenant  # for user operations: revoke_user(..., tenant=...)
         checked = await self._csrf_refused(scope, receive, send, cycle)
         if checked is None:
             return None

@@ -616,7 +616,7 @@ class SessionCycle:
             client_hash=core.keyring.fingerprint("client:" + client) if client else None,
         )
         return UserBinding(
-            user_key=KeyRing.user_key(user),
+            user_key=KeyRing.user_key(user, self._tenant),
             stamp=self.now,
             score=self.now + config.absolute_timeout_ms,
             device=encode_device(device),

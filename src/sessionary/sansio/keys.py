@@ -130,15 +130,20 @@ class KeyRing:
         return self.fingerprint("ref:" + storage_key)
 
     @staticmethod
-    def user_key(user_id: str) -> str:
+    def user_key(user_id: str, tenant: str = "") -> str:
         """The index tag of a user: 22 base64url characters, the same under every secret.
 
         It only names the user's index and epoch in the store (a hash tag, so every key of
         one user shares a Cluster slot); it is not a secret, and the user ID is stored with
-        authenticated sessions anyway.
+        authenticated sessions anyway. A non-empty ``tenant`` is bound in, length-prefixed:
+        the same user ID under two tenants has two indexes and two epochs (R64, R66).
         """
+        data = user_id.encode("utf-8", "surrogatepass")
+        if tenant:
+            raw = tenant.encode("ascii")
+            data = b"\x00tenant" + len(raw).to_bytes(1, "big") + raw + data
         mac = blake2b(
-            user_id.encode("utf-8", "surrogatepass"),
+            data,
             digest_size=DIGEST_BYTES,
             person=b"sessionary-user",
         )
