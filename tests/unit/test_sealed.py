@@ -93,7 +93,7 @@ def test_payload_round_trip_and_layout() -> None:
     "data",
     [
         b"",
-        b"\x04" + b"\x00" * 40,  # unknown flag
+        b"\x08" + b"\x00" * 40,  # unknown flag
         encode_payload(payload())[:-1],  # truncated
         encode_payload(payload()) + b"\x00",  # trailing byte
         encode_payload(payload(user=None, auth_time=None, attributes={}))[:-2]
@@ -129,6 +129,7 @@ values = st.binary(max_size=64)
     attributes=st.dictionaries(names, values, max_size=8),
     user=st.none() | st.text(max_size=40),
     auth_time=st.none() | st.integers(0, 2**64 - 1),
+    stamp=st.none() | st.integers(0, 2**64 - 1),
 )
 def test_payload_round_trips(
     iat: int,
@@ -138,8 +139,9 @@ def test_payload_round_trips(
     attributes: dict[str, bytes],
     user: str | None,
     auth_time: int | None,
+    stamp: int | None,
 ) -> None:
-    p = SealedPayload(iat, exp, seen, csrf, attributes, user, auth_time)
+    p = SealedPayload(iat, exp, seen, csrf, attributes, user, auth_time, stamp)
     assert decode_payload(encode_payload(p)) == p
     sealer = Sealer([K1])
     opened = sealer.open(b64_decode(b64_encode(sealer.seal(encode_payload(p), AAD))) or b"", AAD)

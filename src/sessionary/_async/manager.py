@@ -31,6 +31,7 @@ from sessionary.sansio.ops import (
     Load,
     LoadResult,
     Operation,
+    ReadEpoch,
     Update,
 )
 from sessionary.sansio.session import Session
@@ -88,8 +89,14 @@ class AsyncSessionManager:
             raise ConfigurationError(msg)
         self.store = store
         self._io: AsyncStore | None = None if isinstance(store, CookieStore) else store
+        self._epochs: AsyncUserStore | None = None
+        if isinstance(store, CookieStore) and store.revocation is not None:
+            if not isinstance(store.revocation, AsyncUserStore):
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs"
+                raise ConfigurationError(msg)
+            self._epochs = store.revocation
         self.config = config
-        self.core = SessionCore(config, sealed=sealed)
+        self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
         """Durable event sink (e.g. :class:`AsyncRedisEventStream`), or ``None``."""
@@ -171,6 +178,9 @@ class AsyncSessionManager:
         return cycle.response()
 
     async def _drive(self, cycle: SessionCycle) -> None:
+        request = cycle.epoch_request()  # sealed cookies with a revocation store only
+        if request is not None:
+            cycle.send_epoch(await self._read_epoch(request))
         op = cycle.next_op()
         while op is not None:
             cycle.send(await self._perform(op))
@@ -178,7 +188,7 @@ class AsyncSessionManager:
 
     async def _perform(self, op: Operation) -> LoadResult | CommitResult | bool:
         store = self._io
-        assert store is not None  # the client-side cycle never asks for an operation
+        assert store is not None  # the client-side cycle never asks for store operations
         kind = type(op)
         started = time.perf_counter()
         result: LoadResult | CommitResult | bool
@@ -204,6 +214,19 @@ class AsyncSessionManager:
             outcome = result.status.value
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
+
+    async def _read_epoch(self, op: ReadEpoch) -> int | None:
+        epochs = self._epochs
+        assert epochs is not None
+        started = time.perf_counter()
+        try:
+            epoch = await epochs.user_epoch(op.user_key)
+        except StoreError as exc:
+            self.observer.operation("epoch", time.perf_counter() - started, type(exc).__name__)
+            raise
+        outcome = "absent" if epoch is None else "found"
+        self.observer.operation("epoch", time.perf_counter() - started, outcome)
+        return epoch
 
     async def _publish(self, cycle: SessionCycle) -> None:
         events = cycle.drain_events()
@@ -274,7 +297,9 @@ class AsyncSessionManager:
 
     # ------------------------------------------------------------------ users
     def _user_store(self) -> AsyncUserStore:
-        store = self.store
+        store: object = self.store
+        if isinstance(store, CookieStore):  # cookie sessions: epochs in the revocation store
+            store = self._epochs
         if not isinstance(store, AsyncUserStore):
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)

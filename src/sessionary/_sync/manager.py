@@ -32,6 +32,7 @@ from sessionary.sansio.ops import (
     Load,
     LoadResult,
     Operation,
+    ReadEpoch,
     Update,
 )
 from sessionary.sansio.session import Session
@@ -89,8 +90,14 @@ class SessionManager:
             raise ConfigurationError(msg)
         self.store = store
         self._io: Store | None = None if isinstance(store, CookieStore) else store
+        self._epochs: UserStore | None = None
+        if isinstance(store, CookieStore) and store.revocation is not None:
+            if not isinstance(store.revocation, UserStore):
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs"
+                raise ConfigurationError(msg)
+            self._epochs = store.revocation
         self.config = config
-        self.core = SessionCore(config, sealed=sealed)
+        self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
         """Durable event sink (e.g. :class:`RedisEventStream`), or ``None``."""
@@ -172,6 +179,9 @@ class SessionManager:
         return cycle.response()
 
     def _drive(self, cycle: SessionCycle) -> None:
+        request = cycle.epoch_request()  # sealed cookies with a revocation store only
+        if request is not None:
+            cycle.send_epoch(self._read_epoch(request))
         op = cycle.next_op()
         while op is not None:
             cycle.send(self._perform(op))
@@ -179,7 +189,7 @@ class SessionManager:
 
     def _perform(self, op: Operation) -> LoadResult | CommitResult | bool:
         store = self._io
-        assert store is not None  # the client-side cycle never asks for an operation
+        assert store is not None  # the client-side cycle never asks for store operations
         kind = type(op)
         started = time.perf_counter()
         result: LoadResult | CommitResult | bool
@@ -205,6 +215,19 @@ class SessionManager:
             outcome = result.status.value
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
+
+    def _read_epoch(self, op: ReadEpoch) -> int | None:
+        epochs = self._epochs
+        assert epochs is not None
+        started = time.perf_counter()
+        try:
+            epoch = epochs.user_epoch(op.user_key)
+        except StoreError as exc:
+            self.observer.operation("epoch", time.perf_counter() - started, type(exc).__name__)
+            raise
+        outcome = "absent" if epoch is None else "found"
+        self.observer.operation("epoch", time.perf_counter() - started, outcome)
+        return epoch
 
     def _publish(self, cycle: SessionCycle) -> None:
         events = cycle.drain_events()
@@ -275,7 +298,9 @@ class SessionManager:
 
     # ------------------------------------------------------------------ users
     def _user_store(self) -> UserStore:
-        store = self.store
+        store: object = self.store
+        if isinstance(store, CookieStore):  # cookie sessions: epochs in the revocation store
+            store = self._epochs
         if not isinstance(store, UserStore):
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)

@@ -63,6 +63,7 @@ from sessionary.sansio.ops import (
     LoadResult,
     LoadStatus,
     Operation,
+    ReadEpoch,
     StoredSession,
     Update,
     UserBinding,
@@ -133,18 +134,24 @@ class SessionCore:
         "header_mode",
         "keyring",
         "request_header",
+        "revocation",
         "sealer",
         "strict",
         "vary",
     )
 
-    def __init__(self, config: SessionConfig, *, sealed: bool = False) -> None:
+    def __init__(
+        self, config: SessionConfig, *, sealed: bool = False, revocation: bool = False
+    ) -> None:
         self.config = config
         self.keyring = KeyRing(config.secrets)
         self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
         """Encryption at rest of attribute values (server-side stores, opt-in)."""
         self.sealer: Sealer | None = None
         """Client-side mode (``sealed=True``): the whole session lives in a sealed cookie."""
+        self.revocation = sealed and revocation
+        """Client-side mode with a revocation store: authenticated cookies check the user
+        epoch (:class:`~sessionary.sansio.ops.ReadEpoch`) on every request."""
         if sealed:
             if config.transport != "cookie":
                 msg = "the cookie store needs transport='cookie'"
@@ -306,6 +313,18 @@ class SessionCycle:
         finally:
             if self._op is None:
                 self._phase = _DONE
+
+    def epoch_request(self) -> ReadEpoch | None:
+        """A user-epoch read to answer with :meth:`send_epoch` before :meth:`next_op`.
+
+        Only sealed cookie sessions with a revocation store ask one.
+        """
+        return None
+
+    def send_epoch(self, epoch: int | None) -> None:
+        """Feed the answer to :meth:`epoch_request`."""
+        msg = "no epoch read is pending"
+        raise SessionStateError(msg)
 
     def fail(self, error: StoreError) -> None:
         """The store failed during the request phase: the session becomes *unavailable*.

@@ -25,6 +25,7 @@ __all__ = [
     "LoadResult",
     "LoadStatus",
     "Operation",
+    "ReadEpoch",
     "RecordMeta",
     "StoredSession",
     "Update",
@@ -237,6 +238,19 @@ class ExpiredSession:
     user: str | None
     status: LoadStatus
     """``EXPIRED_IDLE`` or ``EXPIRED_ABSOLUTE``."""
+
+
+@dataclass(slots=True)
+class ReadEpoch:
+    """Read a user's epoch (the time of their last ``revoke_user``), or ``None``.
+
+    Asked only by sealed cookie sessions whose :class:`~sessionary.CookieStore` has a
+    revocation store: the one server-side check that lets "log out everywhere" end them.
+    Not a store :data:`Operation`: the shell asks the revocation store through
+    ``cycle.epoch_request()`` / ``cycle.send_epoch()``.
+    """
+
+    user_key: str
 
 
 Operation = Load | Create | Update | Destroy

@@ -16,7 +16,7 @@ is a small binary layout, parsed with exact bounds (:func:`encode_payload`,
 :func:`decode_payload`)::
 
     flags (1)  iat (8)  exp (8)  last_seen (8)  csrf binding (16)
-    [auth_time (8)]  [user length (2) ‖ user (UTF-8)]
+    [auth_time (8)]  [login stamp (8)]  [user length (2) ‖ user (UTF-8)]
     attribute count (2), then per attribute: name length (2) ‖ name ‖ value length (4) ‖ value
 
 Times are milliseconds since the epoch; attribute values are codec envelopes.
@@ -54,6 +54,7 @@ CSRF_BINDING_BYTES = 16
 
 _HAS_USER = 0x01
 _HAS_AUTH_TIME = 0x02
+_HAS_STAMP = 0x04
 _FIXED = struct.Struct(">BQQQ16s")
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -146,16 +147,22 @@ class SealedPayload:
     attributes: dict[str, bytes] = field(repr=False)
     user: str | None = None
     auth_time: int | None = None
+    stamp: int | None = None
+    """When the user logged in (for the user epoch: ``revoke_user`` ends older logins)."""
 
 
 def encode_payload(payload: SealedPayload) -> bytes:
     """Serialize a payload (see the module docstring for the layout)."""
-    flags = (_HAS_USER if payload.user is not None else 0) | (
-        _HAS_AUTH_TIME if payload.auth_time is not None else 0
+    flags = (
+        (_HAS_USER if payload.user is not None else 0)
+        | (_HAS_AUTH_TIME if payload.auth_time is not None else 0)
+        | (_HAS_STAMP if payload.stamp is not None else 0)
     )
     out = bytearray(_FIXED.pack(flags, payload.iat, payload.exp, payload.last_seen, payload.csrf))
     if payload.auth_time is not None:
         out += _U64.pack(payload.auth_time)
+    if payload.stamp is not None:
+        out += _U64.pack(payload.stamp)
     if payload.user is not None:
         user = payload.user.encode("utf-8")
         out += _U16.pack(len(user)) + user
@@ -198,10 +205,11 @@ def decode_payload(data: bytes) -> SealedPayload:
     """Parse a payload; anything malformed raises :class:`~sessionary.exceptions.DecodeError`."""
     reader = _Reader(data)
     flags, iat, exp, last_seen, csrf = _FIXED.unpack(reader.take(_FIXED.size))
-    if flags & ~(_HAS_USER | _HAS_AUTH_TIME):
+    if flags & ~(_HAS_USER | _HAS_AUTH_TIME | _HAS_STAMP):
         msg = "sealed payload has unknown flags"
         raise DecodeError(msg)
     auth_time = reader.unpack(_U64) if flags & _HAS_AUTH_TIME else None
+    stamp = reader.unpack(_U64) if flags & _HAS_STAMP else None
     user = reader.text(reader.unpack(_U16)) if flags & _HAS_USER else None
     attributes: dict[str, bytes] = {}
     for _ in range(reader.unpack(_U16)):
@@ -214,4 +222,4 @@ def decode_payload(data: bytes) -> SealedPayload:
     if reader.pos != len(data):
         msg = "sealed payload has trailing bytes"
         raise DecodeError(msg)
-    return SealedPayload(iat, exp, last_seen, csrf, attributes, user, auth_time)
+    return SealedPayload(iat, exp, last_seen, csrf, attributes, user, auth_time, stamp)

@@ -18,7 +18,10 @@ opened with an older key (then it is re-sealed under the newest one). The new co
 is raised and no ``Set-Cookie`` is sent, so the client keeps its previous cookie.
 
 Without a server-side record, logout cannot revoke a copy of the cookie taken before: the
-copy stays valid until its idle or absolute timeout (R55; see ``docs/security.md``).
+copy stays valid until its idle or absolute timeout (R55; see ``docs/security.md``). With a
+revocation store (``CookieStore(revocation=...)``) an authenticated cookie asks for one read,
+its user's epoch (:meth:`SealedCycle.epoch_request`), and a cookie sealed at a login older
+than the epoch is anonymous: ``revoke_user`` ("log out everywhere") reaches cookie sessions.
 """
 
 from __future__ import annotations
@@ -27,11 +30,18 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sessionary.exceptions import CookieTooLargeError, DecodeError, SessionTooLargeError
+from sessionary.exceptions import (
+    CookieTooLargeError,
+    DecodeError,
+    SessionTooLargeError,
+    StoreError,
+)
 from sessionary.sansio.cookies import MAX_COOKIE_BYTES, CookieReadStatus, read_cookie
-from sessionary.sansio.cycle import _DONE, _READY, SessionCycle
+from sessionary.sansio.cycle import _DONE, _READY, _REQUEST, SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import SessionToken
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import ReadEpoch
 from sessionary.sansio.sealed import (
     CSRF_BINDING_BYTES,
     SealedPayload,
@@ -42,6 +52,7 @@ from sessionary.sansio.sealed import (
     encode_payload,
 )
 from sessionary.sansio.session import Session
+from sessionary.sansio.users import is_revoked
 
 if TYPE_CHECKING:
     from sessionary.sansio.cycle import SessionCore
@@ -59,7 +70,7 @@ def cookie_aad(cookie_name: str, tenant: str) -> bytes:
 class SealedCycle(SessionCycle):
     """One request's session, carried in a sealed cookie. See the module docstring."""
 
-    __slots__ = ("_aad", "_csrf_premint", "_payload", "_reseal")
+    __slots__ = ("_aad", "_csrf_premint", "_epoch_op", "_payload", "_reseal")
 
     def __init__(
         self,
@@ -73,6 +84,7 @@ class SealedCycle(SessionCycle):
         self._payload: SealedPayload | None = None
         self._reseal = False
         self._csrf_premint: bytes | None = None
+        self._epoch_op: ReadEpoch | None = None
         self._aad = cookie_aad(core.config.cookie.name, tenant)
         value = self._read_value(cookie_headers)
         if value is not None:
@@ -115,14 +127,48 @@ class SealedCycle(SessionCycle):
             self._event(expired, user=payload.user)
             return
         self._payload = payload
+        if payload.user is not None and core.revocation:
+            # "Log out everywhere" reaches cookie sessions through the user epoch: one read.
+            self._session = None
+            self._phase = _REQUEST
+            self._epoch_op = ReadEpoch(KeyRing.user_key(payload.user, self._tenant))
+            return
+        self._admit(payload)
+
+    def _admit(self, payload: SealedPayload) -> None:
         self._session = Session(
-            core.codec,
+            self._core.codec,
             payload.attributes,
-            now=now,
+            now=self.now,
             is_new=False,
             user_id=payload.user,
             auth_time=payload.auth_time,
         )
+
+    def fail(self, error: StoreError) -> None:
+        """The revocation store failed: the session is unavailable (fail closed, R77)."""
+        self._epoch_op = None
+        super().fail(error)
+
+    def epoch_request(self) -> ReadEpoch | None:
+        """The user-epoch read an authenticated cookie needs (with a revocation store)."""
+        return self._epoch_op
+
+    def send_epoch(self, epoch: int | None) -> None:
+        """Admit the cookie's session, or end it when its login predates the user epoch."""
+        payload = self._payload
+        if self._epoch_op is None or payload is None:
+            super().send_epoch(epoch)  # raises: nothing is pending
+            return
+        self._epoch_op = None
+        self._phase = _READY
+        if is_revoked(payload.stamp, epoch):
+            self._payload = None
+            self._session = Session(self._core.codec, now=self.now, end_reason="revoked")
+            self._clear_cookie = True
+            self._event(EventName.REVOKED, user=payload.user, reason="user epoch")
+            return
+        self._admit(payload)
 
     def _unseal(self, box: bytes) -> SealedPayload | None:
         core = self._core
@@ -187,6 +233,7 @@ class SealedCycle(SessionCycle):
                 attributes=attributes,
                 user=lifecycle.user_id,
                 auth_time=lifecycle.auth_time,
+                stamp=now if lifecycle.auth_changed else None,
             )
             event: EventName | None = EventName.CREATED
         else:
@@ -197,12 +244,14 @@ class SealedCycle(SessionCycle):
             auth = lifecycle.auth_changed
             payload = SealedPayload(
                 iat=loaded.iat,
-                exp=loaded.exp,
+                # Only a (re-)authentication restarts the absolute deadline (R39).
+                exp=now + config.absolute_timeout_ms if auth else loaded.exp,
                 last_seen=now,
                 csrf=secrets.token_bytes(CSRF_BINDING_BYTES) if lifecycle.rotate else loaded.csrf,
                 attributes=attributes,
                 user=lifecycle.user_id if auth else loaded.user,
                 auth_time=lifecycle.auth_time if auth else loaded.auth_time,
+                stamp=now if auth else loaded.stamp,
             )
             event = EventName.ROTATED if lifecycle.rotate else None
         self._seal(payload, event)

@@ -14,12 +14,20 @@ ever made. The cookie, name included, must fit 4096 bytes
 **Logout cannot revoke a copied cookie.** Without a server-side record, a copy of the cookie
 taken before logout stays valid until its idle or absolute timeout. Use a server-side store
 when that matters (authenticated sessions, SECURITY.md R55); creating a ``CookieStore``
-logs a warning saying so.
+without a revocation store logs a warning saying so.
+
+``CookieStore(revocation=store)`` — any store that keeps per-user epochs (the memory and
+Redis stores, of the manager's flavour) — makes ``manager.revoke_user(user)`` ("log out
+everywhere", account disabled) end cookie sessions too: every request carrying an
+authenticated cookie reads the user's epoch (one small read) and a cookie sealed at a login
+older than the epoch is anonymous from then on. A single device's logout still cannot revoke
+a copy of its cookie.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 __all__ = ["CookieStore"]
 
@@ -29,16 +37,19 @@ _logger = logging.getLogger("sessionary")
 class CookieStore:
     """Selects client-side (sealed cookie) sessions. Works with sync and async managers."""
 
-    __slots__ = ()
+    __slots__ = ("revocation",)
 
-    def __init__(self) -> None:
-        _logger.warning(
-            "sessionary: CookieStore keeps sessions in the client; logout cannot revoke a "
-            "copied cookie before its idle or absolute timeout"
-        )
+    def __init__(self, *, revocation: Any = None) -> None:
+        self.revocation = revocation
+        """A store keeping per-user epochs (checked by the manager), or ``None``."""
+        if revocation is None:
+            _logger.warning(
+                "sessionary: CookieStore keeps sessions in the client; logout cannot revoke a "
+                "copied cookie before its idle or absolute timeout"
+            )
 
     def __repr__(self) -> str:
-        return "CookieStore()"
+        return f"CookieStore(revocation={self.revocation!r})"
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -1,0 +1,117 @@
+"""Sealed cookie sessions and "log out everywhere" (R55, R61): with a revocation store, the
+user epoch ends cookie sessions too; without one, nothing is read and a copy outlives logout."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionary import SessionManager
+from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ops import ReadEpoch
+from sessionary.stores import CookieStore, MemoryStore, RedisStore
+from sessionary.stores.base import Store
+from sessionary.testing import FakeClock, capture_events, session_config
+
+NAME = "__Host-session"
+
+
+class Browser:
+    def __init__(self, manager: SessionManager) -> None:
+        self.manager = manager
+        self.cookie: str | None = None
+
+    def request(self, login: str | None = None, *, cookie: str | None = None) -> str | None:
+        value = cookie or self.cookie
+        cycle = self.manager.open([f"{NAME}={value}"] if value else [])
+        if login is not None:
+            cycle.session.login(login)
+        user = cycle.session.user_id
+        update = self.manager.commit(cycle)
+        if update.set_cookie is not None:
+            self.cookie = update.set_cookie.split(";", 1)[0].split("=", 1)[1] or None
+        return user
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_revoke_user_ends_sealed_cookie_sessions(
+    kind: str, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    clock = FakeClock(1_750_000_000)
+    epochs: Store
+    if kind == "redis":
+        request.getfixturevalue("redis_admin")
+        epochs = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix=key_prefix)
+    else:
+        epochs = MemoryStore()
+    events = capture_events()
+    manager = SessionManager(
+        CookieStore(revocation=epochs), session_config(clock=clock), observer=events
+    )
+    try:
+        laptop, phone, guest = Browser(manager), Browser(manager), Browser(manager)
+        laptop.request(login="ada")
+        phone.request(login="ada")
+        guest.request(login="bob")
+        copied = laptop.cookie
+        clock.advance(1)
+        manager.revoke_user("ada")  # account disabled / "log out everywhere"
+        clock.advance(1)
+        assert laptop.request() is None
+        assert laptop.cookie is None  # cleared
+        assert phone.request() is None
+        assert Browser(manager).request(cookie=copied) is None  # copies too
+        assert guest.request() == "bob"  # other users untouched
+        assert events.of(EventName.REVOKED)
+        laptop.request(login="ada")  # a login after the revocation works
+        assert laptop.request() == "ada"
+    finally:
+        epochs.close()
+
+
+def test_anonymous_cookie_sessions_read_no_epoch() -> None:
+    core = SessionCore(session_config(), sealed=True, revocation=True)
+    cycle = core.begin([])
+    cycle.session["a"] = 1
+    cycle.finish()
+    cookie = str(cycle.response().set_cookie).split(";", 1)[0]
+    anonymous = core.begin([cookie])
+    assert anonymous.epoch_request() is None
+    assert dict(anonymous.session) == {"a": 1}
+    with pytest.raises(Exception, match="no epoch read is pending"):
+        anonymous.send_epoch(None)
+
+
+def test_an_authenticated_cookie_reads_its_tenant_scoped_epoch() -> None:
+    core = SessionCore(session_config(), sealed=True, revocation=True)
+    cycle = core.begin([], tenant="t1")
+    cycle.session.login("ada")
+    cycle.finish()
+    cookie = str(cycle.response().set_cookie).split(";", 1)[0]
+    again = core.begin([cookie], tenant="t1")
+    request = again.epoch_request()
+    assert isinstance(request, ReadEpoch)
+    again.send_epoch(None)
+    assert again.session.user_id == "ada"
+
+
+def test_a_down_revocation_store_fails_closed() -> None:
+    down = RedisStore.from_url("redis://127.0.0.1:1/0", timeout=0.2, retries=0)
+    manager = SessionManager(CookieStore(revocation=MemoryStore()), session_config())
+    browser = Browser(manager)
+    browser.request(login="ada")
+    broken = SessionManager(CookieStore(revocation=down), manager.config)
+    cycle = broken.open([f"{NAME}={browser.cookie}"])
+    with pytest.raises(StoreUnavailableError):
+        _ = cycle.session.user_id
+    assert broken.commit(cycle).set_cookie is None  # the client's cookie is left alone
+    down.close()
+
+
+def test_the_revocation_store_must_keep_epochs() -> None:
+    with pytest.raises(ConfigurationError, match="per-user epochs"):
+        SessionManager(CookieStore(revocation=object()), session_config())
+    plain = SessionManager(CookieStore(), session_config())
+    with pytest.raises(ConfigurationError, match="per-user indexes"):
+        plain.revoke_user("ada")
