@@ -13,25 +13,9 @@ from sessionary.sansio.ops import ReadEpoch
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
 from sessionary.stores.base import Store
 from sessionary.testing import FakeClock, capture_events, session_config
+from tests.browser import Browser
 
 NAME = "__Host-session"
-
-
-class Browser:
-    def __init__(self, manager: SessionManager) -> None:
-        self.manager = manager
-        self.cookie: str | None = None
-
-    def request(self, login: str | None = None, *, cookie: str | None = None) -> str | None:
-        value = cookie or self.cookie
-        cycle = self.manager.open([f"{NAME}={value}"] if value else [])
-        if login is not None:
-            cycle.session.login(login)
-        user = cycle.session.user_id
-        update = self.manager.commit(cycle)
-        if update.set_cookie is not None:
-            self.cookie = update.set_cookie.split(";", 1)[0].split("=", 1)[1] or None
-        return user
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

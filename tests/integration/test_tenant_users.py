@@ -9,25 +9,7 @@ from sessionary import SessionManager
 from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import Store
 from sessionary.testing import session_config
-
-
-class Browser:
-    def __init__(self, manager: SessionManager, tenant: str) -> None:
-        self.manager = manager
-        self.tenant = tenant
-        self.cookie: str | None = None
-
-    def request(self, login: str | None = None) -> str | None:
-        name = self.manager.config.cookie.name
-        cookies = [f"{name}={self.cookie}"] if self.cookie else []
-        cycle = self.manager.open(cookies, tenant=self.tenant)
-        if login is not None:
-            cycle.session.login(login)
-        user = cycle.session.user_id
-        update = self.manager.commit(cycle)
-        if update.set_cookie is not None:
-            self.cookie = update.set_cookie.split(";", 1)[0].split("=", 1)[1] or None
-        return user
+from tests.browser import Browser
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
