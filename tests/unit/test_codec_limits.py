@@ -9,7 +9,7 @@ import pytest
 
 from sessionary.codecs import decode_value
 from sessionary.codecs.json import JsonCodec
-from sessionary.codecs.limits import LIMITS, DecodeLimits, check_limits
+from sessionary.codecs.limits import LIMITS, SMALL_JSON, SMALL_MSGPACK, DecodeLimits, check_limits
 from sessionary.codecs.msgpack import MsgpackCodec
 from sessionary.exceptions import DecodeError, UnserializableValueError
 from sessionary.sansio.session import Session
@@ -85,3 +85,24 @@ def test_a_limit_breaking_stored_value_reads_as_absent_not_as_an_error() -> None
     assert dict(session) == {"ok": 1}
     assert session.get("bomb") is None
     assert "bomb" not in session
+
+
+@pytest.mark.parametrize("codec", [JSON, MSGPACK], ids=["json", "msgpack"])
+def test_small_payloads_cannot_break_a_limit(codec: Any) -> None:
+    """The decoders skip the walk up to SMALL_JSON / SMALL_MSGPACK bytes: check the bound.
+
+    The deepest value that fits is the worst case (items, characters and digits each cost
+    at least a byte, far below their limits); it must pass the default limits.
+    """
+
+    def deepest_payload(levels: int) -> bytes:
+        if codec is JSON:  # hand-built: orjson itself refuses to encode this deep
+            return b"\x01" + b"[" * levels + b"0" + b"]" * levels
+        return bytes(codec.encode(nested(levels)))
+
+    small = SMALL_JSON if codec is JSON else SMALL_MSGPACK
+    levels = 1
+    while len(deepest_payload(levels + 1)) <= small:
+        levels += 1
+    check_limits(codec.decode(deepest_payload(levels)))  # raises if the bound were wrong
+    assert small < min(LIMITS.max_items, LIMITS.max_str, LIMITS.max_int_digits)

@@ -46,7 +46,7 @@ from typing import Any
 import orjson
 
 from sessionary.codecs.base import ENVELOPE_JSON_PLAIN, ENVELOPE_JSON_TAGGED
-from sessionary.codecs.limits import check_limits
+from sessionary.codecs.limits import SMALL_JSON, check_limits
 from sessionary.exceptions import DecodeError, UnserializableValueError
 
 __all__ = ["JsonCodec"]
@@ -225,7 +225,8 @@ class JsonCodec:
             value = orjson.loads(memoryview(data)[1:])
             if data[0] != ENVELOPE_JSON_PLAIN:
                 value = _untag(value)
-            check_limits(value)
+            if len(data) > SMALL_JSON:
+                check_limits(value)
             return value
         except DecodeError:
             raise

@@ -17,7 +17,7 @@ from typing import Any
 
 from sessionary.exceptions import DecodeError
 
-__all__ = ["LIMITS", "DecodeLimits", "check_limits"]
+__all__ = ["LIMITS", "SMALL_JSON", "SMALL_MSGPACK", "DecodeLimits", "check_limits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,14 @@ class DecodeLimits:
 
 
 LIMITS = DecodeLimits()
+SMALL_JSON = 2 * LIMITS.max_depth
+"""JSON values at most this long cannot break a default limit, so the decoder skips the walk.
+
+Every nesting level costs at least two bytes of JSON (``[`` and ``]``), every item, character
+or digit at least one: 512 bytes stay below each default limit (depth 256, items, string
+length, digits). Most session values are this small and pay nothing for the limits."""
+SMALL_MSGPACK = LIMITS.max_depth
+"""The same bound for msgpack, where a nesting level can cost a single byte."""
 _SEQUENCES = frozenset({list, tuple, set, frozenset})
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sessionary.codecs.base import ENVELOPE_MSGPACK
-from sessionary.codecs.limits import check_limits
+from sessionary.codecs.limits import SMALL_MSGPACK, check_limits
 from sessionary.exceptions import ConfigurationError, DecodeError, UnserializableValueError
 
 __all__ = ["MsgpackCodec"]
@@ -130,7 +130,8 @@ class MsgpackCodec:
             raise DecodeError(msg)
         try:
             value = _unpack(memoryview(data)[1:])
-            check_limits(value)
+            if len(data) > SMALL_MSGPACK:
+                check_limits(value)
         except DecodeError:
             raise
         except (
