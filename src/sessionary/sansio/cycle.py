@@ -203,6 +203,16 @@ class SessionCore:
         )
 
 
+# Events about a presented ID that did not give a session carry the client address (R26).
+_CLIENT_EVENTS = frozenset(
+    {
+        EventName.INVALID_ID,
+        EventName.DUPLICATE_COOKIE,
+        EventName.EXPIRED_IDLE,
+        EventName.EXPIRED_ABSOLUTE,
+    }
+)
+
 # Phases of a cycle, and what a pending response-phase operation is for.
 _REQUEST, _READY, _RESPONSE, _DONE = 1, 2, 3, 4
 _STEP_DESTROY, _STEP_CREATE, _STEP_UPDATE = 1, 2, 3
@@ -785,9 +795,6 @@ class SessionCycle:
     def _event(self, name: EventName, user: str | None = None, **detail: Any) -> None:
         token = self._token
         fingerprint = self._core.keyring.fingerprint(token.selector) if token is not None else None
-        if self._client is not None and name in (
-            EventName.INVALID_ID,
-            EventName.DUPLICATE_COOKIE,
-        ):
-            detail["client"] = self._client
+        if self._client is not None and name in _CLIENT_EVENTS:
+            detail["client"] = self._client  # for brute-force detection and rate limits (R26)
         self._events.append(SessionEvent(name, self.now, fingerprint, user, detail))
