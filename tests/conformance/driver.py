@@ -53,8 +53,9 @@ class AppSpec:
     config: SessionConfig
     redis_url: str = ""
     key_prefix: str = "sessionary-conformance"
-    csrf: bool = False
-    """Install the adapter's CSRF protection (``csrf=True``)."""
+    csrf: bool | None = None
+    """The adapter's ``csrf=`` argument: ``None`` (its default: the origin check only),
+    ``True`` (origin and token) or ``False`` (no checks)."""
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,30 @@ def test_sealed_cookie_store(sealed_adapter: str, key_prefix: str) -> None:
 
 # ------------------------------------------------------------------------------- CSRF
 @pytest.mark.parametrize("csrf_adapter", SEALED_ADAPTERS)
+def test_cross_origin_unsafe_requests_are_refused_by_default(
+    csrf_adapter: str, key_prefix: str
+) -> None:
+    """Without ``csrf=``: the Origin / Sec-Fetch-Site check runs, the token is not required."""
+    spec = AppSpec("memory", session_config(), "", key_prefix)
+    with _make_driver(csrf_adapter)(spec) as driver:
+        same_origin = driver.request(Request("POST", "/write?a=1", []))
+        assert same_origin.status == 200
+        cookie = session_cookie(same_origin)
+        assert cookie is not None
+        jar = [("Cookie", f"{COOKIE}={cookie}")]
+        for header in (("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")):
+            refused = driver.request(Request("POST", "/write?a=2", [*jar, header]))
+            assert refused.status == 403
+            assert refused.all("set-cookie") == []
+            assert driver.request(Request("GET", "/read", [*jar, header])).status == 200
+        assert send(driver, "GET", "/read", cookie).json == {"data": {"a": "1"}}
+    off = AppSpec("memory", session_config(), "", key_prefix, csrf=False)
+    with _make_driver(csrf_adapter)(off) as driver:
+        hostile = [("Origin", "https://evil.example")]
+        assert driver.request(Request("POST", "/write?a=1", hostile)).status == 200
+
+
+@pytest.mark.parametrize("csrf_adapter", SEALED_ADAPTERS)
 @pytest.mark.parametrize("store", ["memory", "cookie"])
 def test_csrf_protection(
     csrf_adapter: str, store: StoreKind, key_prefix: str, caplog: pytest.LogCaptureFixture

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.observability import Observer, notify
-from sessionary.sansio.csrf import CsrfFailure, CsrfGuard, CsrfOptions
+from sessionary.sansio.csrf import ORIGIN_ONLY, CsrfFailure, CsrfGuard, CsrfOptions
 from sessionary.sansio.cycle import SessionCore, SessionCycle
 
 __all__ = [
@@ -56,6 +56,11 @@ class CsrfContext:
         """The form field HTML forms send the token in (``csrf_token``)."""
         return self._guard.options.field_name
 
+    @property
+    def requires_token(self) -> bool:
+        """Whether unsafe requests must carry a token on this mount."""
+        return self._guard.options.require_token
+
     def check_token(self, presented: str | None) -> CsrfFailure | None:
         """Verify the token presented with this unsafe request."""
         return self._guard.check_token(self._cycle, presented)
@@ -72,9 +77,15 @@ def find_context(holder: object, key: object, setting: str) -> CsrfContext:
 
 
 def make_guard(core: SessionCore, csrf: CsrfOptions | bool | None) -> CsrfGuard | None:
-    """The guard for an adapter's ``csrf=`` argument (``None``/``False``: no CSRF checks)."""
-    if csrf is None or csrf is False:
+    """The guard for an adapter's ``csrf=`` argument.
+
+    ``None`` (the default): the Origin / ``Sec-Fetch-Site`` check only; ``True``: the origin
+    check and the token; a :class:`CsrfOptions`: as configured; ``False``: no checks at all.
+    """
+    if csrf is False:
         return None
+    if csrf is None:
+        csrf = ORIGIN_ONLY
     return CsrfGuard(core.keyring, None if csrf is True else csrf)
 
 

@@ -218,7 +218,7 @@ def session_middleware(
         )
         if csrf is not None:
             context = request[_CSRF] = CsrfContext(csrf, cycle)
-            if unsafe:
+            if unsafe and context.requires_token:
                 failure = context.check_token(await _presented_token(request, context))
                 if failure is not None:
                     return refuse(failure, method, peer)

@@ -37,8 +37,9 @@ answers 403 unless the handler checked first (:func:`get_manager` gives the mana
 ``count_user_sessions``, ``list_user_sessions``, ``revoke_user`` and ``revoke_session`` serve
 "Your devices" pages).
 
-CSRF protection (``csrf=True`` or ``csrf=CsrfOptions(...)``): unsafe requests must pass the
-Origin / ``Sec-Fetch-Site`` check (before the session is loaded) and carry a valid token in
+CSRF protection: by default unsafe requests must pass the Origin / ``Sec-Fetch-Site`` check
+(before the session is loaded; ``csrf=False`` turns it off). With ``csrf=True`` or
+``csrf=CsrfOptions(...)`` they must also carry a valid token in
 the ``X-CSRF-Token`` header or, for URL-encoded forms, the ``csrf_token`` field (the body is
 buffered up to ``max_form_bytes`` and replayed to the application). Failures answer 403 with
 a generic body and emit a ``csrf_fail`` event. :func:`csrf_token` gives the masked token for
@@ -292,7 +293,7 @@ class SessionMiddleware:
             return receive
         context = scope[CONTEXT_KEY] = CsrfContext(guard, cycle)
         method = scope.get("method", "GET")
-        if scope["type"] != "http" or not guard.is_unsafe(method):
+        if scope["type"] != "http" or not guard.is_unsafe(method) or not context.requires_token:
             return receive
         failure, receive = await self._check_token(scope, receive, context)
         if failure is None:

@@ -292,7 +292,7 @@ def _check_csrf() -> Response | None:
     if not guard.is_unsafe(method):
         return None
     failure = origin_failure(guard, method, request.scheme, request.headers.get)
-    if failure is None:
+    if failure is None and guard.options.require_token:
         options = guard.options
         presented = request.headers.get(options.header_name)
         if presented is None and request.mimetype in (

@@ -237,7 +237,7 @@ class SessionMiddleware:
         environ[self.environ_key] = cycle.session
         if guard is not None:
             context = environ[CONTEXT_KEY] = CsrfContext(guard, cycle)
-            if unsafe:
+            if unsafe and context.requires_token:
                 presented = environ.get(_environ_name(context.header_name))
                 if presented is None:
                     limit = guard.options.max_form_bytes

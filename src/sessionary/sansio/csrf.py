@@ -45,6 +45,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "FORBIDDEN_BODY",
+    "ORIGIN_ONLY",
     "SAFE_METHODS",
     "CsrfBound",
     "CsrfFailure",
@@ -90,6 +91,9 @@ class CsrfOptions:
     field_name: str = CSRF_FIELD
     check_origin: bool = True
     """The Origin / ``Sec-Fetch-Site`` check (defence in depth, on by default)."""
+    require_token: bool = True
+    """The synchronizer-token check. Adapters run the origin check alone by default
+    (``csrf=None``: :data:`ORIGIN_ONLY`); ``csrf=True`` adds the token."""
     trusted_origins: Iterable[str] = ()
     """Other exact origins allowed to post (``"https://app.example.com"``, no path)."""
     allow_same_site: bool = False
@@ -109,6 +113,10 @@ class CsrfOptions:
                 raise ConfigurationError(msg)
             origins.add(normal)
         object.__setattr__(self, "origins", frozenset(origins))
+
+
+ORIGIN_ONLY = CsrfOptions(require_token=False)
+"""What adapters apply when ``csrf`` is not given: unsafe cross-origin requests are refused."""
 
 
 def _normal_origin(value: str) -> str | None:
