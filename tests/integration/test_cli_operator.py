@@ -153,3 +153,22 @@ def test_operator_commands_fail_cleanly() -> None:
     assert code == 1
     code, out = run("sessions", "list", "--user", "a", "--store", "redis://h/0", "--prefix", "a b")
     assert code == 2
+
+
+def test_sessions_are_listed_per_tenant(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    manager = SessionManager(store, session_config(), observer=CapturingObserver())
+    cycle = manager.open([], user_agent="Tenant browser", tenant="acme")
+    cycle.session.login("alice")
+    manager.commit(cycle)
+    base = ("sessions", "list", "--user", "alice", "--store", redis_url, "--prefix", key_prefix)
+    code, out = run(*base, "--tenant", "acme")
+    assert code == 0
+    assert "Tenant browser" in out
+    code, out = run(*base)
+    assert "No live sessions" in out
+    code, out = run(*base, "--tenant", "Bad Tenant!")
+    assert code == 2
+    store.close()

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from sessionary.cli._store import open_redis_store, store_failure, store_options
+from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.tenants import check_tenant
 from sessionary.sansio.users import UserSession
 
 __all__ = ["sessions"]
@@ -27,16 +29,34 @@ def sessions() -> None:
     """Inspect or end a user's sessions (by user ID, across every device)."""
 
 
+def _tenant(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return check_tenant(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_TENANT = click.option(
+    "--tenant",
+    default="",
+    callback=_tenant,
+    help="The tenant the user belongs to (applications configured with tenants=).",
+)
+
+
 @sessions.command("list")
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
+@_TENANT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @store_options
-def list_sessions(*, user_id: str, as_json: bool, store_url: str, prefix: str) -> None:
+def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, prefix: str) -> None:
     """List the live sessions of a user, oldest first."""
     console = Console()
     with open_redis_store(store_url, prefix) as store, store_failure(store_url):
         now = int(time.time() * 1000)
-        entries = store.list_user(KeyRing.user_key(user_id), now, _ANY_IDLE)
+        entries = store.list_user(KeyRing.user_key(user_id, tenant), now, _ANY_IDLE)
     devices = [
         UserSession.from_meta(str(n), meta, current=False) for n, (_, meta) in enumerate(entries, 1)
     ]
@@ -75,13 +95,14 @@ def list_sessions(*, user_id: str, as_json: bool, store_url: str, prefix: str) -
 
 @sessions.command("revoke")
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
+@_TENANT
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @store_options
-def revoke_sessions(*, user_id: str, yes: bool, store_url: str, prefix: str) -> None:
+def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, prefix: str) -> None:
     """Log a user out everywhere: every session that exists now stops working."""
     console = Console()
     with open_redis_store(store_url, prefix) as store, store_failure(store_url):
-        user_key = KeyRing.user_key(user_id)
+        user_key = KeyRing.user_key(user_id, tenant)
         now = int(time.time() * 1000)
         live = len(store.list_user(user_key, now, _ANY_IDLE))
         if not yes:
