@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.sentinel import Sentinel
 
 from tests.services import DEFAULT_HOST, RedisServer, free_port
 
@@ -113,3 +118,33 @@ def _start_sentinel(server: RedisServer) -> RedisServer:
             client.close()
     msg = f"sentinel on port {server.port} did not start"
     raise RuntimeError(msg)
+
+
+@contextmanager
+def sync_primary(addresses: list[tuple[str, int]], **options: Any) -> Iterator[redis.Redis]:
+    """A sync ``Sentinel(...).master_for(SERVICE)`` client; closes it and the sentinels."""
+    sentinel_class: Any = Sentinel  # redis-py's Sentinel API is untyped
+    sentinel = sentinel_class(addresses)
+    client: redis.Redis = sentinel.master_for(SERVICE, **options)
+    try:
+        yield client
+    finally:
+        client.close()
+        for connection in sentinel.sentinels:
+            connection.close()
+
+
+@asynccontextmanager
+async def async_primary(
+    addresses: list[tuple[str, int]], **options: Any
+) -> AsyncIterator[redis.asyncio.Redis]:
+    """An asyncio ``Sentinel(...).master_for(SERVICE)`` client; closes it and the sentinels."""
+    sentinel_class: Any = AsyncSentinel
+    sentinel = sentinel_class(addresses)
+    client: redis.asyncio.Redis = sentinel.master_for(SERVICE, **options)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        for connection in sentinel.sentinels:
+            await connection.aclose()
