@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from tests.sentinel import wait_for_replica_link
 from tests.services import DEFAULT_HOST, RedisServer, free_port
 
 _BUS_OFFSET = 10_000  # a cluster node also listens on port + 10 000 (its cluster bus)
@@ -22,6 +23,7 @@ CLUSTER_ARGS = (
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
     "--cluster-node-timeout", "2000",
+    "--repl-diskless-sync-delay", "0",
 )  # fmt: skip
 
 
@@ -63,6 +65,8 @@ class RedisClusterNodes:
                 primary_id = _cmd(clients[offset], "CLUSTER", "MYID")
                 _cmd(replica, "CLUSTER", "REPLICATE", _text(primary_id))
             self._wait(lambda: all(_state_ok(c) for c in clients), deadline)
+            for server in self.servers[self.primaries :]:
+                wait_for_replica_link(server.port, deadline)
             for client in clients:
                 client.close()
         except BaseException:

@@ -16,6 +16,7 @@ from redis.sentinel import Sentinel
 from tests.services import DEFAULT_HOST, RedisServer, free_port
 
 SERVICE = "sessionary-test"
+FAST_SYNC = ("--repl-diskless-sync-delay", "0")  # replicas sync at once, not after 5 s
 
 
 class SentinelGroup:
@@ -41,7 +42,7 @@ class SentinelGroup:
     def start(self, timeout: float = 30.0) -> SentinelGroup:
         """Start primary, replica and sentinels."""
         try:
-            self.primary = RedisServer(self.binary).start()
+            self.primary = RedisServer(self.binary, extra_args=FAST_SYNC).start()
             self.replica = RedisServer(
                 self.binary, extra_args=["--replicaof", DEFAULT_HOST, str(self.primary.port)]
             ).start()
@@ -57,7 +58,9 @@ class SentinelGroup:
                 )
                 sentinel.extra_args = [str(config), "--sentinel"]
                 self.sentinels.append(_start_sentinel(sentinel))
-            self._wait_for_agreement(time.monotonic() + timeout)
+            deadline = time.monotonic() + timeout
+            self._wait_for_agreement(deadline)
+            wait_for_replica_link(self.replica.port, deadline)
         except BaseException:
             self.stop()
             raise
@@ -95,6 +98,20 @@ class SentinelGroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def wait_for_replica_link(port: int, deadline: float) -> None:
+    """Wait until the replica on ``port`` has finished its initial sync with its primary."""
+    client = redis.Redis(host=DEFAULT_HOST, port=port)
+    try:
+        while time.monotonic() < deadline:
+            if client.info("replication").get("master_link_status") == "up":
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    msg = f"the replica on port {port} did not sync in time"
+    raise RuntimeError(msg)
 
 
 def _start_sentinel(server: RedisServer) -> RedisServer:

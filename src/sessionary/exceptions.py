@@ -16,7 +16,8 @@ escape a store: they are mapped at the store boundary::
     ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
     └── StoreError                     the store could not do what was asked
         ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
-        │   └── StoreTimeoutError      the store did not answer in time → HTTP 503
+        │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
+        │   └── StoreDurabilityError   too few replicas acknowledged a durable write → 503
         ├── StoreConflictError         fields this request read changed meanwhile (policy raise)
         └── LockError                  the opt-in per-session lock
             ├── LockNotAcquiredError   another request held it longer than the wait allowed
@@ -44,6 +45,7 @@ __all__ = [
     "SessionTooLargeError",
     "SessionaryError",
     "StoreConflictError",
+    "StoreDurabilityError",
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",
@@ -136,6 +138,23 @@ SessionBackendError = StoreUnavailableError
 
 class StoreTimeoutError(StoreUnavailableError):
     """The store did not answer within its timeout."""
+
+
+class StoreDurabilityError(StoreUnavailableError):
+    """Fewer replicas than required acknowledged a durable write (Redis ``WAIT``).
+
+    The write *was* applied on the primary, but a failover before it reaches a replica
+    could undo it (a logged-out session coming back). Retrying is safe: a destroy is
+    idempotent. ``required`` and ``acknowledged`` count replicas.
+    """
+
+    def __init__(self, operation: str, *, required: int, acknowledged: int) -> None:
+        super().__init__(
+            f"{operation}: {acknowledged} of {required} required replica(s) acknowledged the "
+            "write in time; it may not survive a failover"
+        )
+        self.required = required
+        self.acknowledged = acknowledged
 
 
 class StoreConflictError(StoreError):
