@@ -22,11 +22,23 @@ FAST_SYNC = ("--repl-diskless-sync-delay", "0")  # replicas sync at once, not af
 class SentinelGroup:
     """Starts the group on free loopback ports and waits until the sentinels agree."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, replicas: int = 1, down_after_ms: int = 2000) -> None:
         self.binary = binary
+        self.replica_count = replicas
+        self.down_after_ms = down_after_ms
         self.primary: RedisServer | None = None
-        self.replica: RedisServer | None = None
+        self.replicas: list[RedisServer] = []
         self.sentinels: list[RedisServer] = []
+
+    @property
+    def replica(self) -> RedisServer | None:
+        """The first replica."""
+        return self.replicas[0] if self.replicas else None
+
+    @property
+    def servers(self) -> list[RedisServer]:
+        """The data nodes: primary first, then the replicas (as started)."""
+        return [s for s in (self.primary, *self.replicas) if s is not None]
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -43,9 +55,9 @@ class SentinelGroup:
         """Start primary, replica and sentinels."""
         try:
             self.primary = RedisServer(self.binary, extra_args=FAST_SYNC).start()
-            self.replica = RedisServer(
-                self.binary, extra_args=["--replicaof", DEFAULT_HOST, str(self.primary.port)]
-            ).start()
+            for _ in range(self.replica_count):
+                follow = ["--replicaof", DEFAULT_HOST, str(self.primary.port), *FAST_SYNC]
+                self.replicas.append(RedisServer(self.binary, extra_args=follow).start())
             for _ in range(3):
                 port = free_port()
                 sentinel = RedisServer(self.binary, port=port, extra_args=["--sentinel"])
@@ -53,14 +65,15 @@ class SentinelGroup:
                 config.write_text(
                     f"port {port}\nbind {DEFAULT_HOST}\n"
                     f"sentinel monitor {SERVICE} {DEFAULT_HOST} {self.primary.port} 2\n"
-                    f"sentinel down-after-milliseconds {SERVICE} 2000\n"
+                    f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
                     f"sentinel failover-timeout {SERVICE} 5000\n"
                 )
                 sentinel.extra_args = [str(config), "--sentinel"]
                 self.sentinels.append(_start_sentinel(sentinel))
             deadline = time.monotonic() + timeout
             self._wait_for_agreement(deadline)
-            wait_for_replica_link(self.replica.port, deadline)
+            for replica in self.replicas:
+                wait_for_replica_link(replica.port, deadline)
         except BaseException:
             self.stop()
             raise
@@ -87,11 +100,12 @@ class SentinelGroup:
 
     def stop(self) -> None:
         """Stop every process."""
-        for server in [*self.sentinels, self.replica, self.primary]:
+        for server in [*self.sentinels, *self.replicas, self.primary]:
             if server is not None:
                 server.stop()
         self.sentinels = []
-        self.primary = self.replica = None
+        self.replicas = []
+        self.primary = None
 
     def __enter__(self) -> SentinelGroup:
         return self.start()

@@ -5,18 +5,40 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    ClusterError,
+    ReadOnlyError,
+    RedisClusterException,
+    RedisError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
 
-__all__ = ["mapped_redis_errors"]
+__all__ = ["TRANSITIONAL", "mapped_redis_errors"]
+
+TRANSITIONAL = (
+    ClusterDownError,  # CLUSTERDOWN, and MASTERDOWN (a replica lost its primary)
+    TryAgainError,  # TRYAGAIN: a slot is being migrated
+    AskError,  # MOVED/ASK left over after the client's own redirections
+    SlotNotCoveredError,  # the client's slot map has a hole (a primary just failed)
+    ClusterError,
+    ReadOnlyError,  # a write reached a primary that was just demoted to a replica
+)
+"""Errors of a topology in transition (failover, resharding): the store is *unavailable*."""
 
 
 @contextmanager
 def mapped_redis_errors(operation: str) -> Iterator[None]:
     """Re-raise redis-py errors as ``StoreTimeoutError``/``StoreUnavailableError``/``StoreError``.
+
+    Failover and resharding errors (:data:`TRANSITIONAL`) count as unavailability (503), not
+    as a refusal: they go away once the topology settles.
 
     Works around ``await`` expressions too: the mapping happens when the exception leaves
     the ``with`` block.
@@ -26,8 +48,11 @@ def mapped_redis_errors(operation: str) -> Iterator[None]:
     except RedisTimeoutError as exc:
         msg = f"Redis did not answer in time ({operation})"
         raise StoreTimeoutError(msg) from exc
-    except (RedisConnectionError, OSError) as exc:
+    except (RedisConnectionError, OSError, *TRANSITIONAL) as exc:
         msg = f"Redis is unavailable ({operation}: {type(exc).__name__})"
+        raise StoreUnavailableError(msg) from exc
+    except RedisClusterException as exc:  # not a RedisError: cluster client failures
+        msg = f"Redis Cluster is unavailable ({operation}: {type(exc).__name__})"
         raise StoreUnavailableError(msg) from exc
     except RedisError as exc:
         msg = f"Redis refused {operation}: {exc}"
