@@ -17,7 +17,8 @@ escape a store: they are mapped at the store boundary::
     └── StoreError                     the store could not do what was asked
         ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
         │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
-        │   └── StoreDurabilityError   too few replicas acknowledged a durable write → 503
+        │   ├── StoreDurabilityError   too few replicas acknowledged a durable write → 503
+        │   └── SessionReadOnlyError   a write to the read-only view served while down → 503
         ├── StoreConflictError         fields this request read changed meanwhile (policy raise)
         └── LockError                  the opt-in per-session lock
             ├── LockNotAcquiredError   another request held it longer than the wait allowed
@@ -41,6 +42,7 @@ __all__ = [
     "SessionBackendError",
     "SessionClosedError",
     "SessionLimitError",
+    "SessionReadOnlyError",
     "SessionStateError",
     "SessionTooLargeError",
     "SessionaryError",
@@ -155,6 +157,14 @@ class StoreDurabilityError(StoreUnavailableError):
         )
         self.required = required
         self.acknowledged = acknowledged
+
+
+class SessionReadOnlyError(StoreUnavailableError):
+    """The store is down and this request got a read-only view (``fail_open_readonly``).
+
+    Raised by every write (``session[k] = v``, ``del``, ``login``, ``logout``…): nothing can
+    be stored until the store is back. Uncaught, adapters answer 503.
+    """
 
 
 class StoreConflictError(StoreError):

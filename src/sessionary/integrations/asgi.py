@@ -36,6 +36,20 @@ or is lost answers 409. A login beyond ``max_sessions_per_user`` (policy ``rejec
 answers 403 unless the handler checked first (:func:`get_manager` gives the manager, whose
 ``count_user_sessions``, ``list_user_sessions``, ``revoke_user`` and ``revoke_session`` serve
 "Your devices" pages).
+
+Store down: ``config.store_down`` is the application's policy (``fail_closed`` by default);
+``store_down=`` overrides it, either with one policy or per request with a function of the
+ASGI scope, e.g. ``fail_open_readonly`` on public pages only::
+
+    def store_down(scope):
+        if scope["path"] == "/" or scope["path"].startswith("/blog/"):
+            return StoreDownPolicy.FAIL_OPEN_READONLY
+        return None  # the application's policy
+
+    app.add_middleware(SessionMiddleware, store=store, config=config, store_down=store_down)
+
+Every 503 for want of the store is reported to the observer as a ``fail_closed`` event, every
+read-only view as ``fail_open_readonly``.
 """
 
 from __future__ import annotations
@@ -45,7 +59,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sessionary._async.manager import AsyncSessionManager
-from sessionary.config import SessionConfig
+from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockError,
@@ -66,6 +80,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+StoreDownChoice = StoreDownPolicy | str | Callable[[Scope], StoreDownPolicy | str | None]
+"""A store-down policy for every request, or a function choosing one per request (scope)."""
 MANAGER_SCOPE_KEY = "sessionary.manager"
 
 
@@ -130,6 +146,7 @@ class SessionMiddleware:
         observer: Observer | None = None,
         websocket_origins: Iterable[str] | None = None,
         lock: Callable[[Scope], bool] | None = None,
+        store_down: StoreDownChoice | None = None,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -139,6 +156,7 @@ class SessionMiddleware:
         self.app = app
         self.manager = manager
         self.lock = lock
+        self.store_down: Callable[[Scope], StoreDownPolicy | None] = _store_down_chooser(store_down)
         self.websocket_origins = None
         if websocket_origins is not None:
             self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
@@ -167,6 +185,7 @@ class SessionMiddleware:
             token_headers=tokens,
             user_agent=_header(scope, b"user-agent"),
             lock=self.lock is not None and self.lock(scope),
+            store_down=self.store_down(scope),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -219,10 +238,39 @@ class SessionMiddleware:
 
         try:
             await self.app(scope, receive, send_with_session)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if started or kind != "http":
                 raise
+            await self.manager.refuse(cycle, exc)
             await _send_error(send, 503, b"Service Unavailable")
         finally:
             if not started:
                 await self.manager.discard(cycle)  # no commit will come: release a lock
+
+
+def _policy(value: StoreDownPolicy | str) -> StoreDownPolicy:
+    try:
+        return StoreDownPolicy(value)
+    except ValueError:
+        msg = f"unknown store_down policy {value!r}"
+        raise ConfigurationError(msg) from None
+
+
+def _store_down_chooser(
+    choice: StoreDownChoice | None,
+) -> Callable[[Scope], StoreDownPolicy | None]:
+    """Normalise ``store_down=`` into a function of the scope (``None``: the config's)."""
+    if choice is None:
+        return lambda scope: None
+    if isinstance(choice, StoreDownPolicy | str):
+        fixed = _policy(choice)
+        return lambda scope: fixed
+    if not callable(choice):
+        msg = "store_down must be a StoreDownPolicy, its name, or a function of the scope"
+        raise ConfigurationError(msg)
+
+    def per_request(scope: Scope) -> StoreDownPolicy | None:
+        chosen = choice(scope)
+        return None if chosen is None else _policy(chosen)
+
+    return per_request
