@@ -63,12 +63,12 @@ async def test_durable_commits_and_logout_through_the_manager(
         cycle.session.login("alice")
         cycle.session["cart"] = [1, 2]
         cookie = ((await manager.commit(cycle)).set_cookie or "").split(";", 1)[0]
-        assert len(list(replica.scan_iter(match=f"{key_prefix}:*"))) == 1  # created durably
+        assert len(list(replica.scan_iter(match=f"{key_prefix}:s:*"))) == 1  # created durably
         loaded = await manager.open([cookie])
         assert loaded.session["cart"] == [1, 2]
         loaded.session.logout()
         await manager.commit(loaded)
-        assert list(replica.scan_iter(match=f"{key_prefix}:*")) == []
+        assert list(replica.scan_iter(match=f"{key_prefix}:s:*")) == []
     replica.close()
 
 

@@ -171,3 +171,19 @@ def test_reply_parsing_tolerates_garbage() -> None:
             version=1,
             auth_time=None,
         )
+
+
+async def test_a_redis_py_connection_race_is_unavailability_not_a_crash() -> None:
+    # The failover race: a connection disconnected under a writer has no stream any more.
+    connection = redis.asyncio.connection.Connection(host="127.0.0.1", port=1)
+    with (
+        pytest.raises(StoreUnavailableError, match="mid-command") as info,
+        mapped_redis_errors("probe"),
+    ):
+        await connection._send_packed_command([b"PING\r\n"])
+    assert isinstance(info.value.__cause__, AttributeError)
+
+
+def test_an_attribute_error_of_our_own_is_not_hidden() -> None:
+    with pytest.raises(AttributeError), mapped_redis_errors("probe"):
+        _ = object().missing  # type: ignore[attr-defined]

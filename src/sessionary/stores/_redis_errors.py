@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,6 +55,27 @@ def mapped_redis_errors(operation: str) -> Iterator[None]:
     except RedisClusterException as exc:  # not a RedisError: cluster client failures
         msg = f"Redis Cluster is unavailable ({operation}: {type(exc).__name__})"
         raise StoreUnavailableError(msg) from exc
+    except AttributeError as exc:
+        # redis-py's asyncio Cluster client can disconnect a connection another task is
+        # writing to while it refreshes its slot map (seen under failover: "'NoneType' object
+        # has no attribute 'writelines'"). A connection failure, not a bug of the caller.
+        if not _raised_inside_redis_py(exc):
+            raise
+        msg = f"Redis connection failed mid-command ({operation}: {exc})"
+        raise StoreUnavailableError(msg) from exc
     except RedisError as exc:
         msg = f"Redis refused {operation}: {exc}"
         raise StoreError(msg) from exc
+
+
+_REDIS_PACKAGE = f"{os.sep}redis{os.sep}"
+
+
+def _raised_inside_redis_py(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc``'s traceback is in the redis-py package."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return _REDIS_PACKAGE in tb.tb_frame.f_code.co_filename
