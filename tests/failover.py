@@ -181,9 +181,11 @@ class Outcome:
             statuses.update(client.statuses)
         first = self.first_failure
         recovery = self.recovery
+        stuck = [c.index for c in self.failed if c.recovered is None]
+        never = f" ({len(stuck)} never recovered: {stuck})" if stuck else ""
         return (
             f"{len(self.clients)} clients, {statuses.total()} requests {dict(statuses)}; "
-            f"{len(self.failed)} clients saw failures; kill -> first failure "
+            f"{len(self.failed)} clients saw failures{never}; kill -> first failure "
             f"{'n/a' if first is None else f'{first:.2f} s'}; first failure -> recovered "
             f"{'n/a' if recovery is None else f'{recovery:.2f} s'}"
         )
