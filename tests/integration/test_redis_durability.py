@@ -211,3 +211,33 @@ async def test_durable_writes_through_the_async_cluster_client(
         assert replica.exists(key) == 0
         replica.close()
     await store.client.aclose()
+
+
+def _logged_in(manager: SessionManager, user: str) -> str:
+    cycle = manager.open([])
+    cycle.session.login(user)
+    return (manager.commit(cycle).set_cookie or "").split(";", 1)[0]
+
+
+@pytest.mark.usefixtures("sentinel_admin")
+def test_revoke_user_moves_the_epoch_durably(
+    redis_sentinel: SentinelGroup, key_prefix: str
+) -> None:
+    replica = _replica(redis_sentinel)
+    with sync_primary(redis_sentinel.sentinel_addresses) as primary:
+        store = RedisStore(primary, prefix=key_prefix, durability=DURABLE)
+        manager = SessionManager(store, session_config())
+        cookies = [_logged_in(manager, "ada") for _ in range(2)]
+        assert manager.revoke_user("ada") == 2
+        # The epoch that refuses every older session of the user is on the replica already.
+        assert list(replica.scan_iter(match=f"{key_prefix}:u:*:ep")) != []
+        assert all(manager.open([cookie]).session.user_id is None for cookie in cookies)
+
+        strict = SessionManager(
+            RedisStore(primary, prefix=key_prefix, durability=ReplicaWait(2, timeout_ms=50)),
+            session_config(),
+        )
+        _logged_in(strict, "bob")  # commits are not durable by default
+        with pytest.raises(StoreDurabilityError):
+            strict.revoke_user("bob")
+    replica.close()
