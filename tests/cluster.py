@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from tests.sentinel import wait_for_replica_link
 from tests.services import DEFAULT_HOST, RedisServer, free_port
 
 _BUS_OFFSET = 10_000  # a cluster node also listens on port + 10 000 (its cluster bus)
@@ -22,15 +23,17 @@ CLUSTER_ARGS = (
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
     "--cluster-node-timeout", "2000",
+    "--repl-diskless-sync-delay", "0",
 )  # fmt: skip
 
 
 class RedisClusterNodes:
-    """``primaries`` primaries with one replica each, on free loopback ports."""
+    """``primaries`` primaries with ``replicas`` replicas each, on free loopback ports."""
 
-    def __init__(self, binary: str, primaries: int = 3) -> None:
+    def __init__(self, binary: str, primaries: int = 3, replicas: int = 1) -> None:
         self.binary = binary
         self.primaries = primaries
+        self.replicas = replicas
         self.servers: list[RedisServer] = []
 
     @property
@@ -46,7 +49,7 @@ class RedisClusterNodes:
     def start(self, timeout: float = 30.0) -> RedisClusterNodes:
         """Start the nodes, join them, assign the slots, attach replicas; wait until ok."""
         try:
-            for _ in range(self.primaries * 2):
+            for _ in range(self.primaries * (1 + self.replicas)):
                 server = RedisServer(self.binary, port=_cluster_port(), extra_args=CLUSTER_ARGS)
                 self.servers.append(server.start())
             clients = [redis.Redis(host=DEFAULT_HOST, port=s.port) for s in self.servers]
@@ -60,9 +63,11 @@ class RedisClusterNodes:
             deadline = time.monotonic() + timeout
             self._wait(lambda: all(_known_nodes(c) == len(clients) for c in clients), deadline)
             for offset, replica in enumerate(clients[self.primaries :]):
-                primary_id = _cmd(clients[offset], "CLUSTER", "MYID")
+                primary_id = _cmd(clients[offset % self.primaries], "CLUSTER", "MYID")
                 _cmd(replica, "CLUSTER", "REPLICATE", _text(primary_id))
             self._wait(lambda: all(_state_ok(c) for c in clients), deadline)
+            for server in self.servers[self.primaries :]:
+                wait_for_replica_link(server.port, deadline)
             for client in clients:
                 client.close()
         except BaseException:

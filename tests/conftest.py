@@ -18,6 +18,7 @@ from sessionary.stores.base import AsyncStore, Store
 from sessionary.testing import FakeClock, session_config
 from tests.cluster import RedisClusterNodes
 from tests.redis_counting import AsyncCountingRedis, CountingRedis
+from tests.sentinel import SentinelGroup, async_primary, sync_primary
 from tests.services import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -27,7 +28,7 @@ from tests.services import (
     services_required,
 )
 
-STORE_KINDS = ["memory", "redis", "cluster"]
+STORE_KINDS = ["memory", "redis", "sentinel", "cluster"]
 
 
 @pytest.fixture
@@ -39,6 +40,15 @@ def _unavailable(reason: str) -> None:
     if services_required():
         pytest.fail(f"{reason} (SESSIONARY_REQUIRE_SERVICES is set)")
     pytest.skip(reason)
+
+
+def _binary(purpose: str) -> str:
+    """The ``redis-server`` binary to start ``purpose`` with (skip or fail without one)."""
+    binary = find_redis_server()
+    if binary is None:
+        _unavailable(f"no redis-server binary was found to start {purpose}")
+    assert binary is not None
+    return binary
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +79,7 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterNodes]:
     """A 3-primary + 3-replica Redis Cluster started for this test process (always spawned)."""
-    binary = find_redis_server()
-    if binary is None:
-        _unavailable("no redis-server binary was found to start a Redis Cluster")
-    assert binary is not None
-    with RedisClusterNodes(binary) as cluster:
+    with RedisClusterNodes(_binary("a Redis Cluster")) as cluster:
         yield cluster
 
 
@@ -86,6 +92,27 @@ def cluster_admin(redis_cluster: RedisClusterNodes, key_prefix: str) -> Iterator
     for key in client.scan_iter(match=f"{key_prefix}:*", count=1000):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel() -> Iterator[SentinelGroup]:
+    """A Sentinel group (primary, replica, three sentinels) for this test process.
+
+    Shared by every test of the process: tests that kill or fail over a primary start a
+    group of their own.
+    """
+    with SentinelGroup(_binary("a Sentinel group")) as group:
+        yield group
+
+
+@pytest.fixture
+def sentinel_admin(redis_sentinel: SentinelGroup, key_prefix: str) -> Iterator[redis.Redis]:
+    """A sync client to the group's primary; deletes this test's keys afterwards."""
+    with sync_primary(redis_sentinel.sentinel_addresses) as client:
+        yield client
+        keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture
@@ -129,6 +156,14 @@ async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncI
         yield cluster_store
         await cluster_store.client.aclose()
         return
+    if request.param == "sentinel":
+        request.getfixturevalue("sentinel_admin")
+        group: SentinelGroup = request.getfixturevalue("redis_sentinel")
+        async with async_primary(group.sentinel_addresses) as primary:
+            sentinel_store = AsyncRedisStore(primary, prefix=key_prefix)
+            await sentinel_store.warm_up()
+            yield sentinel_store
+        return
     request.getfixturevalue("redis_admin")  # cleanup of this test's keys
     store = AsyncRedisStore(
         AsyncCountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
@@ -151,6 +186,14 @@ def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Stor
         cluster_store.warm_up()
         yield cluster_store
         cluster_store.client.close()
+        return
+    if request.param == "sentinel":
+        request.getfixturevalue("sentinel_admin")
+        group: SentinelGroup = request.getfixturevalue("redis_sentinel")
+        with sync_primary(group.sentinel_addresses) as primary:
+            sentinel_store = RedisStore(primary, prefix=key_prefix)
+            sentinel_store.warm_up()
+            yield sentinel_store
         return
     request.getfixturevalue("redis_admin")
     store = RedisStore(

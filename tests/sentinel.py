@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.sentinel import Sentinel
 
 from tests.services import DEFAULT_HOST, RedisServer, free_port
 
 SERVICE = "sessionary-test"
+FAST_SYNC = ("--repl-diskless-sync-delay", "0")  # replicas sync at once, not after 5 s
 
 
 class SentinelGroup:
     """Starts the group on free loopback ports and waits until the sentinels agree."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, replicas: int = 1, down_after_ms: int = 2000) -> None:
         self.binary = binary
+        self.replica_count = replicas
+        self.down_after_ms = down_after_ms
         self.primary: RedisServer | None = None
-        self.replica: RedisServer | None = None
+        self.replicas: list[RedisServer] = []
         self.sentinels: list[RedisServer] = []
+
+    @property
+    def replica(self) -> RedisServer | None:
+        """The first replica."""
+        return self.replicas[0] if self.replicas else None
+
+    @property
+    def servers(self) -> list[RedisServer]:
+        """The data nodes: primary first, then the replicas (as started)."""
+        return [s for s in (self.primary, *self.replicas) if s is not None]
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -36,10 +54,10 @@ class SentinelGroup:
     def start(self, timeout: float = 30.0) -> SentinelGroup:
         """Start primary, replica and sentinels."""
         try:
-            self.primary = RedisServer(self.binary).start()
-            self.replica = RedisServer(
-                self.binary, extra_args=["--replicaof", DEFAULT_HOST, str(self.primary.port)]
-            ).start()
+            self.primary = RedisServer(self.binary, extra_args=FAST_SYNC).start()
+            for _ in range(self.replica_count):
+                follow = ["--replicaof", DEFAULT_HOST, str(self.primary.port), *FAST_SYNC]
+                self.replicas.append(RedisServer(self.binary, extra_args=follow).start())
             for _ in range(3):
                 port = free_port()
                 sentinel = RedisServer(self.binary, port=port, extra_args=["--sentinel"])
@@ -47,12 +65,15 @@ class SentinelGroup:
                 config.write_text(
                     f"port {port}\nbind {DEFAULT_HOST}\n"
                     f"sentinel monitor {SERVICE} {DEFAULT_HOST} {self.primary.port} 2\n"
-                    f"sentinel down-after-milliseconds {SERVICE} 2000\n"
+                    f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
                     f"sentinel failover-timeout {SERVICE} 5000\n"
                 )
                 sentinel.extra_args = [str(config), "--sentinel"]
                 self.sentinels.append(_start_sentinel(sentinel))
-            self._wait_for_agreement(time.monotonic() + timeout)
+            deadline = time.monotonic() + timeout
+            self._wait_for_agreement(deadline)
+            for replica in self.replicas:
+                wait_for_replica_link(replica.port, deadline)
         except BaseException:
             self.stop()
             raise
@@ -79,17 +100,32 @@ class SentinelGroup:
 
     def stop(self) -> None:
         """Stop every process."""
-        for server in [*self.sentinels, self.replica, self.primary]:
+        for server in [*self.sentinels, *self.replicas, self.primary]:
             if server is not None:
                 server.stop()
         self.sentinels = []
-        self.primary = self.replica = None
+        self.replicas = []
+        self.primary = None
 
     def __enter__(self) -> SentinelGroup:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def wait_for_replica_link(port: int, deadline: float) -> None:
+    """Wait until the replica on ``port`` has finished its initial sync with its primary."""
+    client = redis.Redis(host=DEFAULT_HOST, port=port)
+    try:
+        while time.monotonic() < deadline:
+            if client.info("replication").get("master_link_status") == "up":
+                return
+            time.sleep(0.05)
+    finally:
+        client.close()
+    msg = f"the replica on port {port} did not sync in time"
+    raise RuntimeError(msg)
 
 
 def _start_sentinel(server: RedisServer) -> RedisServer:
@@ -113,3 +149,33 @@ def _start_sentinel(server: RedisServer) -> RedisServer:
             client.close()
     msg = f"sentinel on port {server.port} did not start"
     raise RuntimeError(msg)
+
+
+@contextmanager
+def sync_primary(addresses: list[tuple[str, int]], **options: Any) -> Iterator[redis.Redis]:
+    """A sync ``Sentinel(...).master_for(SERVICE)`` client; closes it and the sentinels."""
+    sentinel_class: Any = Sentinel  # redis-py's Sentinel API is untyped
+    sentinel = sentinel_class(addresses)
+    client: redis.Redis = sentinel.master_for(SERVICE, **options)
+    try:
+        yield client
+    finally:
+        client.close()
+        for connection in sentinel.sentinels:
+            connection.close()
+
+
+@asynccontextmanager
+async def async_primary(
+    addresses: list[tuple[str, int]], **options: Any
+) -> AsyncIterator[redis.asyncio.Redis]:
+    """An asyncio ``Sentinel(...).master_for(SERVICE)`` client; closes it and the sentinels."""
+    sentinel_class: Any = AsyncSentinel
+    sentinel = sentinel_class(addresses)
+    client: redis.asyncio.Redis = sentinel.master_for(SERVICE, **options)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        for connection in sentinel.sentinels:
+            await connection.aclose()

@@ -17,7 +17,13 @@ from sessionary._async.sweeper import AsyncSweeper
 from sessionary._sync.events import MemoryEventLog
 from sessionary._sync.manager import SessionManager
 from sessionary._sync.sweeper import Sweeper
-from sessionary.config import ConflictPolicy, CookieOptions, LimitPolicy, SessionConfig
+from sessionary.config import (
+    ConflictPolicy,
+    CookieOptions,
+    LimitPolicy,
+    SessionConfig,
+    StoreDownPolicy,
+)
 from sessionary.exceptions import (
     CodecError,
     ConfigError,
@@ -31,9 +37,11 @@ from sessionary.exceptions import (
     SessionBackendError,
     SessionClosedError,
     SessionLimitError,
+    SessionReadOnlyError,
     SessionStateError,
     SessionTooLargeError,
     StoreConflictError,
+    StoreDurabilityError,
     StoreError,
     StoreTimeoutError,
     StoreUnavailableError,
@@ -74,10 +82,13 @@ __all__ = [
     "SessionEvent",
     "SessionLimitError",
     "SessionManager",
+    "SessionReadOnlyError",
     "SessionStateError",
     "SessionTooLargeError",
     "SessionaryError",
     "StoreConflictError",
+    "StoreDownPolicy",
+    "StoreDurabilityError",
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",

@@ -29,6 +29,7 @@ __all__ = [
     "LimitPolicy",
     "SameSite",
     "SessionConfig",
+    "StoreDownPolicy",
     "Transport",
 ]
 
@@ -70,6 +71,24 @@ class ConflictPolicy(str, enum.Enum):
 
     RAISE = "raise"
     """Write nothing and raise :class:`~sessionary.exceptions.StoreConflictError`."""
+
+
+class StoreDownPolicy(str, enum.Enum):
+    """What a request gets when the store cannot load its session (down, timing out).
+
+    Counted by the observer: events ``fail_closed`` and ``fail_open_readonly``.
+    """
+
+    FAIL_CLOSED = "fail_closed"
+    """The default: a request that uses the session is refused (503) and its response sets
+    no cookie (the client's cookie is left alone). Requests that never touch the session
+    are served normally."""
+
+    FAIL_OPEN_READONLY = "fail_open_readonly"
+    """The handler gets an empty, anonymous, read-only session: reads find nothing, writes
+    (and login, logout, rotate) raise :class:`~sessionary.exceptions.SessionReadOnlyError`
+    (a 503 if not caught). No cookie is set. For pages that can be served to a logged-out
+    visitor (a home page, public content), chosen per application or per route."""
 
 
 class LimitPolicy(str, enum.Enum):
@@ -231,6 +250,8 @@ class SessionConfig:
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
     conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
+    store_down: StoreDownPolicy = StoreDownPolicy.FAIL_CLOSED
+    """What requests get while the store is unavailable (adapters may override per route)."""
     max_raw_id_length: int = 128
     """Incoming ID values longer than this are rejected before any other work (R20)."""
     transport: Transport = "cookie"
@@ -308,12 +329,8 @@ class SessionConfig:
         if self.codec not in ("json", "msgpack"):
             msg = f"codec must be 'json' or 'msgpack', not {self.codec!r}"
             raise ConfigurationError(msg)
-        if not isinstance(self.conflict_policy, ConflictPolicy):
-            try:
-                object.__setattr__(self, "conflict_policy", ConflictPolicy(self.conflict_policy))
-            except ValueError:
-                msg = f"unknown conflict_policy {self.conflict_policy!r}"
-                raise ConfigurationError(msg) from None
+        self._coerce("conflict_policy", ConflictPolicy)
+        self._coerce("store_down", StoreDownPolicy)
         if not 43 <= self.max_raw_id_length <= 4096:
             msg = "max_raw_id_length must be between 43 and 4096"
             raise ConfigurationError(msg)
@@ -339,11 +356,16 @@ class SessionConfig:
         ):
             msg = "max_sessions_per_user must be a positive integer or None"
             raise ConfigurationError(msg)
-        if not isinstance(self.session_limit, LimitPolicy):
+        self._coerce("session_limit", LimitPolicy)
+
+    def _coerce(self, name: str, kind: type[enum.Enum]) -> None:
+        """Accept an enum member or its value (``"raise"``) for the option ``name``."""
+        value = getattr(self, name)
+        if not isinstance(value, kind):
             try:
-                object.__setattr__(self, "session_limit", LimitPolicy(self.session_limit))
+                object.__setattr__(self, name, kind(value))
             except ValueError:
-                msg = f"unknown session_limit {self.session_limit!r}"
+                msg = f"unknown {name} {value!r}"
                 raise ConfigurationError(msg) from None
 
     def __repr__(self) -> str:
@@ -354,7 +376,8 @@ class SessionConfig:
             f"absolute_timeout_ms={self.absolute_timeout_ms}, "
             f"touch_interval_ms={self.touch_interval_ms}, max_size={self.max_size}, "
             f"codec={self.codec!r}, conflict_policy={self.conflict_policy.value!r}, "
-            f"transport={self.transport!r}, encrypt_at_rest={self.encrypt_at_rest!r})"
+            f"store_down={self.store_down.value!r}, transport={self.transport!r}, "
+            f"encrypt_at_rest={self.encrypt_at_rest!r})"
         )
 
     @property

@@ -17,7 +17,9 @@ escape a store: they are mapped at the store boundary::
     ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
     └── StoreError                     the store could not do what was asked
         ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
-        │   └── StoreTimeoutError      the store did not answer in time → HTTP 503
+        │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
+        │   ├── StoreDurabilityError   too few replicas acknowledged a durable write → 503
+        │   └── SessionReadOnlyError   a write to the read-only view served while down → 503
         ├── StoreConflictError         fields this request read changed meanwhile (policy raise)
         └── LockError                  the opt-in per-session lock
             ├── LockNotAcquiredError   another request held it longer than the wait allowed
@@ -42,10 +44,12 @@ __all__ = [
     "SessionBackendError",
     "SessionClosedError",
     "SessionLimitError",
+    "SessionReadOnlyError",
     "SessionStateError",
     "SessionTooLargeError",
     "SessionaryError",
     "StoreConflictError",
+    "StoreDurabilityError",
     "StoreError",
     "StoreTimeoutError",
     "StoreUnavailableError",
@@ -155,6 +159,31 @@ SessionBackendError = StoreUnavailableError
 
 class StoreTimeoutError(StoreUnavailableError):
     """The store did not answer within its timeout."""
+
+
+class StoreDurabilityError(StoreUnavailableError):
+    """Fewer replicas than required acknowledged a durable write (Redis ``WAIT``).
+
+    The write *was* applied on the primary, but a failover before it reaches a replica
+    could undo it (a logged-out session coming back). Retrying is safe: a destroy is
+    idempotent. ``required`` and ``acknowledged`` count replicas.
+    """
+
+    def __init__(self, operation: str, *, required: int, acknowledged: int) -> None:
+        super().__init__(
+            f"{operation}: {acknowledged} of {required} required replica(s) acknowledged the "
+            "write in time; it may not survive a failover"
+        )
+        self.required = required
+        self.acknowledged = acknowledged
+
+
+class SessionReadOnlyError(StoreUnavailableError):
+    """The store is down and this request got a read-only view (``fail_open_readonly``).
+
+    Raised by every write (``session[k] = v``, ``del``, ``login``, ``logout``…): nothing can
+    be stored until the store is back. Uncaught, adapters answer 503.
+    """
 
 
 class StoreConflictError(StoreError):

@@ -1,7 +1,8 @@
 """The store contract: every store, sync and async, must pass every test here.
 
-Runs on each store kind (``async_store`` is parametrized over memory and Redis) and, through
-``scripts/unasync.py``, on their sync twins. Scenarios are written against the operations of
+Runs on each store kind (``async_store`` is parametrized over memory, standalone Redis, Redis
+through Sentinel and Redis Cluster) and, through ``scripts/unasync.py``, on their sync twins.
+Scenarios are written against the operations of
 :mod:`sessionary.sansio.ops`, so a new store only has to plug into the fixture.
 """
 

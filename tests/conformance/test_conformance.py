@@ -7,6 +7,7 @@ application with its framework's own test client; these tests hold for all of th
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -174,8 +175,9 @@ def test_a_thousand_concurrent_sessions_never_bleed(driver: Driver) -> None:
 
 
 def test_store_outage_gives_503_only_where_the_session_is_used(
-    open_driver: DriverFactory,
+    open_driver: DriverFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="sessionary.events")
     with open_driver("down") as driver:
         assert send(driver, "GET", "/untouched").status == 200
         token = "A" * 43
@@ -184,6 +186,9 @@ def test_store_outage_gives_503_only_where_the_session_is_used(
         assert failed.status == 503
         assert failed.all("set-cookie") == []
         assert send(driver, "POST", "/write?a=1").status == 503
+    # Each refusal is counted once by the (default, logging) observer.
+    refusals = [r for r in caplog.records if "session fail_closed" in r.getMessage()]
+    assert len(refusals) == 2
 
 
 def test_header_transport(open_driver: DriverFactory) -> None:

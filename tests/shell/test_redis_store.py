@@ -5,8 +5,17 @@ from __future__ import annotations
 import pytest
 import redis
 import redis.asyncio
+from redis.exceptions import (
+    ClusterDownError,
+    MasterDownError,
+    MovedError,
+    ReadOnlyError,
+    RedisClusterException,
+    ResponseError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionary import AsyncSessionManager, ConfigurationError
@@ -129,6 +138,14 @@ async def test_a_manager_rejects_a_sync_store(redis_url: str) -> None:
         (RedisConnectionError("down"), StoreUnavailableError),
         (OSError("reset"), StoreUnavailableError),
         (ResponseError("NOPERM"), StoreError),
+        # A topology in transition (failover, resharding) is unavailability, never a 500.
+        (ClusterDownError("CLUSTERDOWN"), StoreUnavailableError),
+        (MasterDownError("MASTERDOWN"), StoreUnavailableError),
+        (TryAgainError("TRYAGAIN"), StoreUnavailableError),
+        (MovedError("3999 127.0.0.1:6381"), StoreUnavailableError),
+        (ReadOnlyError("READONLY"), StoreUnavailableError),
+        (SlotNotCoveredError("slot 1"), StoreUnavailableError),
+        (RedisClusterException("no nodes"), StoreUnavailableError),
     ],
 )
 async def test_driver_errors_are_mapped(raised: Exception, expected: type[Exception]) -> None:
@@ -154,3 +171,19 @@ def test_reply_parsing_tolerates_garbage() -> None:
             version=1,
             auth_time=None,
         )
+
+
+async def test_a_redis_py_connection_race_is_unavailability_not_a_crash() -> None:
+    # The failover race: a connection disconnected under a writer has no stream any more.
+    connection = redis.asyncio.connection.Connection(host="127.0.0.1", port=1)
+    with (
+        pytest.raises(StoreUnavailableError, match="mid-command") as info,
+        mapped_redis_errors("probe"),
+    ):
+        await connection._send_packed_command([b"PING\r\n"])
+    assert isinstance(info.value.__cause__, AttributeError)
+
+
+def test_an_attribute_error_of_our_own_is_not_hidden() -> None:
+    with pytest.raises(AttributeError), mapped_redis_errors("probe"):
+        _ = object().missing  # type: ignore[attr-defined]

@@ -14,11 +14,12 @@ import time
 from collections.abc import Iterable
 
 from sessionary._async.events import AsyncEventSink
-from sessionary.config import SessionConfig
+from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockNotAcquiredError,
     StoreError,
+    StoreUnavailableError,
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
@@ -126,6 +127,7 @@ class AsyncSessionManager:
         user_agent: str | None = None,
         lock: bool = False,
         tenant: str = "",
+        store_down: StoreDownPolicy | None = None,
     ) -> SessionCycle:
         """Start a request: read the ID and load the session (at most one round trip).
 
@@ -142,8 +144,10 @@ class AsyncSessionManager:
         ``lock_wait`` (then :class:`~sessionary.exceptions.LockNotAcquiredError`), the lease
         by ``lock_lease`` (renew it in long handlers with :meth:`renew_lock`).
 
-        A store failure does not raise here: the session becomes *unavailable* and raises
-        :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler touches it.
+        A store failure does not raise here; the store-down policy (``store_down``, else
+        ``config.store_down``) decides: by default the session becomes *unavailable* and
+        raises :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler
+        touches it; ``fail_open_readonly`` hands out an empty, read-only session.
         """
         cycle = self.core.begin(
             cookie_headers,
@@ -151,6 +155,7 @@ class AsyncSessionManager:
             token_headers=token_headers,
             user_agent=user_agent,
             tenant=tenant,
+            store_down=store_down,
         )
         try:
             if lock:
@@ -172,10 +177,21 @@ class AsyncSessionManager:
         try:
             cycle.finish()
             await self._drive(cycle)
+        except StoreUnavailableError as exc:
+            cycle.refuse(exc)
+            raise
         finally:
             await self._release_lock(cycle)
             await self._publish(cycle)
         return cycle.response()
+
+    async def refuse(self, cycle: SessionCycle, error: BaseException) -> None:
+        """Record that a request is answered 503 for want of the store (event ``fail_closed``).
+
+        For adapters whose handler raised the session's load error before any commit.
+        """
+        cycle.refuse(error)
+        await self._publish(cycle)
 
     async def _drive(self, cycle: SessionCycle) -> None:
         request = cycle.epoch_request()  # sealed cookies with a revocation store only

@@ -2,6 +2,8 @@
 
 Each operation is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
 Cluster-safe. redis-py errors are mapped to sessionary's store errors here, at the boundary.
+Durable writes (:class:`~sessionary.stores.ReplicaWait`) add ``WAIT`` to the same round trip;
+failed idempotent operations are retried with backoff (see :mod:`sessionary.stores._retry`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import NoScriptError
 
-from sessionary.exceptions import ConfigurationError
+from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -29,6 +31,7 @@ from sessionary.sansio.ops import (
     UserBinding,
 )
 from sessionary.sansio.users import is_live, is_revoked, sessions_to_evict
+from sessionary.stores._redis_cluster import async_owner_of
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
@@ -41,6 +44,7 @@ from sessionary.stores._redis_common import (
     parse_commit_reply,
     parse_load_reply,
 )
+from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
 from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores._redis_users import (
@@ -56,6 +60,7 @@ from sessionary.stores._redis_users import (
     due_bucket,
     expired_from_claim,
 )
+from sessionary.stores._retry import RETRYABLE, async_pause
 
 __all__ = ["AsyncRedisStore"]
 
@@ -67,6 +72,7 @@ DEFAULT_RETRIES = 1
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_POOL_TIMEOUT_S = 5.0
 DEFAULT_DUE_BUCKETS = 16
+_BACKOFF = ExponentialWithJitterBackoff(base=0.01, cap=0.2)
 
 
 class AsyncRedisStore:
@@ -76,6 +82,15 @@ class AsyncRedisStore:
     Sentinel's ``master_for()``, ``RedisCluster``: every script touches one key, so one hash
     slot); the store never closes a client it did not create. It must return bytes
     (``decode_responses=False``).
+
+    ``durability``: a :class:`~sessionary.stores.ReplicaWait` makes every write that ends or
+    revokes sessions (logout, ``end_session``, ``revoke_user``) — and with ``commits=True``
+    every write — wait for replica acknowledgement, so a failover cannot bring back a
+    session that was ended. ``retries``: how often a failed *idempotent* operation (load,
+    create, destroy; never an update) is retried, with jittered backoff. An injected client
+    keeps its own retry settings (redis-py retries every command on connection errors by
+    default); pass ``retry=Retry(NoBackoff(), 0)`` to it, as :meth:`from_url` does, so that
+    updates are never replayed.
 
     >>> store = AsyncRedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
     """
@@ -87,6 +102,8 @@ class AsyncRedisStore:
         prefix: str = "sessionary",
         track_expiry: bool = False,
         due_buckets: int = DEFAULT_DUE_BUCKETS,
+        durability: ReplicaWait | None = None,
+        retries: int = 0,
     ) -> None:
         if client_decodes_responses(client):
             msg = "the Redis client must be created with decode_responses=False"
@@ -94,8 +111,16 @@ class AsyncRedisStore:
         if not 1 <= due_buckets <= 1024:
             msg = "due_buckets must be between 1 and 1024"
             raise ConfigurationError(msg)
+        if durability is not None and not isinstance(durability, ReplicaWait):
+            msg = "durability must be a ReplicaWait (or None)"
+            raise ConfigurationError(msg)
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            msg = "retries must be a non-negative int"
+            raise ConfigurationError(msg)
         self._client = client
         self._layout = RedisLayout(prefix)
+        self._durability = durability
+        self._retries = retries
         self._cluster = isinstance(client, RedisCluster)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
@@ -117,23 +142,27 @@ class AsyncRedisStore:
         retries: int = DEFAULT_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT_S,
+        durability: ReplicaWait | None = None,
         **client_options: Any,
     ) -> AsyncRedisStore:
         """Connect to a URL: standalone, Cluster or Sentinel.
 
         ``redis://``, ``rediss://`` (TLS), ``unix://``; ``redis+cluster://host:port`` (any
         node); ``redis+sentinel://host1:26379,host2:26379/service[/db]`` (the current
-        primary, found through the sentinels). Socket and connect timeouts default to 1 s,
-        and failed calls are retried once with jittered backoff (every script is idempotent,
-        so a retry is safe). Standalone connections come from a bounded, blocking pool: a
-        burst of requests waits up to ``pool_timeout`` for one of ``max_connections``.
-        Further keyword arguments go to redis-py.
+        primary, found through the sentinels). Socket and connect timeouts default to 1 s
+        (``timeout``); raise it for bursts of thousands of concurrent operations. The client
+        itself never retries; the store retries failed idempotent operations ``retries``
+        times with jittered backoff (an update, whose effect is unknown after a timeout, is
+        never replayed). Standalone connections come from a bounded, blocking pool: a burst
+        of requests waits up to ``pool_timeout`` for one of ``max_connections``.
+        ``durability``: see the class. Further keyword arguments go to redis-py.
         """
+        if durability is not None:
+            durability.check_socket_timeout(client_options.get("socket_timeout", timeout))
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
-            "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.2), retries),
-            "retry_on_timeout": True,
+            "retry": Retry(NoBackoff(), 0),
         }
         options.update(client_options)
         options["decode_responses"] = False
@@ -141,7 +170,6 @@ class AsyncRedisStore:
         sentinel: Any = None  # redis-py's Sentinel API is untyped
         client: Client
         if target.kind == "cluster":
-            options.pop("retry_on_timeout")
             client = RedisCluster.from_url(target.url, max_connections=max_connections, **options)
         elif target.kind == "sentinel":
             sentinel_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
@@ -160,7 +188,13 @@ class AsyncRedisStore:
                 url, max_connections=max_connections, timeout=pool_timeout, **options
             )
             client = Redis.from_pool(pool)
-        store = cls(client, prefix=prefix, track_expiry=track_expiry)
+        store = cls(
+            client,
+            prefix=prefix,
+            track_expiry=track_expiry,
+            durability=durability,
+            retries=retries,
+        )
         store._owns_client = True
         store._sentinel = sentinel
         return store
@@ -172,6 +206,11 @@ class AsyncRedisStore:
     def client(self) -> Client:
         """The underlying redis-py client."""
         return self._client
+
+    @property
+    def durability(self) -> ReplicaWait | None:
+        """The replica acknowledgement durable writes wait for, if any."""
+        return self._durability
 
     @property
     def layout(self) -> RedisLayout:
@@ -190,15 +229,73 @@ class AsyncRedisStore:
                 await self._client.script_load(script.source)
 
     async def _run(
-        self, script: Script, key: str | list[str], args: list[bytes | str | int]
+        self,
+        script: Script,
+        key: str | list[str],
+        args: list[bytes | str | int],
+        *,
+        durable: bool = False,
     ) -> Any:
+        """Run a script on keys of one slot; the one path every script call takes.
+
+        ``durable=True`` waits for replica acknowledgement when the store has a
+        :class:`ReplicaWait` (every write that ends or revokes sessions passes it). Scripts
+        named in :data:`~sessionary.stores._retry.RETRYABLE` are retried on unavailability;
+        a :class:`~sessionary.exceptions.StoreDurabilityError` never is.
+        """
         keys = [key] if isinstance(key, str) else key
-        with mapped_redis_errors(f"the {script.name} script"):
+        wait = self._durability if durable else None
+        retries = self._retries if script.name in RETRYABLE else 0
+        attempt = 0
+        while True:
             try:
-                return await self._client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:  # flushed or failed over: load it and try once more
-                await self._client.script_load(script.source)
-                return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+                with mapped_redis_errors(f"the {script.name} script"):
+                    return await self._eval(script, keys, args, wait)
+            except StoreDurabilityError:
+                raise
+            except StoreUnavailableError:
+                if attempt >= retries:
+                    raise
+            attempt += 1
+            await async_pause(_BACKOFF.compute(attempt))
+
+    async def _eval(
+        self,
+        script: Script,
+        keys: list[str],
+        args: list[bytes | str | int],
+        wait: ReplicaWait | None,
+    ) -> Any:
+        try:
+            return await self._send(script, keys, args, wait)
+        except NoScriptError:  # flushed or failed over: load it and try once more
+            await self._client.script_load(script.source)
+            return await self._send(script, keys, args, wait)
+
+    async def _send(
+        self,
+        script: Script,
+        keys: list[str],
+        args: list[bytes | str | int],
+        wait: ReplicaWait | None,
+    ) -> Any:
+        if wait is None:
+            return await self._client.evalsha(script.sha, len(keys), *keys, *args)
+        # One round trip on one connection: WAIT counts the replicas holding this write.
+        # On a Cluster, WAIT (no key) must be sent to the primary owning the keys explicitly.
+        target: dict[str, Any] = {}
+        if isinstance(self._client, RedisCluster):
+            target["target_nodes"] = await async_owner_of(self._client, keys[0])
+        pipe: Any = self._client.pipeline(transaction=False)
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, **target)
+        reply, acknowledged = await pipe.execute()
+        check_acknowledged(wait, int(acknowledged), script.name)
+        return reply
+
+    @property
+    def _commits(self) -> bool:
+        return self._durability is not None and self._durability.commits
 
     async def load(self, op: Load) -> LoadResult:
         """Read, verify and touch a session in one round trip.
@@ -224,8 +321,9 @@ class AsyncRedisStore:
                 return CommitResult(CommitStatus.LIMIT)
             evicted = admitted
         key = self._layout.session_key(op.key)
+        args = self._layout.create_args(op)
         result = parse_commit_reply(
-            await self._run(CREATE_SCRIPT, key, self._layout.create_args(op))
+            await self._run(CREATE_SCRIPT, key, args, durable=self._commits)
         )
         if result.status is CommitStatus.OK:
             due = min(op.now + op.idle, op.deadline)
@@ -246,7 +344,10 @@ class AsyncRedisStore:
             evicted = admitted
         layout = self._layout
         keys = [layout.session_key(op.key), layout.lock_key(op.key)]
-        result = parse_commit_reply(await self._run(UPDATE_SCRIPT, keys, layout.update_args(op)))
+        args = layout.update_args(op)
+        result = parse_commit_reply(
+            await self._run(UPDATE_SCRIPT, keys, args, durable=self._commits)
+        )
         if result.status is CommitStatus.OK and op.binding is not None:
             await self._after_write(
                 op.key,
@@ -263,7 +364,8 @@ class AsyncRedisStore:
     async def destroy(self, op: Destroy) -> bool:
         """Delete a session if its digest matches (one round trip; two for a user's session)."""
         key = self._layout.session_key(op.key)
-        deleted = bool(await self._run(DESTROY_SCRIPT, key, self._layout.destroy_args(op)))
+        args = self._layout.destroy_args(op)
+        deleted = bool(await self._run(DESTROY_SCRIPT, key, args, durable=True))
         if deleted and op.user_key is not None:
             with mapped_redis_errors("updating the user index"):
                 await self._client.zrem(self._layout.user_index_key(op.user_key), op.key)
@@ -376,6 +478,7 @@ class AsyncRedisStore:
             REVOKE_SCRIPT,
             [layout.user_index_key(user_key), layout.user_epoch_key(user_key)],
             [now, keep if kept and keep is not None else ""],
+            durable=True,  # the epoch move is what refuses every older session
         )
         ended = 0
         keys = [bytes(m).decode("ascii") for m in removed]
@@ -391,7 +494,9 @@ class AsyncRedisStore:
         """Tombstone one session of the user: its next request learns ``reason``."""
         layout = self._layout
         ended = bool(
-            await self._run(END_SCRIPT, layout.session_key(key), [user_key.encode(), reason])
+            await self._run(
+                END_SCRIPT, layout.session_key(key), [user_key.encode(), reason], durable=True
+            )
         )
         with mapped_redis_errors("updating the user index"):
             await self._client.zrem(layout.user_index_key(user_key), key)

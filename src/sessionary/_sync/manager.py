@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterable
 
 from sessionary._sync.events import EventSink
-from sessionary.config import SessionConfig
+from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockNotAcquiredError,
     StoreError,
+    StoreUnavailableError,
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
@@ -127,6 +128,7 @@ class SessionManager:
         user_agent: str | None = None,
         lock: bool = False,
         tenant: str = "",
+        store_down: StoreDownPolicy | None = None,
     ) -> SessionCycle:
         """Start a request: read the ID and load the session (at most one round trip).
 
@@ -143,8 +145,10 @@ class SessionManager:
         ``lock_wait`` (then :class:`~sessionary.exceptions.LockNotAcquiredError`), the lease
         by ``lock_lease`` (renew it in long handlers with :meth:`renew_lock`).
 
-        A store failure does not raise here: the session becomes *unavailable* and raises
-        :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler touches it.
+        A store failure does not raise here; the store-down policy (``store_down``, else
+        ``config.store_down``) decides: by default the session becomes *unavailable* and
+        raises :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler
+        touches it; ``fail_open_readonly`` hands out an empty, read-only session.
         """
         cycle = self.core.begin(
             cookie_headers,
@@ -152,6 +156,7 @@ class SessionManager:
             token_headers=token_headers,
             user_agent=user_agent,
             tenant=tenant,
+            store_down=store_down,
         )
         try:
             if lock:
@@ -173,10 +178,21 @@ class SessionManager:
         try:
             cycle.finish()
             self._drive(cycle)
+        except StoreUnavailableError as exc:
+            cycle.refuse(exc)
+            raise
         finally:
             self._release_lock(cycle)
             self._publish(cycle)
         return cycle.response()
+
+    def refuse(self, cycle: SessionCycle, error: BaseException) -> None:
+        """Record that a request is answered 503 for want of the store (event ``fail_closed``).
+
+        For adapters whose handler raised the session's load error before any commit.
+        """
+        cycle.refuse(error)
+        self._publish(cycle)
 
     def _drive(self, cycle: SessionCycle) -> None:
         request = cycle.epoch_request()  # sealed cookies with a revocation store only

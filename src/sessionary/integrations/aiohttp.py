@@ -225,10 +225,11 @@ def session_middleware(
         state = request[_STATE] = _State(cycle)
         try:
             response = await handler(request)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if state.committed:
                 raise
             state.committed = True
+            await manager.refuse(cycle, exc)
             return _error(503, "Service Unavailable")
         if response.prepared:
             return response

@@ -49,6 +49,20 @@ Tenants (``tenants={"a.example.com": "a", ...}`` or a callable ``host -> tenant`
 is resolved from the ``Host`` header on the server and bound into every storage key and the
 sealed cookie's AAD, so a session of one tenant is anonymous under another. A host that
 resolves to no tenant is answered ``400 Bad Request`` before any session work.
+
+Store down: ``config.store_down`` is the application's policy (``fail_closed`` by default);
+``store_down=`` overrides it, either with one policy or per request with a function of the
+ASGI scope, e.g. ``fail_open_readonly`` on public pages only::
+
+    def store_down(scope):
+        if scope["path"] == "/" or scope["path"].startswith("/blog/"):
+            return StoreDownPolicy.FAIL_OPEN_READONLY
+        return None  # the application's policy
+
+    app.add_middleware(SessionMiddleware, store=store, config=config, store_down=store_down)
+
+Every 503 for want of the store is reported to the observer as a ``fail_closed`` event, every
+read-only view as ``fail_open_readonly``.
 """
 
 from __future__ import annotations
@@ -58,7 +72,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sessionary._async.manager import AsyncSessionManager
-from sessionary.config import SessionConfig
+from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockError,
@@ -92,6 +106,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+StoreDownChoice = StoreDownPolicy | str | Callable[[Scope], StoreDownPolicy | str | None]
+"""A store-down policy for every request, or a function choosing one per request (scope)."""
 MANAGER_SCOPE_KEY = "sessionary.manager"
 TENANT_SCOPE_KEY = "sessionary.tenant"
 
@@ -191,6 +207,7 @@ class SessionMiddleware:
         lock: Callable[[Scope], bool] | None = None,
         csrf: CsrfOptions | bool | None = None,
         tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        store_down: StoreDownChoice | None = None,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -202,6 +219,7 @@ class SessionMiddleware:
         self.lock = lock
         self.csrf = make_guard(manager.core, csrf)
         self.tenants = TenantResolver(tenants) if tenants is not None else None
+        self.store_down: Callable[[Scope], StoreDownPolicy | None] = _store_down_chooser(store_down)
         self.websocket_origins = None
         if websocket_origins is not None:
             self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
@@ -245,6 +263,7 @@ class SessionMiddleware:
             user_agent=_header(scope, b"user-agent"),
             lock=self.lock is not None and self.lock(scope),
             tenant=tenant,
+            store_down=self.store_down(scope),
         )
 
     async def _origin_refused(
@@ -373,10 +392,39 @@ class SessionMiddleware:
 
         try:
             await self.app(scope, receive, send_with_session)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if started or kind != "http":
                 raise
+            await self.manager.refuse(cycle, exc)
             await _send_error(send, 503, b"Service Unavailable")
         finally:
             if not started:
                 await self.manager.discard(cycle)  # no commit will come: release a lock
+
+
+def _policy(value: StoreDownPolicy | str) -> StoreDownPolicy:
+    try:
+        return StoreDownPolicy(value)
+    except ValueError:
+        msg = f"unknown store_down policy {value!r}"
+        raise ConfigurationError(msg) from None
+
+
+def _store_down_chooser(
+    choice: StoreDownChoice | None,
+) -> Callable[[Scope], StoreDownPolicy | None]:
+    """Normalise ``store_down=`` into a function of the scope (``None``: the config's)."""
+    if choice is None:
+        return lambda scope: None
+    if isinstance(choice, StoreDownPolicy | str):
+        fixed = _policy(choice)
+        return lambda scope: fixed
+    if not callable(choice):
+        msg = "store_down must be a StoreDownPolicy, its name, or a function of the scope"
+        raise ConfigurationError(msg)
+
+    def per_request(scope: Scope) -> StoreDownPolicy | None:
+        chosen = choice(scope)
+        return None if chosen is None else _policy(chosen)
+
+    return per_request

@@ -248,9 +248,10 @@ class SessionMiddleware:
         exchange = _Exchange(self.manager, cycle, start_response)
         try:
             body = self.app(environ, exchange.start_response)
-        except StoreUnavailableError:
+        except StoreUnavailableError as exc:
             if exchange.started:
                 raise
+            self.manager.refuse(cycle, exc)
             exchange.fail(503)
             return [exchange.error_body or b""]
         return _Body(body, exchange)

@@ -33,11 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionary.codecs import get_codec
-from sessionary.config import ConflictPolicy, LimitPolicy, SessionConfig
+from sessionary.config import ConflictPolicy, LimitPolicy, SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockLostError,
     SessionLimitError,
+    SessionReadOnlyError,
     SessionStateError,
     SessionTooLargeError,
     StoreConflictError,
@@ -178,6 +179,7 @@ class SessionCore:
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
         tenant: str = "",
+        store_down: StoreDownPolicy | None = None,
     ) -> SessionCycle:
         """Start the cycle for one request.
 
@@ -186,7 +188,8 @@ class SessionCore:
         ignored. ``client`` (the peer address) and ``user_agent`` are recorded, the address
         as a keyed hash only, in the device list when the request logs in. ``tenant``
         (resolved by the server, :mod:`sessionary.sansio.tenants`) is bound into every
-        storage key and the sealed cookie's AAD. In client-side mode the cycle is a
+        storage key and the sealed cookie's AAD. ``store_down`` overrides
+        ``config.store_down`` for this request (a route). In client-side mode the cycle is a
         :class:`~sessionary.sansio.sealed_cycle.SealedCycle`.
         """
         if self.sealer is not None:
@@ -200,6 +203,7 @@ class SessionCore:
             token_headers=token_headers,
             user_agent=user_agent,
             tenant=tenant,
+            store_down=store_down,
         )
 
 
@@ -241,9 +245,11 @@ class SessionCycle:
         "_op",
         "_phase",
         "_premint",
+        "_refused",
         "_session",
         "_set_cookie",
         "_step",
+        "_store_down",
         "_stored",
         "_tenant",
         "_token",
@@ -262,9 +268,12 @@ class SessionCycle:
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
         tenant: str = "",
+        store_down: StoreDownPolicy | None = None,
     ) -> None:
         self._core = core
         self._client = client
+        self._store_down = core.config.store_down if store_down is None else store_down
+        self._refused = False
         self._user_agent = user_agent
         self._tenant = tenant
         self.lock_token: bytes | None = None
@@ -337,16 +346,38 @@ class SessionCycle:
         raise SessionStateError(msg)
 
     def fail(self, error: StoreError) -> None:
-        """The store failed during the request phase: the session becomes *unavailable*.
+        """The store failed during the request phase: apply the store-down policy.
 
-        Nothing is raised now. The handler gets the error (→ 503) only if it touches the
-        session, and the response leaves the client's cookie alone (R77).
+        Nothing is raised now. ``fail_closed``: the session becomes *unavailable*; the handler
+        gets the error (→ 503) only if it touches the session, and the response leaves the
+        client's cookie alone (R77). ``fail_open_readonly``: the handler gets an empty,
+        read-only session (event ``fail_open_readonly``); writes raise
+        :class:`~sessionary.exceptions.SessionReadOnlyError`; no cookie is set either.
         """
         if self._phase != _REQUEST:
             raise error
         self._op = None
-        self._session = Session(self._core.codec, now=self.now, error=error)
         self._phase = _READY
+        codec = self._core.codec
+        if self._store_down is StoreDownPolicy.FAIL_OPEN_READONLY:
+            read_only = SessionReadOnlyError(
+                "the session store is unavailable: this request has a read-only session"
+            )
+            read_only.__cause__ = error
+            self._session = Session(codec, now=self.now, read_only=read_only)
+            self._event(EventName.FAIL_OPEN_READONLY, reason=type(error).__name__)
+            return
+        self._session = Session(codec, now=self.now, error=error)
+
+    def refuse(self, error: BaseException) -> None:
+        """The request is answered 503 because the store is unavailable: event ``fail_closed``.
+
+        Called by the shell (a failed commit) and by adapters (a handler that raised the
+        load error); recorded once per request.
+        """
+        if not self._refused:
+            self._refused = True
+            self._event(EventName.FAIL_CLOSED, reason=type(error).__name__)
 
     @property
     def session(self) -> Session:
@@ -366,7 +397,10 @@ class SessionCycle:
         session.close()
         self._phase = _RESPONSE
         try:
-            if session.unavailable:
+            if session.unavailable or session.read_only:
+                error = session.error
+                if session.refused and error is not None:  # the handler got the load error
+                    self.refuse(error)
                 return
             lifecycle = self._lifecycle = session.lifecycle
             stored = self._stored

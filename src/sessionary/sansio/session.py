@@ -100,7 +100,9 @@ class Session(MutableMapping[str, Any]):
         "_now",
         "_raw",
         "_read",
+        "_read_only",
         "_ref",
+        "_refused",
         "_rotate",
         "_user_id",
         "_written",
@@ -118,6 +120,7 @@ class Session(MutableMapping[str, Any]):
         error: BaseException | None = None,
         ref: str | None = None,
         end_reason: str | None = None,
+        read_only: BaseException | None = None,
     ) -> None:
         self._codec = codec
         self._raw: Mapping[str, bytes] = raw if raw is not None else {}
@@ -129,6 +132,10 @@ class Session(MutableMapping[str, Any]):
         self._user_id = user_id
         self._auth_time = auth_time
         self._error = error
+        self._read_only = read_only
+        """Raised by every write: the read-only view served while the store is down."""
+        self._refused = False
+        """Set once the load error was raised to the handler (the request is refused)."""
         self._ref = ref
         self._end_reason = end_reason
         self._accessed = False
@@ -142,11 +149,14 @@ class Session(MutableMapping[str, Any]):
     # ------------------------------------------------------------------ guards
     def _check(self) -> None:
         if self._error is not None:
+            self._refused = True
             raise self._error
         self._accessed = True
 
     def _check_writable(self) -> None:
         self._check()
+        if self._read_only is not None:
+            raise self._read_only
         if self._closed:
             msg = "the session was changed after the response headers were sent"
             raise SessionClosedError(msg)
@@ -382,6 +392,21 @@ class Session(MutableMapping[str, Any]):
     def unavailable(self) -> bool:
         """``True`` when the store failed to load this session."""
         return self._error is not None
+
+    @property
+    def read_only(self) -> bool:
+        """``True`` for the read-only view served while the store is down."""
+        return self._read_only is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that made this session unavailable, if any."""
+        return self._error
+
+    @property
+    def refused(self) -> bool:
+        """``True`` once the handler touched an unavailable session (and got the error)."""
+        return self._refused
 
     @property
     def lifecycle(self) -> Lifecycle:

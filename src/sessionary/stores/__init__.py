@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sessionary._async.memory import AsyncMemoryStore
 from sessionary._sync.memory import MemoryStore
+from sessionary.stores._redis_durability import ReplicaWait
 from sessionary.stores.base import AsyncStore, Store
 from sessionary.stores.cookie import CookieStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "MemoryStore",
     "RedisEventStream",
     "RedisStore",
+    "ReplicaWait",
     "Store",
 ]
 

@@ -155,5 +155,8 @@ class SessionMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """A view that touched an unavailable store answers 503, not 500 (and no cookie)."""
         if isinstance(exception, StoreUnavailableError):
+            session = getattr(request, "session", None)
+            if isinstance(session, SessionStore):
+                session.refuse(exception)
             return _error(503, "Service Unavailable")
         return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
 from sessionary.integrations.django.conf import Runtime, get_runtime
@@ -329,6 +329,20 @@ class SessionStore(SessionBase):
         self._modified = True
         if not self._managed:
             await self._acommit()
+
+    def refuse(self, error: BaseException) -> None:
+        """Report that the request is answered 503 for want of the store (``fail_closed``).
+
+        Sync code (``process_exception`` runs in a thread in async mode too).
+        """
+        cycle = self._cycle
+        if cycle is None:
+            return
+        runtime = self._runtime
+        if runtime.store is not None:
+            runtime.manager.refuse(cycle, error)
+        elif runtime.async_manager is not None:
+            async_to_sync(runtime.async_manager.refuse)(cycle, error)
 
     def exists(self, session_key: str | None) -> bool:
         """Whether ``session_key`` names a live session (one store round trip)."""
