@@ -28,9 +28,7 @@ import json
 import os
 import platform
 import secrets
-import statistics
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
@@ -45,6 +43,7 @@ from starlette.routing import Route
 from tests.redis_counting import AsyncCountingRedis
 
 import sessionary
+from benchmarks._harness import CookieJar, Counters, Reply, asgi_request, measure_async, merge
 from sessionary import SessionConfig
 from sessionary.config import CookieOptions
 from sessionary.integrations.asgi import SessionMiddleware, get_session
@@ -92,46 +91,11 @@ def build_app(store: AsyncStore) -> SessionMiddleware:
     return SessionMiddleware(app, store=store, config=config, observer=sessionary.NullObserver())
 
 
-async def call(
-    app: SessionMiddleware, method: str, path: str, cookie: str | None
-) -> tuple[int, list[tuple[bytes, bytes]]]:
-    """One HTTP request through the ASGI interface; returns status and headers."""
-    headers = [(b"host", b"bench")]
-    if cookie is not None:
-        headers.append((b"cookie", f"{COOKIE}={cookie}".encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("bench", 443),
-    }
-    start: Message = {}
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            start.update(message)
-
-    await app(scope, receive, send)
-    return start["status"], start.get("headers", [])
-
-
-def _session_cookie(headers: list[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == b"set-cookie" and value.startswith(COOKIE.encode() + b"="):
-            return value.split(b";", 1)[0].split(b"=", 1)[1].decode()
-    msg = "the login response set no session cookie"
-    raise RuntimeError(msg)
+def _logged_in_jar(reply: Reply, jar: CookieJar) -> CookieJar:
+    if reply.status != 200 or COOKIE not in jar.cookies:
+        msg = "the login response set no session cookie"
+        raise RuntimeError(msg)
+    return jar
 
 
 # --------------------------------------------------------------------------- measurement
@@ -150,22 +114,6 @@ class Result:
     server_commands_per_request: float | None
 
 
-class RedisProbe:
-    """Counts round trips (client side) and commands executed (server side, incl. scripts)."""
-
-    def __init__(self, admin: redis.Redis, client: AsyncCountingRedis) -> None:
-        self.admin = admin
-        self.client = client
-
-    def snapshot(self) -> tuple[int, int]:
-        """(commands sent by the measured client, commands executed by the server so far)."""
-        stats = self.admin.info("commandstats")
-        executed = sum(
-            int(entry["calls"]) for name, entry in stats.items() if name != "cmdstat_info"
-        )
-        return len(self.client.sent), executed
-
-
 async def measure(
     workload: str,
     store_label: str,
@@ -173,57 +121,44 @@ async def measure(
     *,
     requests: int,
     concurrency: int,
-    probe: RedisProbe | None,
+    counters: Counters,
 ) -> Result:
     """Run ``requests`` calls of ``one_request(client_index)`` from ``concurrency`` clients."""
-    latencies: list[float] = []
-    per_client = max(1, requests // concurrency)
-
-    async def client(index: int) -> None:
-        for _ in range(per_client):
-            started = time.perf_counter()
-            await one_request(index)
-            latencies.append(time.perf_counter() - started)
-
-    before = probe.snapshot() if probe else (0, 0)
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    after = probe.snapshot() if probe else (0, 0)
-    done = per_client * concurrency
-    latencies.sort()
+    sample = await measure_async(
+        one_request, requests=requests, concurrency=concurrency, counters=counters
+    )
+    row = merge(workload, store_label, workload, [sample])
     return Result(
         workload=workload,
         store=store_label,
-        requests=done,
-        seconds=round(elapsed, 3),
-        req_per_s=round(done / elapsed, 1),
-        p50_us=round(statistics.median(latencies) * 1e6, 1),
-        p99_us=round(latencies[int(len(latencies) * 0.99) - 1] * 1e6, 1),
-        round_trips_per_request=(after[0] - before[0]) / done if probe else None,
-        server_commands_per_request=(after[1] - before[1]) / done if probe else None,
+        requests=sample.requests,
+        seconds=round(sample.seconds, 3),
+        req_per_s=row.req_per_s,
+        p50_us=row.p50_us,
+        p99_us=row.p99_us,
+        round_trips_per_request=row.round_trips_per_request,
+        server_commands_per_request=row.redis_commands_per_request,
     )
 
 
 async def bench_sessionary(
-    store: AsyncStore, label: str, args: argparse.Namespace, probe: RedisProbe | None
+    store: AsyncStore, label: str, args: argparse.Namespace, counters: Counters
 ) -> list[Result]:
     """The three sessionary workloads on one store."""
     app = build_app(store)
-    cookies = []
+    jars = []
     for _ in range(args.concurrency):
-        status, headers = await call(app, "POST", "/login", None)
-        assert status == 200
-        cookies.append(_session_cookie(headers))
+        jar = CookieJar()
+        jars.append(_logged_in_jar(await asgi_request(app, "POST", "/login", jar), jar))
 
     async def anonymous(_: int) -> None:
-        await call(app, "GET", "/anonymous", None)
+        await asgi_request(app, "GET", "/anonymous", CookieJar())
 
     async def read(index: int) -> None:
-        await call(app, "GET", "/read", cookies[index])
+        await asgi_request(app, "GET", "/read", jars[index])
 
     async def write(index: int) -> None:
-        await call(app, "POST", "/write", cookies[index])
+        await asgi_request(app, "POST", "/write", jars[index])
 
     results = []
     for name, handler in (("anonymous", anonymous), ("read", read), ("write", write)):
@@ -236,7 +171,7 @@ async def bench_sessionary(
                 handler,
                 requests=args.requests,
                 concurrency=args.concurrency,
-                probe=probe,
+                counters=counters,
             )
         )
     return results
@@ -246,7 +181,7 @@ async def bench_raw(url: str, args: argparse.Namespace, admin: redis.Redis) -> l
     """The raw redis-py limit: the same hash reads and writes, no session layer at all."""
     client = AsyncCountingRedis.from_url(url)
     assert isinstance(client, AsyncCountingRedis)
-    probe = RedisProbe(admin, client)
+    counters = Counters(admin, lambda: len(client.sent))
     prefix = f"sessionary-bench-raw-{uuid.uuid4().hex[:8]}"
     keys = [f"{prefix}:{i}" for i in range(args.concurrency)]
     for key in keys:
@@ -272,7 +207,7 @@ async def bench_raw(url: str, args: argparse.Namespace, admin: redis.Redis) -> l
                     handler,
                     requests=args.requests,
                     concurrency=args.concurrency,
-                    probe=probe,
+                    counters=counters,
                 )
             )
     finally:
@@ -283,7 +218,7 @@ async def bench_raw(url: str, args: argparse.Namespace, admin: redis.Redis) -> l
 
 async def run(args: argparse.Namespace) -> list[Result]:
     """All workloads: memory store, Redis store and the raw redis-py limit."""
-    results = await bench_sessionary(AsyncMemoryStore(), "memory", args, None)
+    results = await bench_sessionary(AsyncMemoryStore(), "memory", args, Counters(None))
     if args.redis:
         admin = redis.Redis.from_url(args.redis)
         prefix = f"sessionary-bench-{uuid.uuid4().hex[:8]}"
@@ -292,7 +227,8 @@ async def run(args: argparse.Namespace) -> list[Result]:
         store = AsyncRedisStore(client, prefix=prefix)
         try:
             await store.warm_up()
-            results += await bench_sessionary(store, "redis", args, RedisProbe(admin, client))
+            counters = Counters(admin, lambda: len(client.sent))
+            results += await bench_sessionary(store, "redis", args, counters)
             results += await bench_raw(args.redis, args, admin)
         finally:
             await client.aclose()

@@ -1,0 +1,107 @@
+"""``python -m benchmarks.compare --quick`` runs end to end and prints every table.
+
+This checks the command, not the speed: figures are printed, never asserted (beyond being
+present and positive). It runs in a subprocess because Django's settings are process-global.
+The alternatives come from the ``bench`` extra (part of ``dev``); without them the test skips.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchmarks import compare
+
+ROOT = Path(__file__).resolve().parents[2]
+ALTERNATIVES = ("starsessions", "flask_session")
+
+needs_alternatives = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ALTERNATIVES),
+    reason="the alternatives are missing: pip install -e '.[bench]'",
+)
+
+ASGI = {"no-session", "sessionary-memory", "sessionary-redis", "starsessions-redis",
+        "starlette-cookie", "raw-redis-py"}  # fmt: skip
+FLASK = {"no-session", "sessionary-memory", "sessionary-redis", "flask-cookie",
+         "flask-session-redis", "raw-redis-py"}  # fmt: skip
+DJANGO = {"no-session", "django-cache"}
+
+
+@needs_alternatives
+def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    argv = ["--quick", "--redis-url", redis_url, "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.compare", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    markdown = done.stdout
+    report = json.loads(out.read_text())
+
+    expected = {("starlette", v) for v in ASGI} | {("flask", v) for v in FLASK}
+    expected |= {("django", v) for v in DJANGO}
+    for workload in ("anonymous", "read", "write", "login"):
+        rows = [r for r in report["rows"] if r["workload"] == workload]
+        assert {(r["framework"], r["variant"]) for r in rows} == expected
+        assert all(r["req_per_s"] > 0 and r["p50_us"] <= r["p99_us"] <= r["p999_us"] for r in rows)
+        assert all(r["vs_baseline"] is not None for r in rows)
+        assert f"**{workload}**" in markdown
+    by_key = {(r["framework"], r["variant"], r["workload"]): r for r in report["rows"]}
+    # The round-trip budgets the table reports: 0 without a cookie, 1 to read, 2 to write.
+    assert by_key["starlette", "sessionary-redis", "anonymous"]["round_trips_per_request"] == 0
+    assert by_key["starlette", "sessionary-redis", "read"]["round_trips_per_request"] == 1
+    assert by_key["starlette", "sessionary-redis", "write"]["round_trips_per_request"] == 2
+    assert by_key["starlette", "raw-redis-py", "read"]["vs_raw"] == 1
+
+    server_side = {(r["framework"], r["variant"]) for r in report["races"]}
+    assert server_side == expected - {
+        ("starlette", "no-session"),
+        ("starlette", "starlette-cookie"),
+        ("flask", "no-session"),
+        ("flask", "flask-cookie"),
+        ("django", "no-session"),
+    }
+    for race in report["races"]:
+        assert race["writes"] == 50
+        if race["variant"].startswith("sessionary"):
+            assert race["lost_updates"] == 0, race
+            assert race["resurrections"] == 0, race
+
+    assert {(m["framework"], m["variant"]) for m in report["memory"]} >= {
+        ("starlette", "sessionary-redis"),
+        ("starlette", "starsessions-redis"),
+        ("flask", "flask-session-redis"),
+        ("django", "django-cache"),
+    }
+    assert all(m["memory_usage_bytes"] > m["payload_bytes"] > 0 for m in report["memory"])
+    assert {(c["layer"], c["workload"]) for c in report["cpu"]} >= {
+        ("core+manager", "read"),
+        ("core+manager+asgi adapter", "write"),
+        ("redis-py call", "HGETALL"),
+    }
+    for heading in (
+        "### Throughput and latency",
+        "### Correctness under concurrency",
+        "### Redis memory per session",
+        "### sessionary's own CPU per request",
+        "### Targets",
+    ):
+        assert heading in markdown
+    assert "| framework | variant | req/s | vs baseline | vs raw |" in markdown
+
+
+def test_arguments_are_checked() -> None:
+    with pytest.raises(SystemExit):
+        compare.parse_args(["--requests", "0"])
+    quick = compare.parse_args(["--quick", "--requests", "5000"])
+    assert quick.requests == 40
+    assert quick.rounds == 1
