@@ -220,6 +220,8 @@ class SessionMiddleware:
         self.csrf = make_guard(manager.core, csrf)
         self.tenants = TenantResolver(tenants) if tenants is not None else None
         self.store_down: Callable[[Scope], StoreDownPolicy | None] = _store_down_chooser(store_down)
+        header = manager.request_header
+        self._token_header = header.encode("latin-1") if header is not None else None
         self.websocket_origins = None
         if websocket_origins is not None:
             self.websocket_origins = frozenset(o.rstrip("/") for o in websocket_origins)
@@ -250,9 +252,9 @@ class SessionMiddleware:
     async def _open(self, scope: Scope, client_ip: str | None, tenant: str) -> SessionCycle:
         headers = scope["headers"]
         cookies = [v.decode("latin-1") for k, v in headers if k == b"cookie"]
-        token_header = self.manager.request_header
+        token_header = self._token_header
         tokens = (
-            [v.decode("latin-1") for k, v in headers if k == token_header.encode("latin-1")]
+            [v.decode("latin-1") for k, v in headers if k == token_header]
             if token_header is not None
             else ()
         )

@@ -78,8 +78,13 @@ def merge_raw_headers(
 ) -> list[tuple[bytes, bytes]]:
     """Apply ``update`` to ASGI-style raw headers (lower-case names, latin-1 bytes)."""
     merged = list(headers)
-    if update.set_cookie is None and not update.no_store and not update.vary_cookie:
-        return merged
+    if update.set_cookie is None and not update.no_store:
+        if not update.vary_cookie:
+            return merged
+        # The common read: only ``Vary`` to add, and usually no ``Vary`` yet (hot path).
+        if update.token_header is None and all(k.lower() != b"vary" for k, _ in merged):
+            merged.append((b"vary", update.vary_name.encode("latin-1")))
+            return merged
     vary_values = [v.decode("latin-1") for k, v in merged if k.lower() == b"vary"]
     changes = header_changes(update, ", ".join(vary_values) if vary_values else None)
     if changes.replace:

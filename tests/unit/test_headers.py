@@ -1,0 +1,52 @@
+"""Merging a ResponseUpdate into raw (ASGI) headers: the fast path agrees with the general one."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionary.sansio.cycle import ResponseUpdate
+from sessionary.sansio.headers import merge_headers, merge_raw_headers
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [("Content-Type", "text/plain")],
+        [("Vary", "Accept-Encoding")],
+        [("Vary", "cookie")],
+        [("Vary", "*"), ("Content-Length", "2")],
+        [("Vary", "Accept"), ("Vary", "Origin")],
+        [("Cache-Control", "max-age=60")],
+    ],
+)
+@pytest.mark.parametrize(
+    "update",
+    [
+        ResponseUpdate(),
+        ResponseUpdate(vary_cookie=True),
+        ResponseUpdate(vary_cookie=True, vary_name="X-Session"),
+        ResponseUpdate(set_cookie="s=1; Path=/", vary_cookie=True, no_store=True),
+        ResponseUpdate(set_cookie="s=; Max-Age=0", no_store=True),
+        ResponseUpdate(vary_cookie=True, vary_name="X-Session", token_header=("X-Session", "t")),
+    ],
+)
+def test_raw_merge_matches_the_string_merge(
+    headers: list[tuple[str, str]], update: ResponseUpdate
+) -> None:
+    raw = merge_raw_headers(_raw(headers), update)
+    if update.set_cookie is None and not update.no_store and not update.vary_cookie:
+        assert raw == _raw(headers)  # nothing to do: the headers pass through untouched
+    else:
+        assert raw == _raw(merge_headers(headers, update))
+
+
+def test_read_response_gets_vary_cookie_appended() -> None:
+    headers = [(b"content-type", b"text/plain")]
+    merged = merge_raw_headers(headers, ResponseUpdate(vary_cookie=True))
+    assert merged == [(b"content-type", b"text/plain"), (b"vary", b"Cookie")]
+    assert headers == [(b"content-type", b"text/plain")]  # the input is not modified
