@@ -144,7 +144,7 @@ async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list
     """sessionary with the memory store and with the Redis store."""
     client = AsyncCountingRedis.from_url(url)
     assert isinstance(client, AsyncCountingRedis)
-    store = AsyncRedisStore(client, prefix=f"{prefix}-sy")
+    store = AsyncRedisStore(client, prefix=f"sya-{prefix}")
     await store.warm_up()
     return [
         Variant(
@@ -163,7 +163,7 @@ async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list
             Counters(admin, lambda: len(client.sent)),
             server_side=True,
             closers=[client.aclose],
-            redis_prefix=f"{prefix}-sy",
+            redis_prefix=f"sya-{prefix}",
         ),
     ]
 
@@ -197,7 +197,7 @@ def starsessions_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         middleware=[
             Middleware(
                 StarSessions,
-                store=RedisStore(connection=client, prefix=f"{prefix}-ss:"),
+                store=RedisStore(connection=client, prefix=f"sss-{prefix}:"),
                 lifetime=RAW_TTL_S,
                 rolling=True,
             )
@@ -211,7 +211,7 @@ def starsessions_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         Counters(admin, lambda: len(client.sent)),
         server_side=True,
         closers=[client.aclose],
-        redis_prefix=f"{prefix}-ss",
+        redis_prefix=f"sss-{prefix}",
     )
 
 
@@ -244,7 +244,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
 
     def key_of(request: Request) -> str | None:
         sid = request.cookies.get(cookie)
-        return f"{prefix}-raw:{sid}" if sid else None
+        return f"raa-{prefix}:{sid}" if sid else None
 
     async def load(request: Request) -> dict[bytes, bytes]:
         key = key_of(request)
@@ -278,7 +278,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         sid = secrets.token_urlsafe(32)
         fields: dict[Any, Any] = dict(data)
         fields.update({"user": USER, "count": 0, "profile": repr(PROFILE)})
-        key = f"{prefix}-raw:{sid}"
+        key = f"raa-{prefix}:{sid}"
         async with client.pipeline(transaction=False) as pipe:
             if old:
                 pipe.delete(old)
@@ -330,7 +330,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         server_side=True,
         closers=[client.aclose],
         raw=True,
-        redis_prefix=f"{prefix}-raw",
+        redis_prefix=f"raa-{prefix}",
     )
 
 

@@ -193,7 +193,7 @@ async def measure_redis_calls(url: str, prefix: str, iterations: int) -> list[Cp
     from sessionary.stores import AsyncRedisStore  # noqa: PLC0415
 
     client = redis.asyncio.Redis.from_url(url)
-    store = AsyncRedisStore(client, prefix=f"{prefix}-cpu")
+    store = AsyncRedisStore(client, prefix=f"cpu-{prefix}")
     await store.warm_up()
     config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
     manager = AsyncSessionManager(store, config, observer=NullObserver())
@@ -209,7 +209,7 @@ async def measure_redis_calls(url: str, prefix: str, iterations: int) -> list[Cp
     cycle = await manager.open([cookie])
     await manager.commit(cycle)
     store.load = original  # type: ignore[method-assign]
-    raw_key = f"{prefix}-cpu:raw"
+    raw_key = f"cpu-{prefix}:raw"
     await client.hset(raw_key, mapping={"user": USER, "count": 0, "profile": repr(PROFILE)})
     op = loads[0]
 
@@ -227,7 +227,7 @@ async def measure_redis_calls(url: str, prefix: str, iterations: int) -> list[Cp
         for name, call in (("PING", ping), ("HGETALL", hgetall), ("sessionary load", load)):
             rows.append(CpuRow("redis-py call", name, iterations, await _timed(iterations, call)))
     finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}-cpu:*")]
+        keys = [key async for key in client.scan_iter(match=f"cpu-{prefix}:*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()

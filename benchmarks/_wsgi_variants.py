@@ -107,7 +107,7 @@ def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Varia
     """sessionary's Flask extension with the memory store and with the Redis store."""
     client = CountingRedis.from_url(url)
     assert isinstance(client, CountingRedis)
-    redis_store = RedisStore(client, prefix=f"{prefix}-syw")
+    redis_store = RedisStore(client, prefix=f"syw-{prefix}")
     redis_store.warm_up()
     variants = []
     for name, store, counters in (
@@ -119,7 +119,7 @@ def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Varia
         Sessionary(app, store=store, config=config)
         variants.append(Variant(name, "flask", "wsgi", app, counters, server_side=True))
     variants[-1].closers.append(client.close)
-    variants[-1].redis_prefix = f"{prefix}-syw"
+    variants[-1].redis_prefix = f"syw-{prefix}"
     return variants
 
 
@@ -147,7 +147,7 @@ def flask_session_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
     app.config.update(
         SESSION_TYPE="redis",
         SESSION_REDIS=client,
-        SESSION_KEY_PREFIX=f"{prefix}-fs:",
+        SESSION_KEY_PREFIX=f"fls-{prefix}:",
         SESSION_SERIALIZATION_FORMAT="json",
     )
     Session(app)
@@ -159,7 +159,7 @@ def flask_session_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         Counters(admin, lambda: len(client.sent)),
         server_side=True,
         closers=[client.close],
-        redis_prefix=f"{prefix}-fs",
+        redis_prefix=f"fls-{prefix}",
     )
 
 
@@ -170,7 +170,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
     app = Flask(f"bench-raw-{secrets.token_hex(4)}")
 
     def key() -> str:
-        return f"{prefix}-raww:{request.cookies['sid']}"
+        return f"raw-{prefix}:{request.cookies['sid']}"
 
     def hgetall(name: str) -> dict[bytes, bytes]:
         return dict(client.hgetall(name))  # type: ignore[arg-type]
@@ -203,7 +203,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         fields: dict[Any, Any] = dict(hgetall(old)) if old else {}
         fields.update({"user": USER, "count": 0, "profile": repr(PROFILE)})
         sid = secrets.token_urlsafe(32)
-        name = f"{prefix}-raww:{sid}"
+        name = f"raw-{prefix}:{sid}"
         with client.pipeline(transaction=False) as pipe:
             if old:
                 pipe.delete(old)
@@ -249,7 +249,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         server_side=True,
         closers=[client.close],
         raw=True,
-        redis_prefix=f"{prefix}-raww",
+        redis_prefix=f"raw-{prefix}",
     )
 
 
@@ -264,7 +264,7 @@ def wsgi_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:
     """Every WSGI variant, each framework's baseline first."""
     from benchmarks import _django_site  # noqa: PLC0415 - configures Django once
 
-    baseline, cache = _django_site.applications(url, f"{prefix}-dj")
+    baseline, cache = _django_site.applications(url, f"dja-{prefix}")
     return [
         flask_baseline(admin),
         *sessionary_variants(url, prefix, admin),
@@ -279,6 +279,6 @@ def wsgi_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:
             cache,
             Counters(admin),
             server_side=True,
-            redis_prefix=f"{prefix}-dj",
+            redis_prefix=f"dja-{prefix}",
         ),
     ]

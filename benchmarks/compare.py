@@ -55,6 +55,7 @@ _ROUTES = {
     "login": ("POST", "/login"),
 }
 MEMORY_SIZES = (20, 100, 1000)
+SECTIONS = ("throughput", "races", "memory", "cpu")
 
 
 @dataclass
@@ -91,6 +92,9 @@ def machine(admin: redis.Redis) -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
         "redis": str(server.get("redis_version")),
+        "hash_max_listpack_value": str(
+            admin.config_get("hash-max-listpack-value").get("hash-max-listpack-value", "?")
+        ),
         "sessionary": sessionary.__version__,
         "platform": platform.platform(),
     }
@@ -192,19 +196,25 @@ async def run(args: argparse.Namespace) -> Report:
     from benchmarks._wsgi_variants import wsgi_variants  # noqa: PLC0415
 
     admin = redis.Redis.from_url(args.redis_url)
-    prefix = f"sessionary-bench-{uuid.uuid4().hex[:8]}"
+    # Keys are "<3-letter variant tag>-<run token>:...": 10 characters before the first ":",
+    # as long as sessionary's default prefix "sessionary", so memory figures are comparable.
+    prefix = uuid.uuid4().hex[:6]
     report = Report(machine(admin), _settings(args))
     report.unavailable["fastapi-redis-sdk"] = _fastapi_redis_sdk_status(admin)
     variants = [*await asgi_variants(args.redis_url, prefix, admin)]
     variants += wsgi_variants(args.redis_url, prefix, admin)
     try:
-        report.memory = await _checks.memory_rows(variants, admin, MEMORY_SIZES)
-        report.rows = await throughput(variants, args)
-        report.races = await _checks.race_rows(variants, args.race_trials, args.race_writers)
-        report.cpu = await _cpu.measure_cpu(args.cpu_iterations)
-        report.cpu += await _cpu.measure_redis_calls(
-            args.redis_url, prefix, max(1, args.cpu_iterations // 4)
-        )
+        if "memory" in args.sections:
+            report.memory = await _checks.memory_rows(variants, admin, MEMORY_SIZES)
+        if "throughput" in args.sections:
+            report.rows = await throughput(variants, args)
+        if "races" in args.sections:
+            report.races = await _checks.race_rows(variants, args.race_trials, args.race_writers)
+        if "cpu" in args.sections:
+            report.cpu = await _cpu.measure_cpu(args.cpu_iterations)
+            report.cpu += await _cpu.measure_redis_calls(
+                args.redis_url, prefix, max(1, args.cpu_iterations // 4)
+            )
     finally:
         for variant in variants:
             await variant.close()
@@ -256,17 +266,8 @@ def _table(header: list[str], lines: list[list[str]]) -> list[str]:
     return out
 
 
-def render(report: Report) -> str:
-    """The whole report as Markdown."""
-    m, s = report.machine, report.settings
+def _render_throughput(report: Report) -> list[str]:
     out = [
-        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-        f"Redis {m['redis']}, sessionary {m['sessionary']}, {m['platform']}.",
-        "",
-        f"Command: `{s['command']}` ({s['requests']} requests per variant and workload per "
-        f"round, concurrency {s['concurrency']}, {s['rounds']} round(s), {s['warmup']} "
-        "warm-up requests).",
-        "",
         "### Throughput and latency",
         "",
         "req/s is the median over rounds; latencies pool every round; *vs baseline* divides "
@@ -278,8 +279,10 @@ def render(report: Report) -> str:
         "runs in it), Redis CPU the server's (`INFO cpu`).",
         "",
     ]
+    header = ["framework", "variant", "req/s", "vs baseline", "vs raw", "p50 µs", "p99 µs",
+              "p99.9 µs", "Redis cmds/req", "round trips/req", "app CPU µs/req",
+              "Redis CPU µs/req"]  # fmt: skip
     for workload in WORKLOADS:
-        out += [f"**{workload}**", ""]
         lines = [
             [
                 r.framework,
@@ -298,11 +301,13 @@ def render(report: Report) -> str:
             for r in report.rows
             if r.workload == workload
         ]
-        header = ["framework", "variant", "req/s", "vs baseline", "vs raw", "p50 µs",
-                  "p99 µs", "p99.9 µs", "Redis cmds/req", "round trips/req",
-                  "app CPU µs/req", "Redis CPU µs/req"]  # fmt: skip
-        out += [*_table(header, lines), ""]
-    out += [
+        out += [f"**{workload}**", "", *_table(header, lines), ""]
+    return out
+
+
+def _render_races(report: Report) -> list[str]:
+    s = report.settings
+    out = [
         "### Correctness under concurrency",
         "",
         f"Lost updates: {_checks.RACE_WRITERS} concurrent requests on one session, each "
@@ -312,57 +317,82 @@ def render(report: Report) -> str:
         "still finds a session afterwards.",
         "",
     ]
-    out += _table(
-        ["framework", "variant", "acknowledged", "lost updates", "resurrections"],
+    lines = [
         [
-            [
-                r.framework,
-                r.variant,
-                f"{r.acknowledged}/{r.writes}",
-                str(r.lost_updates),
-                f"{r.resurrections}/{r.logout_trials}",
-            ]
-            for r in report.races
-        ],
-    )
-    out += [
-        "",
+            r.framework,
+            r.variant,
+            f"{r.acknowledged}/{r.writes}",
+            str(r.lost_updates),
+            f"{r.resurrections}/{r.logout_trials}",
+        ]
+        for r in report.races
+    ]
+    header = ["framework", "variant", "acknowledged", "lost updates", "resurrections"]
+    return [*out, *_table(header, lines), ""]
+
+
+def _render_memory(report: Report) -> list[str]:
+    out = [
         "### Redis memory per session",
         "",
         "`MEMORY USAGE` (all keys of one logged-in session) against the payload (the "
         "session's data as JSON).",
         "",
     ]
-    out += _table(
-        ["framework", "variant", "payload B", "MEMORY USAGE B", "overhead B", "keys", "encoding"],
+    lines = [
         [
-            [
-                r.framework,
-                r.variant,
-                str(r.payload_bytes),
-                str(r.memory_usage_bytes),
-                str(r.overhead_bytes),
-                str(r.keys),
-                r.encoding,
-            ]
-            for r in report.memory
-        ],
-    )
-    out += [
-        "",
+            r.framework,
+            r.variant,
+            str(r.payload_bytes),
+            str(r.memory_usage_bytes),
+            str(r.overhead_bytes),
+            str(r.keys),
+            r.encoding,
+        ]
+        for r in report.memory
+    ]
+    header = ["framework", "variant", "payload B", "MEMORY USAGE B", "overhead B", "keys",
+              "encoding"]  # fmt: skip
+    return [*out, *_table(header, lines), ""]
+
+
+def _render_cpu(report: Report) -> list[str]:
+    out = [
         "### sessionary's own CPU per request",
         "",
-        f"`time.process_time` over {s['cpu_iterations']} requests against a stub store that "
-        "answers instantly (no Redis, no framework); the ASGI adapter line is the middleware "
-        "around a bare ASGI callable, minus that callable alone. For scale, the last lines "
-        "are redis-py's own CPU per call, one call at a time, against the real Redis.",
+        f"`time.process_time` over {report.settings['cpu_iterations']} requests against a stub "
+        "store that answers instantly (no Redis, no framework); the ASGI adapter line is the "
+        "middleware around a bare ASGI callable, minus that callable alone. For scale, the "
+        "last lines are redis-py's own CPU per call, one call at a time, against the real "
+        "Redis.",
         "",
     ]
-    out += _table(
-        ["layer", "workload / call", "CPU µs/request"],
-        [[r.layer, r.workload, f"{r.cpu_us_per_request:.1f}"] for r in report.cpu],
-    )
-    out += ["", "### Targets (issue 7, in-process ASGI, this run)", ""]
+    lines = [[r.layer, r.workload, f"{r.cpu_us_per_request:.1f}"] for r in report.cpu]
+    return [*out, *_table(["layer", "workload / call", "CPU µs/request"], lines), ""]
+
+
+def render(report: Report) -> str:
+    """The report as Markdown (the sections that were run)."""
+    m, s = report.machine, report.settings
+    out = [
+        f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
+        f"Redis {m['redis']} (hash-max-listpack-value {m['hash_max_listpack_value']}), "
+        f"sessionary {m['sessionary']}, {m['platform']}.",
+        "",
+        f"Command: `{s['command']}` ({s['requests']} requests per variant and workload per "
+        f"round, concurrency {s['concurrency']}, {s['rounds']} round(s), {s['warmup']} "
+        "warm-up requests).",
+        "",
+    ]
+    if report.rows:
+        out += _render_throughput(report)
+    if report.races:
+        out += _render_races(report)
+    if report.memory:
+        out += _render_memory(report)
+    if report.cpu:
+        out += _render_cpu(report)
+    out += ["### Targets (issue 7, in-process ASGI, this run)", ""]
     out += _table(["target", "measured", "verdict"], targets(report))
     if report.unavailable:
         out += ["", "### Not measured", ""]
@@ -370,22 +400,27 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _rate(report: Report, framework: str, variant: str, workload: str) -> float | None:
+def _row(report: Report, framework: str, variant: str, workload: str) -> Row | None:
     for row in report.rows:
         if (row.framework, row.variant, row.workload) == (framework, variant, workload):
-            return row.req_per_s
+            return row
     return None
 
 
 def _ratio_target(report: Report, workload: str, other: str, goal: float, label: str) -> list[str]:
-    mine = _rate(report, "starlette", "sessionary-redis", workload)
-    theirs = _rate(report, "starlette", other, workload)
-    if mine is None or not theirs:
+    mine = _row(report, "starlette", "sessionary-redis", workload)
+    theirs = _row(report, "starlette", other, workload)
+    if mine is None or theirs is None:
         return [label, "not measured", "-"]
-    ratio = mine / theirs
+    ratio = mine.req_per_s / theirs.req_per_s
+    # The CPU both sides spend per request (this process + Redis): steadier than req/s on a
+    # shared machine, and what bounds req/s once the CPUs are saturated.
+    cost = mine.client_cpu_us + (mine.redis_cpu_us or 0.0)
+    their_cost = theirs.client_cpu_us + (theirs.redis_cpu_us or 0.0)
     return [
         label,
-        f"{ratio:.2f}x ({mine:,.0f} vs {theirs:,.0f} req/s)",
+        f"{ratio:.2f}x by req/s ({mine.req_per_s:,.0f} vs {theirs.req_per_s:,.0f}); "
+        f"{their_cost / cost:.2f}x by CPU per request ({cost:,.0f} vs {their_cost:,.0f} µs)",
         "met" if ratio >= goal else "gap",
     ]
 
@@ -453,6 +488,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--race-trials", type=int, default=20, help="logout race trials")
     parser.add_argument("--race-writers", type=int, default=10, help="writers per logout race")
     parser.add_argument("--cpu-iterations", type=int, default=20000, help="stub-store requests")
+    parser.add_argument(
+        "--sections",
+        type=lambda text: set(text.split(",")),
+        default=set(SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny counts: checks the script")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     raw_argv = sys.argv[1:] if argv is None else argv
@@ -464,6 +505,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     numbers = (args.requests, args.concurrency, args.rounds, args.race_trials, args.race_writers)
     if min(numbers) < 1 or args.warmup < 0 or args.cpu_iterations < 1:
         parser.error("counts must be positive (--warmup may be 0)")
+    if not args.sections or not args.sections <= set(SECTIONS):
+        parser.error(f"--sections takes a comma-separated subset of {','.join(SECTIONS)}")
     return args
 
 

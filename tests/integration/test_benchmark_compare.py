@@ -102,6 +102,9 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
 def test_arguments_are_checked() -> None:
     with pytest.raises(SystemExit):
         compare.parse_args(["--requests", "0"])
-    quick = compare.parse_args(["--quick", "--requests", "5000"])
+    with pytest.raises(SystemExit):
+        compare.parse_args(["--sections", "memory,speed"])
+    quick = compare.parse_args(["--quick", "--requests", "5000", "--sections", "memory,cpu"])
     assert quick.requests == 40
     assert quick.rounds == 1
+    assert quick.sections == {"memory", "cpu"}
