@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from redis.exceptions import (
     AskError,
@@ -34,38 +33,55 @@ TRANSITIONAL = (
 """Errors of a topology in transition (failover, resharding): the store is *unavailable*."""
 
 
-@contextmanager
-def mapped_redis_errors(operation: str) -> Iterator[None]:
+class mapped_redis_errors:  # noqa: N801 - a context manager used like a function
     """Re-raise redis-py errors as ``StoreTimeoutError``/``StoreUnavailableError``/``StoreError``.
 
     Failover and resharding errors (:data:`TRANSITIONAL`) count as unavailability (503), not
     as a refusal: they go away once the topology settles.
 
     Works around ``await`` expressions too: the mapping happens when the exception leaves
-    the ``with`` block.
+    the ``with`` block. A plain class rather than ``@contextmanager``: it wraps every store
+    call, and a generator-based context manager costs a few microseconds each time.
     """
-    try:
-        yield
-    except RedisTimeoutError as exc:
-        msg = f"Redis did not answer in time ({operation})"
-        raise StoreTimeoutError(msg) from exc
-    except (RedisConnectionError, OSError, *TRANSITIONAL) as exc:
-        msg = f"Redis is unavailable ({operation}: {type(exc).__name__})"
-        raise StoreUnavailableError(msg) from exc
-    except RedisClusterException as exc:  # not a RedisError: cluster client failures
-        msg = f"Redis Cluster is unavailable ({operation}: {type(exc).__name__})"
-        raise StoreUnavailableError(msg) from exc
-    except AttributeError as exc:
-        # redis-py's asyncio Cluster client can disconnect a connection another task is
-        # writing to while it refreshes its slot map (seen under failover: "'NoneType' object
-        # has no attribute 'writelines'"). A connection failure, not a bug of the caller.
-        if not _raised_inside_redis_py(exc):
-            raise
-        msg = f"Redis connection failed mid-command ({operation}: {exc})"
-        raise StoreUnavailableError(msg) from exc
-    except RedisError as exc:
-        msg = f"Redis refused {operation}: {exc}"
-        raise StoreError(msg) from exc
+
+    __slots__ = ("operation",)
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        operation = self.operation
+        if isinstance(exc, RedisTimeoutError):
+            msg = f"Redis did not answer in time ({operation})"
+            raise StoreTimeoutError(msg) from exc
+        if isinstance(exc, (RedisConnectionError, OSError, *TRANSITIONAL)):
+            msg = f"Redis is unavailable ({operation}: {type(exc).__name__})"
+            raise StoreUnavailableError(msg) from exc
+        if isinstance(exc, RedisClusterException):  # not a RedisError: cluster client failures
+            msg = f"Redis Cluster is unavailable ({operation}: {type(exc).__name__})"
+            raise StoreUnavailableError(msg) from exc
+        if isinstance(exc, AttributeError):
+            # redis-py's asyncio Cluster client can disconnect a connection another task is
+            # writing to while it refreshes its slot map (seen under failover: "'NoneType'
+            # object has no attribute 'writelines'"). A connection failure, not a bug of the
+            # caller; any other AttributeError propagates unchanged.
+            if not _raised_inside_redis_py(exc):
+                return
+            msg = f"Redis connection failed mid-command ({operation}: {exc})"
+            raise StoreUnavailableError(msg) from exc
+        if isinstance(exc, RedisError):
+            msg = f"Redis refused {operation}: {exc}"
+            raise StoreError(msg) from exc
 
 
 _REDIS_PACKAGE = f"{os.sep}redis{os.sep}"
