@@ -132,7 +132,9 @@ class MemoryRow:
     payload_bytes: int
     memory_usage_bytes: int
     keys: int
+    """Keys created or grown by the session."""
     encoding: str
+    """Encoding of the keys it created."""
 
     @property
     def overhead_bytes(self) -> int:
@@ -146,31 +148,45 @@ def payload_size(fill: int) -> int:
     return len(orjson.dumps(data))
 
 
+def _usage(admin: redis.Redis, pattern: str) -> dict[bytes, int]:
+    return {
+        key: int(admin.memory_usage(key, samples=0) or 0)
+        for key in admin.scan_iter(match=pattern, count=1000)
+    }
+
+
 async def memory_rows(
     variants: list[Variant], admin: redis.Redis, sizes: tuple[int, ...]
 ) -> list[MemoryRow]:
-    """Memory per session for every variant that keeps sessions in Redis."""
+    """Memory per session for every variant that keeps sessions in Redis.
+
+    The user already has a session (so a per-user structure, such as sessionary's user
+    index, exists); each measured session's figure is the growth of *all* the variant's
+    keys, so per-user and per-bucket entries a session adds are counted with it.
+    """
     rows = []
     with driver() as drive:
         for variant in variants:
             if variant.redis_prefix is None:
                 continue
             pattern = f"{variant.redis_prefix}:*"
+            await drive.send(variant, "POST", "/login", CookieJar())  # the user's first session
             for size in sizes:
-                before = set(admin.scan_iter(match=pattern, count=1000))
+                before = _usage(admin, pattern)
                 jar = CookieJar()
                 await drive.send(variant, "POST", "/login", jar)
                 await drive.send(variant, "POST", f"/fill?n={size}", jar)
-                new = set(admin.scan_iter(match=pattern, count=1000)) - before
-                usage = sum(int(admin.memory_usage(key, samples=0) or 0) for key in new)
+                after = _usage(admin, pattern)
+                new = set(after) - set(before)
+                changed = new | {k for k in before if after.get(k) != before[k]}
                 encodings = sorted({_decode(admin.object("encoding", key)) for key in new})
                 rows.append(
                     MemoryRow(
                         variant.name,
                         variant.framework,
                         payload_size(size),
-                        usage,
-                        len(new),
+                        sum(after.values()) - sum(before.values()),
+                        len(changed),
                         "+".join(encodings),
                     )
                 )

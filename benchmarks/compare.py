@@ -335,8 +335,10 @@ def _render_memory(report: Report) -> list[str]:
     out = [
         "### Redis memory per session",
         "",
-        "`MEMORY USAGE` (all keys of one logged-in session) against the payload (the "
-        "session's data as JSON).",
+        "Growth of `MEMORY USAGE` summed over every key of the variant when one more "
+        "session of an already logged-in user is created and filled, against the payload "
+        "(the session's data as JSON); *keys* counts the keys created or grown, *encoding* "
+        "is that of the keys created.",
         "",
     ]
     lines = [
@@ -351,8 +353,8 @@ def _render_memory(report: Report) -> list[str]:
         ]
         for r in report.memory
     ]
-    header = ["framework", "variant", "payload B", "MEMORY USAGE B", "overhead B", "keys",
-              "encoding"]  # fmt: skip
+    header = ["framework", "variant", "payload B", "MEMORY USAGE B", "overhead B",
+              "keys", "encoding"]  # fmt: skip
     return [*out, *_table(header, lines), ""]
 
 
