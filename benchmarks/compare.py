@@ -362,7 +362,8 @@ def _render_cpu(report: Report) -> list[str]:
     out = [
         "### sessionary's own CPU per request",
         "",
-        f"`time.process_time` over {report.settings['cpu_iterations']} requests against a stub "
+        f"`time.process_time` over {report.settings['cpu_iterations']} requests (best of "
+        f"{_cpu.CHUNKS} equal chunks) against a stub "
         "store that answers instantly (no Redis, no framework); the ASGI adapter line is the "
         "middleware around a bare ASGI callable, minus that callable alone. For scale, the "
         "last lines are redis-py's own CPU per call, one call at a time, against the real "
