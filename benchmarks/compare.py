@@ -424,7 +424,9 @@ def _ratio_target(report: Report, workload: str, other: str, goal: float, label:
         label,
         f"{ratio:.2f}x by req/s ({mine.req_per_s:,.0f} vs {theirs.req_per_s:,.0f}); "
         f"{their_cost / cost:.2f}x by CPU per request ({cost:,.0f} vs {their_cost:,.0f} µs)",
-        "met" if ratio >= goal else "gap",
+        # Both must hold: a burst of other load during one variant's batch can move req/s
+        # either way, the CPU ratio is what the throughput converges to on a quiet machine.
+        "met" if ratio >= goal and their_cost / cost >= goal else "gap",
     ]
 
 
