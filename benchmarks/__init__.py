@@ -1,1 +1,1 @@
-"""Reproducible benchmarks (see benchmarks/README.md)."""
+"""Reproducible benchmarks (see docs/benchmarks.md)."""
