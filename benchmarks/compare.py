@@ -83,6 +83,15 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _listpack_value(admin: redis.Redis) -> str:
+    """``hash-max-listpack-value``, or ``?`` where ``CONFIG`` is not allowed (managed Redis)."""
+    try:
+        reply = admin.config_get("hash-max-listpack-value")
+    except redis.RedisError:
+        return "?"
+    return str(reply.get("hash-max-listpack-value", "?"))
+
+
 def machine(admin: redis.Redis) -> dict[str, str]:
     """What the figures were measured on."""
     server = admin.info("server")
@@ -92,9 +101,7 @@ def machine(admin: redis.Redis) -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
         "redis": str(server.get("redis_version")),
-        "hash_max_listpack_value": str(
-            admin.config_get("hash-max-listpack-value").get("hash-max-listpack-value", "?")
-        ),
+        "hash_max_listpack_value": _listpack_value(admin),
         "sessionary": sessionary.__version__,
         "platform": platform.platform(),
     }
