@@ -109,6 +109,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 StoreDownChoice = StoreDownPolicy | str | Callable[[Scope], StoreDownPolicy | str | None]
 """A store-down policy for every request, or a function choosing one per request (scope)."""
 MANAGER_SCOPE_KEY = "sessionary.manager"
+_ORIGIN_HEADERS = frozenset({b"host", b"origin", b"referer", b"sec-fetch-site"})
 TENANT_SCOPE_KEY = "sessionary.tenant"
 
 
@@ -273,9 +274,11 @@ class SessionMiddleware:
     ) -> bool:
         guard = self.csrf
         assert guard is not None
-        failure = origin_failure(
-            guard, method, scope.get("scheme", "http"), lambda n: _header(scope, n.encode())
-        )
+        found: dict[str, str] = {}
+        for key, value in scope["headers"]:  # one pass for the four headers the check reads
+            if key in _ORIGIN_HEADERS:
+                found.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+        failure = origin_failure(guard, method, scope.get("scheme", "http"), found.get)
         if failure is None:
             return False
         await self._refuse(send, failure, method, client_ip)
