@@ -50,7 +50,7 @@ from sessionary.exceptions import (
 from sessionary.observability import LoggingObserver, NullObserver, Observer, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.session import Session
-from sessionary.sansio.users import UserSession
+from sessionary.sansio.users import RevocationReason, UserSession
 
 __version__ = "0.1.0"
 
@@ -75,6 +75,7 @@ __all__ = [
     "Observer",
     "ObserverGroup",
     "ReauthenticationRequiredError",
+    "RevocationReason",
     "Session",
     "SessionBackendError",
     "SessionClosedError",

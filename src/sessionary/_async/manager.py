@@ -36,7 +36,7 @@ from sessionary.sansio.ops import (
     Update,
 )
 from sessionary.sansio.session import Session
-from sessionary.sansio.users import UserSession
+from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import AsyncLockingStore, AsyncStore, AsyncUserStore
 from sessionary.stores.cookie import CookieStore
 
@@ -350,14 +350,22 @@ class AsyncSessionManager:
         return len(await self.list_user_sessions(user_id, tenant=tenant))
 
     async def revoke_user(
-        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+        self,
+        user_id: str | int,
+        *,
+        keep_current: Session | None = None,
+        tenant: str = "",
+        reason: RevocationReason = RevocationReason.LOGOUT_EVERYWHERE,
     ) -> int:
         """Log the user out everywhere (but the ``keep_current`` session, if given).
 
         One write makes every session of the user that began before now invalid, including
         logins racing this call; the cleanup then deletes the indexed sessions. Returns how
-        many live sessions the cleanup deleted. Scoped to ``tenant`` (R66).
+        many live sessions the cleanup deleted. Scoped to ``tenant`` (R66). ``reason`` goes
+        into the ``revoked`` event (see the hooks :meth:`account_disabled`,
+        :meth:`credentials_changed` and :meth:`admin_revoke`).
         """
+        reason = RevocationReason(reason)
         store = self._user_store()
         uid = str(user_id)
         user_key = KeyRing.user_key(uid, tenant)
@@ -366,8 +374,39 @@ class AsyncSessionManager:
         if keep_current is not None and keep_current.ref is not None:
             keep = await self._key_of(store, user_key, keep_current.ref, now)
         ended = await store.revoke_user(user_key, now, keep)
-        await self._announce(EventName.REVOKED, uid, scope="user", sessions=ended)
+        await self._announce(
+            EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value
+        )
         return ended
+
+    async def account_disabled(self, user_id: str | int, *, tenant: str = "") -> int:
+        """Hook for an account that was disabled or deleted: end all its sessions (R60).
+
+        Nothing is kept, not even the caller's session. Returns how many sessions ended.
+        """
+        return await self.revoke_user(
+            user_id, tenant=tenant, reason=RevocationReason.ACCOUNT_DISABLED
+        )
+
+    async def credentials_changed(
+        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+    ) -> int:
+        """Hook for a changed or removed password or authentication factor (R60).
+
+        Ends every session of the user but ``keep_current`` (the session that made the
+        change, if it should stay signed in); call ``keep_current.reauthenticate()`` too
+        to give that session a new ID.
+        """
+        return await self.revoke_user(
+            user_id,
+            keep_current=keep_current,
+            tenant=tenant,
+            reason=RevocationReason.CREDENTIALS_CHANGED,
+        )
+
+    async def admin_revoke(self, user_id: str | int, *, tenant: str = "") -> int:
+        """Hook for an administrator ending every session of a user (R60)."""
+        return await self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ADMIN)
 
     async def revoke_session(
         self, user_id: str | int, session_ref: str, *, tenant: str = ""

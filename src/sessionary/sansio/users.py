@@ -13,6 +13,7 @@ never compare stamps themselves.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from sessionary.sansio.ops import RecordMeta, UserBinding
 __all__ = [
     "MAX_USER_AGENT_LENGTH",
     "DeviceInfo",
+    "RevocationReason",
     "UserSession",
     "decode_device",
     "encode_device",
@@ -34,6 +36,23 @@ __all__ = [
 ]
 
 MAX_USER_AGENT_LENGTH = 256
+
+
+class RevocationReason(str, enum.Enum):
+    """Why every session of a user ended: the ``reason`` of the ``revoked`` event.
+
+    The three cases ASVS 7.4.2/7.4.3/7.4.5 name each have a hook on the manager
+    (``account_disabled``, ``credentials_changed``, ``admin_revoke``); ``revoke_user``
+    defaults to ``LOGOUT_EVERYWHERE``, the user's own "log out everywhere".
+    """
+
+    LOGOUT_EVERYWHERE = "logout_everywhere"
+    ACCOUNT_DISABLED = "account_disabled"
+    """The account was disabled or deleted: every session ends, none is kept."""
+    CREDENTIALS_CHANGED = "credentials_changed"
+    """A password or another authentication factor changed or was removed."""
+    ADMIN = "admin"
+    """An administrator ended the user's sessions."""
 
 
 def is_revoked(stamp: int | None, epoch: int | None) -> bool:
