@@ -171,6 +171,55 @@ def test_login_rotates_in_place_and_the_old_id_dies() -> None:
     assert fresh.session["a"] == 1
 
 
+@pytest.mark.parametrize("change", [Session.elevate, Session.reauthenticate])
+def test_elevate_and_reauthenticate_issue_a_new_id_and_the_old_one_dies(
+    change: Callable[[Session], None],
+) -> None:
+    """R6: after ``elevate()`` or ``reauthenticate()`` the old ID gives no session."""
+    h = Harness()
+    h.request(lambda s: s.login("alice"))
+    h.request(write(a=1))
+    old = h.cookie
+    cycle, update = h.request(change)
+    assert update.set_cookie is not None
+    assert [e.name for e in cycle.drain_events()] == [EventName.ROTATED]
+    new = h.cookie
+    assert new is not None
+    assert new != old
+    assert len(h.engine) == 1  # rotated in place: no record is left for the old ID
+    stale, _ = h.request(headers=[f"__Host-session={old}"])
+    assert (stale.session.is_new, stale.session.user_id) == (True, None)
+    fresh, _ = h.request()
+    assert (fresh.session.user_id, fresh.session["a"]) == ("alice", 1)
+
+
+def test_only_reauthentication_extends_the_absolute_deadline() -> None:
+    """R6/R39: ``elevate()`` keeps the deadline; ``reauthenticate()`` restarts it."""
+    clock = FakeClock(1_750_000_000)
+    h = Harness(session_config(idle_timeout=3000, absolute_timeout=3600, clock=clock))
+    h.request(lambda s: s.login("alice"))
+    clock.advance(2400)
+    _, elevated = h.request(Session.elevate)
+    assert elevated.set_cookie is not None
+    assert "Max-Age=1200;" in elevated.set_cookie  # the deadline did not move
+    clock.advance(1000)
+    cycle, reauthenticated = h.request(Session.reauthenticate)
+    assert reauthenticated.set_cookie is not None
+    assert "Max-Age=3600;" in reauthenticated.set_cookie
+    auth_time = cycle.session.auth_time
+    assert auth_time is not None
+    assert auth_time.timestamp() == clock()
+    clock.advance(1000)  # past the first deadline, within the new one
+    assert h.request()[0].session.user_id == "alice"
+
+
+def test_reauthenticate_needs_a_signed_in_session() -> None:
+    h = Harness()
+    with pytest.raises(SessionStateError, match="login"):
+        h.request(Session.reauthenticate)
+    assert h.cookie is None
+
+
 def test_login_on_a_new_session_creates_it_with_the_user() -> None:
     h = Harness()
     cycle, update = h.request(lambda s: s.login("bob"))

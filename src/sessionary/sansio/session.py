@@ -12,9 +12,9 @@ Starlette), while it records exactly what the handler did:
 * keys whose state the handler observed *and* then changed are reported for the store's
   field-level compare-and-set, so concurrent writers of disjoint keys never conflict.
 
-Lifecycle requests (:meth:`login`, :meth:`logout`, :meth:`rotate`) are recorded here and
-carried out by the cycle at commit. Server-side metadata (user, auth time, timestamps) is
-read-only for the handler.
+Lifecycle requests (:meth:`login`, :meth:`reauthenticate`, :meth:`elevate`, :meth:`rotate`,
+:meth:`logout`) are recorded here and carried out by the cycle at commit. Server-side metadata
+(user, auth time, timestamps) is read-only for the handler.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from typing import Any
 
 from sessionary.codecs import decode_value
 from sessionary.codecs.base import Codec
-from sessionary.exceptions import DecodeError, ReauthenticationRequiredError, SessionClosedError
+from sessionary.exceptions import (
+    DecodeError,
+    ReauthenticationRequiredError,
+    SessionClosedError,
+    SessionStateError,
+)
 
 __all__ = ["Delta", "Lifecycle", "Session"]
 
@@ -337,6 +342,30 @@ class Session(MutableMapping[str, Any]):
         """Issue a new ID at commit (privilege change); the old ID stops working at once."""
         self._check_writable()
         self._rotate = True
+
+    def elevate(self) -> None:
+        """Record a privilege change (a role granted, sudo mode): a new ID at commit (R6).
+
+        The same as :meth:`rotate`, named for the case: the data stays, the old ID stops
+        working at once, the CSRF token follows the new ID. The absolute deadline does not
+        move: only :meth:`reauthenticate` (or :meth:`login`) can extend it.
+        """
+        self.rotate()
+
+    def reauthenticate(self, *, auth_time: dt.datetime | None = None) -> None:
+        """Record that the signed-in user proved their identity again (R6, R39).
+
+        Call it after checking the password (or another factor) again, for example on
+        :class:`~sessionary.exceptions.ReauthenticationRequiredError`. Like :meth:`login` for
+        the same user: the data stays, the ID rotates at commit, ``auth_time`` becomes now (or
+        ``auth_time``) and the absolute deadline restarts — the only way to extend it.
+        Raises :class:`~sessionary.exceptions.SessionStateError` on an anonymous session.
+        """
+        self._check_writable()
+        if self._user_id is None:
+            msg = "reauthenticate() needs a signed-in session; call login() instead"
+            raise SessionStateError(msg)
+        self.login(self._user_id, auth_time=auth_time)
 
     def logout(self) -> None:
         """Destroy the stored session and clear the cookie at commit.
