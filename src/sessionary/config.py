@@ -44,6 +44,7 @@ _TOKEN_CHARS = frozenset(
 )
 _MAX_COOKIE_LIFETIME_S = 400 * 24 * 3600  # RFC 6265bis §5.5: user agents cap Max-Age at 400 days
 _MIN_SECRET_BYTES = 32
+_MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
 _MIN_SECRET_ENTROPY_BITS = 128.0
 _PLACEHOLDER_MARKERS = (
     "change",
@@ -265,6 +266,10 @@ class SessionConfig:
     empty value tells the client to forget its ID (logout, expiry, invalid ID)."""
     clock: Callable[[], float] = time.time
     """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
+    clock_skew_tolerance: Duration = 5
+    """How far (at most 5 min) this node's clock may lag a record stamped by another node
+    before a ``clock_skew`` event reports it (R38). A node whose clock lags keeps sessions
+    alive for its lag: keep clocks in sync (NTP) and watch for that event."""
     max_sessions_per_user: int | None = None
     """At most this many live sessions per user (``None``: no limit); see ``session_limit``."""
     session_limit: LimitPolicy = LimitPolicy.REJECT_NEW
@@ -278,6 +283,7 @@ class SessionConfig:
     idle_timeout_ms: int = field(init=False)
     absolute_timeout_ms: int = field(init=False)
     touch_interval_ms: int = field(init=False)
+    clock_skew_tolerance_ms: int = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "secrets", self._check_keys())
@@ -314,6 +320,11 @@ class SessionConfig:
         object.__setattr__(self, "idle_timeout_ms", idle)
         object.__setattr__(self, "absolute_timeout_ms", absolute)
         object.__setattr__(self, "touch_interval_ms", touch)
+        skew = _to_ms(self.clock_skew_tolerance, "clock_skew_tolerance")
+        if skew > _MAX_CLOCK_SKEW_MS:
+            msg = "clock_skew_tolerance must be at most 5 minutes"
+            raise ConfigurationError(msg)
+        object.__setattr__(self, "clock_skew_tolerance_ms", skew)
 
     def _check_options(self) -> None:
         if not isinstance(self.cookie, CookieOptions):

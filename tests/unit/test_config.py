@@ -36,6 +36,8 @@ def test_durations_accept_timedelta_and_seconds() -> None:
     assert cfg.touch_interval_ms == 60_000
     assert config(idle_timeout=90).touch_interval_ms == 45_000  # at most idle / 2
     assert config(touch_interval=10).touch_interval_ms == 10_000
+    assert cfg.clock_skew_tolerance_ms == 5_000  # R38's default
+    assert config(clock_skew_tolerance=timedelta(seconds=2)).clock_skew_tolerance_ms == 2_000
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,8 @@ def test_durations_accept_timedelta_and_seconds() -> None:
         ({"conflict_policy": "merge"}, "conflict_policy"),
         ({"max_raw_id_length": 10}, "between"),
         ({"clock": 5}, "callable"),
+        ({"clock_skew_tolerance": 0}, "positive"),
+        ({"clock_skew_tolerance": 301}, "at most 5 minutes"),
         ({"cookie": {"name": "x"}}, "CookieOptions"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -272,6 +273,42 @@ def test_idle_expiry() -> None:
     assert update.set_cookie is not None
     assert "Max-Age=0" in update.set_cookie
     assert [e.name for e in cycle.drain_events()] == [EventName.EXPIRED_IDLE]
+
+
+def test_a_clock_stepped_back_never_moves_session_time_back() -> None:
+    """R38: once this node has judged at a time, it never judges a session at an earlier one."""
+    clock = FakeClock(1_750_000_000)
+    h = Harness(session_config(idle_timeout=600, absolute_timeout=3600, clock=clock))
+    h.request(write(a=1))
+    alice = h.cookie
+    clock.advance(600)  # alice idled out; another visitor's request sees the time
+    h.cookie = None
+    h.request()
+    clock.advance(-3600)  # an NTP step or a resumed VM sets the wall clock back an hour
+    assert h.core.now_ms() == ((1_750_000_000 + 600) * 1000)
+    h.cookie = alice
+    cycle, _ = h.request(lambda s: s.get("a"))
+    assert cycle.session.is_new
+    assert [e.name for e in cycle.drain_events()] == [EventName.EXPIRED_IDLE]
+    clock.advance(3600 + 10)  # the wall clock passes the floor again: it is used as is
+    assert h.core.now_ms() == ((1_750_000_000 + 610) * 1000)
+
+
+def test_a_node_lagging_beyond_the_skew_tolerance_is_reported() -> None:
+    """R38: a node lagging more than ``clock_skew_tolerance`` behind another is reported."""
+    ahead = Harness()
+    behind_clock = FakeClock(1_750_000_000 - 3)  # within the 5 s tolerance
+    lagging_clock = FakeClock(1_750_000_000 - 3600)  # an hour behind
+    ahead.request(write(a=1))
+    for clock, reported in ((behind_clock, False), (lagging_clock, True)):
+        node = Harness(replace(ahead.config, clock=clock), engine=ahead.engine)
+        node.cookie = ahead.cookie
+        cycle, _ = node.request(lambda s: s.get("a"))
+        assert cycle.session["a"] == 1
+        skew = [e for e in cycle.drain_events() if e.name is EventName.CLOCK_SKEW]
+        assert bool(skew) is reported
+    assert skew[0].detail == {"behind_ms": 3600 * 1000}
+    assert skew[0].fingerprint is not None  # names the session, never its ID
 
 
 def test_absolute_expiry_despite_activity() -> None:

@@ -128,6 +128,7 @@ class SessionCore:
     """Everything a cycle needs that is fixed per application: config, keys, codec."""
 
     __slots__ = (
+        "_time_floor",
         "at_rest",
         "authorization",
         "codec",
@@ -145,6 +146,7 @@ class SessionCore:
         self, config: SessionConfig, *, sealed: bool = False, revocation: bool = False
     ) -> None:
         self.config = config
+        self._time_floor = 0
         self.keyring = KeyRing(config.secrets)
         self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
         """Encryption at rest of attribute values (server-side stores, opt-in)."""
@@ -168,8 +170,20 @@ class SessionCore:
         self.vary = ResponseUpdate(vary_cookie=True, vary_name=vary_name)
 
     def now_ms(self) -> int:
-        """The current time from the configured clock, in milliseconds."""
-        return int(self.config.clock() * 1000)
+        """The current time from the configured clock, in milliseconds, never going back.
+
+        A wall clock stepped backwards (an NTP correction, a resumed VM) does not move this
+        time back: it stays at the latest value returned until the clock catches up, so a
+        backwards clock never extends a session (R38).
+        """
+        now = int(self.config.clock() * 1000)
+        floor = self._time_floor
+        if now < floor:
+            return floor
+        # Unlocked (no threading in the sans-IO core): two threads racing here can at worst
+        # leave the floor a few microseconds behind the newest value either of them read.
+        self._time_floor = now
+        return now
 
     def begin(
         self,
@@ -608,10 +622,14 @@ class SessionCycle:
             return LoadStatus.INVALID
         if meta.user_key is not None and is_revoked(meta.stamp, record.user_epoch):
             return _REVOKED
+        config = self._core.config
         now = self.now
+        if meta.accessed - now > config.clock_skew_tolerance_ms:
+            # Another node stamped the last access further in our future than the tolerance:
+            # this node's clock lags, and it would keep sessions alive for its lag (R38).
+            self._event(EventName.CLOCK_SKEW, behind_ms=meta.accessed - now)
         if now >= meta.deadline:
             return LoadStatus.EXPIRED_ABSOLUTE
-        config = self._core.config
         if now >= meta.accessed + min(meta.idle, config.idle_timeout_ms):
             return LoadStatus.EXPIRED_IDLE
         attributes = record.attributes
