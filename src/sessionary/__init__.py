@@ -18,6 +18,7 @@ from sessionary._sync.events import MemoryEventLog
 from sessionary._sync.manager import SessionManager
 from sessionary._sync.sweeper import Sweeper
 from sessionary.config import (
+    ClientBinding,
     ConflictPolicy,
     CookieOptions,
     LimitPolicy,
@@ -58,6 +59,7 @@ __all__ = [
     "AsyncMemoryEventLog",
     "AsyncSessionManager",
     "AsyncSweeper",
+    "ClientBinding",
     "CodecError",
     "ConfigError",
     "ConfigurationError",

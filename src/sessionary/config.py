@@ -23,6 +23,7 @@ from typing import Literal
 from sessionary.exceptions import ConfigurationError
 
 __all__ = [
+    "ClientBinding",
     "ConflictPolicy",
     "CookieOptions",
     "Duration",
@@ -90,6 +91,26 @@ class StoreDownPolicy(str, enum.Enum):
     (and login, logout, rotate) raise :class:`~sessionary.exceptions.SessionReadOnlyError`
     (a 503 if not caught). No cookie is set. For pages that can be served to a logged-out
     visitor (a home page, public content), chosen per application or per route."""
+
+
+class ClientBinding(str, enum.Enum):
+    """Whether an authenticated session is bound to the client that logged in (R81).
+
+    The login records the ``User-Agent`` and a keyed hash of the client address; later
+    requests are compared with them (``SessionConfig.client_binding_fields``).
+    """
+
+    OFF = "off"
+    """No comparison (the default): nothing is read or decoded per request."""
+
+    DETECT = "detect"
+    """A mismatch emits a ``client_mismatch`` event (which fields differ); the session goes on."""
+
+    ENFORCE = "enforce"
+    """A mismatch also ends the session: the request is anonymous, the stored session is
+    destroyed (as a logout) and the cookie cleared. Opt-in: user agents change on browser
+    updates and addresses on mobile networks, and anyone holding a stolen cookie can end
+    the victim's session this way."""
 
 
 class LimitPolicy(str, enum.Enum):
@@ -274,6 +295,10 @@ class SessionConfig:
     """At most this many live sessions per user (``None``: no limit); see ``session_limit``."""
     session_limit: LimitPolicy = LimitPolicy.REJECT_NEW
     """What a login beyond ``max_sessions_per_user`` does: refuse, or evict the oldest."""
+    client_binding: ClientBinding = ClientBinding.OFF
+    """Compare authenticated requests with the client that logged in: off, detect, enforce."""
+    client_binding_fields: tuple[str, ...] = ("user_agent", "client")
+    """What ``client_binding`` compares: ``"user_agent"`` and/or ``"client"`` (the address)."""
     encrypt_at_rest: bool = False
     """Seal attribute values (AES-256-GCM) and authenticate metadata in server-side stores
     (:mod:`sessionary.sansio.at_rest`; needs the ``crypto`` extra)."""
@@ -368,6 +393,15 @@ class SessionConfig:
             msg = "max_sessions_per_user must be a positive integer or None"
             raise ConfigurationError(msg)
         self._coerce("session_limit", LimitPolicy)
+        self._coerce("client_binding", ClientBinding)
+        fields = self.client_binding_fields
+        if (
+            not isinstance(fields, tuple)
+            or not fields
+            or not set(fields) <= {"user_agent", "client"}
+        ):
+            msg = "client_binding_fields must be a non-empty tuple of 'user_agent' and 'client'"
+            raise ConfigurationError(msg)
 
     def _coerce(self, name: str, kind: type[enum.Enum]) -> None:
         """Accept an enum member or its value (``"raise"``) for the option ``name``."""

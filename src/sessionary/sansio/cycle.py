@@ -33,7 +33,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionary.codecs import get_codec
-from sessionary.config import ConflictPolicy, LimitPolicy, SessionConfig, StoreDownPolicy
+from sessionary.config import (
+    ClientBinding,
+    ConflictPolicy,
+    LimitPolicy,
+    SessionConfig,
+    StoreDownPolicy,
+)
 from sessionary.exceptions import (
     ConfigurationError,
     LockLostError,
@@ -72,7 +78,13 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.sealed import Sealer
 from sessionary.sansio.session import Delta, Lifecycle, Session
 from sessionary.sansio.transport import read_header_token
-from sessionary.sansio.users import DeviceInfo, encode_device, is_revoked
+from sessionary.sansio.users import (
+    MAX_USER_AGENT_LENGTH,
+    DeviceInfo,
+    decode_device,
+    encode_device,
+    is_revoked,
+)
 
 __all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
 
@@ -131,6 +143,7 @@ class SessionCore:
         "_time_floor",
         "at_rest",
         "authorization",
+        "binding",
         "codec",
         "config",
         "header_mode",
@@ -147,6 +160,8 @@ class SessionCore:
     ) -> None:
         self.config = config
         self._time_floor = 0
+        self.binding = config.client_binding
+        """``client_binding``: compare authenticated requests with the login's client."""
         self.keyring = KeyRing(config.secrets)
         self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
         """Encryption at rest of attribute values (server-side stores, opt-in)."""
@@ -581,6 +596,8 @@ class SessionCycle:
                     auth_time=meta.auth_time,
                     ref=self._core.keyring.session_ref(self._key),
                 )
+                if meta.user is not None and self._core.binding is not ClientBinding.OFF:
+                    self._check_client(meta.device)
                 return
         reason = _END_REASONS.get(verdict) if verdict is not LoadStatus.ENDED else result.reason
         self._session = Session(self._core.codec, now=self.now, end_reason=reason)
@@ -610,6 +627,30 @@ class SessionCycle:
                 else EventName.EXPIRED_ABSOLUTE
             )
             self._event(name, user=record.meta.user if record is not None else None)
+
+    def _check_client(self, recorded: bytes | None) -> None:
+        """Compare the request with the client that logged in (``client_binding``, R81)."""
+        core = self._core
+        login = decode_device(recorded)
+        fields = core.config.client_binding_fields
+        differ = []
+        if "user_agent" in fields and login.user_agent is not None:
+            current = (self._user_agent or "")[:MAX_USER_AGENT_LENGTH]
+            if current != login.user_agent:
+                differ.append("user_agent")
+        if "client" in fields and login.client_hash is not None:
+            client = self._client
+            current_hash = core.keyring.fingerprint("client:" + client) if client else None
+            if current_hash != login.client_hash:
+                differ.append("client")
+        if not differ:
+            return
+        session = self._session
+        assert session is not None
+        enforce = core.binding is ClientBinding.ENFORCE
+        self._event(EventName.CLIENT_MISMATCH, user=session.user_id, fields=differ, ended=enforce)
+        if enforce:
+            session.logout()  # destroyed at commit; the handler sees an anonymous session
 
     def _verify(self, record: StoredSession) -> LoadStatus | str | None:
         """Re-check what the store checked: the core, not the store, is the authority.

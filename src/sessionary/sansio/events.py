@@ -41,6 +41,9 @@ class EventName(str, enum.Enum):
     """The store was unavailable and a request that needed the session was refused (503)."""
     FAIL_OPEN_READONLY = "fail_open_readonly"
     """Store unavailable; a route that allows it went on with an anonymous read-only view."""
+    CLIENT_MISMATCH = "client_mismatch"
+    """``client_binding``: an authenticated request came from another user agent or address
+    than the login (``detail["fields"]``; ``detail["ended"]`` when enforced)."""
     CLOCK_SKEW = "clock_skew"
     """A record was stamped further in this node's future than ``clock_skew_tolerance``:
     this node's clock lags (``detail["behind_ms"]``). Check NTP."""

@@ -1,0 +1,98 @@
+"""Optional client binding (SECURITY.md R81): detect by default, terminate only when opted in.
+
+The login records the user agent and a keyed hash of the client address; with
+``client_binding`` set, later authenticated requests are compared with them. Runs on every
+store kind (the recorded device travels through the store); the sync twin is generated.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionary import ClientBinding
+from sessionary.exceptions import ConfigurationError
+from sessionary.sansio.events import EventName
+from sessionary.stores.base import AsyncStore
+from sessionary.testing import CapturingObserver, FakeClock, session_config
+from tests._async.test_users import UA, Device, manager_for
+
+pytestmark = pytest.mark.anyio
+
+OTHER_UA = "curl/8.5.0"
+OTHER_IP = "192.0.2.99"
+
+
+def mismatches(observer: CapturingObserver) -> list[tuple[list[str], bool]]:
+    return [(e.detail["fields"], e.detail["ended"]) for e in observer.of(EventName.CLIENT_MISMATCH)]
+
+
+async def test_binding_is_off_by_default(async_store: AsyncStore, clock: FakeClock) -> None:
+    observer = CapturingObserver()
+    manager = manager_for(async_store, clock, observer)
+    assert manager.config.client_binding is ClientBinding.OFF
+    device = Device(manager)
+    await device.login("alice")
+    device.ua, device.ip = OTHER_UA, OTHER_IP
+    assert await device.whoami() == "alice"
+    assert mismatches(observer) == []
+
+
+async def test_detect_reports_each_mismatch_and_keeps_the_session(
+    async_store: AsyncStore, clock: FakeClock
+) -> None:
+    observer = CapturingObserver()
+    manager = manager_for(async_store, clock, observer, client_binding="detect")
+    device = Device(manager)
+    await device.login("alice")
+    assert await device.whoami() == "alice"  # the same client: nothing to report
+    device.ua = OTHER_UA
+    assert await device.whoami() == "alice"
+    device.ua, device.ip = UA, OTHER_IP
+    assert await device.whoami() == "alice"
+    device.ua = OTHER_UA
+    assert await device.whoami() == "alice"
+    assert mismatches(observer) == [
+        (["user_agent"], False),
+        (["client"], False),
+        (["user_agent", "client"], False),
+    ]
+    event = observer.of(EventName.CLIENT_MISMATCH)[0]
+    assert event.user == "alice"
+    assert event.fingerprint is not None
+    assert OTHER_IP not in repr(event)  # the address is never logged
+
+
+async def test_enforce_ends_the_session_on_a_mismatch(
+    async_store: AsyncStore, clock: FakeClock
+) -> None:
+    observer = CapturingObserver()
+    manager = manager_for(
+        async_store,
+        clock,
+        observer,
+        client_binding="enforce",
+        client_binding_fields=("user_agent",),
+    )
+    victim = Device(manager)
+    await victim.login("alice")
+    victim.ip = OTHER_IP  # the address is not bound here: a new network is fine
+    assert await victim.whoami() == "alice"
+
+    thief = Device(manager, ua=OTHER_UA)
+    thief.cookie = victim.cookie
+    session = await thief.request()
+    assert session.user_id is None
+    assert thief.cookie is None  # the cookie was cleared
+    assert mismatches(observer) == [(["user_agent"], True)]
+    assert EventName.DESTROYED in observer.names()
+    assert await victim.whoami() is None  # the stolen session is over for everyone
+    assert await manager.list_user_sessions("alice") == []
+
+
+def test_binding_options_are_validated() -> None:
+    assert session_config(client_binding="detect").client_binding is ClientBinding.DETECT
+    with pytest.raises(ConfigurationError, match="client_binding"):
+        session_config(client_binding="strict")
+    for fields in [("ip",), (), ["user_agent"]]:
+        with pytest.raises(ConfigurationError, match="client_binding_fields"):
+            session_config(client_binding_fields=fields)
