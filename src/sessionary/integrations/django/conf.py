@@ -18,6 +18,10 @@ Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SE
 ``CONFIG``                     a complete :class:`~sessionary.SessionConfig` (overrides all
                                of the above except the store keys)
 ``OBSERVER``                   a :class:`~sessionary.observability.Observer`
+``TENANTS``                    ``{host: tenant}`` or a callable ``host -> tenant`` (or its
+                               dotted path): the tenant of each request, resolved from its
+                               ``Host`` by sessionary's middleware (400 for a host without
+                               one) and bound into every key (SECURITY.md R64)
 =============================  ===============================================================
 
 ``SESSION_COOKIE_NAME`` is used when changed from ``"sessionid"`` (else ``__Host-session``,
@@ -43,6 +47,7 @@ from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._settings import samesite_setting, seconds_setting
 from sessionary.observability import Observer
+from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.base import AsyncStore, Store
 from sessionary.stores.memory import MemoryEngine
 
@@ -143,6 +148,17 @@ def _stores(options: dict[str, Any]) -> tuple[Store | None, AsyncStore | None, b
     return store, async_store, False
 
 
+def _tenants(source: object) -> TenantResolver | None:
+    """``SESSIONARY['TENANTS']``: a mapping, a callable or the dotted path of one."""
+    if source is None:
+        return None
+    if isinstance(source, str):
+        from django.utils.module_loading import import_string  # noqa: PLC0415
+
+        source = import_string(source)
+    return TenantResolver(source)  # type: ignore[arg-type] # validated by TenantResolver
+
+
 class Runtime:
     """One process's sessionary state: the configuration and a sync and an async manager.
 
@@ -158,8 +174,11 @@ class Runtime:
         *,
         owned: bool = False,
         observer: Observer | None = None,
+        tenants: TenantResolver | None = None,
     ) -> None:
         self.config = config
+        self.tenants = tenants
+        """Resolves each request's tenant from its host (``SESSIONARY['TENANTS']``), if set."""
         self.store = store
         self._owned = owned
         self._sync = SessionManager(store, config, observer=observer) if store else None
@@ -207,6 +226,7 @@ def get_runtime() -> Runtime:
                     async_store,
                     owned=owned,
                     observer=options.get("OBSERVER"),
+                    tenants=_tenants(options.get("TENANTS")),
                 )
             runtime = _runtime
     return runtime

@@ -41,6 +41,13 @@ def _header_values(request: HttpRequest, name: str) -> list[str]:
     return [meta[key]] if key in meta else []
 
 
+def _tenant_of(request: HttpRequest, runtime: Runtime) -> str | None:
+    """The request's tenant (``""`` without ``TENANTS``); ``None`` for a host without one."""
+    if runtime.tenants is None:
+        return ""
+    return runtime.tenants.resolve(request.META.get("HTTP_HOST"))
+
+
 def _presented(request: HttpRequest, runtime: Runtime) -> tuple[list[str], list[str]]:
     """The request's ``Cookie`` values and the values of the token header (header mode)."""
     header = runtime.request_header
@@ -93,14 +100,18 @@ class SessionMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         runtime = get_runtime()
+        tenant = _tenant_of(request, runtime)
+        if tenant is None:
+            return _error(400, "Bad Request")
         cookies, tokens = _presented(request, runtime)
         cycle = runtime.manager.open(
             cookies,
             client=request.META.get("REMOTE_ADDR"),
             token_headers=tokens,
             user_agent=request.META.get("HTTP_USER_AGENT"),
+            tenant=tenant,
         )
-        store = self._install(request, runtime, cycle)
+        store = self._install(request, runtime, cycle, tenant)
         response = self.get_response(request)
         try:
             update = store.finish(commit=response.status_code < 500)
@@ -113,6 +124,9 @@ class SessionMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Handle one request in async mode."""
         runtime = get_runtime()
+        tenant = _tenant_of(request, runtime)
+        if tenant is None:
+            return _error(400, "Bad Request")
         cookies, tokens = _presented(request, runtime)
         client = request.META.get("REMOTE_ADDR")
         agent = request.META.get("HTTP_USER_AGENT")
@@ -120,12 +134,14 @@ class SessionMiddleware:
         cycle: SessionCycle
         if manager is not None:
             cycle = await manager.open(
-                cookies, client=client, token_headers=tokens, user_agent=agent
+                cookies, client=client, token_headers=tokens, user_agent=agent, tenant=tenant
             )
         else:
             open_sync: Callable[..., Awaitable[SessionCycle]] = sync_to_async(runtime.manager.open)
-            cycle = await open_sync(cookies, client=client, token_headers=tokens, user_agent=agent)
-        store = self._install(request, runtime, cycle)
+            cycle = await open_sync(
+                cookies, client=client, token_headers=tokens, user_agent=agent, tenant=tenant
+            )
+        store = self._install(request, runtime, cycle, tenant)
         response = await self.get_response(request)
         try:
             update = await store.afinish(commit=response.status_code < 500)
@@ -136,8 +152,10 @@ class SessionMiddleware:
         return self._respond(store, update, response)
 
     @staticmethod
-    def _install(request: HttpRequest, runtime: Runtime, cycle: SessionCycle) -> SessionStore:
-        store = SessionStore(cycle.loaded_id, runtime=runtime, cycle=cycle)
+    def _install(
+        request: HttpRequest, runtime: Runtime, cycle: SessionCycle, tenant: str
+    ) -> SessionStore:
+        store = SessionStore(cycle.loaded_id, runtime=runtime, cycle=cycle, tenant=tenant)
         request.session = store
         return store
 

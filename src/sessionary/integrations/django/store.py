@@ -24,6 +24,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
+from sessionary.exceptions import ConfigurationError
 from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.expiry import EXPIRY_KEY, deadline_of, shape_cookie
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
@@ -76,8 +77,16 @@ class SessionStore(SessionBase):
         *,
         runtime: Runtime | None = None,
         cycle: SessionCycle | None = None,
+        tenant: str = "",
     ) -> None:
         self._runtime = runtime if runtime is not None else get_runtime()
+        if self._runtime.tenants is not None and cycle is None and not tenant:
+            msg = (
+                "with SESSIONARY['TENANTS'], sessions come from sessionary's SessionMiddleware "
+                "(it resolves each request's tenant); pass tenant= to build one yourself"
+            )
+            raise ConfigurationError(msg)
+        self._tenant = tenant
         self._managed = cycle is not None
         self._cycle: SessionCycle | None = None
         self._key: str | None = None
@@ -113,6 +122,14 @@ class SessionStore(SessionBase):
         self._modified = value
 
     @property
+    def tenant(self) -> str:
+        """The request's tenant (``""`` without ``SESSIONARY['TENANTS']``).
+
+        Pass it to ``revoke_user``, ``list_user_sessions``... of ``get_runtime().manager``.
+        """
+        return self._tenant
+
+    @property
     def session_key(self) -> str | None:
         """The session's ID in the store (``None`` until it holds data)."""
         self._settle()
@@ -143,7 +160,7 @@ class SessionStore(SessionBase):
 
     def _open(self, key: str | None) -> SessionCycle:
         cookies, tokens = self._headers(key)
-        return self._runtime.manager.open(cookies, token_headers=tokens)
+        return self._runtime.manager.open(cookies, token_headers=tokens, tenant=self._tenant)
 
     async def _aopen(self, key: str | None) -> SessionCycle:
         if key is None:
@@ -152,7 +169,7 @@ class SessionStore(SessionBase):
         if manager is None:
             return await sync_to_async(self._open)(key)
         cookies, tokens = self._headers(key)
-        return await manager.open(cookies, token_headers=tokens)
+        return await manager.open(cookies, token_headers=tokens, tenant=self._tenant)
 
     def _bind(self, cycle: SessionCycle) -> None:
         self._cycle = cycle
