@@ -90,6 +90,19 @@ def test_sessions_revoke_asks_then_counts(
     assert cycle.session.user_id is None
     assert cycle.session.end_reason == "revoked"
     assert manager.open([cookies[2]]).session.user_id == "bob"
+    code, out = run(
+        "events",
+        "tail",
+        "--no-follow",
+        "--type",
+        "revoked",
+        "--store",
+        redis_url,
+        "--prefix",
+        key_prefix,
+    )
+    assert "user=alice" in out
+    assert "reason=admin" in out
 
 
 def test_events_tail_prints_and_filters(
@@ -171,4 +184,33 @@ def test_sessions_are_listed_per_tenant(
     assert "No live sessions" in out
     code, out = run(*base, "--tenant", "Bad Tenant!")
     assert code == 2
+    store.close()
+
+
+def test_the_user_epoch_expires_after_one_absolute_timeout(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """No session stamped before a revocation outlives the absolute timeout, so neither
+    does the epoch key (one key per revoked user would otherwise stay forever)."""
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    manager = SessionManager(
+        store, session_config(absolute_timeout=3600), observer=CapturingObserver()
+    )
+    manager.revoke_user("alice")
+    (epoch_key,) = redis_admin.scan_iter(match=f"{key_prefix}:u:*:ep")
+    assert 3500_000 < redis_admin.pttl(epoch_key) <= 3600_000
+    # An operator's revoke (no timeout known) keeps the epoch for good.
+    code, _ = run(
+        "sessions",
+        "revoke",
+        "--user",
+        "alice",
+        "--yes",
+        "--store",
+        redis_url,
+        "--prefix",
+        key_prefix,
+    )
+    assert code == 0
+    assert redis_admin.pttl(epoch_key) == -1
     store.close()

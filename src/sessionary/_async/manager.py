@@ -373,7 +373,9 @@ class AsyncSessionManager:
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = await self._key_of(store, user_key, keep_current.ref, now)
-        ended = await store.revoke_user(user_key, now, keep)
+        ended = await store.revoke_user(
+            user_key, now, keep, horizon=self.config.absolute_timeout_ms
+        )
         await self._announce(
             EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value
         )

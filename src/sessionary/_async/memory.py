@@ -57,8 +57,14 @@ class AsyncMemoryStore:
         """The user's live sessions (storage key, metadata), oldest first."""
         return self.engine.list_user(user_key, now, max_idle)
 
-    async def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
-        """End every session of the user but ``keep``; returns how many were live."""
+    async def revoke_user(
+        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+    ) -> int:
+        """End every session of the user but ``keep``; returns how many were ended.
+
+        ``horizon`` is accepted for parity with Redis; the engine keeps epochs in memory.
+        """
+        del horizon
         return self.engine.revoke_user(user_key, now, keep)
 
     async def end_session(self, user_key: str, key: str, reason: str) -> bool:

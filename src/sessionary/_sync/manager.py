@@ -374,7 +374,7 @@ class SessionManager:
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = self._key_of(store, user_key, keep_current.ref, now)
-        ended = store.revoke_user(user_key, now, keep)
+        ended = store.revoke_user(user_key, now, keep, horizon=self.config.absolute_timeout_ms)
         self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
         return ended
 

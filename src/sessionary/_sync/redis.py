@@ -457,10 +457,14 @@ class RedisStore:
         members = self._live_members(user_key, now, max_idle)
         return [(key, meta) for key, _, meta in sorted(members, key=lambda m: m[1])]
 
-    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
+    def revoke_user(
+        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+    ) -> int:
         """End every session of the user (but ``keep``): O(1) epoch move, then cleanup.
 
-        Returns how many sessions the cleanup ended.
+        ``horizon`` (ms): no session stamped before ``now`` can outlive it (the absolute
+        timeout), so the epoch key may expire then instead of staying forever. Returns how
+        many sessions the cleanup ended.
         """
         layout = self._layout
         kept = False
@@ -471,7 +475,7 @@ class RedisStore:
         removed = self._run(
             REVOKE_SCRIPT,
             [layout.user_index_key(user_key), layout.user_epoch_key(user_key)],
-            [now, keep if kept and keep is not None else ""],
+            [now, keep if kept and keep is not None else "", "" if horizon is None else horizon],
             durable=True,  # the epoch move is what refuses every older session
         )
         ended = 0

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from sessionary.cli._store import open_redis_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
+from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.tenants import check_tenant
-from sessionary.sansio.users import UserSession
+from sessionary.sansio.users import RevocationReason, UserSession
 
 __all__ = ["sessions"]
 
@@ -99,7 +100,12 @@ def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, p
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @store_options
 def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, prefix: str) -> None:
-    """Log a user out everywhere: every session that exists now stops working."""
+    """Log a user out everywhere: every session that exists now stops working.
+
+    A ``revoked`` event (reason ``admin``) goes to the deployment's event stream.
+    """
+    from sessionary._sync.redis_events import RedisEventStream  # noqa: PLC0415 - redis extra
+
     console = Console()
     with open_redis_store(store_url, prefix) as store, store_failure(store_url):
         user_key = KeyRing.user_key(user_id, tenant)
@@ -109,7 +115,16 @@ def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, pre
             click.confirm(
                 f"End all {live} live session(s) of user {user_id!r}?", abort=True, default=False
             )
-        ended = store.revoke_user(user_key, int(time.time() * 1000))
+        now = int(time.time() * 1000)
+        ended = store.revoke_user(user_key, now)
+        event = SessionEvent(
+            EventName.REVOKED,
+            now,
+            None,
+            user_id,
+            {"scope": "user", "sessions": ended, "reason": RevocationReason.ADMIN.value},
+        )
+        RedisEventStream(store.client, prefix=prefix).publish([event])
     console.print(
         f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
         "any session begun before now is refused from now on."

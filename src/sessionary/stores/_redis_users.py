@@ -73,12 +73,21 @@ return 1
 REVOKE_SCRIPT = Script.of(
     "revoke",
     """
--- KEYS[1] user index, KEYS[2] user epoch; ARGV: now, storage key to keep or ''
+-- KEYS[1] user index, KEYS[2] user epoch; ARGV: now, storage key to keep or '',
+--   horizon ms or '' (no session stamped before now outlives it: the epoch may expire then)
 -- Moves the epoch to max(epoch, now) — from then on every session stamped before is dead —
 -- and empties the index but for the kept entry. Reply: the storage keys removed.
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 local now = tonumber(ARGV[1])
+local ttl = redis.call('PTTL', KEYS[2])
 if now > current then redis.call('SET', KEYS[2], ARGV[1]) end
+if ARGV[3] ~= nil and ARGV[3] ~= '' then
+  local horizon = tonumber(ARGV[3])
+  if ttl == -1 and now <= current then horizon = -1 end  -- kept forever before: keep it so
+  if horizon > 0 then redis.call('PEXPIRE', KEYS[2], math.max(horizon, ttl)) end
+else
+  redis.call('PERSIST', KEYS[2])
+end
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local removed = {}
 for _, member in ipairs(members) do

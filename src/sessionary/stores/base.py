@@ -100,8 +100,13 @@ class AsyncUserStore(Protocol):
         """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
         ...
 
-    async def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
-        """Move the user's epoch to ``now`` and delete their sessions but ``keep``."""
+    async def revoke_user(
+        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+    ) -> int:
+        """Move the user's epoch to ``now`` and end their sessions but ``keep``.
+
+        ``horizon``: how long (ms) the epoch must be kept (the absolute timeout).
+        """
         ...
 
     async def end_session(self, user_key: str, key: str, reason: str) -> bool:
@@ -142,8 +147,13 @@ class UserStore(Protocol):
         """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
         ...
 
-    def revoke_user(self, user_key: str, now: int, keep: str | None = None) -> int:
-        """Move the user's epoch to ``now`` and delete their sessions but ``keep``."""
+    def revoke_user(
+        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+    ) -> int:
+        """Move the user's epoch to ``now`` and end their sessions but ``keep``.
+
+        ``horizon``: how long (ms) the epoch must be kept (the absolute timeout).
+        """
         ...
 
     def end_session(self, user_key: str, key: str, reason: str) -> bool:
