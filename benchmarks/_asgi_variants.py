@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -35,7 +36,7 @@ from sessionary.stores.base import AsyncStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 SessionOf = Callable[[Request], Awaitable[MutableMapping[str, Any]]]
-Hook = Callable[[Request, MutableMapping[str, Any]], None]
+Hook = Callable[[Request, MutableMapping[str, Any]], Awaitable[None] | None]
 
 
 def _ok() -> PlainTextResponse:
@@ -62,6 +63,13 @@ def routes(*handlers: Handler) -> list[Route]:
     ]
 
 
+async def _call(hook: Hook, request: Request, session: MutableMapping[str, Any]) -> None:
+    """Run a login/logout hook; a library whose rotation API is a coroutine gives one."""
+    result = hook(request, session)
+    if inspect.isawaitable(result):
+        await result
+
+
 def session_routes(session_of: SessionOf, login: Hook, logout: Hook) -> list[Route]:
     """The benchmark routes over a library's session, given how to get, rotate and end it."""
 
@@ -79,7 +87,7 @@ def session_routes(session_of: SessionOf, login: Hook, logout: Hook) -> list[Rou
 
     async def do_login(request: Request) -> Response:
         session = await session_of(request)
-        login(request, session)
+        await _call(login, request, session)
         session["count"] = 0
         session["profile"] = PROFILE
         return _ok()
@@ -95,7 +103,7 @@ def session_routes(session_of: SessionOf, login: Hook, logout: Hook) -> list[Rou
         session = await session_of(request)
         session.get("count")
         await asyncio.sleep(RACE_PAUSE_S)
-        logout(request, session)
+        await _call(logout, request, session)
         return _ok()
 
     async def dump(request: Request) -> Response:

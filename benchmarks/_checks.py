@@ -170,16 +170,17 @@ async def memory_rows(
             if variant.redis_prefix is None:
                 continue
             pattern = f"{variant.redis_prefix}:*"
+            server = variant.counters.admin or admin  # a variant may run on its own server
             await drive.send(variant, "POST", "/login", CookieJar())  # the user's first session
             for size in sizes:
-                before = _usage(admin, pattern)
+                before = _usage(server, pattern)
                 jar = CookieJar()
                 await drive.send(variant, "POST", "/login", jar)
                 await drive.send(variant, "POST", f"/fill?n={size}", jar)
-                after = _usage(admin, pattern)
+                after = _usage(server, pattern)
                 new = set(after) - set(before)
                 changed = new | {k for k in before if after.get(k) != before[k]}
-                encodings = sorted({_decode(admin.object("encoding", key)) for key in new})
+                encodings = sorted({_decode(server.object("encoding", key)) for key in new})
                 rows.append(
                     MemoryRow(
                         variant.name,

