@@ -104,6 +104,8 @@ def machine(admin: redis.Redis) -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "python": platform.python_version(),
         "redis": str(server.get("redis_version")),
+        # "Valkey 9.1.2" where a Valkey answers (its redis_version is a compatibility 7.2.4)
+        "server": _fastapi_redis_sdk.server_version(admin)[0],
         "hash_max_listpack_value": _listpack_value(admin),
         "sessionary": sessionary.__version__,
         "platform": platform.platform(),
@@ -399,7 +401,7 @@ def render(report: Report) -> str:
     m, s = report.machine, report.settings
     out = [
         f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-        f"Redis {m['redis']} (hash-max-listpack-value {m['hash_max_listpack_value']}), "
+        f"{m['server']} (hash-max-listpack-value {m['hash_max_listpack_value']}), "
         f"sessionary {m['sessionary']}, {m['platform']}.",
         "",
         f"Command: `{s['command']}` ({s['requests']} requests per variant and workload per "

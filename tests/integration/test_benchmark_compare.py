@@ -112,6 +112,8 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
     ):
         assert heading in markdown
     assert "| framework | variant | req/s | vs baseline | vs raw |" in markdown
+    assert report["machine"]["server"].startswith(("Redis ", "Valkey "))
+    assert f"Python {report['machine']['python']}, {report['machine']['server']} (" in markdown
 
 
 def test_arguments_are_checked() -> None:
