@@ -41,7 +41,7 @@ def store_options(command: F) -> F:
 @contextmanager
 def open_redis_store(url: str, prefix: str) -> Iterator[RedisStore]:
     """A connected sync ``RedisStore``; any failure becomes a clean CLI error (exit 1)."""
-    if not url.startswith(("redis", "rediss", "unix", "valkey")):
+    if not url.startswith(("redis", "rediss", "unix")):
         msg = "operator commands need the application's Redis URL (a memory store lives in "
         msg += "its own process)"
         raise click.BadParameter(msg, param_hint="--store")
