@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -46,6 +46,7 @@ from sessionary.stores._redis_common import (
 )
 from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
 from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.stores._redis_pool import AsyncWaitingPool
 from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
@@ -184,7 +185,7 @@ class AsyncRedisStore:
                 **options,
             )
         else:
-            pool = BlockingConnectionPool.from_url(
+            pool = AsyncWaitingPool.from_url(
                 url, max_connections=max_connections, timeout=pool_timeout, **options
             )
             client = Redis.from_pool(pool)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis import BlockingConnectionPool, Redis
+from redis import Redis
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
@@ -48,6 +48,7 @@ from sessionary.stores._redis_common import (
 )
 from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
 from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.stores._redis_pool import WaitingPool
 from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
@@ -186,7 +187,7 @@ class RedisStore:
                 **options,
             )
         else:
-            pool = BlockingConnectionPool.from_url(
+            pool = WaitingPool.from_url(
                 url, max_connections=max_connections, timeout=pool_timeout, **options
             )
             client = Redis.from_pool(pool)
