@@ -30,6 +30,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sessionary.codecs import get_codec
@@ -594,7 +595,7 @@ class SessionCycle:
                     is_new=False,
                     user_id=meta.user,
                     auth_time=meta.auth_time,
-                    ref=self._core.keyring.session_ref(self._key),
+                    ref=partial(self._core.keyring.session_ref, self._key),
                 )
                 if meta.user is not None and self._core.binding is not ClientBinding.OFF:
                     self._check_client(meta.device)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -123,7 +123,7 @@ class Session(MutableMapping[str, Any]):
         user_id: str | None = None,
         auth_time: int | None = None,
         error: BaseException | None = None,
-        ref: str | None = None,
+        ref: str | Callable[[], str] | None = None,
         end_reason: str | None = None,
         read_only: BaseException | None = None,
     ) -> None:
@@ -290,7 +290,10 @@ class Session(MutableMapping[str, Any]):
     @property
     def ref(self) -> str | None:
         """This session's handle in device lists (``UserSession.ref``); ``None`` if new."""
-        return self._ref
+        ref = self._ref
+        if callable(ref):  # computed on first use: most requests never ask
+            ref = self._ref = ref()
+        return ref
 
     @property
     def end_reason(self) -> str | None:
