@@ -20,6 +20,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
+from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -32,7 +33,7 @@ from sessionary.sansio.ops import (
     Update,
     UserBinding,
 )
-from sessionary.sansio.users import is_live, is_revoked, sessions_to_evict
+from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
 from sessionary.stores._redis_cluster import sync_owner_of
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
@@ -58,10 +59,11 @@ from sessionary.stores._redis_users import (
     RENEW_LOCK_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
+    SESSION_META_FIELDS,
     USER_SCRIPTS,
-    UserRecordReader,
     due_bucket,
     expired_from_claim,
+    parse_session_meta,
 )
 from sessionary.stores._retry import RETRYABLE, sync_pause
 
@@ -130,7 +132,6 @@ class RedisStore:
         self.track_expiry = track_expiry
         """Keep the expiry schedule the sweeper reads (one more round trip per create)."""
         self.due_buckets = due_buckets
-        self._reader = UserRecordReader()
         self._owns_client = False
         self._sentinel: Any = None  # the Sentinel a redis+sentinel:// URL created
 
@@ -317,12 +318,9 @@ class RedisStore:
 
     def create(self, op: Create) -> CommitResult:
         """Create a session record (one round trip; a login also updates its user's index)."""
-        evicted: tuple[str, ...] = ()
-        if op.binding is not None:
-            admitted = self._admit(op.key, op.binding, op.now, op.idle)
-            if admitted is None:
-                return CommitResult(CommitStatus.LIMIT)
-            evicted = admitted
+        evicted = self._admit(op.key, op.binding, op.now, op.idle)
+        if evicted is None:
+            return CommitResult(CommitStatus.LIMIT)
         key = self._layout.session_key(op.key)
         args = self._layout.create_args(op)
         result = parse_commit_reply(self._run(CREATE_SCRIPT, key, args, durable=self._commits))
@@ -331,18 +329,14 @@ class RedisStore:
             self._after_write(
                 op.key, binding=op.binding, now=op.now, user=op.user, deadline=op.deadline, due=due
             )
-            if evicted:
-                result.evicted = evicted
+            result.evicted = evicted
         return result
 
     def update(self, op: Update) -> CommitResult:
         """Apply a conditional delta (one round trip; a login also updates its user's index)."""
-        evicted: tuple[str, ...] = ()
-        if op.binding is not None:
-            admitted = self._admit(op.key, op.binding, op.now, op.max_idle)
-            if admitted is None:
-                return CommitResult(CommitStatus.LIMIT)
-            evicted = admitted
+        evicted = self._admit(op.key, op.binding, op.now, op.max_idle)
+        if evicted is None:
+            return CommitResult(CommitStatus.LIMIT)
         layout = self._layout
         keys = [layout.session_key(op.key), layout.lock_key(op.key)]
         args = layout.update_args(op)
@@ -356,8 +350,7 @@ class RedisStore:
                 deadline=op.deadline,
                 due=op.now,
             )
-            if evicted:
-                result.evicted = evicted
+            result.evicted = evicted
         return result
 
     def destroy(self, op: Destroy) -> bool:
@@ -401,13 +394,12 @@ class RedisStore:
         if not keys:
             return []
         layout = self._layout
-        fields = self._reader.fields
         with mapped_redis_errors("reading sessions"):
             pipe = self._client.pipeline(transaction=False)
             for key in keys:
-                pipe.hmget(layout.session_key(key), fields)
+                pipe.hmget(layout.session_key(key), SESSION_META_FIELDS)
             replies = pipe.execute()
-        return [self._reader.parse(reply) for reply in replies]
+        return [parse_session_meta(reply) for reply in replies]
 
     def _live_members(
         self, user_key: str, now: int, max_idle: int
@@ -427,25 +419,21 @@ class RedisStore:
         live: list[tuple[str, int, RecordMeta]] = []
         dead: list[str] = []
         for key, (_, score), meta in zip(keys, members, metas, strict=True):
-            if (
-                meta is None
-                or meta.user_key != user_key
-                or not is_live(meta, now, max_idle)
-                or is_revoked(meta.stamp, epoch)
-            ):
-                dead.append(key)
-            else:
+            if is_live_session_of(meta, user_key, now=now, max_idle=max_idle, epoch=epoch):
+                assert meta is not None
                 live.append((key, int(score), meta))
+            else:
+                dead.append(key)
         if dead:
             with mapped_redis_errors("pruning the user index"):
                 self._client.zrem(index, *dead)
         return live
 
     def _admit(
-        self, key: str, binding: UserBinding, now: int, max_idle: int
+        self, key: str, binding: UserBinding | None, now: int, max_idle: int
     ) -> tuple[str, ...] | None:
         """Apply the session limit for a login; ``None`` means refuse."""
-        if binding.max_sessions is None:
+        if binding is None or binding.max_sessions is None:
             return ()
         members = self._live_members(binding.user_key, now, max_idle)
         victims = sessions_to_evict(((s, k) for k, s, _ in members if k != key), binding)
@@ -556,7 +544,11 @@ class RedisStore:
             gone: list[str] = []
             for key, meta in zip(keys, metas, strict=True):
                 if meta is not None and is_live(meta, now, max_idle):
-                    reschedule[key] = min(meta.deadline, meta.accessed + min(meta.idle, max_idle))
+                    idle = effective_idle(meta.idle, max_idle)
+                    expires = now + ttl_ms(
+                        now=now, accessed=meta.accessed, idle=idle, deadline=meta.deadline
+                    )
+                    reschedule[key] = expires
                     continue
                 claim = self._run(CLAIM_SCRIPT, [due, layout.due_info_key(bucket)], [key])
                 session = expired_from_claim(key, claim, meta, now)

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from sessionary.sansio.ops import RecordMeta, UserBinding
+from sessionary.sansio.expiry import effective_idle, expiry_status
+from sessionary.sansio.ops import LoadStatus, RecordMeta, UserBinding
 
 __all__ = [
     "MAX_USER_AGENT_LENGTH",
@@ -30,6 +31,7 @@ __all__ = [
     "decode_device",
     "encode_device",
     "is_live",
+    "is_live_session_of",
     "is_revoked",
     "next_epoch",
     "sessions_to_evict",
@@ -90,7 +92,27 @@ def sessions_to_evict(
 
 def is_live(meta: RecordMeta, now: int, max_idle: int) -> bool:
     """Whether a record's expiry arithmetic says it is still alive at ``now``."""
-    return now < meta.deadline and now < meta.accessed + min(meta.idle, max_idle)
+    idle = effective_idle(meta.idle, max_idle)
+    return (
+        expiry_status(now=now, accessed=meta.accessed, idle=idle, deadline=meta.deadline)
+        is LoadStatus.FOUND
+    )
+
+
+def is_live_session_of(
+    meta: RecordMeta | None, user_key: str, *, now: int, max_idle: int, epoch: int | None
+) -> bool:
+    """Whether a user-index entry still names a live session of that user.
+
+    ``meta`` is ``None`` for a missing record or a tombstone; a record indexed under another
+    user, expired, or revoked by the user's ``epoch`` is dead too (the index prunes it).
+    """
+    return (
+        meta is not None
+        and meta.user_key == user_key
+        and is_live(meta, now, max_idle)
+        and not is_revoked(meta.stamp, epoch)
+    )
 
 
 @dataclass(frozen=True, slots=True)

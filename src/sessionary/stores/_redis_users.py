@@ -33,10 +33,11 @@ __all__ = [
     "RENEW_LOCK_SCRIPT",
     "RESTAMP_SCRIPT",
     "REVOKE_SCRIPT",
+    "SESSION_META_FIELDS",
     "USER_SCRIPTS",
-    "UserRecordReader",
     "due_bucket",
     "expired_from_claim",
+    "parse_session_meta",
 ]
 
 END_SCRIPT = Script.of(
@@ -156,17 +157,26 @@ USER_SCRIPTS = (
 )
 
 
-class UserRecordReader:
-    """Reads session metadata with one ``HMGET`` (device lists, limits, the sweeper)."""
+SESSION_META_FIELDS = (
+    META_FIELD,
+    USER_FIELD,
+    USER_KEY_FIELD,
+    STAMP_FIELD,
+    DEVICE_FIELD,
+    ENDED_FIELD,
+)
+"""What one ``HMGET`` reads of a session for device lists, limits and the sweeper."""
 
-    fields = (META_FIELD, USER_FIELD, USER_KEY_FIELD, STAMP_FIELD, DEVICE_FIELD, ENDED_FIELD)
 
-    def parse(self, reply: list[Any]) -> RecordMeta | None:
-        """The metadata, or ``None`` for a missing record, a tombstone or a non-session."""
-        values = dict(zip(self.fields, reply, strict=True))
-        if values[ENDED_FIELD] is not None:
-            return None
-        return meta_from_fields(values)
+def parse_session_meta(reply: list[Any]) -> RecordMeta | None:
+    """The metadata read by an ``HMGET`` of :data:`SESSION_META_FIELDS`.
+
+    ``None`` for a missing record, a tombstone or a non-session.
+    """
+    values = dict(zip(SESSION_META_FIELDS, reply, strict=True))
+    if values[ENDED_FIELD] is not None:
+        return None
+    return meta_from_fields(values)
 
 
 def due_bucket(storage_key: str, buckets: int) -> int:

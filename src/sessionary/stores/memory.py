@@ -35,7 +35,7 @@ from sessionary.sansio.ops import (
     Update,
     UserBinding,
 )
-from sessionary.sansio.users import is_revoked, next_epoch, sessions_to_evict
+from sessionary.sansio.users import is_live_session_of, next_epoch, sessions_to_evict
 
 __all__ = ["DEFAULT_MAX_ENTRIES", "MemoryEngine"]
 
@@ -192,12 +192,9 @@ class MemoryEngine:
             existing = self._live(op.key, op.now)
             if existing is not None:
                 return _OK if existing.nonce == op.nonce else _EXISTS
-            evicted: tuple[str, ...] = ()
-            if op.binding is not None:
-                admitted = self._admit(op.key, op.binding, op.now, op.idle)
-                if admitted is None:
-                    return _LIMIT
-                evicted = admitted
+            evicted = self._admit(op.key, op.binding, op.now, op.idle)
+            if evicted is None:
+                return _LIMIT
             record = _Record(
                 attributes=dict(op.attributes),
                 created=op.now,
@@ -212,9 +209,7 @@ class MemoryEngine:
             record.gc_at = op.now + ttl_ms(
                 now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline
             )
-            if op.binding is not None:
-                record.bind(op.binding)
-                self._index.setdefault(op.binding.user_key, {})[op.key] = op.binding.score
+            self._index_login(op.key, record, op.binding)
             self._records[op.key] = record
             while len(self._records) > self.max_entries:
                 self._evict_one(op.now)
@@ -265,14 +260,10 @@ class MemoryEngine:
             )
             if conflicts and op.strict:
                 return CommitResult(CommitStatus.CONFLICT, conflicts)
-            evicted: tuple[str, ...] = ()
-            if op.binding is not None:
-                admitted = self._admit(op.key, op.binding, op.now, idle)
-                if admitted is None:
-                    return _LIMIT
-                evicted = admitted
-                record.bind(op.binding)
-                self._index.setdefault(op.binding.user_key, {})[op.key] = op.binding.score
+            evicted = self._admit(op.key, op.binding, op.now, idle)
+            if evicted is None:
+                return _LIMIT
+            self._index_login(op.key, record, op.binding)
             attributes = dict(current)  # copy-on-write: snapshots handed out stay unchanged
             for name in op.delete:
                 attributes.pop(name, None)
@@ -311,14 +302,11 @@ class MemoryEngine:
     def _alive_for(self, user_key: str, key: str, now: int, max_idle: int) -> _Record | None:
         """The indexed record if it still is a live session of this user (caller holds lock)."""
         record = self._live(key, now)
-        if record is None or record.user_key != user_key or record.ended is not None:
+        if record is None or record.ended is not None:
             return None
-        if expiry_status(
-            now=now,
-            accessed=record.accessed,
-            idle=effective_idle(record.idle, max_idle),
-            deadline=record.deadline,
-        ) is not LoadStatus.FOUND or is_revoked(record.stamp, self._epochs.get(user_key)):
+        meta = record.snapshot(touched=False).meta
+        epoch = self._epochs.get(user_key)
+        if not is_live_session_of(meta, user_key, now=now, max_idle=max_idle, epoch=epoch):
             return None
         return record
 
@@ -334,16 +322,22 @@ class MemoryEngine:
         return index
 
     def _admit(
-        self, key: str, binding: UserBinding, now: int, max_idle: int
+        self, key: str, binding: UserBinding | None, now: int, max_idle: int
     ) -> tuple[str, ...] | None:
         """Apply the session limit for a login; ``None`` means refuse (caller holds lock)."""
-        if binding.max_sessions is None:
+        if binding is None or binding.max_sessions is None:
             return ()
         index = self._pruned(binding.user_key, now, max_idle)
         victims = sessions_to_evict(((s, k) for k, s in index.items() if k != key), binding)
         for victim in victims or ():
             self._end(binding.user_key, victim, "evicted")
         return victims
+
+    def _index_login(self, key: str, record: _Record, binding: UserBinding | None) -> None:
+        """Record a login's binding and index the session under its user (caller holds lock)."""
+        if binding is not None:
+            record.bind(binding)
+            self._index.setdefault(binding.user_key, {})[key] = binding.score
 
     def _end(self, user_key: str, key: str, reason: str) -> bool:
         index = self._index.get(user_key)
