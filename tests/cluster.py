@@ -84,6 +84,25 @@ class RedisClusterNodes:
         msg = "the test Redis Cluster did not come up in time"
         raise RuntimeError(msg)
 
+    def describe(self) -> str:
+        """For a failure message: each node's cluster state and view of the primaries."""
+        views = []
+        for server in self.servers:
+            client = redis.Redis(host=DEFAULT_HOST, port=server.port, socket_timeout=1)
+            try:
+                state = _text(_cmd(client, "CLUSTER", "INFO")).split()[0]
+                primaries = [
+                    f"{line.split()[1].split('@')[0].rsplit(':', 1)[1]} {line.split()[2]}"
+                    for line in _text(_cmd(client, "CLUSTER", "NODES")).splitlines()
+                    if "master" in line.split()[2]
+                ]
+                views.append(f"{server.port}: {state}, primaries {primaries}")
+            except (redis.RedisError, OSError) as exc:
+                views.append(f"{server.port}: {type(exc).__name__}")
+            finally:
+                client.close()
+        return "; ".join(views)
+
     def stop(self) -> None:
         """Stop every node."""
         for server in self.servers:

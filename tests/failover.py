@@ -14,8 +14,11 @@ string derived from it, and a counter it bumps). Every response is checked:
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +31,7 @@ from starlette.routing import Route
 
 from sessionary.integrations.asgi import SessionMiddleware
 from sessionary.sansio.events import SessionEvent
+from sessionary.stores import _redis_errors
 from sessionary.stores.base import AsyncStore
 from sessionary.testing import session_config
 
@@ -72,6 +76,32 @@ class RecordingObserver:
     def operation(self, name: str, seconds: float, outcome: str) -> None:
         """Count the outcome."""
         self.outcomes[outcome] += 1
+
+
+_KEY_TAG = re.compile(r"\{[^}]*\}")
+
+
+@contextmanager
+def tally_redis_errors() -> Iterator[Counter[str]]:
+    """Count the redis-py errors behind the store's typed errors, by type and message start.
+
+    A diagnostic for the failure message: a typed ``StoreUnavailableError`` names the
+    redis-py exception type only, and "why did the clients never recover" needs more. Key
+    hash tags are blanked so equal messages for different sessions count together.
+    """
+    tally: Counter[str] = Counter()
+    original = _redis_errors.mapped_redis_errors.__exit__
+
+    def counting(self: Any, kind: Any, exc: BaseException | None, traceback: Any) -> None:
+        if exc is not None:
+            tally[f"{type(exc).__name__}: {_KEY_TAG.sub('{}', str(exc))[:70]}"] += 1
+        original(self, kind, exc, traceback)
+
+    _redis_errors.mapped_redis_errors.__exit__ = counting  # type: ignore[method-assign]
+    try:
+        yield tally
+    finally:
+        _redis_errors.mapped_redis_errors.__exit__ = original  # type: ignore[method-assign]
 
 
 def make_app(store: AsyncStore, observer: RecordingObserver) -> Any:

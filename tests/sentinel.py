@@ -98,6 +98,15 @@ class SentinelGroup:
         msg = "the test Sentinel group did not come up in time"
         raise RuntimeError(msg)
 
+    def describe(self) -> str:
+        """For a failure message: the primary each sentinel names, each data node's role."""
+        views = [
+            _ask(port, lambda c: c.sentinel_get_master_addr_by_name(SERVICE))
+            for _, port in self.sentinel_addresses
+        ]
+        roles = [f"{s.port}: {_ask(s.port, _role)}" for s in self.servers]
+        return f"sentinels name {views}; nodes {roles}"
+
     def stop(self) -> None:
         """Stop every process."""
         for server in [*self.sentinels, *self.replicas, self.primary]:
@@ -112,6 +121,22 @@ class SentinelGroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _ask(port: int, question: Any) -> str:
+    """``question(client)`` for one server, or the error's name when it does not answer."""
+    client = redis.Redis(host=DEFAULT_HOST, port=port, socket_timeout=1)
+    try:
+        return str(question(client))
+    except (redis.RedisError, OSError) as exc:
+        return type(exc).__name__
+    finally:
+        client.close()
+
+
+def _role(client: redis.Redis) -> str:
+    info: Any = client.info("replication")
+    return f"{info.get('role')} link {info.get('master_link_status', '-')}"
 
 
 def wait_for_replica_link(port: int, deadline: float) -> None:

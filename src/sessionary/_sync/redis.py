@@ -34,7 +34,7 @@ from sessionary.sansio.ops import (
     UserBinding,
 )
 from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
-from sessionary.stores._redis_cluster import sync_owner_of
+from sessionary.stores._redis_cluster import owner_moved, sync_owner_of, sync_refresh_slots
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
@@ -287,13 +287,42 @@ class RedisStore:
             return self._client.evalsha(script.sha, len(keys), *keys, *args)
         # One round trip on one connection: WAIT counts the replicas holding this write.
         # On a Cluster, WAIT (no key) must be sent to the primary owning the keys explicitly.
-        target: dict[str, Any] = {}
         if isinstance(self._client, RedisCluster):
-            target["target_nodes"] = sync_owner_of(self._client, keys[0])
+            return self._send_durable_on_cluster(self._client, script, keys, args, wait)
         pipe: Any = self._client.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, **target)
+        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
         reply, acknowledged = pipe.execute()
+        check_acknowledged(wait, int(acknowledged), script.name)
+        return reply
+
+    def _send_durable_on_cluster(
+        self,
+        client: Any,  # a RedisCluster (the sync one's pipeline() is untyped)
+        script: Script,
+        keys: list[str],
+        args: list[bytes | str | int],
+        wait: ReplicaWait,
+    ) -> Any:
+        """The write and ``WAIT`` on the connection of the primary that owns the key.
+
+        A failure refreshes the slot map (redis-py's asyncio pipeline does not). A write
+        redirected to another primary (MOVED mid-pipeline) was acknowledged by the wrong
+        node's ``WAIT``: its durability is unknown, reported as such.
+        """
+        owner = sync_owner_of(client, keys[0])
+        pipe: Any = client.pipeline(transaction=False)
+        pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=owner)
+        try:
+            reply, acknowledged = pipe.execute()
+        except NoScriptError:
+            raise
+        except Exception:
+            sync_refresh_slots(client)
+            raise
+        if owner_moved(client, keys[0], owner):
+            check_acknowledged(wait, 0, script.name)
         check_acknowledged(wait, int(acknowledged), script.name)
         return reply
 

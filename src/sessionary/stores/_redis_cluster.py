@@ -1,9 +1,14 @@
-"""Finding the Cluster primary that owns a key, for commands that name no key (``WAIT``).
+"""Durable writes on a Cluster: the primary that owns a key, and the slot map after a failure.
 
 A keyless command in a redis-py cluster pipeline goes to the client's *default* node, not to
 the node the pipeline's other commands went to; ``WAIT`` must run on the primary that took
 the write, on the same connection. The asyncio client learns its slot map lazily, hence the
-two twins (the sync store's code is generated from the asyncio store's).
+twins (the sync store's code is generated from the asyncio store's).
+
+A failed pipeline does not make redis-py's asyncio Cluster client (8.x) refresh its slot map,
+unlike a failed single command: a store whose only traffic to a dead primary's slots is
+durable writes (pipelines) would keep sending them to the dead address after the failover.
+The store refreshes the map itself when a durable write fails (:func:`async_refresh_slots`).
 """
 
 from __future__ import annotations
@@ -12,8 +17,15 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
-__all__ = ["async_owner_of", "sync_owner_of"]
+__all__ = [
+    "async_owner_of",
+    "async_refresh_slots",
+    "owner_moved",
+    "sync_owner_of",
+    "sync_refresh_slots",
+]
 
 
 async def async_owner_of(client: AsyncRedisCluster, key: str) -> Any:
@@ -26,3 +38,27 @@ def sync_owner_of(client: RedisCluster, key: str) -> Any:
     """The ``ClusterNode`` owning ``key`` (the sync client loads its map when created)."""
     node_of: Any = client.get_node_from_key  # untyped in redis-py's sync client
     return node_of(key)
+
+
+def owner_moved(client: Any, key: str, owner: Any) -> bool:
+    """Whether ``key`` now maps to another primary than ``owner`` (a MOVED was followed)."""
+    current = client.get_node_from_key(key)
+    return current is None or current.name != owner.name
+
+
+async def async_refresh_slots(client: AsyncRedisCluster) -> None:
+    """Re-read the slot map from a reachable node (best effort: errors are the caller's).
+
+    Connections are kept (redis-py recycles them lazily), so commands other tasks have in
+    flight are not disturbed. When no node answers, the map stays as it was and the next
+    failing write tries again.
+    """
+    try:
+        await client.nodes_manager.initialize()
+    except (RedisError, RedisClusterException, OSError):
+        return
+
+
+def sync_refresh_slots(client: RedisCluster) -> None:
+    """Nothing to do: the sync client refreshes its slot map when a pipeline fails."""
+    del client
