@@ -66,6 +66,10 @@ class RedisClusterNodes:
                 primary_id = _cmd(clients[offset % self.primaries], "CLUSTER", "MYID")
                 _cmd(replica, "CLUSTER", "REPLICATE", _text(primary_id))
             self._wait(lambda: all(_state_ok(c) for c in clients), deadline)
+            # Every node must also know every replica as a replica: a primary that still sees
+            # a replica as a primary refuses it its vote when a failover comes.
+            replicas = self.primaries * self.replicas
+            self._wait(lambda: all(_replicas_known(c) == replicas for c in clients), deadline)
             for server in self.servers[self.primaries :]:
                 wait_for_replica_link(server.port, deadline)
             for client in clients:
@@ -142,6 +146,15 @@ def _text(value: object) -> str:
 
 def _known_nodes(client: redis.Redis) -> int:
     return len(_text(_cmd(client, "CLUSTER", "NODES")).strip().splitlines())
+
+
+def _replicas_known(client: redis.Redis) -> int:
+    """How many healthy replicas (attached to a primary) this node's view shows."""
+    lines = _text(_cmd(client, "CLUSTER", "NODES")).strip().splitlines()
+    return sum(
+        "slave" in fields[2] and "fail" not in fields[2] and fields[3] != "-"
+        for fields in (line.split() for line in lines)
+    )
 
 
 def _state_ok(client: redis.Redis) -> bool:
