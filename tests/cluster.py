@@ -23,6 +23,9 @@ CLUSTER_ARGS = (
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
     "--cluster-node-timeout", "2000",
+    # A replica may be promoted however long it has not heard from its primary (a starved
+    # machine must not turn a failover into a permanent outage).
+    "--cluster-replica-validity-factor", "0",
     "--repl-diskless-sync-delay", "0",
 )  # fmt: skip
 
@@ -105,7 +108,9 @@ class RedisClusterNodes:
                 views.append(f"{server.port}: {type(exc).__name__}")
             finally:
                 client.close()
-        return "; ".join(views)
+        replicas = self.servers[self.primaries :]
+        logs = [f"replica {s.port}: {s.log_tail()}" for s in replicas]
+        return "; ".join(views + logs)
 
     def stop(self) -> None:
         """Stop every node."""

@@ -131,6 +131,11 @@ class SimulatedClient:
     http: httpx2.AsyncClient
     acked: int = 0
     attempted: int = 0
+    killed: list[float] = field(default_factory=list)
+    """When the primary was killed (empty before): shared by every client of a run."""
+    early_failures: int = 0
+    """Failures before the kill (a durable write whose replica was slow, say): typed and
+    checked like the others, but not the start of the outage."""
     first_failure: float | None = None
     recovered: float | None = None
     statuses: Counter[int] = field(default_factory=Counter)
@@ -171,7 +176,9 @@ class SimulatedClient:
             violations.append(f"client {self.index}: status {response.status_code}")
         if "set-cookie" in response.headers:
             violations.append(f"client {self.index}: a {response.status_code} set a cookie")
-        if self.first_failure is None:
+        if not self.killed:
+            self.early_failures += 1
+        elif self.first_failure is None:
             self.first_failure = time.monotonic()
         await anyio.sleep(0.02)
 
@@ -213,8 +220,10 @@ class Outcome:
         recovery = self.recovery
         stuck = [c.index for c in self.failed if c.recovered is None]
         never = f" ({len(stuck)} never recovered: {stuck})" if stuck else ""
+        early = sum(c.early_failures for c in self.clients)
+        before = f" ({early} failed before the kill)" if early else ""
         return (
-            f"{len(self.clients)} clients, {statuses.total()} requests {dict(statuses)}; "
+            f"{len(self.clients)} clients, {statuses.total()} requests {dict(statuses)}{before}; "
             f"{len(self.failed)} clients saw failures{never}; kill -> first failure "
             f"{'n/a' if first is None else f'{first:.2f} s'}; first failure -> recovered "
             f"{'n/a' if recovery is None else f'{recovery:.2f} s'}"
@@ -235,7 +244,8 @@ async def run_load(
     transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
     violations: list[str] = []
     https = [httpx2.AsyncClient(transport=transport, base_url=BASE) for _ in range(clients)]
-    simulated = [SimulatedClient(index, http) for index, http in enumerate(https)]
+    killed: list[float] = []
+    simulated = [SimulatedClient(index, http, killed=killed) for index, http in enumerate(https)]
     start = time.monotonic()
     killed_at = 0.0
     stop = anyio.Event()
@@ -249,6 +259,7 @@ async def run_load(
         await anyio.sleep(warm_s)
         killed_at = time.monotonic()
         kill()
+        killed.append(killed_at)
         calm_since: float | None = None
         while time.monotonic() - start < limit_s:
             await anyio.sleep(0.1)

@@ -17,6 +17,11 @@ from tests.services import DEFAULT_HOST, RedisServer, free_port
 
 SERVICE = "sessionary-test"
 FAST_SYNC = ("--repl-diskless-sync-delay", "0")  # replicas sync at once, not after 5 s
+# How long the sentinels wait for the chosen replica to report its promotion (and for the
+# other replicas to follow it) before they give the failover up and retry after twice as long.
+# A quick failover never waits for it; 5 s was seen to be too short for a CPU-starved
+# machine (the failover was abandoned half-done and no sentinel named a primary for 30 s).
+FAILOVER_TIMEOUT_MS = 60_000
 
 
 class SentinelGroup:
@@ -66,7 +71,7 @@ class SentinelGroup:
                     f"port {port}\nbind {DEFAULT_HOST}\n"
                     f"sentinel monitor {SERVICE} {DEFAULT_HOST} {self.primary.port} 2\n"
                     f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
-                    f"sentinel failover-timeout {SERVICE} 5000\n"
+                    f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
                 )
                 sentinel.extra_args = [str(config), "--sentinel"]
                 self.sentinels.append(_start_sentinel(sentinel))
@@ -105,7 +110,8 @@ class SentinelGroup:
             for _, port in self.sentinel_addresses
         ]
         roles = [f"{s.port}: {_ask(s.port, _role)}" for s in self.servers]
-        return f"sentinels name {views}; nodes {roles}"
+        logs = "; ".join(f"sentinel {s.port}: {s.log_tail()}" for s in self.sentinels)
+        return f"sentinels name {views}; nodes {roles}; {logs}"
 
     def stop(self) -> None:
         """Stop every process."""
@@ -158,7 +164,7 @@ def _start_sentinel(server: RedisServer) -> RedisServer:
     import subprocess  # noqa: PLC0415 - only here
 
     server.process = subprocess.Popen(
-        [server.binary, *server.extra_args, "--logfile", str(Path(server.directory) / "log")],
+        [server.binary, *server.extra_args, "--logfile", str(Path(server.directory) / "redis.log")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -125,6 +125,15 @@ class RedisServer:
         msg = f"{Path(self.binary).name} did not answer on port {self.port} within {timeout} s"
         raise RuntimeError(msg)
 
+    def log_tail(self, lines: int = 4) -> str:
+        """The last warnings and events of the server's log (``#``, ``+``, ``-`` lines)."""
+        log = Path(self.directory) / "redis.log"
+        if not log.exists():
+            return "no log"
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        notable = [line for line in text if any(f" {mark} " in line for mark in "#+-")]
+        return " | ".join(line.split(" ", 4)[-1] for line in notable[-lines:])
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and remove its directory."""
         process, self.process = self.process, None
