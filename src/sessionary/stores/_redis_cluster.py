@@ -41,8 +41,15 @@ def sync_owner_of(client: RedisCluster, key: str) -> Any:
 
 
 def owner_moved(client: Any, key: str, owner: Any) -> bool:
-    """Whether ``key`` now maps to another primary than ``owner`` (a MOVED was followed)."""
-    current = client.get_node_from_key(key)
+    """Whether ``key`` now maps to another primary than ``owner`` (a MOVED was followed).
+
+    A slot map that no longer covers the key counts as moved: the write happened, where its
+    acknowledgement came from is unknown.
+    """
+    try:
+        current = client.get_node_from_key(key)
+    except (RedisError, RedisClusterException):
+        return True
     return current is None or current.name != owner.name
 
 

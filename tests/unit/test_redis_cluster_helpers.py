@@ -1,0 +1,81 @@
+"""The Cluster durable-write helpers' decisions (their effect on a real Cluster is tested in
+tests/integration/test_failover.py and tests/integration/test_redis_durability.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, SlotNotCoveredError
+
+from sessionary.stores._redis_cluster import async_refresh_slots, owner_moved, sync_refresh_slots
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Node:
+    name: str
+
+
+class SlotMap:
+    """Answers ``get_node_from_key`` like redis-py's client: a node, None, or an error."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def get_node_from_key(self, key: str) -> Any:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_the_same_primary_by_name_has_not_moved() -> None:
+    # redis-py may rebuild its ClusterNode objects on a refresh: compare names, not identity
+    assert not owner_moved(SlotMap(Node("127.0.0.1:7000")), "k", Node("127.0.0.1:7000"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Node("127.0.0.1:7001"), None, SlotNotCoveredError("slot 1 not covered")],
+    ids=["another primary", "no node", "slot not covered"],
+)
+def test_another_owner_or_no_known_owner_counts_as_moved(answer: Any) -> None:
+    assert owner_moved(SlotMap(answer), "k", Node("127.0.0.1:7000"))
+
+
+class NodesManager:
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def initialize(self) -> None:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+
+
+class Client:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.nodes_manager = NodesManager(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [None, RedisClusterException("no reachable node"), RedisConnectionError("refused")],
+    ids=["refreshed", "no node answers", "connection refused"],
+)
+async def test_refreshing_the_slot_map_never_hides_the_original_error(
+    error: Exception | None,
+) -> None:
+    client: Any = Client(error)
+    await async_refresh_slots(client)  # never raises: the caller re-raises its own error
+    assert client.nodes_manager.calls == 1
+
+
+def test_the_sync_client_needs_no_refresh() -> None:
+    client: Any = Client(RedisClusterException("would fail if called"))
+    sync_refresh_slots(client)
+    assert client.nodes_manager.calls == 0
