@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import pytest
 
 from sessionary import Session, SessionConfig, SessionManager
+from sessionary._sync import redis_admission
 from sessionary.config import LimitPolicy
-from sessionary.exceptions import ConfigurationError, SessionLimitError
+from sessionary.exceptions import ConfigurationError, LockNotAcquiredError, SessionLimitError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
+from sessionary.stores import RedisStore
 from sessionary.stores.base import Store
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.concurrency import sync_gather
@@ -208,6 +211,68 @@ def test_session_limit_evict_oldest_tells_the_evicted_session(
     assert (oldest.user_id, oldest.end_reason) == (None, "evicted")
     assert [d.whoami() for d in devices[1:]] == ["alice", "alice"]
     assert len(manager.list_user_sessions("alice")) == 2
+
+
+@pytest.mark.parametrize("policy", [LimitPolicy.REJECT_NEW, LimitPolicy.EVICT_OLDEST])
+def test_concurrent_logins_never_exceed_the_session_limit(
+    sync_store: Store, clock: FakeClock, policy: LimitPolicy
+) -> None:
+    """30 logins of one user at once, limit 3: afterwards at most 3 signed-in sessions."""
+    manager = manager_for(sync_store, clock, max_sessions_per_user=3, session_limit=policy)
+    devices = [Device(manager) for _ in range(30)]
+    refused = 0
+
+    def login(device: Device) -> object:
+        nonlocal refused
+        try:
+            device.login("alice")
+        except SessionLimitError:
+            refused += 1
+        return None
+
+    sync_gather([partial(login, d) for d in devices], limit=30)
+    signed_in = [d for d in devices if d.whoami() == "alice"]
+    listed = manager.list_user_sessions("alice")
+    assert len(signed_in) == len(listed) <= 3
+    if policy is LimitPolicy.REJECT_NEW:
+        assert (len(signed_in), refused) == (3, 27)
+    else:
+        assert (len(signed_in), refused) == (3, 0)
+
+
+def test_a_login_that_cannot_get_its_users_admission_is_refused(
+    sync_redis_store: RedisStore,
+    key_prefix: str,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another login holds the user's admission past the wait: a typed error, nothing written."""
+    monkeypatch.setattr(redis_admission, "ADMISSION_WAIT_S", 0.05)
+    manager = manager_for(sync_redis_store, clock, max_sessions_per_user=2)
+    first, second = Device(manager), Device(manager)
+    first.login("alice")
+    client: Any = sync_redis_store.client
+    (index,) = client.keys(f"{key_prefix}:u:*}}")  # the user's index
+    admission = index + b":ad"  # its slot, its suffix
+    client.set(admission, b"a login that crashed", px=60_000)
+    with pytest.raises(LockNotAcquiredError):
+        second.login("alice")
+    assert second.whoami() is None
+    assert len(manager.list_user_sessions("alice")) == 1
+    client.delete(admission)
+    second.login("alice")
+    assert second.whoami() == "alice"
+    assert client.exists(admission) == 0  # released after use
+
+
+def test_logins_without_a_limit_take_no_admission(
+    sync_redis_store: RedisStore, clock: FakeClock
+) -> None:
+    device = Device(manager_for(sync_redis_store, clock))
+    counting: Any = sync_redis_store.client  # records every command it sends
+    counting.sent.clear()
+    device.login("alice")
+    assert "SET" not in counting.sent
 
 
 def test_reauthentication_extends_the_absolute_deadline(

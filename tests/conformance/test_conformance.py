@@ -191,6 +191,20 @@ def test_store_outage_gives_503_only_where_the_session_is_used(
     assert len(refusals) == 2
 
 
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_a_login_over_the_session_limit_is_refused_with_403(
+    open_driver: DriverFactory, store: StoreKind
+) -> None:
+    """``reject_new``: every adapter answers the refused login 403 and sets no cookie."""
+    with open_driver(store, session_config(max_sessions_per_user=1)) as driver:
+        first = session_cookie(send(driver, "POST", "/login?user=ada"))
+        assert first is not None
+        refused = send(driver, "POST", "/login?user=ada")
+        assert refused.status == 403
+        assert session_cookie(refused) is None
+        assert send(driver, "GET", "/whoami", first).json == {"user": "ada"}
+
+
 def test_header_transport(open_driver: DriverFactory) -> None:
     with open_driver("memory", session_config(transport="header")) as driver:
         created = driver.request(Request("POST", "/write?a=1"))

@@ -8,6 +8,8 @@ failed idempotent operations are retried with backoff (see :mod:`sessionary.stor
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
@@ -17,6 +19,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import NoScriptError
 
+from sessionary._async.redis_admission import AsyncAdmission
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
 from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
@@ -125,6 +128,7 @@ class AsyncRedisStore:
         self._durability = durability
         self._retries = retries
         self._cluster = isinstance(client, RedisCluster)
+        self._admission = AsyncAdmission(client, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
         self.track_expiry = track_expiry
@@ -344,7 +348,14 @@ class AsyncRedisStore:
         return result
 
     async def create(self, op: Create) -> CommitResult:
-        """Create a session record (one round trip; a login also updates its user's index)."""
+        """Create a session record (one round trip; a login also updates its user's index).
+
+        A login under a session limit takes its user's admission first (see
+        :mod:`sessionary._async.redis_admission`).
+        """
+        return await self._admitted(op.binding, partial(self._create, op))
+
+    async def _create(self, op: Create) -> CommitResult:
         evicted = await self._admit(op.key, op.binding, op.now, op.idle)
         if evicted is None:
             return CommitResult(CommitStatus.LIMIT)
@@ -362,7 +373,25 @@ class AsyncRedisStore:
         return result
 
     async def update(self, op: Update) -> CommitResult:
-        """Apply a conditional delta (one round trip; a login also updates its user's index)."""
+        """Apply a conditional delta (one round trip; a login also updates its user's index).
+
+        A login under a session limit takes its user's admission first, as in :meth:`create`.
+        """
+        return await self._admitted(op.binding, partial(self._update, op))
+
+    async def _admitted(
+        self, binding: UserBinding | None, write: Callable[[], Awaitable[CommitResult]]
+    ) -> CommitResult:
+        """Run ``write``, holding the user's admission when a session limit applies."""
+        if binding is None or binding.max_sessions is None:
+            return await write()
+        token = await self._admission.enter(binding.user_key)
+        try:
+            return await write()
+        finally:
+            await self._admission.leave(binding.user_key, token)
+
+    async def _update(self, op: Update) -> CommitResult:
         evicted = await self._admit(op.key, op.binding, op.now, op.max_idle)
         if evicted is None:
             return CommitResult(CommitStatus.LIMIT)

@@ -10,6 +10,8 @@ failed idempotent operations are retried with backoff (see :mod:`sessionary.stor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from redis import Redis
@@ -19,6 +21,7 @@ from redis.exceptions import NoScriptError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from sessionary._sync.redis_admission import Admission
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
 from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
@@ -127,6 +130,7 @@ class RedisStore:
         self._durability = durability
         self._retries = retries
         self._cluster = isinstance(client, RedisCluster)
+        self._admission = Admission(client, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
         self.track_expiry = track_expiry
@@ -346,7 +350,14 @@ class RedisStore:
         return result
 
     def create(self, op: Create) -> CommitResult:
-        """Create a session record (one round trip; a login also updates its user's index)."""
+        """Create a session record (one round trip; a login also updates its user's index).
+
+        A login under a session limit takes its user's admission first (see
+        :mod:`sessionary._sync.redis_admission`).
+        """
+        return self._admitted(op.binding, partial(self._create, op))
+
+    def _create(self, op: Create) -> CommitResult:
         evicted = self._admit(op.key, op.binding, op.now, op.idle)
         if evicted is None:
             return CommitResult(CommitStatus.LIMIT)
@@ -362,7 +373,25 @@ class RedisStore:
         return result
 
     def update(self, op: Update) -> CommitResult:
-        """Apply a conditional delta (one round trip; a login also updates its user's index)."""
+        """Apply a conditional delta (one round trip; a login also updates its user's index).
+
+        A login under a session limit takes its user's admission first, as in :meth:`create`.
+        """
+        return self._admitted(op.binding, partial(self._update, op))
+
+    def _admitted(
+        self, binding: UserBinding | None, write: Callable[[], CommitResult]
+    ) -> CommitResult:
+        """Run ``write``, holding the user's admission when a session limit applies."""
+        if binding is None or binding.max_sessions is None:
+            return write()
+        token = self._admission.enter(binding.user_key)
+        try:
+            return write()
+        finally:
+            self._admission.leave(binding.user_key, token)
+
+    def _update(self, op: Update) -> CommitResult:
         evicted = self._admit(op.key, op.binding, op.now, op.max_idle)
         if evicted is None:
             return CommitResult(CommitStatus.LIMIT)

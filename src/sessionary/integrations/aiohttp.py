@@ -48,7 +48,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
     CsrfContext,
@@ -150,10 +151,8 @@ async def _commit(request: web.Request, response: web.StreamResponse) -> web.Res
     manager = request.app[_MANAGER_KEY]
     try:
         update = await manager.commit(_cycle(request))
-    except StoreUnavailableError:
-        return _error(503, "Service Unavailable")
-    except StoreConflictError:
-        return _error(409, "Conflict")
+    except COMMIT_ERRORS as error:
+        return _error(*commit_failure(error))
     changes = header_changes(update, response.headers.get("Vary"))
     for name, value in changes.replace.items():
         response.headers[name] = value

@@ -58,7 +58,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from sessionary._sync.manager import SessionManager
 from sessionary.config import CookieOptions, SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
 from sessionary.integrations._csrf import make_guard, origin_failure, report
 from sessionary.integrations._settings import samesite_setting, seconds_setting
 from sessionary.observability import Observer
@@ -242,11 +243,8 @@ class SessionaryInterface(SessionInterface):
             return
         try:
             update = self.manager.commit(session.cycle)
-        except StoreUnavailableError:
-            _replace_with_error(response, 503, "Service Unavailable")
-            return
-        except StoreConflictError:
-            _replace_with_error(response, 409, "Conflict")
+        except COMMIT_ERRORS as error:
+            _replace_with_error(response, *commit_failure(error))
             return
         changes = header_changes(update, response.headers.get("Vary"))
         for name, value in changes.replace.items():

@@ -41,7 +41,8 @@ from typing import Any
 
 from sessionary._sync.manager import SessionManager
 from sessionary.config import SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreConflictError, StoreUnavailableError
+from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
     CsrfContext,
@@ -71,7 +72,7 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 _ERRORS = {
     400: ("400 Bad Request", b"Bad Request"),
-    403: ("403 Forbidden", FORBIDDEN_BODY),
+    403: ("403 Forbidden", FORBIDDEN_BODY),  # a refused origin or CSRF token, a session limit
     503: ("503 Service Unavailable", b"Service Unavailable"),
     409: ("409 Conflict", b"Conflict"),
 }
@@ -142,10 +143,8 @@ class _Exchange:
         self.started = True
         try:
             update = self.manager.commit(self.cycle)
-        except StoreUnavailableError:
-            return self.fail(503)
-        except StoreConflictError:
-            return self.fail(409)
+        except COMMIT_ERRORS as error:
+            return self.fail(commit_failure(error)[0])
         return self.start(status, merge_headers(headers, update), exc_info)
 
     def fail(self, code: int) -> Callable[[bytes], object]:

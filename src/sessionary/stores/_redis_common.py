@@ -370,6 +370,10 @@ class RedisLayout:
         """The user's epoch (time of the last ``revoke_user``), same slot as the index."""
         return f"{self.epoch_prefix}{user_key}}}:ep"
 
+    def user_admission_key(self, user_key: str) -> str:
+        """The lease logins of a user with a session limit take turns on (index's slot)."""
+        return f"{self.epoch_prefix}{user_key}}}:ad"
+
     def user_pattern(self) -> str:
         """A ``SCAN MATCH`` pattern for this prefix's user indexes (and epochs)."""
         return f"{self.prefix}:u:*"

@@ -9,7 +9,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from sessionary.exceptions import StoreConflictError, StoreUnavailableError
+from sessionary.exceptions import StoreUnavailableError
+from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
 from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.store import SessionStore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
@@ -115,10 +116,8 @@ class SessionMiddleware:
         response = self.get_response(request)
         try:
             update = store.finish(commit=response.status_code < 500)
-        except StoreUnavailableError:
-            return _error(503, "Service Unavailable")
-        except StoreConflictError:
-            return _error(409, "Conflict")
+        except COMMIT_ERRORS as error:
+            return _error(*commit_failure(error))
         return self._respond(store, update, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -145,10 +144,8 @@ class SessionMiddleware:
         response = await self.get_response(request)
         try:
             update = await store.afinish(commit=response.status_code < 500)
-        except StoreUnavailableError:
-            return _error(503, "Service Unavailable")
-        except StoreConflictError:
-            return _error(409, "Conflict")
+        except COMMIT_ERRORS as error:
+            return _error(*commit_failure(error))
         return self._respond(store, update, response)
 
     @staticmethod
