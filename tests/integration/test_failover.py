@@ -18,9 +18,12 @@ from typing import Any
 import anyio
 import pytest
 
+from sessionary import AsyncSessionManager
 from sessionary.exceptions import StoreError
+from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import CommitStatus
 from sessionary.stores import AsyncRedisStore, ReplicaWait
+from sessionary.testing import session_config
 from tests.cluster import RedisClusterNodes
 from tests.failover import (
     FAILURE_TYPES,
@@ -186,6 +189,45 @@ async def test_durable_writes_alone_follow_a_cluster_failover(cluster: RedisClus
         recovery = time.monotonic() - killed
         print(f"\ndurable writes only: {len(failures)} failures, recovered in {recovery:.2f} s")
         assert written == len(on_victim), f"no recovery in {RECOVERY_LIMIT_S} s: {failures[-3:]}"
+        assert set(failures) <= FAILURE_TYPES, failures
+    finally:
+        await store.aclose()
+
+
+async def test_device_lists_alone_follow_a_cluster_failover(cluster: RedisClusterNodes) -> None:
+    """Only pipelines (the user index, the session records) reach the dead primary's slots."""
+    host, port = cluster.startup_nodes[0]
+    store = AsyncRedisStore.from_url(f"redis+cluster://{host}:{port}", timeout=0.5, retries=0)
+    victim = cluster.servers[1]
+    assert victim.process is not None
+    client: Any = store.client
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        await client.initialize()
+        users = (f"user-{n}" for n in range(10_000))
+        user = next(
+            u
+            for u in users
+            if client.get_node_from_key(store.layout.user_index_key(KeyRing.user_key(u))).port
+            == victim.port
+        )
+        cycle = await manager.open([])
+        cycle.session.login(user)
+        await manager.commit(cycle)
+        victim.process.kill()
+        killed = time.monotonic()
+        failures: list[str] = []
+        listed = None
+        while listed is None and time.monotonic() - killed < RECOVERY_LIMIT_S:
+            try:
+                listed = await manager.list_user_sessions(user)
+            except StoreError as exc:
+                failures.append(type(exc).__name__)
+                await anyio.sleep(0.05)
+        recovery = time.monotonic() - killed
+        print(f"\ndevice list only: {len(failures)} failures, recovered in {recovery:.2f} s")
+        assert listed is not None, f"no recovery in {RECOVERY_LIMIT_S} s: {failures[-3:]}"
+        assert len(listed) == 1
         assert set(failures) <= FAILURE_TYPES, failures
     finally:
         await store.aclose()

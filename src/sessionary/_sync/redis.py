@@ -441,22 +441,35 @@ class RedisStore:
         if self.track_expiry:
             bucket = due_bucket(key, self.due_buckets)
             info = f"{deadline or 0}|{user or ''}".encode("utf-8", "surrogatepass")
-            with mapped_redis_errors("scheduling the expiry sweep"):
-                pipe = self._client.pipeline(transaction=False)
-                pipe.zadd(self._layout.due_key(bucket), {key: due})
-                pipe.hset(self._layout.due_info_key(bucket), key, info)
-                pipe.execute()
+            pipe = self._client.pipeline(transaction=False)
+            pipe.zadd(self._layout.due_key(bucket), {key: due})
+            pipe.hset(self._layout.due_info_key(bucket), key, info)
+            self._execute(pipe, "scheduling the expiry sweep")
+
+    def _execute(self, pipe: Any, operation: str) -> Any:
+        """Send a pipeline; on a Cluster a failure refreshes the slot map.
+
+        redis-py's asyncio Cluster pipeline does not refresh it (a single command does), so
+        a store whose only traffic to a dead primary's slots is pipelined would keep sending
+        to the dead address after the failover.
+        """
+        try:
+            with mapped_redis_errors(operation):
+                return pipe.execute()
+        except StoreUnavailableError:
+            if isinstance(self._client, RedisCluster):
+                sync_refresh_slots(self._client)
+            raise
 
     def _read_records(self, keys: list[str]) -> list[RecordMeta | None]:
         """The metadata of several sessions (any slots), one pipelined round trip per node."""
         if not keys:
             return []
         layout = self._layout
-        with mapped_redis_errors("reading sessions"):
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipe.hmget(layout.session_key(key), SESSION_META_FIELDS)
-            replies = pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hmget(layout.session_key(key), SESSION_META_FIELDS)
+        replies = self._execute(pipe, "reading sessions")
         return [parse_session_meta(reply) for reply in replies]
 
     def _live_members(
@@ -465,12 +478,11 @@ class RedisStore:
         """The user's live indexed sessions (key, score, meta); prunes the dead entries."""
         layout = self._layout
         index = layout.user_index_key(user_key)
-        with mapped_redis_errors("reading the user index"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.zremrangebyscore(index, "-inf", f"({now}")
-            pipe.zrange(index, 0, -1, withscores=True)
-            pipe.get(layout.user_epoch_key(user_key))
-            _, members, epoch_raw = pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        pipe.zremrangebyscore(index, "-inf", f"({now}")
+        pipe.zrange(index, 0, -1, withscores=True)
+        pipe.get(layout.user_epoch_key(user_key))
+        _, members, epoch_raw = self._execute(pipe, "reading the user index")
         epoch = None if epoch_raw is None else int(epoch_raw)
         keys = [bytes(m).decode("ascii") for m, _ in members]
         metas = self._read_records(keys)
@@ -574,13 +586,12 @@ class RedisStore:
     def _untrack(self, keys: list[str]) -> None:
         if not keys:
             return
-        with mapped_redis_errors("updating the expiry schedule"):
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                bucket = due_bucket(key, self.due_buckets)
-                pipe.zrem(self._layout.due_key(bucket), key)
-                pipe.hdel(self._layout.due_info_key(bucket), key)
-            pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        for key in keys:
+            bucket = due_bucket(key, self.due_buckets)
+            pipe.zrem(self._layout.due_key(bucket), key)
+            pipe.hdel(self._layout.due_info_key(bucket), key)
+        self._execute(pipe, "updating the expiry schedule")
 
     def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
         """Report sessions that expired, each exactly once across concurrent sweepers.
@@ -614,11 +625,10 @@ class RedisStore:
                     expired.append(session)
                     gone.append(layout.session_key(key))
             if gone:  # expired by the arithmetic: nothing can revive them, so free them now
-                with mapped_redis_errors("deleting expired sessions"):
-                    pipe = self._client.pipeline(transaction=False)
-                    for name in gone:
-                        pipe.delete(name)
-                    pipe.execute()
+                pipe = self._client.pipeline(transaction=False)
+                for name in gone:
+                    pipe.delete(name)
+                self._execute(pipe, "deleting expired sessions")
             if reschedule:
                 with mapped_redis_errors("rescheduling the expiry sweep"):
                     self._client.zadd(due, reschedule, xx=True)

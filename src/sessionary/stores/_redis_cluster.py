@@ -7,8 +7,9 @@ twins (the sync store's code is generated from the asyncio store's).
 
 A failed pipeline does not make redis-py's asyncio Cluster client (8.x) refresh its slot map,
 unlike a failed single command: a store whose only traffic to a dead primary's slots is
-durable writes (pipelines) would keep sending them to the dead address after the failover.
-The store refreshes the map itself when a durable write fails (:func:`async_refresh_slots`).
+pipelined (durable writes, device lists, the expiry schedule) would keep sending it to the
+dead address after the failover. The store refreshes the map itself when one of its
+pipelines fails (:func:`async_refresh_slots`).
 """
 
 from __future__ import annotations
