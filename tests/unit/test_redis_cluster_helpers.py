@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, SlotNotCoveredError
 
-from sessionary.stores._redis_cluster import async_refresh_slots, owner_moved, sync_refresh_slots
+from sessionary.exceptions import StoreUnavailableError
+from sessionary.stores._redis_cluster import (
+    async_refresh_slots,
+    async_send_pipeline,
+    owner_moved,
+    sync_refresh_slots,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -79,3 +86,22 @@ def test_the_sync_client_needs_no_refresh() -> None:
     client: Any = Client(RedisClusterException("would fail if called"))
     sync_refresh_slots(client)
     assert client.nodes_manager.calls == 0
+
+
+class FailingPipe:
+    async def execute(self) -> list[Any]:
+        raise RedisConnectionError("connection refused")
+
+
+async def test_a_failed_cluster_pipeline_refreshes_the_slot_map_then_raises_typed() -> None:
+    cluster = AsyncRedisCluster(host="127.0.0.1", port=1)  # lazy: never connects here
+    manager = NodesManager(None)
+    cluster.nodes_manager = manager  # type: ignore[assignment]
+    with pytest.raises(StoreUnavailableError):
+        await async_send_pipeline(cluster, FailingPipe(), "reading sessions")
+    assert manager.calls == 1
+
+
+async def test_a_failed_standalone_pipeline_just_raises_typed() -> None:
+    with pytest.raises(StoreUnavailableError):
+        await async_send_pipeline(object(), FailingPipe(), "reading sessions")

@@ -35,7 +35,12 @@ from sessionary.sansio.ops import (
     UserBinding,
 )
 from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
-from sessionary.stores._redis_cluster import async_owner_of, async_refresh_slots, owner_moved
+from sessionary.stores._redis_cluster import (
+    async_owner_of,
+    async_refresh_slots,
+    async_send_pipeline,
+    owner_moved,
+)
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
@@ -455,13 +460,7 @@ class AsyncRedisStore:
         a store whose only traffic to a dead primary's slots is pipelined would keep sending
         to the dead address after the failover.
         """
-        try:
-            with mapped_redis_errors(operation):
-                return await pipe.execute()
-        except StoreUnavailableError:
-            if isinstance(self._client, RedisCluster):
-                await async_refresh_slots(self._client)
-            raise
+        return await async_send_pipeline(self._client, pipe, operation)
 
     async def _read_records(self, keys: list[str]) -> list[RecordMeta | None]:
         """The metadata of several sessions (any slots), one pipelined round trip per node."""

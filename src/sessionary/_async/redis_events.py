@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 
 from sessionary._async.events import DEFAULT_MAXLEN, StreamEntry
 from sessionary.sansio.events import SessionEvent, decode_event, encode_event
+from sessionary.stores._redis_cluster import async_send_pipeline
 from sessionary.stores._redis_common import RedisLayout
 from sessionary.stores._redis_errors import mapped_redis_errors
 
@@ -52,11 +53,10 @@ class AsyncRedisEventStream:
         """``XADD`` each event (one pipelined round trip)."""
         if not events:
             return
-        with mapped_redis_errors("publishing events"):
-            pipe = self._client.pipeline(transaction=False)
-            for event in events:
-                pipe.xadd(self.key, encode_event(event), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
-            await pipe.execute()
+        pipe = self._client.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(self.key, encode_event(event), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+        await async_send_pipeline(self._client, pipe, "publishing events")
 
     async def ensure_group(self, group: str, *, start: str = "0") -> None:
         """Create the consumer group (and the stream) unless it exists."""

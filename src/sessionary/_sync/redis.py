@@ -37,7 +37,12 @@ from sessionary.sansio.ops import (
     UserBinding,
 )
 from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
-from sessionary.stores._redis_cluster import owner_moved, sync_owner_of, sync_refresh_slots
+from sessionary.stores._redis_cluster import (
+    owner_moved,
+    sync_owner_of,
+    sync_refresh_slots,
+    sync_send_pipeline,
+)
 from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
@@ -453,13 +458,7 @@ class RedisStore:
         a store whose only traffic to a dead primary's slots is pipelined would keep sending
         to the dead address after the failover.
         """
-        try:
-            with mapped_redis_errors(operation):
-                return pipe.execute()
-        except StoreUnavailableError:
-            if isinstance(self._client, RedisCluster):
-                sync_refresh_slots(self._client)
-            raise
+        return sync_send_pipeline(self._client, pipe, operation)
 
     def _read_records(self, keys: list[str]) -> list[RecordMeta | None]:
         """The metadata of several sessions (any slots), one pipelined round trip per node."""

@@ -20,12 +20,17 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from sessionary.exceptions import StoreUnavailableError
+from sessionary.stores._redis_errors import mapped_redis_errors
+
 __all__ = [
     "async_owner_of",
     "async_refresh_slots",
+    "async_send_pipeline",
     "owner_moved",
     "sync_owner_of",
     "sync_refresh_slots",
+    "sync_send_pipeline",
 ]
 
 
@@ -70,3 +75,21 @@ async def async_refresh_slots(client: AsyncRedisCluster) -> None:
 def sync_refresh_slots(client: RedisCluster) -> None:
     """Nothing to do: the sync client refreshes its slot map when a pipeline fails."""
     del client
+
+
+async def async_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
+    """Execute a pipeline of ``client``, errors mapped; a failure refreshes a Cluster's slots."""
+    try:
+        with mapped_redis_errors(operation):
+            return await pipe.execute()
+    except StoreUnavailableError:
+        if isinstance(client, AsyncRedisCluster):
+            await async_refresh_slots(client)
+        raise
+
+
+def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
+    """Execute a pipeline of ``client``, errors mapped (the sync client refreshes by itself)."""
+    del client
+    with mapped_redis_errors(operation):
+        return pipe.execute()
