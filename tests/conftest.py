@@ -52,6 +52,17 @@ def _binary(purpose: str) -> str:
     return binary
 
 
+@pytest.fixture
+def private_redis() -> Iterator[str]:
+    """The URL of a Redis only this test talks to, started for it and stopped after it.
+
+    For tests that count server-side commands, or that do what would disturb the tests
+    running beside them on the shared server (``SCRIPT FLUSH`` empties every client's cache).
+    """
+    with RedisServer(_binary("a private Redis")) as server:
+        yield server.url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A Redis URL: $SESSIONARY_REDIS_URL, else 127.0.0.1:6379, else a server we start.

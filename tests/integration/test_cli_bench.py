@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from sessionary.cli.bench import _print_report, _RedisSide, _report
 from sessionary.cli.commands import cli
 from tests.cluster import RedisClusterNodes
 from tests.scripted_stores import FailingStore
-from tests.services import RedisServer, find_redis_server, free_port
+from tests.services import free_port
 
 # Store round trips per operation: load and touch 1; create 1; commit/rotate/destroy 2.
 ROUND_TRIPS = {"create": 1, "load": 1, "touch": 1, "commit": 2, "rotate": 2, "destroy": 2}
@@ -81,17 +80,6 @@ def test_local_redis_counts_commands_and_cleans_up(redis_url: str) -> None:
         assert not list(admin.scan_iter(match=f"{report['prefix']}:*"))
     finally:
         admin.close()
-
-
-@pytest.fixture(scope="module")
-def private_redis() -> Iterator[str]:
-    """A Redis only this module talks to, so INFO commandstats deltas are exact."""
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("no redis-server binary")
-    assert binary is not None
-    with RedisServer(binary) as server:
-        yield server.url
 
 
 @pytest.mark.parametrize("op", ["load", "commit", "rotate"])
