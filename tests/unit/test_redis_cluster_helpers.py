@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, SlotNotCoveredError
+from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
 
 from sessionary.exceptions import StoreUnavailableError
 from sessionary.stores._redis_cluster import (
+    async_execute_pipeline,
     async_refresh_slots,
     async_send_pipeline,
     owner_moved,
-    sync_refresh_slots,
+    sync_execute_pipeline,
 )
 
 pytestmark = pytest.mark.anyio
@@ -82,10 +83,29 @@ async def test_refreshing_the_slot_map_never_hides_the_original_error(
     assert client.nodes_manager.calls == 1
 
 
+class FailingSyncPipe:
+    def execute(self) -> list[Any]:
+        raise RedisConnectionError("connection refused")
+
+
 def test_the_sync_client_needs_no_refresh() -> None:
     client: Any = Client(RedisClusterException("would fail if called"))
-    sync_refresh_slots(client)
+    with pytest.raises(RedisConnectionError):
+        sync_execute_pipeline(client, FailingSyncPipe())
     assert client.nodes_manager.calls == 0
+
+
+async def test_noscript_is_no_reason_to_refresh_the_slot_map() -> None:
+    class NoScriptPipe:
+        async def execute(self) -> list[Any]:
+            raise NoScriptError("NOSCRIPT No matching script")
+
+    cluster = AsyncRedisCluster(host="127.0.0.1", port=1)  # lazy: never connects here
+    manager = NodesManager(None)
+    cluster.nodes_manager = manager  # type: ignore[assignment]
+    with pytest.raises(NoScriptError):
+        await async_execute_pipeline(cluster, NoScriptPipe())
+    assert manager.calls == 0
 
 
 class FailingPipe:

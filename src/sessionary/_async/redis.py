@@ -36,8 +36,8 @@ from sessionary.sansio.ops import (
 )
 from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
 from sessionary.stores._redis_cluster import (
+    async_execute_pipeline,
     async_owner_of,
-    async_refresh_slots,
     async_send_pipeline,
     owner_moved,
 )
@@ -321,13 +321,7 @@ class AsyncRedisStore:
         pipe: Any = client.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=owner)
-        try:
-            reply, acknowledged = await pipe.execute()
-        except NoScriptError:
-            raise
-        except Exception:
-            await async_refresh_slots(client)
-            raise
+        reply, acknowledged = await async_execute_pipeline(client, pipe)
         if owner_moved(client, keys[0], owner):
             check_acknowledged(wait, 0, script.name)
         check_acknowledged(wait, int(acknowledged), script.name)

@@ -39,8 +39,8 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
 from sessionary.stores._redis_cluster import (
     owner_moved,
+    sync_execute_pipeline,
     sync_owner_of,
-    sync_refresh_slots,
     sync_send_pipeline,
 )
 from sessionary.stores._redis_common import (
@@ -323,13 +323,7 @@ class RedisStore:
         pipe: Any = client.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
         pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=owner)
-        try:
-            reply, acknowledged = pipe.execute()
-        except NoScriptError:
-            raise
-        except Exception:
-            sync_refresh_slots(client)
-            raise
+        reply, acknowledged = sync_execute_pipeline(client, pipe)
         if owner_moved(client, keys[0], owner):
             check_acknowledged(wait, 0, script.name)
         check_acknowledged(wait, int(acknowledged), script.name)

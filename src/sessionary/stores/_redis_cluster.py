@@ -1,4 +1,4 @@
-"""Durable writes on a Cluster: the primary that owns a key, and the slot map after a failure.
+"""Pipelines on a Cluster: the primary that owns a key, and the slot map after a failure.
 
 A keyless command in a redis-py cluster pipeline goes to the client's *default* node, not to
 the node the pipeline's other commands went to; ``WAIT`` must run on the primary that took
@@ -8,8 +8,8 @@ twins (the sync store's code is generated from the asyncio store's).
 A failed pipeline does not make redis-py's asyncio Cluster client (8.x) refresh its slot map,
 unlike a failed single command: a store whose only traffic to a dead primary's slots is
 pipelined (durable writes, device lists, the expiry schedule) would keep sending it to the
-dead address after the failover. The store refreshes the map itself when one of its
-pipelines fails (:func:`async_refresh_slots`).
+dead address after the failover. Every pipeline the store and the event stream send goes
+through :func:`async_execute_pipeline`, which refreshes the map when the pipeline fails.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from sessionary.exceptions import StoreUnavailableError
 from sessionary.stores._redis_errors import mapped_redis_errors
 
 __all__ = [
+    "async_execute_pipeline",
     "async_owner_of",
     "async_refresh_slots",
     "async_send_pipeline",
     "owner_moved",
+    "sync_execute_pipeline",
     "sync_owner_of",
-    "sync_refresh_slots",
     "sync_send_pipeline",
 ]
 
@@ -72,24 +72,35 @@ async def async_refresh_slots(client: AsyncRedisCluster) -> None:
         return
 
 
-def sync_refresh_slots(client: RedisCluster) -> None:
-    """Nothing to do: the sync client refreshes its slot map when a pipeline fails."""
-    del client
+async def async_execute_pipeline(client: Any, pipe: Any) -> Any:
+    """Execute a pipeline of ``client``; a failure on a Cluster refreshes the slot map first.
 
-
-async def async_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
-    """Execute a pipeline of ``client``, errors mapped; a failure refreshes a Cluster's slots."""
+    Errors are raised as redis-py raised them. ``NOSCRIPT`` says nothing about the topology
+    (the caller loads the script and sends again): no refresh for it.
+    """
     try:
-        with mapped_redis_errors(operation):
-            return await pipe.execute()
-    except StoreUnavailableError:
+        return await pipe.execute()
+    except NoScriptError:
+        raise
+    except Exception:
         if isinstance(client, AsyncRedisCluster):
             await async_refresh_slots(client)
         raise
 
 
-def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
-    """Execute a pipeline of ``client``, errors mapped (the sync client refreshes by itself)."""
+def sync_execute_pipeline(client: Any, pipe: Any) -> Any:
+    """Execute a pipeline of ``client`` (the sync client refreshes its slot map by itself)."""
     del client
+    return pipe.execute()
+
+
+async def async_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
+    """:func:`async_execute_pipeline` with redis-py's errors mapped to the store's."""
     with mapped_redis_errors(operation):
-        return pipe.execute()
+        return await async_execute_pipeline(client, pipe)
+
+
+def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
+    """:func:`sync_execute_pipeline` with redis-py's errors mapped to the store's."""
+    with mapped_redis_errors(operation):
+        return sync_execute_pipeline(client, pipe)
