@@ -7,13 +7,14 @@ sync manager is generated from it by ``scripts/unasync.py``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
 from collections.abc import Iterable
+from functools import partial
 
 from sessionary._async.events import AsyncEventSink
+from sessionary._async.leases import async_wait_for_lease
 from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
@@ -47,8 +48,6 @@ logger = logging.getLogger("sessionary")
 DEFAULT_LOCK_LEASE_S = 10.0
 DEFAULT_LOCK_WAIT_S = 5.0
 _LOCK_TOKEN_BYTES = 16
-_LOCK_POLL_MIN_S = 0.002
-_LOCK_POLL_MAX_S = 0.05
 
 _BOOL_OUTCOMES = {True: "deleted", False: "absent"}
 _OPERATION_NAMES: dict[type, str] = {
@@ -275,15 +274,11 @@ class AsyncSessionManager:
             return  # no session presented: nothing to lock (a new session is private)
         store = self._locking_store()
         token = secrets.token_bytes(_LOCK_TOKEN_BYTES)
-        deadline = time.monotonic() + self.lock_wait_s
-        delay = _LOCK_POLL_MIN_S
-        while not await store.acquire_lock(op.key, token, self.lock_lease_ms):
-            if time.monotonic() >= deadline:
-                msg = f"the session lock was busy for {self.lock_wait_s:g} s"
-                raise LockNotAcquiredError(msg)
-            # Full jitter (exponential backoff capped): waiters do not move in lockstep.
-            await asyncio.sleep(delay * (0.5 + secrets.randbelow(1000) / 1000))
-            delay = min(delay * 2, _LOCK_POLL_MAX_S)
+        await async_wait_for_lease(
+            partial(store.acquire_lock, op.key, token, self.lock_lease_ms),
+            self.lock_wait_s,
+            f"the session lock was busy for {self.lock_wait_s:g} s",
+        )
         cycle.lock_token = token
         cycle.lock_key = op.key
 

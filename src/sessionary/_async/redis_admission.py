@@ -12,14 +12,13 @@ user with a limit pay for it: one ``SET`` and one ``EVALSHA`` more.
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Any
 
-from sessionary.exceptions import LockNotAcquiredError, StoreError
+from sessionary._async.leases import async_wait_for_lease
+from sessionary.exceptions import StoreError
 from sessionary.stores._redis_common import RedisLayout
 from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_users import RELEASE_LOCK_SCRIPT
-from sessionary.stores._retry import async_pause
 
 __all__ = ["ADMISSION_LEASE_MS", "ADMISSION_WAIT_S", "AsyncAdmission"]
 
@@ -28,9 +27,6 @@ ADMISSION_LEASE_MS = 5_000
 
 ADMISSION_WAIT_S = 2.0
 """How long a login waits for the other logins of its user before it is refused (409)."""
-
-_POLL_MIN_S = 0.002
-_POLL_MAX_S = 0.05
 
 
 class AsyncAdmission:
@@ -49,18 +45,14 @@ class AsyncAdmission:
         """
         key = self._layout.user_admission_key(user_key)
         token = secrets.token_bytes(16)
-        deadline = time.monotonic() + ADMISSION_WAIT_S
-        delay = _POLL_MIN_S
-        while True:
+
+        async def take() -> bool:
             with mapped_redis_errors("admitting a login"):
-                if await self._client.set(key, token, nx=True, px=ADMISSION_LEASE_MS):
-                    return token
-            if time.monotonic() >= deadline:
-                msg = f"other logins of this user held its admission for {ADMISSION_WAIT_S:g} s"
-                raise LockNotAcquiredError(msg)
-            # Full jitter (exponential backoff capped): waiters do not move in lockstep.
-            await async_pause(delay * (0.5 + secrets.randbelow(1000) / 1000))
-            delay = min(delay * 2, _POLL_MAX_S)
+                return bool(await self._client.set(key, token, nx=True, px=ADMISSION_LEASE_MS))
+
+        busy = f"other logins of this user held its admission for {ADMISSION_WAIT_S:g} s"
+        await async_wait_for_lease(take, ADMISSION_WAIT_S, busy)
+        return token
 
     async def leave(self, user_key: str, token: bytes) -> None:
         """Release the admission if this token still holds it.
