@@ -1,0 +1,267 @@
+"""The core, not the store, is the authority: it re-checks every record a store returns.
+
+Every built-in store checks the validator digest and the expiry itself, so a test that goes
+through one of them cannot tell whether the core's own check (``SessionCycle._verify``) works:
+disable the core's check and such a test still passes. Here the store is a double that
+answers ``FOUND`` with whatever record the test hands it, as a faulty custom store would, and
+the core alone must refuse what it should refuse (R4, R34, R35, R37).
+
+Records are built by :func:`stored_record` only, so a change of the record format is one edit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionary.config import SessionConfig
+from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import mint_token
+from sessionary.sansio.ops import Load, LoadResult, LoadStatus, RecordMeta, StoredSession
+from sessionary.testing import FakeClock, session_config
+
+IDLE_MS = 600_000
+ABSOLUTE_MS = 3_600_000
+START_MS = 1_750_000_000_000
+
+
+def stored_record(
+    load: Load,
+    *,
+    accessed: int,
+    deadline: int,
+    idle: int = IDLE_MS,
+    digest: bytes | None = None,
+    values: dict[str, bytes] | None = None,
+    user: str | None = None,
+) -> StoredSession:
+    """A record as a store would return it for ``load``, with the digest it asked for unless
+    ``digest`` says otherwise. The one place these tests build records."""
+    meta = RecordMeta(
+        created=min(accessed, deadline - ABSOLUTE_MS),
+        accessed=accessed,
+        idle=idle,
+        deadline=deadline,
+        digest=load.digest if digest is None else digest,
+        user=user,
+    )
+    return StoredSession(attributes=dict(values or {"a": b"\x02" + b"1"}), meta=meta)
+
+
+class Double:
+    """A store double: answers the core's one ``Load`` with the record it is given."""
+
+    def __init__(self, clock: FakeClock, config: SessionConfig | None = None) -> None:
+        self.clock = clock
+        self.config = config or session_config(
+            idle_timeout=IDLE_MS // 1000, absolute_timeout=ABSOLUTE_MS // 1000, clock=clock
+        )
+        self.core = SessionCore(self.config)
+        self.cookie = mint_token().value
+
+    def at(self, ms: int) -> None:
+        """Set the fake clock to ``ms`` (half a millisecond in, so float rounding cannot
+        move the core's integer milliseconds)."""
+        self.clock.set((ms + 0.5) / 1000)
+
+    def begin(self) -> tuple[SessionCycle, Load]:
+        cycle = self.core.begin([f"{self.config.cookie.name}={self.cookie}"])
+        load = cycle.next_op()
+        assert isinstance(load, Load)
+        return cycle, load
+
+    def answer(self, cycle: SessionCycle, record: StoredSession) -> ResponseUpdate:
+        cycle.send(LoadResult(LoadStatus.FOUND, record))
+        assert cycle.next_op() is None  # one load, nothing else asked of the store
+        cycle.finish()
+        assert cycle.next_op() is None  # a read-only request writes nothing
+        return cycle.response()
+
+
+def double() -> Double:
+    return Double(FakeClock(START_MS / 1000))
+
+
+def admitted(cycle: SessionCycle) -> bool:
+    session = cycle.session
+    return not session.is_new and session.get("a") == 1
+
+
+# ------------------------------------------------------------------ validator digest (R4)
+
+
+def test_a_record_with_the_asked_digest_is_admitted() -> None:
+    """The positive control of the tests below: the double's records are otherwise valid."""
+    store = double()
+    cycle, load = store.begin()
+    update = store.answer(cycle, stored_record(load, accessed=load.now, deadline=load.now + 1))
+    assert admitted(cycle)
+    assert update.set_cookie is None
+    assert cycle.drain_events() == []
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        pytest.param(lambda d: bytes([d[0] ^ 1]) + d[1:], id="one-bit-flipped"),
+        pytest.param(lambda d: d[:-1], id="truncated"),
+        pytest.param(lambda d: b"", id="empty"),
+        pytest.param(lambda d: d + b"\x00", id="extended"),
+        pytest.param(lambda d: bytes(len(d)), id="zeros"),
+    ],
+)
+def test_a_record_whose_digest_differs_is_refused_by_the_core(wrong: object) -> None:
+    """A store that returns FOUND for a record whose digest is not the presented one (a
+    custom store that forgot the check) gives no session: stale or forged IDs stay out."""
+    assert callable(wrong)
+    store = double()
+    cycle, load = store.begin()
+    record = stored_record(
+        load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=wrong(load.digest)
+    )
+    update = store.answer(cycle, record)
+    assert cycle.session.is_new
+    assert dict(cycle.session) == {}
+    assert cycle.loaded_id is None
+    events = cycle.drain_events()
+    assert [(e.name, e.detail.get("reason")) for e in events] == [
+        (EventName.INVALID_ID, "validator mismatch")
+    ]
+    # A stale ID racing a rotation: the cookie is left alone (the newer one is not clobbered).
+    assert update.set_cookie is None
+
+
+def test_a_record_with_another_ids_digest_is_refused() -> None:
+    """The digest of another session's validator (a store that looked up the wrong record)."""
+    store = double()
+    cycle, load = store.begin()
+    other = double()
+    other.core = store.core  # same keys, another ID
+    _, other_load = other.begin()
+    assert other_load.digest != load.digest
+    record = stored_record(
+        load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=other_load.digest
+    )
+    store.answer(cycle, record)
+    assert cycle.session.is_new
+    assert [e.name for e in cycle.drain_events()] == [EventName.INVALID_ID]
+
+
+def test_a_write_after_a_refused_digest_never_adopts_the_presented_id() -> None:
+    store = double()
+    cycle, load = store.begin()
+    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=b"x")
+    cycle.send(LoadResult(LoadStatus.FOUND, record))
+    cycle.session["b"] = 2
+    cycle.finish()
+    create = cycle.next_op()
+    assert type(create).__name__ == "Create"
+    assert getattr(create, "key", None) != load.key  # a fresh ID, not the presented one
+
+
+# ------------------------------------------------------------------ expiry (R34, R35, R37)
+
+Verdict = tuple[bool, EventName | None]
+FOUND: Verdict = (True, None)
+IDLE: Verdict = (False, EventName.EXPIRED_IDLE)
+ABSOLUTE: Verdict = (False, EventName.EXPIRED_ABSOLUTE)
+
+
+def verdict_at(now: int, *, accessed: int, deadline: int, idle: int = IDLE_MS) -> Verdict:
+    """What the core decides, at ``now``, about a record the store returned as FOUND."""
+    store = double()
+    store.at(now)
+    cycle, load = store.begin()
+    assert load.now == now == cycle.now
+    update = store.answer(
+        cycle, stored_record(load, accessed=accessed, deadline=deadline, idle=idle, user="ada")
+    )
+    events = cycle.drain_events()
+    if admitted(cycle):
+        assert events == []
+        assert update.set_cookie is None
+        return FOUND
+    assert cycle.session.is_new
+    assert dict(cycle.session) == {}
+    (event,) = events
+    assert event.user == "ada"
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie  # an expired session's cookie is cleared
+    reason = {
+        EventName.EXPIRED_IDLE: "expired_idle",
+        EventName.EXPIRED_ABSOLUTE: "expired_absolute",
+    }
+    assert cycle.session.end_reason == reason[event.name]
+    return False, event.name
+
+
+DEADLINE = START_MS + ABSOLUTE_MS
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (DEADLINE - 1, FOUND),
+        (DEADLINE, ABSOLUTE),
+        (DEADLINE + 1, ABSOLUTE),
+    ],
+    ids=["1ms-before", "at", "1ms-after"],
+)
+def test_the_core_ends_a_session_at_its_absolute_deadline(now: int, expected: Verdict) -> None:
+    """Active a moment ago (idle far away), yet the absolute deadline ends it, to the ms."""
+    assert verdict_at(now, accessed=now - 1000, deadline=DEADLINE) == expected
+
+
+ACCESSED = START_MS + 1000
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ACCESSED + IDLE_MS - 1, FOUND),
+        (ACCESSED + IDLE_MS, IDLE),
+        (ACCESSED + IDLE_MS + 1, IDLE),
+    ],
+    ids=["1ms-before", "at", "1ms-after"],
+)
+def test_the_core_ends_a_session_at_its_idle_timeout(now: int, expected: Verdict) -> None:
+    assert verdict_at(now, accessed=ACCESSED, deadline=ACCESSED + 10 * IDLE_MS) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ACCESSED + IDLE_MS - 1, FOUND),
+        (ACCESSED + IDLE_MS, IDLE),
+    ],
+    ids=["1ms-before", "at"],
+)
+def test_a_record_idle_timeout_above_the_configured_one_is_capped(
+    now: int, expected: Verdict
+) -> None:
+    """A record claiming a longer idle timeout than the configuration (written under an older
+    configuration, or by a faulty store) expires at the configured one."""
+    record_idle = 2 * IDLE_MS
+    verdict = verdict_at(now, accessed=ACCESSED, deadline=ACCESSED + 10 * IDLE_MS, idle=record_idle)
+    assert verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ACCESSED + IDLE_MS // 2 - 1, FOUND),
+        (ACCESSED + IDLE_MS // 2, IDLE),
+    ],
+    ids=["1ms-before", "at"],
+)
+def test_a_record_idle_timeout_below_the_configured_one_is_honoured(
+    now: int, expected: Verdict
+) -> None:
+    record_idle = IDLE_MS // 2
+    verdict = verdict_at(now, accessed=ACCESSED, deadline=ACCESSED + 10 * IDLE_MS, idle=record_idle)
+    assert verdict == expected
+
+
+def test_when_both_timeouts_have_passed_the_absolute_one_is_reported() -> None:
+    now = ACCESSED + IDLE_MS
+    assert verdict_at(now, accessed=ACCESSED, deadline=now) == ABSOLUTE
