@@ -639,13 +639,44 @@ def test_clear_expired_sweeps_the_memory_store(config: SessionConfig, clock: Fak
         assert len(store.engine) == 0
 
 
+def _assert_swept(store: Store, expired: str, live: str, records_before: int) -> None:
+    """The memory store dropped the expired record (Redis expires keys by TTL: nothing to
+    sweep); on either, the expired session is gone and the live one intact."""
+    if isinstance(store, MemoryStore):
+        assert (records_before, len(store.engine)) == (2, 1)
+    assert not SessionStore().exists(expired)
+    assert SessionStore(live).load() == {"a": 2}
+
+
 @pytest.mark.anyio
-async def test_aclear_expired(engine: None) -> None:
+async def test_aclear_expired(engine: None, store: Store, clock: FakeClock) -> None:
+    old = SessionStore()
+    await old.aset("a", 1)
+    await old.asave()
+    clock.advance(31 * 60)  # past the 30 min idle timeout
+    new = SessionStore()
+    await new.aset("a", 2)
+    await new.asave()
+    assert old.session_key is not None
+    assert new.session_key is not None
+    before = len(store.engine) if isinstance(store, MemoryStore) else 2
     await SessionStore.aclear_expired()
+    _assert_swept(store, old.session_key, new.session_key, before)
 
 
-def test_clearsessions_command_runs(engine: None) -> None:
+def test_clearsessions_command_runs(engine: None, store: Store, clock: FakeClock) -> None:
+    old = SessionStore()
+    old["a"] = 1
+    old.save()
+    clock.advance(31 * 60)
+    new = SessionStore()
+    new["a"] = 2
+    new.save()
+    assert old.session_key is not None
+    assert new.session_key is not None
+    before = len(store.engine) if isinstance(store, MemoryStore) else 2
     call_command("clearsessions")
+    _assert_swept(store, old.session_key, new.session_key, before)
 
 
 # --------------------------------------------------------------------------- requests

@@ -158,9 +158,10 @@ def self_referencing() -> list[Any]:
     ids=["object", "custom", "function", "iterator", "self-reference", "nested-custom"],
 )
 def test_unsupported_values_raise_type_errors(codec: Any, value: Any) -> None:
-    with pytest.raises(UnserializableValueError) as info:
+    # Caught as the builtin a caller would catch, then checked to be the library's own error.
+    with pytest.raises(TypeError) as info:
         codec.encode(value)
-    assert isinstance(info.value, TypeError)
+    assert type(info.value) is UnserializableValueError
     assert isinstance(info.value, CodecError)
 
 
@@ -181,11 +182,9 @@ def test_deep_nesting_is_refused_not_crashed() -> None:
 @given(st.binary(max_size=64))
 def test_arbitrary_bytes_only_ever_raise_decode_error(data: bytes) -> None:
     for decoder in (decode_value, JSON.decode, MSGPACK.decode):
-        try:
+        # Anything but a DecodeError (a KeyError, struct.error, RecursionError...) propagates.
+        with contextlib.suppress(DecodeError):
             decoder(data)
-        except DecodeError as exc:
-            error: Exception = exc
-            assert isinstance(error, ValueError)
 
 
 @settings(max_examples=500)

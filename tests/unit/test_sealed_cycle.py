@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import pytest
 
-from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, CookieTooLargeError, SessionTooLargeError
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore
 from sessionary.sansio.events import EventName
@@ -246,4 +245,5 @@ def test_write_after_logout_starts_a_fresh_sealed_session() -> None:
 def test_the_cookie_store_needs_the_cookie_transport() -> None:
     with pytest.raises(ConfigurationError, match="transport"):
         SessionCore(session_config(transport="header"), sealed=True)
-    assert isinstance(session_config(), SessionConfig)
+    cookie_mode = SessionCore(session_config(transport="cookie"), sealed=True)
+    assert isinstance(cookie_mode.begin([]), SealedCycle)

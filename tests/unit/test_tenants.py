@@ -8,7 +8,9 @@ import pytest
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import CommitResult, CommitStatus, Create
 from sessionary.sansio.tenants import TenantResolver, check_tenant
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
@@ -98,6 +100,25 @@ def test_sealed_cookies_are_bound_to_their_tenant() -> None:
 
 
 def test_core_accepts_tenants_with_both_modes() -> None:
+    """Both modes take a tenant and bind it: the server-side record's name, the cookie's AAD."""
     for sealed in (False, True):
         core = SessionCore(session_config(), sealed=sealed)
-        assert core.begin([], tenant="t1").session.is_new
+        cycle = core.begin([], tenant="t1")
+        assert cycle.session.is_new
+        cycle.session["x"] = 1
+        cycle.finish()
+        create = cycle.next_op()
+        if not sealed:
+            assert isinstance(create, Create)
+            cycle.send(CommitResult(CommitStatus.OK))
+            assert cycle.issued_id is not None
+            selector = SessionToken(cycle.issued_id).selector
+            assert create.key == core.keyring.storage_key(selector, 0, "t1")
+            assert create.key != core.keyring.storage_key(selector)
+            continue
+        assert create is None
+        set_cookie = cycle.response().set_cookie
+        assert set_cookie is not None
+        cookie = set_cookie.split(";", 1)[0]
+        assert dict(core.begin([cookie], tenant="t1").session) == {"x": 1}
+        assert core.begin([cookie]).session.is_new  # not under another (or no) tenant
