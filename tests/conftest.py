@@ -26,7 +26,8 @@ from tests.services import (
     find_redis_server,
     find_valkey_server,
     redis_answers,
-    services_required,
+    redis_server_binary,
+    unavailable,
 )
 
 STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster"]
@@ -37,19 +38,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _unavailable(reason: str) -> None:
-    if services_required():
-        pytest.fail(f"{reason} (SESSIONARY_REQUIRE_SERVICES is set)")
-    pytest.skip(reason)
-
-
-def _binary(purpose: str) -> str:
-    """The ``redis-server`` binary to start ``purpose`` with (skip or fail without one)."""
-    binary = find_redis_server()
-    if binary is None:
-        _unavailable(f"no redis-server binary was found to start {purpose}")
-    assert binary is not None
-    return binary
+_unavailable = unavailable
+_binary = redis_server_binary
 
 
 @pytest.fixture

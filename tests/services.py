@@ -22,6 +22,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6379
@@ -30,6 +33,22 @@ DEFAULT_PORT = 6379
 def services_required() -> bool:
     """Whether a missing service must fail the run (CI) rather than skip."""
     return os.environ.get("SESSIONARY_REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for a missing service, binary or tool; fail it when
+    ``SESSIONARY_REQUIRE_SERVICES`` is set (CI), where nothing may be missing."""
+    if services_required():
+        pytest.fail(f"{reason} (SESSIONARY_REQUIRE_SERVICES is set)")
+    pytest.skip(reason)
+
+
+def redis_server_binary(purpose: str) -> str:
+    """The ``redis-server`` binary to start ``purpose`` with (see :func:`unavailable`)."""
+    binary = find_redis_server()
+    if binary is None:
+        unavailable(f"no redis-server binary was found to start {purpose}")
+    return binary
 
 
 def redis_answers(host: str, port: int, timeout: float = 0.5) -> bool:

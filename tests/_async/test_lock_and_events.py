@@ -116,20 +116,23 @@ async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
     async_store: AsyncStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
-        async_store, session_config(clock=clock), observer=CapturingObserver(), lock_lease=0.5
+        async_store, session_config(clock=clock), observer=CapturingObserver(), lock_lease=1.0
     )
     device = Device(manager)
     await device.request(lambda s: s.__setitem__("counter", 0))
 
+    # Leases run on the servers' real clocks, so this test takes real time. The renewals
+    # come every 0.3 s, 1.2 s in all: longer than the 1 s lease, and each one early enough
+    # to leave a loaded machine 0.7 s of slack.
     renewed = await manager.open(device.cookies(), lock=True)
-    for _ in range(4):  # 0.6 s in all: longer than the lease, renewed well within it
-        await async_sleep(0.15)
+    for _ in range(4):
+        await async_sleep(0.3)
         assert await manager.renew_lock(renewed) is True
     renewed.session["counter"] = 1
     await manager.commit(renewed)
 
     lapsed = await manager.open(device.cookies(), lock=True)
-    await async_sleep(1.0)
+    await async_sleep(1.5)  # past the lease, however slow the machine
     assert await manager.renew_lock(lapsed) is False
     lapsed.session["counter"] = 99
     with pytest.raises(LockLostError):

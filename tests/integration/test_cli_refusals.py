@@ -9,17 +9,12 @@ import redis
 from click.testing import CliRunner
 
 from sessionary.cli.commands import cli
-from tests.services import DEFAULT_HOST, RedisServer, find_redis_server, services_required
+from tests.services import DEFAULT_HOST, RedisServer, redis_server_binary
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[RedisServer]:
-    binary = find_redis_server()
-    if binary is None:
-        if services_required():
-            pytest.fail("no redis-server binary")
-        pytest.skip("no redis-server binary")
-    with RedisServer(binary) as started:
+    with RedisServer(redis_server_binary("a Redis with restricted users")) as started:
         admin = redis.Redis(host=DEFAULT_HOST, port=started.port)
         admin.acl_setuser("noscript", enabled=True, passwords=["+pw"], keys=["*"],
                           commands=["+@all", "-@scripting"])  # fmt: skip

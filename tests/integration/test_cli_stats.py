@@ -16,7 +16,7 @@ from sessionary.cli.commands import cli
 from sessionary.stores import RedisStore
 from sessionary.testing import session_config
 from tests.cluster import RedisClusterNodes
-from tests.services import RedisServer, find_redis_server, free_port
+from tests.services import RedisServer, free_port, redis_server_binary
 
 
 def make_sessions(store: RedisStore, users: list[str | None]) -> SessionManager:
@@ -125,10 +125,7 @@ def test_eviction_risk(policy: str, risk: str | None) -> None:
 
 
 def test_an_evicting_policy_is_a_warning() -> None:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("no redis-server binary")
-    assert binary is not None
+    binary = redis_server_binary("a Redis with an evicting policy")
     args = ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]
     with RedisServer(binary, extra_args=args) as server:
         result = CliRunner().invoke(cli, ["stats", server.url])

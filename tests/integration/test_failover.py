@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,7 +36,7 @@ from tests.failover import (
 )
 from tests.helpers import Ref
 from tests.sentinel import SentinelGroup
-from tests.services import find_redis_server, services_required
+from tests.services import redis_server_binary
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -43,10 +44,12 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 # also runs the rest of the suite in parallel. The Cluster one failed once in CI (every
 # client kept failing with fast unavailability errors long after the kill; not reproduced in
 # about 40 runs since, most under added CPU load); the Sentinel one once in five full-suite
-# runs, traced to the test group's failover-timeout (see tests/sentinel.py). They get one
-# rerun, so a rare stall does not decide a CI run; the first attempt's failure, with the
-# servers' view and the redis-py errors it saw, stays in the report (``--rerun-show-tracebacks``
-# in the pytest options).
+# runs, traced to the test group's failover-timeout (see tests/sentinel.py). The durable-writes
+# test failed once in three full-suite runs on a loaded machine ("no recovery in 30.0 s"; it
+# passes alone in about 4 s; not reproduced since, cause not found). They get one rerun, so a
+# rare stall does not decide a CI run; the first attempt's failure, with the servers' view and
+# the redis-py errors it saw, stays in the report (``--rerun-show-tracebacks`` in the pytest
+# options).
 RERUN_ONCE = pytest.mark.flaky(reruns=1)
 
 DURABLE = ReplicaWait(replicas=1, timeout_ms=250, commits=True)
@@ -55,12 +58,7 @@ RECOVERY_LIMIT_S = 30.0
 
 @pytest.fixture
 def binary() -> str:
-    found = find_redis_server()
-    if found is None:
-        if services_required():
-            pytest.fail("no redis-server binary to start a disposable topology")
-        pytest.skip("no redis-server binary to start a disposable topology")
-    return found
+    return redis_server_binary("a disposable topology")
 
 
 @pytest.fixture
@@ -73,6 +71,17 @@ def sentinel_group(binary: str) -> Iterator[SentinelGroup]:
 def cluster(binary: str) -> Iterator[RedisClusterNodes]:
     with RedisClusterNodes(binary, replicas=2) as nodes:
         yield nodes
+
+
+def _no_recovery(failures: list[str], redis_errors: Counter[str], servers_state: str) -> str:
+    """The failure report of a test whose one client never recovered: what it saw, what the
+    redis-py errors behind it were, and what the servers think of the topology now."""
+    errors = "; ".join(f"{n}x {text}" for text, n in redis_errors.most_common(8))
+    return (
+        f"no recovery in {RECOVERY_LIMIT_S} s after {len(failures)} failures "
+        f"(last: {failures[-3:]}); redis-py errors (most frequent first): {errors}; "
+        f"servers now: {servers_state}"
+    )
 
 
 async def _load_through_failover(
@@ -150,6 +159,7 @@ async def test_sigkill_of_a_cluster_primary_under_load(
     await _load_through_failover(store, victim.kill, "cluster", record_property, cluster.describe)
 
 
+@RERUN_ONCE
 async def test_durable_writes_alone_follow_a_cluster_failover(cluster: RedisClusterNodes) -> None:
     """Only durable writes (pipelines) reach the dead primary's slots: they must recover.
 
@@ -177,18 +187,20 @@ async def test_durable_writes_alone_follow_a_cluster_failover(cluster: RedisClus
         killed = time.monotonic()
         failures: list[str] = []
         written = 1
-        while written < len(on_victim) and time.monotonic() - killed < RECOVERY_LIMIT_S:
-            try:
-                result = await store.create(on_victim[written].create({"n": b"1"}))
-            except StoreError as exc:
-                failures.append(type(exc).__name__)
-                await anyio.sleep(0.05)
-                continue
-            assert result.status is CommitStatus.OK
-            written += 1
+        with tally_redis_errors() as redis_errors:
+            while written < len(on_victim) and time.monotonic() - killed < RECOVERY_LIMIT_S:
+                try:
+                    result = await store.create(on_victim[written].create({"n": b"1"}))
+                except StoreError as exc:
+                    failures.append(type(exc).__name__)
+                    await anyio.sleep(0.05)
+                    continue
+                assert result.status is CommitStatus.OK
+                written += 1
         recovery = time.monotonic() - killed
         print(f"\ndurable writes only: {len(failures)} failures, recovered in {recovery:.2f} s")
-        assert written == len(on_victim), f"no recovery in {RECOVERY_LIMIT_S} s: {failures[-3:]}"
+        if written < len(on_victim):
+            pytest.fail(_no_recovery(failures, redis_errors, cluster.describe()))
         assert set(failures) <= FAILURE_TYPES, failures
     finally:
         await store.aclose()
@@ -218,15 +230,17 @@ async def test_device_lists_alone_follow_a_cluster_failover(cluster: RedisCluste
         killed = time.monotonic()
         failures: list[str] = []
         listed = None
-        while listed is None and time.monotonic() - killed < RECOVERY_LIMIT_S:
-            try:
-                listed = await manager.list_user_sessions(user)
-            except StoreError as exc:
-                failures.append(type(exc).__name__)
-                await anyio.sleep(0.05)
+        with tally_redis_errors() as redis_errors:
+            while listed is None and time.monotonic() - killed < RECOVERY_LIMIT_S:
+                try:
+                    listed = await manager.list_user_sessions(user)
+                except StoreError as exc:
+                    failures.append(type(exc).__name__)
+                    await anyio.sleep(0.05)
         recovery = time.monotonic() - killed
         print(f"\ndevice list only: {len(failures)} failures, recovered in {recovery:.2f} s")
-        assert listed is not None, f"no recovery in {RECOVERY_LIMIT_S} s: {failures[-3:]}"
+        if listed is None:
+            pytest.fail(_no_recovery(failures, redis_errors, cluster.describe()))
         assert len(listed) == 1
         assert set(failures) <= FAILURE_TYPES, failures
     finally:

@@ -21,7 +21,7 @@ from sessionary.exceptions import SessionaryError, StoreError
 from sessionary.sansio.events import EventName
 from sessionary.stores import RedisEventStream, RedisStore
 from sessionary.testing import session_config
-from tests.services import DEFAULT_HOST, RedisServer, find_redis_server
+from tests.services import DEFAULT_HOST, RedisServer, redis_server_binary
 
 PREFIX = "acl-app"
 PASSWORD = "acl-test-password-not-a-secret"
@@ -29,10 +29,7 @@ PASSWORD = "acl-test-password-not-a-secret"
 
 @pytest.fixture(scope="module")
 def acl_server() -> Iterator[RedisServer]:
-    binary = find_redis_server()
-    if binary is None:
-        pytest.skip("no redis-server binary")
-    with RedisServer(binary) as server:
+    with RedisServer(redis_server_binary("a Redis with ACL users")) as server:
         admin = redis.Redis.from_url(server.url)
         for user, extra in (("sessionary", []), ("no-scripts", ["-@scripting"])):
             admin.acl_setuser(

@@ -15,19 +15,14 @@ from starlette.testclient import TestClient
 from sessionary.stores import AsyncRedisStore
 from sessionary.testing import session_config
 from tests.integration.test_asgi import make_app
-from tests.services import RedisServer, find_redis_server, services_required
+from tests.services import RedisServer, redis_server_binary
 
 BASE = "https://testserver"
 
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
-    binary = find_redis_server()
-    if binary is None:
-        if services_required():
-            pytest.fail("no redis-server binary to restart")
-        pytest.skip("no redis-server binary to restart")
-    server = RedisServer(binary).start()
+    server = RedisServer(redis_server_binary("a Redis to restart")).start()
     yield server
     server.stop()
 

@@ -13,17 +13,12 @@ from sessionary.cli.commands import cli
 from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import session_config
 from tests.sentinel import SentinelGroup
-from tests.services import find_redis_server, services_required
+from tests.services import redis_server_binary
 
 
 @pytest.fixture(scope="module")
 def sentinel_group() -> Iterator[SentinelGroup]:
-    binary = find_redis_server()
-    if binary is None:
-        if services_required():
-            pytest.fail("no redis-server binary to start a Sentinel group")
-        pytest.skip("no redis-server binary to start a Sentinel group")
-    with SentinelGroup(binary) as group:
+    with SentinelGroup(redis_server_binary("a Sentinel group")) as group:
         yield group
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 import redis
@@ -57,6 +58,33 @@ def test_required_services_flag(monkeypatch: pytest.MonkeyPatch) -> None:
         assert services.services_required() is expected
     monkeypatch.delenv("SESSIONARY_REQUIRE_SERVICES")
     assert services.services_required() is False
+
+
+def test_a_missing_service_skips_or_fails_as_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSIONARY_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="no gizmo"):
+        services.unavailable("no gizmo")
+    monkeypatch.setenv("SESSIONARY_REQUIRE_SERVICES", "")
+    with pytest.raises(pytest.skip.Exception, match="no gizmo"):
+        services.unavailable("no gizmo")
+    monkeypatch.setattr(services, "find_redis_server", lambda: None)
+    monkeypatch.setenv("SESSIONARY_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="redis-server"):
+        services.redis_server_binary("a test")
+
+
+def test_every_runtime_skip_goes_through_unavailable() -> None:
+    """A bare ``pytest.skip`` would still skip under ``SESSIONARY_REQUIRE_SERVICES=1``."""
+    tests = Path(__file__).resolve().parents[1]
+    needle = "pytest." + "skip("  # not written out, or this line would match
+    bare = [
+        f"{path.relative_to(tests)}:{n}"
+        for path in sorted(tests.rglob("*.py"))
+        if path != tests / "services.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if needle in line
+    ]
+    assert bare == []
 
 
 def test_valkey_is_found_and_is_the_server_the_contract_suite_runs_on(
