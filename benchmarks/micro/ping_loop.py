@@ -1,0 +1,59 @@
+"""redis-py's CPU per ``PING``, one call at a time against ten at a time.
+
+docs/benchmarks.md (*Read*): awaiting calls one by one costs the event loop a park and a
+wake-up per call; ten concurrent calls (``asyncio.gather``) share them. ::
+
+    python -m benchmarks.micro.ping_loop --redis-url redis://127.0.0.1:6390/0
+
+prints CPU µs per call for both: the best of ``--repeat`` runs of ``--calls`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import redis.asyncio
+
+from benchmarks.micro._timing import DEFAULT_REDIS_URL, best_cpu_us
+
+
+async def measure(url: str, *, calls: int, repeat: int, batch: int) -> dict[str, float]:
+    """CPU µs per ``PING``: sequential, and ``batch`` at a time."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+
+        async def one() -> None:
+            await client.ping()
+
+        async def several() -> None:
+            await asyncio.gather(*(client.ping() for _ in range(batch)))
+
+        rounds = max(1, calls // batch)
+        return {
+            "one at a time": await best_cpu_us(one, calls=calls, repeat=repeat),
+            f"{batch} at a time": await best_cpu_us(
+                several, calls=rounds, repeat=repeat, per_call=batch
+            ),
+        }
+    finally:
+        await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=10)
+    args = parser.parse_args(argv)
+    results = asyncio.run(
+        measure(args.redis_url, calls=args.calls, repeat=args.repeat, batch=args.batch)
+    )
+    for name, micros in results.items():
+        print(f"PING, {name}: {micros:.1f} µs CPU per call")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""CPU per ``AsyncRedisStore.load`` under three connection pools.
+
+docs/benchmarks.md (*Hot-path changes*): ``AsyncRedisStore.from_url()`` builds an
+``AsyncWaitingPool``, which takes a free connection without redis-py's
+``BlockingConnectionPool`` condition and timer. This loads one logged-in session through a
+store on each pool (and on redis-py's plain, non-waiting pool for reference)::
+
+    python -m benchmarks.micro.pool_load --redis-url redis://127.0.0.1:6390/0
+
+prints CPU µs per load for each pool: the best of ``--repeat`` runs of ``--calls`` loads.
+It creates one session per pool under ``--prefix`` (default ``micro-pool``) and deletes them at
+the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+from typing import Any
+
+import redis.asyncio
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
+
+from benchmarks._cpu import _logged_in
+from benchmarks.micro._timing import DEFAULT_REDIS_URL, best_cpu_us
+from sessionary import NullObserver, SessionConfig
+from sessionary._async.manager import AsyncSessionManager
+from sessionary.config import CookieOptions
+from sessionary.sansio.ops import Load, LoadResult
+from sessionary.stores import AsyncRedisStore
+from sessionary.stores._redis_pool import AsyncWaitingPool
+
+POOLS: dict[str, Any] = {
+    "BlockingConnectionPool": BlockingConnectionPool,
+    "AsyncWaitingPool": AsyncWaitingPool,
+    "ConnectionPool (plain, never waits)": ConnectionPool,
+}
+
+
+async def _one_load(store: AsyncRedisStore) -> Load:
+    """The ``Load`` a request with the benchmark's logged-in session sends."""
+    config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
+    manager = AsyncSessionManager(store, config, observer=NullObserver())
+    cookie = await _logged_in(manager)
+    seen: list[Load] = []
+    original = store.load
+
+    async def record(op: Load) -> LoadResult:
+        seen.append(op)
+        return await original(op)
+
+    store.load = record  # type: ignore[method-assign]
+    try:
+        await manager.discard(await manager.open([cookie]))
+    finally:
+        store.load = original  # type: ignore[method-assign]
+    return seen[0]
+
+
+async def measure(url: str, *, calls: int, repeat: int, prefix: str) -> dict[str, float]:
+    """CPU µs per load, per pool."""
+    results = {}
+    for index, (name, pool_class) in enumerate(POOLS.items()):
+        pool = pool_class.from_url(url, max_connections=10)
+        client = redis.asyncio.Redis.from_pool(pool)
+        store = AsyncRedisStore(client, prefix=f"{prefix}-{index}")
+        try:
+            await store.warm_up()
+            op = await _one_load(store)
+
+            async def load(store: AsyncRedisStore = store, op: Load = op) -> None:
+                await store.load(op)
+
+            results[name] = await best_cpu_us(load, calls=calls, repeat=repeat)
+        finally:
+            keys = [key async for key in client.scan_iter(match=f"{prefix}-{index}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--prefix", default="micro-pool", help="key prefix of its sessions")
+    args = parser.parse_args(argv)
+    results = asyncio.run(
+        measure(args.redis_url, calls=args.calls, repeat=args.repeat, prefix=args.prefix)
+    )
+    for name, micros in results.items():
+        print(f"AsyncRedisStore.load with {name}: {micros:.1f} µs CPU")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""The micro-benchmarks behind docs/benchmarks.md's analysis figures run (tiny counts).
+
+They check that each script still produces its figure, not the figure's value.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from benchmarks.micro import mapped_errors, ping_loop, pool_load
+
+
+def test_mapped_errors_reports_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    assert mapped_errors.main(["--loops", "200", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "as class:" in out
+    assert "as @contextmanager:" in out
+
+
+def test_ping_loop_reports_one_and_ten_at_a_time(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ping_loop.main(["--redis-url", redis_url, "--calls", "20", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "one at a time:" in out
+    assert "10 at a time:" in out
+
+
+def test_pool_load_reports_each_pool_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = ["--redis-url", redis_url, "--calls", "20", "--repeat", "1", "--prefix", key_prefix]
+    assert pool_load.main(command) == 0
+    out = capsys.readouterr().out
+    for name in pool_load.POOLS:
+        assert f"with {name}:" in out
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
