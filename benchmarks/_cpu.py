@@ -33,6 +33,7 @@ from sessionary.sansio.ops import (
 )
 from sessionary.sansio.session import Session
 from sessionary.stores import AsyncMemoryStore
+from sessionary.stores.base import AsyncStore
 
 _OK = CommitResult(CommitStatus.OK)
 
@@ -211,6 +212,28 @@ def run_cpu(iterations: int) -> list[CpuRow]:
     return asyncio.run(measure_cpu(iterations))
 
 
+async def logged_in_load(store: AsyncStore) -> Load:
+    """The ``Load`` a request of the benchmark's logged-in session sends to ``store`` (the
+    session is created there first)."""
+    config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
+    manager = AsyncSessionManager(store, config, observer=NullObserver())
+    cookie = await _logged_in(manager)
+    loads: list[Load] = []
+    original = store.load
+
+    async def record(op: Load) -> LoadResult:
+        loads.append(op)
+        return await original(op)
+
+    store.load = record  # type: ignore[method-assign]
+    try:
+        cycle = await manager.open([cookie])
+        await manager.commit(cycle)
+    finally:
+        store.load = original  # type: ignore[method-assign]
+    return loads[0]
+
+
 async def measure_redis_calls(url: str, prefix: str, iterations: int) -> list[CpuRow]:
     """redis-py's own CPU per call, one call at a time: what any Redis-backed session pays.
 
@@ -224,23 +247,9 @@ async def measure_redis_calls(url: str, prefix: str, iterations: int) -> list[Cp
     client = redis.asyncio.Redis.from_url(url)
     store = AsyncRedisStore(client, prefix=f"cpu-{prefix}")
     await store.warm_up()
-    config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
-    manager = AsyncSessionManager(store, config, observer=NullObserver())
-    cookie = await _logged_in(manager)
-    loads: list[Load] = []
-    original = store.load
-
-    async def record(op: Load) -> LoadResult:
-        loads.append(op)
-        return await original(op)
-
-    store.load = record  # type: ignore[method-assign]
-    cycle = await manager.open([cookie])
-    await manager.commit(cycle)
-    store.load = original  # type: ignore[method-assign]
+    op = await logged_in_load(store)
     raw_key = f"cpu-{prefix}:raw"
     await client.hset(raw_key, mapping={"user": USER, "count": 0, "profile": repr(PROFILE)})
-    op = loads[0]
 
     async def ping(_: int) -> None:
         await client.ping()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,3 +24,13 @@ async def best_cpu_us(
             await call()
         best = min(best, (time.process_time() - started) / (calls * per_call))
     return best * 1e6
+
+
+def redis_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every Redis micro-benchmark takes: ``--redis-url``, ``--calls``,
+    ``--repeat`` (described by the first paragraph of the script's docstring)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--calls", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    return parser

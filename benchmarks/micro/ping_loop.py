@@ -10,12 +10,11 @@ prints CPU µs per call for both: the best of ``--repeat`` runs of ``--calls`` c
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 
 import redis.asyncio
 
-from benchmarks.micro._timing import DEFAULT_REDIS_URL, best_cpu_us
+from benchmarks.micro._timing import best_cpu_us, redis_parser
 
 
 async def measure(url: str, *, calls: int, repeat: int, batch: int) -> dict[str, float]:
@@ -41,10 +40,7 @@ async def measure(url: str, *, calls: int, repeat: int, batch: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
-    parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = redis_parser(__doc__)
     parser.add_argument("--batch", type=int, default=10)
     args = parser.parse_args(argv)
     results = asyncio.run(

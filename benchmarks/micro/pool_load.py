@@ -14,20 +14,15 @@ the end.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import secrets
 from typing import Any
 
 import redis.asyncio
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
-from benchmarks._cpu import _logged_in
-from benchmarks.micro._timing import DEFAULT_REDIS_URL, best_cpu_us
-from sessionary import NullObserver, SessionConfig
-from sessionary._async.manager import AsyncSessionManager
-from sessionary.config import CookieOptions
-from sessionary.sansio.ops import Load, LoadResult
+from benchmarks._cpu import logged_in_load
+from benchmarks.micro._timing import best_cpu_us, redis_parser
+from sessionary.sansio.ops import Load
 from sessionary.stores import AsyncRedisStore
 from sessionary.stores._redis_pool import AsyncWaitingPool
 
@@ -36,26 +31,6 @@ POOLS: dict[str, Any] = {
     "AsyncWaitingPool": AsyncWaitingPool,
     "ConnectionPool (plain, never waits)": ConnectionPool,
 }
-
-
-async def _one_load(store: AsyncRedisStore) -> Load:
-    """The ``Load`` a request with the benchmark's logged-in session sends."""
-    config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
-    manager = AsyncSessionManager(store, config, observer=NullObserver())
-    cookie = await _logged_in(manager)
-    seen: list[Load] = []
-    original = store.load
-
-    async def record(op: Load) -> LoadResult:
-        seen.append(op)
-        return await original(op)
-
-    store.load = record  # type: ignore[method-assign]
-    try:
-        await manager.discard(await manager.open([cookie]))
-    finally:
-        store.load = original  # type: ignore[method-assign]
-    return seen[0]
 
 
 async def measure(url: str, *, calls: int, repeat: int, prefix: str) -> dict[str, float]:
@@ -67,7 +42,7 @@ async def measure(url: str, *, calls: int, repeat: int, prefix: str) -> dict[str
         store = AsyncRedisStore(client, prefix=f"{prefix}-{index}")
         try:
             await store.warm_up()
-            op = await _one_load(store)
+            op = await logged_in_load(store)
 
             async def load(store: AsyncRedisStore = store, op: Load = op) -> None:
                 await store.load(op)
@@ -82,10 +57,7 @@ async def measure(url: str, *, calls: int, repeat: int, prefix: str) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
-    parser.add_argument("--calls", type=int, default=5000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = redis_parser(__doc__)
     parser.add_argument("--prefix", default="micro-pool", help="key prefix of its sessions")
     args = parser.parse_args(argv)
     results = asyncio.run(

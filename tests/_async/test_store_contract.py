@@ -130,6 +130,18 @@ async def test_configured_idle_cap_applies_to_existing_records(async_store: Asyn
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
+async def test_configured_idle_cap_applies_to_updates_too(async_store: AsyncStore) -> None:
+    """An update judges expiry by ``min(record idle, max_idle)``, like a load: a record idle
+    past the configured cap is gone, not revived by the write."""
+    ref = Ref()
+    await async_store.create(ref.create({"a": b"\x011"}, idle=IDLE))
+    result = await async_store.update(
+        ref.update({"a": b"\x012"}, now=T0 + 10 * MINUTE, max_idle=10 * MINUTE)
+    )
+    assert result.status is CommitStatus.GONE
+    assert (await async_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
+
+
 async def test_update_writes_deletes_and_bumps_version(async_store: AsyncStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))

@@ -132,6 +132,18 @@ def test_configured_idle_cap_applies_to_existing_records(sync_store: Store) -> N
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
+def test_configured_idle_cap_applies_to_updates_too(sync_store: Store) -> None:
+    """An update judges expiry by ``min(record idle, max_idle)``, like a load: a record idle
+    past the configured cap is gone, not revived by the write."""
+    ref = Ref()
+    sync_store.create(ref.create({"a": b"\x011"}, idle=IDLE))
+    result = sync_store.update(
+        ref.update({"a": b"\x012"}, now=T0 + 10 * MINUTE, max_idle=10 * MINUTE)
+    )
+    assert result.status is CommitStatus.GONE
+    assert (sync_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
+
+
 def test_update_writes_deletes_and_bumps_version(sync_store: Store) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))

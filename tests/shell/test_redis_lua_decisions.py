@@ -1,0 +1,45 @@
+"""Decisions of the Redis Lua scripts that the store contract does not reach.
+
+Each test here was written against a mutant of a script that the contract suite let survive
+(``scripts/mutate_lua.py``, docs/testing.md): it fails when that decision is changed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from sessionary.sansio.ops import CommitStatus, LoadStatus
+from sessionary.stores import AsyncRedisStore
+from sessionary.stores._redis_common import META_FIELD
+from tests.helpers import Ref
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        pytest.param(lambda meta: meta + b"x", id="one-byte-long"),
+        pytest.param(lambda meta: meta[:-1], id="one-byte-short"),
+        pytest.param(lambda meta: b"\x02" + meta[1:], id="unknown-format"),
+    ],
+)
+async def test_metadata_of_another_length_or_format_is_no_session(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis, corrupt: object
+) -> None:
+    """Every script refuses a header of the wrong size *or* the wrong format byte, each on
+    its own (not only when both are wrong): the record is not a session."""
+    assert callable(corrupt)
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    assert (await async_redis_store.create(ref.create({"a": b"\x011"}))).status is CommitStatus.OK
+    meta = redis_admin.hget(key, META_FIELD)
+    assert isinstance(meta, bytes)
+    assert len(meta) == 57
+    redis_admin.hset(key, META_FIELD, corrupt(meta))
+    assert (await async_redis_store.load(ref.load())).status is LoadStatus.MISSING
+    result = await async_redis_store.update(ref.update({"a": b"\x012"}))
+    assert result.status is CommitStatus.GONE
+    assert await async_redis_store.destroy(ref.destroy()) is False
+    assert redis_admin.hget(key, "a") == b"\x011"  # nothing was written
