@@ -142,6 +142,18 @@ async def test_configured_idle_cap_applies_to_updates_too(async_store: AsyncStor
     assert (await async_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
+async def test_an_update_at_the_absolute_deadline_is_gone(async_store: AsyncStore) -> None:
+    """To the millisecond: 1 ms before the deadline the write lands, at it the session is over."""
+    ref, late = Ref(), Ref()
+    deadline = T0 + 10 * MINUTE  # the idle timeout (30 min) is far away
+    for r in (ref, late):
+        await async_store.create(r.create({"a": b"\x011"}, deadline=deadline))
+    before = await async_store.update(ref.update({"a": b"\x012"}, now=deadline - 1))
+    assert before.status is CommitStatus.OK
+    at = await async_store.update(late.update({"a": b"\x012"}, now=deadline))
+    assert at.status is CommitStatus.GONE
+
+
 async def test_update_writes_deletes_and_bumps_version(async_store: AsyncStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
