@@ -12,7 +12,7 @@ import redis
 from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import AsyncRedisStore
 from sessionary.stores._redis_common import META_FIELD
-from tests.helpers import Ref
+from tests.helpers import MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +43,16 @@ async def test_metadata_of_another_length_or_format_is_no_session(
     assert result.status is CommitStatus.GONE
     assert await async_redis_store.destroy(ref.destroy()) is False
     assert redis_admin.hget(key, "a") == b"\x011"  # nothing was written
+
+
+async def test_an_update_never_sets_a_ttl_past_the_absolute_deadline(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    """The update script's TTL is ``min(accessed + idle, deadline) - now`` (R36), as the
+    load's: 10 minutes before the deadline a write leaves 10 minutes, not a full idle period."""
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    deadline = T0 + 10 * MINUTE
+    await async_redis_store.create(ref.create({"a": b"\x011"}, deadline=deadline))
+    assert (await async_redis_store.update(ref.update({"a": b"\x012"}))).status is CommitStatus.OK
+    assert 10 * MINUTE - 2000 <= redis_admin.pttl(key) <= 10 * MINUTE
