@@ -6,13 +6,16 @@ Each test here was written against a mutant of a script that the contract suite 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import redis
 
-from sessionary.sansio.ops import CommitStatus, LoadStatus
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import CommitStatus, LoadStatus, UserBinding
 from sessionary.stores import AsyncRedisStore
 from sessionary.stores._redis_common import META_FIELD
-from tests.helpers import MINUTE, T0, Ref
+from tests.helpers import ABSOLUTE, MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +59,21 @@ async def test_an_update_never_sets_a_ttl_past_the_absolute_deadline(
     await async_redis_store.create(ref.create({"a": b"\x011"}, deadline=deadline))
     assert (await async_redis_store.update(ref.update({"a": b"\x012"}))).status is CommitStatus.OK
     assert 10 * MINUTE - 2000 <= redis_admin.pttl(key) <= 10 * MINUTE
+
+
+async def test_ending_a_session_needs_its_own_user_and_happens_once(
+    async_redis_store: AsyncRedisStore,
+) -> None:
+    """``end_session`` (revoking one device) ends only a session of the user named, and says
+    so only the first time: another user's key, or an already ended session, gives False."""
+    ref = Ref()
+    owner, other = KeyRing.user_key("ada"), KeyRing.user_key("bob")
+    binding = UserBinding(user_key=owner, stamp=T0, score=T0 + ABSOLUTE)
+    create = replace(ref.create({"a": b"\x011"}, user="ada"), binding=binding)
+    assert (await async_redis_store.create(create)).status is CommitStatus.OK
+    assert await async_redis_store.end_session(other, ref.key, "revoked") is False
+    assert (await async_redis_store.load(ref.load())).status is LoadStatus.FOUND
+    assert await async_redis_store.end_session(owner, ref.key, "revoked") is True
+    assert await async_redis_store.end_session(owner, ref.key, "revoked") is False
+    ended = await async_redis_store.load(ref.load())
+    assert (ended.status, ended.reason) == (LoadStatus.ENDED, "revoked")
