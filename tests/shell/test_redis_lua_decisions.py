@@ -77,3 +77,21 @@ async def test_ending_a_session_needs_its_own_user_and_happens_once(
     assert await async_redis_store.end_session(owner, ref.key, "revoked") is False
     ended = await async_redis_store.load(ref.load())
     assert (ended.status, ended.reason) == (LoadStatus.ENDED, "revoked")
+
+
+async def test_the_user_epoch_expires_after_the_horizon_unless_it_was_kept_forever(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    """``revoke_user``'s epoch lives as long as a session stamped before it could (the
+    horizon), grows to a later horizon, and once kept forever (no horizon) stays so."""
+    user = KeyRing.user_key(f"epoch-{Ref().key}")
+    epoch = async_redis_store.layout.user_epoch_key(user)
+    await async_redis_store.revoke_user(user, T0, horizon=10 * MINUTE)
+    assert 10 * MINUTE - 2000 <= redis_admin.pttl(epoch) <= 10 * MINUTE
+    await async_redis_store.revoke_user(user, T0, horizon=20 * MINUTE)  # same time, longer
+    assert 20 * MINUTE - 2000 <= redis_admin.pttl(epoch) <= 20 * MINUTE
+    await async_redis_store.revoke_user(user, T0)  # no horizon: kept forever
+    assert redis_admin.pttl(epoch) == -1
+    await async_redis_store.revoke_user(user, T0, horizon=10 * MINUTE)
+    assert redis_admin.pttl(epoch) == -1  # not shortened back to a horizon
+    assert redis_admin.get(epoch) == str(T0).encode()

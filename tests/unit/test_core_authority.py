@@ -11,6 +11,8 @@ Records are built by :func:`stored_record` only, so a change of the record forma
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from sessionary.config import SessionConfig
@@ -265,3 +267,102 @@ def test_a_record_idle_timeout_below_the_configured_one_is_honoured(
 def test_when_both_timeouts_have_passed_the_absolute_one_is_reported() -> None:
     now = ACCESSED + IDLE_MS
     assert verdict_at(now, accessed=ACCESSED, deadline=now) == ABSOLUTE
+
+
+# ------------------------------------------------------------------ what else the core decides
+
+
+@pytest.mark.parametrize(
+    "status",
+    [LoadStatus.MISSING, LoadStatus.INVALID, LoadStatus.EXPIRED_IDLE, LoadStatus.EXPIRED_ABSOLUTE],
+)
+def test_a_record_the_store_did_not_call_found_is_never_admitted(status: LoadStatus) -> None:
+    """A store that attaches a (valid) record to a refusal is not believed on the record."""
+    store = double()
+    cycle, load = store.begin()
+    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS)
+    cycle.send(LoadResult(status, record))
+    assert cycle.next_op() is None
+    assert cycle.session.is_new
+    assert dict(cycle.session) == {}
+
+
+@pytest.mark.parametrize(
+    ("reason", "event"), [("evicted", EventName.EVICTED), ("x", EventName.REVOKED)]
+)
+def test_an_ended_session_is_reported_as_evicted_or_revoked(reason: str, event: EventName) -> None:
+    store = double()
+    cycle, _ = store.begin()
+    cycle.send(LoadResult(LoadStatus.ENDED, reason=reason))
+    assert cycle.session.is_new
+    assert cycle.session.end_reason == reason
+    assert [e.name for e in cycle.drain_events()] == [event]
+
+
+def test_each_key_of_the_ring_is_asked_once_for_an_unknown_id() -> None:
+    keys = [secrets.token_bytes(32) for _ in range(3)]
+    store = Double(FakeClock(START_MS / 1000), session_config(secret_keys=keys))
+    cycle, load = store.begin()
+    loads = [load]
+    cycle.send(LoadResult(LoadStatus.MISSING))
+    while (op := cycle.next_op()) is not None:
+        assert isinstance(op, Load)
+        loads.append(op)
+        cycle.send(LoadResult(LoadStatus.MISSING))
+    selector = store.cookie[:21].encode("ascii")
+    keyring = store.core.keyring
+    assert [op.key for op in loads] == [keyring.storage_key(selector, g) for g in range(3)]
+    assert cycle.session.is_new
+
+
+def test_a_record_found_under_an_older_key_of_the_ring_is_admitted() -> None:
+    keys = [secrets.token_bytes(32) for _ in range(3)]
+    store = Double(FakeClock(START_MS / 1000), session_config(secret_keys=keys))
+    cycle, _ = store.begin()
+    for _ in range(2):  # not under the newest key, nor the next one
+        cycle.send(LoadResult(LoadStatus.MISSING))
+        older = cycle.next_op()
+        assert isinstance(older, Load)
+    record = stored_record(older, accessed=older.now, deadline=older.now + ABSOLUTE_MS)
+    cycle.send(LoadResult(LoadStatus.FOUND, record))
+    assert admitted(cycle)
+
+
+def test_the_loaded_session_carries_the_records_user_and_auth_time() -> None:
+    """``require_recent_auth`` (R39) judges the record's ``auth_time``: the core passes it on."""
+    store = double()
+    cycle, load = store.begin()
+    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, user="ada")
+    record.meta.auth_time = load.now - 1234
+    cycle.send(LoadResult(LoadStatus.FOUND, record))
+    auth_time = cycle.session.auth_time
+    assert auth_time is not None
+    assert (cycle.session.user_id, round(auth_time.timestamp() * 1000)) == ("ada", load.now - 1234)
+
+
+@pytest.mark.parametrize(("extra", "admit"), [(0, True), (1, False)], ids=["at-limit", "over"])
+def test_a_record_over_max_size_is_refused_by_the_core(extra: int, admit: bool) -> None:
+    """R51, to the byte: names and values together up to ``max_size`` are admitted."""
+    clock = FakeClock(START_MS / 1000)
+    store = Double(clock, session_config(clock=clock, max_size=100))
+    cycle, load = store.begin()
+    values = {"a": b"\x021", "pad": b"\x02" + b"x" * (100 - 1 - 2 - 3 - 1 + extra)}
+    assert sum(map(len, values)) + sum(map(len, values.values())) == 100 + extra
+    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, values=values)
+    cycle.send(LoadResult(LoadStatus.FOUND, record))
+    assert (not cycle.session.is_new) is admit
+    events = [(e.name, e.detail.get("reason")) for e in cycle.drain_events()]
+    assert events == ([] if admit else [(EventName.INVALID_ID, "oversize record")])
+
+
+@pytest.mark.parametrize(("ahead", "reported"), [(5000, False), (5001, True)])
+def test_a_clock_skew_beyond_the_tolerance_is_reported_to_the_ms(
+    ahead: int, reported: bool
+) -> None:
+    store = double()  # the default tolerance: 5 s
+    cycle, load = store.begin()
+    record = stored_record(load, accessed=load.now + ahead, deadline=load.now + ABSOLUTE_MS)
+    cycle.send(LoadResult(LoadStatus.FOUND, record))
+    assert admitted(cycle)
+    skew = [e for e in cycle.drain_events() if e.name is EventName.CLOCK_SKEW]
+    assert bool(skew) is reported
