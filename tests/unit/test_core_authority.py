@@ -318,11 +318,13 @@ def test_each_key_of_the_ring_is_asked_once_for_an_unknown_id() -> None:
 def test_a_record_found_under_an_older_key_of_the_ring_is_admitted() -> None:
     keys = [secrets.token_bytes(32) for _ in range(3)]
     store = Double(FakeClock(START_MS / 1000), session_config(secret_keys=keys))
-    cycle, _ = store.begin()
+    cycle, older = store.begin()
     for _ in range(2):  # not under the newest key, nor the next one
         cycle.send(LoadResult(LoadStatus.MISSING))
-        older = cycle.next_op()
-        assert isinstance(older, Load)
+        op = cycle.next_op()
+        assert isinstance(op, Load)
+        older = op
+    assert older.key == store.core.keyring.storage_key(store.cookie[:21].encode("ascii"), 2)
     record = stored_record(older, accessed=older.now, deadline=older.now + ABSOLUTE_MS)
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     assert admitted(cycle)
