@@ -15,6 +15,7 @@ from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import CommitStatus, LoadStatus, UserBinding
 from sessionary.stores import AsyncRedisStore
 from sessionary.stores._redis_common import META_FIELD
+from sessionary.stores._redis_users import CLAIM_SCRIPT
 from tests.helpers import ABSOLUTE, MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio
@@ -95,3 +96,21 @@ async def test_the_user_epoch_expires_after_the_horizon_unless_it_was_kept_forev
     await async_redis_store.revoke_user(user, T0, horizon=10 * MINUTE)
     assert redis_admin.pttl(epoch) == -1  # not shortened back to a horizon
     assert redis_admin.get(epoch) == str(T0).encode()
+
+
+async def test_a_due_entry_is_claimed_by_one_sweeper_only(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    """The claim script answers "yours" to exactly one caller per expired entry: the second
+    sweeper that read the same entry before the first removed it gets "not yours" (no
+    second ``expired`` event). Racing processes hit this only rarely; here it is forced."""
+    layout = async_redis_store.layout
+    due, info = layout.due_key(0), layout.due_info_key(0)
+    member = Ref().key
+    redis_admin.zadd(due, {member: T0})
+    redis_admin.hset(info, member, f"{T0}|ada")
+    source = CLAIM_SCRIPT.source
+    first = redis_admin.eval(source, 2, due, info, member)
+    second = redis_admin.eval(source, 2, due, info, member)
+    assert first == [1, f"{T0}|ada".encode()]
+    assert second == [0]
