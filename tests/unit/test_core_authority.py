@@ -189,6 +189,7 @@ def verdict_at(now: int, *, accessed: int, deadline: int, idle: int = IDLE_MS) -
     assert event.user == "ada"
     assert update.set_cookie is not None
     assert "Max-Age=0" in update.set_cookie  # an expired session's cookie is cleared
+    assert (update.vary_cookie, update.no_store) == (True, True)  # R15, on clearing too
     reason = {
         EventName.EXPIRED_IDLE: "expired_idle",
         EventName.EXPIRED_ABSOLUTE: "expired_absolute",
