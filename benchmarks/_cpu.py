@@ -27,6 +27,7 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Update,
@@ -58,6 +59,9 @@ class StubStore:
     async def destroy(self, op: Destroy) -> bool:
         """Always deleted."""
         return True
+
+    async def discard(self, op: Discard) -> bool:
+        raise AssertionError  # never asked: the benchmark's records are never corrupt
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sessionary.exceptions import StoreUnavailableError
+from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.ops import (
     CommitResult,
-    CommitStatus,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Update,
@@ -39,12 +39,15 @@ class FailingStore:
     async def update(self, op: Update) -> CommitResult:
         if self.fail_commit:
             raise StoreUnavailableError("down")
-        if self.conflict:
-            return CommitResult(CommitStatus.CONFLICT, tuple(op.expected))
+        if self.conflict:  # as the core raises it for a conflict under the raise policy
+            raise StoreConflictError(tuple(op.attributes))
         return await self.inner.update(op)
 
     async def destroy(self, op: Destroy) -> bool:
         return await self.inner.destroy(op)
+
+    async def discard(self, op: Discard) -> bool:
+        return await self.inner.discard(op)
 
     async def aclose(self) -> None:
         pass
@@ -69,12 +72,15 @@ class SyncFailingStore:
     def update(self, op: Update) -> CommitResult:
         if self.fail_commit:
             raise StoreUnavailableError("down")
-        if self.conflict:
-            return CommitResult(CommitStatus.CONFLICT, tuple(op.expected))
+        if self.conflict:  # as the core raises it for a conflict under the raise policy
+            raise StoreConflictError(tuple(op.attributes))
         return self.inner.update(op)
 
     def destroy(self, op: Destroy) -> bool:
         return self.inner.destroy(op)
+
+    def discard(self, op: Discard) -> bool:
+        return self.inner.discard(op)
 
     def close(self) -> None:
         pass

@@ -123,13 +123,14 @@ class LimitPolicy(str, enum.Enum):
     """End the oldest sessions; they turn anonymous with ``end_reason == "evicted"``."""
 
 
-def _to_ms(value: Duration, what: str) -> int:
+def _to_ms(value: Duration, what: str, *, allow_zero: bool = False) -> int:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         msg = f"{what} must be a number of seconds or a timedelta, not {type(value).__name__}"
         raise ConfigurationError(msg)
-    if not math.isfinite(seconds) or seconds <= 0:
-        msg = f"{what} must be a finite, positive duration (got {value!r})"
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        msg = f"{what} must be a finite, {kind} duration (got {value!r})"
         raise ConfigurationError(msg)
     return round(seconds * 1000)
 
@@ -268,6 +269,11 @@ class SessionConfig:
     absolute_timeout: Duration = 12 * 3600
     touch_interval: Duration | None = None
     """Minimum time between sliding-expiry writes; default ``max(60 s, idle/10)``, <= idle/2."""
+    expiry_notice: Duration = 3600
+    """How long a server-side store keeps an expired record (never served: expiry is judged
+    on every read) so that a client returning late learns *why* it was signed out
+    (``session.end_reason`` is ``expired_idle``/``expired_absolute``, not an unknown ID).
+    ``0`` frees records exactly at their deadline; at most one absolute timeout."""
     max_size: int = 64 * 1024
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
@@ -308,6 +314,7 @@ class SessionConfig:
     idle_timeout_ms: int = field(init=False)
     absolute_timeout_ms: int = field(init=False)
     touch_interval_ms: int = field(init=False)
+    expiry_notice_ms: int = field(init=False)
     clock_skew_tolerance_ms: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -345,6 +352,11 @@ class SessionConfig:
         object.__setattr__(self, "idle_timeout_ms", idle)
         object.__setattr__(self, "absolute_timeout_ms", absolute)
         object.__setattr__(self, "touch_interval_ms", touch)
+        notice = _to_ms(self.expiry_notice, "expiry_notice", allow_zero=True)
+        if notice > absolute:
+            msg = "expiry_notice must not exceed absolute_timeout"
+            raise ConfigurationError(msg)
+        object.__setattr__(self, "expiry_notice_ms", notice)
         skew = _to_ms(self.clock_skew_tolerance, "clock_skew_tolerance")
         if skew > _MAX_CLOCK_SKEW_MS:
             msg = "clock_skew_tolerance must be at most 5 minutes"

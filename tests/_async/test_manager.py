@@ -16,7 +16,7 @@ from sessionary import AsyncSessionManager, Session, SessionConfig
 from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import CommitResult, Create, Destroy, Discard, Load, LoadResult, Update
 from sessionary.stores import AsyncRedisStore
 from sessionary.stores.base import AsyncStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
@@ -261,7 +261,9 @@ async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncStore) -
 class BrokenStore:
     """A store whose every operation fails like an unreachable server."""
 
-    def __init__(self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy)) -> None:
+    def __init__(
+        self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy, Discard)
+    ) -> None:
         self.fail_on = fail_on
         self.calls = 0
 
@@ -284,6 +286,10 @@ class BrokenStore:
         raise AssertionError  # pragma: no cover
 
     async def destroy(self, op: Destroy) -> bool:
+        self._fail(op)
+        raise AssertionError  # pragma: no cover
+
+    async def discard(self, op: Discard) -> bool:
         self._fail(op)
         raise AssertionError  # pragma: no cover
 

@@ -221,12 +221,14 @@ def test_the_sweeper_reports_each_expiry_once(sync_store: Store, clock: FakeCloc
     assert sweeper.sweep_once() == 0
     (event,) = observer.of(EventName.EXPIRED_IDLE)
     assert event.user == "alice"
+    # Swept, but a tombstone still tells the returning client why (for expiry_notice).
+    assert (idle.request()).end_reason == "expired_idle"
     clock.advance(3600)  # busy reaches its absolute deadline
     assert sweeper.sweep_once() == 1
     assert [e.name for _, e in log.read()] == [
         EventName.CREATED,
         EventName.CREATED,
-        EventName.EXPIRED_IDLE,
+        EventName.EXPIRED_IDLE,  # the sweeper
+        EventName.EXPIRED_IDLE,  # the client that came back
         EventName.EXPIRED_ABSOLUTE,
     ]
-    assert (idle.request()).end_reason is None  # swept: the store forgot it

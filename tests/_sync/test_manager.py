@@ -18,7 +18,7 @@ from sessionary import Session, SessionConfig, SessionManager
 from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import CommitResult, Create, Destroy, Discard, Load, LoadResult, Update
 from sessionary.stores import RedisStore
 from sessionary.stores.base import Store
 from sessionary.testing import CapturingObserver, FakeClock, session_config
@@ -259,7 +259,9 @@ def test_expiry_is_judged_by_the_injected_clock(sync_store: Store) -> None:
 class BrokenStore:
     """A store whose every operation fails like an unreachable server."""
 
-    def __init__(self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy)) -> None:
+    def __init__(
+        self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy, Discard)
+    ) -> None:
         self.fail_on = fail_on
         self.calls = 0
 
@@ -282,6 +284,10 @@ class BrokenStore:
         raise AssertionError  # pragma: no cover
 
     def destroy(self, op: Destroy) -> bool:
+        self._fail(op)
+        raise AssertionError  # pragma: no cover
+
+    def discard(self, op: Discard) -> bool:
         self._fail(op)
         raise AssertionError  # pragma: no cover
 

@@ -135,13 +135,24 @@ def test_configured_idle_cap_applies_to_existing_records(sync_store: Store) -> N
 def test_update_writes_deletes_and_bumps_version(sync_store: Store) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
-    result = sync_store.update(ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",)))
+    seal = secrets.token_bytes(16)
+    result = sync_store.update(ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",), seal=seal))
     assert result.status is CommitStatus.OK
-    assert result.conflicts == ()
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
     assert dict(loaded.record.attributes) == {"a": b"\x019", "c": b"\x013"}
     assert loaded.record.meta.version == 2
+    assert loaded.record.meta.seal == seal  # the record's MAC is kept as given
+
+
+def test_the_record_mac_is_kept_as_created(sync_store: Store) -> None:
+    ref = Ref()
+    seal = secrets.token_bytes(16)
+    sync_store.create(ref.create({"a": b"\x011"}, seal=seal))
+    loaded = sync_store.load(ref.load(now=T0 + TOUCH))  # a touch keeps it too
+    assert loaded.record is not None
+    assert loaded.record.touched is True
+    assert loaded.record.meta.seal == seal
 
 
 def test_update_never_recreates_a_destroyed_session(sync_store: Store) -> None:
@@ -166,15 +177,43 @@ def test_update_after_expiry_is_gone_and_deletes(sync_store: Store) -> None:
     assert (sync_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
-def test_update_with_a_stale_validator_is_refused(sync_store: Store) -> None:
+def test_an_update_at_another_version_is_stale_and_returns_the_record(
+    sync_store: Store,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
-    stale = secrets.token_bytes(16)
-    result = sync_store.update(ref.update({"a": b"\x012"}, expect_digest=stale))
-    assert result.status is CommitStatus.ROTATED
-    loaded = sync_store.load(ref.load())
+    first_seal = secrets.token_bytes(16)
+    assert (sync_store.update(ref.update({"b": b"\x012"}, seal=first_seal))).status is (
+        CommitStatus.OK
+    )
+    late = sync_store.update(
+        ref.update({"a": b"\x019"}, delete=("b",), expect_version=1, new_digest=b"\x00" * 16)
+    )
+    assert late.status is CommitStatus.STALE
+    current = late.current
+    assert current is not None
+    assert dict(current.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert (current.meta.version, current.meta.seal, current.meta.digest) == (
+        2,
+        first_seal,
+        ref.digest,
+    )
+    loaded = sync_store.load(ref.load())  # nothing of the stale write was applied
     assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"a": b"\x011"}
+    assert dict(loaded.record.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert loaded.record.meta.version == 2
+
+
+def test_a_rotation_makes_older_writers_stale(sync_store: Store) -> None:
+    ref = Ref()
+    sync_store.create(ref.create({"a": b"\x011"}))
+    new_digest = secrets.token_bytes(16)
+    sync_store.update(ref.update(new_digest=new_digest, user="alice", auth_time=T0))
+    late = sync_store.update(ref.update({"x": b"\x011"}, expect_version=1))
+    assert late.status is CommitStatus.STALE
+    assert late.current is not None
+    assert late.current.meta.digest == new_digest
+    assert late.current.meta.user == "alice"
 
 
 def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
@@ -192,71 +231,13 @@ def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
     assert sync_store.destroy(ref.destroy()) is False  # old digest cannot destroy it
 
 
-def test_disjoint_writers_never_conflict(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"a": b"\x010"}))
-    first = sync_store.update(ref.update({"x": b"\x011"}, expected={"x": None}))
-    second = sync_store.update(ref.update({"y": b"\x011"}, expected={"y": None}))
-    assert (first.status, first.conflicts) == (CommitStatus.OK, ())
-    assert (second.status, second.conflicts) == (CommitStatus.OK, ())
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert set(loaded.record.attributes) == {"a", "x", "y"}
-
-
-def test_field_compare_and_set_last_writer_wins(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"n": b"\x011"}))
-    sync_store.update(ref.update({"n": b"\x012"}, expected={"n": b"\x011"}))
-    late = sync_store.update(ref.update({"n": b"\x013"}, expected={"n": b"\x011"}))
-    assert late.status is CommitStatus.OK
-    assert late.conflicts == ("n",)
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert loaded.record.attributes["n"] == b"\x013"
-
-
-def test_field_compare_and_set_strict_refuses_everything(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"n": b"\x011"}))
-    sync_store.update(ref.update({"n": b"\x012"}))
-    late = sync_store.update(
-        ref.update({"n": b"\x013", "other": b"\x011"}, expected={"n": b"\x011"}, strict=True)
-    )
-    assert late.status is CommitStatus.CONFLICT
-    assert late.conflicts == ("n",)
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"n": b"\x012"}
-    assert loaded.record.meta.version == 2
-
-
-def test_expected_absence_conflicts_with_a_concurrent_create_of_the_field(
-    sync_store: Store,
-) -> None:
-    ref = Ref()
-    sync_store.create(ref.create())
-    sync_store.update(ref.update({"flag": b"\x01true"}))
-    result = sync_store.update(
-        ref.update({"flag": b"\x01false"}, expected={"flag": None}, strict=True)
-    )
-    assert result.status is CommitStatus.CONFLICT
-    deleted_meanwhile = Ref()
-    sync_store.create(deleted_meanwhile.create({"x": b"\x011"}))
-    sync_store.update(deleted_meanwhile.update(delete=("x",)))
-    result = sync_store.update(
-        deleted_meanwhile.update({"x": b"\x012"}, expected={"x": b"\x011"}, strict=True)
-    )
-    assert (result.status, result.conflicts) == (CommitStatus.CONFLICT, ("x",))
-
-
 def test_update_is_idempotent_per_nonce(sync_store: Store) -> None:
     ref = Ref()
     sync_store.create(ref.create({"n": b"\x011"}))
-    op = ref.update({"n": b"\x012"}, expected={"n": b"\x011"}, strict=True)
+    op = ref.update({"n": b"\x012"})
     assert (sync_store.update(op)).status is CommitStatus.OK
     retried = sync_store.update(op)  # e.g. a retry after a lost reply
-    assert (retried.status, retried.conflicts) == (CommitStatus.OK, ())
+    assert retried.status is CommitStatus.OK
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
     assert loaded.record.meta.version == 2
@@ -266,7 +247,8 @@ def test_a_slower_request_never_moves_access_time_back(sync_store: Store) -> Non
     ref = Ref()
     sync_store.create(ref.create())
     sync_store.update(ref.update({"a": b"\x011"}, now=T0 + 10 * MINUTE))
-    sync_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    slower = sync_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    assert slower.status is CommitStatus.OK
     loaded = sync_store.load(ref.load(now=T0 + 11 * MINUTE))
     assert loaded.record is not None
     assert loaded.record.meta.accessed == T0 + 10 * MINUTE
@@ -324,3 +306,24 @@ def test_thousands_of_fields_in_one_write(sync_store: Store) -> None:
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
     assert len(loaded.record.attributes) == 3500
+
+
+def test_discard_deletes_whatever_is_stored(sync_store: Store) -> None:
+    ref = Ref()
+    sync_store.create(ref.create({"a": b"\x011"}))
+    assert sync_store.discard(ref.discard()) is True
+    assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
+    assert sync_store.discard(ref.discard()) is False
+
+
+def test_an_expired_record_lingers_to_say_why_it_ended(sync_store: Store) -> None:
+    idle = Ref()
+    sync_store.create(idle.create(linger=HOUR))
+    # Long after the idle timeout, within the lingering hour: expired, not unknown.
+    late = sync_store.load(idle.load(now=T0 + IDLE + 40 * MINUTE, linger=HOUR))
+    assert late.status is LoadStatus.EXPIRED_IDLE
+    assert (sync_store.load(idle.load(now=T0 + IDLE + 41 * MINUTE))).status is (LoadStatus.MISSING)
+    absolute = Ref()
+    sync_store.create(absolute.create(idle=ABSOLUTE, linger=HOUR))
+    ended = sync_store.load(absolute.load(now=T0 + ABSOLUTE + 30 * MINUTE))
+    assert ended.status is LoadStatus.EXPIRED_ABSOLUTE

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from sessionary.sansio.ops import LoadStatus
+from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import memory
 from sessionary.stores.memory import MemoryEngine
 from tests.helpers import ABSOLUTE, IDLE, T0, Ref
@@ -62,7 +62,15 @@ def test_concurrent_threads_keep_every_write() -> None:
 
     def writer(index: int) -> None:
         for step in range(50):
-            engine.update(ref.update({f"t{index}-{step}": b"\x011"}))
+            version = 1
+            while True:  # a writer that read an older version merges and retries (the core)
+                op = ref.update({f"t{index}-{step}": b"\x011"}, expect_version=version)
+                result = engine.update(op)
+                if result.status is not CommitStatus.STALE:
+                    assert result.status is CommitStatus.OK
+                    break
+                assert result.current is not None
+                version = result.current.meta.version
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
     for thread in threads:

@@ -30,6 +30,7 @@ from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Operation,
@@ -55,6 +56,7 @@ _OPERATION_NAMES: dict[type, str] = {
     Create: "create",
     Update: "update",
     Destroy: "destroy",
+    Discard: "discard",
 }
 
 
@@ -167,14 +169,17 @@ class AsyncSessionManager:
         await self._publish(cycle)
         return cycle
 
-    async def commit(self, cycle: SessionCycle) -> ResponseUpdate:
+    async def commit(self, cycle: SessionCycle, *, failed: bool = False) -> ResponseUpdate:
         """Finish a request: commit what changed (at most one round trip) and return headers.
+
+        ``failed``: the request failed (the handler raised or answers a 5xx): only a logout
+        or an explicit rotation is committed, the handler's other changes are dropped.
 
         Raises :class:`~sessionary.exceptions.StoreError` subclasses when the commit could not
         be performed; adapters answer 503 (unavailable) or 409 (conflict) then.
         """
         try:
-            cycle.finish()
+            cycle.finish(failed=failed)
             await self._drive(cycle)
         except StoreUnavailableError as exc:
             cycle.refuse(exc)
@@ -183,6 +188,22 @@ class AsyncSessionManager:
             await self._release_lock(cycle)
             await self._publish(cycle)
         return cycle.response()
+
+    async def after_response(self, cycle: SessionCycle) -> None:
+        """Once the response is over: end the session a late ``logout()`` asked to end.
+
+        A handler that logs out while its (streaming) response is already being sent cannot
+        clear the cookie any more; the stored session is still destroyed here. A store error
+        is logged (the response is gone), never raised.
+        """
+        op = cycle.late_op()
+        if op is None:
+            return
+        try:
+            cycle.send(await self._perform(op))
+        except StoreError:
+            logger.warning("sessionary: could not end a session logged out after its response")
+        await self._publish(cycle)
 
     async def refuse(self, cycle: SessionCycle, error: BaseException) -> None:
         """Record that a request is answered 503 for want of the store (event ``fail_closed``).
@@ -214,8 +235,10 @@ class AsyncSessionManager:
                 result = await store.update(op)  # type: ignore[arg-type]
             elif kind is Create:
                 result = await store.create(op)  # type: ignore[arg-type]
-            else:
+            elif kind is Destroy:
                 result = await store.destroy(op)  # type: ignore[arg-type]
+            else:
+                result = await store.discard(op)  # type: ignore[arg-type]
         except StoreError as exc:
             elapsed = time.perf_counter() - started
             self.observer.operation(_OPERATION_NAMES[kind], elapsed, type(exc).__name__)

@@ -10,6 +10,7 @@ from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -50,6 +51,10 @@ class AsyncMemoryStore:
     async def destroy(self, op: Destroy) -> bool:
         """Delete a session if its digest matches."""
         return self.engine.destroy(op)
+
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key (the core found it corrupt)."""
+        return self.engine.discard(op)
 
     async def list_user(
         self, user_key: str, now: int, max_idle: int

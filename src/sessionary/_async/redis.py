@@ -27,6 +27,7 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -45,6 +46,7 @@ from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
     DESTROY_SCRIPT,
+    DISCARD_SCRIPT,
     LOAD_SCRIPT,
     UPDATE_SCRIPT,
     RedisLayout,
@@ -60,6 +62,7 @@ from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
     END_SCRIPT,
+    EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
@@ -424,6 +427,14 @@ class AsyncRedisStore:
             await self._untrack([op.key])
         return deleted
 
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key: the core found it corrupt or forged."""
+        key = self._layout.session_key(op.key)
+        deleted = bool(await self._run(DISCARD_SCRIPT, key, [], durable=True))
+        if deleted and self.track_expiry:
+            await self._untrack([op.key])
+        return deleted
+
     # ------------------------------------------------------------------ users
     async def _after_write(
         self,
@@ -609,7 +620,6 @@ class AsyncRedisStore:
             keys = [bytes(m).decode("ascii") for m in members]  # type: ignore[arg-type]
             metas = await self._read_records(keys)
             reschedule: dict[str, int] = {}
-            gone: list[str] = []
             for key, meta in zip(keys, metas, strict=True):
                 if meta is not None and is_live(meta, now, max_idle):
                     idle = effective_idle(meta.idle, max_idle)
@@ -622,12 +632,9 @@ class AsyncRedisStore:
                 session = expired_from_claim(key, claim, meta, now)
                 if session is not None:
                     expired.append(session)
-                    gone.append(layout.session_key(key))
-            if gone:  # expired by the arithmetic: nothing can revive them, so free them now
-                pipe = self._client.pipeline(transaction=False)
-                for name in gone:
-                    pipe.delete(name)
-                await self._execute(pipe, "deleting expired sessions")
+                    # Expired by the arithmetic, nothing can revive it: empty it now into a
+                    # tombstone that tells a returning client why (its TTL frees it).
+                    await self._run(EXPIRED_SCRIPT, layout.session_key(key), [session.status.value])
             if reschedule:
                 with mapped_redis_errors("rescheduling the expiry sweep"):
                     await self._client.zadd(due, reschedule, xx=True)

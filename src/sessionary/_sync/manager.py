@@ -32,6 +32,7 @@ from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Operation,
@@ -57,6 +58,7 @@ _OPERATION_NAMES: dict[type, str] = {
     Create: "create",
     Update: "update",
     Destroy: "destroy",
+    Discard: "discard",
 }
 
 
@@ -169,14 +171,17 @@ class SessionManager:
         self._publish(cycle)
         return cycle
 
-    def commit(self, cycle: SessionCycle) -> ResponseUpdate:
+    def commit(self, cycle: SessionCycle, *, failed: bool = False) -> ResponseUpdate:
         """Finish a request: commit what changed (at most one round trip) and return headers.
+
+        ``failed``: the request failed (the handler raised or answers a 5xx): only a logout
+        or an explicit rotation is committed, the handler's other changes are dropped.
 
         Raises :class:`~sessionary.exceptions.StoreError` subclasses when the commit could not
         be performed; adapters answer 503 (unavailable) or 409 (conflict) then.
         """
         try:
-            cycle.finish()
+            cycle.finish(failed=failed)
             self._drive(cycle)
         except StoreUnavailableError as exc:
             cycle.refuse(exc)
@@ -185,6 +190,22 @@ class SessionManager:
             self._release_lock(cycle)
             self._publish(cycle)
         return cycle.response()
+
+    def after_response(self, cycle: SessionCycle) -> None:
+        """Once the response is over: end the session a late ``logout()`` asked to end.
+
+        A handler that logs out while its (streaming) response is already being sent cannot
+        clear the cookie any more; the stored session is still destroyed here. A store error
+        is logged (the response is gone), never raised.
+        """
+        op = cycle.late_op()
+        if op is None:
+            return
+        try:
+            cycle.send(self._perform(op))
+        except StoreError:
+            logger.warning("sessionary: could not end a session logged out after its response")
+        self._publish(cycle)
 
     def refuse(self, cycle: SessionCycle, error: BaseException) -> None:
         """Record that a request is answered 503 for want of the store (event ``fail_closed``).
@@ -216,8 +237,10 @@ class SessionManager:
                 result = store.update(op)  # type: ignore[arg-type]
             elif kind is Create:
                 result = store.create(op)  # type: ignore[arg-type]
-            else:
+            elif kind is Destroy:
                 result = store.destroy(op)  # type: ignore[arg-type]
+            else:
+                result = store.discard(op)  # type: ignore[arg-type]
         except StoreError as exc:
             elapsed = time.perf_counter() - started
             self.observer.operation(_OPERATION_NAMES[kind], elapsed, type(exc).__name__)

@@ -12,6 +12,7 @@ from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -52,6 +53,10 @@ class MemoryStore:
     def destroy(self, op: Destroy) -> bool:
         """Delete a session if its digest matches."""
         return self.engine.destroy(op)
+
+    def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key (the core found it corrupt)."""
+        return self.engine.discard(op)
 
     def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
         """The user's live sessions (storage key, metadata), oldest first."""

@@ -29,6 +29,7 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -47,6 +48,7 @@ from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
     DESTROY_SCRIPT,
+    DISCARD_SCRIPT,
     LOAD_SCRIPT,
     UPDATE_SCRIPT,
     RedisLayout,
@@ -62,6 +64,7 @@ from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
     END_SCRIPT,
+    EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
@@ -422,6 +425,14 @@ class RedisStore:
             self._untrack([op.key])
         return deleted
 
+    def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key: the core found it corrupt or forged."""
+        key = self._layout.session_key(op.key)
+        deleted = bool(self._run(DISCARD_SCRIPT, key, [], durable=True))
+        if deleted and self.track_expiry:
+            self._untrack([op.key])
+        return deleted
+
     # ------------------------------------------------------------------ users
     def _after_write(
         self,
@@ -603,7 +614,6 @@ class RedisStore:
             keys = [bytes(m).decode("ascii") for m in members]  # type: ignore[arg-type]
             metas = self._read_records(keys)
             reschedule: dict[str, int] = {}
-            gone: list[str] = []
             for key, meta in zip(keys, metas, strict=True):
                 if meta is not None and is_live(meta, now, max_idle):
                     idle = effective_idle(meta.idle, max_idle)
@@ -616,12 +626,9 @@ class RedisStore:
                 session = expired_from_claim(key, claim, meta, now)
                 if session is not None:
                     expired.append(session)
-                    gone.append(layout.session_key(key))
-            if gone:  # expired by the arithmetic: nothing can revive them, so free them now
-                pipe = self._client.pipeline(transaction=False)
-                for name in gone:
-                    pipe.delete(name)
-                self._execute(pipe, "deleting expired sessions")
+                    # Expired by the arithmetic, nothing can revive it: empty it now into a
+                    # tombstone that tells a returning client why (its TTL frees it).
+                    self._run(EXPIRED_SCRIPT, layout.session_key(key), [session.status.value])
             if reschedule:
                 with mapped_redis_errors("rescheduling the expiry sweep"):
                     self._client.zadd(due, reschedule, xx=True)

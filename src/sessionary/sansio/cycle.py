@@ -43,9 +43,11 @@ from sessionary.config import (
 )
 from sessionary.exceptions import (
     ConfigurationError,
+    DecodeError,
     LockLostError,
     SessionLimitError,
     SessionReadOnlyError,
+    SessionRotatedError,
     SessionStateError,
     SessionTooLargeError,
     StoreConflictError,
@@ -67,15 +69,18 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     LoadStatus,
     Operation,
     ReadEpoch,
+    RecordMeta,
     StoredSession,
     Update,
     UserBinding,
 )
+from sessionary.sansio.record_auth import record_seal, seal_matches
 from sessionary.sansio.sealed import Sealer
 from sessionary.sansio.session import Delta, Lifecycle, Session
 from sessionary.sansio.transport import read_header_token
@@ -90,15 +95,20 @@ from sessionary.sansio.users import (
 __all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
 
 _CREATE_ATTEMPTS = 3
+_UPDATE_ATTEMPTS = 100  # a write that keeps finding the record changed gives up (409)
 _REVOKED = "revoked"  # a verdict of _verify beside the LoadStatus values
+_FORGED = "forged"  # the record failed authentication (its MAC)
 _END_REASONS: dict[LoadStatus | str | None, str] = {
     LoadStatus.EXPIRED_IDLE: "expired_idle",
     LoadStatus.EXPIRED_ABSOLUTE: "expired_absolute",
     _REVOKED: "revoked",
 }
+_EXPIRY_REASONS = frozenset({"expired_idle", "expired_absolute"})
 _NONCE_BYTES = 8  # idempotency token of one write (the Redis layout packs 8 bytes)
 
 Result = LoadResult | CommitResult | bool | None
+
+_NO_VALUES: Mapping[str, bytes] = {}
 
 
 @dataclass(slots=True)
@@ -149,6 +159,8 @@ class SessionCore:
         "config",
         "header_mode",
         "keyring",
+        "linger",
+        "record_keys",
         "request_header",
         "revocation",
         "sealer",
@@ -164,6 +176,10 @@ class SessionCore:
         self.binding = config.client_binding
         """``client_binding``: compare authenticated requests with the login's client."""
         self.keyring = KeyRing(config.secrets)
+        self.record_keys = self.keyring.subkeys("record")
+        """Per generation: the key of the records' MAC (:mod:`sessionary.sansio.record_auth`)."""
+        self.linger = config.expiry_notice_ms
+        """How long an expired record is kept for the returning client's ``end_reason``."""
         self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
         """Encryption at rest of attribute values (server-side stores, opt-in)."""
         self.sealer: Sealer | None = None
@@ -249,7 +265,7 @@ _CLIENT_EVENTS = frozenset(
 
 # Phases of a cycle, and what a pending response-phase operation is for.
 _REQUEST, _READY, _RESPONSE, _DONE = 1, 2, 3, 4
-_STEP_DESTROY, _STEP_CREATE, _STEP_UPDATE = 1, 2, 3
+_STEP_DESTROY, _STEP_CREATE, _STEP_UPDATE, _STEP_DISCARD, _STEP_LATE = 1, 2, 3, 4, 5
 
 
 class SessionCycle:
@@ -263,16 +279,20 @@ class SessionCycle:
         "_attempts",
         "_clear_cookie",
         "_client",
+        "_conflicts",
         "_core",
         "_delta",
         "_digest",
         "_events",
         "_generation",
+        "_joined",
         "_key",
         "_lifecycle",
         "_new_deadline",
+        "_new_digest",
         "_new_token",
         "_op",
+        "_outgoing",
         "_phase",
         "_premint",
         "_refused",
@@ -283,6 +303,7 @@ class SessionCycle:
         "_stored",
         "_tenant",
         "_token",
+        "_update_binding",
         "_user_agent",
         "lock_key",
         "lock_token",
@@ -328,6 +349,12 @@ class SessionCycle:
         self._new_token: SessionToken | None = None
         self._new_deadline: int | None = None
         self._premint: SessionToken | None = None
+        self._new_digest = b""
+        self._update_binding: UserBinding | None = None
+        self._outgoing: Mapping[str, bytes] = _NO_VALUES
+        self._conflicts: tuple[str, ...] = ()
+        self._joined = False
+        """This write joined a rotation another request of the same user made meanwhile."""
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -348,17 +375,24 @@ class SessionCycle:
             msg = "no operation is pending"
             raise SessionStateError(msg)
         self._op = None
+        step = self._step
         if self._phase == _REQUEST:
+            if step == _STEP_DISCARD:
+                self._step = 0
+                self._phase = _READY  # the corrupt record is gone; the session is anonymous
+                return
             self._loaded(result)  # type: ignore[arg-type]
             return
         try:
-            step = self._step
             if step == _STEP_UPDATE:
                 self._updated(result)  # type: ignore[arg-type]
             elif step == _STEP_CREATE:
                 self._created(result)  # type: ignore[arg-type]
-            else:
+            elif step == _STEP_DESTROY:
                 self._destroyed()
+            elif step == _STEP_LATE:
+                self._late_destroyed(result)  # type: ignore[arg-type]
+            # _STEP_DISCARD: a corrupt record found at commit time is gone; nothing more
         finally:
             if self._op is None:
                 self._phase = _DONE
@@ -418,8 +452,13 @@ class SessionCycle:
             raise SessionStateError(msg)
         return session
 
-    def finish(self) -> None:
-        """The handler is done: compute the writes. Further changes raise."""
+    def finish(self, *, failed: bool = False) -> None:
+        """The handler is done: compute the writes. Further changes raise.
+
+        ``failed``: the request failed (the handler raised, or the response is a 5xx), so
+        only what security requires is committed — a logout or an explicit rotation — and
+        the handler's other changes are dropped (:meth:`Session.discard_changes`).
+        """
         session = self._session
         if self._phase != _READY or session is None:
             msg = "finish() must be called once, after the request phase"
@@ -432,6 +471,8 @@ class SessionCycle:
                 if session.refused and error is not None:  # the handler got the load error
                     self.refuse(error)
                 return
+            if failed:
+                session.discard_changes()
             lifecycle = self._lifecycle = session.lifecycle
             stored = self._stored
             if lifecycle.destroy_loaded and stored is not None:
@@ -442,6 +483,30 @@ class SessionCycle:
         finally:
             if self._op is None:
                 self._phase = _DONE
+
+    def late_op(self) -> Destroy | None:
+        """After the response was sent: the destroy a late :meth:`Session.logout` asked for.
+
+        A logout called while a streaming response was already on its way cannot clear the
+        cookie any more, but the stored session still ends. Drive the returned operation with
+        :meth:`send` like the others (``None``: nothing to do).
+        """
+        session = self._session
+        stored = self._stored
+        if self._phase != _DONE or session is None or not session.late_destroy:
+            return None
+        if stored is None or self._step == _STEP_LATE:
+            return None
+        self._step = _STEP_LATE
+        self._phase = _RESPONSE
+        self._op = Destroy(self._key, self._digest, stored.meta.user_key)
+        return self._op
+
+    def _late_destroyed(self, deleted: bool) -> None:
+        stored = self._stored
+        assert stored is not None
+        if deleted:
+            self._event(EventName.DESTROYED, user=stored.meta.user, late=True)
 
     def response(self) -> ResponseUpdate:
         """The headers the response must carry (after the response phase)."""
@@ -553,8 +618,9 @@ class SessionCycle:
     def _load_op(self, generation: int) -> Load:
         token = self._token
         assert token is not None
-        keyring = self._core.keyring
-        config = self._core.config
+        core = self._core
+        keyring = core.keyring
+        config = core.config
         self._generation = generation
         self._key = keyring.storage_key(token.selector, generation, self._tenant)
         self._digest = keyring.validator_digest(token.validator, generation)
@@ -564,6 +630,7 @@ class SessionCycle:
             now=self.now,
             max_idle=config.idle_timeout_ms,
             touch_after=config.touch_interval_ms,
+            linger=core.linger,
         )
 
     def _loaded(self, result: LoadResult) -> None:
@@ -573,39 +640,33 @@ class SessionCycle:
             return
         self._phase = _READY
         record = result.record
+        if status is LoadStatus.CORRUPT:
+            self._corrupt(result.reason or "not a session record")
+            return
         verdict: LoadStatus | str | None = status
         if status is LoadStatus.FOUND and record is not None:
             verdict = self._verify(record)
-            at_rest = self._core.at_rest
-            values: Mapping[str, bytes] | None = record.attributes
-            if verdict is LoadStatus.FOUND and at_rest is not None:
-                values = at_rest.open(self._key, record.attributes, record.meta)
-            if verdict is LoadStatus.FOUND and values is None:
-                self._session = Session(self._core.codec, now=self.now)
-                self._clear_cookie = True
-                self._event(EventName.INVALID_ID, reason="unauthenticated record")
+            if verdict is _FORGED:
+                self._corrupt("unauthenticated record")
                 return
-            if verdict is LoadStatus.FOUND and values is not None:
-                meta = record.meta
-                self._stored = record
-                self._session = Session(
-                    self._core.codec,
-                    values,
-                    now=self.now,
-                    is_new=False,
-                    user_id=meta.user,
-                    auth_time=meta.auth_time,
-                    ref=partial(self._core.keyring.session_ref, self._key),
-                )
-                if meta.user is not None and self._core.binding is not ClientBinding.OFF:
-                    self._check_client(meta.device)
+            if verdict is LoadStatus.FOUND:
+                self._accept(record)
                 return
-        reason = _END_REASONS.get(verdict) if verdict is not LoadStatus.ENDED else result.reason
+        self._no_session(verdict, record, result.reason)
+
+    def _no_session(
+        self, verdict: LoadStatus | str | None, record: StoredSession | None, ended: str | None
+    ) -> None:
+        """The presented ID gives no session: anonymous, with the event saying why."""
+        reason = _END_REASONS.get(verdict) if verdict is not LoadStatus.ENDED else ended
         self._session = Session(self._core.codec, now=self.now, end_reason=reason)
         if verdict is LoadStatus.ENDED:
             self._clear_cookie = True
-            name = EventName.EVICTED if reason == "evicted" else EventName.REVOKED
-            self._event(name, reason=reason or "ended")
+            if reason in _EXPIRY_REASONS:  # a tombstone the expiry sweeper left
+                self._event(EventName(reason))
+            else:
+                name = EventName.EVICTED if reason == "evicted" else EventName.REVOKED
+                self._event(name, reason=reason or "ended")
         elif verdict is _REVOKED:
             self._clear_cookie = True
             assert record is not None
@@ -628,6 +689,67 @@ class SessionCycle:
                 else EventName.EXPIRED_ABSOLUTE
             )
             self._event(name, user=record.meta.user if record is not None else None)
+
+    def _accept(self, record: StoredSession) -> None:
+        """Hand the verified record to the handler, or refuse it as corrupt."""
+        core = self._core
+        values: Mapping[str, bytes] | None = record.attributes
+        if core.at_rest is not None:
+            values = core.at_rest.open(self._key, record.attributes)
+            if values is None:
+                self._corrupt("undecryptable value")
+                return
+        meta = record.meta
+        try:
+            session = Session(
+                core.codec,
+                values,
+                now=self.now,
+                is_new=False,
+                user_id=meta.user,
+                auth_time=meta.auth_time,
+                ref=partial(core.keyring.session_ref, self._key),
+            )
+        except DecodeError:
+            self._corrupt("undecodable value")
+            return
+        self._stored = record
+        self._session = session
+        if meta.user is not None and core.binding is not ClientBinding.OFF:
+            self._check_client(meta.device)
+
+    def _corrupt(self, reason: str) -> None:
+        """The key holds a corrupt or forged record: anonymous, and the record is deleted.
+
+        Never served, never kept: the client's cookie is cleared, a ``corrupt_record`` alert
+        is emitted and the shell is asked to :class:`~sessionary.sansio.ops.Discard` it.
+        """
+        self._session = Session(self._core.codec, now=self.now)
+        self._clear_cookie = True
+        self._event(EventName.CORRUPT_RECORD, reason=reason)
+        self._phase = _REQUEST
+        self._step = _STEP_DISCARD
+        self._op = Discard(self._key)
+
+    def _seal_of(self, meta: RecordMeta, attributes: Mapping[str, bytes]) -> bytes:
+        """The MAC a record with this metadata and these stored attributes must carry."""
+        return record_seal(
+            self._core.record_keys[self._generation],
+            self._key,
+            version=meta.version,
+            digest=meta.digest,
+            created=meta.created,
+            idle=meta.idle,
+            deadline=meta.deadline,
+            user=meta.user,
+            auth_time=meta.auth_time,
+            user_key=meta.user_key,
+            device=meta.device,
+            attributes=attributes,
+        )
+
+    def _authentic(self, record: StoredSession) -> bool:
+        return seal_matches(self._seal_of(record.meta, record.attributes), record.meta.seal)
 
     def _check_client(self, recorded: bytes | None) -> None:
         """Compare the request with the client that logged in (``client_binding``, R81)."""
@@ -656,12 +778,22 @@ class SessionCycle:
     def _verify(self, record: StoredSession) -> LoadStatus | str | None:
         """Re-check what the store checked: the core, not the store, is the authority.
 
+        ``INVALID`` for another validator; ``_FORGED`` when the record fails authentication
+        (:mod:`sessionary.sansio.record_auth`); otherwise :meth:`_judge`'s verdict.
+        """
+        if not KeyRing.digests_equal(record.meta.digest, self._digest):
+            return LoadStatus.INVALID
+        if not self._authentic(record):
+            return _FORGED
+        return self._judge(record)
+
+    def _judge(self, record: StoredSession) -> LoadStatus | str | None:
+        """Revocation, expiry and size of an authentic record.
+
         ``None`` means the record is over the size limit; ``_REVOKED`` that its user's epoch
         has passed its stamp (``revoke_user``).
         """
         meta = record.meta
-        if not KeyRing.digests_equal(meta.digest, self._digest):
-            return LoadStatus.INVALID
         if meta.user_key is not None and is_revoked(meta.stamp, record.user_epoch):
             return _REVOKED
         config = self._core.config
@@ -694,36 +826,72 @@ class SessionCycle:
         if not delta and not lifecycle.rotate and not lifecycle.auth_changed:
             return  # unchanged: no write at all (the load already touched if due)
         self._check_size(delta.size)
+        stored = self._stored
         token = self._token
+        assert stored is not None
         assert token is not None
         digest = self._digest
         if lifecycle.rotate:
             token = rotate_token(token)
             digest = self._core.keyring.validator_digest(token.validator, self._generation)
         self._new_token = token
-        auth = lifecycle.auth_changed
-        binding = self._binding(lifecycle) if auth else None
+        self._new_digest = digest
+        binding = self._binding(lifecycle) if lifecycle.auth_changed else None
+        self._update_binding = binding
         self._new_deadline = binding.score if binding is not None else None
-        attributes, expected = self._outgoing(
-            delta, lifecycle if auth else None, self._new_deadline
+        at_rest = self._core.at_rest
+        self._delta = delta
+        self._outgoing = (
+            delta.attributes if at_rest is None else at_rest.seal(self._key, delta.attributes)
         )
         self._step = _STEP_UPDATE
-        self._op = Update(
+        self._op = self._update_op(stored)
+
+    def _update_op(self, base: StoredSession) -> Update:
+        """The update turning ``base`` (the record as last read) into this request's state.
+
+        The core writes the whole record's MAC, so it merges its delta into ``base``: the
+        store refuses the write (STALE) if the record is no longer at ``base``'s version.
+        """
+        lifecycle, delta, binding = self._lifecycle, self._delta, self._update_binding
+        assert lifecycle is not None
+        assert delta is not None
+        attributes = self._outgoing
+        merged = dict(base.attributes)
+        for name in delta.delete:
+            merged.pop(name, None)
+        merged.update(attributes)
+        auth = lifecycle.auth_changed
+        meta = base.meta
+        digest = meta.digest if self._joined else self._new_digest
+        new_meta = RecordMeta(
+            created=meta.created,
+            accessed=meta.accessed,
+            idle=meta.idle,
+            deadline=meta.deadline if self._new_deadline is None else self._new_deadline,
+            digest=digest,
+            version=meta.version + 1,
+            user=lifecycle.user_id if auth else meta.user,
+            auth_time=lifecycle.auth_time if auth else meta.auth_time,
+            user_key=meta.user_key if binding is None else binding.user_key,
+            device=meta.device if binding is None or binding.device is None else binding.device,
+        )
+        return Update(
             key=self._key,
-            expect_digest=self._digest,
+            expect_version=meta.version,
             digest=digest,
             nonce=secrets.token_bytes(_NONCE_BYTES),
             now=self.now,
             max_idle=self._core.config.idle_timeout_ms,
             attributes=attributes,
             delete=delta.delete,
-            expected=expected,
-            strict=self._core.strict,
+            seal=self._seal_of(new_meta, merged),
             user=lifecycle.user_id if auth else None,
             auth_time=lifecycle.auth_time if auth else None,
-            deadline=binding.score if binding is not None else None,
+            deadline=self._new_deadline,
             binding=binding,
             lock_token=self.lock_token,
+            linger=self._core.linger,
         )
 
     def _binding(self, lifecycle: Lifecycle) -> UserBinding | None:
@@ -747,40 +915,14 @@ class SessionCycle:
             evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
         )
 
-    def _outgoing(
-        self, delta: Delta, auth: Lifecycle | None, deadline: int | None
-    ) -> tuple[Mapping[str, bytes], Mapping[str, bytes | None]]:
-        """An update's attributes and expected bytes as the store holds them (sealed at rest).
-
-        ``deadline``: the new absolute deadline a re-authentication sets, if any.
-        """
-        at_rest = self._core.at_rest
-        stored = self._stored
-        if at_rest is None or stored is None:
-            return delta.attributes, delta.expected
-        attributes = at_rest.seal(self._key, delta.attributes)
-        if auth is not None:
-            meta = stored.meta
-            attributes.update(
-                at_rest.meta(
-                    self._key,
-                    user=auth.user_id,
-                    auth_time=auth.auth_time,
-                    created=meta.created,
-                    deadline=meta.deadline if deadline is None else deadline,
-                )
-            )
-        boxes = stored.attributes  # compare-and-set against the sealed bytes that were read
-        expected = {k: None if v is None else boxes.get(k) for k, v in delta.expected.items()}
-        return attributes, expected
-
     def _check_size(self, size: int) -> None:
         if size > self._core.config.max_size:
             raise SessionTooLargeError(size, self._core.config.max_size)
 
     def _create_op(self) -> Create:
-        config = self._core.config
-        keyring = self._core.keyring
+        core = self._core
+        config = core.config
+        keyring = core.keyring
         lifecycle = self._lifecycle
         delta = self._delta
         assert lifecycle is not None
@@ -790,24 +932,29 @@ class SessionCycle:
         reuse = premint is not None and self._attempts == 0 and not lifecycle.auth_changed
         token = self._new_token = premint if reuse and premint is not None else mint_token()
         self._attempts += 1
-        key = keyring.storage_key(token.selector, 0, self._tenant)
+        self._generation = 0
+        key = self._key = keyring.storage_key(token.selector, 0, self._tenant)
+        digest = keyring.validator_digest(token.validator)
         deadline = self.now + config.absolute_timeout_ms
         attributes: Mapping[str, bytes] = delta.attributes
-        at_rest = self._core.at_rest
-        if at_rest is not None:
-            attributes = at_rest.seal(key, delta.attributes)
-            attributes.update(
-                at_rest.meta(
-                    key,
-                    user=lifecycle.user_id,
-                    auth_time=lifecycle.auth_time,
-                    created=self.now,
-                    deadline=deadline,
-                )
-            )
+        if core.at_rest is not None:
+            attributes = core.at_rest.seal(key, delta.attributes)
+        binding = self._binding(lifecycle) if lifecycle.auth_changed else None
+        meta = RecordMeta(
+            created=self.now,
+            accessed=self.now,
+            idle=config.idle_timeout_ms,
+            deadline=deadline,
+            digest=digest,
+            version=1,
+            user=lifecycle.user_id,
+            auth_time=lifecycle.auth_time,
+            user_key=None if binding is None else binding.user_key,
+            device=None if binding is None else binding.device,
+        )
         return Create(
             key=key,
-            digest=keyring.validator_digest(token.validator),
+            digest=digest,
             nonce=secrets.token_bytes(_NONCE_BYTES),
             now=self.now,
             idle=config.idle_timeout_ms,
@@ -815,7 +962,9 @@ class SessionCycle:
             attributes=attributes,
             user=lifecycle.user_id,
             auth_time=lifecycle.auth_time,
-            binding=self._binding(lifecycle) if lifecycle.auth_changed else None,
+            binding=binding,
+            seal=self._seal_of(meta, attributes),
+            linger=core.linger,
         )
 
     def _destroyed(self) -> None:
@@ -834,6 +983,7 @@ class SessionCycle:
         status = result.status
         if status is CommitStatus.OK:
             self._token = token
+            self._digest = self._core.keyring.validator_digest(token.validator)
             self._set_cookie = (token, self.now + self._core.config.absolute_timeout_ms)
             self._clear_cookie = False
             user = self._lifecycle.user_id if self._lifecycle is not None else None
@@ -851,29 +1001,77 @@ class SessionCycle:
         status = result.status
         lifecycle = self._lifecycle
         assert lifecycle is not None
-        if result.conflicts:
-            self._event(EventName.CONFLICT, fields=list(result.conflicts), applied=status.value)
+        if status is CommitStatus.STALE:
+            self._merge(result.current)
+            return
         if status is CommitStatus.OK:
-            if lifecycle.rotate:
+            if self._conflicts:
+                self._event(EventName.CONFLICT, fields=list(self._conflicts), applied="ok")
+            if self._joined:
+                # Another request of the same user rotated the ID meanwhile: this write went
+                # to the rotated record, whose new cookie that request's response carries.
+                self._event(EventName.ROTATION_JOINED, user=lifecycle.user_id)
+            elif lifecycle.rotate:
                 token, stored = self._new_token, self._stored
                 assert token is not None
                 assert stored is not None
                 self._token = token
+                self._digest = self._new_digest
                 self._set_cookie = (token, self._new_deadline or stored.meta.deadline)
                 self._event(EventName.ROTATED, user=lifecycle.user_id)
             self._report_evictions(result, lifecycle.user_id)
             return
-        if status is CommitStatus.CONFLICT:
-            raise StoreConflictError(result.conflicts)
         if status is CommitStatus.LIMIT:
             self._refuse_limit()
         if status is CommitStatus.LOCK_LOST:
             msg = "the session lock expired before the commit; nothing was written"
             raise LockLostError(msg)
         # GONE: destroyed or expired meanwhile — never resurrect it; the cookie is dead.
-        # ROTATED: another request rotated the ID; its response carries the new cookie.
-        self._clear_cookie = status is CommitStatus.GONE
+        self._clear_cookie = True
         self._event(EventName.COMMIT_REFUSED, reason=status.value)
+
+    def _merge(self, current: StoredSession | None) -> None:
+        """Another request wrote the record since it was read: merge this delta and retry.
+
+        Disjoint writes never conflict; fields this request read and wrote are checked
+        against what it read (the conflict policy decides); a rotation of the ID by another
+        request of the same signed-in (or anonymous) user is joined, its writes carried
+        over; a login that lost to another login or a change of user fails visibly
+        (:class:`~sessionary.exceptions.SessionRotatedError`).
+        """
+        lifecycle, stored, delta = self._lifecycle, self._stored, self._delta
+        assert lifecycle is not None
+        assert stored is not None
+        assert delta is not None
+        self._attempts += 1
+        if current is None:
+            msg = "the store refused an update as stale without returning the record"
+            raise StoreError(msg)
+        if not self._authentic(current):
+            self._clear_cookie = True
+            self._event(EventName.CORRUPT_RECORD, reason="unauthenticated record")
+            self._step = _STEP_DISCARD
+            self._op = Discard(self._key)
+            return
+        if not KeyRing.digests_equal(current.meta.digest, self._digest):
+            if lifecycle.auth_changed or current.meta.user != stored.meta.user:
+                self._event(EventName.COMMIT_REFUSED, reason="rotated")
+                raise SessionRotatedError
+            self._joined = True
+        read = stored.attributes  # compare-and-set against the bytes this request read
+        conflicts = tuple(
+            name
+            for name, value in delta.expected.items()
+            if current.attributes.get(name) != (None if value is None else read.get(name))
+        )
+        if conflicts and self._core.strict:
+            self._event(EventName.CONFLICT, fields=list(conflicts), applied="conflict")
+            raise StoreConflictError(conflicts)
+        self._conflicts = conflicts
+        if self._attempts > _UPDATE_ATTEMPTS:
+            msg = f"the session changed under {_UPDATE_ATTEMPTS} attempts to write it"
+            raise StoreConflictError((), msg)
+        self._op = self._update_op(current)
 
     def _report_evictions(self, result: CommitResult, user: str | None) -> None:
         keyring = self._core.keyring

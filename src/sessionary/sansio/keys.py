@@ -9,6 +9,7 @@ two purposes:
 * ``cookie-seal`` — AES-256-GCM key of the sealed cookie store (:mod:`sessionary.sansio.sealed`)
 * ``at-rest``     — AES-256-GCM key for attribute values encrypted at rest
 * ``csrf``        — HMAC key of CSRF tokens (:mod:`sessionary.sansio.csrf`)
+* ``record``      — keyed BLAKE2b MAC of stored records (:mod:`sessionary.sansio.record_auth`)
 
 Each purpose has its own HKDF ``info`` string, so keys of different purposes are
 independent even though they come from one secret.
@@ -37,6 +38,7 @@ PURPOSES: dict[str, bytes] = {
     "cookie-seal": b"sessionary cookie-seal aes-256-gcm",
     "at-rest": b"sessionary at-rest aes-256-gcm",
     "csrf": b"sessionary csrf hmac-sha256",
+    "record": b"sessionary record-mac blake2b",
 }
 """Purposes served by :meth:`KeyRing.subkeys`, with their HKDF ``info`` strings."""
 

@@ -20,6 +20,7 @@ __all__ = [
     "CommitStatus",
     "Create",
     "Destroy",
+    "Discard",
     "ExpiredSession",
     "Load",
     "LoadResult",
@@ -55,6 +56,8 @@ class RecordMeta:
     """Revocation stamp: the session is revoked once its user's epoch reaches it."""
     device: bytes | None = field(default=None, repr=False)
     """Encoded device information (:mod:`sessionary.sansio.users`), when recorded."""
+    seal: bytes = field(default=b"", repr=False)
+    """The record's MAC (:mod:`sessionary.sansio.record_auth`), kept by the store as is."""
 
 
 @dataclass(slots=True)
@@ -81,11 +84,13 @@ class LoadStatus(enum.Enum):
     EXPIRED_ABSOLUTE = "expired_absolute"
     ENDED = "ended"
     """The session was ended by ``revoke_session`` or an eviction; ``reason`` says which."""
+    CORRUPT = "corrupt"
+    """Something that is not a session record sits under this key (``reason`` says what)."""
 
 
 @dataclass(slots=True)
 class LoadResult:
-    """What a store found; ``record`` is set only for ``FOUND``, ``reason`` for ``ENDED``."""
+    """What a store found: ``record`` only for ``FOUND``, ``reason`` for ``ENDED``/``CORRUPT``."""
 
     status: LoadStatus
     record: StoredSession | None = None
@@ -117,10 +122,16 @@ class Load:
     """Read a session, verify its validator digest and expiry, and touch it when due.
 
     A store must, in one atomic step: return MISSING when there is no session record;
-    INVALID (touching nothing) when ``digest`` differs from the stored one; delete the
-    record and return EXPIRED_* when ``now`` has reached the absolute deadline or
-    ``accessed + min(idle, max_idle)``; otherwise, when ``now - accessed >= touch_after``,
-    set ``accessed = now`` and the time-to-live to :func:`sessionary.sansio.expiry.ttl_ms`.
+    CORRUPT when the key holds something that cannot be a session record (a value of
+    another type); INVALID (touching nothing) when ``digest`` differs from the stored one;
+    ENDED for a tombstone; delete the record and return EXPIRED_* when ``now`` has reached
+    the absolute deadline or ``accessed + min(idle, max_idle)``; otherwise, when
+    ``now - accessed >= touch_after``, set ``accessed = now`` and the time-to-live to
+    :func:`sessionary.sansio.expiry.ttl_ms` plus ``linger``.
+
+    ``linger``: how long past its expiry a record is kept (never served), so that a client
+    returning late learns *why* its session ended (``end_reason``). Every write sets the
+    time-to-live the same way.
     """
 
     key: str
@@ -128,6 +139,7 @@ class Load:
     now: int
     max_idle: int
     touch_after: int
+    linger: int = 0
 
 
 @dataclass(slots=True)
@@ -135,7 +147,8 @@ class Create:
     """Create a new session record; refuse (EXISTS) when the key is taken.
 
     Idempotent: when the key already holds a record written with this ``nonce``, the
-    result is OK (a retried request must not fail on its own earlier success).
+    result is OK (a retried request must not fail on its own earlier success). The record
+    starts at version 1 with ``seal`` as its MAC.
     """
 
     key: str
@@ -151,32 +164,39 @@ class Create:
     auth_time: int | None = None
     binding: UserBinding | None = None
     """Set by a login: index the new session under its user."""
+    seal: bytes = field(default=b"", repr=False)
+    """The MAC of the new record (:mod:`sessionary.sansio.record_auth`)."""
+    linger: int = 0
+    """Added to the time-to-live, as for :class:`Load`."""
 
 
 @dataclass(slots=True)
 class Update:
-    """Apply a delta to an existing session record, atomically and conditionally.
+    """Write a new state of an existing session record, atomically and conditionally.
 
-    A store must refuse with GONE when the record no longer exists or has expired (never
-    recreate it), with ROTATED when its digest is not ``expect_digest``, and — for each
-    name in ``expected`` whose stored bytes differ from the expected bytes (``None`` meaning
-    absent) — report the name as a conflict and, when ``strict``, refuse with CONFLICT.
+    A store must refuse with GONE when the record no longer exists, is a tombstone or has
+    expired (never recreate it); answer OK without writing when the record was last written
+    with this ``nonce`` (an idempotent retry); refuse with LOCK_LOST when ``lock_token`` is
+    set and no longer holds the session's lock; and refuse with STALE, returning the
+    record as it is now in ``current``, when its version is not ``expect_version`` (another
+    request wrote it since this one read it: the core merges and retries).
+
     Otherwise it deletes ``delete``, writes ``attributes`` and the given metadata, sets the
-    digest to ``digest`` (a rotation when it differs), sets ``accessed`` to
-    ``max(accessed, now)``, bumps the version, and sets the TTL from that access time
-    (so a slower concurrent request never shortens it). Idempotent per ``nonce``.
+    digest to ``digest`` (a rotation when it differs), the version to ``expect_version + 1``
+    and the MAC to ``seal``, sets ``accessed`` to ``max(accessed, now)`` and the TTL from
+    that access time (so a slower concurrent request never shortens it), plus ``linger``.
     """
 
     key: str
-    expect_digest: bytes = field(repr=False)
+    expect_version: int
     digest: bytes = field(repr=False)
     nonce: bytes = field(repr=False)
     now: int
     max_idle: int
     attributes: Mapping[str, bytes] = field(repr=False)
     delete: tuple[str, ...] = ()
-    expected: Mapping[str, bytes | None] = field(default_factory=dict, repr=False)
-    strict: bool = False
+    seal: bytes = field(default=b"", repr=False)
+    """The MAC of the record as it will be after this write."""
     user: str | None = None
     """New user ID, or ``None`` to leave it unchanged."""
     auth_time: int | None = None
@@ -186,6 +206,8 @@ class Update:
     """Set by a login: index the session under its user."""
     lock_token: bytes | None = field(default=None, repr=False)
     """The fenced lock token this request holds; refuse with LOCK_LOST unless it still does."""
+    linger: int = 0
+    """Added to the time-to-live, as for :class:`Load`."""
 
 
 @dataclass(slots=True)
@@ -200,16 +222,26 @@ class Destroy:
     user_key: str | None = None
 
 
+@dataclass(slots=True)
+class Discard:
+    """Delete whatever is stored under ``key``, unconditionally.
+
+    The core asks it for a record it found corrupt or forged (it failed authentication, a
+    value did not decode, or the key holds another type): such a record is never served and
+    never kept. ``True`` when something was deleted.
+    """
+
+    key: str
+
+
 class CommitStatus(enum.Enum):
     """Outcome of a :class:`Create` or :class:`Update`."""
 
     OK = "ok"
     GONE = "gone"
     """The record was destroyed or expired meanwhile; nothing was written."""
-    ROTATED = "rotated"
-    """The ID was rotated by a concurrent request; nothing was written."""
-    CONFLICT = "conflict"
-    """Strict mode: fields read and written by this request changed; nothing was written."""
+    STALE = "stale"
+    """Update: the record changed since it was read; nothing was written, ``current`` holds it."""
     EXISTS = "exists"
     """Create: the key is taken; nothing was written."""
     LIMIT = "limit"
@@ -220,14 +252,15 @@ class CommitStatus(enum.Enum):
 
 @dataclass(slots=True)
 class CommitResult:
-    """Outcome of a write; ``conflicts`` names the fields that changed underneath.
+    """Outcome of a write.
 
-    ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``).
+    ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``);
+    ``current`` is the record as it is now, for STALE.
     """
 
     status: CommitStatus
-    conflicts: tuple[str, ...] = ()
     evicted: tuple[str, ...] = ()
+    current: StoredSession | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,4 +286,4 @@ class ReadEpoch:
     user_key: str
 
 
-Operation = Load | Create | Update | Destroy
+Operation = Load | Create | Update | Destroy | Discard

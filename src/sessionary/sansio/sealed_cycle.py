@@ -124,6 +124,7 @@ class SealedCycle(SessionCycle):
             expired = EventName.EXPIRED_IDLE
         if expired is not None:
             self._clear_cookie = True
+            self._session = Session(core.codec, now=now, end_reason=expired.value)
             self._event(expired, user=payload.user)
             return
         self._payload = payload
@@ -136,14 +137,20 @@ class SealedCycle(SessionCycle):
         self._admit(payload)
 
     def _admit(self, payload: SealedPayload) -> None:
-        self._session = Session(
-            self._core.codec,
-            payload.attributes,
-            now=self.now,
-            is_new=False,
-            user_id=payload.user,
-            auth_time=payload.auth_time,
-        )
+        try:
+            self._session = Session(
+                self._core.codec,
+                payload.attributes,
+                now=self.now,
+                is_new=False,
+                user_id=payload.user,
+                auth_time=payload.auth_time,
+            )
+        except DecodeError:  # authentic but a value does not decode: anonymous, as R58
+            self._payload = None
+            self._session = Session(self._core.codec, now=self.now)
+            self._clear_cookie = True
+            self._event(EventName.INVALID_ID, reason="unreadable")
 
     def fail(self, error: StoreError) -> None:
         """The revocation store failed: the session is unavailable (fail closed, R77)."""
@@ -195,13 +202,18 @@ class SealedCycle(SessionCycle):
         return None
 
     # ------------------------------------------------------------------ response phase
-    def finish(self) -> None:
-        """The handler is done: seal the new cookie if anything must be written."""
+    def finish(self, *, failed: bool = False) -> None:
+        """The handler is done: seal the new cookie if anything must be written.
+
+        ``failed``: keep only a logout or an explicit rotation (as the server-side cycle).
+        """
         session = self._session
         if self._phase != _READY or session is None:
             super().finish()  # raises the state error
             return
         session.close()
+        if failed and not session.unavailable and not session.read_only:
+            session.discard_changes()
         self._phase = _DONE  # there is never an operation to perform
         self._plan_seal(session)
 

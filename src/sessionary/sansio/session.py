@@ -1,16 +1,25 @@
 """The :class:`Session` mapping handed to request handlers.
 
-It behaves like a ``dict`` of JSON-like values (and is what ``request.session`` returns in
-Starlette), while it records exactly what the handler did:
+It *is* a ``dict`` (a subclass), so code written for Starlette's, Flask's or Django's
+sessions keeps working: ``json.dumps(session)``, ``JSONResponse(session)``, orjson,
+``session | {...}``, ``session |= {...}``, ``popitem()`` (newest first), ``copy()`` (a plain
+``dict``) and equality with a ``dict`` behave as they do on a ``dict``. Underneath it records
+exactly what the handler did:
 
-* values are decoded lazily, on first access;
+* values are decoded when the session is loaded, so a record holding a value that does not
+  decode is refused as a whole (:class:`~sessionary.exceptions.DecodeError`) instead of
+  serving a session with a field silently missing;
 * each assignment is encoded at once, so an unserializable value raises ``TypeError`` on
   the line that assigned it (R50);
 * nested mutation (``session["cart"].append(x)``) needs no ``modified = True`` ritual: at
-  commit every mutable value the handler touched is re-encoded and compared with the bytes
-  that were loaded;
+  commit every mutable value the handler could have reached is re-encoded and compared with
+  the bytes that were loaded;
 * keys whose state the handler observed *and* then changed are reported for the store's
   field-level compare-and-set, so concurrent writers of disjoint keys never conflict.
+
+Every ``dict`` method that reads or writes goes through the tracking below; the stored
+values live in the ``dict`` itself, so serializers that read a ``dict``'s storage directly
+(orjson, ``json``'s C encoder) see exactly what the handler sees.
 
 Lifecycle requests (:meth:`login`, :meth:`reauthenticate`, :meth:`elevate`, :meth:`rotate`,
 :meth:`logout`) are recorded here and carried out by the cycle at commit. Server-side metadata
@@ -21,23 +30,27 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from sessionary.codecs import decode_value
 from sessionary.codecs.base import Codec
 from sessionary.exceptions import (
-    DecodeError,
     ReauthenticationRequiredError,
     SessionClosedError,
     SessionStateError,
 )
 
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+
 __all__ = ["Delta", "Lifecycle", "Session"]
 
-_UNDECODED: Any = object()
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_MISSING: Any = object()
 # Values of these types cannot change in place, so reading them never needs a re-encode.
 _IMMUTABLE = frozenset(
     {
@@ -57,6 +70,22 @@ _IMMUTABLE = frozenset(
     }
 )
 _MAX_USER_ID_LENGTH = 256
+
+
+class _Unavailable:
+    """Stands in the storage of a session whose store is down.
+
+    ``json``'s C encoder writes ``{}`` for an empty ``dict`` without calling any method;
+    with this entry present it asks :meth:`Session.items`, which raises the store error.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<session unavailable>"
+
+
+_UNAVAILABLE_KEY = "\x00sessionary-unavailable"
 
 
 @dataclass(slots=True)
@@ -87,7 +116,7 @@ class Lifecycle:
     auth_time: int | None
 
 
-class Session(MutableMapping[str, Any]):
+class Session(dict[str, Any]):
     """A session's attributes, with change tracking. See the module docstring."""
 
     __slots__ = (
@@ -95,12 +124,14 @@ class Session(MutableMapping[str, Any]):
         "_auth_time",
         "_closed",
         "_codec",
-        "_data",
         "_destroy_loaded",
         "_dirty",
         "_end_reason",
         "_error",
         "_is_new",
+        "_late_destroy",
+        "_loaded_auth_time",
+        "_loaded_user_id",
         "_meta_changed",
         "_now",
         "_raw",
@@ -109,6 +140,7 @@ class Session(MutableMapping[str, Any]):
         "_ref",
         "_refused",
         "_rotate",
+        "_rotate_requested",
         "_user_id",
         "_written",
     )
@@ -127,15 +159,24 @@ class Session(MutableMapping[str, Any]):
         end_reason: str | None = None,
         read_only: BaseException | None = None,
     ) -> None:
+        """Build a session; ``raw`` values are decoded now (``DecodeError`` if one fails)."""
+        super().__init__()
         self._codec = codec
         self._raw: Mapping[str, bytes] = raw if raw is not None else {}
-        self._data: dict[str, Any] = dict.fromkeys(self._raw, _UNDECODED)
+        if raw:
+            store = dict.__setitem__
+            for name, data in raw.items():
+                store(self, name, decode_value(data))
+        if error is not None:
+            dict.__setitem__(self, _UNAVAILABLE_KEY, _Unavailable())
         self._written: dict[str, bytes] = {}
         self._read: set[str] = set()
         self._now = now
         self._is_new = is_new
         self._user_id = user_id
         self._auth_time = auth_time
+        self._loaded_user_id = user_id
+        self._loaded_auth_time = auth_time
         self._error = error
         self._read_only = read_only
         """Raised by every write: the read-only view served while the store is down."""
@@ -146,7 +187,10 @@ class Session(MutableMapping[str, Any]):
         self._accessed = False
         self._closed = False
         self._rotate = False
+        self._rotate_requested = False
+        """:meth:`rotate` or :meth:`elevate` was called (not only implied by a login)."""
         self._destroy_loaded = False
+        self._late_destroy = False
         self._meta_changed = False
         self._dirty = False
         """Set when something may have changed: a write, a delete, or a mutable value read."""
@@ -166,91 +210,193 @@ class Session(MutableMapping[str, Any]):
             msg = "the session was changed after the response headers were sent"
             raise SessionClosedError(msg)
 
-    # ------------------------------------------------------------------ mapping protocol
+    def _observe_all(self) -> None:
+        """The handler may see every value (a view, a copy): each key counts as read."""
+        self._check()
+        self._read.update(dict.keys(self))
+        self._dirty = True  # a mutable value may now be changed in place
+
+    # ------------------------------------------------------------------ reading
     def __getitem__(self, key: str) -> Any:
         self._check()
         self._read.add(key)  # observing absence is a read too (compare-and-set on "absent")
-        value = self._data[key]  # KeyError propagates, like dict
-        if value is _UNDECODED:
-            value = self._decode(key)
-        return value
-
-    def _decode(self, key: str) -> Any:
-        try:
-            value = decode_value(self._raw[key])
-        except DecodeError:
-            # A corrupted field reads as absent rather than failing the request.
-            del self._data[key]
-            raise KeyError(key) from None
-        self._data[key] = value
+        value = dict.__getitem__(self, key)  # KeyError propagates, like dict
         if type(value) not in _IMMUTABLE:
             self._dirty = True  # the handler may mutate it in place: compare at commit
         return value
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        if type(key) is not str:
-            msg = f"session keys must be str, not {type(key).__name__}"
-            raise TypeError(msg)
-        self._check_writable()
-        self._written[key] = self._codec.encode(value)  # raises TypeError early (R50)
-        self._data[key] = value
-        self._dirty = True
-
-    def __delitem__(self, key: str) -> None:
-        self._check_writable()
-        del self._data[key]
-        self._written.pop(key, None)
-        self._dirty = True
-
-    def _decode_all(self) -> None:
-        """Decode every value still encoded, dropping corrupted ones (whole-session views)."""
-        for key in [k for k, v in self._data.items() if v is _UNDECODED]:
-            try:
-                self._decode(key)
-            except KeyError:
-                continue  # corrupted: already removed, so it is never listed
-
-    def __iter__(self) -> Iterator[str]:
-        self._check()
-        self._decode_all()
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        self._check()
-        self._decode_all()
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        self._check()
-        if not isinstance(key, str):
-            return False
-        self._read.add(key)
-        if self._data.get(key, None) is _UNDECODED:
-            try:
-                self._decode(key)
-            except KeyError:
-                return False
-        return key in self._data
-
-    def get(self, key: str, default: Any = None) -> Any:
+    @overload
+    def get(self, key: str, default: None = None, /) -> Any: ...
+    @overload
+    def get(self, key: str, default: Any, /) -> Any: ...
+    def get(self, key: str, default: Any = None, /) -> Any:
         """Return the value for ``key``, or ``default``."""
         try:
             return self[key]
         except KeyError:
             return default
 
-    def clear(self) -> None:
-        """Remove every attribute (blind deletes: no compare-and-set)."""
-        self._check_writable()
-        self._data.clear()
-        self._written.clear()
-        self._dirty = True
+    def __contains__(self, key: object) -> bool:
+        self._check()
+        if not isinstance(key, str):
+            return False
+        self._read.add(key)
+        return dict.__contains__(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._check()
+        return dict.__iter__(self)
+
+    def __reversed__(self) -> Iterator[str]:
+        self._check()
+        return dict.__reversed__(self)
+
+    def __len__(self) -> int:
+        self._check()
+        return dict.__len__(self)
+
+    def keys(self) -> dict_keys[str, Any]:
+        """A view of the names (like ``dict.keys``)."""
+        self._check()
+        return dict.keys(self)
+
+    def values(self) -> dict_values[str, Any]:
+        """A view of the values (like ``dict.values``)."""
+        self._observe_all()
+        return dict.values(self)
+
+    def items(self) -> dict_items[str, Any]:
+        """A view of the (name, value) pairs (like ``dict.items``)."""
+        self._observe_all()
+        return dict.items(self)
+
+    def copy(self) -> dict[str, Any]:
+        """A shallow copy as a plain ``dict`` (like ``dict(session)``)."""
+        self._observe_all()
+        return dict(dict.items(self))
+
+    def __copy__(self) -> dict[str, Any]:
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        from copy import deepcopy  # noqa: PLC0415 - rarely used
+
+        return deepcopy(self.copy(), memo)
+
+    def __reduce__(self) -> tuple[type[dict[str, Any]], tuple[dict[str, Any]]]:
+        return (dict, (self.copy(),))
+
+    def __eq__(self, other: object) -> bool:
+        self._observe_all()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    @overload
+    def __or__(self, other: dict[str, Any], /) -> dict[str, Any]: ...
+    @overload
+    def __or__(self, other: dict[_K, _V], /) -> dict[str | _K, Any | _V]: ...
+    def __or__(self, other: Any, /) -> Any:
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged: dict[Any, Any] = self.copy()
+        merged.update(other)
+        return merged
+
+    @overload
+    def __ror__(self, other: dict[str, Any], /) -> dict[str, Any]: ...
+    @overload
+    def __ror__(self, other: dict[_K, _V], /) -> dict[str | _K, Any | _V]: ...
+    def __ror__(self, other: Any, /) -> Any:
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged: dict[Any, Any] = dict(other)
+        merged.update(self.copy())
+        return merged
 
     def __repr__(self) -> str:
         if self._error is not None:
             return "<Session unavailable>"
         state = "new" if self._is_new else "loaded"
-        return f"<Session {state} keys={sorted(self._data)!r}>"
+        return f"<Session {state} keys={sorted(dict.keys(self))!r}>"
+
+    # ------------------------------------------------------------------ writing
+    def __setitem__(self, key: str, value: Any) -> None:
+        if type(key) is not str:
+            msg = f"session keys must be str, not {type(key).__name__}"
+            raise TypeError(msg)
+        self._check_writable()
+        self._written[key] = self._codec.encode(value)  # raises TypeError early (R50)
+        dict.__setitem__(self, key, value)
+        self._dirty = True
+
+    def __delitem__(self, key: str) -> None:
+        self._check_writable()
+        dict.__delitem__(self, key)
+        self._written.pop(key, None)
+        self._dirty = True
+
+    def setdefault(self, key: str, default: Any = None, /) -> Any:
+        """Return ``session[key]``, first setting it to ``default`` if absent."""
+        try:
+            return self[key]
+        except KeyError:
+            self[key] = default
+            return default
+
+    @overload
+    def pop(self, key: str, /) -> Any: ...
+    @overload
+    def pop(self, key: str, default: Any, /) -> Any: ...
+    def pop(self, key: str, default: Any = _MISSING, /) -> Any:
+        """Remove ``key`` and return its value (or ``default``; ``KeyError`` without one)."""
+        self._check_writable()
+        try:
+            value = self[key]
+        except KeyError:
+            if default is _MISSING:
+                raise
+            return default
+        del self[key]
+        return value
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the most recently inserted (name, value) pair, as ``dict`` does."""
+        self._check_writable()
+        if not dict.__len__(self):
+            msg = "popitem(): session is empty"
+            raise KeyError(msg)
+        key = next(dict.__reversed__(self))
+        return key, self.pop(key)
+
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
+        """Set several values at once (a mapping, pairs, and/or keyword arguments)."""
+        self._check_writable()
+        pairs: Iterable[tuple[Any, Any]]
+        if isinstance(other, Mapping):
+            pairs = ((k, other[k]) for k in other)
+        elif hasattr(other, "keys"):
+            pairs = ((k, other[k]) for k in other.keys())  # noqa: SIM118 - dict.update's protocol
+        else:
+            pairs = other
+        for key, value in pairs:
+            self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> Session:  # type: ignore[misc,override]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        """Remove every attribute (blind deletes: no compare-and-set)."""
+        self._check_writable()
+        dict.clear(self)
+        self._written.clear()
+        self._dirty = True
 
     # ------------------------------------------------------------------ Starlette compatibility
     @property
@@ -259,7 +405,7 @@ class Session(MutableMapping[str, Any]):
         return self._accessed
 
     def mark_accessed(self) -> None:
-        """Called by Starlette's ``request.session``; raises if the store is unavailable."""
+        """Record that the response depends on the session; raises if the store is down."""
         self._check()
 
     @property
@@ -345,6 +491,7 @@ class Session(MutableMapping[str, Any]):
         """Issue a new ID at commit (privilege change); the old ID stops working at once."""
         self._check_writable()
         self._rotate = True
+        self._rotate_requested = True
 
     def elevate(self) -> None:
         """Record a privilege change (a role granted, sudo mode): a new ID at commit (R6).
@@ -375,12 +522,25 @@ class Session(MutableMapping[str, Any]):
 
         The mapping becomes a new, empty, anonymous session: anything written afterwards
         (a flash message, say) is stored under a fresh ID.
+
+        Called after the response headers were sent (a streaming response), the stored
+        session is still ended — once the response is over — but the cookie cannot be
+        cleared any more: :class:`~sessionary.exceptions.SessionClosedError` says so.
         """
+        if self._closed and self._error is None and self._read_only is None:
+            if not self._is_new:
+                self._late_destroy = True
+            msg = (
+                "logout() after the response headers were sent: the session is ended on "
+                "the server once the response is over, but its cookie could not be "
+                "cleared; call logout() before the response starts"
+            )
+            raise SessionClosedError(msg)
         self._check_writable()
         if not self._is_new:
             self._destroy_loaded = True
         self._raw = {}
-        self._data = {}
+        dict.clear(self)
         self._written = {}
         self._read = set()
         self._is_new = True
@@ -388,30 +548,59 @@ class Session(MutableMapping[str, Any]):
         self._user_id = None
         self._auth_time = None
         self._rotate = False
+        self._rotate_requested = False
         self._meta_changed = False
+
+    def discard_changes(self) -> None:
+        """Forget what the handler changed, keeping only what security requires.
+
+        Used when the request failed (an exception, a 5xx): its writes are not committed.
+        A logout and an explicit :meth:`rotate`/:meth:`elevate` are kept (a failed request
+        must not keep an ID alive that the application decided to end); a :meth:`login`
+        and every attribute change are dropped, and so is anything written after a logout.
+        """
+        if self._destroy_loaded:
+            dict.clear(self)
+            self._written.clear()
+            self._dirty = False
+            return
+        rotate = self._rotate_requested
+        dict.clear(self)
+        store = dict.__setitem__
+        for name, data in self._raw.items():
+            store(self, name, decode_value(data))
+        self._written.clear()
+        self._read.clear()
+        self._dirty = False
+        self._user_id = self._loaded_user_id
+        self._auth_time = self._loaded_auth_time
+        self._meta_changed = False
+        self._rotate = rotate
 
     # ------------------------------------------------------------------ for the cycle
     def delta(self) -> Delta:
-        """Compute the attribute changes since load (re-encodes touched mutable values)."""
+        """Compute the attribute changes since load (re-encodes reachable mutable values)."""
         if not self._dirty:
             return Delta({}, (), {}, 0)  # only immutable values were read: nothing changed
         raw = self._raw
-        data = self._data
         written = self._written
+        encode = self._codec.encode
         changed: dict[str, bytes] = {}
         size = 0
-        for key, value in data.items():
-            if value is _UNDECODED:  # never touched by the handler: unchanged
-                size += len(key.encode()) + len(raw[key])
-                continue
+        for key, value in dict.items(self):
             encoded = written.get(key)
-            if encoded is None or type(value) not in _IMMUTABLE:
-                # Read, or written and then possibly mutated in place: compare fresh bytes.
-                encoded = self._codec.encode(value)
+            if encoded is None:
+                stored = raw.get(key)
+                if stored is not None and type(value) in _IMMUTABLE:
+                    size += len(key.encode()) + len(stored)  # read only: unchanged
+                    continue
+                encoded = encode(value)
+            elif type(value) not in _IMMUTABLE:
+                encoded = encode(value)  # written, then possibly mutated in place
             if raw.get(key) != encoded:
                 changed[key] = encoded
             size += len(key.encode()) + len(encoded)
-        delete = tuple(k for k in raw if k not in data)
+        delete = tuple(k for k in raw if not dict.__contains__(self, k))
         read = self._read
         expected = {k: raw.get(k) for k in (*changed, *delete) if k in read}
         return Delta(changed, delete, expected, size)
@@ -419,6 +608,11 @@ class Session(MutableMapping[str, Any]):
     def close(self) -> None:
         """Forbid further changes (called once the response headers are on their way)."""
         self._closed = True
+
+    @property
+    def late_destroy(self) -> bool:
+        """``True`` when :meth:`logout` was called after the headers were sent."""
+        return self._late_destroy
 
     @property
     def unavailable(self) -> bool:

@@ -28,6 +28,7 @@ from sessionary.stores._redis_common import (
 __all__ = [
     "CLAIM_SCRIPT",
     "END_SCRIPT",
+    "EXPIRED_SCRIPT",
     "INDEX_ADD_SCRIPT",
     "RELEASE_LOCK_SCRIPT",
     "RENEW_LOCK_SCRIPT",
@@ -53,6 +54,25 @@ if redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], META_FIELD, m, TAG_FIELD, ARGV[1], ENDED_FIELD, ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+""",
+)
+
+EXPIRED_SCRIPT = Script.of(
+    "expired",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: reason (expired_idle | expired_absolute). Reply: 1 | 0
+-- The sweeper empties an expired session into a tombstone (metadata, tag and reason) that
+-- keeps its TTL, so a client returning late still learns why it was signed out.
+local m = redis.pcall('HGET', KEYS[1], META_FIELD)
+if not unpack_meta(m) or redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
+local tag = redis.call('HGET', KEYS[1], TAG_FIELD)
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], META_FIELD, m, ENDED_FIELD, ARGV[1])
+if tag then redis.call('HSET', KEYS[1], TAG_FIELD, tag) end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """,
@@ -148,6 +168,7 @@ return {1, info}
 
 USER_SCRIPTS = (
     END_SCRIPT,
+    EXPIRED_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     INDEX_ADD_SCRIPT,

@@ -19,6 +19,7 @@ from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -56,6 +57,10 @@ class AsyncStore(Protocol):
         """Delete a record if its digest matches; ``True`` when something was deleted."""
         ...
 
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is under the key (corrupt or forged); see :class:`Discard`."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections (only those the store created itself)."""
         ...
@@ -79,6 +84,10 @@ class Store(Protocol):
 
     def destroy(self, op: Destroy) -> bool:
         """Delete a record if its digest matches; ``True`` when something was deleted."""
+        ...
+
+    def discard(self, op: Discard) -> bool:
+        """Delete whatever is under the key (corrupt or forged); see :class:`Discard`."""
         ...
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -55,7 +56,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _OK = CommitResult(CommitStatus.OK)
 _GONE = CommitResult(CommitStatus.GONE)
-_ROTATED = CommitResult(CommitStatus.ROTATED)
 _EXISTS = CommitResult(CommitStatus.EXISTS)
 _MISSING = LoadResult(LoadStatus.MISSING)
 _INVALID = LoadResult(LoadStatus.INVALID)
@@ -78,6 +78,7 @@ class _Record:
     user_key: str | None = None
     stamp: int | None = None
     device: bytes | None = None
+    seal: bytes = field(default=b"", repr=False)
     ended: str | None = None
     """Why the session was ended (``revoke_session``, eviction): a tombstone until it expires."""
     gc_at: int = 0
@@ -102,6 +103,7 @@ class _Record:
                 user_key=self.user_key,
                 stamp=self.stamp,
                 device=self.device,
+                seal=self.seal,
             )
         return StoredSession(self.attributes, meta, touched)
 
@@ -176,9 +178,9 @@ class MemoryEngine:
             if touched:
                 record.meta = None
                 record.accessed = now
-                record.gc_at = now + ttl_ms(
-                    now=now, accessed=now, idle=idle, deadline=record.deadline
-                )
+                record.gc_at = (
+                    now + ttl_ms(now=now, accessed=now, idle=idle, deadline=record.deadline)
+                ) + op.linger
             self._records.move_to_end(op.key)
             snapshot = record.snapshot(touched=touched)
             if record.user_key is not None:
@@ -205,10 +207,11 @@ class MemoryEngine:
                 nonce=op.nonce,
                 user=op.user,
                 auth_time=op.auth_time,
+                seal=op.seal,
             )
-            record.gc_at = op.now + ttl_ms(
-                now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline
-            )
+            record.gc_at = (
+                op.now + ttl_ms(now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline)
+            ) + op.linger
             self._index_login(op.key, record, op.binding)
             self._records[op.key] = record
             while len(self._records) > self.max_entries:
@@ -229,8 +232,6 @@ class MemoryEngine:
             return _GONE
         if record.nonce == op.nonce:
             return _OK
-        if not hmac.compare_digest(record.digest, op.expect_digest):
-            return _ROTATED
         if op.lock_token is not None and not self._holds(op.key, op.lock_token):
             return _LOCK_LOST
         status = expiry_status(
@@ -242,6 +243,8 @@ class MemoryEngine:
         if status is not LoadStatus.FOUND:
             del self._records[op.key]
             return _GONE
+        if record.version != op.expect_version:
+            return CommitResult(CommitStatus.STALE, current=record.snapshot(touched=False))
         return None
 
     def update(self, op: Update) -> CommitResult:
@@ -254,17 +257,11 @@ class MemoryEngine:
                 return refusal
             assert record is not None
             idle = effective_idle(record.idle, op.max_idle)
-            current = record.attributes
-            conflicts = tuple(
-                name for name, value in op.expected.items() if current.get(name) != value
-            )
-            if conflicts and op.strict:
-                return CommitResult(CommitStatus.CONFLICT, conflicts)
             evicted = self._admit(op.key, op.binding, op.now, idle)
             if evicted is None:
                 return _LIMIT
             self._index_login(op.key, record, op.binding)
-            attributes = dict(current)  # copy-on-write: snapshots handed out stay unchanged
+            attributes = dict(record.attributes)  # copy-on-write: snapshots stay unchanged
             for name in op.delete:
                 attributes.pop(name, None)
             attributes.update(op.attributes)
@@ -272,7 +269,8 @@ class MemoryEngine:
             record.meta = None
             record.digest = op.digest
             record.nonce = op.nonce
-            record.version += 1
+            record.seal = op.seal
+            record.version = op.expect_version + 1
             record.accessed = max(record.accessed, op.now)
             if op.user is not None:
                 record.user = op.user
@@ -280,11 +278,12 @@ class MemoryEngine:
                 record.auth_time = op.auth_time
             if op.deadline is not None:
                 record.deadline = op.deadline
-            record.gc_at = op.now + ttl_ms(
-                now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline
-            )
+            record.gc_at = (
+                op.now
+                + ttl_ms(now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline)
+            ) + op.linger
             self._records.move_to_end(op.key)
-            return CommitResult(CommitStatus.OK, conflicts, evicted)
+            return CommitResult(CommitStatus.OK, evicted) if evicted else _OK
 
     def destroy(self, op: Destroy) -> bool:
         """Perform a :class:`~sessionary.sansio.ops.Destroy`."""
@@ -297,6 +296,14 @@ class MemoryEngine:
             if op.user_key is not None:
                 self._index.get(op.user_key, {}).pop(op.key, None)
             return True
+
+    def discard(self, op: Discard) -> bool:
+        """Perform a :class:`~sessionary.sansio.ops.Discard` (the core found it corrupt)."""
+        with self._lock:
+            record = self._records.pop(op.key, None)
+            if record is not None and record.user_key is not None:
+                self._index.get(record.user_key, {}).pop(op.key, None)
+            return record is not None
 
     # ------------------------------------------------------------------ users
     def _alive_for(self, user_key: str, key: str, now: int, max_idle: int) -> _Record | None:
@@ -424,14 +431,17 @@ class MemoryEngine:
 
     # ------------------------------------------------------------------ expiry
     def sweep(self, now_ms: int) -> list[ExpiredSession]:
-        """Drop every expired record and report each one once (for ``expired_*`` events).
+        """Report every expired record once (for ``expired_*`` events) and empty it.
 
-        Tombstones (revoked or evicted sessions) are dropped silently: they were reported
-        when they ended.
+        An expired record becomes a tombstone holding its end reason until its lingering
+        time ends, so a client returning late still learns why (``end_reason``). Tombstones
+        (revoked, evicted or already swept sessions) are not reported again.
         """
         with self._lock:
             out = []
             for key, record in list(self._records.items()):
+                if record.ended is not None:
+                    continue
                 status = expiry_status(
                     now=now_ms,
                     accessed=record.accessed,
@@ -440,11 +450,15 @@ class MemoryEngine:
                 )
                 if status is LoadStatus.FOUND:
                     continue
-                del self._records[key]
                 if record.user_key is not None:
                     self._index.get(record.user_key, {}).pop(key, None)
-                if record.ended is None:
-                    out.append(ExpiredSession(key, record.user, status))
+                out.append(ExpiredSession(key, record.user, status))
+                if record.gc_at < now_ms:
+                    del self._records[key]  # past its lingering time too: nothing to tell
+                    continue
+                record.ended = status.value
+                record.attributes = {}
+                record.meta = None
             return out
 
     def purge_expired(self, now_ms: int) -> int:
