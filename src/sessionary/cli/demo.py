@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from sessionary.cli._help import examples
 from sessionary.config import SessionConfig
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
@@ -62,7 +63,12 @@ def _check_redis(url: str, prefix: str) -> None:
         store.close()
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "sessionary demo",
+        "sessionary demo --store redis://localhost:6379/0 --workers 4",
+    )
+)
 @click.option(
     "--store",
     default="memory",
@@ -108,13 +114,7 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
     prefix: str,
     log_level: str,
 ) -> None:
-    r"""Serve the demo web app: sign in, count, log out, see the session shared by workers.
-
-    \b
-    Examples:
-      sessionary demo
-      sessionary demo --store redis://localhost:6379/0 --workers 4
-    """
+    """Serve the demo web app: sign in, count, log out, see the session shared by workers."""
     import uvicorn  # noqa: PLC0415 - a slow import, only when serving
 
     secret = _read_or_create_secret(secret_file) if secret_file else secrets.token_urlsafe(32)

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sessionary.cli._help import examples
 from sessionary.cli._store import open_redis_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName, SessionEvent
@@ -47,7 +48,13 @@ _TENANT = click.option(
 )
 
 
-@sessions.command("list")
+@sessions.command(
+    "list",
+    epilog=examples(
+        "sessionary sessions list --user alice --store redis://localhost:6379/0",
+        "sessionary sessions list --user alice --tenant acme --json",
+    ),
+)
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
 @_TENANT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -94,7 +101,13 @@ def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, p
     console.print(table)
 
 
-@sessions.command("revoke")
+@sessions.command(
+    "revoke",
+    epilog=examples(
+        "sessionary sessions revoke --user alice --store redis://localhost:6379/0",
+        "sessionary sessions revoke --user alice --tenant acme --yes",
+    ),
+)
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
 @_TENANT
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -102,7 +115,7 @@ def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, p
 def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, prefix: str) -> None:
     """Log a user out everywhere: every session that exists now stops working.
 
-    A ``revoked`` event (reason ``admin``) goes to the deployment's event stream.
+    A "revoked" event (reason "admin") goes to the deployment's event stream.
     """
     from sessionary._sync.redis_events import RedisEventStream  # noqa: PLC0415 - redis extra
 
