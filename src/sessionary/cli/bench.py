@@ -19,7 +19,14 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from sessionary.cli._bench_run import (
@@ -114,15 +121,15 @@ class _RedisSide:
 
 @contextmanager
 def _progress_bar(console: Console, plan: BenchPlan) -> Iterator[Callable[[int], None]]:
-    columns = [
-        TextColumn("[bold]bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("ops"),
-        TimeElapsedColumn(),
-    ]
+    by_time = plan.requests is None
+    # A --duration run counts seconds, a --requests run operations: label the count so.
+    count: list[ProgressColumn] = (
+        [TextColumn("{task.completed:.0f}/{task.total:g} s")]
+        if by_time
+        else [MofNCompleteColumn(), TextColumn("ops")]
+    )
+    columns = [TextColumn("[bold]bench"), BarColumn(), *count, TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
-        by_time = plan.requests is None
         total = plan.duration if by_time else plan.requests
         task = progress.add_task("bench", total=total)
         started = time.monotonic()
