@@ -17,7 +17,7 @@ from rich.table import Table
 from sessionary.cli._help import examples
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.cli._stats_collect import Stats, collect_stats
-from sessionary.demo.settings import redacted_url
+from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.stores._redis_common import RedisLayout
 from sessionary.stores._redis_errors import mapped_redis_errors
@@ -88,7 +88,7 @@ def _print(console: Console, stats: Stats) -> None:
     )
 )
 @click.argument("url", metavar="URL")
-@click.option("--prefix", default="sessionary", show_default=True, help="The stores' key prefix.")
+@click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="The stores' key prefix.")
 @click.option(
     "--top", type=click.IntRange(0, 1000), default=10, show_default=True, help="Users to list."
 )
