@@ -273,7 +273,7 @@ class SessionConfig:
     """How long a server-side store keeps an expired record (never served: expiry is judged
     on every read) so that a client returning late learns *why* it was signed out
     (``session.end_reason`` is ``expired_idle``/``expired_absolute``, not an unknown ID).
-    ``0`` frees records exactly at their deadline; at most one absolute timeout."""
+    ``0`` frees records exactly at their deadline; capped at one absolute timeout."""
     max_size: int = 64 * 1024
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
@@ -293,6 +293,12 @@ class SessionConfig:
     empty value tells the client to forget its ID (logout, expiry, invalid ID)."""
     clock: Callable[[], float] = time.time
     """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
+    time_authority: Literal["store", "local"] | None = None
+    """Whose clock judges expiry. ``"store"``: the store's (Redis ``TIME``), sampled once a
+    minute and carried forward by a monotonic clock, so nodes whose clocks disagree or jump
+    still agree on every deadline (R38); stores without a clock fall back to ``clock``.
+    ``"local"``: ``clock``. Default: ``"store"``, or ``"local"`` when a ``clock`` is given
+    (a test's fake clock is the authority it means)."""
     clock_skew_tolerance: Duration = 5
     """How far (at most 5 min) this node's clock may lag a record stamped by another node
     before a ``clock_skew`` event reports it (R38). A node whose clock lags keeps sessions
@@ -353,10 +359,7 @@ class SessionConfig:
         object.__setattr__(self, "absolute_timeout_ms", absolute)
         object.__setattr__(self, "touch_interval_ms", touch)
         notice = _to_ms(self.expiry_notice, "expiry_notice", allow_zero=True)
-        if notice > absolute:
-            msg = "expiry_notice must not exceed absolute_timeout"
-            raise ConfigurationError(msg)
-        object.__setattr__(self, "expiry_notice_ms", notice)
+        object.__setattr__(self, "expiry_notice_ms", min(notice, absolute))
         skew = _to_ms(self.clock_skew_tolerance, "clock_skew_tolerance")
         if skew > _MAX_CLOCK_SKEW_MS:
             msg = "clock_skew_tolerance must be at most 5 minutes"
@@ -395,6 +398,13 @@ class SessionConfig:
                 raise ConfigurationError(msg)
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
+            raise ConfigurationError(msg)
+        authority = self.time_authority
+        if authority is None:
+            authority = "store" if self.clock is time.time else "local"
+            object.__setattr__(self, "time_authority", authority)
+        if authority not in ("store", "local"):
+            msg = f"time_authority must be 'store' or 'local', not {authority!r}"
             raise ConfigurationError(msg)
 
     def _check_limits(self) -> None:

@@ -25,6 +25,7 @@ from sessionary.exceptions import (
     StoreUnavailableError,
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
+from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
@@ -41,7 +42,12 @@ from sessionary.sansio.ops import (
 )
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
-from sessionary.stores.base import LockingStore, Store, UserStore
+from sessionary.stores.base import (
+    ClockSource,
+    LockingStore,
+    Store,
+    UserStore,
+)
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["SessionManager"]
@@ -109,6 +115,12 @@ class SessionManager:
             raise ConfigurationError(msg)
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
+        clock_source = self._io if self._io is not None else self._epochs
+        self._clock: ClockSource | None = (
+            clock_source
+            if self.core.authority is not None and isinstance(clock_source, ClockSource)
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.store!r})"
@@ -152,6 +164,8 @@ class SessionManager:
         raises :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler
         touches it; ``fail_open_readonly`` hands out an empty, read-only session.
         """
+        if self._clock is not None and self.core.authority is not None:
+            self._sample_clock(self._clock, self.core.authority)
         cycle = self.core.begin(
             cookie_headers,
             client=client,
@@ -170,6 +184,19 @@ class SessionManager:
             cycle.fail(exc)
         self._publish(cycle)
         return cycle
+
+    def _sample_clock(self, source: ClockSource, authority: AuthorityClock) -> None:
+        """Take the store's time when a sample is due (about once a minute; R38)."""
+        if not authority.due():
+            return
+        started = authority.begin_sample()
+        try:
+            server_ms = source.server_time()
+        except StoreError:
+            logger.warning("sessionary: could not read the store's clock; retrying later")
+            authority.defer()
+            return
+        authority.adopt(server_ms, started)
 
     def commit(self, cycle: SessionCycle, *, failed: bool = False) -> ResponseUpdate:
         """Finish a request: commit what changed (at most one round trip) and return headers.

@@ -59,7 +59,9 @@ def _session_config(settings: DemoSettings) -> SessionConfig:
         cookie = CookieOptions(name="sessionary-demo", secure=False, insecure_development_mode=True)
     else:
         cookie = CookieOptions(name="__Host-sessionary-demo")
-    return SessionConfig(secret_keys=[settings.secret], cookie=cookie, idle_timeout=30 * 60)
+    return SessionConfig(
+        secret_keys=[settings.secret], cookie=cookie, idle_timeout=settings.idle_timeout
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -44,12 +44,14 @@ class DemoSettings:
     commands (``sessionary sessions|events|stats``) look unless told otherwise.
     ``insecure_cookie`` drops the ``Secure`` attribute (and the ``__Host-`` prefix) for
     browsers that refuse ``Secure`` cookies over plain HTTP even on localhost.
+    ``idle_timeout`` (seconds) is how long a signed-in session may sit unused.
     """
 
     store: str = "memory"
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     prefix: str = LIBRARY_PREFIX
     insecure_cookie: bool = False
+    idle_timeout: float = 30 * 60
 
     def __post_init__(self) -> None:
         if self.store != "memory" and urlsplit(self.store).scheme not in _REDIS_SCHEMES:

@@ -54,6 +54,7 @@ from sessionary.exceptions import (
     StoreError,
 )
 from sessionary.sansio.at_rest import AtRest
+from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cookies import (
     CookieReadStatus,
     read_cookie,
@@ -153,6 +154,7 @@ class SessionCore:
     __slots__ = (
         "_time_floor",
         "at_rest",
+        "authority",
         "authorization",
         "binding",
         "codec",
@@ -173,6 +175,10 @@ class SessionCore:
     ) -> None:
         self.config = config
         self._time_floor = 0
+        self.authority: AuthorityClock | None = (
+            AuthorityClock() if config.time_authority == "store" else None
+        )
+        """The store's clock, once the shell samples it (``time_authority="store"``)."""
         self.binding = config.client_binding
         """``client_binding``: compare authenticated requests with the login's client."""
         self.keyring = KeyRing(config.secrets)
@@ -202,12 +208,17 @@ class SessionCore:
         self.vary = ResponseUpdate(vary_cookie=True, vary_name=vary_name)
 
     def now_ms(self) -> int:
-        """The current time from the configured clock, in milliseconds, never going back.
+        """The current time in milliseconds, from one authority where there is one (R38).
 
-        A wall clock stepped backwards (an NTP correction, a resumed VM) does not move this
-        time back: it stays at the latest value returned until the clock catches up, so a
-        backwards clock never extends a session (R38).
+        With ``time_authority="store"`` and a store that has a clock, the store's time as the
+        shell last sampled it, advanced by a monotonic clock (:mod:`sessionary.sansio.clock`):
+        a node's wall clock, however wrong, moves no deadline. Otherwise the configured clock,
+        never going back: a wall clock stepped backwards (an NTP correction, a resumed VM)
+        stays at the latest value returned until it catches up.
         """
+        authority = self.authority
+        if authority is not None and authority.ready:
+            return authority.now_ms()
         now = int(self.config.clock() * 1000)
         floor = self._time_floor
         if now < floor:

@@ -117,6 +117,13 @@ class SealedCycle(SessionCycle):
             self._event(EventName.INVALID_ID, reason="unreadable")
             return
         now = self.now
+        ahead = max(payload.iat, payload.last_seen) - now
+        if ahead > core.config.clock_skew_tolerance_ms:
+            # Sealed by a node whose clock runs ahead (or forged with a future time): judged
+            # by this node's clock it would live longer than its deadlines allow (R38).
+            self._clear_cookie = True
+            self._event(EventName.CLOCK_SKEW, ahead_ms=ahead, refused=True)
+            return
         expired: EventName | None = None
         if now >= payload.exp:
             expired = EventName.EXPIRED_ABSOLUTE

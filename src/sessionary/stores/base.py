@@ -28,9 +28,11 @@ from sessionary.sansio.ops import (
 )
 
 __all__ = [
+    "AsyncClockSource",
     "AsyncLockingStore",
     "AsyncStore",
     "AsyncUserStore",
+    "ClockSource",
     "LockingStore",
     "Store",
     "UserStore",
@@ -192,4 +194,22 @@ class LockingStore(Protocol):
 
     def release_lock(self, key: str, token: bytes) -> bool:
         """Release the lock if ``token`` holds it."""
+        ...
+
+
+@runtime_checkable
+class AsyncClockSource(Protocol):
+    """A store with a clock of its own: the one authority every node judges expiry by."""
+
+    async def server_time(self) -> int:
+        """The store's current time, in milliseconds since the epoch."""
+        ...
+
+
+@runtime_checkable
+class ClockSource(Protocol):
+    """The synchronous twin of :class:`AsyncClockSource`."""
+
+    def server_time(self) -> int:
+        """The store's current time, in milliseconds since the epoch."""
         ...
