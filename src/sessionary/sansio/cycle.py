@@ -641,8 +641,10 @@ class SessionCycle:
                 differ.append("user_agent")
         if "client" in fields and login.client_hash is not None:
             client = self._client
-            current_hash = core.keyring.fingerprint("client:" + client) if client else None
-            if current_hash != login.client_hash:
+            # Recorded under the ring of the login: recognised under any of its secrets.
+            if not client or not core.keyring.fingerprint_matches(
+                "client:" + client, login.client_hash
+            ):
                 differ.append("client")
         if not differ:
             return
