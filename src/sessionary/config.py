@@ -182,6 +182,12 @@ class CookieOptions:
 
     The defaults follow SECURITY.md §B: ``__Host-session; Path=/; Secure; HttpOnly;
     SameSite=Lax`` with no ``Domain``. ``HttpOnly`` is not configurable.
+
+    A name without the ``__Host-`` prefix logs a warning (logger ``sessionary``, level
+    WARNING) when the options are built: a sibling subdomain can then set a second cookie of
+    the same name, and differing duplicates make every request anonymous and clear the
+    cookie (R22), so it could keep a user logged out. Not in ``insecure_development_mode``,
+    where ``__Host-`` is impossible and a warning is logged already.
     """
 
     name: str = "__Host-session"
@@ -229,6 +235,13 @@ class CookieOptions:
                 raise ConfigurationError(msg)
             logger.warning(
                 "sessionary: session cookie %r is sent without Secure (development mode)", name
+            )
+        elif not name.startswith("__Host-"):
+            logger.warning(
+                "sessionary: session cookie %r has no '__Host-' prefix: a sibling subdomain can "
+                "set a cookie of the same name, and the duplicate makes requests anonymous "
+                "(use a '__Host-' name, with Path=/ and no Domain, unless subdomains must share it)",
+                name,
             )
         if name.startswith("__Host-"):
             if not self.secure:

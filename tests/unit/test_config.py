@@ -163,6 +163,39 @@ def test_insecure_development_mode_warns(caplog: pytest.LogCaptureFixture) -> No
     assert "without Secure" in caplog.text
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"name": "session"},
+        {"name": "__Secure-s"},
+        {"name": "__Secure-s", "domain": "example.com"},
+        {"name": "app", "path": "/app"},
+    ],
+)
+def test_a_cookie_name_without_the_host_prefix_warns_at_start_up(
+    options: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``__Host-`` a sibling subdomain can plant a second cookie of the same name;
+    differing duplicates make the request anonymous (R22), so it could keep a user logged
+    out. Logged (logger ``sessionary``, level WARNING) once per configuration."""
+    with caplog.at_level(logging.WARNING, logger="sessionary"):
+        CookieOptions(**options)  # type: ignore[arg-type]
+    warnings = [r for r in caplog.records if "__Host-" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert repr(options["name"]) in warnings[0].getMessage()
+
+
+def test_the_default_and_development_cookies_do_not_warn_about_the_prefix(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sessionary"):
+        CookieOptions()
+        CookieOptions(name="__Host-app", samesite="strict")
+        CookieOptions(name="dev", secure=False, insecure_development_mode=True)
+    assert "__Host-" not in caplog.text
+
+
 def test_valid_cookie_variants() -> None:
     CookieOptions(name="__Secure-s", domain="example.com", path="/app", samesite="strict")
     CookieOptions(samesite="none", partitioned=True)
