@@ -240,7 +240,7 @@ class CookieOptions:
             logger.warning(
                 "sessionary: session cookie %r has no '__Host-' prefix: a sibling subdomain can "
                 "set a cookie of the same name, and the duplicate makes requests anonymous "
-                "(use a '__Host-' name, with Path=/ and no Domain, unless subdomains must share it)",
+                "(use a '__Host-' name, Path=/ and no Domain, unless subdomains share it)",
                 name,
             )
         if name.startswith("__Host-"):
