@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient as StarletteClient
 from werkzeug.test import Client
 
+from sessionary import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations import aiohttp as aiohttp_adapter
 from sessionary.integrations import asgi, wsgi
@@ -29,7 +30,9 @@ from sessionary.testing import session_config
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def starlette_client(options: CsrfOptions | bool = True) -> StarletteClient:
+def starlette_client(
+    options: CsrfOptions | bool | None = True, config: SessionConfig | None = None
+) -> StarletteClient:
     async def token(request: Request) -> JSONResponse:
         return JSONResponse({"token": asgi.csrf_token(request)})
 
@@ -39,7 +42,10 @@ def starlette_client(options: CsrfOptions | bool = True) -> StarletteClient:
 
     app = Starlette(routes=[Route("/token", token), Route("/submit", submit, methods=["POST"])])
     app.add_middleware(
-        asgi.SessionMiddleware, store=AsyncMemoryStore(), config=session_config(), csrf=options
+        asgi.SessionMiddleware,
+        store=AsyncMemoryStore(),
+        config=config or session_config(),
+        csrf=options,
     )
     return StarletteClient(app, base_url="https://testserver")
 
@@ -65,6 +71,21 @@ def test_asgi_form_body_is_bounded() -> None:
         token = client.get("/token").json()["token"]
         big = client.post("/submit", content=f"csrf_token={token}&x={'y' * 200}", headers=FORM)
         assert big.status_code == 403
+
+
+def test_asgi_default_mode_refuses_a_post_without_origin_for_a_samesite_none_cookie() -> None:
+    """Origin-only (the default ``csrf=None``) and ``SameSite=None``: the cookie would ride on a
+    cross-site form, so a post showing no origin at all is refused; ``Lax`` keeps accepting
+    clients that send none (scripts, curl)."""
+    none = session_config(cookie=CookieOptions(samesite="none"))
+    with starlette_client(None, none) as client:
+        assert client.post("/submit", content="x=1", headers=FORM).status_code == 403
+        same = {**FORM, "Origin": "https://testserver"}
+        assert client.post("/submit", content="x=1", headers=same).status_code == 200
+        fetch = {**FORM, "Sec-Fetch-Site": "same-origin"}
+        assert client.post("/submit", content="x=1", headers=fetch).status_code == 200
+    with starlette_client(None) as client:
+        assert client.post("/submit", content="x=1", headers=FORM).status_code == 200
 
 
 def test_csrf_helpers_need_csrf_enabled() -> None:
