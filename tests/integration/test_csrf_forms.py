@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from flask import Flask, request
+from flask import session as flask_session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -86,6 +87,52 @@ def test_asgi_default_mode_refuses_a_post_without_origin_for_a_samesite_none_coo
         assert client.post("/submit", content="x=1", headers=fetch).status_code == 200
     with starlette_client(None) as client:
         assert client.post("/submit", content="x=1", headers=FORM).status_code == 200
+
+
+PUBLIC = {"Cache-Control": "public, max-age=600"}
+
+
+def assert_private(headers: Any) -> None:
+    """A shared cache must not keep the response, and must key it by the cookie."""
+    assert headers["Cache-Control"] == "no-store"
+    assert "cookie" in headers["Vary"].lower()
+
+
+def test_asgi_a_rendered_token_makes_a_public_page_private() -> None:
+    async def page(request: Request) -> JSONResponse:
+        request.session["seen"] = True  # a session exists from the first visit on
+        return JSONResponse({"token": asgi.csrf_token(request)}, headers=PUBLIC)
+
+    async def public(request: Request) -> JSONResponse:
+        return JSONResponse({}, headers=PUBLIC)
+
+    app = Starlette(routes=[Route("/page", page), Route("/public", public)])
+    app.add_middleware(
+        asgi.SessionMiddleware, store=AsyncMemoryStore(), config=session_config(), csrf=True
+    )
+    with StarletteClient(app, base_url="https://testserver") as client:
+        assert "set-cookie" in client.get("/page").headers
+        again = client.get("/page")  # an existing session, nothing written: no Set-Cookie
+        assert "set-cookie" not in again.headers
+        assert_private(again.headers)
+        assert client.get("/public").headers["Cache-Control"] == "public, max-age=600"
+
+
+def test_flask_a_rendered_token_makes_a_public_page_private() -> None:
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = session_config().secrets[0]
+
+    @app.get("/page")
+    def page() -> tuple[dict[str, str], dict[str, str]]:
+        flask_session["seen"] = True
+        return {"token": csrf_token()}, PUBLIC
+
+    Sessionary(app, store=MemoryStore(), config=session_config(), csrf=True)
+    client = app.test_client()
+    assert "Set-Cookie" in client.get("/page", base_url="https://localhost").headers
+    again = client.get("/page", base_url="https://localhost")
+    assert "Set-Cookie" not in again.headers
+    assert_private(again.headers)
 
 
 def test_csrf_helpers_need_csrf_enabled() -> None:

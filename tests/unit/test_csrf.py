@@ -32,6 +32,9 @@ class Bound:
     def csrf_binding(self, *, create: bool = True) -> bytes | None:
         return self.binding
 
+    def mark_private(self) -> None:
+        pass
+
 
 def guard(keys: list[bytes] | None = None, **options: object) -> CsrfGuard:
     return CsrfGuard(KeyRing(keys or [K1]), CsrfOptions(**options))  # type: ignore[arg-type]
@@ -261,3 +264,23 @@ def test_sealed_store_token_is_signed_double_submit_and_rotates_on_login() -> No
     browser.request(lambda s: s.login("ada"))
     cycle, _ = browser.request(lambda s: None)
     assert g.check_token(cycle, issued[0]) is CsrfFailure.BAD_TOKEN
+
+
+def test_issuing_a_token_makes_the_response_private() -> None:
+    """A page that renders a token but writes nothing must still not be shared by a cache:
+    ``Vary: Cookie`` and ``Cache-Control: no-store`` (server-side and sealed sessions)."""
+    h = Harness()
+    g = CsrfGuard(h.core.keyring)
+    h.request(write(a=1))
+    _, update = h.request(lambda s: None)
+    assert (update.no_store, update.vary_cookie) == (False, False)  # nothing looked at
+    _, update = h.request(lambda s: g.token(current()))
+    assert update.set_cookie is None
+    assert (update.no_store, update.vary_cookie, update.vary_name) == (True, True, "Cookie")
+    _, update = h.request(lambda s: g.check_token(current(), "x" * 86))
+    assert update.no_store is False  # checking issues nothing
+    browser = Browser()
+    browser.request(write(a=1))
+    _, update = browser.request(lambda s: g.token(current()))
+    assert update.set_cookie is None
+    assert (update.no_store, update.vary_cookie) == (True, True)

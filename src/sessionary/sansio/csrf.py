@@ -87,6 +87,10 @@ class CsrfBound(Protocol):
         """The session's CSRF binding; without a session, minted when ``create`` (else None)."""
         ...
 
+    def mark_private(self) -> None:
+        """The response carries this session's secret material: no shared cache may keep it."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CsrfOptions:
@@ -189,7 +193,13 @@ class CsrfGuard:
         return hmac.digest(key, aad(b"sessionary/csrf/v1", binding), "sha256")
 
     def token(self, session: CsrfBound) -> str:
-        """A masked token for the page being rendered (a new mask on every call)."""
+        """A masked token for the page being rendered (a new mask on every call).
+
+        The response then carries ``Vary: Cookie`` and ``Cache-Control: no-store`` (replacing
+        whatever the application set): a shared cache must never hand one visitor's token to
+        another, even on a page that writes nothing to the session.
+        """
+        session.mark_private()
         binding = session.csrf_binding()
         assert binding is not None  # create=True always gives one
         return mask(self._secret(binding, self._keys[0]))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -275,6 +275,7 @@ class SessionCycle:
         "_op",
         "_phase",
         "_premint",
+        "_private",
         "_refused",
         "_session",
         "_set_cookie",
@@ -328,6 +329,7 @@ class SessionCycle:
         self._new_token: SessionToken | None = None
         self._new_deadline: int | None = None
         self._premint: SessionToken | None = None
+        self._private = False
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -468,8 +470,10 @@ class SessionCycle:
             return ResponseUpdate(
                 render_clear_cookie(config.cookie), vary_cookie=True, no_store=True
             )
-        if session is not None and session.accessed:
-            return core.vary
+        private = self._private  # a CSRF token was issued: never kept by a shared cache
+        if private or (session is not None and session.accessed):
+            vary = core.vary
+            return replace(vary, no_store=True) if private else vary
         return _NOTHING
 
     def _header_update(self, value: str) -> ResponseUpdate:
@@ -519,6 +523,14 @@ class SessionCycle:
                 return None
             self._premint = mint_token()
         return b"id:" + self._premint.value.encode("ascii")
+
+    def mark_private(self) -> None:
+        """The response carries this session's secret material (a CSRF token).
+
+        It then gets ``Vary`` on the session and ``Cache-Control: no-store``, even when the
+        session is neither written nor read.
+        """
+        self._private = True
 
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
