@@ -120,6 +120,15 @@ class ResponseUpdate:
     token_header: tuple[str, str] | None = None
     """Header transport only: ``(name, new ID)`` to send, or ``(name, "")`` to forget it."""
 
+    def __repr__(self) -> str:
+        # Never the ID or the sealed cookie (R79): error trackers record the repr of locals.
+        cookie = "<hidden>" if self.set_cookie is not None else None
+        token = None if self.token_header is None else (self.token_header[0], "<hidden>")
+        return (
+            f"ResponseUpdate(set_cookie={cookie}, vary_cookie={self.vary_cookie}, "
+            f"no_store={self.no_store}, vary_name={self.vary_name!r}, token_header={token!r})"
+        )
+
     def headers(self) -> list[tuple[str, str]]:
         """The headers to add, for adapters that merge ``Vary`` themselves."""
         out: list[tuple[str, str]] = []

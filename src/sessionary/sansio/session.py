@@ -72,6 +72,13 @@ class Delta:
     def __bool__(self) -> bool:
         return bool(self.attributes or self.delete)
 
+    def __repr__(self) -> str:
+        # Names only, as Session's repr: values may hold tokens the application stored (R79).
+        return (
+            f"Delta(attributes={sorted(self.attributes)}, delete={self.delete}, "
+            f"expected={sorted(self.expected)}, size={self.size})"
+        )
+
 
 @dataclass(slots=True)
 class Lifecycle:
