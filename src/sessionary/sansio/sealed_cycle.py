@@ -13,7 +13,8 @@ event with reason ``"unreadable"`` (R58). Expiry is judged from the sealed ``exp
 ``last_seen`` (R54), never from cookie attributes.
 
 Writing: an unchanged session is not re-sealed unless its sliding expiry is due or it was
-opened with an older key (then it is re-sealed under the newest one). The new cookie must fit
+opened with an older key or from a legacy box (then it is re-sealed under the newest key, in
+the current box version). The new cookie must fit
 4096 bytes with its name (R13); otherwise :class:`~sessionary.exceptions.CookieTooLargeError`
 is raised and no ``Set-Cookie`` is sent, so the client keeps its previous cookie.
 
@@ -50,6 +51,7 @@ from sessionary.sansio.sealed import (
     b64_encode,
     decode_payload,
     encode_payload,
+    is_current,
 )
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import is_revoked
@@ -186,7 +188,7 @@ class SealedCycle(SessionCycle):
             core.config.max_size
         ):
             return None
-        self._reseal = generation > 0
+        self._reseal = generation > 0 or not is_current(box)  # older key or legacy box
         return payload
 
     @property
