@@ -129,6 +129,21 @@ def test_weak_or_malformed_secrets_are_refused(keys: object, message: str) -> No
         secrets.token_hex(16),  # 32 hex characters carry 16 bytes: at most 128 bits
         uuid.uuid4().hex,  # 122 random bits
     ],
+    ids=[
+        "sequence",
+        "hex-sequence",
+        "backwards",
+        "keyboard-rows",
+        "keyboard-columns",
+        "keyboard-shifted",
+        "placeholder",
+        "placeholder-phrase",
+        "typed-phrase",
+        "sha256-hello",
+        "sha1-password",
+        "token_hex-16",
+        "uuid4",
+    ],
 )
 def test_typed_and_placeholder_secrets_are_refused(secret: str) -> None:
     with pytest.raises(ConfigurationError, match=r"secret_keys\[0\]") as refused:

@@ -52,6 +52,7 @@ from sessionary.exceptions import (
     StoreError,
 )
 from sessionary.sansio.at_rest import AtRest
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.cookies import (
     CookieReadStatus,
     read_cookie,
@@ -374,14 +375,14 @@ class SessionCycle:
             if self._op is None:
                 self._phase = _DONE
 
-    def epoch_request(self) -> ReadEpoch | None:
-        """A user-epoch read to answer with :meth:`send_epoch` before :meth:`next_op`.
+    def epoch_request(self) -> ReadEpoch | ReadCookieState | PinCookie | None:
+        """A revocation-store request to answer with :meth:`send_epoch` before :meth:`next_op`.
 
-        Only sealed cookie sessions with a revocation store ask one.
+        Only sealed cookie sessions with a revocation store ask one (in either phase).
         """
         return None
 
-    def send_epoch(self, epoch: int | None) -> None:
+    def send_epoch(self, epoch: int | CookieState | None) -> None:
         """Feed the answer to :meth:`epoch_request`."""
         msg = "no epoch read is pending"
         raise SessionStateError(msg)

@@ -179,6 +179,20 @@ class KeyRing:
         return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
     @staticmethod
+    def cookie_key(sid: bytes, tenant: str = "") -> str:
+        """The revocation-store name of a sealed cookie session (its floor): 22 characters.
+
+        An unkeyed hash, like :meth:`user_key`: ``sid`` is random and travels only inside
+        the sealed cookie, so the name reveals nothing, and it is the same under every ring.
+        """
+        data = sid
+        if tenant:
+            raw = tenant.encode("ascii")
+            data = b"\x00tenant" + len(raw).to_bytes(1, "big") + raw + sid
+        mac = blake2b(data, digest_size=DIGEST_BYTES, person=b"sessionary-sid")
+        return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+    @staticmethod
     def digests_equal(a: bytes, b: bytes) -> bool:
         """Constant-time comparison of two digests (SECURITY.md R25)."""
         return hmac.compare_digest(a, b)

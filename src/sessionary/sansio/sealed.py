@@ -32,8 +32,13 @@ is a small binary layout, parsed with exact bounds (:func:`encode_payload`,
 :func:`decode_payload`)::
 
     flags (1)  iat (8)  exp (8)  last_seen (8)  csrf binding (16)
-    [auth_time (8)]  [login stamp (8)]  [user length (2) ‖ user (UTF-8)]
+    [auth_time (8)]  [login stamp (8)]  [session ID (16) ‖ pin (8)]
+    [user length (2) ‖ user (UTF-8)]
     attribute count (2), then per attribute: name length (2) ‖ name ‖ value length (4) ‖ value
+
+The session ID and pin (:mod:`sessionary.sansio.cookie_state`) are always written; a payload
+sealed before they existed reads with pin 0 and an ID derived from its CSRF binding and
+creation time (:func:`session_id`).
 
 Times are milliseconds since the epoch; attribute values are codec envelopes.
 """
@@ -47,6 +52,7 @@ import secrets
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 from sessionary.exceptions import ConfigurationError, DecodeError
@@ -56,6 +62,7 @@ __all__ = [
     "LEGACY_VERSION",
     "OPENABLE_VERSIONS",
     "SEALED_VERSION",
+    "SID_BYTES",
     "SealedPayload",
     "Sealer",
     "aad",
@@ -64,6 +71,7 @@ __all__ = [
     "decode_payload",
     "encode_payload",
     "is_current",
+    "session_id",
 ]
 
 SEALED_VERSION = 0x02
@@ -83,6 +91,9 @@ CSRF_BINDING_BYTES = 16
 _HAS_USER = 0x01
 _HAS_AUTH_TIME = 0x02
 _HAS_STAMP = 0x04
+_HAS_SID = 0x08
+_FLAGS = _HAS_USER | _HAS_AUTH_TIME | _HAS_STAMP | _HAS_SID
+SID_BYTES = 16
 _FIXED = struct.Struct(">BQQQ16s")
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -196,6 +207,24 @@ class SealedPayload:
     auth_time: int | None = None
     stamp: int | None = None
     """When the user logged in (for the user epoch: ``revoke_user`` ends older logins)."""
+    sid: bytes | None = field(default=None, repr=False)
+    """The session's random ID (16 bytes), the same in every cookie of the session;
+    ``None`` in payloads sealed before it existed (see :func:`session_id`)."""
+    pin: int = 0
+    """When the last state change that must not be rolled back happened (login, rotation):
+    the revocation store refuses cookies of the session pinned before its floor."""
+
+
+def session_id(payload: SealedPayload) -> bytes:
+    """The payload's session ID (for the revocation store's floor).
+
+    A payload sealed without one gets an ID derived from its CSRF binding and creation time,
+    so every copy of that cookie maps to the same session.
+    """
+    if payload.sid is not None:
+        return payload.sid
+    legacy = blake2b(payload.csrf + _U64.pack(payload.iat), digest_size=SID_BYTES)
+    return legacy.digest()
 
 
 def encode_payload(payload: SealedPayload) -> bytes:
@@ -204,12 +233,18 @@ def encode_payload(payload: SealedPayload) -> bytes:
         (_HAS_USER if payload.user is not None else 0)
         | (_HAS_AUTH_TIME if payload.auth_time is not None else 0)
         | (_HAS_STAMP if payload.stamp is not None else 0)
+        | (_HAS_SID if payload.sid is not None else 0)
     )
     out = bytearray(_FIXED.pack(flags, payload.iat, payload.exp, payload.last_seen, payload.csrf))
     if payload.auth_time is not None:
         out += _U64.pack(payload.auth_time)
     if payload.stamp is not None:
         out += _U64.pack(payload.stamp)
+    if payload.sid is not None:
+        if len(payload.sid) != SID_BYTES:
+            msg = f"a sealed session ID is {SID_BYTES} bytes"
+            raise ValueError(msg)
+        out += payload.sid + _U64.pack(payload.pin)
     if payload.user is not None:
         user = payload.user.encode("utf-8")
         out += _U16.pack(len(user)) + user
@@ -252,11 +287,15 @@ def decode_payload(data: bytes) -> SealedPayload:
     """Parse a payload; anything malformed raises :class:`~sessionary.exceptions.DecodeError`."""
     reader = _Reader(data)
     flags, iat, exp, last_seen, csrf = _FIXED.unpack(reader.take(_FIXED.size))
-    if flags & ~(_HAS_USER | _HAS_AUTH_TIME | _HAS_STAMP):
+    if flags & ~_FLAGS:
         msg = "sealed payload has unknown flags"
         raise DecodeError(msg)
     auth_time = reader.unpack(_U64) if flags & _HAS_AUTH_TIME else None
     stamp = reader.unpack(_U64) if flags & _HAS_STAMP else None
+    sid, pin = None, 0
+    if flags & _HAS_SID:
+        sid = reader.take(SID_BYTES)
+        pin = reader.unpack(_U64)
     user = reader.text(reader.unpack(_U16)) if flags & _HAS_USER else None
     attributes: dict[str, bytes] = {}
     for _ in range(reader.unpack(_U16)):
@@ -269,4 +308,4 @@ def decode_payload(data: bytes) -> SealedPayload:
     if reader.pos != len(data):
         msg = "sealed payload has trailing bytes"
         raise DecodeError(msg)
-    return SealedPayload(iat, exp, last_seen, csrf, attributes, user, auth_time, stamp)
+    return SealedPayload(iat, exp, last_seen, csrf, attributes, user, auth_time, stamp, sid, pin)
