@@ -25,6 +25,7 @@ from sessionary.sansio.sealed import (
     decode_payload,
     encode_payload,
     is_current,
+    session_id,
 )
 
 K1, K2 = secrets.token_bytes(32), secrets.token_bytes(32)
@@ -171,6 +172,8 @@ values = st.binary(max_size=64)
     user=st.none() | st.text(max_size=40),
     auth_time=st.none() | st.integers(0, 2**64 - 1),
     stamp=st.none() | st.integers(0, 2**64 - 1),
+    sid=st.none() | st.binary(min_size=16, max_size=16),
+    pin=st.integers(0, 2**64 - 1),
 )
 def test_payload_round_trips(
     iat: int,
@@ -181,9 +184,15 @@ def test_payload_round_trips(
     user: str | None,
     auth_time: int | None,
     stamp: int | None,
+    sid: bytes | None,
+    pin: int,
 ) -> None:
-    p = SealedPayload(iat, exp, seen, csrf, attributes, user, auth_time, stamp)
+    p = SealedPayload(iat, exp, seen, csrf, attributes, user, auth_time, stamp, sid)
+    if sid is not None:
+        p.pin = pin  # a pin travels with a session ID only
     assert decode_payload(encode_payload(p)) == p
+    assert session_id(p) == (sid if sid is not None else session_id(p))
+    assert len(session_id(p)) == 16
     sealer = Sealer([K1])
     opened = sealer.open(b64_decode(b64_encode(sealer.seal(encode_payload(p), AAD))) or b"", AAD)
     assert opened is not None
@@ -203,3 +212,13 @@ def test_arbitrary_bytes_only_raise_decode_error(data: bytes) -> None:
 def test_arbitrary_text_never_breaks_base64(text: str) -> None:
     data = b64_decode(text)
     assert data is None or b64_encode(data) == text
+
+
+def test_a_payload_without_a_session_id_gets_one_derived_from_its_contents() -> None:
+    legacy = payload()
+    assert legacy.sid is None
+    assert decode_payload(encode_payload(legacy)).pin == 0
+    assert session_id(legacy) == session_id(payload())  # every copy: the same session
+    assert session_id(legacy) != session_id(payload(csrf=b"d" * 16))
+    with pytest.raises(ValueError, match="16 bytes"):
+        encode_payload(payload(sid=b"short"))
