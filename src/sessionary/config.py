@@ -14,12 +14,12 @@ import enum
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from sessionary._secret_strength import MIN_BITS, estimate_bits, known_weak
 from sessionary.exceptions import ConfigurationError
 
 __all__ = [
@@ -46,20 +46,6 @@ _TOKEN_CHARS = frozenset(
 _MAX_COOKIE_LIFETIME_S = 400 * 24 * 3600  # RFC 6265bis §5.5: user agents cap Max-Age at 400 days
 _MIN_SECRET_BYTES = 32
 _MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
-_MIN_SECRET_ENTROPY_BITS = 128.0
-_PLACEHOLDER_MARKERS = (
-    "change",
-    "placeholder",
-    "example",
-    "insecure",
-    "secret",
-    "password",
-    "replace",
-    "todo",
-    "xxxx",
-    "dummy",
-    "default",
-)
 
 
 class ConflictPolicy(str, enum.Enum):
@@ -135,15 +121,13 @@ def _to_ms(value: Duration, what: str, *, allow_zero: bool = False) -> int:
     return round(seconds * 1000)
 
 
-def _estimated_entropy_bits(secret: bytes) -> float:
-    """Shannon estimate of the secret's entropy: a cheap guard against typed-in secrets."""
-    counts = Counter(secret)
-    total = len(secret)
-    per_symbol = -sum(c / total * math.log2(c / total) for c in counts.values())
-    return per_symbol * total
-
-
 def _check_secret(raw: str | bytes, index: int) -> bytes:
+    """A configured secret as bytes, or :class:`ConfigurationError` (SECURITY.md R56).
+
+    At least 32 bytes, not a well-known weak value, and not guessable by the estimate of
+    :mod:`sessionary._secret_strength` (words, sequences, keyboard walks, repeats). No real
+    random secret is refused. The message never repeats the secret.
+    """
     if isinstance(raw, str):
         secret = raw.encode("utf-8")
     elif isinstance(raw, bytes):
@@ -151,30 +135,27 @@ def _check_secret(raw: str | bytes, index: int) -> bytes:
     else:
         msg = f"secret_keys[{index}] must be str or bytes, not {type(raw).__name__}"
         raise ConfigurationError(msg)
+    advice = "use random bytes: secrets.token_bytes(32), or secrets.token_urlsafe(32) as text"
     if len(secret) < _MIN_SECRET_BYTES:
         msg = (
             f"secret_keys[{index}] is {len(secret)} bytes; at least {_MIN_SECRET_BYTES} random "
-            "bytes are required (generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')"
+            f"bytes are required ({advice})"
         )
         raise ConfigurationError(msg)
-    lowered = secret.lower()
-    for marker in _PLACEHOLDER_MARKERS:
-        if marker.encode() in lowered:
-            msg = (
-                f"secret_keys[{index}] looks like a placeholder (contains {marker!r}); "
-                "use random bytes"
-            )
-            raise ConfigurationError(msg)
-    if _estimated_entropy_bits(secret) < _MIN_SECRET_ENTROPY_BITS or _is_periodic(secret):
-        msg = f"secret_keys[{index}] has too little entropy; use secrets.token_urlsafe(32)"
+    weak = known_weak(secret)
+    if weak is not None:
+        msg = f"secret_keys[{index}] {weak}; {advice}"
+        raise ConfigurationError(msg)
+    bits = estimate_bits(secret)
+    if bits <= MIN_BITS:
+        msg = (
+            f"secret_keys[{index}] is guessable (about {bits:.0f} bits; more than "
+            f"{MIN_BITS:.0f} needed): "
+            f"it is made of words, sequences, keyboard walks or repeats, like a placeholder "
+            f"or a typed secret; {advice}"
+        )
         raise ConfigurationError(msg)
     return secret
-
-
-def _is_periodic(secret: bytes) -> bool:
-    """Whether the secret repeats a shorter pattern (``"abcd1234" * 8``): typed, not random."""
-    return secret in (secret + secret)[1:-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +164,12 @@ class CookieOptions:
 
     The defaults follow SECURITY.md §B: ``__Host-session; Path=/; Secure; HttpOnly;
     SameSite=Lax`` with no ``Domain``. ``HttpOnly`` is not configurable.
+
+    A name without the ``__Host-`` prefix logs a warning (logger ``sessionary``, level
+    WARNING) when the options are built: a sibling subdomain can then set a second cookie of
+    the same name, and differing duplicates make every request anonymous and clear the
+    cookie (R22), so it could keep a user logged out. Not in ``insecure_development_mode``,
+    where ``__Host-`` is impossible and a warning is logged already.
     """
 
     name: str = "__Host-session"
@@ -230,6 +217,13 @@ class CookieOptions:
                 raise ConfigurationError(msg)
             logger.warning(
                 "sessionary: session cookie %r is sent without Secure (development mode)", name
+            )
+        elif not name.startswith("__Host-"):
+            logger.warning(
+                "sessionary: session cookie %r has no '__Host-' prefix: a sibling subdomain can "
+                "set a cookie of the same name, and the duplicate makes requests anonymous "
+                "(use a '__Host-' name, Path=/ and no Domain, unless subdomains share it)",
+                name,
             )
         if name.startswith("__Host-"):
             if not self.secure:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from sessionary import SessionManager
-from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.exceptions import ConfigurationError, SessionStateError, StoreUnavailableError
+from sessionary.sansio.cookie_state import CookieState, ReadCookieState
 from sessionary.sansio.cycle import SessionCore
 from sessionary.sansio.events import EventName
-from sessionary.sansio.ops import ReadEpoch
+from sessionary.sansio.keys import KeyRing
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
 from sessionary.stores.base import Store
 from sessionary.testing import FakeClock, capture_events, session_config
@@ -54,20 +55,26 @@ def test_revoke_user_ends_sealed_cookie_sessions(
         epochs.close()
 
 
-def test_anonymous_cookie_sessions_read_no_epoch() -> None:
+def test_an_anonymous_cookie_reads_its_floor_only() -> None:
     core = SessionCore(session_config(), sealed=True, revocation=True)
     cycle = core.begin([])
     cycle.session["a"] = 1
     cycle.finish()
+    assert cycle.epoch_request() is None  # a new session: nothing to pin
     cookie = str(cycle.response().set_cookie).split(";", 1)[0]
     anonymous = core.begin([cookie])
-    assert anonymous.epoch_request() is None
+    request = anonymous.epoch_request()
+    assert isinstance(request, ReadCookieState)
+    assert request.user_key is None  # no epoch to read
+    with pytest.raises(SessionStateError):
+        _ = anonymous.session  # nothing is admitted before the floor is known
+    anonymous.send_epoch(CookieState(None, None))
     assert dict(anonymous.session) == {"a": 1}
     with pytest.raises(Exception, match="no epoch read is pending"):
         anonymous.send_epoch(None)
 
 
-def test_an_authenticated_cookie_reads_its_tenant_scoped_epoch() -> None:
+def test_an_authenticated_cookie_reads_its_tenant_scoped_floor_and_epoch() -> None:
     core = SessionCore(session_config(), sealed=True, revocation=True)
     cycle = core.begin([], tenant="t1")
     cycle.session.login("ada")
@@ -75,8 +82,11 @@ def test_an_authenticated_cookie_reads_its_tenant_scoped_epoch() -> None:
     cookie = str(cycle.response().set_cookie).split(";", 1)[0]
     again = core.begin([cookie], tenant="t1")
     request = again.epoch_request()
-    assert isinstance(request, ReadEpoch)
-    again.send_epoch(None)
+    assert isinstance(request, ReadCookieState)
+    assert request.user_key == KeyRing.user_key("ada", "t1")
+    other = core.begin([cookie], tenant="t2")  # another tenant: the AAD refuses it anyway
+    assert other.epoch_request() is None
+    again.send_epoch(CookieState(None, None))
     assert again.session.user_id == "ada"
 
 

@@ -6,12 +6,20 @@ import secrets
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, CookieTooLargeError, SessionTooLargeError
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore
 from sessionary.sansio.events import EventName
-from sessionary.sansio.sealed import SealedPayload, Sealer, b64_encode, encode_payload
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.sealed import (
+    SealedPayload,
+    Sealer,
+    b64_decode,
+    b64_encode,
+    encode_payload,
+)
 from sessionary.sansio.sealed_cycle import SealedCycle, cookie_aad
 from sessionary.sansio.session import Session
 from sessionary.testing import FakeClock, session_config
@@ -112,7 +120,7 @@ def test_tampering_truncation_garbage_wrong_key_and_version_give_one_outcome() -
         other = alphabet[(alphabet.index(char) + 1) % 64]
         variants.append(good[:i] + other + good[i + 1 :])
     variants += [good[:-1], good[:10], good + "A", good + "AAAA", good * 2, "", "%%%", "A" * 4000]
-    unknown_version = b64_encode(bytes([0x02]) + Sealer([K1]).seal(b"x", b"")[1:])
+    unknown_version = b64_encode(bytes([0x03]) + Sealer([K1]).seal(b"x", b"")[1:])
     variants.append(unknown_version)
     other_key = Browser([K2])
     other_key.request(write(secret="x", n=1))
@@ -157,6 +165,25 @@ def test_key_rotation_reseals_under_the_newest_key() -> None:
     browser.request(seen.update)
     assert seen == {"a": 1}
     assert unreadable_outcome(browser, str(old))[1] is True
+
+
+def test_a_cookie_sealed_in_the_legacy_box_version_opens_and_is_resealed() -> None:
+    """Cookies sealed before the version-2 box keep working and move to it on first read."""
+    browser = Browser()
+    now = int(browser.clock() * 1000)
+    payload = SealedPayload(now, now + 3_600_000, now, b"c" * 16, {"a": b'\x01"x"'}, None)
+    key = KeyRing([K1]).subkeys("cookie-seal")[0]
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, encode_payload(payload), cookie_aad(NAME, ""))
+    legacy = b64_encode(bytes([0x01]) + nonce + sealed)
+    seen: dict[str, object] = {}
+    _, update = browser.request(seen.update, cookie=legacy)
+    assert seen == {"a": "x"}
+    assert update.set_cookie is not None  # re-sealed although nothing changed
+    assert browser.cookie is not None
+    assert b64_decode(browser.cookie)[0] == 0x02  # type: ignore[index]
+    _, update = browser.request(seen.update)
+    assert update.set_cookie is None  # current now: nothing to re-seal
 
 
 def test_idle_and_absolute_expiry_come_from_the_sealed_payload() -> None:

@@ -24,6 +24,7 @@ from sessionary.exceptions import (
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.clock import AuthorityClock
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
@@ -42,6 +43,7 @@ from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     AsyncClockSource,
+    AsyncCookieStateStore,
     AsyncLockingStore,
     AsyncStore,
     AsyncUserStore,
@@ -57,6 +59,8 @@ DEFAULT_LOCK_WAIT_S = 5.0
 _LOCK_TOKEN_BYTES = 16
 
 _BOOL_OUTCOMES = {True: "deleted", False: "absent"}
+_SIDE_NAMES: dict[type, str] = {ReadCookieState: "cookie_state", PinCookie: "cookie_pin"}
+_SIDE_OUTCOMES = {True: "absent", False: "found"}
 _OPERATION_NAMES: dict[type, str] = {
     Load: "load",
     Create: "create",
@@ -98,11 +102,15 @@ class AsyncSessionManager:
         self.store = store
         self._io: AsyncStore | None = None if isinstance(store, CookieStore) else store
         self._epochs: AsyncUserStore | None = None
+        self._floors: AsyncCookieStateStore | None = None
         if isinstance(store, CookieStore) and store.revocation is not None:
-            if not isinstance(store.revocation, AsyncUserStore):
-                msg = "CookieStore(revocation=...) needs a store with per-user epochs"
+            revocation = store.revocation
+            if not isinstance(revocation, AsyncUserStore) or not isinstance(
+                revocation, AsyncCookieStateStore
+            ):
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
                 raise ConfigurationError(msg)
-            self._epochs = store.revocation
+            self._epochs, self._floors = revocation, revocation
         self.config = config
         self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
@@ -280,18 +288,28 @@ class AsyncSessionManager:
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
 
-    async def _read_epoch(self, op: ReadEpoch) -> int | None:
-        epochs = self._epochs
+    async def _read_epoch(
+        self, op: ReadEpoch | ReadCookieState | PinCookie
+    ) -> int | CookieState | None:
+        epochs, floors = self._epochs, self._floors
         assert epochs is not None
+        assert floors is not None
+        name = _SIDE_NAMES.get(type(op), "epoch")
         started = time.perf_counter()
+        result: int | CookieState | None
         try:
-            epoch = await epochs.user_epoch(op.user_key)
+            if isinstance(op, ReadCookieState):  # the sealed cookie's floor and user epoch
+                result = await floors.read_cookie_state(op)
+            elif isinstance(op, PinCookie):  # a login, rotation or logout of a sealed cookie
+                result = await floors.pin_cookie(op)
+            else:
+                result = await epochs.user_epoch(op.user_key)
         except StoreError as exc:
-            self.observer.operation("epoch", time.perf_counter() - started, type(exc).__name__)
+            self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
             raise
-        outcome = "absent" if epoch is None else "found"
-        self.observer.operation("epoch", time.perf_counter() - started, outcome)
-        return epoch
+        absent = result is None or (isinstance(result, CookieState) and result.floor is None)
+        self.observer.operation(name, time.perf_counter() - started, _SIDE_OUTCOMES[absent])
+        return result
 
     async def _publish(self, cycle: SessionCycle) -> None:
         events = cycle.drain_events()

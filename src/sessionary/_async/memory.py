@@ -6,6 +6,7 @@ awaits while it holds its lock, so one engine may even be shared by sync and asy
 
 from __future__ import annotations
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
@@ -79,6 +80,14 @@ class AsyncMemoryStore:
     async def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch (time of the last ``revoke_user``), if any."""
         return self.engine.user_epoch(user_key)
+
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch."""
+        return self.engine.read_cookie_state(op)
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held."""
+        return self.engine.pin_cookie(op)
 
     async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Take the session's lock unless another live token holds it."""

@@ -21,6 +21,7 @@ from redis.exceptions import NoScriptError
 
 from sessionary._async.redis_admission import AsyncAdmission
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
@@ -64,12 +65,14 @@ from sessionary.stores._redis_users import (
     END_SCRIPT,
     EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
+    PIN_COOKIE_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     SESSION_META_FIELDS,
     USER_SCRIPTS,
+    cookie_floor_key,
     due_bucket,
     expired_from_claim,
     parse_session_meta,
@@ -77,6 +80,11 @@ from sessionary.stores._redis_users import (
 from sessionary.stores._retry import RETRYABLE, async_pause
 
 __all__ = ["AsyncRedisStore"]
+
+
+def _int_or_none(raw: Any) -> int | None:
+    return None if raw is None else int(raw)
+
 
 Client = Redis | RedisCluster
 """Any redis-py topology: standalone, ``Sentinel(...).master_for(...)`` or ``RedisCluster``."""
@@ -589,6 +597,39 @@ class AsyncRedisStore:
         with mapped_redis_errors("reading the user epoch"):
             raw = await self._client.get(self._layout.user_epoch_key(user_key))
         return None if raw is None else int(raw)
+
+    # ------------------------------------------------------------------ sealed cookie floors
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch.
+
+        One ``GET``, or one ``MGET`` of both; on a Cluster the two keys live in different
+        slots, so they go out as one pipeline (one request per node, at once).
+        """
+        floor_key = cookie_floor_key(self._layout.prefix, op.cookie_key)
+        if op.user_key is None:
+            with mapped_redis_errors("reading a cookie session's floor"):
+                floor = await self._client.get(floor_key)
+            return CookieState(_int_or_none(floor), None)
+        epoch_key = self._layout.user_epoch_key(op.user_key)
+        if self._cluster:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(floor_key)
+            pipe.get(epoch_key)
+            floor, epoch = await self._execute(pipe, "reading a cookie session's state")
+        else:
+            with mapped_redis_errors("reading a cookie session's state"):
+                floor, epoch = await self._client.mget([floor_key, epoch_key])
+        return CookieState(_int_or_none(floor), _int_or_none(epoch))
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held.
+
+        Durable like every write that ends sessions: a failover must not bring back a copy
+        the floor refused.
+        """
+        key = cookie_floor_key(self._layout.prefix, op.cookie_key)
+        reply = await self._run(PIN_COOKIE_SCRIPT, key, [op.floor, op.ttl_ms], durable=True)
+        return int(reply)
 
     # ------------------------------------------------------------------ locks
     async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:

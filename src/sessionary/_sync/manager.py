@@ -26,6 +26,7 @@ from sessionary.exceptions import (
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.clock import AuthorityClock
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
@@ -44,6 +45,7 @@ from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     ClockSource,
+    CookieStateStore,
     LockingStore,
     Store,
     UserStore,
@@ -59,6 +61,8 @@ DEFAULT_LOCK_WAIT_S = 5.0
 _LOCK_TOKEN_BYTES = 16
 
 _BOOL_OUTCOMES = {True: "deleted", False: "absent"}
+_SIDE_NAMES: dict[type, str] = {ReadCookieState: "cookie_state", PinCookie: "cookie_pin"}
+_SIDE_OUTCOMES = {True: "absent", False: "found"}
 _OPERATION_NAMES: dict[type, str] = {
     Load: "load",
     Create: "create",
@@ -100,11 +104,15 @@ class SessionManager:
         self.store = store
         self._io: Store | None = None if isinstance(store, CookieStore) else store
         self._epochs: UserStore | None = None
+        self._floors: CookieStateStore | None = None
         if isinstance(store, CookieStore) and store.revocation is not None:
-            if not isinstance(store.revocation, UserStore):
-                msg = "CookieStore(revocation=...) needs a store with per-user epochs"
+            revocation = store.revocation
+            if not isinstance(revocation, UserStore) or not isinstance(
+                revocation, CookieStateStore
+            ):
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
                 raise ConfigurationError(msg)
-            self._epochs = store.revocation
+            self._epochs, self._floors = revocation, revocation
         self.config = config
         self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
@@ -282,18 +290,26 @@ class SessionManager:
         self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
         return result
 
-    def _read_epoch(self, op: ReadEpoch) -> int | None:
-        epochs = self._epochs
+    def _read_epoch(self, op: ReadEpoch | ReadCookieState | PinCookie) -> int | CookieState | None:
+        epochs, floors = self._epochs, self._floors
         assert epochs is not None
+        assert floors is not None
+        name = _SIDE_NAMES.get(type(op), "epoch")
         started = time.perf_counter()
+        result: int | CookieState | None
         try:
-            epoch = epochs.user_epoch(op.user_key)
+            if isinstance(op, ReadCookieState):  # the sealed cookie's floor and user epoch
+                result = floors.read_cookie_state(op)
+            elif isinstance(op, PinCookie):  # a login, rotation or logout of a sealed cookie
+                result = floors.pin_cookie(op)
+            else:
+                result = epochs.user_epoch(op.user_key)
         except StoreError as exc:
-            self.observer.operation("epoch", time.perf_counter() - started, type(exc).__name__)
+            self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
             raise
-        outcome = "absent" if epoch is None else "found"
-        self.observer.operation("epoch", time.perf_counter() - started, outcome)
-        return epoch
+        absent = result is None or (isinstance(result, CookieState) and result.floor is None)
+        self.observer.operation(name, time.perf_counter() - started, _SIDE_OUTCOMES[absent])
+        return result
 
     def _publish(self, cycle: SessionCycle) -> None:
         events = cycle.drain_events()

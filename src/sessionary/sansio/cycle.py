@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -55,6 +55,7 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.at_rest import AtRest
 from sessionary.sansio.clock import AuthorityClock
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.cookies import (
     CookieReadStatus,
     read_cookie,
@@ -130,6 +131,15 @@ class ResponseUpdate:
     """The request header the response depends on: ``Cookie``, or the token header."""
     token_header: tuple[str, str] | None = None
     """Header transport only: ``(name, new ID)`` to send, or ``(name, "")`` to forget it."""
+
+    def __repr__(self) -> str:
+        # Never the ID or the sealed cookie (R79): error trackers record the repr of locals.
+        cookie = "<hidden>" if self.set_cookie is not None else None
+        token = None if self.token_header is None else (self.token_header[0], "<hidden>")
+        return (
+            f"ResponseUpdate(set_cookie={cookie}, vary_cookie={self.vary_cookie}, "
+            f"no_store={self.no_store}, vary_name={self.vary_name!r}, token_header={token!r})"
+        )
 
     def headers(self) -> list[tuple[str, str]]:
         """The headers to add, for adapters that merge ``Vary`` themselves."""
@@ -306,6 +316,7 @@ class SessionCycle:
         "_outgoing",
         "_phase",
         "_premint",
+        "_private",
         "_refused",
         "_session",
         "_set_cookie",
@@ -366,6 +377,7 @@ class SessionCycle:
         self._conflicts: tuple[str, ...] = ()
         self._joined = False
         """This write joined a rotation another request of the same user made meanwhile."""
+        self._private = False
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -408,14 +420,14 @@ class SessionCycle:
             if self._op is None:
                 self._phase = _DONE
 
-    def epoch_request(self) -> ReadEpoch | None:
-        """A user-epoch read to answer with :meth:`send_epoch` before :meth:`next_op`.
+    def epoch_request(self) -> ReadEpoch | ReadCookieState | PinCookie | None:
+        """A revocation-store request to answer with :meth:`send_epoch` before :meth:`next_op`.
 
-        Only sealed cookie sessions with a revocation store ask one.
+        Only sealed cookie sessions with a revocation store ask one (in either phase).
         """
         return None
 
-    def send_epoch(self, epoch: int | None) -> None:
+    def send_epoch(self, epoch: int | CookieState | None) -> None:
         """Feed the answer to :meth:`epoch_request`."""
         msg = "no epoch read is pending"
         raise SessionStateError(msg)
@@ -544,8 +556,10 @@ class SessionCycle:
             return ResponseUpdate(
                 render_clear_cookie(config.cookie), vary_cookie=True, no_store=True
             )
-        if session is not None and session.accessed:
-            return core.vary
+        private = self._private  # a CSRF token was issued: never kept by a shared cache
+        if private or (session is not None and session.accessed):
+            vary = core.vary
+            return replace(vary, no_store=True) if private else vary
         return _NOTHING
 
     def _header_update(self, value: str) -> ResponseUpdate:
@@ -595,6 +609,14 @@ class SessionCycle:
                 return None
             self._premint = mint_token()
         return b"id:" + self._premint.value.encode("ascii")
+
+    def mark_private(self) -> None:
+        """The response carries this session's secret material (a CSRF token).
+
+        It then gets ``Vary`` on the session and ``Cache-Control: no-store``, even when the
+        session is neither written nor read.
+        """
+        self._private = True
 
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
@@ -774,8 +796,10 @@ class SessionCycle:
                 differ.append("user_agent")
         if "client" in fields and login.client_hash is not None:
             client = self._client
-            current_hash = core.keyring.fingerprint("client:" + client) if client else None
-            if current_hash != login.client_hash:
+            # Recorded under the ring of the login: recognised under any of its secrets.
+            if not client or not core.keyring.fingerprint_matches(
+                "client:" + client, login.client_hash
+            ):
                 differ.append("client")
         if not differ:
             return

@@ -56,6 +56,10 @@ class HeaderChanges:
     def __bool__(self) -> bool:
         return bool(self.replace or self.append)
 
+    def __repr__(self) -> str:
+        # Header names only: the values carry the session ID or the sealed cookie (R79).
+        return f"HeaderChanges(replace={list(self.replace)}, append={[n for n, _ in self.append]})"
+
 
 def header_changes(update: ResponseUpdate, existing_vary: str | None) -> HeaderChanges:
     """What ``update`` changes in a response whose ``Vary`` is ``existing_vary``."""

@@ -13,15 +13,27 @@ event with reason ``"unreadable"`` (R58). Expiry is judged from the sealed ``exp
 ``last_seen`` (R54), never from cookie attributes.
 
 Writing: an unchanged session is not re-sealed unless its sliding expiry is due or it was
-opened with an older key (then it is re-sealed under the newest one). The new cookie must fit
+opened with an older key or from a legacy box (then it is re-sealed under the newest key, in
+the current box version). The new cookie must fit
 4096 bytes with its name (R13); otherwise :class:`~sessionary.exceptions.CookieTooLargeError`
 is raised and no ``Set-Cookie`` is sent, so the client keeps its previous cookie.
 
-Without a server-side record, logout cannot revoke a copy of the cookie taken before: the
-copy stays valid until its idle or absolute timeout (R55; see ``docs/security.md``). With a
-revocation store (``CookieStore(revocation=...)``) an authenticated cookie asks for one read,
-its user's epoch (:meth:`SealedCycle.epoch_request`), and a cookie sealed at a login older
-than the epoch is anonymous: ``revoke_user`` ("log out everywhere") reaches cookie sessions.
+Without a server-side record, nothing revokes a copy of the cookie: a copy taken before a
+logout, a login, a rotation or any write stays valid until its idle or absolute timeout, and
+replaying an older cookie rolls the session back to that state (R55; see
+``docs/security.md``). With a revocation store (``CookieStore(revocation=...)``) every cookie
+carries its session's random ID and a *pin* (:mod:`sessionary.sansio.cookie_state`):
+
+* each request carrying a cookie asks for one read (:meth:`SealedCycle.epoch_request`): the
+  session's floor and, for an authenticated cookie, its user's epoch, together;
+* a login, ``reauthenticate()``, ``rotate()`` or ``elevate()`` raises the floor to the new
+  cookie's pin, so every earlier copy is anonymous from then on (a write that must not be
+  rolled back calls ``session.rotate()``); a logout ends the session's floor for good;
+* a cookie sealed at a login older than the user's epoch is anonymous: ``revoke_user``
+  ("log out everywhere") reaches cookie sessions.
+
+Writes without a rotation do not raise the floor: a copy taken after the last rotation can
+still bring back the state it holds.
 """
 
 from __future__ import annotations
@@ -36,20 +48,29 @@ from sessionary.exceptions import (
     SessionTooLargeError,
     StoreError,
 )
+from sessionary.sansio.cookie_state import (
+    PIN_ENDED,
+    CookieState,
+    PinCookie,
+    ReadCookieState,
+    is_superseded,
+)
 from sessionary.sansio.cookies import MAX_COOKIE_BYTES, CookieReadStatus, read_cookie
-from sessionary.sansio.cycle import _DONE, _READY, _REQUEST, SessionCycle
+from sessionary.sansio.cycle import _DONE, _READY, _REQUEST, _RESPONSE, SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.keys import KeyRing
-from sessionary.sansio.ops import ReadEpoch
 from sessionary.sansio.sealed import (
     CSRF_BINDING_BYTES,
+    SID_BYTES,
     SealedPayload,
     aad,
     b64_decode,
     b64_encode,
     decode_payload,
     encode_payload,
+    is_current,
+    session_id,
 )
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import is_revoked
@@ -70,7 +91,7 @@ def cookie_aad(cookie_name: str, tenant: str) -> bytes:
 class SealedCycle(SessionCycle):
     """One request's session, carried in a sealed cookie. See the module docstring."""
 
-    __slots__ = ("_aad", "_csrf_premint", "_epoch_op", "_payload", "_reseal")
+    __slots__ = ("_aad", "_csrf_premint", "_payload", "_reseal", "_side_op")
 
     def __init__(
         self,
@@ -84,7 +105,7 @@ class SealedCycle(SessionCycle):
         self._payload: SealedPayload | None = None
         self._reseal = False
         self._csrf_premint: bytes | None = None
-        self._epoch_op: ReadEpoch | None = None
+        self._side_op: ReadCookieState | PinCookie | None = None
         self._aad = cookie_aad(core.config.cookie.name, tenant)
         value = self._read_value(cookie_headers)
         if value is not None:
@@ -135,11 +156,16 @@ class SealedCycle(SessionCycle):
             self._event(expired, user=payload.user)
             return
         self._payload = payload
-        if payload.user is not None and core.revocation:
-            # "Log out everywhere" reaches cookie sessions through the user epoch: one read.
+        if core.revocation:
+            # The session's floor (rollback, logout) and its user's epoch: one read.
+            user = payload.user
             self._session = None
             self._phase = _REQUEST
-            self._epoch_op = ReadEpoch(KeyRing.user_key(payload.user, self._tenant))
+            self._side_op = ReadCookieState(
+                KeyRing.cookie_key(session_id(payload), self._tenant),
+                None if user is None else KeyRing.user_key(user, self._tenant),
+                now,
+            )
             return
         self._admit(payload)
 
@@ -161,28 +187,54 @@ class SealedCycle(SessionCycle):
 
     def fail(self, error: StoreError) -> None:
         """The revocation store failed: the session is unavailable (fail closed, R77)."""
-        self._epoch_op = None
+        self._side_op = None
         super().fail(error)
 
-    def epoch_request(self) -> ReadEpoch | None:
-        """The user-epoch read an authenticated cookie needs (with a revocation store)."""
-        return self._epoch_op
+    def epoch_request(self) -> ReadCookieState | PinCookie | None:
+        """What the revocation store must do before the cycle goes on, if anything.
 
-    def send_epoch(self, epoch: int | None) -> None:
-        """Admit the cookie's session, or end it when its login predates the user epoch."""
-        payload = self._payload
-        if self._epoch_op is None or payload is None:
+        A :class:`~sessionary.sansio.cookie_state.ReadCookieState` in the request phase, a
+        :class:`~sessionary.sansio.cookie_state.PinCookie` after :meth:`finish` (a login,
+        rotation or logout); answer with :meth:`send_epoch`.
+        """
+        return self._side_op
+
+    def send_epoch(self, epoch: int | CookieState | None) -> None:
+        """Feed the answer to :meth:`epoch_request`: the cookie's state, or the pinned floor.
+
+        The read decides whether the cookie's session is admitted: not when its login
+        predates the user's epoch, its session was logged out, or a later rotation superseded
+        it (a copy, or a rollback).
+        """
+        op, payload = self._side_op, self._payload
+        if op is None:
             super().send_epoch(epoch)  # raises: nothing is pending
             return
-        self._epoch_op = None
-        self._phase = _READY
-        if is_revoked(payload.stamp, epoch):
-            self._payload = None
-            self._session = Session(self._core.codec, now=self.now, end_reason="revoked")
-            self._clear_cookie = True
-            self._event(EventName.REVOKED, user=payload.user, reason="user epoch")
+        self._side_op = None
+        if isinstance(op, PinCookie):
+            self._phase = _DONE
             return
-        self._admit(payload)
+        assert payload is not None
+        assert isinstance(epoch, CookieState)
+        self._phase = _READY
+        if payload.user is not None and is_revoked(payload.stamp, epoch.epoch):
+            self._refuse_cookie("revoked", clear=True)
+            self._event(EventName.REVOKED, user=payload.user, reason="user epoch")
+        elif epoch.floor is not None and epoch.floor >= PIN_ENDED:
+            self._refuse_cookie(None, clear=True)
+            self._event(EventName.INVALID_ID, reason="logged out")
+        elif is_superseded(payload.pin, epoch.floor):
+            # A copy from before a rotation: a rollback, or a request racing the rotation in
+            # another tab; the cookie is left alone so a newer one in the browser survives.
+            self._refuse_cookie(None, clear=False)
+            self._event(EventName.INVALID_ID, reason="superseded")
+        else:
+            self._admit(payload)
+
+    def _refuse_cookie(self, end_reason: str | None, *, clear: bool) -> None:
+        self._payload = None
+        self._session = Session(self._core.codec, now=self.now, end_reason=end_reason)
+        self._clear_cookie = clear
 
     def _unseal(self, box: bytes) -> SealedPayload | None:
         core = self._core
@@ -200,7 +252,7 @@ class SealedCycle(SessionCycle):
             core.config.max_size
         ):
             return None
-        self._reseal = generation > 0
+        self._reseal = generation > 0 or not is_current(box)  # older key or legacy box
         return payload
 
     @property
@@ -221,8 +273,10 @@ class SealedCycle(SessionCycle):
         session.close()
         if failed and not session.unavailable and not session.read_only:
             session.discard_changes()
-        self._phase = _DONE  # there is never an operation to perform
-        self._plan_seal(session)
+        try:
+            self._plan_seal(session)
+        finally:  # done, unless the revocation store must pin the session first
+            self._phase = _RESPONSE if self._side_op is not None else _DONE
 
     def _plan_seal(self, session: Session) -> None:
         lifecycle = session.lifecycle
@@ -235,9 +289,10 @@ class SealedCycle(SessionCycle):
             attributes.pop(name, None)
         now = self.now
         config = self._core.config
-        if destroyed:
+        if destroyed and loaded is not None:
             self._clear_cookie = True
-            self._event(EventName.DESTROYED, user=loaded.user if loaded else None)
+            self._event(EventName.DESTROYED, user=loaded.user)
+            self._pin(loaded, PIN_ENDED)  # every copy of the session dies with the logout
         if session.is_new or loaded is None:
             premint = self._csrf_premint
             if not delta and not lifecycle.auth_changed and premint is None:
@@ -253,6 +308,8 @@ class SealedCycle(SessionCycle):
                 user=lifecycle.user_id,
                 auth_time=lifecycle.auth_time,
                 stamp=now if lifecycle.auth_changed else None,
+                sid=secrets.token_bytes(SID_BYTES),
+                pin=now,
             )
             event: EventName | None = EventName.CREATED
         else:
@@ -261,6 +318,9 @@ class SealedCycle(SessionCycle):
             if not changed and not touch_due:
                 return  # unchanged and no sliding refresh due: no Set-Cookie (R31)
             auth = lifecycle.auth_changed
+            # A login or a rotation supersedes every earlier cookie of the session.
+            pinned = lifecycle.rotate or auth
+            pin = max(now, loaded.pin + 1) if pinned else loaded.pin
             payload = SealedPayload(
                 iat=loaded.iat,
                 # Only a (re-)authentication restarts the absolute deadline (R39).
@@ -271,9 +331,27 @@ class SealedCycle(SessionCycle):
                 user=lifecycle.user_id if auth else loaded.user,
                 auth_time=lifecycle.auth_time if auth else loaded.auth_time,
                 stamp=now if auth else loaded.stamp,
+                sid=session_id(loaded),
+                pin=pin,
             )
             event = EventName.ROTATED if lifecycle.rotate else None
+            if pinned:
+                self._pin(loaded, pin)
         self._seal(payload, event)
+
+    def _pin(self, loaded: SealedPayload, floor: int) -> None:
+        """With a revocation store: refuse the session's cookies pinned before ``floor``."""
+        core = self._core
+        if not core.revocation:
+            return
+        config = core.config
+        self._side_op = PinCookie(
+            KeyRing.cookie_key(session_id(loaded), self._tenant),
+            floor,
+            self.now,
+            # Every cookie the floor can refuse expires within one absolute timeout.
+            config.absolute_timeout_ms + config.clock_skew_tolerance_ms,
+        )
 
     def _seal(self, payload: SealedPayload, event: EventName | None) -> None:
         core = self._core
@@ -301,7 +379,8 @@ class SealedCycle(SessionCycle):
         """
         payload = self._payload
         session = self._session
-        live = self._phase == _DONE or (session is not None and not session.is_new)
+        done = self._phase in (_RESPONSE, _DONE)
+        live = done or (session is not None and not session.is_new)
         if payload is not None and live:
             return b"sealed:" + payload.csrf
         if self._csrf_premint is None:

@@ -101,6 +101,13 @@ class Delta:
     def __bool__(self) -> bool:
         return bool(self.attributes or self.delete)
 
+    def __repr__(self) -> str:
+        # Names only, as Session's repr: values may hold tokens the application stored (R79).
+        return (
+            f"Delta(attributes={sorted(self.attributes)}, delete={self.delete}, "
+            f"expected={sorted(self.expected)}, size={self.size})"
+        )
+
 
 @dataclass(slots=True)
 class Lifecycle:
@@ -488,7 +495,13 @@ class Session(dict[str, Any]):
             raise ReauthenticationRequiredError(limit_s, age_s)
 
     def rotate(self) -> None:
-        """Issue a new ID at commit (privilege change); the old ID stops working at once."""
+        """Issue a new ID at commit (privilege change); the old ID stops working at once.
+
+        Also the way to say "this change must not be rolled back" (a role removed, a one-time
+        token spent). With :class:`~sessionary.CookieStore` the old cookie stops working only
+        when the cookie store has a revocation store; without one, every earlier copy stays
+        valid until it expires (see ``docs/security.md``, R55).
+        """
         self._check_writable()
         self._rotate = True
         self._rotate_requested = True
@@ -497,7 +510,8 @@ class Session(dict[str, Any]):
         """Record a privilege change (a role granted, sudo mode): a new ID at commit (R6).
 
         The same as :meth:`rotate`, named for the case: the data stays, the old ID stops
-        working at once, the CSRF token follows the new ID. The absolute deadline does not
+        working at once (with the cookie store, only with a revocation store: see
+        :meth:`rotate`), the CSRF token follows the new ID. The absolute deadline does not
         move: only :meth:`reauthenticate` (or :meth:`login`) can extend it.
         """
         self.rotate()
@@ -519,6 +533,9 @@ class Session(dict[str, Any]):
 
     def logout(self) -> None:
         """Destroy the stored session and clear the cookie at commit.
+
+        With :class:`~sessionary.CookieStore`, copies of the cookie die too only when it has
+        a revocation store (see :meth:`rotate`).
 
         The mapping becomes a new, empty, anonymous session: anything written afterwards
         (a flash message, say) is stored under a fresh ID.

@@ -1,7 +1,8 @@
 """Lua scripts for users, locks and the expiry sweeper, shared by the sync and async stores.
 
 Each script touches the keys of one hash slot only: a session hash with its lock, or a
-user's index with its epoch, or one bucket of the expiry schedule with its info hash. Work
+user's index with its epoch, or one bucket of the expiry schedule with its info hash, or a
+sealed cookie session's floor. Work
 spanning slots (revoking every session of a user, listing devices, sweeping) is done by
 the store as a sequence of such idempotent single-slot steps, grouped per node by
 redis-py's pipelines (ARCHITECTURE.md §4, issue 4).
@@ -30,12 +31,14 @@ __all__ = [
     "END_SCRIPT",
     "EXPIRED_SCRIPT",
     "INDEX_ADD_SCRIPT",
+    "PIN_COOKIE_SCRIPT",
     "RELEASE_LOCK_SCRIPT",
     "RENEW_LOCK_SCRIPT",
     "RESTAMP_SCRIPT",
     "REVOKE_SCRIPT",
     "SESSION_META_FIELDS",
     "USER_SCRIPTS",
+    "cookie_floor_key",
     "due_bucket",
     "expired_from_claim",
     "parse_session_meta",
@@ -166,7 +169,25 @@ return {1, info}
 """,
 )
 
+PIN_COOKIE_SCRIPT = Script.of(
+    "pin_cookie",
+    """
+-- KEYS[1] a sealed cookie session's floor; ARGV: floor, ttl ms. Reply: the floor now held
+-- Raises the floor, never lowers it (a concurrent, older pin cannot undo a newer one or a
+-- logout), and keeps it at least ttl ms (a longer time already set is kept).
+local held = redis.call('GET', KEYS[1])
+local floor = ARGV[1]
+if held and tonumber(held) > tonumber(floor) then floor = held end
+local keep = tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > keep then keep = ttl end
+redis.call('SET', KEYS[1], floor, 'PX', keep)
+return tonumber(floor)
+""",
+)
+
 USER_SCRIPTS = (
+    PIN_COOKIE_SCRIPT,
     END_SCRIPT,
     EXPIRED_SCRIPT,
     RESTAMP_SCRIPT,
@@ -198,6 +219,11 @@ def parse_session_meta(reply: list[Any]) -> RecordMeta | None:
     if values[ENDED_FIELD] is not None:
         return None
     return meta_from_fields(values)
+
+
+def cookie_floor_key(prefix: str, cookie_key: str) -> str:
+    """The Redis key of a sealed cookie session's floor (its own hash slot)."""
+    return f"{prefix}:c:{{{cookie_key}}}"
 
 
 def due_bucket(storage_key: str, buckets: int) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
@@ -29,10 +30,12 @@ from sessionary.sansio.ops import (
 
 __all__ = [
     "AsyncClockSource",
+    "AsyncCookieStateStore",
     "AsyncLockingStore",
     "AsyncStore",
     "AsyncUserStore",
     "ClockSource",
+    "CookieStateStore",
     "LockingStore",
     "Store",
     "UserStore",
@@ -212,4 +215,33 @@ class ClockSource(Protocol):
 
     def server_time(self) -> int:
         """The store's current time, in milliseconds since the epoch."""
+        ...
+
+
+@runtime_checkable
+class AsyncCookieStateStore(Protocol):
+    """A store keeping sealed cookie sessions' floors (``CookieStore(revocation=...)``).
+
+    See :mod:`sessionary.sansio.cookie_state`. Keys are hashes computed by the core.
+    """
+
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """The session's floor and, for ``op.user_key``, the user's epoch (one round trip)."""
+        ...
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise the session's floor to at least ``op.floor``; the floor now held."""
+        ...
+
+
+@runtime_checkable
+class CookieStateStore(Protocol):
+    """The synchronous twin of :class:`AsyncCookieStateStore`."""
+
+    def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """The session's floor and, for ``op.user_key``, the user's epoch (one round trip)."""
+        ...
+
+    def pin_cookie(self, op: PinCookie) -> int:
+        """Raise the session's floor to at least ``op.floor``; the floor now held."""
         ...

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
@@ -129,6 +130,8 @@ class MemoryEngine:
         self._epochs: dict[str, int] = {}
         self._locks: dict[str, tuple[bytes, float]] = {}
         """storage key → (token, monotonic expiry): the opt-in per-session locks."""
+        self._floors: dict[str, tuple[int, int]] = {}
+        """cookie key → (floor, drop time): sealed cookie sessions' floors."""
         self._lock = threading.Lock()
         self._forks = _forks
         self._warned = False
@@ -397,6 +400,34 @@ class MemoryEngine:
         """The user's epoch (time of the last ``revoke_user``), if any."""
         with self._lock:
             return self._epochs.get(user_key)
+
+    # ------------------------------------------------------------------ sealed cookie floors
+    def _floor(self, cookie_key: str, now: int) -> tuple[int, int] | None:
+        held = self._floors.get(cookie_key)
+        if held is not None and held[1] < now:
+            del self._floors[cookie_key]  # its time passed: every cookie it refused expired
+            return None
+        return held
+
+    def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch."""
+        with self._lock:
+            held = self._floor(op.cookie_key, op.now)
+            epoch = None if op.user_key is None else self._epochs.get(op.user_key)
+        return CookieState(None if held is None else held[0], epoch)
+
+    def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held."""
+        with self._lock:
+            floor, drop = op.floor, op.now + op.ttl_ms
+            held = self._floor(op.cookie_key, op.now)
+            if held is not None:
+                floor, drop = max(floor, held[0]), max(drop, held[1])
+            self._floors[op.cookie_key] = (floor, drop)
+            if len(self._floors) > self.max_entries:  # drop the floors whose time passed
+                for key in [k for k, (_, at) in self._floors.items() if at < op.now]:
+                    del self._floors[key]
+            return floor
 
     # ------------------------------------------------------------------ locks
     def _holds(self, key: str, token: bytes) -> bool:
