@@ -376,8 +376,8 @@ class SessionConfig:
             raise ConfigurationError(msg)
         self._coerce("conflict_policy", ConflictPolicy)
         self._coerce("store_down", StoreDownPolicy)
-        if not 43 <= self.max_raw_id_length <= 4096:
-            msg = "max_raw_id_length must be between 43 and 4096"
+        if not 68 <= self.max_raw_id_length <= 4096:  # an ID is 43, a pre-session ID 68
+            msg = "max_raw_id_length must be between 68 and 4096"
             raise ConfigurationError(msg)
         if self.transport not in ("cookie", "header"):
             msg = f"transport must be 'cookie' or 'header', not {self.transport!r}"

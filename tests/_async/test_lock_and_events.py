@@ -112,6 +112,26 @@ async def test_a_busy_lock_times_out_with_a_typed_error(
     await manager.commit(again)
 
 
+async def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names(
+    async_store: AsyncStore, clock: FakeClock
+) -> None:
+    manager = AsyncSessionManager(
+        async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
+    )
+    device = Device(manager)
+    await device.request(lambda s: s.__setitem__("counter", 0))
+    stolen = device.cookies()  # copied before the login, whose rotation kills it
+    await device.login("victim")
+    squatter = await manager.open(stolen, lock=True)  # takes no lock: not this session's ID
+    assert squatter.session.is_new
+    assert squatter.lock_token is None
+    mine = await manager.open(device.cookies(), lock=True)  # never a 409
+    assert mine.session.user_id == "victim"
+    mine.session["counter"] = 1
+    await manager.commit(mine)
+    await manager.discard(squatter)
+
+
 async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
     async_store: AsyncStore, clock: FakeClock
 ) -> None:

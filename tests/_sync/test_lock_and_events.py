@@ -112,6 +112,26 @@ def test_a_busy_lock_times_out_with_a_typed_error(sync_store: Store, clock: Fake
     manager.commit(again)
 
 
+def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names(
+    sync_store: Store, clock: FakeClock
+) -> None:
+    manager = SessionManager(
+        sync_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
+    )
+    device = Device(manager)
+    device.request(lambda s: s.__setitem__("counter", 0))
+    stolen = device.cookies()  # copied before the login, whose rotation kills it
+    device.login("victim")
+    squatter = manager.open(stolen, lock=True)  # takes no lock: not this session's ID
+    assert squatter.session.is_new
+    assert squatter.lock_token is None
+    mine = manager.open(device.cookies(), lock=True)  # never a 409
+    assert mine.session.user_id == "victim"
+    mine.session["counter"] = 1
+    manager.commit(mine)
+    manager.discard(squatter)
+
+
 def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
     sync_store: Store, clock: FakeClock
 ) -> None:

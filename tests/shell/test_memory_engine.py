@@ -117,3 +117,13 @@ def test_use_in_a_forked_child_warns_once(caplog: pytest.LogCaptureFixture) -> N
         engine.load(ref.load())
     assert not [r for r in caplog.records if "forked worker" in r.getMessage()]
     assert memory._forks >= 0
+
+
+def test_a_flood_of_anonymous_sessions_never_evicts_a_signed_in_user() -> None:
+    engine = MemoryEngine(max_entries=100)
+    victim = Ref()
+    engine.create(victim.create({"cart": b"\x011"}, user="victim", auth_time=T0))
+    for _ in range(10_000):  # cookie-less requests writing anonymous sessions
+        engine.create(Ref().create({"x": b"\x011"}))
+    assert len(engine) == 100
+    assert engine.load(victim.load()).status is LoadStatus.FOUND

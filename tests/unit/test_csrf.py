@@ -16,7 +16,10 @@ from sessionary.integrations._csrf import make_guard
 from sessionary.sansio.csrf import CsrfFailure, CsrfGuard, CsrfOptions, mask, unmask
 from sessionary.sansio.cycle import SessionCore, SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import Load
+from sessionary.sansio.session import Session
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
 from tests.unit.test_cycle import Harness, write
@@ -202,14 +205,68 @@ def test_server_side_token_rotates_on_login_and_old_tokens_fail() -> None:
     assert g.check_token(cycle, g.token(cycle)) is None
 
 
-def test_pre_session_token_creates_the_session_it_is_bound_to() -> None:
+def test_a_pre_session_token_needs_no_record_and_survives_the_first_write() -> None:
     h = Harness(engine=MemoryEngine())
     g = CsrfGuard(h.core.keyring)
     issued: list[str] = []
-    cycle, update = h.request(lambda s: issued.append(g.token(current())), headers=[])
-    assert update.set_cookie is not None  # the login form's session exists now
+    _, update = h.request(lambda s: issued.append(g.token(current())), headers=[])
+    assert update.set_cookie is not None  # the pre-session ID the token is bound to …
+    assert h.cookie is not None
+    assert h.cookie.startswith("p.")
+    assert len(h.engine) == 0  # … and no record (R7)
+    cycle, _ = h.request(lambda s: None)
+    assert cycle.session.is_new
+    assert [op for op in h.ops if isinstance(op, Load)] == []  # never looked up
+    assert g.check_token(cycle, issued[0]) is None
+    # The first write creates the session under the pre-session's ID: the token still holds.
+    h.request(write(cart=[1]))
+    assert len(h.engine) == 1
+    assert h.cookie is not None
+    assert not h.cookie.startswith("p.")
     cycle, _ = h.request(lambda s: None)
     assert not cycle.session.is_new
+    assert g.check_token(cycle, issued[0]) is None
+
+
+def test_a_thousand_anonymous_forms_write_no_record() -> None:
+    h = Harness(engine=MemoryEngine())
+    g = CsrfGuard(h.core.keyring)
+    for _ in range(1000):
+        h.cookie = None
+        h.request(lambda s: g.token(current()), headers=[])
+    assert len(h.engine) == 0
+    assert h.ops == []
+
+
+def test_a_forged_pre_session_id_is_malformed_and_never_adopted() -> None:
+    h = Harness(engine=MemoryEngine())
+    forged = "p." + mint_token().value + "." + "A" * 22
+    cycle, _ = h.request(write(x=1), headers=[f"__Host-session={forged}"])
+    assert next(e.name for e in cycle.drain_events()) is EventName.INVALID_ID
+    assert h.cookie is not None
+    assert h.cookie not in forged  # a fresh ID, never the one in the forged value
+
+
+def test_a_token_issued_after_login_is_bound_to_the_new_session() -> None:
+    h = Harness(engine=MemoryEngine())
+    g = CsrfGuard(h.core.keyring)
+    h.request(write(cart=[1]))
+    issued: list[str] = []
+
+    def login_then_token(s: Session) -> None:
+        s.login("ada")
+        issued.append(g.token(current()))
+
+    h.request(login_then_token)
+    cycle, _ = h.request(lambda s: None)
+    assert cycle.session.user_id == "ada"
+    assert g.check_token(cycle, issued[0]) is None  # the SPA's first POST after login
+    anonymous = Harness(engine=MemoryEngine())
+    anonymous.request(lambda s: None)
+    issued.clear()
+    anonymous.request(login_then_token, headers=[])
+    cycle, _ = anonymous.request(lambda s: None)
+    assert cycle.session.user_id == "ada"
     assert g.check_token(cycle, issued[0]) is None
 
 

@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from functools import partial
 
 from sessionary._async.events import AsyncEventSink
 from sessionary._async.leases import async_wait_for_lease
@@ -342,13 +341,21 @@ class AsyncSessionManager:
             return  # no session presented: nothing to lock (a new session is private)
         store = self._locking_store()
         token = secrets.token_bytes(_LOCK_TOKEN_BYTES)
+        no_session: list[bool] = []
+
+        async def take() -> bool:
+            taken = await store.acquire_lock(op.key, token, self.lock_lease_ms, op.digest)
+            if taken is None:  # not this ID's session (stale, stolen, unknown): no lock
+                no_session.append(True)
+                return True
+            return taken
+
         await async_wait_for_lease(
-            partial(store.acquire_lock, op.key, token, self.lock_lease_ms),
-            self.lock_wait_s,
-            f"the session lock was busy for {self.lock_wait_s:g} s",
+            take, self.lock_wait_s, f"the session lock was busy for {self.lock_wait_s:g} s"
         )
-        cycle.lock_token = token
-        cycle.lock_key = op.key
+        if not no_session:
+            cycle.lock_token = token
+            cycle.lock_key = op.key
 
     async def renew_lock(self, cycle: SessionCycle) -> bool:
         """Extend the lease of the lock ``cycle`` holds (call it in long handlers).

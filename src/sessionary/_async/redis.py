@@ -65,6 +65,7 @@ from sessionary.stores._redis_users import (
     END_SCRIPT,
     EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
+    LOCK_SCRIPT,
     PIN_COOKIE_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
@@ -632,11 +633,16 @@ class AsyncRedisStore:
         return int(reply)
 
     # ------------------------------------------------------------------ locks
-    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """``SET NX PX``: take the session's lock unless someone holds it."""
-        with mapped_redis_errors("acquiring the session lock"):
-            reply = await self._client.set(self._layout.lock_key(key), token, nx=True, px=ttl_ms)
-        return bool(reply)
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the session's lock unless someone holds it (one script, one round trip).
+
+        ``None`` when no session with this validator ``digest`` exists: a stale or stolen
+        ID holds no lock.
+        """
+        layout = self._layout
+        keys = [layout.session_key(key), layout.lock_key(key)]
+        reply = int(await self._run(LOCK_SCRIPT, keys, [digest, token, ttl_ms]))
+        return None if reply < 0 else bool(reply)
 
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while this token still holds the lock."""

@@ -89,9 +89,12 @@ class MemoryStore:
         """Raise a sealed cookie session's floor (never lower it); returns the floor held."""
         return self.engine.pin_cookie(op)
 
-    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the session's lock unless another live token holds it."""
-        return self.engine.acquire_lock(key, token, ttl_ms)
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the session's lock unless another live token holds it.
+
+        ``None`` when no session with this validator ``digest`` exists (nothing to lock).
+        """
+        return self.engine.acquire_lock(key, token, ttl_ms, digest)
 
     def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while this token still holds the lock."""

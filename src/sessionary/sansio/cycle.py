@@ -82,6 +82,7 @@ from sessionary.sansio.ops import (
     Update,
     UserBinding,
 )
+from sessionary.sansio.presession import parse_presession, render_presession
 from sessionary.sansio.record_auth import record_seal, seal_matches
 from sessionary.sansio.sealed import Sealer
 from sessionary.sansio.session import Delta, Lifecycle, Session
@@ -172,6 +173,7 @@ class SessionCore:
         "header_mode",
         "keyring",
         "linger",
+        "presession_keys",
         "record_keys",
         "request_header",
         "revocation",
@@ -193,6 +195,8 @@ class SessionCore:
         """``client_binding``: compare authenticated requests with the login's client."""
         self.keyring = KeyRing(config.secrets)
         self.record_keys = self.keyring.subkeys("record")
+        self.presession_keys = self.keyring.subkeys("presession")
+        """Tags of pre-session IDs (:mod:`sessionary.sansio.presession`), newest first."""
         """Per generation: the key of the records' MAC (:mod:`sessionary.sansio.record_auth`)."""
         self.linger = config.expiry_notice_ms
         """How long an expired record is kept for the returning client's ``end_reason``."""
@@ -312,12 +316,15 @@ class SessionCycle:
         "_new_deadline",
         "_new_digest",
         "_new_token",
+        "_next_token",
         "_op",
         "_outgoing",
         "_phase",
-        "_premint",
+        "_pre",
+        "_pre_minted",
         "_private",
         "_refused",
+        "_rekey",
         "_session",
         "_set_cookie",
         "_step",
@@ -370,7 +377,13 @@ class SessionCycle:
         self._lifecycle: Lifecycle | None = None
         self._new_token: SessionToken | None = None
         self._new_deadline: int | None = None
-        self._premint: SessionToken | None = None
+        self._pre: SessionToken | None = None
+        """The pre-session ID the client presented, or one minted for a CSRF token."""
+        self._pre_minted = False
+        self._next_token: SessionToken | None = None
+        """The ID a pending login or rotation will give, once a CSRF token needed it."""
+        self._rekey = False
+        """A re-authentication moves the session to the newest key (destroy, then create)."""
         self._new_digest = b""
         self._update_binding: UserBinding | None = None
         self._outgoing: Mapping[str, bytes] = _NO_VALUES
@@ -597,18 +610,37 @@ class SessionCycle:
     def csrf_binding(self, *, create: bool = True) -> bytes | None:
         """What this session's CSRF secret is bound to (:mod:`sessionary.sansio.csrf`).
 
-        The live session's ID, which changes on every rotation (login, ``rotate()``). A
-        visitor without a session gets an ID minted now: the session is created under it at
-        commit (a pre-session token for login forms, R70), even if nothing else is written;
-        with ``create=False`` it gets ``None`` instead.
+        The session's ID, which changes on every rotation (login, ``rotate()``): a token
+        issued after :meth:`Session.login` or :meth:`Session.rotate` in this request is bound
+        to the ID the commit will give. A visitor without a session is bound to a
+        *pre-session ID* (:mod:`sessionary.sansio.presession`: the one its cookie carries, or
+        one minted now and sent in the cookie at commit) without any store record (R70);
+        with ``create=False`` it gets ``None`` instead of a new one.
         """
-        if self._stored is not None and self._token is not None:
-            return b"id:" + self._token.value.encode("ascii")
-        if self._premint is None:
+        session = self._session
+        pending = session.lifecycle if session is not None and not session.unavailable else None
+        if self._stored is not None and self._token is not None and session is not None:
+            if not session.is_new and pending is not None and pending.rotate:
+                return self._bind(self._next(rotate_token(self._token)))
+            if not session.is_new:
+                return self._bind(self._token)
+        if pending is not None and pending.auth_changed:
+            return self._bind(self._next(mint_token()))  # a login creates a new session
+        if self._pre is None:
             if not create:
                 return None
-            self._premint = mint_token()
-        return b"id:" + self._premint.value.encode("ascii")
+            self._pre = mint_token()
+            self._pre_minted = True
+        return self._bind(self._pre)
+
+    def _next(self, fresh: SessionToken) -> SessionToken:
+        if self._next_token is None:
+            self._next_token = fresh
+        return self._next_token
+
+    @staticmethod
+    def _bind(token: SessionToken) -> bytes:
+        return b"id:" + token.value.encode("ascii")
 
     def mark_private(self) -> None:
         """The response carries this session's secret material (a CSRF token).
@@ -643,6 +675,10 @@ class SessionCycle:
             self._event(EventName.DUPLICATE_COOKIE, reason="differing values")
             return None
         token = parse_token(read.value) if status is CookieReadStatus.PRESENT else None
+        if token is None and status is CookieReadStatus.PRESENT:
+            self._pre = parse_presession(read.value, core.presession_keys)
+            if self._pre is not None:
+                return None  # a pre-session ID: no record to look up (no store call)
         if token is None:
             self._clear_cookie = True
             self._event(EventName.INVALID_ID, reason="malformed")
@@ -851,7 +887,12 @@ class SessionCycle:
         """Decide the one write this response needs, if any."""
         delta = session.delta()
         if session.is_new:
-            if not delta and not lifecycle.auth_changed and self._premint is None:
+            if not delta and not lifecycle.auth_changed:
+                if self._pre_minted and self._pre is not None:  # a CSRF token was issued
+                    value = render_presession(self._core.presession_keys[0], self._pre)
+                    deadline = self.now + self._core.config.absolute_timeout_ms
+                    self._set_cookie = (SessionToken(value), deadline)
+                    self._clear_cookie = False
                 return  # an anonymous session that stores nothing creates nothing (R7)
             self._check_size(delta.size)
             self._delta = delta
@@ -867,7 +908,7 @@ class SessionCycle:
         assert token is not None
         digest = self._digest
         if lifecycle.rotate:
-            token = rotate_token(token)
+            token = self._next(rotate_token(token))
             digest = self._core.keyring.validator_digest(token.validator, self._generation)
         self._new_token = token
         self._new_digest = digest
@@ -962,10 +1003,11 @@ class SessionCycle:
         delta = self._delta
         assert lifecycle is not None
         assert delta is not None
-        premint = self._premint
-        # A pre-session CSRF token names the ID to create (not after a login: new ID).
-        reuse = premint is not None and self._attempts == 0 and not lifecycle.auth_changed
-        token = self._new_token = premint if reuse and premint is not None else mint_token()
+        # The ID a CSRF token of this request is bound to, if any: a login's new ID, or the
+        # pre-session ID (never after a login: the token rotates on login).
+        chosen = self._next_token if lifecycle.auth_changed else self._pre
+        token = chosen if chosen is not None and self._attempts == 0 else mint_token()
+        self._new_token = token
         self._attempts += 1
         self._generation = 0
         key = self._key = keyring.storage_key(token.selector, 0, self._tenant)

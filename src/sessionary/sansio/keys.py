@@ -11,6 +11,7 @@ two purposes:
 * ``at-rest``     — AES-256-GCM key for attribute values encrypted at rest
 * ``csrf``        — HMAC key of CSRF tokens (:mod:`sessionary.sansio.csrf`)
 * ``record``      — keyed BLAKE2b MAC of stored records (:mod:`sessionary.sansio.record_auth`)
+* ``presession``  — tag of pre-session IDs (:mod:`sessionary.sansio.presession`)
 
 Each purpose has its own HKDF ``info`` string, so keys of different purposes are
 independent even though they come from one secret.
@@ -44,6 +45,7 @@ PURPOSES: dict[str, bytes] = {
     "at-rest": b"sessionary at-rest aes-256-gcm",
     "csrf": b"sessionary csrf hmac-sha256",
     "record": b"sessionary record-mac blake2b",
+    "presession": b"sessionary presession-tag blake2b",
 }
 """Purposes served by :meth:`KeyRing.subkeys`, with their HKDF ``info`` strings."""
 

@@ -136,6 +136,20 @@ return 1
 """,
 )
 
+LOCK_SCRIPT = Script.of(
+    "lock",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash, KEYS[2] its lock (same slot); ARGV: digest, token, lease ms
+-- Reply: 1 taken | 0 busy | -1 no session with this validator (nothing to lock: a stale or
+-- stolen ID must never hold the lock of the session it no longer names)
+local m = unpack_meta(redis.pcall('HGET', KEYS[1], META_FIELD))
+if not m or m.digest ~= ARGV[1] then return -1 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
+""",
+)
+
 RELEASE_LOCK_SCRIPT = Script.of(
     "release_lock",
     """
@@ -193,6 +207,7 @@ USER_SCRIPTS = (
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     INDEX_ADD_SCRIPT,
+    LOCK_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
     CLAIM_SCRIPT,

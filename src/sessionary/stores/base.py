@@ -140,8 +140,11 @@ class AsyncUserStore(Protocol):
 class AsyncLockingStore(Protocol):
     """A store offering the opt-in fenced per-session lock."""
 
-    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock unless another token holds it."""
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock unless another token holds it.
+
+        ``None`` when no session with this validator ``digest`` exists (nothing to lock).
+        """
         ...
 
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
@@ -187,8 +190,11 @@ class UserStore(Protocol):
 class LockingStore(Protocol):
     """The synchronous twin of :class:`AsyncLockingStore`."""
 
-    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock unless another token holds it."""
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock unless another token holds it.
+
+        ``None`` when no session with this validator ``digest`` exists (nothing to lock).
+        """
         ...
 
     def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:

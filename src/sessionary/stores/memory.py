@@ -222,11 +222,18 @@ class MemoryEngine:
             return CommitResult(CommitStatus.OK, evicted=evicted) if evicted else _OK
 
     def _evict_one(self, now: int) -> None:
-        # Expired records go first; otherwise the least recently used one.
+        # Expired records (and tombstones) go first, then the least recently used anonymous
+        # session: a flood of anonymous visitors never pushes out a signed-in user.
+        anonymous: str | None = None
         for key, record in self._records.items():
-            if record.gc_at < now:
+            if record.gc_at < now or record.ended is not None:
                 del self._records[key]
                 return
+            if anonymous is None and record.user is None:
+                anonymous = key
+        if anonymous is not None:
+            del self._records[anonymous]
+            return
         self._records.popitem(last=False)
 
     def _refuse_update(self, record: _Record | None, op: Update) -> CommitResult | None:
@@ -434,9 +441,16 @@ class MemoryEngine:
         held = self._locks.get(key)
         return held is not None and held[0] == token and held[1] > time.monotonic()
 
-    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock of a session unless another live token holds it."""
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock of a session unless another live token holds it.
+
+        ``None`` when no live record with this validator ``digest`` exists: a stale or
+        stolen ID holds no lock.
+        """
         with self._lock:
+            record = self._records.get(key)
+            if record is None or not hmac.compare_digest(record.digest, digest):
+                return None
             held = self._locks.get(key)
             if held is not None and held[1] > time.monotonic():
                 return False
