@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import enum
 import functools
@@ -330,23 +329,7 @@ def test_both_codecs_accept_the_same_values_and_read_them_back_alike(value: Any)
         assert canon(from_json) == canon(from_msgpack) == canon(value)
 
 
-@settings(max_examples=1000)
-@given(st.binary(max_size=64))
-def test_arbitrary_bytes_only_ever_raise_decode_error(data: bytes) -> None:
-    for decoder in (decode_value, JSON.decode, MSGPACK.decode):
-        try:
-            decoder(data)
-        except DecodeError as exc:
-            error: Exception = exc
-            assert isinstance(error, ValueError)
-
-
-@settings(max_examples=500)
-@given(st.binary(max_size=48))
-def test_arbitrary_tagged_json_bodies_only_raise_decode_error(body: bytes) -> None:
-    for envelope in (b"\x01", b"\x02", b"\x11"):
-        with contextlib.suppress(DecodeError):
-            decode_value(envelope + body)
+# Arbitrary and hostile bytes: tests/unit/test_fuzz_decoders.py.
 
 
 @pytest.mark.parametrize(
