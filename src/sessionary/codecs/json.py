@@ -96,14 +96,14 @@ class _Tagger(Lowering):
         name, payload = _LEAF_TAGS[type(value)]
         return self.tag(name, payload(value))
 
+    def str_mapping(self, converted: dict[str, Any]) -> Any:
+        if len(converted) == 1 and next(iter(converted)).startswith("\x00"):
+            return self.tag("o", converted)  # it would read as a tag object: escape it
+        return converted
+
     def mapping(self, value: dict[Any, Any], depth: int) -> Any:
-        if all(type(k) is str for k in value):
-            converted = super().mapping(value, depth)
-            if len(value) == 1 and next(iter(value)).startswith("\x00"):
-                return self.tag("o", converted)
-            return converted
-        pairs = [[self.lower(k, depth), self.lower(v, depth)] for k, v in value.items()]
-        return self.tag("m", pairs)
+        lower = self.lower
+        return self.tag("m", [[lower(k, depth), lower(v, depth)] for k, v in value.items()])
 
 
 def _items(payload: Any, depth: int) -> list[Any]:

@@ -147,34 +147,39 @@ def check_limits(value: Any, limits: DecodeLimits = LIMITS) -> None:
         if len(value) > limits.max_str:
             _fail("decoded string is over the length limit")
         return
-    if kind is bool or kind is float or value is None or (kind is int and value.bit_length() < 64):
+    safe_bits = _int_bounds(limits.max_int_digits)[0]
+    if kind is bool or kind is float or value is None:
         return
-    _check(value, 0, limits)
+    if kind is int and value.bit_length() <= safe_bits:
+        return
+    _check(value, 0, limits, safe_bits)
 
 
 def _fail(msg: str) -> NoReturn:
     raise DecodeError(msg)
 
 
-def _check(item: Any, depth: int, limits: DecodeLimits) -> None:
+def _check(item: Any, depth: int, limits: DecodeLimits, safe_bits: int) -> None:  # noqa: PLR0912
     kind = type(item)
     if kind is str or kind is bytes:
         if len(item) > limits.max_str:
             _fail("decoded string is over the length limit")
     elif kind is int:
-        if not int_fits(item, limits):
+        if item.bit_length() > safe_bits and not int_fits(item, limits):
             _fail("decoded integer has too many digits")
     elif kind is Decimal:
         if not decimal_fits(item, limits):
             _fail("decoded Decimal has too many digits or too large an exponent")
     elif kind is dict or kind in _SEQUENCES:
-        depth = nest(depth, limits)
+        if depth > limits.max_depth:
+            _fail("decoded value is nested too deeply")
+        depth += 1
         if len(item) > limits.max_items:
             _fail("decoded container has too many items")
         if kind is dict:
             for key, child in item.items():
-                _check(key, depth, limits)
-                _check(child, depth, limits)
+                _check(key, depth, limits, safe_bits)
+                _check(child, depth, limits, safe_bits)
         else:
             for child in item:
-                _check(child, depth, limits)
+                _check(child, depth, limits, safe_bits)

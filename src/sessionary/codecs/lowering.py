@@ -31,6 +31,8 @@ MIN_NATIVE_INT = -(2**63)
 MAX_NATIVE_INT = 2**64 - 1
 """Integers both formats hold natively; others go through :meth:`Lowering.big_int`."""
 _LEAVES = frozenset({dt.datetime, dt.date, dt.time, dt.timedelta, uuid.UUID})
+_CONTAINERS = frozenset({list, dict, tuple, set, frozenset})
+_MAX_STR, _MAX_ITEMS, _MAX_DEPTH = LIMITS.max_str, LIMITS.max_items, LIMITS.max_depth
 _ALLOWED = (
     "use JSON types, datetime, date, time, timedelta, UUID, Decimal, bytes, tuple, set or frozenset"
 )
@@ -57,38 +59,40 @@ class Lowering:
         """Return ``value`` in the codec's native types; ``depth`` is its container depth."""
         kind = type(value)
         if kind is str:
-            if len(value) > LIMITS.max_str:
-                msg = f"a string is longer than {LIMITS.max_str} characters"
-                raise _refuse(msg)
-            return value
-        if kind is bool or value is None:
+            if len(value) > _MAX_STR:
+                raise _refuse(f"a string is longer than {_MAX_STR} characters")
             return value
         if kind is int:
             if MIN_NATIVE_INT <= value <= MAX_NATIVE_INT:
                 return value
             if not int_fits(value):
-                msg = f"an integer has more than {LIMITS.max_int_digits} digits"
-                raise _refuse(msg)
+                raise _refuse(f"an integer has more than {LIMITS.max_int_digits} digits")
             return self.big_int(value)
+        if kind is bool or value is None:
+            return value
         if kind is float:
             return value if math.isfinite(value) else self.non_finite(value)
-        if kind is list or kind is dict or kind is tuple or kind is set or kind is frozenset:
-            if depth > LIMITS.max_depth:
-                msg = f"value nested deeper than {LIMITS.max_depth} levels"
-                raise _refuse(msg)
-            if len(value) > LIMITS.max_items:
-                msg = f"a container has more than {LIMITS.max_items} items"
-                raise _refuse(msg)
-            if kind is list:
-                return [self.lower(item, depth + 1) for item in value]
+        if kind in _CONTAINERS:
+            if depth > _MAX_DEPTH:
+                raise _refuse(f"value nested deeper than {_MAX_DEPTH} levels")
+            if len(value) > _MAX_ITEMS:
+                raise _refuse(f"a container has more than {_MAX_ITEMS} items")
+            depth += 1
+            lower = self.lower
             if kind is dict:
-                return self.mapping(value, depth + 1)
+                for key in value:
+                    if type(key) is not str:
+                        return self.mapping(value, depth)
+                    if len(key) > _MAX_STR:
+                        raise _refuse(f"a string is longer than {_MAX_STR} characters")
+                return self.str_mapping({k: lower(v, depth) for k, v in value.items()})
+            if kind is list:
+                return [lower(item, depth) for item in value]
             items = value if kind is tuple else ordered(value)
-            return self.sequence(kind, [self.lower(item, depth + 1) for item in items])
+            return self.sequence(kind, [lower(item, depth) for item in items])
         if kind is bytes or kind is bytearray:
-            if len(value) > LIMITS.max_str:
-                msg = f"a bytes value is longer than {LIMITS.max_str} bytes"
-                raise _refuse(msg)
+            if len(value) > _MAX_STR:
+                raise _refuse(f"a bytes value is longer than {_MAX_STR} bytes")
             return self.leaf(value if kind is bytes else bytes(value))
         if kind is Decimal:
             if not decimal_fits(value):
@@ -115,8 +119,13 @@ class Lowering:
         raise _refuse(msg)
 
     def mapping(self, value: dict[Any, Any], depth: int) -> Any:
-        """A ``dict`` whose keys and values sit at ``depth`` (lower them with :meth:`lower`)."""
-        return {self.lower(k, depth): self.lower(v, depth) for k, v in value.items()}
+        """A ``dict`` with a key that is not a ``str``; its keys and values sit at ``depth``."""
+        lower = self.lower
+        return {lower(k, depth): lower(v, depth) for k, v in value.items()}
+
+    def str_mapping(self, converted: dict[str, Any]) -> Any:
+        """A ``dict`` whose keys are all ``str``, its values lowered already."""
+        return converted
 
     def big_int(self, value: int) -> Any:
         """An ``int`` beyond 64 bits (within the digit limit)."""

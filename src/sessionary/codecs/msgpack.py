@@ -22,9 +22,10 @@ code   type             payload
 A tuple, set or frozenset is an extension whose payload is itself msgpack, so decoding one
 must not call the unpacker from inside the unpacker: each nested call costs the C stack about
 32 KiB, and a few hundred nested tuples (a thread with a 1 MiB stack: thirty) crashed the
-process. The extension hook only notes such a payload (``_Nested``); a Python walk then unpacks
-it, one level at a time, with the nesting bounded before each step down
-(:func:`~sessionary.codecs.limits.nest`).
+process. A first pass unpacks the value with a hook that stops at the first tuple or set
+(most values hold none and are done); otherwise a second pass's hook only notes each such
+payload (``_Nested``), and a Python walk unpacks them one level at a time, with the nesting
+bounded before each step down (:func:`~sessionary.codecs.limits.nest`).
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ class _Nested:
         self.data = data
 
 
+class _HasNested(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the first pass's hook: the value holds a tuple or set, take the second pass."""
+
+
 def _no_ext(code: int, data: bytes) -> Any:
     msg = "unexpected msgpack extension inside a timedelta"
     raise DecodeError(msg)
@@ -128,6 +133,28 @@ _LEAF_DECODERS: dict[int, Callable[[bytes], Any]] = {
 }
 
 
+def _leaf(code: int, data: bytes) -> Any:
+    decoder = _LEAF_DECODERS.get(code)
+    if decoder is None:
+        msg = f"unknown msgpack extension type {code}"
+        raise DecodeError(msg)
+    return decoder(data)
+
+
+def _leaves_only(code: int, data: bytes) -> Any:
+    """The first pass's hook: most values hold no tuple or set and are done in one pass."""
+    if code in _BUILDERS:
+        raise _HasNested
+    return _leaf(code, data)
+
+
+def _noting_nested(code: int, data: bytes) -> Any:
+    """The second pass's hook: a tuple or set is noted for :func:`_resolve`, not unpacked."""
+    if code in _BUILDERS:
+        return _Nested(code, data)
+    return _leaf(code, data)
+
+
 def _unpack(data: bytes | memoryview, ext_hook: Callable[[int, bytes], Any]) -> Any:
     # timestamp=3: msgpack's own timestamp extension (-1), which sessionary never writes and
     # which bypasses ext_hook, reads as an aware datetime rather than a msgpack.Timestamp.
@@ -136,41 +163,23 @@ def _unpack(data: bytes | memoryview, ext_hook: Callable[[int, bytes], Any]) -> 
     )
 
 
-class _Reader:
-    """One decoding pass: remembers whether any tuple or set still has to be unpacked."""
-
-    __slots__ = ("nested",)
-
-    def __init__(self) -> None:
-        self.nested = False
-
-    def hook(self, code: int, data: bytes) -> Any:
-        if code in _BUILDERS:
-            self.nested = True
-            return _Nested(code, data)
-        decoder = _LEAF_DECODERS.get(code)
-        if decoder is None:
-            msg = f"unknown msgpack extension type {code}"
+def _resolve(item: Any, depth: int) -> Any:
+    """Unpack the tuples and sets in ``item`` (found at container ``depth``), level by level."""
+    kind = type(item)
+    if kind is list:
+        below = nest(depth)
+        return [_resolve(child, below) for child in item]
+    if kind is dict:
+        below = nest(depth)
+        return {_resolve(k, below): _resolve(v, below) for k, v in item.items()}
+    if kind is _Nested:
+        below = nest(depth)  # before unpacking the payload
+        items = _unpack(item.data, _noting_nested)
+        if type(items) is not list:
+            msg = "a msgpack tuple or set holds no array"
             raise DecodeError(msg)
-        return decoder(data)
-
-    def resolve(self, item: Any, depth: int) -> Any:
-        """Unpack the tuples and sets in ``item`` (found at container ``depth``)."""
-        kind = type(item)
-        if kind is list:
-            below = nest(depth)
-            return [self.resolve(child, below) for child in item]
-        if kind is dict:
-            below = nest(depth)
-            return {self.resolve(k, below): self.resolve(v, below) for k, v in item.items()}
-        if kind is _Nested:
-            below = nest(depth)  # before unpacking the payload
-            items = _unpack(item.data, self.hook)
-            if type(items) is not list:
-                msg = "a msgpack tuple or set holds no array"
-                raise DecodeError(msg)
-            return _BUILDERS[item.code]([self.resolve(child, below) for child in items])
-        return item
+        return _BUILDERS[item.code]([_resolve(child, below) for child in items])
+    return item
 
 
 class MsgpackCodec:
@@ -198,11 +207,12 @@ class MsgpackCodec:
         if not data or data[0] != ENVELOPE_MSGPACK:
             msg = "not a msgpack envelope"
             raise DecodeError(msg)
-        reader = _Reader()
+        body = memoryview(data)[1:]
         try:
-            value = _unpack(memoryview(data)[1:], reader.hook)
-            if reader.nested:
-                value = reader.resolve(value, 0)
+            try:
+                value = _unpack(body, _leaves_only)
+            except _HasNested:
+                value = _resolve(_unpack(body, _noting_nested), 0)
             if len(data) > SMALL_MSGPACK:
                 check_limits(value)
         except DecodeError:
