@@ -31,7 +31,7 @@ cookie_names = st.text(alphabet=B64 + "!#$%&'*+.^`|~", min_size=1, max_size=12)
 cookie_values = st.text(alphabet=B64 + "=", max_size=60)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_minted_ids_parse_and_only_canonical_43_char_strings_do(data: st.DataObject) -> None:
     token = mint_token()
@@ -43,7 +43,7 @@ def test_minted_ids_parse_and_only_canonical_43_char_strings_do(data: st.DataObj
     assert (parse_token(candidate) is not None) == canonical
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     value=st.text(alphabet=B64, min_size=1, max_size=200),
     before=st.dictionaries(cookie_names, cookie_values, max_size=4),
@@ -63,7 +63,7 @@ def test_the_session_cookie_is_found_among_any_others(
     assert result.value == value
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=300))
 def test_any_sealed_cookie_value_is_anonymous_or_a_session(value: str) -> None:
     cycle = SEALED.begin([f"{NAME}={value}"])
@@ -74,7 +74,7 @@ def test_any_sealed_cookie_value_is_anonymous_or_a_session(value: str) -> None:
     assert names <= {EventName.INVALID_ID, EventName.DUPLICATE_COOKIE}
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(st.text(max_size=10), st.binary(max_size=40), max_size=5),
     st.booleans(),
@@ -97,7 +97,7 @@ def test_at_rest_open_never_raises_on_arbitrary_records(
 SERVER = SessionCore(session_config())
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=3))
 def test_any_cookie_headers_give_no_store_call_unless_the_id_is_well_formed(
     headers: list[str],
