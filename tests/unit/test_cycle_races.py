@@ -8,6 +8,7 @@ and the core decides.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from sessionary.exceptions import SessionRotatedError, StoreConflictError
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import SELECTOR_CHARS, mint_token, parse_token
 from sessionary.sansio.ops import Update
 from sessionary.sansio.session import Session
 from sessionary.testing import session_config
@@ -142,3 +144,25 @@ def test_a_write_racing_a_logout_is_dropped_and_clears_the_cookie() -> None:
     assert "Max-Age=0" in update.set_cookie
     assert events == [EventName.COMMIT_REFUSED]
     assert len(r.h.engine) == 0  # never resurrected
+
+
+def test_an_unknown_id_and_a_dead_validator_get_the_same_answer() -> None:
+    # With a two-key ring: both ask each generation once and leave the cookie alone, so a
+    # copy of an old ID does not reveal whether its session still lives.
+    old_key, new_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    h = Harness(session_config(secret_keys=[new_key, old_key]))
+    h.request(write(n=1))
+    assert h.cookie is not None
+    live = parse_token(h.cookie)
+    assert live is not None
+    dead_validator = live.value[:SELECTOR_CHARS] + mint_token().value[SELECTOR_CHARS:]
+    answers = []
+    for value in (mint_token().value, dead_validator):
+        h.ops.clear()
+        cycle, update = h.request(lambda s: None, headers=[f"__Host-session={value}"])
+        events = [(e.name, e.detail.get("client")) for e in cycle.drain_events()]
+        answers.append((update, [type(op).__name__ for op in h.ops], events))
+    assert answers[0] == answers[1]
+    update, ops, _ = answers[0]
+    assert update == ResponseUpdate()  # no Set-Cookie either way
+    assert ops == ["Load", "Load"]

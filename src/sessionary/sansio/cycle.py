@@ -313,6 +313,7 @@ class SessionCycle:
         "_joined",
         "_key",
         "_lifecycle",
+        "_mismatch",
         "_new_deadline",
         "_new_digest",
         "_new_token",
@@ -382,6 +383,8 @@ class SessionCycle:
         self._pre_minted = False
         self._next_token: SessionToken | None = None
         """The ID a pending login or rotation will give, once a CSRF token needed it."""
+        self._mismatch = False
+        """A generation of the ring found the selector with another validator."""
         self._rekey = False
         """A re-authentication moves the session to the newest key (destroy, then create)."""
         self._new_digest = b""
@@ -511,7 +514,12 @@ class SessionCycle:
                 session.discard_changes()
             lifecycle = self._lifecycle = session.lifecycle
             stored = self._stored
-            if lifecycle.destroy_loaded and stored is not None:
+            if lifecycle.auth_changed and stored is not None and self._generation > 0:
+                # Found under a retired key and re-authenticated: the deadline restarts, so
+                # move the session to the newest key (a new record; the old one ends first,
+                # so a failure in between signs the user out rather than keeping the old ID).
+                self._rekey = True
+            if (lifecycle.destroy_loaded or self._rekey) and stored is not None:
                 self._step = _STEP_DESTROY
                 self._op = Destroy(self._key, self._digest, stored.meta.user_key)
                 return
@@ -704,9 +712,15 @@ class SessionCycle:
 
     def _loaded(self, result: LoadResult) -> None:
         status = result.status
-        if status is LoadStatus.MISSING and self._generation + 1 < len(self._core.keyring):
-            self._op = self._load_op(self._generation + 1)  # an older key of the ring?
+        no_record = status is LoadStatus.MISSING or status is LoadStatus.INVALID
+        if no_record and self._generation + 1 < len(self._core.keyring):
+            # An older key of the ring? Asked after a validator mismatch too, so that a dead
+            # ID costs the same whether its record still lives or not (no liveness oracle).
+            self._mismatch = self._mismatch or status is LoadStatus.INVALID
+            self._op = self._load_op(self._generation + 1)
             return
+        if status is LoadStatus.MISSING and self._mismatch:
+            status = LoadStatus.INVALID
         self._phase = _READY
         record = result.record
         if status is LoadStatus.CORRUPT:
@@ -740,13 +754,13 @@ class SessionCycle:
             self._clear_cookie = True
             assert record is not None
             self._event(EventName.REVOKED, user=record.meta.user, reason="user epoch")
-        elif verdict is LoadStatus.MISSING:
-            self._clear_cookie = True
-            self._event(EventName.INVALID_ID, reason="unknown")
-        elif verdict is LoadStatus.INVALID:
-            # Most often a stale ID racing a rotation in another tab: anonymous, but the
-            # cookie is left alone so the newer cookie in the browser is not clobbered.
-            self._event(EventName.INVALID_ID, reason="validator mismatch")
+        elif verdict is LoadStatus.MISSING or verdict is LoadStatus.INVALID:
+            # Unknown, or a stale ID racing a rotation in another tab: anonymous, and the
+            # cookie is left alone (the newer cookie in the browser must not be clobbered).
+            # Both answer alike, so an old ID does not tell whether its session still lives;
+            # only the event, on the server, says which.
+            reason = "unknown" if verdict is LoadStatus.MISSING else "validator mismatch"
+            self._event(EventName.INVALID_ID, reason=reason)
         elif verdict is None:
             self._clear_cookie = True
             self._event(EventName.INVALID_ID, reason="oversize record")
@@ -1046,12 +1060,18 @@ class SessionCycle:
 
     def _destroyed(self) -> None:
         stored = self._stored
-        assert stored is not None
-        self._clear_cookie = True
-        self._event(EventName.DESTROYED, user=stored.meta.user)
         session, lifecycle = self._session, self._lifecycle
+        assert stored is not None
         assert session is not None
         assert lifecycle is not None
+        self._clear_cookie = True
+        if self._rekey:  # the same session under the newest key: a new record with it all
+            delta = self._delta = session.encoded()
+            self._check_size(delta.size)
+            self._step = _STEP_CREATE
+            self._op = self._create_op()
+            return
+        self._event(EventName.DESTROYED, user=stored.meta.user)
         self._plan_write(session, lifecycle)  # a new session, if the handler wrote after logout
 
     def _created(self, result: CommitResult) -> None:
@@ -1064,7 +1084,10 @@ class SessionCycle:
             self._set_cookie = (token, self.now + self._core.config.absolute_timeout_ms)
             self._clear_cookie = False
             user = self._lifecycle.user_id if self._lifecycle is not None else None
-            self._event(EventName.CREATED, user=user)
+            if self._rekey:
+                self._event(EventName.ROTATED, user=user, rekeyed=True)
+            else:
+                self._event(EventName.CREATED, user=user)
             self._report_evictions(result, user)
             return
         if status is CommitStatus.LIMIT:

@@ -622,6 +622,16 @@ class Session(dict[str, Any]):
         expected = {k: raw.get(k) for k in (*changed, *delete) if k in read}
         return Delta(changed, delete, expected, size)
 
+    def encoded(self) -> Delta:
+        """Every attribute, encoded: the whole session as a delta from nothing.
+
+        For the cycle moving a session to a new record (re-keying on re-authentication).
+        """
+        encode = self._codec.encode
+        attributes = {name: encode(value) for name, value in dict.items(self)}
+        size = sum(len(name.encode()) + len(data) for name, data in attributes.items())
+        return Delta(attributes, (), {}, size)
+
     def close(self) -> None:
         """Forbid further changes (called once the response headers are on their way)."""
         self._closed = True
