@@ -373,11 +373,6 @@ class SessionCycle:
         self._clear_cookie = False
         self._op: Operation | None = None
         self._step = 0
-        self._attempts = 0
-        self._delta: Delta | None = None
-        self._lifecycle: Lifecycle | None = None
-        self._new_token: SessionToken | None = None
-        self._new_deadline: int | None = None
         self._pre: SessionToken | None = None
         """The pre-session ID the client presented, or one minted for a CSRF token."""
         self._pre_minted = False
@@ -385,15 +380,8 @@ class SessionCycle:
         """The ID a pending login or rotation will give, once a CSRF token needed it."""
         self._mismatch = False
         """A generation of the ring found the selector with another validator."""
-        self._rekey = False
-        """A re-authentication moves the session to the newest key (destroy, then create)."""
-        self._new_digest = b""
-        self._update_binding: UserBinding | None = None
-        self._outgoing: Mapping[str, bytes] = _NO_VALUES
-        self._conflicts: tuple[str, ...] = ()
-        self._joined = False
-        """This write joined a rotation another request of the same user made meanwhile."""
         self._private = False
+        self._init_writes()
         token = self._read_token(token_headers if core.header_mode else cookie_headers)
         if token is None:
             self._phase = _READY
@@ -402,6 +390,22 @@ class SessionCycle:
             self._token = token
             self._phase = _REQUEST
             self._op = self._load_op(0)
+
+    def _init_writes(self) -> None:
+        """The response phase's state: what the commit plans and has learnt so far."""
+        self._attempts = 0
+        self._delta: Delta | None = None
+        self._lifecycle: Lifecycle | None = None
+        self._new_token: SessionToken | None = None
+        self._new_deadline: int | None = None
+        self._new_digest = b""
+        self._update_binding: UserBinding | None = None
+        self._outgoing: Mapping[str, bytes] = _NO_VALUES
+        self._conflicts: tuple[str, ...] = ()
+        self._joined = False
+        """This write joined a rotation another request of the same user made meanwhile."""
+        self._rekey = False
+        """A re-authentication moves the session to the newest key (destroy, then create)."""
 
     # ------------------------------------------------------------------ driver interface
     def next_op(self) -> Operation | None:
