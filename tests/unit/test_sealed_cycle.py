@@ -274,3 +274,20 @@ def test_the_cookie_store_needs_the_cookie_transport() -> None:
     with pytest.raises(ConfigurationError, match="transport"):
         SessionCore(session_config(transport="header"), sealed=True)
     assert isinstance(session_config(), SessionConfig)
+
+
+def test_an_expired_sealed_cookie_says_why_it_ended() -> None:
+    clock = FakeClock(1_750_000_000)
+    config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)
+    core = SessionCore(config, sealed=True)
+    cycle = core.begin([])
+    cycle.session["a"] = 1
+    cycle.finish()
+    cookie = cycle.response().set_cookie
+    assert cookie is not None
+    clock.advance(601)
+    idle = core.begin([cookie.split(";", 1)[0]])
+    assert idle.session.end_reason == "expired_idle"
+    clock.set(1_750_000_000 + 3600)
+    absolute = core.begin([cookie.split(";", 1)[0]])
+    assert absolute.session.end_reason == "expired_absolute"
