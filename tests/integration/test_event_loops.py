@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -29,51 +27,22 @@ from sessionary.testing import session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django
 from tests.conformance.loop_thread import loop_thread
 from tests.helpers import Ref
-from tests.services import DEFAULT_HOST, DEFAULT_PORT
+from tests.redis_topologies import (
+    TOPOLOGIES,
+    Topology,
+    connections_named,
+    standalone,
+    topology_of,
+)
 
 configure_django()
 
 LOOPS = 6
 
 
-@dataclass
-class Topology:
-    """A store URL and every server the store's connections may reach."""
-
-    url: str
-    servers: list[tuple[str, int]]
-
-
-@pytest.fixture(params=["standalone", "sentinel", "cluster"])
+@pytest.fixture(params=TOPOLOGIES)
 def topology(request: pytest.FixtureRequest) -> Topology:
-    """Each topology in turn; this test's keys are deleted afterwards."""
-    if request.param == "standalone":
-        request.getfixturevalue("redis_admin")
-        url = str(request.getfixturevalue("redis_url"))
-        parts = urlsplit(url)
-        return Topology(url, [(parts.hostname or DEFAULT_HOST, parts.port or DEFAULT_PORT)])
-    if request.param == "sentinel":
-        request.getfixturevalue("sentinel_admin")
-        group = request.getfixturevalue("redis_sentinel")
-        data = [(DEFAULT_HOST, server.port) for server in group.servers]
-        return Topology(group.url, data + group.sentinel_addresses)
-    request.getfixturevalue("cluster_admin")
-    cluster = request.getfixturevalue("redis_cluster")
-    host, port = cluster.startup_nodes[0]
-    return Topology(f"redis+cluster://{host}:{port}", list(cluster.startup_nodes))
-
-
-def connections_named(name: str, servers: list[tuple[str, int]]) -> int:
-    """How many connections named ``name`` the servers have open (``CLIENT LIST``)."""
-    total = 0
-    for host, port in servers:
-        admin = redis.Redis(host=host, port=port)
-        try:
-            listed: list[dict[str, str]] = admin.client_list()
-            total += sum(1 for client in listed if client.get("name") == name)
-        finally:
-            admin.close()
-    return total
+    return topology_of(request)
 
 
 def cookie(update: object) -> str:
@@ -119,7 +88,7 @@ def test_loops_side_by_side_get_a_client_each_and_aclose_closes_them_all(
 ) -> None:
     name = f"side-{key_prefix}"
     store = AsyncRedisStore.from_url(redis_url, prefix=key_prefix, client_name=name)
-    servers = [(urlsplit(redis_url).hostname or DEFAULT_HOST, urlsplit(redis_url).port or 6379)]
+    servers = standalone(redis_url).servers
     with loop_thread() as first, loop_thread() as second, loop_thread() as third:
         loops = [first, second, third]
         running = [asyncio.run_coroutine_threadsafe(visit(store), loop.loop) for loop in loops * 2]
@@ -150,7 +119,7 @@ def test_a_client_factory_gives_each_loop_a_client_of_its_own(
         return made[-1]
 
     store = AsyncRedisStore(factory, prefix=key_prefix)
-    servers = [(urlsplit(redis_url).hostname or DEFAULT_HOST, urlsplit(redis_url).port or 6379)]
+    servers = standalone(redis_url).servers
     for _ in range(3):
         asyncio.run(visit(store))
         assert connections_named(name, servers) == 0
