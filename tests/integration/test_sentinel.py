@@ -92,7 +92,8 @@ def test_bench_and_stats_through_sentinel(sentinel_group: SentinelGroup) -> None
 
 def test_sentinel_urls_honour_the_pool_options(sentinel_group: SentinelGroup) -> None:
     store = RedisStore.from_url(sentinel_group.url, max_connections=3, pool_timeout=0.7)
-    pool: Any = store.client.connection_pool
+    client: Any = store.client
+    pool = client.connection_pool
     assert (pool.max_connections, pool.timeout) == (3, 0.7)
     store.close()
 
