@@ -22,7 +22,8 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from sessionary import AsyncSessionManager, ConfigurationError
-from sessionary.stores import AsyncRedisStore, RedisStore
+from sessionary.sansio.events import EventName
+from sessionary.stores import AsyncRedisEventStream, AsyncRedisStore, RedisStore
 from sessionary.testing import session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django
 from tests.conformance.loop_thread import loop_thread
@@ -143,6 +144,26 @@ def test_an_injected_client_serves_one_loop_and_the_error_names_the_fix(
     with pytest.raises(ConfigurationError, match=r"from_url\(.*lambda: Redis"):
         asyncio.run(store.load(ref.load()))
     asyncio.run(store.aclose())  # leaves the injected client alone
+
+
+def test_an_event_stream_given_the_store_follows_its_loops(
+    topology: Topology, key_prefix: str
+) -> None:
+    store = AsyncRedisStore.from_url(topology.url, prefix=key_prefix)
+    stream = AsyncRedisEventStream(store)  # the store's prefix and per-loop clients
+    assert stream.key == store.layout.events_key()
+    manager = AsyncSessionManager(store, session_config(), events=stream)
+
+    async def create() -> None:
+        cycle = await manager.open([])
+        cycle.session["a"] = 1
+        await manager.commit(cycle)  # publishes "created"
+
+    for _ in range(3):
+        asyncio.run(create())
+    entries = asyncio.run(stream.read())
+    assert [event.name for _, event in entries] == [EventName.CREATED] * 3
+    asyncio.run(store.aclose())
 
 
 # --------------------------------------------------------------------------- Django, WSGI
