@@ -678,16 +678,16 @@ def _connect(
             sentinel_options["client_name"] = options["client_name"]
         sentinel_class: Any = Sentinel  # redis-py's Sentinel API is untyped
         sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
+        from_url: dict[str, Any] = {"db": target.db, "ssl": target.tls}  # the URL wins
+        for name, value in (("username", target.username), ("password", target.password)):
+            if value is not None:
+                from_url[name] = value
         primary: Redis = sentinel.master_for(
             target.service,
             connection_pool_class=WaitingSentinelPool,
             max_connections=max_connections,
             timeout=timeout,
-            db=target.db,
-            username=target.username,
-            password=target.password,
-            ssl=target.tls,
-            **options,
+            **{**options, **from_url},
         )
         return primary
     pool = WaitingPool.from_url(url, max_connections=max_connections, timeout=timeout, **options)

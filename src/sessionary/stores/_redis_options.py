@@ -79,5 +79,5 @@ def _refuse(unknown: Iterable[str], accepted: Iterable[str], url: str) -> None:
         close = difflib.get_close_matches(name, list(accepted), n=1)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     noun = "option" if len(names) == 1 else "options"
-    msg = f"unknown Redis {noun} for a {_scheme(url)}:// store: {', '.join(hints)}"
+    msg = f"unknown Redis {noun} {', '.join(hints)} for a {_scheme(url)}:// store"
     raise ConfigurationError(msg)
