@@ -50,6 +50,8 @@ async def test_waiting_is_bounded_by_the_pool_timeout(redis_url: str, key_prefix
         await asyncio.sleep(0.02)
         with pytest.raises(RedisConnectionError, match="No connection available"):
             await redis.ping()
+        pool: Any = redis.connection_pool
+        assert pool.waiting == 0  # the caller that gave up left the queue
         await busy
         assert await redis.ping()
     finally:
@@ -67,6 +69,9 @@ async def test_a_cancelled_waiter_does_not_swallow_a_wake_up(
         patient = asyncio.ensure_future(redis.ping())
         await asyncio.sleep(0.02)
         cancelled.cancel()
+        await asyncio.sleep(0)
+        pool: Any = redis.connection_pool
+        assert pool.waiting == 1  # only the patient caller still queues
         await busy
         assert await asyncio.wait_for(patient, 2) is True
         with pytest.raises(asyncio.CancelledError):

@@ -30,6 +30,7 @@ costs little next to a socket round trip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -89,14 +90,14 @@ class ConnectionQueue:
         try:
             return await waiter
         except BaseException:
-            handed = waiter.done() and not waiter.cancelled() and waiter.exception() is None
-            if handed and not self.hand_over(waiter.result()):
+            if _handed(waiter) and not self.hand_over(waiter.result()):
                 put_back(waiter.result())
             raise
         finally:
             timer.cancel()
-            if waiter in self._waiters:  # expired or cancelled while queued
-                self._waiters.remove(waiter)
+            if not _handed(waiter):  # expired or cancelled while queued
+                with contextlib.suppress(ValueError):  # unless hand_over skipped it already
+                    self._waiters.remove(waiter)
 
     def hand_over(self, connection: Any) -> bool:
         """Give ``connection`` to the oldest waiter; ``False`` if nobody waits."""
@@ -107,6 +108,11 @@ class ConnectionQueue:
                 waiter.set_result(connection)
                 return True
         return False
+
+
+def _handed(waiter: asyncio.Future[Any]) -> bool:
+    """Whether a release resolved ``waiter`` with a connection (it left the queue then)."""
+    return waiter.done() and not waiter.cancelled() and waiter.exception() is None
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
