@@ -12,6 +12,7 @@ application injects serves one loop; another loop is told how to fix it.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -107,6 +108,23 @@ def test_loops_side_by_side_get_a_client_each_and_aclose_closes_them_all(
         assert connections_named(name, servers) == 0
     asyncio.run(visit(store))
     asyncio.run(store.aclose())
+
+
+# A loop closed without asyncio's shutdown step: its connections go to the garbage collector,
+# which warns about them (as it would for any redis-py client left on such a loop).
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_loop_closed_without_shutdown_is_forgotten_when_the_next_loop_comes(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    store = AsyncRedisStore.from_url(redis_url, prefix=key_prefix)
+    abandoned = asyncio.new_event_loop()
+    abandoned.run_until_complete(visit(store))
+    abandoned.close()  # no shutdown_asyncgens(): the store cannot close that client
+    asyncio.run(visit(store))  # a new loop, a new client; the dead loop's one is dropped
+    asyncio.run(store.aclose())
+    del store, abandoned
+    gc.collect()  # here, not in the next test: the dropped client's sockets are closed
 
 
 def test_a_client_factory_gives_each_loop_a_client_of_its_own(

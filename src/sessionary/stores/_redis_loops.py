@@ -176,29 +176,30 @@ class AsyncLoopClients(Generic[C]):
     async def aclose(self) -> None:
         """Close every client this object created, each on its own loop.
 
-        The running loop's at once; another loop's through that loop (awaited while it
-        runs, else when it next runs or shuts down); a closed loop's is left to the garbage
-        collector. An injected client is never closed.
+        The running loop's at once; a loop running in another thread closes its own (awaited
+        up to 5 s); a loop not running now closes it when it shuts down; a closed loop's is
+        left to the garbage collector. An injected client is never closed.
         """
         if not self.owned:
             return
+        here = asyncio.get_running_loop()
         with self._lock:
-            bound = list(self._by_loop.items())
-            self._by_loop.clear()
+            closing = [
+                (loop, keeper)
+                for loop, (_, keeper) in self._by_loop.items()
+                if loop is here or loop.is_running() or loop.is_closed()
+            ]
+            for loop, _ in closing:
+                del self._by_loop[loop]
             self._last = (None, None)
             spare, self._spare = self._spare, None
-        here = _running_loop()
-        for loop, (_, keeper) in bound:
+        for loop, keeper in closing:
             if loop is here:
                 await keeper.aclose()
-            elif loop.is_closed():
-                continue
-            elif loop.is_running() and here is not None:
+            elif not loop.is_closed():
                 done = asyncio.run_coroutine_threadsafe(_finish(keeper), loop)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.wrap_future(done), 5)
-            else:
-                asyncio.run_coroutine_threadsafe(_finish(keeper), loop)
         if spare is not None:
             await async_close_client(spare)
 

@@ -224,8 +224,9 @@ class AsyncWaitingClusterNode(ClusterNode):
         if queue is None or not queue.hand_over(connection):
             super().release(connection)
 
-    def __del__(self, *args: Any) -> None:
-        _NODE_QUEUES.pop(id(self), None)
+    def __del__(self, *args: Any, _queues: dict[int, ConnectionQueue] = _NODE_QUEUES) -> None:
+        # The table is bound as a default: module globals may be gone at interpreter exit.
+        _queues.pop(id(self), None)
         super().__del__(*args)
 
 
