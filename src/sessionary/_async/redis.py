@@ -656,7 +656,8 @@ def _clients_of(client: Client | Callable[[], Client]) -> AsyncLoopClients[Clien
     """A client given to the store (one loop), or a function making them (one per loop)."""
     clients: AsyncLoopClients[Client]
     if callable(client):
-        sample = client()
+        with mapped_redis_errors("creating the Redis client"):
+            sample = client()
         clients = AsyncLoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
     else:
         sample = client

@@ -650,7 +650,8 @@ def _clients_of(client: Client | Callable[[], Client]) -> LoopClients[Client]:
     """A client given to the store (one loop), or a function making them (one per loop)."""
     clients: LoopClients[Client]
     if callable(client):
-        sample = client()
+        with mapped_redis_errors("creating the Redis client"):
+            sample = client()
         clients = LoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
     else:
         sample = client
