@@ -18,7 +18,7 @@ from sessionary import SessionConfig
 from sessionary.testing import session_config
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
 
-ADAPTERS = ["asgi", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
+ADAPTERS = ["asgi", "asgi_nowith", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
 COOKIE = "__Host-session"
 CONCURRENT_SESSIONS = 1000
 

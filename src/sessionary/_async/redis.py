@@ -58,8 +58,14 @@ from sessionary.stores._redis_common import (
 )
 from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
 from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.stores._redis_pool import AsyncWaitingPool
-from sessionary.stores._redis_urls import parse_redis_url
+from sessionary.stores._redis_loops import AsyncLoopClients
+from sessionary.stores._redis_options import check_cluster_options, check_pool_options
+from sessionary.stores._redis_pool import (
+    AsyncWaitingPool,
+    AsyncWaitingSentinelPool,
+    async_cluster_client,
+)
+from sessionary.stores._redis_urls import RedisTarget, parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
     END_SCRIPT,
@@ -101,10 +107,18 @@ _BACKOFF = ExponentialWithJitterBackoff(base=0.01, cap=0.2)
 class AsyncRedisStore:
     """Sessions in Redis (or Valkey), one hash per session.
 
-    The client is injected, so any topology redis-py supports can be used (standalone,
-    Sentinel's ``master_for()``, ``RedisCluster``: every script touches one key, so one hash
-    slot); the store never closes a client it did not create. It must return bytes
-    (``decode_responses=False``).
+    ``client``: a redis-py client of any topology (standalone, Sentinel's ``master_for()``,
+    ``RedisCluster``: every script touches one key, so one hash slot), or a function that
+    creates one. It must return bytes (``decode_responses=False``).
+
+    Event loops: an asyncio redis-py client belongs to the loop that first used it. A store
+    built by :meth:`from_url` or given a function keeps one client per event loop, created
+    on the loop's first use and closed when that loop shuts down (and by :meth:`aclose`), so
+    it works from any loop: ``asyncio.run()`` called repeatedly, Django's async views under
+    WSGI, Starlette's ``TestClient`` without ``with``. A client passed in serves the one
+    loop that uses it first; from another loop the store raises
+    :class:`~sessionary.exceptions.ConfigurationError` naming the fix. The store closes the
+    clients it created, never one it was given.
 
     ``durability``: a :class:`~sessionary.stores.ReplicaWait` makes every write that ends or
     revokes sessions (logout, ``end_session``, ``revoke_user``) — and with ``commits=True``
@@ -116,11 +130,12 @@ class AsyncRedisStore:
     updates are never replayed.
 
     >>> store = AsyncRedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
+    >>> store = AsyncRedisStore(lambda: Redis(host="localhost"))  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        client: Client,
+        client: Client | Callable[[], Client],
         *,
         prefix: str = "sessionary",
         track_expiry: bool = False,
@@ -128,9 +143,6 @@ class AsyncRedisStore:
         durability: ReplicaWait | None = None,
         retries: int = 0,
     ) -> None:
-        if client_decodes_responses(client):
-            msg = "the Redis client must be created with decode_responses=False"
-            raise ConfigurationError(msg)
         if not 1 <= due_buckets <= 1024:
             msg = "due_buckets must be between 1 and 1024"
             raise ConfigurationError(msg)
@@ -140,19 +152,17 @@ class AsyncRedisStore:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             msg = "retries must be a non-negative int"
             raise ConfigurationError(msg)
-        self._client = client
+        self._clients = client if isinstance(client, AsyncLoopClients) else _clients_of(client)
         self._layout = RedisLayout(prefix)
         self._durability = durability
         self._retries = retries
-        self._cluster = isinstance(client, RedisCluster)
-        self._admission = AsyncAdmission(client, self._layout, self._run)
+        self._cluster = self._clients.cluster
+        self._admission = AsyncAdmission(self._clients, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
         self.track_expiry = track_expiry
         """Keep the expiry schedule the sweeper reads (one more round trip per create)."""
         self.due_buckets = due_buckets
-        self._owns_client = False
-        self._sentinel: Any = None  # the Sentinel a redis+sentinel:// URL created
 
     @classmethod
     def from_url(
@@ -168,7 +178,7 @@ class AsyncRedisStore:
         durability: ReplicaWait | None = None,
         **client_options: Any,
     ) -> AsyncRedisStore:
-        """Connect to a URL: standalone, Cluster or Sentinel.
+        """Connect to a URL: standalone, Cluster or Sentinel (lazily: on first use).
 
         ``redis://``, ``rediss://`` (TLS), ``unix://``; ``redis+cluster://host:port`` (any
         node); ``redis+sentinel://host1:26379,host2:26379/service[/db]`` (the current
@@ -176,9 +186,13 @@ class AsyncRedisStore:
         (``timeout``); raise it for bursts of thousands of concurrent operations. The client
         itself never retries; the store retries failed idempotent operations ``retries``
         times with jittered backoff (an update, whose effect is unknown after a timeout, is
-        never replayed). Standalone connections come from a bounded, blocking pool: a burst
-        of requests waits up to ``pool_timeout`` for one of ``max_connections``.
-        ``durability``: see the class. Further keyword arguments go to redis-py.
+        never replayed). Every topology uses bounded pools — ``max_connections`` per node —
+        whose callers wait in turn, up to ``pool_timeout`` seconds, for a free connection.
+        ``durability``: see the class. Further keyword arguments (and the URL's query
+        string) go to redis-py; one it does not know raises
+        :class:`~sessionary.exceptions.ConfigurationError` here, not at the first request.
+        Nothing connects before the first operation: an unreachable Redis is a
+        :class:`~sessionary.exceptions.StoreUnavailableError` then.
         """
         if durability is not None:
             durability.check_socket_timeout(client_options.get("socket_timeout", timeout))
@@ -190,45 +204,41 @@ class AsyncRedisStore:
         options.update(client_options)
         options["decode_responses"] = False
         target = parse_redis_url(url)
-        sentinel: Any = None  # redis-py's Sentinel API is untyped
-        client: Client
-        if target.kind == "cluster":
-            client = RedisCluster.from_url(target.url, max_connections=max_connections, **options)
-        elif target.kind == "sentinel":
-            sentinel_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-            sentinel_class: Any = Sentinel
-            sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
-            client = sentinel.master_for(
-                target.service,
-                db=target.db,
-                username=target.username,
-                password=target.password,
-                ssl=target.tls,
-                **options,
-            )
+        connect = partial(
+            _connect, url, target, options, max_connections=max_connections, timeout=pool_timeout
+        )
+        first: Client | None = None
+        if target.kind == "cluster":  # the sync client would connect in its constructor
+            check_cluster_options(RedisCluster, target.url, options, store_url=url)
         else:
-            pool = AsyncWaitingPool.from_url(
-                url, max_connections=max_connections, timeout=pool_timeout, **options
-            )
-            client = Redis.from_pool(pool)
-        store = cls(
-            client,
+            try:
+                first = connect()  # standalone or Sentinel: nothing connects yet
+            except (TypeError, ValueError) as exc:
+                msg = f"invalid Redis options for {url.split(':', 1)[0]}://: {exc}"
+                raise ConfigurationError(msg) from exc
+            check_pool_options(first.connection_pool, url)  # type: ignore[union-attr]
+        clients: AsyncLoopClients[Client] = AsyncLoopClients(
+            connect, spare=first, cluster=target.kind == "cluster"
+        )
+        return cls(
+            clients,
             prefix=prefix,
             track_expiry=track_expiry,
             durability=durability,
             retries=retries,
         )
-        store._owns_client = True
-        store._sentinel = sentinel
-        return store
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
 
     @property
     def client(self) -> Client:
-        """The underlying redis-py client."""
-        return self._client
+        """The redis-py client of the running event loop (see the class)."""
+        return self._clients()
+
+    @property
+    def _client(self) -> Client:
+        return self._clients()
 
     @property
     def durability(self) -> ReplicaWait | None:
@@ -701,9 +711,60 @@ class AsyncRedisStore:
         return expired
 
     async def aclose(self) -> None:
-        """Close the client if this store created it."""
-        if self._owns_client:
-            await self._client.aclose()
-            if self._sentinel is not None:
-                for sentinel in self._sentinel.sentinels:
-                    await sentinel.aclose()
+        """Close the clients this store created (each on its own event loop).
+
+        A client that was passed in is left open. The store can still be used afterwards:
+        it creates new clients.
+        """
+        await self._clients.aclose()
+
+
+def _clients_of(client: Client | Callable[[], Client]) -> AsyncLoopClients[Client]:
+    """A client given to the store (one loop), or a function making them (one per loop)."""
+    clients: AsyncLoopClients[Client]
+    if callable(client):
+        with mapped_redis_errors("creating the Redis client"):
+            sample = client()
+        clients = AsyncLoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
+    else:
+        sample = client
+        clients = AsyncLoopClients(None, spare=client, cluster=isinstance(client, RedisCluster))
+    if client_decodes_responses(sample):
+        msg = "the Redis client must be created with decode_responses=False"
+        raise ConfigurationError(msg)
+    return clients
+
+
+def _connect(
+    url: str, target: RedisTarget, options: dict[str, Any], *, max_connections: int, timeout: float
+) -> Client:
+    """A new client for a parsed store URL, with waiting pools (see ``_redis_pool``)."""
+    if target.kind == "cluster":
+        return async_cluster_client(
+            target.url, max_connections=max_connections, timeout=timeout, **options
+        )
+    if target.kind == "sentinel":
+        sentinel_options = {
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+        }
+        if "client_name" in options:  # name the connections to the sentinels too
+            sentinel_options["client_name"] = options["client_name"]
+        sentinel_class: Any = Sentinel  # redis-py's Sentinel API is untyped
+        sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
+        from_url: dict[str, Any] = {"db": target.db, "ssl": target.tls}  # the URL wins
+        for name, value in (("username", target.username), ("password", target.password)):
+            if value is not None:
+                from_url[name] = value
+        primary: Redis = sentinel.master_for(
+            target.service,
+            connection_pool_class=AsyncWaitingSentinelPool,
+            max_connections=max_connections,
+            timeout=timeout,
+            **{**options, **from_url},
+        )
+        return primary
+    pool = AsyncWaitingPool.from_url(
+        url, max_connections=max_connections, timeout=timeout, **options
+    )
+    return Redis.from_pool(pool)
