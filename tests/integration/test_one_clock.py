@@ -16,9 +16,9 @@ import pytest
 
 from sessionary import SessionManager
 from sessionary.sansio.clock import AuthorityClock
-from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.events import EventName
-from sessionary.stores import RedisStore
+from sessionary.stores import CookieStore, RedisStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 
 IDLE_S = 2.0
@@ -135,14 +135,16 @@ def test_the_store_clock_is_sampled_once_a_minute_not_per_request(
 def test_a_sealed_cookie_issued_in_the_future_is_refused() -> None:
     ahead = FakeClock(1_750_000_000 + 3600)
     config = session_config(clock=ahead)
-    issuer = SessionCore(config, sealed=True)
+    issuer = SessionCore(config, mode=CookieStore())
     cycle = issuer.begin([])
     cycle.session["a"] = 1
     cycle.finish()
     cookie = cycle.response().set_cookie
     assert cookie is not None
     now = FakeClock(1_750_000_000)
-    reader = SessionCore(session_config(secret_keys=list(config.secrets), clock=now), sealed=True)
+    reader = SessionCore(
+        session_config(secret_keys=list(config.secrets), clock=now), mode=CookieStore()
+    )
     opened = reader.begin([cookie.split(";", 1)[0]])
     assert opened.session.is_new
     (skew,) = [e for e in opened.drain_events() if e.name is EventName.CLOCK_SKEW]

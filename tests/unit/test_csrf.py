@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from sessionary.config import CookieOptions
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._csrf import make_guard
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import CsrfFailure, CsrfGuard, CsrfOptions, mask, unmask
-from sessionary.sansio.cycle import SessionCore, SessionCycle
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing

@@ -14,18 +14,22 @@ from sessionary.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
     Create,
     Destroy,
+    DestroyResult,
     Discard,
+    DiscardResult,
     Load,
     LoadResult,
     LoadStatus,
     Operation,
+    Result,
     Update,
 )
 from sessionary.sansio.session import Session
@@ -46,7 +50,7 @@ class Harness:
         self.ops: list[Operation] = []
         self.cookie: str | None = None
 
-    def run(self, op: Operation) -> LoadResult | CommitResult | bool:
+    def run(self, op: Operation) -> Result:
         self.ops.append(op)
         if isinstance(op, Load):
             return self.engine.load(op)
@@ -55,8 +59,9 @@ class Harness:
         if isinstance(op, Update):
             return self.engine.update(op)
         if isinstance(op, Discard):
-            return self.engine.discard(op)
-        return self.engine.destroy(op)
+            return DiscardResult(self.engine.discard(op))
+        assert isinstance(op, Destroy)
+        return DestroyResult(self.engine.destroy(op))
 
     def drive(self, cycle: SessionCycle) -> None:
         op = cycle.next_op()
@@ -408,14 +413,14 @@ def test_sessions_survive_a_key_rotation() -> None:
 class ScriptedStore:
     """Returns canned results, to reach outcomes a real race would produce."""
 
-    def __init__(self, *results: LoadResult | CommitResult | bool) -> None:
+    def __init__(self, *results: Result) -> None:
         self.results = list(results)
 
-    def __call__(self, op: Operation) -> LoadResult | CommitResult | bool:
+    def __call__(self, op: Operation) -> Result:
         return self.results.pop(0)
 
 
-def scripted(h: Harness, *results: LoadResult | CommitResult | bool) -> None:
+def scripted(h: Harness, *results: Result) -> None:
     h.run = ScriptedStore(*results)  # type: ignore[method-assign]
 
 
@@ -474,7 +479,7 @@ def test_misuse_of_the_state_machine_is_reported() -> None:
         cycle.response()
     h.drive(cycle)
     with pytest.raises(SessionStateError, match="no operation"):
-        cycle.send(True)
+        cycle.send(DestroyResult(True))
     cycle.finish()
     with pytest.raises(SessionStateError, match="finish"):
         cycle.finish()

@@ -29,12 +29,23 @@ from sessionary import AsyncSessionManager, SessionConfig, SessionManager
 from sessionary.integrations._csrf import CsrfContext
 from sessionary.sansio.at_rest import AtRest
 from sessionary.sansio.cookies import read_cookie
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import CsrfGuard
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
-from sessionary.sansio.ops import Create, Destroy, Discard, Load, LoadResult, Operation, Update
+from sessionary.sansio.ops import (
+    Create,
+    Destroy,
+    DestroyResult,
+    Discard,
+    DiscardResult,
+    Load,
+    LoadResult,
+    Operation,
+    Update,
+)
 from sessionary.sansio.sealed import SealedPayload, Sealer
 from sessionary.stores import (
     AsyncMemoryStore,
@@ -65,6 +76,13 @@ HOLD_NOTHING: dict[str, str] = {
     "CommitResult": "a status and field names",
     "ExpiredSession": "a storage key (a keyed hash, never an ID) and a user",
     "Discard": "a storage key (a keyed hash, never an ID)",
+    "DestroyResult": "a flag",
+    "DiscardResult": "a flag",
+    "PinResult": "a time",
+    "ServerMode": "nothing",
+    "SealedMode": "its revocation store, which shows itself (checked as CookieStore)",
+    "RequestState": "its repr shows the time and tenant only (checked: test_request_state)",
+    "ServerRecord": "its repr shows the key generation only (checked: test_request_state)",
     "ReadEpoch": "a user's index tag (not secret)",
     "ReadCookieState": "index tags (hashes of a user ID and of a random session ID) and a time",
     "PinCookie": "an index tag (the hash of a random session ID) and times",
@@ -132,9 +150,10 @@ class Request:
             elif isinstance(op, Update):
                 result = self.engine.update(op)
             elif isinstance(op, Discard):
-                result = self.engine.discard(op)
+                result = DiscardResult(self.engine.discard(op))
             else:
-                result = self.engine.destroy(op)
+                assert isinstance(op, Destroy)
+                result = DestroyResult(self.engine.destroy(op))
             self.results.append(result)
             cycle.send(result)
             op = cycle.next_op()
@@ -215,7 +234,7 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     header_id = issued.issued_id
     assert header_id is not None
 
-    sealed_core = SessionCore(r.config, sealed=True)
+    sealed_core = SessionCore(r.config, mode=CookieStore())
     sealed = r.cycle(core=sealed_core)
     sealed.session["token"] = VALUE
     sealed_update = r.commit(sealed)
@@ -287,6 +306,21 @@ def test_no_repr_or_str_shows_an_id_a_token_or_a_key(cls: type) -> None:
 def test_the_walk_sees_the_types_that_carry_ids() -> None:
     """The types known to carry an ID or a sealed cookie are among those checked."""
     names = {cls.__name__ for cls in BUILT}
-    expected = {"ResponseUpdate", "HeaderChanges", "SessionToken", "CookieRead", "SealedCycle"}
+    expected = {"ResponseUpdate", "HeaderChanges", "SessionToken", "CookieRead", "SessionCycle"}
     assert expected <= names
     assert any(cls.__name__ == "SessionEvent" for cls in BUILT)
+
+
+def test_request_state_and_record_reprs_show_no_id() -> None:
+    r = Request()
+    cycle = r.cycle()
+    cycle.session["token"] = VALUE
+    update = r.commit(cycle)
+    assert update.set_cookie is not None
+    session_id = update.set_cookie.split(";")[0].split("=", 1)[1]
+    loaded = r.cycle(session_id)
+    state = loaded._state
+    record = loaded._flow._record  # type: ignore[union-attr]
+    for text in (repr(state), repr(record), str(state), str(record)):
+        assert session_id not in text
+        assert VALUE not in text

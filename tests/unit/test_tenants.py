@@ -7,9 +7,11 @@ import secrets
 import pytest
 
 from sessionary.exceptions import ConfigurationError
-from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.modes import SERVER
 from sessionary.sansio.tenants import TenantResolver, check_tenant
+from sessionary.stores import CookieStore
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
 from tests.unit.test_cycle import Harness, write
@@ -99,5 +101,5 @@ def test_sealed_cookies_are_bound_to_their_tenant() -> None:
 
 def test_core_accepts_tenants_with_both_modes() -> None:
     for sealed in (False, True):
-        core = SessionCore(session_config(), sealed=sealed)
+        core = SessionCore(session_config(), mode=CookieStore() if sealed else SERVER)
         assert core.begin([], tenant="t1").session.is_new

@@ -6,7 +6,7 @@ import pytest
 
 from sessionary import ConfigurationError
 from sessionary.sansio.cookies import CookieReadStatus
-from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.ops import CommitResult, CommitStatus, Load

@@ -24,20 +24,26 @@ from sessionary.exceptions import (
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
 from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.modes import SERVER, SealedMode
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    DestroyResult,
     Discard,
+    DiscardResult,
     Load,
     LoadResult,
     Operation,
-    ReadEpoch,
+    PinResult,
+    Result,
     Update,
 )
+from sessionary.sansio.response import ResponseUpdate
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
@@ -47,7 +53,6 @@ from sessionary.stores.base import (
     AsyncStore,
     AsyncUserStore,
 )
-from sessionary.stores.cookie import CookieStore
 
 __all__ = ["AsyncSessionManager"]
 
@@ -57,16 +62,30 @@ DEFAULT_LOCK_LEASE_S = 10.0
 DEFAULT_LOCK_WAIT_S = 5.0
 _LOCK_TOKEN_BYTES = 16
 
-_BOOL_OUTCOMES = {True: "deleted", False: "absent"}
-_SIDE_NAMES: dict[type, str] = {ReadCookieState: "cookie_state", PinCookie: "cookie_pin"}
-_SIDE_OUTCOMES = {True: "absent", False: "found"}
+_DELETED_OUTCOMES = {True: "deleted", False: "absent"}
 _OPERATION_NAMES: dict[type, str] = {
     Load: "load",
     Create: "create",
     Update: "update",
     Destroy: "destroy",
     Discard: "discard",
+    ReadCookieState: "cookie_state",
+    PinCookie: "cookie_pin",
 }
+
+
+def _outcome(result: Result) -> str:
+    """How an operation ended, for the observer."""
+    match result:
+        case LoadResult(record=record) if record is not None and record.touched:
+            return TOUCHED_OUTCOME
+        case LoadResult(status=status) | CommitResult(status=status):
+            return str(status.value)
+        case DestroyResult(deleted=deleted) | DiscardResult(deleted=deleted):
+            return _DELETED_OUTCOMES[deleted]
+        case CookieState(floor=floor):
+            return "absent" if floor is None else "found"
+    return "found"  # a pin: the floor now held
 
 
 class AsyncSessionManager:
@@ -80,7 +99,7 @@ class AsyncSessionManager:
 
     def __init__(
         self,
-        store: AsyncStore | CookieStore,
+        store: AsyncStore | SealedMode,
         config: SessionConfig,
         *,
         observer: Observer | None = None,
@@ -91,27 +110,28 @@ class AsyncSessionManager:
         if not isinstance(config, SessionConfig):
             msg = "config must be a SessionConfig"
             raise ConfigurationError(msg)
-        sealed = isinstance(store, CookieStore)  # client-side: the core never asks for I/O
-        if not sealed and not isinstance(store, AsyncStore):
+        # A CookieStore is a storage mode, not a store: its operations go to its revocation
+        # store (if any); a server-side store performs its own.
+        mode = store if isinstance(store, SealedMode) else SERVER
+        io = mode.io_store(store)
+        if isinstance(store, SealedMode):
+            if io is not None and not (
+                isinstance(io, AsyncUserStore) and isinstance(io, AsyncCookieStateStore)
+            ):
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
+                raise ConfigurationError(msg)
+        elif not isinstance(store, AsyncStore):
             msg = (
                 f"{type(store).__name__} does not implement the AsyncStore protocol; pass "
                 "AsyncMemoryStore, AsyncRedisStore or another AsyncStore implementation"
             )
             raise ConfigurationError(msg)
         self.store = store
-        self._io: AsyncStore | None = None if isinstance(store, CookieStore) else store
-        self._epochs: AsyncUserStore | None = None
-        self._floors: AsyncCookieStateStore | None = None
-        if isinstance(store, CookieStore) and store.revocation is not None:
-            revocation = store.revocation
-            if not isinstance(revocation, AsyncUserStore) or not isinstance(
-                revocation, AsyncCookieStateStore
-            ):
-                msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
-                raise ConfigurationError(msg)
-            self._epochs, self._floors = revocation, revocation
+        self._io: object | None = io
+        """The store that performs this manager's operations (the revocation store for
+        cookie sessions, ``None`` for cookie sessions without one)."""
         self.config = config
-        self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
+        self.core = SessionCore(config, mode=mode)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
         """Durable event sink (e.g. :class:`AsyncRedisEventStream`), or ``None``."""
@@ -120,11 +140,8 @@ class AsyncSessionManager:
             raise ConfigurationError(msg)
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
-        clock_source = self._io if self._io is not None else self._epochs
         self._clock: AsyncClockSource | None = (
-            clock_source
-            if self.core.authority is not None and isinstance(clock_source, AsyncClockSource)
-            else None
+            io if self.core.authority is not None and isinstance(io, AsyncClockSource) else None
         )
 
     def __repr__(self) -> str:
@@ -248,66 +265,45 @@ class AsyncSessionManager:
         await self._publish(cycle)
 
     async def _drive(self, cycle: SessionCycle) -> None:
-        request = cycle.epoch_request()  # sealed cookies with a revocation store only
-        if request is not None:
-            cycle.send_epoch(await self._read_epoch(request))
         op = cycle.next_op()
         while op is not None:
             cycle.send(await self._perform(op))
             op = cycle.next_op()
 
-    async def _perform(self, op: Operation) -> LoadResult | CommitResult | bool:
-        store = self._io
-        assert store is not None  # the client-side cycle never asks for store operations
-        kind = type(op)
+    async def _perform(self, op: Operation) -> Result:
+        """Perform one operation on the store; each answers with its own result type."""
+        io: object = self._io
+        name = _OPERATION_NAMES[type(op)]
         started = time.perf_counter()
-        result: LoadResult | CommitResult | bool
         try:
-            if kind is Load:
-                result = await store.load(op)  # type: ignore[arg-type]
-            elif kind is Update:
-                result = await store.update(op)  # type: ignore[arg-type]
-            elif kind is Create:
-                result = await store.create(op)  # type: ignore[arg-type]
-            elif kind is Destroy:
-                result = await store.destroy(op)  # type: ignore[arg-type]
-            else:
-                result = await store.discard(op)  # type: ignore[arg-type]
-        except StoreError as exc:
-            elapsed = time.perf_counter() - started
-            self.observer.operation(_OPERATION_NAMES[kind], elapsed, type(exc).__name__)
-            raise
-        elapsed = time.perf_counter() - started
-        if isinstance(result, bool):
-            outcome = _BOOL_OUTCOMES[result]
-        elif isinstance(result, LoadResult) and result.record is not None and result.record.touched:
-            outcome = TOUCHED_OUTCOME
-        else:
-            outcome = result.status.value
-        self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
-        return result
-
-    async def _read_epoch(
-        self, op: ReadEpoch | ReadCookieState | PinCookie
-    ) -> int | CookieState | None:
-        epochs, floors = self._epochs, self._floors
-        assert epochs is not None
-        assert floors is not None
-        name = _SIDE_NAMES.get(type(op), "epoch")
-        started = time.perf_counter()
-        result: int | CookieState | None
-        try:
-            if isinstance(op, ReadCookieState):  # the sealed cookie's floor and user epoch
-                result = await floors.read_cookie_state(op)
-            elif isinstance(op, PinCookie):  # a login, rotation or logout of a sealed cookie
-                result = await floors.pin_cookie(op)
-            else:
-                result = await epochs.user_epoch(op.user_key)
+            result = await self._dispatch(io, op)
         except StoreError as exc:
             self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
             raise
-        absent = result is None or (isinstance(result, CookieState) and result.floor is None)
-        self.observer.operation(name, time.perf_counter() - started, _SIDE_OUTCOMES[absent])
+        self.observer.operation(name, time.perf_counter() - started, _outcome(result))
+        return result
+
+    @staticmethod
+    async def _dispatch(io: object, op: Operation) -> Result:
+        if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
+            floors = io
+            assert isinstance(floors, AsyncCookieStateStore)  # checked when built
+            if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
+                return PinResult(await floors.pin_cookie(op))
+            return await floors.read_cookie_state(op)  # the floor and the user epoch
+        store = io
+        assert isinstance(store, AsyncStore)  # the sealed flow asks only the two above
+        match op:
+            case Load():
+                result: Result = await store.load(op)
+            case Create():
+                result = await store.create(op)
+            case Update():
+                result = await store.update(op)
+            case Destroy():
+                result = DestroyResult(await store.destroy(op))
+            case Discard():
+                result = DiscardResult(await store.discard(op))
         return result
 
     async def _publish(self, cycle: SessionCycle) -> None:
@@ -330,7 +326,7 @@ class AsyncSessionManager:
     # ------------------------------------------------------------------ locks
     def _locking_store(self) -> AsyncLockingStore:
         store = self.store
-        if not isinstance(store, AsyncLockingStore):
+        if isinstance(store, SealedMode) or not isinstance(store, AsyncLockingStore):
             msg = f"{type(store).__name__} does not support the per-session lock"
             raise ConfigurationError(msg)
         return store
@@ -354,8 +350,7 @@ class AsyncSessionManager:
             take, self.lock_wait_s, f"the session lock was busy for {self.lock_wait_s:g} s"
         )
         if not no_session:
-            cycle.lock_token = token
-            cycle.lock_key = op.key
+            cycle.hold_lock(op.key, token)
 
     async def renew_lock(self, cycle: SessionCycle) -> bool:
         """Extend the lease of the lock ``cycle`` holds (call it in long handlers).
@@ -368,10 +363,10 @@ class AsyncSessionManager:
         return await store.renew_lock(cycle.lock_key, cycle.lock_token, self.lock_lease_ms)
 
     async def _release_lock(self, cycle: SessionCycle) -> None:
-        token, key = cycle.lock_token, cycle.lock_key
-        if token is None or key is None:
+        held = cycle.release_lock()
+        if held is None:
             return
-        cycle.lock_token = None
+        key, token = held
         try:
             await self._locking_store().release_lock(key, token)
         except StoreError:
@@ -383,9 +378,7 @@ class AsyncSessionManager:
 
     # ------------------------------------------------------------------ users
     def _user_store(self) -> AsyncUserStore:
-        store: object = self.store
-        if isinstance(store, CookieStore):  # cookie sessions: epochs in the revocation store
-            store = self._epochs
+        store = self._io  # for cookie sessions, the revocation store keeps the epochs
         if not isinstance(store, AsyncUserStore):
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)

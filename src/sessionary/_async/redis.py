@@ -378,7 +378,8 @@ class AsyncRedisStore:
         if self._cluster and record is not None and record.meta.user_key is not None:
             with mapped_redis_errors("reading the user epoch"):
                 epoch = await self._client.get(layout.user_epoch_key(record.meta.user_key))
-            record.user_epoch = None if epoch is None else int(epoch)
+            record = record._replace(user_epoch=None if epoch is None else int(epoch))
+            return result._replace(record=record)
         return result
 
     async def create(self, op: Create) -> CommitResult:
@@ -403,7 +404,7 @@ class AsyncRedisStore:
             await self._after_write(
                 op.key, binding=op.binding, now=op.now, user=op.user, deadline=op.deadline, due=due
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     async def update(self, op: Update) -> CommitResult:
@@ -444,7 +445,7 @@ class AsyncRedisStore:
                 deadline=op.deadline,
                 due=op.now,
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     async def destroy(self, op: Destroy) -> bool:
@@ -481,7 +482,7 @@ class AsyncRedisStore:
         """Index a login under its user and keep the expiry schedule (after the write)."""
         if binding is not None:
             index = self._layout.user_index_key(binding.user_key)
-            await self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.score])
+            await self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.deadline])
         if self.track_expiry:
             bucket = due_bucket(key, self.due_buckets)
             info = f"{deadline or 0}|{user or ''}".encode("utf-8", "surrogatepass")

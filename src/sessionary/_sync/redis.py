@@ -380,7 +380,8 @@ class RedisStore:
         if self._cluster and record is not None and record.meta.user_key is not None:
             with mapped_redis_errors("reading the user epoch"):
                 epoch = self._client.get(layout.user_epoch_key(record.meta.user_key))
-            record.user_epoch = None if epoch is None else int(epoch)
+            record = record._replace(user_epoch=None if epoch is None else int(epoch))
+            return result._replace(record=record)
         return result
 
     def create(self, op: Create) -> CommitResult:
@@ -403,7 +404,7 @@ class RedisStore:
             self._after_write(
                 op.key, binding=op.binding, now=op.now, user=op.user, deadline=op.deadline, due=due
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     def update(self, op: Update) -> CommitResult:
@@ -442,7 +443,7 @@ class RedisStore:
                 deadline=op.deadline,
                 due=op.now,
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     def destroy(self, op: Destroy) -> bool:
@@ -479,7 +480,7 @@ class RedisStore:
         """Index a login under its user and keep the expiry schedule (after the write)."""
         if binding is not None:
             index = self._layout.user_index_key(binding.user_key)
-            self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.score])
+            self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.deadline])
         if self.track_expiry:
             bucket = due_bucket(key, self.due_buckets)
             info = f"{deadline or 0}|{user or ''}".encode("utf-8", "surrogatepass")

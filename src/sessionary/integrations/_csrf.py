@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.observability import Observer, notify
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import ORIGIN_ONLY, CsrfFailure, CsrfGuard, CsrfOptions
-from sessionary.sansio.cycle import SessionCore, SessionCycle
+from sessionary.sansio.cycle import SessionCycle
 
 __all__ = [
     "CONTEXT_KEY",

@@ -1,6 +1,6 @@
 """What a sealed cookie session keeps in its revocation store: a floor per session.
 
-A sealed cookie (:mod:`sessionary.sansio.sealed_cycle`) carries its session's random ID
+A sealed cookie (:mod:`sessionary.sansio.sealed_flow`) carries its session's random ID
 (``sid``, 16 bytes, never shown) and a *pin*: the time of the last state change the
 application said must not be rolled back — a login, ``reauthenticate()``, ``rotate()`` or
 ``elevate()``. The revocation store keeps one number per pinned session, its *floor*: a
@@ -9,8 +9,8 @@ logout sets it to :data:`PIN_ENDED`, which no cookie reaches. The floor only eve
 (concurrent requests cannot lower it), and it is kept for one absolute timeout, after which
 every cookie it could refuse has expired anyway.
 
-With a revocation store the sealed cycle asks for two operations through the manager's
-side channel (``SessionCycle.epoch_request``):
+With a revocation store the sealed flow asks for two operations, driven like any other
+(``SessionCycle.next_op()``):
 
 * :class:`ReadCookieState` on every request carrying a sealed cookie: the session's floor
   and, for an authenticated cookie, its user's epoch — together, in one round trip where

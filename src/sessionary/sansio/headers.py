@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sessionary.sansio.cycle import ResponseUpdate
+from sessionary.sansio.response import ResponseUpdate
 
 __all__ = [
     "HeaderChanges",

@@ -1,12 +1,25 @@
 """Operations the core asks the I/O shell to perform, and the results it expects back.
 
-These dataclasses are the whole contract between the sans-IO core and a store: a store
-receives a storage key (a keyed hash, never the raw ID), encoded attribute bytes and
-metadata, and answers with a result. Times are integer milliseconds since the epoch,
-durations integer milliseconds.
+These are the whole contract between the sans-IO core and a store: a store receives a
+storage key (a keyed hash, never the raw ID), encoded attribute bytes and metadata, and
+answers with a result. Times are integer milliseconds since the epoch, durations integer
+milliseconds. Each operation has its own result type:
 
-They are value objects: treat them as immutable. (They are not ``frozen=True`` only because
-a frozen slotted dataclass costs three times as much to build, and a request builds several.)
+=======================  =====================================================
+operation                result
+=======================  =====================================================
+:class:`Load`            :class:`LoadResult`
+:class:`Create`          :class:`CommitResult`
+:class:`Update`          :class:`CommitResult`
+:class:`Destroy`         :class:`DestroyResult`
+:class:`Discard`         :class:`DiscardResult`
+``ReadCookieState``      ``CookieState`` (sealed cookies, :mod:`~sessionary.sansio.cookie_state`)
+``PinCookie``            :class:`PinResult`
+=======================  =====================================================
+
+Results are immutable (named tuples: as cheap to build as a tuple) and a store returns fresh
+ones; its attribute mappings are never changed after they are returned. Operations are
+value objects built by the core.
 """
 
 from __future__ import annotations
@@ -14,28 +27,33 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 
 __all__ = [
     "CommitResult",
     "CommitStatus",
     "Create",
     "Destroy",
+    "DestroyResult",
     "Discard",
+    "DiscardResult",
     "ExpiredSession",
     "Load",
     "LoadResult",
     "LoadStatus",
     "Operation",
-    "ReadEpoch",
+    "PinResult",
     "RecordMeta",
+    "Result",
     "StoredSession",
     "Update",
     "UserBinding",
 ]
 
 
-@dataclass(slots=True)
-class RecordMeta:
+class RecordMeta(NamedTuple):
     """Server-side metadata of a stored session; never accepted from the client (R33)."""
 
     created: int
@@ -45,7 +63,7 @@ class RecordMeta:
     """Idle timeout of this session."""
     deadline: int
     """Absolute deadline."""
-    digest: bytes = field(repr=False)
+    digest: bytes
     """Keyed digest of the current validator."""
     version: int = 1
     user: str | None = None
@@ -54,22 +72,34 @@ class RecordMeta:
     """The user's index tag (:meth:`~sessionary.sansio.keys.KeyRing.user_key`), when logged in."""
     stamp: int | None = None
     """Revocation stamp: the session is revoked once its user's epoch reaches it."""
-    device: bytes | None = field(default=None, repr=False)
+    device: bytes | None = None
     """Encoded device information (:mod:`sessionary.sansio.users`), when recorded."""
-    seal: bytes = field(default=b"", repr=False)
+    seal: bytes = b""
     """The record's MAC (:mod:`sessionary.sansio.record_auth`), kept by the store as is."""
 
+    def __repr__(self) -> str:
+        return (
+            f"RecordMeta(created={self.created}, accessed={self.accessed}, idle={self.idle}, "
+            f"deadline={self.deadline}, version={self.version}, user={self.user!r}, "
+            f"auth_time={self.auth_time}, user_key={self.user_key!r}, stamp={self.stamp})"
+        )
 
-@dataclass(slots=True)
-class StoredSession:
+
+class StoredSession(NamedTuple):
     """A session record as a store returns it: encoded attributes plus metadata."""
 
-    attributes: Mapping[str, bytes] = field(repr=False)
+    attributes: Mapping[str, bytes]
     meta: RecordMeta
     touched: bool = False
     user_epoch: int | None = None
     """The user's current epoch (``revoke_user`` time), read with the record; ``None`` when
     the record has no user or the store has not read it."""
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredSession(attributes=<{len(self.attributes)} fields>, meta={self.meta!r}, "
+            f"touched={self.touched}, user_epoch={self.user_epoch})"
+        )
 
 
 class LoadStatus(enum.Enum):
@@ -88,8 +118,7 @@ class LoadStatus(enum.Enum):
     """Something that is not a session record sits under this key (``reason`` says what)."""
 
 
-@dataclass(slots=True)
-class LoadResult:
+class LoadResult(NamedTuple):
     """What a store found: ``record`` only for ``FOUND``, ``reason`` for ``ENDED``/``CORRUPT``."""
 
     status: LoadStatus
@@ -106,12 +135,12 @@ class UserBinding:
     sessions, refuse with LIMIT (policy ``reject_new``) or end the oldest ones with the
     reason ``"evicted"`` (policy ``evict_oldest``) and report their keys. It records
     ``stamp`` and ``device`` with the session and adds the session to the user's index,
-    scored by ``score`` (its absolute deadline).
+    where it stays until ``deadline`` (its absolute deadline).
     """
 
     user_key: str
     stamp: int
-    score: int
+    deadline: int
     device: bytes | None = field(default=None, repr=False)
     max_sessions: int | None = None
     evict_oldest: bool = False
@@ -250,9 +279,8 @@ class CommitStatus(enum.Enum):
     """The request's lock expired or was taken over; nothing was written."""
 
 
-@dataclass(slots=True)
-class CommitResult:
-    """Outcome of a write.
+class CommitResult(NamedTuple):
+    """Outcome of a :class:`Create` or :class:`Update`.
 
     ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``);
     ``current`` is the record as it is now, for STALE.
@@ -261,6 +289,25 @@ class CommitResult:
     status: CommitStatus
     evicted: tuple[str, ...] = ()
     current: StoredSession | None = None
+
+
+class DestroyResult(NamedTuple):
+    """Outcome of a :class:`Destroy`."""
+
+    deleted: bool
+    """``False`` when nothing matched (already gone, or another validator)."""
+
+
+class DiscardResult(NamedTuple):
+    """Outcome of a :class:`Discard`."""
+
+    deleted: bool
+
+
+class PinResult(NamedTuple):
+    """Outcome of a ``PinCookie``: the floor the store now holds."""
+
+    floor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,17 +320,8 @@ class ExpiredSession:
     """``EXPIRED_IDLE`` or ``EXPIRED_ABSOLUTE``."""
 
 
-@dataclass(slots=True)
-class ReadEpoch:
-    """Read a user's epoch (the time of their last ``revoke_user``), or ``None``.
+Operation = Load | Create | Update | Destroy | Discard | ReadCookieState | PinCookie
+"""Everything the core may ask the shell to perform."""
 
-    Asked only by sealed cookie sessions whose :class:`~sessionary.CookieStore` has a
-    revocation store: the one server-side check that lets "log out everywhere" end them.
-    Not a store :data:`Operation`: the shell asks the revocation store through
-    ``cycle.epoch_request()`` / ``cycle.send_epoch()``.
-    """
-
-    user_key: str
-
-
-Operation = Load | Create | Update | Destroy | Discard
+Result = LoadResult | CommitResult | DestroyResult | DiscardResult | CookieState | PinResult
+"""Everything the shell may answer with (the type of the operation's own result)."""

@@ -512,9 +512,11 @@ def meta_from_fields(special: Mapping[bytes, bytes | None]) -> RecordMeta | None
         return None
     tag, stamp = special.get(USER_KEY_FIELD), special.get(STAMP_FIELD)
     if tag is not None:
-        meta.user_key = tag.decode("ascii", "replace")
-        meta.stamp = int(stamp) if stamp is not None and stamp.isdigit() else None
-        meta.device = special.get(DEVICE_FIELD)
+        meta = meta._replace(
+            user_key=tag.decode("ascii", "replace"),
+            stamp=int(stamp) if stamp is not None and stamp.isdigit() else None,
+            device=special.get(DEVICE_FIELD),
+        )
     return meta
 
 
@@ -540,7 +542,7 @@ def parse_load_reply(reply: Any) -> LoadResult:
     if stored is None:
         return _MISSING
     if len(reply) > 3:
-        stored.user_epoch = _int_or_none(reply[3])
+        stored = stored._replace(user_epoch=_int_or_none(reply[3]))
     return LoadResult(LoadStatus.FOUND, stored)
 
 

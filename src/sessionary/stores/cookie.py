@@ -6,9 +6,9 @@ the session cookie, sealed under the ``cookie-seal`` subkeys of ``SessionConfig.
 
     app.add_middleware(SessionMiddleware, store=CookieStore(), config=config)
 
-It moves no bytes by key: the manager recognises it and drives the sans-IO core in its
-client-side mode (:class:`~sessionary.sansio.sealed_cycle.SealedCycle`), so no store call is
-ever made. The cookie, name included, must fit 4096 bytes
+It is not a store but a storage mode (:class:`~sessionary.sansio.modes.SealedMode`): the
+core follows its sealed flow (:mod:`sessionary.sansio.sealed_flow`), so no store call is
+ever made but the revocation store's. The cookie, name included, must fit 4096 bytes
 (:class:`~sessionary.exceptions.CookieTooLargeError` otherwise).
 
 **Without a revocation store, nothing revokes a copied cookie.** A copy of the cookie taken
@@ -38,34 +38,15 @@ down fails closed. (See :mod:`sessionary.sansio.cookie_state`.)
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from sessionary.sansio.modes import SealedMode
 
 __all__ = ["CookieStore"]
 
-_logger = logging.getLogger("sessionary")
 
+class CookieStore(SealedMode):
+    """Selects client-side (sealed cookie) sessions. Works with sync and async managers.
 
-class CookieStore:
-    """Selects client-side (sealed cookie) sessions. Works with sync and async managers."""
+    ``revocation``: a store keeping per-user epochs and cookie floors (see the module).
+    """
 
-    __slots__ = ("revocation",)
-
-    def __init__(self, *, revocation: Any = None) -> None:
-        self.revocation = revocation
-        """A store keeping per-user epochs and cookie floors (checked by the manager)."""
-        if revocation is None:
-            _logger.warning(
-                "sessionary: CookieStore keeps sessions in the client; without a revocation "
-                "store neither logout nor rotate() revokes a copied cookie, and an older "
-                "cookie can be replayed until its idle or absolute timeout"
-            )
-
-    def __repr__(self) -> str:
-        return f"CookieStore(revocation={self.revocation!r})"
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-    def close(self) -> None:
-        """Nothing to release."""
+    __slots__ = ()

@@ -187,7 +187,7 @@ class MemoryEngine:
             self._records.move_to_end(op.key)
             snapshot = record.snapshot(touched=touched)
             if record.user_key is not None:
-                snapshot.user_epoch = self._epochs.get(record.user_key)
+                snapshot = snapshot._replace(user_epoch=self._epochs.get(record.user_key))
             return LoadResult(LoadStatus.FOUND, snapshot)
 
     def create(self, op: Create) -> CommitResult:
@@ -354,7 +354,7 @@ class MemoryEngine:
         """Record a login's binding and index the session under its user (caller holds lock)."""
         if binding is not None:
             record.bind(binding)
-            self._index.setdefault(binding.user_key, {})[key] = binding.score
+            self._index.setdefault(binding.user_key, {})[key] = binding.deadline
 
     def _end(self, user_key: str, key: str, reason: str) -> bool:
         index = self._index.get(user_key)
