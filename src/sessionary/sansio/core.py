@@ -120,6 +120,7 @@ class SessionCore:
         """
         return SessionCycle(
             self,
+            self.mode,
             cookie_headers,
             client=client,
             token_headers=token_headers,

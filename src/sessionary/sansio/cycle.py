@@ -32,7 +32,7 @@ sessions are anonymous and their cookie is cleared.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sessionary.config import StoreDownPolicy
 from sessionary.exceptions import SessionReadOnlyError, SessionStateError, StoreError
@@ -44,11 +44,52 @@ from sessionary.sansio.response import ResponseUpdate, plan_response
 from sessionary.sansio.session import Session
 
 if TYPE_CHECKING:
-    from sessionary.sansio.core import SessionCore
-    from sessionary.sansio.sealed_flow import SealedFlow
-    from sessionary.sansio.server_flow import ServerFlow
+    from sessionary.sansio.context import CoreContext
 
-__all__ = ["ResponseUpdate", "SessionCycle"]
+__all__ = ["Flow", "FlowSource", "ResponseUpdate", "SessionCycle"]
+
+
+class Flow(Protocol):
+    """What a storage mode does for one request (server-side store, sealed cookie)."""
+
+    def start(
+        self, cookie_headers: Iterable[str], token_headers: Iterable[str]
+    ) -> Operation | None:
+        """Read the presented ID: the request phase's first operation, or ``None``."""
+        ...
+
+    def on_request(self, result: Result) -> Operation | None:
+        """A request-phase result: the next operation, or ``None`` when the session is ready."""
+        ...
+
+    def plan(self, session: Session) -> Operation | None:
+        """The handler is done: the commit's first operation, or ``None``."""
+        ...
+
+    def on_response(self, result: Result, session: Session) -> Operation | None:
+        """A response-phase result: the next operation, or ``None`` when the commit is done."""
+        ...
+
+    def late_op(self, session: Session) -> Operation | None:
+        """After the response: an operation a late logout asks for, or ``None``."""
+        ...
+
+    @property
+    def loaded_id(self) -> str | None:
+        """The client's ID when it named a live session."""
+        ...
+
+    def csrf_binding(self, *, create: bool, committed: bool) -> bytes | None:
+        """What the session's CSRF secret is bound to."""
+        ...
+
+
+class FlowSource(Protocol):
+    """A storage mode: starts the flow each request follows."""
+
+    def flow(self, state: RequestState) -> Flow:
+        """The flow one request follows in this mode."""
+        ...
 
 
 class SessionCycle:
@@ -62,7 +103,8 @@ class SessionCycle:
 
     def __init__(
         self,
-        core: SessionCore,
+        core: CoreContext,
+        mode: FlowSource,
         cookie_headers: Iterable[str],
         *,
         client: str | None = None,
@@ -82,7 +124,7 @@ class SessionCycle:
         self._refused = False
         self.lock_key: str | None = None
         """The storage key the shell's lock was taken on (see :meth:`hold_lock`)."""
-        self._flow: ServerFlow | SealedFlow = core.mode.flow(state)
+        self._flow = mode.flow(state)
         self._op = self._flow.start(cookie_headers, token_headers)
         self._phase = Phase.REQUEST if self._op is not None else advance(Phase.REQUEST, Step.LOADED)
 

@@ -20,7 +20,7 @@ from sessionary.sansio.sealed_flow import SealedFlow
 from sessionary.sansio.server_flow import ServerFlow
 
 if TYPE_CHECKING:
-    from sessionary.sansio.core import SessionCore
+    from sessionary.sansio.context import CoreContext
     from sessionary.sansio.request import RequestState
 
 __all__ = ["SERVER", "SealedMode", "ServerMode", "StorageMode"]
@@ -39,7 +39,7 @@ class ServerMode:
     def __repr__(self) -> str:
         return "ServerMode()"
 
-    def bind(self, core: SessionCore) -> ServerMode:
+    def bind(self, core: CoreContext) -> ServerMode:
         """The mode as the core uses it (nothing to derive)."""
         del core
         return self
@@ -94,7 +94,7 @@ class SealedMode:
             raise ConfigurationError(msg)
         return sealer
 
-    def bind(self, core: SessionCore) -> SealedMode:
+    def bind(self, core: CoreContext) -> SealedMode:
         """This mode with its sealer, under the ``cookie-seal`` subkeys of ``core``'s ring."""
         if core.config.transport != "cookie":
             msg = "the cookie store needs transport='cookie'"
@@ -106,7 +106,7 @@ class SealedMode:
 
     def flow(self, state: RequestState) -> SealedFlow:
         """The flow one request follows in this mode."""
-        return SealedFlow(state, self)
+        return SealedFlow(state, self.sealer, revocation=self.checks_revocation)
 
     def io_store(self, store: Any) -> Any:
         """The store the shell performs this mode's operations on: the revocation store."""

@@ -15,7 +15,7 @@ from sessionary.config import StoreDownPolicy
 from sessionary.sansio.events import EventName, SessionEvent
 
 if TYPE_CHECKING:
-    from sessionary.sansio.core import SessionCore
+    from sessionary.sansio.context import CoreContext
     from sessionary.sansio.ids import SessionToken
     from sessionary.sansio.session import Session
 
@@ -36,7 +36,7 @@ _CLIENT_EVENTS = frozenset(
 class RequestState:
     """What one request knows about its session so far."""
 
-    core: SessionCore
+    core: CoreContext
     now: int
     client: str | None = None
     user_agent: str | None = None

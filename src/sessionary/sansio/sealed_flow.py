@@ -79,8 +79,8 @@ from sessionary.sansio.session import Session
 from sessionary.sansio.users import is_revoked
 
 if TYPE_CHECKING:
-    from sessionary.sansio.modes import SealedMode
     from sessionary.sansio.request import RequestState
+    from sessionary.sansio.sealed import Sealer
 
 __all__ = ["SEAL_PURPOSE", "SealedFlow", "cookie_aad"]
 
@@ -95,11 +95,13 @@ def cookie_aad(cookie_name: str, tenant: str) -> bytes:
 class SealedFlow:
     """One request's session carried in a sealed cookie. See the module docstring."""
 
-    __slots__ = ("_aad", "_csrf_premint", "_mode", "_payload", "_reseal", "_state")
+    __slots__ = ("_aad", "_csrf_premint", "_payload", "_reseal", "_revocation", "_sealer", "_state")
 
-    def __init__(self, state: RequestState, mode: SealedMode) -> None:
+    def __init__(self, state: RequestState, sealer: Sealer, *, revocation: bool) -> None:
         self._state = state
-        self._mode = mode
+        self._sealer = sealer
+        self._revocation = revocation
+        """Whether a revocation store checks each cookie (floors, user epochs)."""
         self._payload: SealedPayload | None = None
         self._reseal = False
         self._csrf_premint: bytes | None = None
@@ -162,7 +164,7 @@ class SealedFlow:
             state.event(expired, user=payload.user)
             return None
         self._payload = payload
-        if self._mode.checks_revocation:
+        if self._revocation:
             # The session's floor (rollback, logout) and its user's epoch: one read.
             user = payload.user
             state.session = None
@@ -250,7 +252,7 @@ class SealedFlow:
 
     def _unseal(self, box: bytes) -> SealedPayload | None:
         config = self._state.core.config
-        opened = self._mode.sealer.open(box, self._aad)
+        opened = self._sealer.open(box, self._aad)
         if opened is None:
             return None
         plaintext, generation = opened
@@ -332,7 +334,7 @@ class SealedFlow:
 
     def _pin(self, loaded: SealedPayload, floor: int) -> PinCookie | None:
         """With a revocation store: refuse the session's cookies pinned before ``floor``."""
-        if not self._mode.checks_revocation:
+        if not self._revocation:
             return None
         state = self._state
         config = state.core.config
@@ -350,7 +352,7 @@ class SealedFlow:
         size = sum(map(len, payload.attributes)) + sum(map(len, payload.attributes.values()))
         if size > config.max_size:
             raise SessionTooLargeError(size, config.max_size)
-        value = b64_encode(self._mode.sealer.seal(encode_payload(payload), self._aad))
+        value = b64_encode(self._sealer.seal(encode_payload(payload), self._aad))
         cookie_size = len(config.cookie.name) + len(value)
         if cookie_size > MAX_COOKIE_BYTES:
             raise CookieTooLargeError(cookie_size, MAX_COOKIE_BYTES)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sessionary.sansio.record_auth import record_seal, seal_matches
 
 if TYPE_CHECKING:
-    from sessionary.sansio.core import SessionCore
+    from sessionary.sansio.context import CoreContext
     from sessionary.sansio.ids import SessionToken
     from sessionary.sansio.ops import RecordMeta, StoredSession
 
@@ -27,7 +27,7 @@ __all__ = ["ServerRecord"]
 class ServerRecord:
     """The stored record one request works with."""
 
-    core: SessionCore
+    core: CoreContext
     key: str = ""
     """The storage key (a keyed hash of the selector, never the ID)."""
     digest: bytes = b""
