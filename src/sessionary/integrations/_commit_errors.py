@@ -48,12 +48,13 @@ def failed(status: int, commit_on_error: bool) -> bool:
 
 
 def store_was_down(status: int, cycle: SessionCycle) -> bool:
-    """A 5xx after the handler touched a session the store could not load: answer 503.
+    """A 500 after the handler touched a session the store could not load: answer 503.
 
     For frameworks that turn the session's ``StoreUnavailableError`` into their own 500
-    before the adapter sees it (an application wrapped whole by a middleware).
+    before the adapter sees it (an application wrapped whole by a middleware). Another
+    status (an application's own 503 page) is the application's answer and is kept.
     """
-    return status >= 500 and cycle.session.refused
+    return status == 500 and cycle.session.refused
 
 
 def delivers_id(update: ResponseUpdate) -> bool:
