@@ -159,6 +159,7 @@ def test_a_reused_store_whose_session_was_deleted_elsewhere_refuses_to_save(
     session["a"] = 1
     session.save()
     key = session.session_key
+    assert key is not None
     engine(key).flush()  # a logout elsewhere
     session["b"] = 2
     with pytest.raises(UpdateError):

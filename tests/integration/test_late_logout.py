@@ -263,7 +263,7 @@ async def test_django_async(stores: Stores) -> None:
         token = (await client.post("/login", secure=True)).cookies[COOKIE].value
         client.cookies = SimpleCookie({COOKIE: token})
         assert (await client.get("/whoami", secure=True)).json() == {"user": "ada"}
-        streamed = await client.get("/astream", secure=True)
+        streamed: Any = await client.get("/astream", secure=True)
         body = b"".join([chunk async for chunk in streamed.streaming_content])
         assert body.startswith(b"first;")
         assert MESSAGE in body.decode()
