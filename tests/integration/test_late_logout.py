@@ -110,7 +110,7 @@ async def asgi_stream(request: Request) -> StreamingResponse:
     return StreamingResponse(body())
 
 
-def test_asgi(stores: Stores) -> None:
+def test_asgi_streamed_logout_ends_the_session(stores: Stores) -> None:
     store = stores.make_async()
 
     @asynccontextmanager
@@ -170,7 +170,7 @@ def check_werkzeug(client: WerkzeugClient) -> None:
     assert json.loads(werkzeug_round(client, "GET", "/whoami", token).get_data()) == {"user": None}
 
 
-def test_wsgi(stores: Stores) -> None:
+def test_wsgi_streamed_logout_ends_the_session(stores: Stores) -> None:
     app = WsgiMiddleware(wsgi_app, store=stores.sync, config=session_config())
     check_werkzeug(WerkzeugClient(app, use_cookies=False))
 
@@ -196,7 +196,7 @@ def flask_app(store: Store) -> Flask:
     return app
 
 
-def test_flask(stores: Stores) -> None:
+def test_flask_streamed_logout_ends_the_session(stores: Stores) -> None:
     check_werkzeug(WerkzeugClient(flask_app(stores.sync), use_cookies=False))
 
 
@@ -240,7 +240,7 @@ def django_request(client: Client, method: str, url: str, token: str | None) -> 
     return client.generic(method, url, secure=True)
 
 
-def test_django(stores: Stores) -> None:
+def test_django_streamed_logout_ends_the_session(stores: Stores) -> None:
     with django_settings(stores.sync):
         client = Client()
         login = django_request(client, "POST", "/login", None)
@@ -255,7 +255,7 @@ def test_django(stores: Stores) -> None:
 
 
 @pytest.mark.anyio
-async def test_django_async(stores: Stores) -> None:
+async def test_django_async_streamed_logout_ends_the_session(stores: Stores) -> None:
     async_store = stores.make_async()
     with django_settings(stores.sync, async_store):
         client = AsyncClient()
@@ -292,7 +292,7 @@ async def aiohttp_stream(request: web.Request) -> web.StreamResponse:
 
 
 @pytest.mark.anyio
-async def test_aiohttp(stores: Stores) -> None:
+async def test_aiohttp_streamed_logout_ends_the_session(stores: Stores) -> None:
     app = web.Application()
     app.router.add_post("/login", aiohttp_login)
     app.router.add_get("/whoami", aiohttp_whoami)

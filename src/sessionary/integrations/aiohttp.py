@@ -23,7 +23,11 @@ the store is down, only requests that touch the session fail, with a generic 503
 streamed response whose commit fails, aiohttp can no longer swap the response or change its
 status: it goes out without a cookie and the lost change is logged as an error. Load the
 session before ``prepare()`` (``await get_session(request)``) so an outage is a 503 first.
-The store is closed on ``app.on_cleanup``.
+A ``logout()`` while a streamed response is written raises ``SessionClosedError`` (the cookie
+cannot be cleared) and the stored session ends when the handler returns. A failed request
+(the handler raised, or the response is a 5xx) commits only a logout or an explicit
+rotation, on aiohttp's 500 (``setup(..., commit_on_error=True)``: everything). The store is
+closed on ``app.on_cleanup``.
 
 ``setup(..., csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests: Origin /
 Fetch Metadata first, then the token from the ``X-CSRF-Token`` header or the ``csrf_token``

@@ -18,8 +18,18 @@ object (``get_session(request).login("42")`` type-checks). Close the store in th
 application's lifespan (``await store.aclose()``) so its connections end with the loop.
 The session is committed before ``http.response.start`` goes out, so ``Set-Cookie`` is never
 late. When the store is down, only requests that touch the session fail, with a generic 503
-and without a ``Set-Cookie`` that would overwrite the client's cookie (R77); a commit refused
-under the ``raise`` conflict policy answers 409.
+and without a ``Set-Cookie`` that would overwrite the client's cookie (R77) — also when the
+middleware wraps a whole Starlette/FastAPI app (``SessionMiddleware(app, ...)``: it gives the
+app an exception handler for ``StoreUnavailableError``); a commit refused under the ``raise``
+conflict policy answers 409.
+
+A failed request — the application raised, or its status is 5xx — commits only a logout or an
+explicit rotation, and its 500 carries the cleared cookie or the new ID (sent by this
+middleware when the framework's own 500 could not carry it; the error is re-raised for the
+server to log). ``commit_on_error=True`` commits a failed request like a successful one. A
+``logout()`` while a streamed body is sent raises ``SessionClosedError`` (the cookie cannot
+be cleared any more) and the stored session ends when the application returns. See
+``docs/adapters.md``.
 
 WebSocket handshakes are checked against an ``Origin`` allowlist *before* the session is
 loaded (cross-site WebSocket hijacking rides on the cookie): by default the ``Origin`` must be

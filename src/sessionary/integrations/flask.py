@@ -15,22 +15,31 @@
         session.login("42")   # rotates the ID; session.logout() ends it everywhere
         ...
 
-``flask.session`` stays a mutable mapping (with ``login``, ``logout``, ``rotate`` and
-``user_id`` on top). The configuration is read from ``app.config`` unless a
-:class:`~sessionary.SessionConfig` is passed:
+``flask.session`` is the request's :class:`~sessionary.Session`, a ``dict`` like Flask's own
+session (with ``login``, ``logout``, ``rotate`` and ``user_id`` on top). The configuration is
+read from ``app.config`` unless a :class:`~sessionary.SessionConfig` is passed:
 
 * ``SESSIONARY_SECRET_KEYS`` (a list), else ``SECRET_KEY`` + ``SECRET_KEY_FALLBACKS``;
 * ``SESSION_COOKIE_NAME`` when changed from Flask's ``"session"`` (else sessionary's
-  ``__Host-session``), ``SESSION_COOKIE_DOMAIN``, ``SESSION_COOKIE_PATH``,
-  ``SESSION_COOKIE_SAMESITE`` (``None`` keeps ``Lax``), ``SESSION_COOKIE_PARTITIONED``;
+  ``__Host-session``, a cookie for the whole host), ``SESSION_COOKIE_DOMAIN``,
+  ``SESSION_COOKIE_PATH`` (else ``APPLICATION_ROOT``, as Flask does, for names without the
+  ``__Host-`` prefix), ``SESSION_COOKIE_SAMESITE`` (``None`` keeps ``Lax``),
+  ``SESSION_COOKIE_PARTITIONED``; ``SESSION_COOKIE_HTTPONLY = False`` is refused;
 * ``SESSION_COOKIE_SECURE=False`` is honoured only with
   ``SESSIONARY_INSECURE_DEVELOPMENT_MODE=True`` (Flask's default is ``False``; sessionary keeps
   ``Secure`` on, which browsers accept from ``http://localhost``);
 * ``PERMANENT_SESSION_LIFETIME`` is the idle timeout when changed from Flask's 31 days;
   ``SESSIONARY_IDLE_TIMEOUT`` / ``SESSIONARY_ABSOLUTE_TIMEOUT`` (seconds) set both clocks.
 
-``session.permanent`` is accepted and ignored: sessionary's idle and absolute timeouts decide
-a session's life. A store outage answers 503 (only on requests that touch the session).
+``session.permanent`` is accepted and ignored, and ``SESSION_REFRESH_EACH_REQUEST`` does not
+apply: sessionary keeps expiry on the server (the idle timeout slides as the session is read,
+the cookie's ``Max-Age`` is the absolute deadline no request extends), the same for every
+session. A store outage answers 503 (only on requests that touch the session).
+
+A failed request (a 5xx, Flask's 500 for an exception) commits only a logout or an explicit
+rotation; ``Sessionary(app, commit_on_error=True)`` (or ``SESSIONARY_COMMIT_ON_ERROR``)
+commits it like a successful one. A ``logout()`` in a streamed body (``stream_with_context``)
+ends the stored session when the response is closed.
 
 ``Sessionary(app, csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests in a
 ``before_request`` hook: Origin / Fetch Metadata, then the token from the ``X-CSRF-Token``

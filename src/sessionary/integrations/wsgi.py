@@ -20,7 +20,14 @@ The session is committed inside ``start_response``, before the status and header
 the server; a change made while the body is being iterated raises
 :class:`~sessionary.exceptions.SessionClosedError` instead of being dropped silently (R85).
 When the store is down, only requests that touch the session fail, with a generic 503 and no
-``Set-Cookie``; a commit refused under the ``raise`` conflict policy answers 409.
+``Set-Cookie`` (also when a wrapped framework answered the session's error 500 itself); a
+commit refused under the ``raise`` conflict policy answers 409.
+
+A failed request — the application raised, or its status is 5xx — commits only a logout or an
+explicit rotation (``commit_on_error=True``: everything). When the client's ID changed, an
+application error is answered 500 here with the cookie, then raised from the body for the
+server to log; otherwise the server answers it. A ``logout()`` while the body is iterated ends
+the stored session when the server closes the body. See ``docs/adapters.md``.
 
 ``csrf=True`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests: Origin / Fetch Metadata
 first, then the token from the ``X-CSRF-Token`` header or the ``csrf_token`` field of a
