@@ -189,6 +189,11 @@ def test_a_deleted_session_is_not_resurrected_under_a_new_key(sessionary_engine:
     assert session.is_empty()
 
 
+def test_an_empty_session_is_true_as_every_sessionbase(engine: Engine) -> None:
+    """Django's test client checks ``if self.session:`` to reuse a session."""
+    assert bool(engine()) is True
+
+
 # ------------------------------------------------------------------------ through a request
 def cancelled(request: HttpRequest) -> HttpResponse:
     """Writes, then tells the middleware not to save (Django's ``modified = False``)."""

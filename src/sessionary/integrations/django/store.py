@@ -602,6 +602,10 @@ class SessionStore(SessionBase):
     def __len__(self) -> int:
         return len(self._get_session())
 
+    def __bool__(self) -> bool:
+        """Always true, as every ``SessionBase``: Django tests ``if client.session:``."""
+        return True
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SessionStore):
             other = other._get_session()
