@@ -53,7 +53,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreUnavailableError
-from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure, failed
+from sessionary.integrations._commit_errors import (
+    COMMIT_ERRORS,
+    commit_failure,
+    failed,
+    store_was_down,
+)
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
     CsrfContext,
@@ -183,6 +188,23 @@ async def _commit(request: web.Request, response: web.StreamResponse) -> web.Res
     return None
 
 
+async def _answer(
+    request: web.Request,
+    response: web.StreamResponse,
+    state: _State,
+    manager: AsyncSessionManager,
+) -> web.StreamResponse:
+    """The handler's response with the session committed, or the error response instead."""
+    if response.prepared:
+        return response  # streamed: committed on prepare, the body has been sent
+    if store_was_down(response.status, state.cycle):  # an inner middleware's own 500
+        state.committed = True
+        await _failed_commit(manager, state)  # no I/O: records fail_closed
+        return _error(503, "Service Unavailable")
+    error = await _commit(request, response)
+    return error if error is not None else response
+
+
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Streamed responses: commit just before ``prepare()`` sends the headers."""
     state = request.get(_STATE)
@@ -251,11 +273,7 @@ def session_middleware(
                     return refuse(failure, method, peer)
         state = request[_STATE] = _State(cycle, commit_on_error)
         try:
-            response = await handler(request)
-            if response.prepared:
-                return response  # streamed: committed on prepare, the body has been sent
-            error = await _commit(request, response)
-            return error if error is not None else response
+            return await _answer(request, await handler(request), state, manager)
         except StoreUnavailableError as exc:
             if state.committed:
                 raise
