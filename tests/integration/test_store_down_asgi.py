@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
 
 from sessionary import ConfigurationError, SessionConfig, StoreDownPolicy
 from sessionary.exceptions import StoreUnavailableError
@@ -252,3 +253,24 @@ def test_a_500_for_the_sessions_outage_is_answered_503(observer: RecordingObserv
     assert (response.status_code, response.text) == (503, "Service Unavailable")
     assert "set-cookie" not in response.headers
     assert observer.events["fail_closed"] == 1
+
+
+async def socket_reads_the_session(websocket: WebSocket) -> None:
+    dict(websocket.session)  # before accept: the outage ends the handshake
+    await websocket.accept()
+
+
+@pytest.mark.parametrize("wiring", ["add_middleware", "wraps_the_app"])
+def test_a_websocket_outage_still_reaches_the_server(wiring: str) -> None:
+    """The 503 handler a wrapped app gets answers HTTP only; a handshake fails as before."""
+    app = Starlette(routes=[WebSocketRoute("/ws", socket_reads_the_session)])
+    options: dict[str, Any] = {"store": down_store(), "config": session_config()}
+    asgi: Any = app
+    if wiring == "add_middleware":
+        app.add_middleware(SessionMiddleware, **options)
+    else:
+        asgi = SessionMiddleware(app, **options)
+    client = TestClient(asgi, base_url=BASE)
+    headers = {"cookie": f"{COOKIE}={mint_token().value}"}
+    with pytest.raises(StoreUnavailableError), client.websocket_connect("/ws", headers=headers):
+        pass

@@ -506,7 +506,10 @@ class _PlainResponse:
         await _send_error(send, self.status, self.text)
 
 
-async def _store_unavailable(request: object, error: Exception) -> _PlainResponse:
+async def _store_unavailable(connection: object, error: Exception) -> _PlainResponse:
+    scope = getattr(connection, "scope", None)
+    if not isinstance(scope, MutableMapping) or scope.get("type") != "http":
+        raise error  # a WebSocket: it reaches the middleware and the server, as before
     return _PlainResponse(503, b"Service Unavailable")
 
 
