@@ -377,3 +377,21 @@ def test_wsgi_a_raise_is_left_to_the_server_unless_the_cookie_must_change() -> N
         response.get_data()  # then the error goes on to the server, which logs it
     response.close()
     assert client.get("/whoami", base_url=BASE, headers=token).get_data() == b"None"
+
+
+@pytest.mark.parametrize("configured", ["argument", "app.config"])
+def test_flask_commit_on_error(configured: str) -> None:
+    app = flask_app()
+    if configured == "app.config":
+        app.config["SESSIONARY_COMMIT_ON_ERROR"] = True
+
+    @app.post("/write-then-500")
+    def write_then_500() -> tuple[dict[str, Any], int]:
+        session["failed"] = True
+        return {}, 500
+
+    Sessionary(app, store=MemoryStore(), commit_on_error=True if configured == "argument" else None)
+    client = app.test_client()
+    client.post("/set", base_url=BASE)
+    assert client.post("/write-then-500", base_url=BASE).status_code == 500
+    assert (client.get("/get", base_url=BASE).json or {})["keys"] == ["cart", "writes", "failed"]

@@ -380,7 +380,12 @@ def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]
 
 
 class Sessionary:
-    """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``."""
+    """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``.
+
+    ``commit_on_error=True`` commits a failed request (a 5xx) like a successful one; by
+    default only its logout or rotation is. ``None`` reads ``SESSIONARY_COMMIT_ON_ERROR``
+    from ``app.config`` (default ``False``).
+    """
 
     def __init__(
         self,
