@@ -94,13 +94,25 @@ async def ws(websocket: WebSocket) -> None:
     await websocket.close()
 
 
-def make_app(store: AsyncStore, config: SessionConfig) -> Starlette:
+async def write_then_raise(request: StarletteRequest) -> JSONResponse:
+    request.session["written"] = True
+    if "logout" in request.query_params:
+        get_session(request).logout()
+    raise RuntimeError("the handler failed")
+
+
+async def whoami(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"user": get_session(request).user_id})
+
+
+def make_app(store: AsyncStore, config: SessionConfig, *, debug: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await store.aclose()  # connections belong to the app's event loop
 
     app = Starlette(
+        debug=debug,
         lifespan=lifespan,
         routes=[
             Route("/read", read),
@@ -112,6 +124,8 @@ def make_app(store: AsyncStore, config: SessionConfig) -> Starlette:
             Route("/untouched", untouched),
             Route("/cacheable", cacheable),
             Route("/stream", stream_then_write),
+            Route("/whoami", whoami),
+            Route("/fail", write_then_raise),
             WebSocketRoute("/ws", ws),
         ],
     )
@@ -374,6 +388,38 @@ def test_writes_after_the_response_started_raise(client: TestClient) -> None:
     with pytest.raises(SessionClosedError):
         client.get("/stream")
     assert "late" not in client.get("/read").json()
+
+
+def test_a_raise_leaves_the_frameworks_500_when_the_cookie_stays(
+    store: AsyncStore, config: SessionConfig
+) -> None:
+    """Nothing to tell the client: Starlette's own 500 (here its debug page) answers."""
+    app = make_app(store, config, debug=True)
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        client.get("/login")
+        failed = client.get("/fail")
+        assert failed.status_code == 500
+        assert "RuntimeError" in failed.text  # the traceback page
+        assert "set-cookie" not in failed.headers
+        assert client.get("/read").json() == {}
+        assert client.get("/whoami").json() == {"user": "u1"}
+
+
+def test_a_raise_after_a_logout_answers_500_with_the_cleared_cookie_then_reraises(
+    store: AsyncStore, config: SessionConfig
+) -> None:
+    with TestClient(make_app(store, config), base_url=BASE) as client:
+        token = client.get("/login").cookies["__Host-session"]
+        with pytest.raises(RuntimeError, match="the handler failed"):
+            client.get("/fail?logout=1")  # the client got the 500; the server sees the error
+        client.cookies.clear()
+        headers = {"cookie": f"__Host-session={token}"}
+        assert client.get("/whoami", headers=headers).json() == {"user": None}
+    with TestClient(make_app(AsyncMemoryStore(), config), base_url=BASE) as client:
+        client.get("/login")
+        with pytest.raises(RuntimeError):
+            client.get("/fail?logout=1")
+        assert "__Host-session" not in client.cookies  # the 500 cleared it
 
 
 def test_get_session_needs_the_middleware() -> None:

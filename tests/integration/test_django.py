@@ -133,6 +133,12 @@ def boom(request: HttpRequest) -> HttpResponse:
     raise ValueError
 
 
+def flush_then_boom(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    request.session["after"] = "1"
+    raise ValueError
+
+
 def save_then_boom(request: HttpRequest) -> HttpResponse:
     request.session["a"] = "1"
     request.session.save()
@@ -222,6 +228,7 @@ urlpatterns = [
     path("conflict", conflict),
     path("boom", boom),
     path("save-then-boom", save_then_boom),
+    path("flush-then-boom", flush_then_boom),
     path("sessionary-login", sessionary_login),
     path("async/conflict", async_conflict),
     path("async/rotate", async_rotate),
@@ -378,7 +385,7 @@ def test_save_exists_and_reload(engine: None) -> None:
     key = session.session_key
     assert key is not None
     assert len(key) == 43
-    assert session.modified is False
+    assert session.modified is True  # as with Django's backends: save() leaves the flag
     assert session.exists(key)
     again = SessionStore(key)
     assert again["cart"] == [1, 2]
@@ -890,6 +897,16 @@ def test_other_view_errors_stay_500_and_write_nothing(
     assert failed.status_code == 500
     assert COOKIE not in failed.cookies
     assert observer.operations == []
+
+
+def test_a_propagated_error_still_commits_the_logout(client: Client) -> None:
+    """``DEBUG_PROPAGATE_EXCEPTIONS``: no response reaches the middleware; the flush holds."""
+    token = cookie_of(send(client, "POST", "/write?a=1"))
+    assert token
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True), pytest.raises(ValueError):
+        send(client, "POST", "/flush-then-boom", token)
+    assert SessionStore(token).load() == {}
+    assert not SessionStore().exists(token)
 
 
 def test_a_commit_made_before_a_crash_keeps_its_cookie(client: Client) -> None:
