@@ -50,8 +50,20 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as Starlette routes behind the ASGI middleware."""
     store = async_store(spec)  # created outside any event loop
     app = _starlette_app()
-    app.add_middleware(SessionMiddleware, store=store, config=spec.config, csrf=spec.csrf)
-    client = TestClient(app, base_url="https://testserver", cookies=_no_cookie_jar())
+    app.add_middleware(
+        SessionMiddleware,
+        store=store,
+        config=spec.config,
+        csrf=spec.csrf,
+        commit_on_error=spec.commit_on_error,
+    )
+    # Like a server: an application error is a 500 reply, not an exception here.
+    client = TestClient(
+        app,
+        base_url="https://testserver",
+        cookies=_no_cookie_jar(),
+        raise_server_exceptions=False,
+    )
     try:
         yield AsgiNoWithDriver(client)
     finally:
