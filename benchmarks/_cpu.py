@@ -34,12 +34,15 @@ from sessionary.sansio.ops import (
 )
 from sessionary.sansio.session import Session
 from sessionary.stores import AsyncMemoryStore
+from sessionary.stores.base import Capability
 
 _OK = CommitResult(CommitStatus.OK)
 
 
 class StubStore:
-    """An ``AsyncStore`` that answers instantly: every load finds the same record."""
+    """An ``AsyncSessionStore`` that answers instantly: every load finds the same record."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(self, found: LoadResult) -> None:
         self.found = found

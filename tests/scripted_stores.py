@@ -13,10 +13,13 @@ from sessionary.sansio.ops import (
     Update,
 )
 from sessionary.stores import AsyncMemoryStore, MemoryStore
+from sessionary.stores.base import Capability
 
 
 class FailingStore:
     """Async: loads go to a memory store; chosen operations fail or report a conflict."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(
         self, fail_load: bool = False, fail_commit: bool = False, conflict: bool = False
@@ -55,6 +58,8 @@ class FailingStore:
 
 class SyncFailingStore:
     """Sync twin of :class:`FailingStore` (flags set by the test)."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(self) -> None:
         self.inner = MemoryStore()

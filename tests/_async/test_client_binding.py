@@ -14,7 +14,7 @@ import pytest
 from sessionary import AsyncSessionManager, ClientBinding
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import UA, Device, manager_for
 
@@ -28,7 +28,7 @@ def mismatches(observer: CapturingObserver) -> list[tuple[list[str], bool]]:
     return [(e.detail["fields"], e.detail["ended"]) for e in observer.of(EventName.CLIENT_MISMATCH)]
 
 
-async def test_binding_is_off_by_default(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_binding_is_off_by_default(async_store: AsyncSessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(async_store, clock, observer)
     assert manager.config.client_binding is ClientBinding.OFF
@@ -40,7 +40,7 @@ async def test_binding_is_off_by_default(async_store: AsyncStore, clock: FakeClo
 
 
 async def test_detect_reports_each_mismatch_and_keeps_the_session(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(async_store, clock, observer, client_binding="detect")
@@ -65,7 +65,7 @@ async def test_detect_reports_each_mismatch_and_keeps_the_session(
 
 
 async def test_enforce_ends_the_session_on_a_mismatch(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(
@@ -92,7 +92,7 @@ async def test_enforce_ends_the_session_on_a_mismatch(
 
 
 async def test_a_key_rotation_keeps_the_binding_and_the_device_refs(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """Rotating ``[A]`` to ``[B, A]`` changes nothing a signed-in user can see: the client
     still matches (no ``client_mismatch``, no forced logout under ``enforce``), and the refs

@@ -15,7 +15,7 @@ import pytest
 
 from sessionary import AsyncSessionManager, SessionConfig
 from sessionary.exceptions import SessionRotatedError
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from tests._async.test_manager import Client, header
 from tests.concurrency import async_gather
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_fifty_concurrent_rotations_keep_every_write_and_issue_one_cookie(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)
@@ -49,7 +49,7 @@ async def test_fifty_concurrent_rotations_keep_every_write_and_issue_one_cookie(
 
 
 async def test_a_rotation_racing_ten_writers_keeps_every_write(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)
@@ -73,7 +73,7 @@ async def test_a_rotation_racing_ten_writers_keeps_every_write(
 
 
 async def test_of_two_concurrent_logins_one_signs_in_and_one_fails_visibly(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)

@@ -12,16 +12,20 @@ import pytest
 
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.keys import KeyRing
-from sessionary.stores.base import AsyncCookieStateStore, AsyncStore, AsyncUserStore
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores.base import AsyncSessionStore, Capability
 
 pytestmark = pytest.mark.anyio
 
 NOW = 1_750_000_000_000
+HOUR_MS = 3_600_000
 
 
-async def test_floors_rise_only_and_are_read_with_the_user_epoch(async_store: AsyncStore) -> None:
-    assert isinstance(async_store, AsyncCookieStateStore)
-    assert isinstance(async_store, AsyncUserStore)
+async def test_floors_rise_only_and_are_read_with_the_user_epoch(
+    async_store: AsyncSessionStore,
+) -> None:
+    assert {Capability.COOKIE_STATES, Capability.USER_INDEX} <= async_store.capabilities
+    assert isinstance(async_store, AsyncMemoryStore | AsyncRedisStore)
     cookie = KeyRing.cookie_key(b"s" * 16, "t1")
     user = KeyRing.user_key("ada", "t1")
     read = ReadCookieState(cookie, user, NOW)
@@ -29,7 +33,7 @@ async def test_floors_rise_only_and_are_read_with_the_user_epoch(async_store: As
     assert await async_store.pin_cookie(PinCookie(cookie, NOW, NOW, 60_000)) == NOW
     assert await async_store.pin_cookie(PinCookie(cookie, NOW - 5, NOW, 60_000)) == NOW
     assert await async_store.read_cookie_state(read) == CookieState(NOW, None)
-    await async_store.revoke_user(user, NOW + 1)
+    await async_store.revoke_user(user, NOW + 1, sessions_end_by=NOW + 1 + HOUR_MS)
     assert await async_store.read_cookie_state(read) == CookieState(NOW, NOW + 1)
     anonymous = ReadCookieState(cookie, None, NOW)
     assert await async_store.read_cookie_state(anonymous) == CookieState(NOW, None)

@@ -14,7 +14,7 @@ import pytest
 
 from sessionary import AsyncSessionManager
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_manager import Client
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_reauthentication_moves_a_session_to_the_newest_key(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     old, new = secrets.token_bytes(32), secrets.token_bytes(32)
     browser = Client(

@@ -16,7 +16,7 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device
 from tests.concurrency import async_gather, async_sleep
@@ -46,7 +46,9 @@ async def counter(device: Device) -> int:
     return value
 
 
-async def test_fifty_locked_increments_all_count(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_fifty_locked_increments_all_count(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
     """Acceptance: 50 concurrent increments under the lock → the counter reads 50."""
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=30
@@ -61,7 +63,7 @@ async def test_fifty_locked_increments_all_count(async_store: AsyncStore, clock:
 
 
 async def test_without_the_lock_strict_policy_never_loses_silently(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, conflict policy ``raise``: every increment
     either commits or raises StoreConflictError, and the counter equals the commits."""
@@ -79,7 +81,7 @@ async def test_without_the_lock_strict_policy_never_loses_silently(
 
 
 async def test_without_the_lock_last_writer_wins_reports_every_lost_update(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, default policy: increments can be lost, and a
     commit that overwrote a value changed since its read reports a ``conflict`` event (an
@@ -97,7 +99,7 @@ async def test_without_the_lock_last_writer_wins_reports_every_lost_update(
 
 
 async def test_a_busy_lock_times_out_with_a_typed_error(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
@@ -113,7 +115,7 @@ async def test_a_busy_lock_times_out_with_a_typed_error(
 
 
 async def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
@@ -133,7 +135,7 @@ async def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names
 
 
 async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_lease=0.5
@@ -158,7 +160,7 @@ async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
 
 
 async def test_locking_without_a_cookie_takes_no_lock(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(async_store, session_config(clock=clock), lock_wait=0)
     cycle = await manager.open([], lock=True)
@@ -207,7 +209,9 @@ async def test_events_reach_the_redis_stream_and_a_consumer_group(
     assert "events" in repr(stream)
 
 
-async def test_events_reach_the_memory_log(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_events_reach_the_memory_log(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
     log = AsyncMemoryEventLog(maxlen=3)
     manager = AsyncSessionManager(async_store, session_config(clock=clock), events=log)
     device = Device(manager)
@@ -222,7 +226,7 @@ async def test_events_reach_the_memory_log(async_store: AsyncStore, clock: FakeC
 
 
 async def test_the_sweeper_reports_each_expiry_once(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     if hasattr(async_store, "track_expiry"):
         async_store.track_expiry = True

@@ -17,7 +17,7 @@ from sessionary import AsyncSessionManager, SessionConfig
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, session_config
 from tests._async.test_manager import Client
 
@@ -30,7 +30,7 @@ USER_FIELD = b"\xffu"
 class RawRecords:
     """Direct access to a store's records, below the store API (the attacker's view)."""
 
-    def __init__(self, store: AsyncStore) -> None:
+    def __init__(self, store: AsyncSessionStore) -> None:
         self.store = store
 
     async def keys(self) -> list[str]:
@@ -82,7 +82,7 @@ class RawRecords:
 
 
 async def signed_in(
-    store: AsyncStore, config: SessionConfig, **data: object
+    store: AsyncSessionStore, config: SessionConfig, **data: object
 ) -> tuple[Client, CapturingObserver, str]:
     observer = CapturingObserver()
     browser = Client(AsyncSessionManager(store, config, observer=observer))
@@ -95,7 +95,7 @@ async def signed_in(
 
 
 async def assert_refused_as_corrupt(
-    browser: Client, observer: CapturingObserver, store: AsyncStore, reason: str
+    browser: Client, observer: CapturingObserver, store: AsyncSessionStore, reason: str
 ) -> None:
     seen: dict[str, object] = {}
     cycle = await browser.manager.open([f"{browser.manager.config.cookie.name}={browser.cookie}"])
@@ -116,7 +116,7 @@ def integrity_config(request: pytest.FixtureRequest) -> SessionConfig:
 
 
 async def test_a_user_changed_in_the_store_is_refused(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = await signed_in(async_store, integrity_config, role="user")
     await RawRecords(async_store).set_user(key, "admin")
@@ -124,7 +124,7 @@ async def test_a_user_changed_in_the_store_is_refused(
 
 
 async def test_a_value_changed_in_the_store_is_refused(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = await signed_in(async_store, integrity_config, credits=1)
     await RawRecords(async_store).set_attribute(key, "credits", JSON.encode(1_000_000))
@@ -132,7 +132,7 @@ async def test_a_value_changed_in_the_store_is_refused(
 
 
 async def test_a_field_deleted_in_the_store_is_refused(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = await signed_in(async_store, integrity_config, mfa_pending=True)
     await RawRecords(async_store).delete_attribute(key, "mfa_pending")
@@ -140,7 +140,7 @@ async def test_a_field_deleted_in_the_store_is_refused(
 
 
 async def test_an_older_value_put_back_is_refused(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     raw = RawRecords(async_store)
     browser, observer, key = await signed_in(async_store, integrity_config, status="user")
@@ -152,7 +152,7 @@ async def test_an_older_value_put_back_is_refused(
 
 
 async def test_a_value_copied_from_another_session_is_refused(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     raw = RawRecords(async_store)
     admin = Client(AsyncSessionManager(async_store, integrity_config))
@@ -169,7 +169,7 @@ async def test_a_value_copied_from_another_session_is_refused(
 
 
 async def test_an_untouched_record_still_loads(
-    async_store: AsyncStore, integrity_config: SessionConfig
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, _ = await signed_in(async_store, integrity_config, role="user")
     assert await browser.request() == {"role": "user"}

@@ -13,19 +13,21 @@ import secrets
 import pytest
 
 from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from tests.helpers import ABSOLUTE, HOUR, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_load_of_an_unknown_key_is_missing(async_store: AsyncStore) -> None:
+async def test_load_of_an_unknown_key_is_missing(async_store: AsyncSessionStore) -> None:
     result = await async_store.load(Ref().load())
     assert result.status is LoadStatus.MISSING
     assert result.record is None
 
 
-async def test_create_then_load_returns_attributes_and_metadata(async_store: AsyncStore) -> None:
+async def test_create_then_load_returns_attributes_and_metadata(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     created = await async_store.create(
         ref.create({"cart": b"\x01[1,2]", "name": b'\x01"x"'}, user="u1", auth_time=T0 - 5)
@@ -44,7 +46,7 @@ async def test_create_then_load_returns_attributes_and_metadata(async_store: Asy
     assert result.record.touched is False
 
 
-async def test_anonymous_record_has_no_user(async_store: AsyncStore) -> None:
+async def test_anonymous_record_has_no_user(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     result = await async_store.load(ref.load())
@@ -53,7 +55,9 @@ async def test_anonymous_record_has_no_user(async_store: AsyncStore) -> None:
     assert result.record.meta.auth_time is None
 
 
-async def test_wrong_validator_is_invalid_and_touches_nothing(async_store: AsyncStore) -> None:
+async def test_wrong_validator_is_invalid_and_touches_nothing(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     later = T0 + TOUCH + 1
@@ -66,7 +70,7 @@ async def test_wrong_validator_is_invalid_and_touches_nothing(async_store: Async
 
 
 async def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
-    async_store: AsyncStore,
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     nonce = secrets.token_bytes(8)
@@ -79,7 +83,7 @@ async def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
     assert dict(result.record.attributes) == {}
 
 
-async def test_touch_happens_only_when_due(async_store: AsyncStore) -> None:
+async def test_touch_happens_only_when_due(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     early = await async_store.load(ref.load(now=T0 + TOUCH - 1))
@@ -97,7 +101,7 @@ async def test_touch_happens_only_when_due(async_store: AsyncStore) -> None:
     assert again.record.meta.accessed == T0 + TOUCH
 
 
-async def test_idle_expiry_deletes_the_record(async_store: AsyncStore) -> None:
+async def test_idle_expiry_deletes_the_record(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     alive = await async_store.load(ref.load(now=T0 + IDLE - 1, touch_after=IDLE))
@@ -109,7 +113,7 @@ async def test_idle_expiry_deletes_the_record(async_store: AsyncStore) -> None:
 
 
 async def test_touches_extend_idle_but_never_the_absolute_deadline(
-    async_store: AsyncStore,
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     await async_store.create(ref.create())
@@ -123,14 +127,16 @@ async def test_touches_extend_idle_but_never_the_absolute_deadline(
     assert (await async_store.load(ref.load(now=T0))).status is LoadStatus.MISSING
 
 
-async def test_configured_idle_cap_applies_to_existing_records(async_store: AsyncStore) -> None:
+async def test_configured_idle_cap_applies_to_existing_records(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create(idle=IDLE))
     result = await async_store.load(ref.load(now=T0 + 10 * MINUTE, max_idle=10 * MINUTE))
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
-async def test_update_writes_deletes_and_bumps_version(async_store: AsyncStore) -> None:
+async def test_update_writes_deletes_and_bumps_version(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
     seal = secrets.token_bytes(16)
@@ -145,7 +151,7 @@ async def test_update_writes_deletes_and_bumps_version(async_store: AsyncStore) 
     assert loaded.record.meta.seal == seal  # the record's MAC is kept as given
 
 
-async def test_the_record_mac_is_kept_as_created(async_store: AsyncStore) -> None:
+async def test_the_record_mac_is_kept_as_created(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     seal = secrets.token_bytes(16)
     await async_store.create(ref.create({"a": b"\x011"}, seal=seal))
@@ -155,7 +161,7 @@ async def test_the_record_mac_is_kept_as_created(async_store: AsyncStore) -> Non
     assert loaded.record.meta.seal == seal
 
 
-async def test_update_never_recreates_a_destroyed_session(async_store: AsyncStore) -> None:
+async def test_update_never_recreates_a_destroyed_session(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     assert await async_store.destroy(ref.destroy()) is True
@@ -164,12 +170,12 @@ async def test_update_never_recreates_a_destroyed_session(async_store: AsyncStor
     assert (await async_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-async def test_update_of_an_unknown_key_is_gone(async_store: AsyncStore) -> None:
+async def test_update_of_an_unknown_key_is_gone(async_store: AsyncSessionStore) -> None:
     result = await async_store.update(Ref().update({"a": b"\x011"}))
     assert result.status is CommitStatus.GONE
 
 
-async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncStore) -> None:
+async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     result = await async_store.update(ref.update({"a": b"\x012"}, now=T0 + IDLE))
@@ -178,7 +184,7 @@ async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncStore) 
 
 
 async def test_an_update_at_another_version_is_stale_and_returns_the_record(
-    async_store: AsyncStore,
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
@@ -204,7 +210,7 @@ async def test_an_update_at_another_version_is_stale_and_returns_the_record(
     assert loaded.record.meta.version == 2
 
 
-async def test_a_rotation_makes_older_writers_stale(async_store: AsyncStore) -> None:
+async def test_a_rotation_makes_older_writers_stale(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -216,7 +222,7 @@ async def test_a_rotation_makes_older_writers_stale(async_store: AsyncStore) -> 
     assert late.current.meta.user == "alice"
 
 
-async def test_rotation_replaces_the_validator_atomically(async_store: AsyncStore) -> None:
+async def test_rotation_replaces_the_validator_atomically(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -231,7 +237,7 @@ async def test_rotation_replaces_the_validator_atomically(async_store: AsyncStor
     assert await async_store.destroy(ref.destroy()) is False  # old digest cannot destroy it
 
 
-async def test_update_is_idempotent_per_nonce(async_store: AsyncStore) -> None:
+async def test_update_is_idempotent_per_nonce(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"n": b"\x011"}))
     op = ref.update({"n": b"\x012"})
@@ -243,7 +249,9 @@ async def test_update_is_idempotent_per_nonce(async_store: AsyncStore) -> None:
     assert loaded.record.meta.version == 2
 
 
-async def test_a_slower_request_never_moves_access_time_back(async_store: AsyncStore) -> None:
+async def test_a_slower_request_never_moves_access_time_back(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     await async_store.update(ref.update({"a": b"\x011"}, now=T0 + 10 * MINUTE))
@@ -256,7 +264,7 @@ async def test_a_slower_request_never_moves_access_time_back(async_store: AsyncS
     assert alive.status is LoadStatus.FOUND
 
 
-async def test_reauthentication_can_extend_the_deadline(async_store: AsyncStore) -> None:
+async def test_reauthentication_can_extend_the_deadline(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     await async_store.update(ref.update(user="u", auth_time=T0, deadline=T0 + 2 * ABSOLUTE))
@@ -269,7 +277,7 @@ async def test_reauthentication_can_extend_the_deadline(async_store: AsyncStore)
     assert loaded.record.meta.deadline == T0 + 2 * ABSOLUTE
 
 
-async def test_destroy_needs_the_current_digest(async_store: AsyncStore) -> None:
+async def test_destroy_needs_the_current_digest(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     assert await async_store.destroy(ref.destroy(secrets.token_bytes(16))) is False
@@ -279,7 +287,7 @@ async def test_destroy_needs_the_current_digest(async_store: AsyncStore) -> None
     assert (await async_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-async def test_names_and_values_are_binary_safe(async_store: AsyncStore) -> None:
+async def test_names_and_values_are_binary_safe(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     attributes = {
         "ünïcödé 🔑": b'\x01"v"',
@@ -295,7 +303,7 @@ async def test_names_and_values_are_binary_safe(async_store: AsyncStore) -> None
     assert loaded.record.meta.version == 1  # an attribute named "_v" is not metadata
 
 
-async def test_thousands_of_fields_in_one_write(async_store: AsyncStore) -> None:
+async def test_thousands_of_fields_in_one_write(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     many = {f"k{i}": b"\x01%d" % i for i in range(3000)}
     await async_store.create(ref.create(many))
@@ -308,7 +316,7 @@ async def test_thousands_of_fields_in_one_write(async_store: AsyncStore) -> None
     assert len(loaded.record.attributes) == 3500
 
 
-async def test_discard_deletes_whatever_is_stored(async_store: AsyncStore) -> None:
+async def test_discard_deletes_whatever_is_stored(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     assert await async_store.discard(ref.discard()) is True
@@ -316,7 +324,9 @@ async def test_discard_deletes_whatever_is_stored(async_store: AsyncStore) -> No
     assert await async_store.discard(ref.discard()) is False
 
 
-async def test_an_expired_record_lingers_to_say_why_it_ended(async_store: AsyncStore) -> None:
+async def test_an_expired_record_lingers_to_say_why_it_ended(
+    async_store: AsyncSessionStore,
+) -> None:
     idle = Ref()
     await async_store.create(idle.create(linger=HOUR))
     # Long after the idle timeout, within the lingering hour: expired, not unknown.

@@ -13,7 +13,7 @@ from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock
 from tests._async.test_users import Device, manager_for
 
@@ -23,7 +23,7 @@ IDLE_S = 600
 ABSOLUTE_S = 3600
 
 
-async def index_members(store: AsyncStore, user_key: str) -> set[str] | None:
+async def index_members(store: AsyncSessionStore, user_key: str) -> set[str] | None:
     """The storage keys in the user's index, or ``None`` when the index does not exist."""
     if isinstance(store, AsyncMemoryStore):
         index = store.engine._index.get(user_key)
@@ -36,7 +36,9 @@ async def index_members(store: AsyncStore, user_key: str) -> set[str] | None:
     return {member.decode() for member in members if isinstance(member, bytes)}
 
 
-async def put_in_index(store: AsyncStore, user_key: str, storage_key: str, score: int) -> None:
+async def put_in_index(
+    store: AsyncSessionStore, user_key: str, storage_key: str, score: int
+) -> None:
     """Write a stale entry into the user's index, as a missed cleanup would leave it."""
     if isinstance(store, AsyncMemoryStore):
         store.engine._index.setdefault(user_key, {})[storage_key] = score
@@ -53,7 +55,7 @@ def storage_key_of(device: Device) -> str:
 
 
 async def test_revocation_hooks_end_sessions_and_name_their_reason(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R60: account disable/delete, factor change and admin action each have a hook."""
     observer = CapturingObserver()
@@ -101,7 +103,7 @@ async def test_revocation_hooks_end_sessions_and_name_their_reason(
 
 
 async def test_the_user_index_outlives_its_sessions_only_until_they_end(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R62: the index TTL covers its longest-lived session, no more; then the index is gone."""
     manager = manager_for(async_store, clock, idle_timeout=3000, absolute_timeout=ABSOLUTE_S)
@@ -127,7 +129,7 @@ async def test_the_user_index_outlives_its_sessions_only_until_they_end(
 
 
 async def test_the_index_never_brings_a_session_back(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R63: a stale index entry (a missed cleanup) never revives an ended session."""
     manager = manager_for(async_store, clock, idle_timeout=IDLE_S, absolute_timeout=ABSOLUTE_S)

@@ -16,7 +16,7 @@ import pytest
 from sessionary import ClientBinding, SessionManager
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import UA, Device, manager_for
 
@@ -30,7 +30,7 @@ def mismatches(observer: CapturingObserver) -> list[tuple[list[str], bool]]:
     return [(e.detail["fields"], e.detail["ended"]) for e in observer.of(EventName.CLIENT_MISMATCH)]
 
 
-def test_binding_is_off_by_default(sync_store: Store, clock: FakeClock) -> None:
+def test_binding_is_off_by_default(sync_store: SessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(sync_store, clock, observer)
     assert manager.config.client_binding is ClientBinding.OFF
@@ -42,7 +42,7 @@ def test_binding_is_off_by_default(sync_store: Store, clock: FakeClock) -> None:
 
 
 def test_detect_reports_each_mismatch_and_keeps_the_session(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(sync_store, clock, observer, client_binding="detect")
@@ -66,7 +66,7 @@ def test_detect_reports_each_mismatch_and_keeps_the_session(
     assert OTHER_IP not in repr(event)  # the address is never logged
 
 
-def test_enforce_ends_the_session_on_a_mismatch(sync_store: Store, clock: FakeClock) -> None:
+def test_enforce_ends_the_session_on_a_mismatch(sync_store: SessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(
         sync_store,
@@ -92,7 +92,7 @@ def test_enforce_ends_the_session_on_a_mismatch(sync_store: Store, clock: FakeCl
 
 
 def test_a_key_rotation_keeps_the_binding_and_the_device_refs(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     """Rotating ``[A]`` to ``[B, A]`` changes nothing a signed-in user can see: the client
     still matches (no ``client_mismatch``, no forced logout under ``enforce``), and the refs

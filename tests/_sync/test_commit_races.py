@@ -17,7 +17,7 @@ import pytest
 
 from sessionary import SessionConfig, SessionManager
 from sessionary.exceptions import SessionRotatedError
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from tests._sync.test_manager import Client, header
 from tests.concurrency import sync_gather
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_fifty_concurrent_rotations_keep_every_write_and_issue_one_cookie(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     manager = SessionManager(sync_store, config)
     browser = Client(manager)
@@ -51,7 +51,7 @@ def test_fifty_concurrent_rotations_keep_every_write_and_issue_one_cookie(
 
 
 def test_a_rotation_racing_ten_writers_keeps_every_write(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     manager = SessionManager(sync_store, config)
     browser = Client(manager)
@@ -75,7 +75,7 @@ def test_a_rotation_racing_ten_writers_keeps_every_write(
 
 
 def test_of_two_concurrent_logins_one_signs_in_and_one_fails_visibly(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     manager = SessionManager(sync_store, config)
     browser = Client(manager)

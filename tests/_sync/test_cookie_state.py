@@ -14,16 +14,20 @@ import pytest
 
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.keys import KeyRing
-from sessionary.stores.base import CookieStateStore, Store, UserStore
+from sessionary.stores import MemoryStore, RedisStore
+from sessionary.stores.base import Capability, SessionStore
 
 pytestmark = pytest.mark.anyio
 
 NOW = 1_750_000_000_000
+HOUR_MS = 3_600_000
 
 
-def test_floors_rise_only_and_are_read_with_the_user_epoch(sync_store: Store) -> None:
-    assert isinstance(sync_store, CookieStateStore)
-    assert isinstance(sync_store, UserStore)
+def test_floors_rise_only_and_are_read_with_the_user_epoch(
+    sync_store: SessionStore,
+) -> None:
+    assert {Capability.COOKIE_STATES, Capability.USER_INDEX} <= sync_store.capabilities
+    assert isinstance(sync_store, MemoryStore | RedisStore)
     cookie = KeyRing.cookie_key(b"s" * 16, "t1")
     user = KeyRing.user_key("ada", "t1")
     read = ReadCookieState(cookie, user, NOW)
@@ -31,7 +35,7 @@ def test_floors_rise_only_and_are_read_with_the_user_epoch(sync_store: Store) ->
     assert sync_store.pin_cookie(PinCookie(cookie, NOW, NOW, 60_000)) == NOW
     assert sync_store.pin_cookie(PinCookie(cookie, NOW - 5, NOW, 60_000)) == NOW
     assert sync_store.read_cookie_state(read) == CookieState(NOW, None)
-    sync_store.revoke_user(user, NOW + 1)
+    sync_store.revoke_user(user, NOW + 1, sessions_end_by=NOW + 1 + HOUR_MS)
     assert sync_store.read_cookie_state(read) == CookieState(NOW, NOW + 1)
     anonymous = ReadCookieState(cookie, None, NOW)
     assert sync_store.read_cookie_state(anonymous) == CookieState(NOW, None)

@@ -16,7 +16,7 @@ import pytest
 
 from sessionary import SessionManager
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_manager import Client
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 
 
 def test_reauthentication_moves_a_session_to_the_newest_key(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     old, new = secrets.token_bytes(32), secrets.token_bytes(32)
     browser = Client(SessionManager(sync_store, session_config(secret_keys=[old], clock=clock)))

@@ -19,7 +19,7 @@ from sessionary import SessionConfig, SessionManager
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.stores import MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, session_config
 from tests._sync.test_manager import Client
 
@@ -32,7 +32,7 @@ USER_FIELD = b"\xffu"
 class RawRecords:
     """Direct access to a store's records, below the store API (the attacker's view)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SessionStore) -> None:
         self.store = store
 
     def keys(self) -> list[str]:
@@ -84,7 +84,7 @@ class RawRecords:
 
 
 def signed_in(
-    store: Store, config: SessionConfig, **data: object
+    store: SessionStore, config: SessionConfig, **data: object
 ) -> tuple[Client, CapturingObserver, str]:
     observer = CapturingObserver()
     browser = Client(SessionManager(store, config, observer=observer))
@@ -97,7 +97,7 @@ def signed_in(
 
 
 def assert_refused_as_corrupt(
-    browser: Client, observer: CapturingObserver, store: Store, reason: str
+    browser: Client, observer: CapturingObserver, store: SessionStore, reason: str
 ) -> None:
     seen: dict[str, object] = {}
     cycle = browser.manager.open([f"{browser.manager.config.cookie.name}={browser.cookie}"])
@@ -118,7 +118,7 @@ def integrity_config(request: pytest.FixtureRequest) -> SessionConfig:
 
 
 def test_a_user_changed_in_the_store_is_refused(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = signed_in(sync_store, integrity_config, role="user")
     RawRecords(sync_store).set_user(key, "admin")
@@ -126,7 +126,7 @@ def test_a_user_changed_in_the_store_is_refused(
 
 
 def test_a_value_changed_in_the_store_is_refused(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = signed_in(sync_store, integrity_config, credits=1)
     RawRecords(sync_store).set_attribute(key, "credits", JSON.encode(1_000_000))
@@ -134,7 +134,7 @@ def test_a_value_changed_in_the_store_is_refused(
 
 
 def test_a_field_deleted_in_the_store_is_refused(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, key = signed_in(sync_store, integrity_config, mfa_pending=True)
     RawRecords(sync_store).delete_attribute(key, "mfa_pending")
@@ -142,7 +142,7 @@ def test_a_field_deleted_in_the_store_is_refused(
 
 
 def test_an_older_value_put_back_is_refused(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     raw = RawRecords(sync_store)
     browser, observer, key = signed_in(sync_store, integrity_config, status="user")
@@ -154,7 +154,7 @@ def test_an_older_value_put_back_is_refused(
 
 
 def test_a_value_copied_from_another_session_is_refused(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     raw = RawRecords(sync_store)
     admin = Client(SessionManager(sync_store, integrity_config))
@@ -171,7 +171,7 @@ def test_a_value_copied_from_another_session_is_refused(
 
 
 def test_an_untouched_record_still_loads(
-    sync_store: Store, integrity_config: SessionConfig
+    sync_store: SessionStore, integrity_config: SessionConfig
 ) -> None:
     browser, observer, _ = signed_in(sync_store, integrity_config, role="user")
     assert browser.request() == {"role": "user"}

@@ -15,19 +15,21 @@ import secrets
 import pytest
 
 from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from tests.helpers import ABSOLUTE, HOUR, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
 
 
-def test_load_of_an_unknown_key_is_missing(sync_store: Store) -> None:
+def test_load_of_an_unknown_key_is_missing(sync_store: SessionStore) -> None:
     result = sync_store.load(Ref().load())
     assert result.status is LoadStatus.MISSING
     assert result.record is None
 
 
-def test_create_then_load_returns_attributes_and_metadata(sync_store: Store) -> None:
+def test_create_then_load_returns_attributes_and_metadata(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     created = sync_store.create(
         ref.create({"cart": b"\x01[1,2]", "name": b'\x01"x"'}, user="u1", auth_time=T0 - 5)
@@ -46,7 +48,7 @@ def test_create_then_load_returns_attributes_and_metadata(sync_store: Store) -> 
     assert result.record.touched is False
 
 
-def test_anonymous_record_has_no_user(sync_store: Store) -> None:
+def test_anonymous_record_has_no_user(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     result = sync_store.load(ref.load())
@@ -55,7 +57,9 @@ def test_anonymous_record_has_no_user(sync_store: Store) -> None:
     assert result.record.meta.auth_time is None
 
 
-def test_wrong_validator_is_invalid_and_touches_nothing(sync_store: Store) -> None:
+def test_wrong_validator_is_invalid_and_touches_nothing(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     later = T0 + TOUCH + 1
@@ -68,7 +72,7 @@ def test_wrong_validator_is_invalid_and_touches_nothing(sync_store: Store) -> No
 
 
 def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
-    sync_store: Store,
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     nonce = secrets.token_bytes(8)
@@ -81,7 +85,7 @@ def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
     assert dict(result.record.attributes) == {}
 
 
-def test_touch_happens_only_when_due(sync_store: Store) -> None:
+def test_touch_happens_only_when_due(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     early = sync_store.load(ref.load(now=T0 + TOUCH - 1))
@@ -99,7 +103,7 @@ def test_touch_happens_only_when_due(sync_store: Store) -> None:
     assert again.record.meta.accessed == T0 + TOUCH
 
 
-def test_idle_expiry_deletes_the_record(sync_store: Store) -> None:
+def test_idle_expiry_deletes_the_record(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     alive = sync_store.load(ref.load(now=T0 + IDLE - 1, touch_after=IDLE))
@@ -111,7 +115,7 @@ def test_idle_expiry_deletes_the_record(sync_store: Store) -> None:
 
 
 def test_touches_extend_idle_but_never_the_absolute_deadline(
-    sync_store: Store,
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     sync_store.create(ref.create())
@@ -125,14 +129,16 @@ def test_touches_extend_idle_but_never_the_absolute_deadline(
     assert (sync_store.load(ref.load(now=T0))).status is LoadStatus.MISSING
 
 
-def test_configured_idle_cap_applies_to_existing_records(sync_store: Store) -> None:
+def test_configured_idle_cap_applies_to_existing_records(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create(idle=IDLE))
     result = sync_store.load(ref.load(now=T0 + 10 * MINUTE, max_idle=10 * MINUTE))
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
-def test_update_writes_deletes_and_bumps_version(sync_store: Store) -> None:
+def test_update_writes_deletes_and_bumps_version(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
     seal = secrets.token_bytes(16)
@@ -145,7 +151,7 @@ def test_update_writes_deletes_and_bumps_version(sync_store: Store) -> None:
     assert loaded.record.meta.seal == seal  # the record's MAC is kept as given
 
 
-def test_the_record_mac_is_kept_as_created(sync_store: Store) -> None:
+def test_the_record_mac_is_kept_as_created(sync_store: SessionStore) -> None:
     ref = Ref()
     seal = secrets.token_bytes(16)
     sync_store.create(ref.create({"a": b"\x011"}, seal=seal))
@@ -155,7 +161,7 @@ def test_the_record_mac_is_kept_as_created(sync_store: Store) -> None:
     assert loaded.record.meta.seal == seal
 
 
-def test_update_never_recreates_a_destroyed_session(sync_store: Store) -> None:
+def test_update_never_recreates_a_destroyed_session(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     assert sync_store.destroy(ref.destroy()) is True
@@ -164,12 +170,12 @@ def test_update_never_recreates_a_destroyed_session(sync_store: Store) -> None:
     assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-def test_update_of_an_unknown_key_is_gone(sync_store: Store) -> None:
+def test_update_of_an_unknown_key_is_gone(sync_store: SessionStore) -> None:
     result = sync_store.update(Ref().update({"a": b"\x011"}))
     assert result.status is CommitStatus.GONE
 
 
-def test_update_after_expiry_is_gone_and_deletes(sync_store: Store) -> None:
+def test_update_after_expiry_is_gone_and_deletes(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     result = sync_store.update(ref.update({"a": b"\x012"}, now=T0 + IDLE))
@@ -178,7 +184,7 @@ def test_update_after_expiry_is_gone_and_deletes(sync_store: Store) -> None:
 
 
 def test_an_update_at_another_version_is_stale_and_returns_the_record(
-    sync_store: Store,
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
@@ -204,7 +210,7 @@ def test_an_update_at_another_version_is_stale_and_returns_the_record(
     assert loaded.record.meta.version == 2
 
 
-def test_a_rotation_makes_older_writers_stale(sync_store: Store) -> None:
+def test_a_rotation_makes_older_writers_stale(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -216,7 +222,7 @@ def test_a_rotation_makes_older_writers_stale(sync_store: Store) -> None:
     assert late.current.meta.user == "alice"
 
 
-def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
+def test_rotation_replaces_the_validator_atomically(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -231,7 +237,7 @@ def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
     assert sync_store.destroy(ref.destroy()) is False  # old digest cannot destroy it
 
 
-def test_update_is_idempotent_per_nonce(sync_store: Store) -> None:
+def test_update_is_idempotent_per_nonce(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"n": b"\x011"}))
     op = ref.update({"n": b"\x012"})
@@ -243,7 +249,9 @@ def test_update_is_idempotent_per_nonce(sync_store: Store) -> None:
     assert loaded.record.meta.version == 2
 
 
-def test_a_slower_request_never_moves_access_time_back(sync_store: Store) -> None:
+def test_a_slower_request_never_moves_access_time_back(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     sync_store.update(ref.update({"a": b"\x011"}, now=T0 + 10 * MINUTE))
@@ -256,7 +264,7 @@ def test_a_slower_request_never_moves_access_time_back(sync_store: Store) -> Non
     assert alive.status is LoadStatus.FOUND
 
 
-def test_reauthentication_can_extend_the_deadline(sync_store: Store) -> None:
+def test_reauthentication_can_extend_the_deadline(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     sync_store.update(ref.update(user="u", auth_time=T0, deadline=T0 + 2 * ABSOLUTE))
@@ -269,7 +277,7 @@ def test_reauthentication_can_extend_the_deadline(sync_store: Store) -> None:
     assert loaded.record.meta.deadline == T0 + 2 * ABSOLUTE
 
 
-def test_destroy_needs_the_current_digest(sync_store: Store) -> None:
+def test_destroy_needs_the_current_digest(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     assert sync_store.destroy(ref.destroy(secrets.token_bytes(16))) is False
@@ -279,7 +287,7 @@ def test_destroy_needs_the_current_digest(sync_store: Store) -> None:
     assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-def test_names_and_values_are_binary_safe(sync_store: Store) -> None:
+def test_names_and_values_are_binary_safe(sync_store: SessionStore) -> None:
     ref = Ref()
     attributes = {
         "ünïcödé 🔑": b'\x01"v"',
@@ -295,7 +303,7 @@ def test_names_and_values_are_binary_safe(sync_store: Store) -> None:
     assert loaded.record.meta.version == 1  # an attribute named "_v" is not metadata
 
 
-def test_thousands_of_fields_in_one_write(sync_store: Store) -> None:
+def test_thousands_of_fields_in_one_write(sync_store: SessionStore) -> None:
     ref = Ref()
     many = {f"k{i}": b"\x01%d" % i for i in range(3000)}
     sync_store.create(ref.create(many))
@@ -308,7 +316,7 @@ def test_thousands_of_fields_in_one_write(sync_store: Store) -> None:
     assert len(loaded.record.attributes) == 3500
 
 
-def test_discard_deletes_whatever_is_stored(sync_store: Store) -> None:
+def test_discard_deletes_whatever_is_stored(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     assert sync_store.discard(ref.discard()) is True
@@ -316,7 +324,9 @@ def test_discard_deletes_whatever_is_stored(sync_store: Store) -> None:
     assert sync_store.discard(ref.discard()) is False
 
 
-def test_an_expired_record_lingers_to_say_why_it_ended(sync_store: Store) -> None:
+def test_an_expired_record_lingers_to_say_why_it_ended(
+    sync_store: SessionStore,
+) -> None:
     idle = Ref()
     sync_store.create(idle.create(linger=HOUR))
     # Long after the idle timeout, within the lingering hour: expired, not unknown.

@@ -13,7 +13,7 @@ from sessionary import ConfigurationError
 from sessionary.integrations.aiohttp import Handler, get_session, new_session, setup
 from sessionary.sansio.ids import mint_token
 from sessionary.stores import AsyncMemoryStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 from tests.scripted_stores import FailingStore
 
@@ -51,7 +51,9 @@ async def read(request: web.Request) -> web.Response:
 async def client_for() -> AsyncIterator[object]:
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def make(store: AsyncStore, **config: object) -> TestClient[web.Request, web.Application]:
+    async def make(
+        store: AsyncSessionStore, **config: object
+    ) -> TestClient[web.Request, web.Application]:
         app = web.Application()
         app.router.add_post("/write", write)
         app.router.add_get("/stream", stream)

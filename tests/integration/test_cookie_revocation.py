@@ -13,7 +13,7 @@ from sessionary.sansio.core import SessionCore
 from sessionary.sansio.events import EventName
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import FakeClock, capture_events, session_config
 from tests.browser import Browser
 
@@ -25,7 +25,7 @@ def test_revoke_user_ends_sealed_cookie_sessions(
     kind: str, request: pytest.FixtureRequest, key_prefix: str
 ) -> None:
     clock = FakeClock(1_750_000_000)
-    epochs: Store
+    epochs: SessionStore
     if kind == "redis":
         request.getfixturevalue("redis_admin")
         epochs = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix=key_prefix)

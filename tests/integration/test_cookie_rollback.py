@@ -21,7 +21,7 @@ from sessionary.sansio.cookie_state import PinCookie
 from sessionary.sansio.events import EventName
 from sessionary.sansio.session import Session
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.redis_counting import CountingRedis
 
@@ -51,7 +51,7 @@ class Client:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def revocation(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Store]:
+def revocation(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[SessionStore]:
     if request.param == "memory":
         yield MemoryStore()
         return
@@ -73,7 +73,9 @@ def observer() -> CapturingObserver:
 
 
 @pytest.fixture
-def manager(revocation: Store, clock: FakeClock, observer: CapturingObserver) -> SessionManager:
+def manager(
+    revocation: SessionStore, clock: FakeClock, observer: CapturingObserver
+) -> SessionManager:
     return SessionManager(
         CookieStore(revocation=revocation), session_config(clock=clock), observer=observer
     )
@@ -190,7 +192,7 @@ def test_two_rotations_in_the_same_millisecond_still_supersede(manager: SessionM
     assert contents(client.request()) == ("ada", {})
 
 
-def test_the_floor_never_goes_down(revocation: Store, clock: FakeClock) -> None:
+def test_the_floor_never_goes_down(revocation: SessionStore, clock: FakeClock) -> None:
     now = int(clock() * 1000)
     pin = revocation.pin_cookie  # type: ignore[attr-defined]
     assert pin(PinCookie("k", 500, now, 60_000)) == 500

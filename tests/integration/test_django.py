@@ -43,7 +43,8 @@ from sessionary.integrations.django import (
 from sessionary.integrations.django.conf import Runtime
 from sessionary.integrations.django.expiry import shape_cookie
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore
+from sessionary.stores.base import SessionStore as SyncSessionStore
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django, reply_of
@@ -61,7 +62,9 @@ PASSWORD = "correct horse"
 # --------------------------------------------------------------------------- views
 
 
-def twin_stores(store_kind: str, key_prefix: str, request: Any) -> tuple[Store, AsyncStore]:
+def twin_stores(
+    store_kind: str, key_prefix: str, request: Any
+) -> tuple[SyncSessionStore, AsyncSessionStore]:
     """A sync and an async store over the same sessions (one engine, or one Redis prefix)."""
     if store_kind == "memory":
         memory = MemoryEngine()
@@ -243,8 +246,8 @@ urlpatterns = [
 # --------------------------------------------------------------------------- fixtures
 def _sessionary(
     config: SessionConfig,
-    store: Store | None,
-    async_store: AsyncStore | None = None,
+    store: SyncSessionStore | None,
+    async_store: AsyncSessionStore | None = None,
     observer: CapturingObserver | None = None,
 ) -> Any:
     return override_settings(
@@ -265,7 +268,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(store_kind: str, request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Store]:
+def store(
+    store_kind: str, request: pytest.FixtureRequest, key_prefix: str
+) -> Iterator[SyncSessionStore]:
     if store_kind == "memory":
         yield MemoryStore()
         return
@@ -281,7 +286,9 @@ def observer() -> CapturingObserver:
 
 
 @pytest.fixture
-def engine(store: Store, config: SessionConfig, observer: CapturingObserver) -> Iterator[None]:
+def engine(
+    store: SyncSessionStore, config: SessionConfig, observer: CapturingObserver
+) -> Iterator[None]:
     """sessionary's engine on ``store`` with the FakeClock config."""
     with _sessionary(config, store, observer=observer):
         yield
@@ -591,7 +598,7 @@ def test_expiry_zero_means_browser_close_and_none_resets(engine: None) -> None:
     session.set_expiry(None)  # removing an absent expiry is fine
 
 
-def test_browser_close_default_follows_the_cookie_configuration(store: Store) -> None:
+def test_browser_close_default_follows_the_cookie_configuration(store: SyncSessionStore) -> None:
     config = session_config(cookie=CookieOptions(persistent=False))
     with _sessionary(config, store):
         session = SessionStore()
@@ -787,7 +794,7 @@ def test_test_client_force_login_and_logout(client: Client, user: User) -> None:
 
 
 def test_django_own_middleware_works_with_this_engine(
-    store: Store, config: SessionConfig, user: User
+    store: SyncSessionStore, config: SessionConfig, user: User
 ) -> None:
     stock = [
         "django.contrib.sessions.middleware.SessionMiddleware",
@@ -854,7 +861,7 @@ def test_an_inner_middleware_touching_a_down_store_gets_503(config: SessionConfi
         down.close()
 
 
-def test_header_transport(store: Store) -> None:
+def test_header_transport(store: SyncSessionStore) -> None:
     config = session_config(transport="header")
     with _sessionary(config, store):
         client = Client()
@@ -871,7 +878,7 @@ def test_header_transport(store: Store) -> None:
         }
 
 
-def test_a_refused_commit_answers_409(store: Store) -> None:
+def test_a_refused_commit_answers_409(store: SyncSessionStore) -> None:
     with _sessionary(session_config(conflict_policy=ConflictPolicy.RAISE), store):
         client = Client()
         token = cookie_of(send(client, "POST", "/write?n=0"))
@@ -881,7 +888,7 @@ def test_a_refused_commit_answers_409(store: Store) -> None:
         assert send(client, "GET", "/read", token).json() == {"data": {"n": "theirs"}}
 
 
-def test_partitioned_cookies_are_sent_as_rendered(store: Store) -> None:
+def test_partitioned_cookies_are_sent_as_rendered(store: SyncSessionStore) -> None:
     config = session_config(cookie=CookieOptions(partitioned=True))
     with _sessionary(config, store):
         response = send(Client(), "POST", "/write?a=1")

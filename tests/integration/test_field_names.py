@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sessionary import SessionManager
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, session_config
 
 SPELLED_LIKE_INTERNALS = ["\x00sessionary-meta", "\xffm", "\xffu", "\xffx", "_v", ""]
@@ -21,7 +21,7 @@ SPELLED_LIKE_INTERNALS = ["\x00sessionary-meta", "\xffm", "\xffu", "\xffx", "_v"
 
 @pytest.mark.parametrize("encrypt_at_rest", [False, True], ids=["plain", "encrypted"])
 def test_any_attribute_names_round_trip_without_corrupting_the_record(
-    sync_store: Store, encrypt_at_rest: bool
+    sync_store: SessionStore, encrypt_at_rest: bool
 ) -> None:
     config = session_config(encrypt_at_rest=encrypt_at_rest)
     observer = CapturingObserver()

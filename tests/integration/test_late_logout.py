@@ -35,7 +35,7 @@ from sessionary.integrations.wsgi import SessionMiddleware as WsgiMiddleware
 from sessionary.integrations.wsgi import StartResponse
 from sessionary.integrations.wsgi import get_session as wsgi_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django
@@ -54,7 +54,7 @@ MESSAGE = "cookie could not be cleared"
 class Stores:
     """A sync store, and async stores over the same sessions (each closed on its own loop)."""
 
-    def __init__(self, sync: Store, make_async: Callable[[], AsyncStore]) -> None:
+    def __init__(self, sync: SessionStore, make_async: Callable[[], AsyncSessionStore]) -> None:
         self.sync = sync
         self.make_async = make_async
 
@@ -176,7 +176,7 @@ def test_wsgi_streamed_logout_ends_the_session(stores: Stores) -> None:
 
 
 # ------------------------------------------------------------------------------ Flask
-def flask_app(store: Store) -> Flask:
+def flask_app(store: SessionStore) -> Flask:
     app = Flask(__name__)
 
     @app.post("/login")
@@ -230,7 +230,7 @@ urlpatterns = [
 ]
 
 
-def django_settings(store: Store, async_store: AsyncStore | None = None) -> Any:
+def django_settings(store: SessionStore, async_store: AsyncSessionStore | None = None) -> Any:
     sessionary = {"CONFIG": session_config(), "STORE": store, "ASYNC_STORE": async_store}
     return override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary)
 

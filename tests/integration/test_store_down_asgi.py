@@ -31,7 +31,7 @@ from sessionary.integrations.asgi import (
 )
 from sessionary.sansio.ids import mint_token
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 from tests.failover import RecordingObserver
 from tests.scripted_stores import FailingStore
@@ -65,7 +65,7 @@ def down_store() -> AsyncRedisStore:
 
 
 def make_client(
-    store: AsyncStore,
+    store: AsyncSessionStore,
     observer: RecordingObserver,
     config: SessionConfig | None = None,
     store_down: StoreDownChoice | None = None,

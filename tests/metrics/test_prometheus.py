@@ -15,7 +15,7 @@ from sessionary.observability import LoggingObserver, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import MemoryStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import FakeClock, session_config
 from tests.scripted_stores import SyncFailingStore
 
@@ -66,7 +66,9 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return 0.0 if sample is None else sample
 
 
-def manager_for(store: Store, config: SessionConfig, metrics: PrometheusObserver) -> SessionManager:
+def manager_for(
+    store: SessionStore, config: SessionConfig, metrics: PrometheusObserver
+) -> SessionManager:
     return SessionManager(store, config, observer=metrics)
 
 

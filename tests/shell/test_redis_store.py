@@ -174,7 +174,7 @@ def test_decoding_clients_and_bad_prefixes_are_refused(redis_url: str) -> None:
 
 async def test_a_manager_rejects_a_sync_store(redis_url: str) -> None:
     store = RedisStore.from_url(redis_url)
-    with pytest.raises(ConfigurationError, match="AsyncStore"):
+    with pytest.raises(ConfigurationError, match="AsyncSessionStore"):
         AsyncSessionManager(store, session_config())  # type: ignore[arg-type]
     store.close()
 

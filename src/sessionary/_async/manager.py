@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
+from typing import cast
 
 from sessionary._async.events import AsyncEventSink
 from sessionary._async.leases import async_wait_for_lease
@@ -48,10 +49,12 @@ from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     AsyncClockSource,
-    AsyncCookieStateStore,
-    AsyncLockingStore,
-    AsyncStore,
-    AsyncUserStore,
+    AsyncCookieStates,
+    AsyncSessionLocks,
+    AsyncSessionStore,
+    AsyncUserIndex,
+    Capability,
+    capabilities_of,
 )
 
 __all__ = ["AsyncSessionManager"]
@@ -99,7 +102,7 @@ class AsyncSessionManager:
 
     def __init__(
         self,
-        store: AsyncStore | SealedMode,
+        store: AsyncSessionStore | SealedMode,
         config: SessionConfig,
         *,
         observer: Observer | None = None,
@@ -114,16 +117,16 @@ class AsyncSessionManager:
         # store (if any); a server-side store performs its own.
         mode = store if isinstance(store, SealedMode) else SERVER
         io = mode.io_store(store)
+        can = self._capabilities = capabilities_of(io)
         if isinstance(store, SealedMode):
-            if io is not None and not (
-                isinstance(io, AsyncUserStore) and isinstance(io, AsyncCookieStateStore)
-            ):
+            if io is not None and not {Capability.USER_INDEX, Capability.COOKIE_STATES} <= can:
                 msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
                 raise ConfigurationError(msg)
-        elif not isinstance(store, AsyncStore):
+        elif Capability.SESSIONS not in can or not callable(getattr(store, "aclose", None)):
             msg = (
-                f"{type(store).__name__} does not implement the AsyncStore protocol; pass "
-                "AsyncMemoryStore, AsyncRedisStore or another AsyncStore implementation"
+                f"{type(store).__name__} is not a store of type AsyncSessionStore (it must declare the "
+                "SESSIONS capability and be of this manager's flavour, sync or async); pass "
+                "AsyncMemoryStore, AsyncRedisStore or another AsyncSessionStore implementation"
             )
             raise ConfigurationError(msg)
         self.store = store
@@ -141,7 +144,9 @@ class AsyncSessionManager:
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
         self._clock: AsyncClockSource | None = (
-            io if self.core.authority is not None and isinstance(io, AsyncClockSource) else None
+            cast("AsyncClockSource", io)
+            if self.core.authority is not None and Capability.CLOCK in can
+            else None
         )
 
     def __repr__(self) -> str:
@@ -286,13 +291,11 @@ class AsyncSessionManager:
     @staticmethod
     async def _dispatch(io: object, op: Operation) -> Result:
         if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
-            floors = io
-            assert isinstance(floors, AsyncCookieStateStore)  # checked when built
+            floors = cast("AsyncCookieStates", io)  # declared: checked when built
             if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
                 return PinResult(await floors.pin_cookie(op))
             return await floors.read_cookie_state(op)  # the floor and the user epoch
-        store = io
-        assert isinstance(store, AsyncStore)  # the sealed flow asks only the two above
+        store = cast("AsyncSessionStore", io)  # the sealed flow asks only the two above
         match op:
             case Load():
                 result: Result = await store.load(op)
@@ -324,12 +327,11 @@ class AsyncSessionManager:
             logger.warning("sessionary: could not publish %d lifecycle events", len(events))
 
     # ------------------------------------------------------------------ locks
-    def _locking_store(self) -> AsyncLockingStore:
-        store = self.store
-        if isinstance(store, SealedMode) or not isinstance(store, AsyncLockingStore):
-            msg = f"{type(store).__name__} does not support the per-session lock"
+    def _locking_store(self) -> AsyncSessionLocks:
+        if isinstance(self.store, SealedMode) or Capability.LOCKS not in self._capabilities:
+            msg = f"{type(self.store).__name__} does not support the per-session lock"
             raise ConfigurationError(msg)
-        return store
+        return cast("AsyncSessionLocks", self._io)
 
     async def _acquire_lock(self, cycle: SessionCycle) -> None:
         op = cycle.next_op()
@@ -377,12 +379,12 @@ class AsyncSessionManager:
         await self._release_lock(cycle)
 
     # ------------------------------------------------------------------ users
-    def _user_store(self) -> AsyncUserStore:
+    def _user_store(self) -> AsyncUserIndex:
         store = self._io  # for cookie sessions, the revocation store keeps the epochs
-        if not isinstance(store, AsyncUserStore):
+        if Capability.USER_INDEX not in self._capabilities:
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)
-        return store
+        return cast("AsyncUserIndex", store)
 
     def _now(self) -> int:
         return self.core.now_ms()
@@ -437,7 +439,7 @@ class AsyncSessionManager:
         if keep_current is not None and keep_current.ref is not None:
             keep = await self._key_of(store, user_key, keep_current.ref, now)
         ended = await store.revoke_user(
-            user_key, now, keep, horizon=self.config.absolute_timeout_ms
+            user_key, now, keep, sessions_end_by=now + self.config.absolute_timeout_ms
         )
         await self._announce(
             EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value
@@ -491,7 +493,7 @@ class AsyncSessionManager:
             await self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
         return ended
 
-    async def _key_of(self, store: AsyncUserStore, user_key: str, ref: str, now: int) -> str | None:
+    async def _key_of(self, store: AsyncUserIndex, user_key: str, ref: str, now: int) -> str | None:
         keyring = self.core.keyring
         for key, _ in await store.list_user(user_key, now, self.config.idle_timeout_ms):
             if keyring.session_ref(key) == ref:

@@ -18,6 +18,7 @@ from sessionary.sansio.ops import (
     RecordMeta,
     Update,
 )
+from sessionary.stores.base import Capability
 from sessionary.stores.memory import DEFAULT_MAX_ENTRIES, MemoryEngine
 
 __all__ = ["AsyncMemoryStore"]
@@ -28,6 +29,17 @@ class AsyncMemoryStore:
 
     The default for development, tests and single-process deployments.
     """
+
+    capabilities = frozenset(
+        {
+            Capability.SESSIONS,
+            Capability.USER_INDEX,
+            Capability.EXPIRY_SWEEP,
+            Capability.LOCKS,
+            Capability.COOKIE_STATES,
+        }
+    )
+    """What the memory store can do (everything but a clock of its own)."""
 
     def __init__(
         self, *, max_entries: int = DEFAULT_MAX_ENTRIES, engine: MemoryEngine | None = None
@@ -64,13 +76,13 @@ class AsyncMemoryStore:
         return self.engine.list_user(user_key, now, max_idle)
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
         """End every session of the user but ``keep``; returns how many were ended.
 
-        ``horizon`` is accepted for parity with Redis; the engine keeps epochs in memory.
+        The engine keeps epochs in memory (``sessions_end_by`` is for stores that expire them).
         """
-        del horizon
+        del sessions_end_by
         return self.engine.revoke_user(user_key, now, keep)
 
     async def end_session(self, user_key: str, key: str, reason: str) -> bool:

@@ -85,8 +85,20 @@ from sessionary.stores._redis_users import (
     parse_session_meta,
 )
 from sessionary.stores._retry import RETRYABLE, async_pause
+from sessionary.stores.base import Capability
 
 __all__ = ["AsyncRedisStore"]
+
+_WITHOUT_SWEEP = frozenset(
+    {
+        Capability.SESSIONS,
+        Capability.USER_INDEX,
+        Capability.LOCKS,
+        Capability.CLOCK,
+        Capability.COOKIE_STATES,
+    }
+)
+_WITH_SWEEP = _WITHOUT_SWEEP | {Capability.EXPIRY_SWEEP}
 
 
 def _int_or_none(raw: Any) -> int | None:
@@ -161,8 +173,14 @@ class AsyncRedisStore:
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
         self.track_expiry = track_expiry
-        """Keep the expiry schedule the sweeper reads (one more round trip per create)."""
+        """Keep the expiry schedule the sweeper reads (one more round trip per create); the
+        store then declares the ``EXPIRY_SWEEP`` capability."""
         self.due_buckets = due_buckets
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this store can do: all of it, the sweep with ``track_expiry`` only."""
+        return _WITH_SWEEP if self.track_expiry else _WITHOUT_SWEEP
 
     @classmethod
     def from_url(
@@ -558,14 +576,15 @@ class AsyncRedisStore:
         return [(key, meta) for key, _, meta in sorted(members, key=lambda m: m[1])]
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
         """End every session of the user (but ``keep``): O(1) epoch move, then cleanup.
 
-        ``horizon`` (ms): no session stamped before ``now`` can outlive it (the absolute
-        timeout), so the epoch key may expire then instead of staying forever. Returns how
+        ``sessions_end_by``: no session stamped before ``now`` lives past it (its absolute
+        deadline), so the epoch key expires then instead of staying forever. Returns how
         many sessions the cleanup ended.
         """
+        horizon = max(1, sessions_end_by - now)
         layout = self._layout
         kept = False
         if keep is not None:
@@ -577,7 +596,7 @@ class AsyncRedisStore:
         removed = await self._run(
             REVOKE_SCRIPT,
             [layout.user_index_key(user_key), layout.user_epoch_key(user_key)],
-            [now, keep if kept and keep is not None else "", "" if horizon is None else horizon],
+            [now, keep if kept and keep is not None else "", horizon],
             durable=True,  # the epoch move is what refuses every older session
         )
         ended = 0

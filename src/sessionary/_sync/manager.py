@@ -13,6 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
+from typing import cast
 
 from sessionary._sync.events import EventSink
 from sessionary._sync.leases import sync_wait_for_lease
@@ -49,11 +50,13 @@ from sessionary.sansio.response import ResponseUpdate
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
+    Capability,
     ClockSource,
-    CookieStateStore,
-    LockingStore,
-    Store,
-    UserStore,
+    CookieStates,
+    SessionLocks,
+    SessionStore,
+    UserIndex,
+    capabilities_of,
 )
 
 __all__ = ["SessionManager"]
@@ -101,7 +104,7 @@ class SessionManager:
 
     def __init__(
         self,
-        store: Store | SealedMode,
+        store: SessionStore | SealedMode,
         config: SessionConfig,
         *,
         observer: Observer | None = None,
@@ -116,16 +119,16 @@ class SessionManager:
         # store (if any); a server-side store performs its own.
         mode = store if isinstance(store, SealedMode) else SERVER
         io = mode.io_store(store)
+        can = self._capabilities = capabilities_of(io)
         if isinstance(store, SealedMode):
-            if io is not None and not (
-                isinstance(io, UserStore) and isinstance(io, CookieStateStore)
-            ):
+            if io is not None and not {Capability.USER_INDEX, Capability.COOKIE_STATES} <= can:
                 msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
                 raise ConfigurationError(msg)
-        elif not isinstance(store, Store):
+        elif Capability.SESSIONS not in can or not callable(getattr(store, "close", None)):
             msg = (
-                f"{type(store).__name__} does not implement the Store protocol; pass "
-                "MemoryStore, RedisStore or another Store implementation"
+                f"{type(store).__name__} is not a store of type SessionStore (it must declare the "
+                "SESSIONS capability and be of this manager's flavour, sync or async); pass "
+                "MemoryStore, RedisStore or another SessionStore implementation"
             )
             raise ConfigurationError(msg)
         self.store = store
@@ -143,7 +146,9 @@ class SessionManager:
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
         self._clock: ClockSource | None = (
-            io if self.core.authority is not None and isinstance(io, ClockSource) else None
+            cast("ClockSource", io)
+            if self.core.authority is not None and Capability.CLOCK in can
+            else None
         )
 
     def __repr__(self) -> str:
@@ -288,13 +293,11 @@ class SessionManager:
     @staticmethod
     def _dispatch(io: object, op: Operation) -> Result:
         if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
-            floors = io
-            assert isinstance(floors, CookieStateStore)  # checked when built
+            floors = cast("CookieStates", io)  # declared: checked when built
             if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
                 return PinResult(floors.pin_cookie(op))
             return floors.read_cookie_state(op)  # the floor and the user epoch
-        store = io
-        assert isinstance(store, Store)  # the sealed flow asks only the two above
+        store = cast("SessionStore", io)  # the sealed flow asks only the two above
         match op:
             case Load():
                 result: Result = store.load(op)
@@ -326,12 +329,11 @@ class SessionManager:
             logger.warning("sessionary: could not publish %d lifecycle events", len(events))
 
     # ------------------------------------------------------------------ locks
-    def _locking_store(self) -> LockingStore:
-        store = self.store
-        if isinstance(store, SealedMode) or not isinstance(store, LockingStore):
-            msg = f"{type(store).__name__} does not support the per-session lock"
+    def _locking_store(self) -> SessionLocks:
+        if isinstance(self.store, SealedMode) or Capability.LOCKS not in self._capabilities:
+            msg = f"{type(self.store).__name__} does not support the per-session lock"
             raise ConfigurationError(msg)
-        return store
+        return cast("SessionLocks", self._io)
 
     def _acquire_lock(self, cycle: SessionCycle) -> None:
         op = cycle.next_op()
@@ -379,12 +381,12 @@ class SessionManager:
         self._release_lock(cycle)
 
     # ------------------------------------------------------------------ users
-    def _user_store(self) -> UserStore:
+    def _user_store(self) -> UserIndex:
         store = self._io  # for cookie sessions, the revocation store keeps the epochs
-        if not isinstance(store, UserStore):
+        if Capability.USER_INDEX not in self._capabilities:
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)
-        return store
+        return cast("UserIndex", store)
 
     def _now(self) -> int:
         return self.core.now_ms()
@@ -438,7 +440,9 @@ class SessionManager:
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = self._key_of(store, user_key, keep_current.ref, now)
-        ended = store.revoke_user(user_key, now, keep, horizon=self.config.absolute_timeout_ms)
+        ended = store.revoke_user(
+            user_key, now, keep, sessions_end_by=now + self.config.absolute_timeout_ms
+        )
         self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
         return ended
 
@@ -485,7 +489,7 @@ class SessionManager:
             self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
         return ended
 
-    def _key_of(self, store: UserStore, user_key: str, ref: str, now: int) -> str | None:
+    def _key_of(self, store: UserIndex, user_key: str, ref: str, now: int) -> str | None:
         keyring = self.core.keyring
         for key, _ in store.list_user(user_key, now, self.config.idle_timeout_ms):
             if keyring.session_ref(key) == ref:

@@ -41,7 +41,7 @@ from sessionary.demo.settings import redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_urls import parse_redis_url
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["bench"]
 
@@ -65,7 +65,7 @@ def _check_url(url: str) -> str:
     return url
 
 
-def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncStore:
+def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncSessionStore:
     if url == "memory":
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 

@@ -155,7 +155,7 @@ def revoke_sessions(
         # it (one absolute timeout), and then may expire instead of staying forever. The
         # deadlines of the sessions just listed cover an application with a longer timeout.
         horizon = max([absolute_timeout * 1000, *(meta.deadline - now for _, meta in listed)])
-        ended = store.revoke_user(user_key, now, horizon=horizon)
+        ended = store.revoke_user(user_key, now, sessions_end_by=now + horizon)
         event = SessionEvent(
             EventName.REVOKED,
             now,

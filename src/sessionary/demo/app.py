@@ -31,7 +31,7 @@ from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import devices_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
 
@@ -41,7 +41,7 @@ _MAX_USERNAME = 64
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _open_store(settings: DemoSettings) -> tuple[AsyncStore, AsyncEventSink | None]:
+def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink | None]:
     """The store, and on Redis the event stream the operator commands read."""
     if not settings.uses_redis:
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415

@@ -73,7 +73,7 @@ from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["csrf_token", "get_session", "new_session", "session_middleware", "setup"]
@@ -291,7 +291,7 @@ def session_middleware(
 def setup(
     app: web.Application,
     *,
-    store: AsyncStore | CookieStore | None = None,
+    store: AsyncSessionStore | CookieStore | None = None,
     config: SessionConfig | None = None,
     manager: AsyncSessionManager | None = None,
     observer: Observer | None = None,

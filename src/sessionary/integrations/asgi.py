@@ -112,7 +112,7 @@ from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import merge_raw_headers
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["SessionMiddleware", "csrf_context", "csrf_token", "get_manager", "get_session"]
@@ -220,7 +220,7 @@ class SessionMiddleware:
         self,
         app: ASGIApp,
         *,
-        store: AsyncStore | CookieStore | None = None,
+        store: AsyncSessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,

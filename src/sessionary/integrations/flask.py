@@ -82,7 +82,7 @@ from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
-    from sessionary.stores.base import Store
+    from sessionary.stores.base import SessionStore
 
 __all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask", "csrf_token"]
 
@@ -391,7 +391,7 @@ class Sessionary:
         self,
         app: Flask | None = None,
         *,
-        store: Store | CookieStore | None = None,
+        store: SessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         observer: Observer | None = None,
         csrf: CsrfOptions | bool | None = None,

@@ -72,7 +72,7 @@ from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import merge_headers
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["ENVIRON_KEY", "SessionMiddleware", "csrf_context", "csrf_token", "get_session"]
@@ -230,7 +230,7 @@ class SessionMiddleware:
         self,
         app: WSGIApp,
         *,
-        store: Store | CookieStore | None = None,
+        store: SessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         manager: SessionManager | None = None,
         observer: Observer | None = None,

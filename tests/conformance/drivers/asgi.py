@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, CookieStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from tests.conformance.driver import (
     DOWN_URL,
     FAILED_STATUS,
@@ -79,7 +79,7 @@ async def _failing(request: StarletteRequest) -> JSONResponse:
     return JSONResponse(result, status_code=FAILED_STATUS.get(path, 200))
 
 
-def async_store(spec: AppSpec) -> AsyncStore | CookieStore:
+def async_store(spec: AppSpec) -> AsyncSessionStore | CookieStore:
     """The asyncio store a driver uses for ``spec``."""
     if spec.store == "cookie":
         return CookieStore()
@@ -140,7 +140,7 @@ def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iter
     """Run ``build()`` wrapped in ``SessionMiddleware`` for ``spec`` on a private loop."""
     with loop_thread() as loop:
 
-        async def start() -> tuple[AsyncStore | CookieStore, httpx2.AsyncClient]:
+        async def start() -> tuple[AsyncSessionStore | CookieStore, httpx2.AsyncClient]:
             store = async_store(spec)
             app = build()
             app.add_middleware(

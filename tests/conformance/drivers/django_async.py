@@ -14,7 +14,7 @@ from django.test import AsyncClient, override_settings
 from django.urls import path
 
 from sessionary.stores import AsyncMemoryStore, MemoryStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
 from sessionary.stores.memory import MemoryEngine
 from tests.conformance.driver import AppSpec, Driver, Reply, Request
@@ -67,7 +67,7 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             loop.run(async_.aclose())
 
 
-async def _twin_stores(spec: AppSpec) -> tuple[Store, AsyncStore]:
+async def _twin_stores(spec: AppSpec) -> tuple[SessionStore, AsyncSessionStore]:
     """Sync and async stores over the same sessions (the async one bound to the loop)."""
     if spec.store == "memory":
         engine = MemoryEngine()

@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, csrf_token, get_session
 from sessionary.sansio.session import Session
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from tests.conformance.driver import (
     DOWN_URL,
     FAILED_STATUS,
@@ -27,7 +27,7 @@ from tests.conformance.driver import (
 )
 
 
-def sync_store(spec: AppSpec) -> Store | CookieStore:
+def sync_store(spec: AppSpec) -> SessionStore | CookieStore:
     """The store a sync driver uses for ``spec``."""
     if spec.store == "cookie":
         return CookieStore()

@@ -51,7 +51,7 @@ from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._settings import cookie_setting, samesite_setting, seconds_setting
 from sessionary.observability import Observer
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.memory import MemoryEngine
 
 __all__ = ["Runtime", "config_from_settings", "get_runtime", "reset_runtime"]
@@ -128,7 +128,7 @@ def config_from_settings() -> SessionConfig:
         raise ConfigurationError(msg) from exc
 
 
-def _stores(options: dict[str, Any]) -> tuple[Store | None, AsyncStore | None, bool]:
+def _stores(options: dict[str, Any]) -> tuple[SessionStore | None, AsyncSessionStore | None, bool]:
     """The sync and async stores, and whether they were built here (and are ours to close)."""
     store, async_store = options.get("STORE"), options.get("ASYNC_STORE")
     if store is None and async_store is None:
@@ -172,8 +172,8 @@ class Runtime:
     def __init__(
         self,
         config: SessionConfig,
-        store: Store | None,
-        async_store: AsyncStore | None,
+        store: SessionStore | None,
+        async_store: AsyncSessionStore | None,
         *,
         owned: bool = False,
         observer: Observer | None = None,
