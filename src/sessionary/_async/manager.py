@@ -124,8 +124,8 @@ class AsyncSessionManager:
                 raise ConfigurationError(msg)
         elif Capability.SESSIONS not in can or not callable(getattr(store, "aclose", None)):
             msg = (
-                f"{type(store).__name__} is not a store of type AsyncSessionStore (it must declare the "
-                "SESSIONS capability and be of this manager's flavour, sync or async); pass "
+                f"{type(store).__name__} is not a store of type AsyncSessionStore (it must "
+                "declare the SESSIONS capability and be of this manager's flavour); pass "
                 "AsyncMemoryStore, AsyncRedisStore or another AsyncSessionStore implementation"
             )
             raise ConfigurationError(msg)

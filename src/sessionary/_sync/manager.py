@@ -126,8 +126,8 @@ class SessionManager:
                 raise ConfigurationError(msg)
         elif Capability.SESSIONS not in can or not callable(getattr(store, "close", None)):
             msg = (
-                f"{type(store).__name__} is not a store of type SessionStore (it must declare the "
-                "SESSIONS capability and be of this manager's flavour, sync or async); pass "
+                f"{type(store).__name__} is not a store of type SessionStore (it must "
+                "declare the SESSIONS capability and be of this manager's flavour); pass "
                 "MemoryStore, RedisStore or another SessionStore implementation"
             )
             raise ConfigurationError(msg)
