@@ -32,7 +32,7 @@ from sessionary import NullObserver, SessionConfig
 from sessionary.config import CookieOptions
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 SessionOf = Callable[[Request], Awaitable[MutableMapping[str, Any]]]
@@ -141,7 +141,7 @@ def _sessionary_logout(request: Request, _: MutableMapping[str, Any]) -> None:
     get_session(request).logout()
 
 
-def sessionary_app(store: AsyncStore) -> SessionMiddleware:
+def sessionary_app(store: AsyncSessionStore) -> SessionMiddleware:
     """Starlette inside sessionary's ASGI middleware."""
     app = Starlette(routes=session_routes(_scope_session, _sessionary_login, _sessionary_logout))
     config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())

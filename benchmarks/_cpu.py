@@ -27,19 +27,22 @@ from sessionary.sansio.ops import (
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Update,
 )
 from sessionary.sansio.session import Session
 from sessionary.stores import AsyncMemoryStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore, Capability
 
 _OK = CommitResult(CommitStatus.OK)
 
 
 class StubStore:
-    """An ``AsyncStore`` that answers instantly: every load finds the same record."""
+    """An ``AsyncSessionStore`` that answers instantly: every load finds the same record."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(self, found: LoadResult) -> None:
         self.found = found
@@ -59,6 +62,9 @@ class StubStore:
     async def destroy(self, op: Destroy) -> bool:
         """Always deleted."""
         return True
+
+    async def discard(self, op: Discard) -> bool:
+        raise AssertionError  # never asked: the benchmark's records are never corrupt
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -212,7 +218,7 @@ def run_cpu(iterations: int) -> list[CpuRow]:
     return asyncio.run(measure_cpu(iterations))
 
 
-async def logged_in_load(store: AsyncStore) -> Load:
+async def logged_in_load(store: AsyncSessionStore) -> Load:
     """The ``Load`` a request of the benchmark's logged-in session sends to ``store`` (the
     session is created there first)."""
     config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())

@@ -48,7 +48,7 @@ from sessionary import SessionConfig
 from sessionary.config import CookieOptions
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 COOKIE = "__Host-session"
 Message = MutableMapping[str, Any]
@@ -77,7 +77,7 @@ async def _login(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
-def build_app(store: AsyncStore) -> SessionMiddleware:
+def build_app(store: AsyncSessionStore) -> SessionMiddleware:
     """The benchmarked stack: Starlette routing inside sessionary's middleware."""
     app = Starlette(
         routes=[
@@ -142,7 +142,7 @@ async def measure(
 
 
 async def bench_sessionary(
-    store: AsyncStore, label: str, args: argparse.Namespace, counters: Counters
+    store: AsyncSessionStore, label: str, args: argparse.Namespace, counters: Counters
 ) -> list[Result]:
     """The three sessionary workloads on one store."""
     app = build_app(store)

@@ -24,10 +24,10 @@ from sessionary import SessionConfig
 from sessionary.integrations.asgi import SessionMiddleware
 from sessionary.integrations.fastapi import CurrentUser, Session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 
-def _store() -> AsyncStore:
+def _store() -> AsyncSessionStore:
     url = os.environ.get("SESSIONARY_STORE", "memory")
     return AsyncMemoryStore() if url == "memory" else AsyncRedisStore.from_url(url)
 

@@ -14,7 +14,7 @@ from redis.cluster import RedisCluster
 
 from sessionary import SessionConfig
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.testing import FakeClock, session_config
 from tests.cluster import RedisClusterNodes
 from tests.redis_counting import AsyncCountingRedis, CountingRedis
@@ -174,7 +174,9 @@ def config(clock: FakeClock) -> SessionConfig:
 
 
 @pytest.fixture(params=STORE_KINDS)
-async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[AsyncStore]:
+async def async_store(
+    request: pytest.FixtureRequest, key_prefix: str
+) -> AsyncIterator[AsyncSessionStore]:
     """Every async store implementation, in turn (the contract suite runs on each).
 
     memory, Redis, Valkey (a server spawned from valkey-server), Sentinel and Cluster.
@@ -207,7 +209,7 @@ async def async_store(request: pytest.FixtureRequest, key_prefix: str) -> AsyncI
 
 
 @pytest.fixture(params=STORE_KINDS)
-def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Store]:
+def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[SessionStore]:
     """Every sync store implementation, in turn (the contract suite runs on each)."""
     if request.param == "memory":
         yield MemoryStore()

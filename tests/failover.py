@@ -32,7 +32,7 @@ from starlette.routing import Route
 from sessionary.integrations.asgi import SessionMiddleware
 from sessionary.sansio.events import SessionEvent
 from sessionary.stores import _redis_errors
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 
 BASE = "https://testserver"
@@ -104,7 +104,7 @@ def tally_redis_errors() -> Iterator[Counter[str]]:
         _redis_errors.mapped_redis_errors.__exit__ = original  # type: ignore[method-assign]
 
 
-def make_app(store: AsyncStore, observer: RecordingObserver) -> Any:
+def make_app(store: AsyncSessionStore, observer: RecordingObserver) -> Any:
     """The two-route application under load; escaping exceptions are recorded, then raised.
 
     The session middleware is installed the documented way (``add_middleware``), inside

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sessionary.sansio.ops import Create, Destroy, Load, Update
+from sessionary.sansio.ops import Create, Destroy, Discard, Load, Update
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -18,10 +18,16 @@ T0 = 1_750_000_000_000
 
 @dataclass
 class Ref:
-    """One test session: its storage key and current digest."""
+    """One test session: its storage key, current digest and the version writers expect.
+
+    Stores keep the record MAC (``seal``) as opaque bytes: these builders pass random ones.
+    Each :meth:`update` expects the version after the previous write built here (pass
+    ``expect_version`` to write as a request that read an older version).
+    """
 
     key: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     digest: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+    version: int = 1
 
     def create(
         self,
@@ -33,7 +39,10 @@ class Ref:
         user: str | None = None,
         auth_time: int | None = None,
         nonce: bytes | None = None,
+        seal: bytes | None = None,
+        linger: int = 0,
     ) -> Create:
+        self.version = 1
         return Create(
             key=self.key,
             digest=self.digest,
@@ -44,6 +53,8 @@ class Ref:
             attributes=dict(attributes or {}),
             user=user,
             auth_time=auth_time,
+            seal=seal or secrets.token_bytes(16),
+            linger=linger,
         )
 
     def load(
@@ -53,6 +64,7 @@ class Ref:
         max_idle: int = IDLE,
         touch_after: int = TOUCH,
         digest: bytes | None = None,
+        linger: int = 0,
     ) -> Load:
         return Load(
             key=self.key,
@@ -60,6 +72,7 @@ class Ref:
             now=now,
             max_idle=max_idle,
             touch_after=touch_after,
+            linger=linger,
         )
 
     def update(
@@ -68,31 +81,38 @@ class Ref:
         *,
         now: int = T0,
         delete: tuple[str, ...] = (),
-        expected: Mapping[str, bytes | None] | None = None,
-        strict: bool = False,
         new_digest: bytes | None = None,
-        expect_digest: bytes | None = None,
+        expect_version: int | None = None,
         user: str | None = None,
         auth_time: int | None = None,
         deadline: int | None = None,
         nonce: bytes | None = None,
         max_idle: int = IDLE,
+        seal: bytes | None = None,
+        linger: int = 0,
+        lock_token: bytes | None = None,
     ) -> Update:
+        version = self.version if expect_version is None else expect_version
+        self.version = version + 1
         return Update(
             key=self.key,
-            expect_digest=self.digest if expect_digest is None else expect_digest,
+            expect_version=version,
             digest=self.digest if new_digest is None else new_digest,
             nonce=nonce or secrets.token_bytes(8),
             now=now,
             max_idle=max_idle,
             attributes=dict(attributes or {}),
             delete=delete,
-            expected=dict(expected or {}),
-            strict=strict,
+            seal=seal or secrets.token_bytes(16),
             user=user,
             auth_time=auth_time,
             deadline=deadline,
+            lock_token=lock_token,
+            linger=linger,
         )
 
     def destroy(self, digest: bytes | None = None) -> Destroy:
         return Destroy(key=self.key, digest=self.digest if digest is None else digest)
+
+    def discard(self) -> Discard:
+        return Discard(key=self.key)

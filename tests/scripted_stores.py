@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from sessionary.exceptions import StoreUnavailableError
+from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.ops import (
     CommitResult,
-    CommitStatus,
     Create,
     Destroy,
+    Discard,
     Load,
     LoadResult,
     Update,
 )
 from sessionary.stores import AsyncMemoryStore, MemoryStore
+from sessionary.stores.base import Capability
 
 
 class FailingStore:
     """Async: loads go to a memory store; chosen operations fail or report a conflict."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(
         self, fail_load: bool = False, fail_commit: bool = False, conflict: bool = False
@@ -39,12 +42,15 @@ class FailingStore:
     async def update(self, op: Update) -> CommitResult:
         if self.fail_commit:
             raise StoreUnavailableError("down")
-        if self.conflict:
-            return CommitResult(CommitStatus.CONFLICT, tuple(op.expected))
+        if self.conflict:  # as the core raises it for a conflict under the raise policy
+            raise StoreConflictError(tuple(op.attributes))
         return await self.inner.update(op)
 
     async def destroy(self, op: Destroy) -> bool:
         return await self.inner.destroy(op)
+
+    async def discard(self, op: Discard) -> bool:
+        return await self.inner.discard(op)
 
     async def aclose(self) -> None:
         pass
@@ -52,6 +58,8 @@ class FailingStore:
 
 class SyncFailingStore:
     """Sync twin of :class:`FailingStore` (flags set by the test)."""
+
+    capabilities = frozenset({Capability.SESSIONS})
 
     def __init__(self) -> None:
         self.inner = MemoryStore()
@@ -69,12 +77,15 @@ class SyncFailingStore:
     def update(self, op: Update) -> CommitResult:
         if self.fail_commit:
             raise StoreUnavailableError("down")
-        if self.conflict:
-            return CommitResult(CommitStatus.CONFLICT, tuple(op.expected))
+        if self.conflict:  # as the core raises it for a conflict under the raise policy
+            raise StoreConflictError(tuple(op.attributes))
         return self.inner.update(op)
 
     def destroy(self, op: Destroy) -> bool:
         return self.inner.destroy(op)
+
+    def discard(self, op: Discard) -> bool:
+        return self.inner.discard(op)
 
     def close(self) -> None:
         pass

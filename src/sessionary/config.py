@@ -14,12 +14,12 @@ import enum
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
+from sessionary._secret_strength import MIN_BITS, estimate_bits, known_weak
 from sessionary.exceptions import ConfigurationError
 
 __all__ = [
@@ -46,20 +46,6 @@ _TOKEN_CHARS = frozenset(
 _MAX_COOKIE_LIFETIME_S = 400 * 24 * 3600  # RFC 6265bis §5.5: user agents cap Max-Age at 400 days
 _MIN_SECRET_BYTES = 32
 _MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
-_MIN_SECRET_ENTROPY_BITS = 128.0
-_PLACEHOLDER_MARKERS = (
-    "change",
-    "placeholder",
-    "example",
-    "insecure",
-    "secret",
-    "password",
-    "replace",
-    "todo",
-    "xxxx",
-    "dummy",
-    "default",
-)
 
 
 class ConflictPolicy(str, enum.Enum):
@@ -123,26 +109,25 @@ class LimitPolicy(str, enum.Enum):
     """End the oldest sessions; they turn anonymous with ``end_reason == "evicted"``."""
 
 
-def _to_ms(value: Duration, what: str) -> int:
+def _to_ms(value: Duration, what: str, *, allow_zero: bool = False) -> int:
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         msg = f"{what} must be a number of seconds or a timedelta, not {type(value).__name__}"
         raise ConfigurationError(msg)
-    if not math.isfinite(seconds) or seconds <= 0:
-        msg = f"{what} must be a finite, positive duration (got {value!r})"
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        msg = f"{what} must be a finite, {kind} duration (got {value!r})"
         raise ConfigurationError(msg)
     return round(seconds * 1000)
 
 
-def _estimated_entropy_bits(secret: bytes) -> float:
-    """Shannon estimate of the secret's entropy: a cheap guard against typed-in secrets."""
-    counts = Counter(secret)
-    total = len(secret)
-    per_symbol = -sum(c / total * math.log2(c / total) for c in counts.values())
-    return per_symbol * total
-
-
 def _check_secret(raw: str | bytes, index: int) -> bytes:
+    """A configured secret as bytes, or :class:`ConfigurationError` (SECURITY.md R56).
+
+    At least 32 bytes, not a well-known weak value, and not guessable by the estimate of
+    :mod:`sessionary._secret_strength` (words, sequences, keyboard walks, repeats). No real
+    random secret is refused. The message never repeats the secret.
+    """
     if isinstance(raw, str):
         secret = raw.encode("utf-8")
     elif isinstance(raw, bytes):
@@ -150,30 +135,27 @@ def _check_secret(raw: str | bytes, index: int) -> bytes:
     else:
         msg = f"secret_keys[{index}] must be str or bytes, not {type(raw).__name__}"
         raise ConfigurationError(msg)
+    advice = "use random bytes: secrets.token_bytes(32), or secrets.token_urlsafe(32) as text"
     if len(secret) < _MIN_SECRET_BYTES:
         msg = (
             f"secret_keys[{index}] is {len(secret)} bytes; at least {_MIN_SECRET_BYTES} random "
-            "bytes are required (generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')"
+            f"bytes are required ({advice})"
         )
         raise ConfigurationError(msg)
-    lowered = secret.lower()
-    for marker in _PLACEHOLDER_MARKERS:
-        if marker.encode() in lowered:
-            msg = (
-                f"secret_keys[{index}] looks like a placeholder (contains {marker!r}); "
-                "use random bytes"
-            )
-            raise ConfigurationError(msg)
-    if _estimated_entropy_bits(secret) < _MIN_SECRET_ENTROPY_BITS or _is_periodic(secret):
-        msg = f"secret_keys[{index}] has too little entropy; use secrets.token_urlsafe(32)"
+    weak = known_weak(secret)
+    if weak is not None:
+        msg = f"secret_keys[{index}] {weak}; {advice}"
+        raise ConfigurationError(msg)
+    bits = estimate_bits(secret)
+    if bits <= MIN_BITS:
+        msg = (
+            f"secret_keys[{index}] is guessable (about {bits:.0f} bits; more than "
+            f"{MIN_BITS:.0f} needed): "
+            f"it is made of words, sequences, keyboard walks or repeats, like a placeholder "
+            f"or a typed secret; {advice}"
+        )
         raise ConfigurationError(msg)
     return secret
-
-
-def _is_periodic(secret: bytes) -> bool:
-    """Whether the secret repeats a shorter pattern (``"abcd1234" * 8``): typed, not random."""
-    return secret in (secret + secret)[1:-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +164,12 @@ class CookieOptions:
 
     The defaults follow SECURITY.md §B: ``__Host-session; Path=/; Secure; HttpOnly;
     SameSite=Lax`` with no ``Domain``. ``HttpOnly`` is not configurable.
+
+    A name without the ``__Host-`` prefix logs a warning (logger ``sessionary``, level
+    WARNING) when the options are built: a sibling subdomain can then set a second cookie of
+    the same name, and differing duplicates make every request anonymous and clear the
+    cookie (R22), so it could keep a user logged out. Not in ``insecure_development_mode``,
+    where ``__Host-`` is impossible and a warning is logged already.
     """
 
     name: str = "__Host-session"
@@ -230,6 +218,13 @@ class CookieOptions:
             logger.warning(
                 "sessionary: session cookie %r is sent without Secure (development mode)", name
             )
+        elif not name.startswith("__Host-"):
+            logger.warning(
+                "sessionary: session cookie %r has no '__Host-' prefix: a sibling subdomain can "
+                "set a cookie of the same name, and the duplicate makes requests anonymous "
+                "(use a '__Host-' name, Path=/ and no Domain, unless subdomains share it)",
+                name,
+            )
         if name.startswith("__Host-"):
             if not self.secure:
                 msg = "a '__Host-' cookie requires secure=True"
@@ -268,6 +263,11 @@ class SessionConfig:
     absolute_timeout: Duration = 12 * 3600
     touch_interval: Duration | None = None
     """Minimum time between sliding-expiry writes; default ``max(60 s, idle/10)``, <= idle/2."""
+    expiry_notice: Duration = 3600
+    """How long a server-side store keeps an expired record (never served: expiry is judged
+    on every read) so that a client returning late learns *why* it was signed out
+    (``session.end_reason`` is ``expired_idle``/``expired_absolute``, not an unknown ID).
+    ``0`` frees records exactly at their deadline; capped at one absolute timeout."""
     max_size: int = 64 * 1024
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
@@ -287,6 +287,12 @@ class SessionConfig:
     empty value tells the client to forget its ID (logout, expiry, invalid ID)."""
     clock: Callable[[], float] = time.time
     """Seconds since the epoch (UTC). Injected by tests (``sessionary.testing.FakeClock``)."""
+    time_authority: Literal["store", "local"] | None = None
+    """Whose clock judges expiry. ``"store"``: the store's (Redis ``TIME``), sampled once a
+    minute and carried forward by a monotonic clock, so nodes whose clocks disagree or jump
+    still agree on every deadline (R38); stores without a clock fall back to ``clock``.
+    ``"local"``: ``clock``. Default: ``"store"``, or ``"local"`` when a ``clock`` is given
+    (a test's fake clock is the authority it means)."""
     clock_skew_tolerance: Duration = 5
     """How far (at most 5 min) this node's clock may lag a record stamped by another node
     before a ``clock_skew`` event reports it (R38). A node whose clock lags keeps sessions
@@ -308,6 +314,7 @@ class SessionConfig:
     idle_timeout_ms: int = field(init=False)
     absolute_timeout_ms: int = field(init=False)
     touch_interval_ms: int = field(init=False)
+    expiry_notice_ms: int = field(init=False)
     clock_skew_tolerance_ms: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -345,6 +352,8 @@ class SessionConfig:
         object.__setattr__(self, "idle_timeout_ms", idle)
         object.__setattr__(self, "absolute_timeout_ms", absolute)
         object.__setattr__(self, "touch_interval_ms", touch)
+        notice = _to_ms(self.expiry_notice, "expiry_notice", allow_zero=True)
+        object.__setattr__(self, "expiry_notice_ms", min(notice, absolute))
         skew = _to_ms(self.clock_skew_tolerance, "clock_skew_tolerance")
         if skew > _MAX_CLOCK_SKEW_MS:
             msg = "clock_skew_tolerance must be at most 5 minutes"
@@ -367,8 +376,8 @@ class SessionConfig:
             raise ConfigurationError(msg)
         self._coerce("conflict_policy", ConflictPolicy)
         self._coerce("store_down", StoreDownPolicy)
-        if not 43 <= self.max_raw_id_length <= 4096:
-            msg = "max_raw_id_length must be between 43 and 4096"
+        if not 68 <= self.max_raw_id_length <= 4096:  # an ID is 43, a pre-session ID 68
+            msg = "max_raw_id_length must be between 68 and 4096"
             raise ConfigurationError(msg)
         if self.transport not in ("cookie", "header"):
             msg = f"transport must be 'cookie' or 'header', not {self.transport!r}"
@@ -383,6 +392,13 @@ class SessionConfig:
                 raise ConfigurationError(msg)
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
+            raise ConfigurationError(msg)
+        authority = self.time_authority
+        if authority is None:
+            authority = "store" if self.clock is time.time else "local"
+            object.__setattr__(self, "time_authority", authority)
+        if authority not in ("store", "local"):
+            msg = f"time_authority must be 'store' or 'local', not {authority!r}"
             raise ConfigurationError(msg)
 
     def _check_limits(self) -> None:

@@ -20,7 +20,8 @@ escape a store: they are mapped at the store boundary::
         │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
         │   ├── StoreDurabilityError   too few replicas acknowledged a durable write → 503
         │   └── SessionReadOnlyError   a write to the read-only view served while down → 503
-        ├── StoreConflictError         fields this request read changed meanwhile (policy raise)
+        ├── StoreConflictError         fields read and written changed meanwhile (raise) → 409
+        │   └── SessionRotatedError    a concurrent login/rotation to another user → 409
         └── LockError                  the opt-in per-session lock
             ├── LockNotAcquiredError   another request held it longer than the wait allowed
             └── LockLostError          it expired before the commit; nothing was written
@@ -45,6 +46,7 @@ __all__ = [
     "SessionClosedError",
     "SessionLimitError",
     "SessionReadOnlyError",
+    "SessionRotatedError",
     "SessionStateError",
     "SessionTooLargeError",
     "SessionaryError",
@@ -189,12 +191,32 @@ class SessionReadOnlyError(StoreUnavailableError):
 class StoreConflictError(StoreError):
     """A concurrent request changed fields this request read and wrote (conflict policy ``raise``).
 
-    Nothing was written. ``fields`` names the attributes that changed underneath.
+    Nothing was written. ``fields`` names the attributes that changed underneath (empty when
+    the session kept changing under every attempt to write it). Adapters answer 409.
     """
 
-    def __init__(self, fields: tuple[str, ...]) -> None:
-        super().__init__(f"session fields changed concurrently: {', '.join(fields)}")
+    def __init__(self, fields: tuple[str, ...] = (), message: str | None = None) -> None:
+        if message is None:
+            message = f"session fields changed concurrently: {', '.join(fields)}"
+        super().__init__(message)
         self.fields = fields
+
+
+class SessionRotatedError(StoreConflictError):
+    """Another request logged this session in (or changed its user) while this one ran.
+
+    Raised by a login that lost to a concurrent login of the same session, and by a write
+    whose session was meanwhile signed in or out as another user. Nothing was written and
+    the client's ID is no longer valid; adapters answer 409, and the client may retry (it
+    then starts from the session the winning request left, or a new one).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            (),
+            "another request signed this session in or rotated it to another user meanwhile; "
+            "nothing was written (retry the request)",
+        )
 
 
 class LockError(StoreError):

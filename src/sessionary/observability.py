@@ -30,7 +30,14 @@ TOUCHED_OUTCOME = "touched"
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")
 
-_WARNING_EVENTS = frozenset({EventName.DUPLICATE_COOKIE, EventName.CONFLICT, EventName.CSRF_FAIL})
+_WARNING_EVENTS = frozenset(
+    {
+        EventName.DUPLICATE_COOKIE,
+        EventName.CONFLICT,
+        EventName.CSRF_FAIL,
+        EventName.CORRUPT_RECORD,
+    }
+)
 _INFO_EVENTS = frozenset(
     {
         EventName.INVALID_ID,
@@ -39,6 +46,7 @@ _INFO_EVENTS = frozenset(
         EventName.EXPIRED_IDLE,
         EventName.EXPIRED_ABSOLUTE,
         EventName.COMMIT_REFUSED,
+        EventName.ROTATION_JOINED,
     }
 )
 

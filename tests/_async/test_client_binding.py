@@ -7,12 +7,14 @@ store kind (the recorded device travels through the store); the sync twin is gen
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
-from sessionary import ClientBinding
+from sessionary import AsyncSessionManager, ClientBinding
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import UA, Device, manager_for
 
@@ -26,7 +28,7 @@ def mismatches(observer: CapturingObserver) -> list[tuple[list[str], bool]]:
     return [(e.detail["fields"], e.detail["ended"]) for e in observer.of(EventName.CLIENT_MISMATCH)]
 
 
-async def test_binding_is_off_by_default(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_binding_is_off_by_default(async_store: AsyncSessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(async_store, clock, observer)
     assert manager.config.client_binding is ClientBinding.OFF
@@ -38,7 +40,7 @@ async def test_binding_is_off_by_default(async_store: AsyncStore, clock: FakeClo
 
 
 async def test_detect_reports_each_mismatch_and_keeps_the_session(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(async_store, clock, observer, client_binding="detect")
@@ -63,7 +65,7 @@ async def test_detect_reports_each_mismatch_and_keeps_the_session(
 
 
 async def test_enforce_ends_the_session_on_a_mismatch(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(
@@ -87,6 +89,44 @@ async def test_enforce_ends_the_session_on_a_mismatch(
     assert EventName.DESTROYED in observer.names()
     assert await victim.whoami() is None  # the stolen session is over for everyone
     assert await manager.list_user_sessions("alice") == []
+
+
+async def test_a_key_rotation_keeps_the_binding_and_the_device_refs(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
+    """Rotating ``[A]`` to ``[B, A]`` changes nothing a signed-in user can see: the client
+    still matches (no ``client_mismatch``, no forced logout under ``enforce``), and the refs
+    of the device list stay the same, so ``revoke_session(ref)`` still finds its session."""
+    old, new = secrets.token_bytes(32), secrets.token_bytes(32)
+    observer = CapturingObserver()
+
+    def manager(*keys: bytes) -> AsyncSessionManager:
+        config = session_config(clock=clock, secret_keys=list(keys), client_binding="enforce")
+        return AsyncSessionManager(async_store, config, observer=observer)
+
+    before = manager(old)
+    laptop, phone = Device(before), Device(before, ua="Phone/1.0")
+    await laptop.login("alice")
+    await phone.login("alice")
+    refs = sorted(s.ref for s in await before.list_user_sessions("alice"))
+
+    after = manager(new, old)  # the ring rotated: a new secret first, the old one kept
+    laptop.manager = phone.manager = after
+    assert await laptop.whoami() == "alice"
+    assert await phone.whoami() == "alice"
+    assert mismatches(observer) == []
+    assert sorted(s.ref for s in await after.list_user_sessions("alice")) == refs
+    assert laptop.last is not None
+    assert laptop.last.ref in refs
+    phone_ref = next(r for r in refs if r != laptop.last.ref)
+    assert await after.revoke_session("alice", phone_ref) is True
+    assert await phone.whoami() is None
+    assert await laptop.whoami() == "alice"
+
+    thief = Device(after, ua=OTHER_UA)  # the binding still bites after the rotation
+    thief.cookie = laptop.cookie
+    assert (await thief.request()).user_id is None
+    assert mismatches(observer) == [(["user_agent"], True)]
 
 
 def test_binding_options_are_validated() -> None:

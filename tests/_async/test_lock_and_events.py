@@ -16,7 +16,7 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device
 from tests.concurrency import async_gather, async_sleep
@@ -46,7 +46,9 @@ async def counter(device: Device) -> int:
     return value
 
 
-async def test_fifty_locked_increments_all_count(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_fifty_locked_increments_all_count(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
     """Acceptance: 50 concurrent increments under the lock → the counter reads 50."""
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=30
@@ -61,7 +63,7 @@ async def test_fifty_locked_increments_all_count(async_store: AsyncStore, clock:
 
 
 async def test_without_the_lock_strict_policy_never_loses_silently(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, conflict policy ``raise``: every increment
     either commits or raises StoreConflictError, and the counter equals the commits."""
@@ -79,7 +81,7 @@ async def test_without_the_lock_strict_policy_never_loses_silently(
 
 
 async def test_without_the_lock_last_writer_wins_reports_every_lost_update(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, default policy: increments can be lost, and a
     commit that overwrote a value changed since its read reports a ``conflict`` event (an
@@ -97,7 +99,7 @@ async def test_without_the_lock_last_writer_wins_reports_every_lost_update(
 
 
 async def test_a_busy_lock_times_out_with_a_typed_error(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
@@ -112,8 +114,28 @@ async def test_a_busy_lock_times_out_with_a_typed_error(
     await manager.commit(again)
 
 
+async def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
+    manager = AsyncSessionManager(
+        async_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
+    )
+    device = Device(manager)
+    await device.request(lambda s: s.__setitem__("counter", 0))
+    stolen = device.cookies()  # copied before the login, whose rotation kills it
+    await device.login("victim")
+    squatter = await manager.open(stolen, lock=True)  # takes no lock: not this session's ID
+    assert squatter.session.is_new
+    assert squatter.lock_token is None
+    mine = await manager.open(device.cookies(), lock=True)  # never a 409
+    assert mine.session.user_id == "victim"
+    mine.session["counter"] = 1
+    await manager.commit(mine)
+    await manager.discard(squatter)
+
+
 async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store, session_config(clock=clock), observer=CapturingObserver(), lock_lease=1.0
@@ -141,7 +163,7 @@ async def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
 
 
 async def test_locking_without_a_cookie_takes_no_lock(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(async_store, session_config(clock=clock), lock_wait=0)
     cycle = await manager.open([], lock=True)
@@ -190,7 +212,9 @@ async def test_events_reach_the_redis_stream_and_a_consumer_group(
     assert "events" in repr(stream)
 
 
-async def test_events_reach_the_memory_log(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_events_reach_the_memory_log(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
     log = AsyncMemoryEventLog(maxlen=3)
     manager = AsyncSessionManager(async_store, session_config(clock=clock), events=log)
     device = Device(manager)
@@ -205,10 +229,11 @@ async def test_events_reach_the_memory_log(async_store: AsyncStore, clock: FakeC
 
 
 async def test_the_sweeper_reports_each_expiry_once(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
-    if hasattr(async_store, "track_expiry"):
-        async_store.track_expiry = True
+    redis_store = getattr(async_store, "inner", async_store)  # through a wrapper too
+    if hasattr(redis_store, "track_expiry"):  # a Redis store's knob (memory always sweeps)
+        redis_store.track_expiry = True
     log = AsyncMemoryEventLog()
     observer = CapturingObserver()
     manager = AsyncSessionManager(
@@ -228,12 +253,14 @@ async def test_the_sweeper_reports_each_expiry_once(
     assert await sweeper.sweep_once() == 0
     (event,) = observer.of(EventName.EXPIRED_IDLE)
     assert event.user == "alice"
+    # Swept, but a tombstone still tells the returning client why (for expiry_notice).
+    assert (await idle.request()).end_reason == "expired_idle"
     clock.advance(3600)  # busy reaches its absolute deadline
     assert await sweeper.sweep_once() == 1
     assert [e.name for _, e in await log.read()] == [
         EventName.CREATED,
         EventName.CREATED,
-        EventName.EXPIRED_IDLE,
+        EventName.EXPIRED_IDLE,  # the sweeper
+        EventName.EXPIRED_IDLE,  # the client that came back
         EventName.EXPIRED_ABSOLUTE,
     ]
-    assert (await idle.request()).end_reason is None  # swept: the store forgot it

@@ -16,9 +16,9 @@ from sessionary import AsyncSessionManager, Session, SessionConfig
 from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import CommitResult, Create, Destroy, Discard, Load, LoadResult, Update
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore, Capability
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.concurrency import async_gather, async_sleep
 from tests.services import free_port
@@ -58,7 +58,7 @@ class Client:
         return snapshot
 
 
-async def test_a_full_lifecycle(async_store: AsyncStore, config: SessionConfig) -> None:
+async def test_a_full_lifecycle(async_store: AsyncSessionStore, config: SessionConfig) -> None:
     observer = CapturingObserver()
     manager = AsyncSessionManager(async_store, config, observer=observer)
     browser = Client(manager)
@@ -92,7 +92,7 @@ async def test_a_full_lifecycle(async_store: AsyncStore, config: SessionConfig) 
 
 
 async def test_fifty_concurrent_writers_of_distinct_keys_lose_nothing(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)
@@ -113,7 +113,7 @@ async def test_fifty_concurrent_writers_of_distinct_keys_lose_nothing(
 
 
 async def test_logout_is_never_undone_by_slower_writers(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)
@@ -178,7 +178,7 @@ async def test_logout_racing_writers_leaves_no_key_behind_in_redis(
 
 
 async def test_a_thousand_concurrent_sessions_never_bleed(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config)
     browsers = [Client(manager) for _ in range(1000)]
@@ -196,7 +196,7 @@ async def test_a_thousand_concurrent_sessions_never_bleed(
     await async_gather([partial(check, i) for i in range(1000)], limit=100)
 
 
-async def test_strict_policy_raises_on_a_concurrent_change(async_store: AsyncStore) -> None:
+async def test_strict_policy_raises_on_a_concurrent_change(async_store: AsyncSessionStore) -> None:
     config = session_config(conflict_policy="raise")
     manager = AsyncSessionManager(async_store, config)
     browser = Client(manager)
@@ -214,7 +214,7 @@ async def test_strict_policy_raises_on_a_concurrent_change(async_store: AsyncSto
     assert await browser.request() == {"n": 2}
 
 
-async def test_last_writer_wins_reports_the_conflict(async_store: AsyncStore) -> None:
+async def test_last_writer_wins_reports_the_conflict(async_store: AsyncSessionStore) -> None:
     observer = CapturingObserver()
     config = session_config()
     manager = AsyncSessionManager(async_store, config, observer=observer)
@@ -233,7 +233,7 @@ async def test_last_writer_wins_reports_the_conflict(async_store: AsyncStore) ->
     assert conflict.detail == {"fields": ["n"], "applied": "ok"}
 
 
-async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncStore) -> None:
+async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncSessionStore) -> None:
     clock = FakeClock(1_750_000_000)
     config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)
     observer = CapturingObserver()
@@ -261,7 +261,11 @@ async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncStore) -
 class BrokenStore:
     """A store whose every operation fails like an unreachable server."""
 
-    def __init__(self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy)) -> None:
+    capabilities = frozenset({Capability.SESSIONS})
+
+    def __init__(
+        self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy, Discard)
+    ) -> None:
         self.fail_on = fail_on
         self.calls = 0
 
@@ -284,6 +288,10 @@ class BrokenStore:
         raise AssertionError  # pragma: no cover
 
     async def destroy(self, op: Destroy) -> bool:
+        self._fail(op)
+        raise AssertionError  # pragma: no cover
+
+    async def discard(self, op: Discard) -> bool:
         self._fail(op)
         raise AssertionError  # pragma: no cover
 

@@ -16,7 +16,7 @@ from sessionary import AsyncSessionManager, Session, SessionConfig
 from sessionary.sansio.cycle import ResponseUpdate
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver
 from tests._async.test_users import Device
 from tests.concurrency import async_gather
@@ -28,7 +28,7 @@ ANONYMOUS_LOGOUTS = 1_000
 REGENERATIONS = 50
 
 
-async def stored_keys(store: AsyncStore) -> int:
+async def stored_keys(store: AsyncSessionStore) -> int:
     """How many records (or Redis keys under the store's prefix) exist."""
     if isinstance(store, AsyncMemoryStore):
         return len(store.engine)
@@ -39,14 +39,14 @@ async def stored_keys(store: AsyncStore) -> int:
     return count
 
 
-def commands_sent(store: AsyncStore) -> int | None:
+def commands_sent(store: AsyncSessionStore) -> int | None:
     """Commands the counting client sent so far (``None`` for stores without one)."""
     sent = getattr(getattr(store, "client", None), "sent", None)
     return len(sent) if isinstance(sent, list) else None
 
 
 async def test_anonymous_reads_and_logouts_create_nothing(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     """R7: 10 000 GET-like reads and 1 000 anonymous logouts: 0 records, 0 Set-Cookie."""
     observer = CapturingObserver()
@@ -78,7 +78,7 @@ async def test_anonymous_reads_and_logouts_create_nothing(
 
 
 async def test_fifty_parallel_regenerations_leave_one_id_with_all_the_data(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     """R27/R28: 50 concurrent ``rotate()`` calls on one session."""
     observer = CapturingObserver()

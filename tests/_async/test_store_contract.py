@@ -13,19 +13,21 @@ import secrets
 import pytest
 
 from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from tests.helpers import ABSOLUTE, HOUR, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_load_of_an_unknown_key_is_missing(async_store: AsyncStore) -> None:
+async def test_load_of_an_unknown_key_is_missing(async_store: AsyncSessionStore) -> None:
     result = await async_store.load(Ref().load())
     assert result.status is LoadStatus.MISSING
     assert result.record is None
 
 
-async def test_create_then_load_returns_attributes_and_metadata(async_store: AsyncStore) -> None:
+async def test_create_then_load_returns_attributes_and_metadata(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     created = await async_store.create(
         ref.create({"cart": b"\x01[1,2]", "name": b'\x01"x"'}, user="u1", auth_time=T0 - 5)
@@ -44,7 +46,7 @@ async def test_create_then_load_returns_attributes_and_metadata(async_store: Asy
     assert result.record.touched is False
 
 
-async def test_anonymous_record_has_no_user(async_store: AsyncStore) -> None:
+async def test_anonymous_record_has_no_user(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     result = await async_store.load(ref.load())
@@ -53,7 +55,9 @@ async def test_anonymous_record_has_no_user(async_store: AsyncStore) -> None:
     assert result.record.meta.auth_time is None
 
 
-async def test_wrong_validator_is_invalid_and_touches_nothing(async_store: AsyncStore) -> None:
+async def test_wrong_validator_is_invalid_and_touches_nothing(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     later = T0 + TOUCH + 1
@@ -66,7 +70,7 @@ async def test_wrong_validator_is_invalid_and_touches_nothing(async_store: Async
 
 
 async def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
-    async_store: AsyncStore,
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     nonce = secrets.token_bytes(8)
@@ -79,7 +83,7 @@ async def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
     assert dict(result.record.attributes) == {}
 
 
-async def test_touch_happens_only_when_due(async_store: AsyncStore) -> None:
+async def test_touch_happens_only_when_due(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     early = await async_store.load(ref.load(now=T0 + TOUCH - 1))
@@ -97,7 +101,7 @@ async def test_touch_happens_only_when_due(async_store: AsyncStore) -> None:
     assert again.record.meta.accessed == T0 + TOUCH
 
 
-async def test_idle_expiry_deletes_the_record(async_store: AsyncStore) -> None:
+async def test_idle_expiry_deletes_the_record(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     alive = await async_store.load(ref.load(now=T0 + IDLE - 1, touch_after=IDLE))
@@ -109,7 +113,7 @@ async def test_idle_expiry_deletes_the_record(async_store: AsyncStore) -> None:
 
 
 async def test_touches_extend_idle_but_never_the_absolute_deadline(
-    async_store: AsyncStore,
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     await async_store.create(ref.create())
@@ -123,14 +127,16 @@ async def test_touches_extend_idle_but_never_the_absolute_deadline(
     assert (await async_store.load(ref.load(now=T0))).status is LoadStatus.MISSING
 
 
-async def test_configured_idle_cap_applies_to_existing_records(async_store: AsyncStore) -> None:
+async def test_configured_idle_cap_applies_to_existing_records(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create(idle=IDLE))
     result = await async_store.load(ref.load(now=T0 + 10 * MINUTE, max_idle=10 * MINUTE))
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
-async def test_configured_idle_cap_applies_to_updates_too(async_store: AsyncStore) -> None:
+async def test_configured_idle_cap_applies_to_updates_too(async_store: AsyncSessionStore) -> None:
     """An update judges expiry by ``min(record idle, max_idle)``, like a load: a record idle
     past the configured cap is gone, not revived by the write."""
     ref = Ref()
@@ -142,7 +148,7 @@ async def test_configured_idle_cap_applies_to_updates_too(async_store: AsyncStor
     assert (await async_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
-async def test_an_update_at_the_absolute_deadline_is_gone(async_store: AsyncStore) -> None:
+async def test_an_update_at_the_absolute_deadline_is_gone(async_store: AsyncSessionStore) -> None:
     """To the millisecond: 1 ms before the deadline the write lands, at it the session is over."""
     ref, late = Ref(), Ref()
     deadline = T0 + 10 * MINUTE  # the idle timeout (30 min) is far away
@@ -154,19 +160,32 @@ async def test_an_update_at_the_absolute_deadline_is_gone(async_store: AsyncStor
     assert at.status is CommitStatus.GONE
 
 
-async def test_update_writes_deletes_and_bumps_version(async_store: AsyncStore) -> None:
+async def test_update_writes_deletes_and_bumps_version(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
-    result = await async_store.update(ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",)))
+    seal = secrets.token_bytes(16)
+    result = await async_store.update(
+        ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",), seal=seal)
+    )
     assert result.status is CommitStatus.OK
-    assert result.conflicts == ()
     loaded = await async_store.load(ref.load())
     assert loaded.record is not None
     assert dict(loaded.record.attributes) == {"a": b"\x019", "c": b"\x013"}
     assert loaded.record.meta.version == 2
+    assert loaded.record.meta.seal == seal  # the record's MAC is kept as given
 
 
-async def test_update_never_recreates_a_destroyed_session(async_store: AsyncStore) -> None:
+async def test_the_record_mac_is_kept_as_created(async_store: AsyncSessionStore) -> None:
+    ref = Ref()
+    seal = secrets.token_bytes(16)
+    await async_store.create(ref.create({"a": b"\x011"}, seal=seal))
+    loaded = await async_store.load(ref.load(now=T0 + TOUCH))  # a touch keeps it too
+    assert loaded.record is not None
+    assert loaded.record.touched is True
+    assert loaded.record.meta.seal == seal
+
+
+async def test_update_never_recreates_a_destroyed_session(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     assert await async_store.destroy(ref.destroy()) is True
@@ -175,12 +194,12 @@ async def test_update_never_recreates_a_destroyed_session(async_store: AsyncStor
     assert (await async_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-async def test_update_of_an_unknown_key_is_gone(async_store: AsyncStore) -> None:
+async def test_update_of_an_unknown_key_is_gone(async_store: AsyncSessionStore) -> None:
     result = await async_store.update(Ref().update({"a": b"\x011"}))
     assert result.status is CommitStatus.GONE
 
 
-async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncStore) -> None:
+async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     result = await async_store.update(ref.update({"a": b"\x012"}, now=T0 + IDLE))
@@ -188,18 +207,46 @@ async def test_update_after_expiry_is_gone_and_deletes(async_store: AsyncStore) 
     assert (await async_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
-async def test_update_with_a_stale_validator_is_refused(async_store: AsyncStore) -> None:
+async def test_an_update_at_another_version_is_stale_and_returns_the_record(
+    async_store: AsyncSessionStore,
+) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
-    stale = secrets.token_bytes(16)
-    result = await async_store.update(ref.update({"a": b"\x012"}, expect_digest=stale))
-    assert result.status is CommitStatus.ROTATED
-    loaded = await async_store.load(ref.load())
+    first_seal = secrets.token_bytes(16)
+    assert (await async_store.update(ref.update({"b": b"\x012"}, seal=first_seal))).status is (
+        CommitStatus.OK
+    )
+    late = await async_store.update(
+        ref.update({"a": b"\x019"}, delete=("b",), expect_version=1, new_digest=b"\x00" * 16)
+    )
+    assert late.status is CommitStatus.STALE
+    current = late.current
+    assert current is not None
+    assert dict(current.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert (current.meta.version, current.meta.seal, current.meta.digest) == (
+        2,
+        first_seal,
+        ref.digest,
+    )
+    loaded = await async_store.load(ref.load())  # nothing of the stale write was applied
     assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"a": b"\x011"}
+    assert dict(loaded.record.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert loaded.record.meta.version == 2
 
 
-async def test_rotation_replaces_the_validator_atomically(async_store: AsyncStore) -> None:
+async def test_a_rotation_makes_older_writers_stale(async_store: AsyncSessionStore) -> None:
+    ref = Ref()
+    await async_store.create(ref.create({"a": b"\x011"}))
+    new_digest = secrets.token_bytes(16)
+    await async_store.update(ref.update(new_digest=new_digest, user="alice", auth_time=T0))
+    late = await async_store.update(ref.update({"x": b"\x011"}, expect_version=1))
+    assert late.status is CommitStatus.STALE
+    assert late.current is not None
+    assert late.current.meta.digest == new_digest
+    assert late.current.meta.user == "alice"
+
+
+async def test_rotation_replaces_the_validator_atomically(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -214,81 +261,26 @@ async def test_rotation_replaces_the_validator_atomically(async_store: AsyncStor
     assert await async_store.destroy(ref.destroy()) is False  # old digest cannot destroy it
 
 
-async def test_disjoint_writers_never_conflict(async_store: AsyncStore) -> None:
-    ref = Ref()
-    await async_store.create(ref.create({"a": b"\x010"}))
-    first = await async_store.update(ref.update({"x": b"\x011"}, expected={"x": None}))
-    second = await async_store.update(ref.update({"y": b"\x011"}, expected={"y": None}))
-    assert (first.status, first.conflicts) == (CommitStatus.OK, ())
-    assert (second.status, second.conflicts) == (CommitStatus.OK, ())
-    loaded = await async_store.load(ref.load())
-    assert loaded.record is not None
-    assert set(loaded.record.attributes) == {"a", "x", "y"}
-
-
-async def test_field_compare_and_set_last_writer_wins(async_store: AsyncStore) -> None:
+async def test_update_is_idempotent_per_nonce(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create({"n": b"\x011"}))
-    await async_store.update(ref.update({"n": b"\x012"}, expected={"n": b"\x011"}))
-    late = await async_store.update(ref.update({"n": b"\x013"}, expected={"n": b"\x011"}))
-    assert late.status is CommitStatus.OK
-    assert late.conflicts == ("n",)
+    op = ref.update({"n": b"\x012"})
+    assert (await async_store.update(op)).status is CommitStatus.OK
+    retried = await async_store.update(op)  # e.g. a retry after a lost reply
+    assert retried.status is CommitStatus.OK
     loaded = await async_store.load(ref.load())
     assert loaded.record is not None
-    assert loaded.record.attributes["n"] == b"\x013"
-
-
-async def test_field_compare_and_set_strict_refuses_everything(async_store: AsyncStore) -> None:
-    ref = Ref()
-    await async_store.create(ref.create({"n": b"\x011"}))
-    await async_store.update(ref.update({"n": b"\x012"}))
-    late = await async_store.update(
-        ref.update({"n": b"\x013", "other": b"\x011"}, expected={"n": b"\x011"}, strict=True)
-    )
-    assert late.status is CommitStatus.CONFLICT
-    assert late.conflicts == ("n",)
-    loaded = await async_store.load(ref.load())
-    assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"n": b"\x012"}
     assert loaded.record.meta.version == 2
 
 
-async def test_expected_absence_conflicts_with_a_concurrent_create_of_the_field(
-    async_store: AsyncStore,
+async def test_a_slower_request_never_moves_access_time_back(
+    async_store: AsyncSessionStore,
 ) -> None:
     ref = Ref()
     await async_store.create(ref.create())
-    await async_store.update(ref.update({"flag": b"\x01true"}))
-    result = await async_store.update(
-        ref.update({"flag": b"\x01false"}, expected={"flag": None}, strict=True)
-    )
-    assert result.status is CommitStatus.CONFLICT
-    deleted_meanwhile = Ref()
-    await async_store.create(deleted_meanwhile.create({"x": b"\x011"}))
-    await async_store.update(deleted_meanwhile.update(delete=("x",)))
-    result = await async_store.update(
-        deleted_meanwhile.update({"x": b"\x012"}, expected={"x": b"\x011"}, strict=True)
-    )
-    assert (result.status, result.conflicts) == (CommitStatus.CONFLICT, ("x",))
-
-
-async def test_update_is_idempotent_per_nonce(async_store: AsyncStore) -> None:
-    ref = Ref()
-    await async_store.create(ref.create({"n": b"\x011"}))
-    op = ref.update({"n": b"\x012"}, expected={"n": b"\x011"}, strict=True)
-    assert (await async_store.update(op)).status is CommitStatus.OK
-    retried = await async_store.update(op)  # e.g. a retry after a lost reply
-    assert (retried.status, retried.conflicts) == (CommitStatus.OK, ())
-    loaded = await async_store.load(ref.load())
-    assert loaded.record is not None
-    assert loaded.record.meta.version == 2
-
-
-async def test_a_slower_request_never_moves_access_time_back(async_store: AsyncStore) -> None:
-    ref = Ref()
-    await async_store.create(ref.create())
     await async_store.update(ref.update({"a": b"\x011"}, now=T0 + 10 * MINUTE))
-    await async_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    slower = await async_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    assert slower.status is CommitStatus.OK
     loaded = await async_store.load(ref.load(now=T0 + 11 * MINUTE))
     assert loaded.record is not None
     assert loaded.record.meta.accessed == T0 + 10 * MINUTE
@@ -296,7 +288,7 @@ async def test_a_slower_request_never_moves_access_time_back(async_store: AsyncS
     assert alive.status is LoadStatus.FOUND
 
 
-async def test_reauthentication_can_extend_the_deadline(async_store: AsyncStore) -> None:
+async def test_reauthentication_can_extend_the_deadline(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     await async_store.update(ref.update(user="u", auth_time=T0, deadline=T0 + 2 * ABSOLUTE))
@@ -309,7 +301,7 @@ async def test_reauthentication_can_extend_the_deadline(async_store: AsyncStore)
     assert loaded.record.meta.deadline == T0 + 2 * ABSOLUTE
 
 
-async def test_destroy_needs_the_current_digest(async_store: AsyncStore) -> None:
+async def test_destroy_needs_the_current_digest(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     await async_store.create(ref.create())
     assert await async_store.destroy(ref.destroy(secrets.token_bytes(16))) is False
@@ -319,7 +311,7 @@ async def test_destroy_needs_the_current_digest(async_store: AsyncStore) -> None
     assert (await async_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-async def test_names_and_values_are_binary_safe(async_store: AsyncStore) -> None:
+async def test_names_and_values_are_binary_safe(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     attributes = {
         "ünïcödé 🔑": b'\x01"v"',
@@ -335,7 +327,7 @@ async def test_names_and_values_are_binary_safe(async_store: AsyncStore) -> None
     assert loaded.record.meta.version == 1  # an attribute named "_v" is not metadata
 
 
-async def test_thousands_of_fields_in_one_write(async_store: AsyncStore) -> None:
+async def test_thousands_of_fields_in_one_write(async_store: AsyncSessionStore) -> None:
     ref = Ref()
     many = {f"k{i}": b"\x01%d" % i for i in range(3000)}
     await async_store.create(ref.create(many))
@@ -346,3 +338,28 @@ async def test_thousands_of_fields_in_one_write(async_store: AsyncStore) -> None
     loaded = await async_store.load(ref.load())
     assert loaded.record is not None
     assert len(loaded.record.attributes) == 3500
+
+
+async def test_discard_deletes_whatever_is_stored(async_store: AsyncSessionStore) -> None:
+    ref = Ref()
+    await async_store.create(ref.create({"a": b"\x011"}))
+    assert await async_store.discard(ref.discard()) is True
+    assert (await async_store.load(ref.load())).status is LoadStatus.MISSING
+    assert await async_store.discard(ref.discard()) is False
+
+
+async def test_an_expired_record_lingers_to_say_why_it_ended(
+    async_store: AsyncSessionStore,
+) -> None:
+    idle = Ref()
+    await async_store.create(idle.create(linger=HOUR))
+    # Long after the idle timeout, within the lingering hour: expired, not unknown.
+    late = await async_store.load(idle.load(now=T0 + IDLE + 40 * MINUTE, linger=HOUR))
+    assert late.status is LoadStatus.EXPIRED_IDLE
+    assert (await async_store.load(idle.load(now=T0 + IDLE + 41 * MINUTE))).status is (
+        LoadStatus.MISSING
+    )
+    absolute = Ref()
+    await async_store.create(absolute.create(idle=ABSOLUTE, linger=HOUR))
+    ended = await async_store.load(absolute.load(now=T0 + ABSOLUTE + 30 * MINUTE))
+    assert ended.status is LoadStatus.EXPIRED_ABSOLUTE

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from sessionary import AsyncSessionManager
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device
 
@@ -42,7 +42,7 @@ async def listed(manager: AsyncSessionManager) -> dict[str, set[str]]:
 
 
 async def test_index_lists_exactly_the_live_sessions(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = AsyncSessionManager(
         async_store,

@@ -6,15 +6,17 @@ the same scenarios.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from sessionary import RevocationReason
+from sessionary import AsyncSessionManager, ConfigurationError, RevocationReason
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
-from sessionary.stores.base import AsyncStore
-from sessionary.testing import CapturingObserver, FakeClock
+from sessionary.stores.base import AsyncSessionStore
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device, manager_for
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +25,7 @@ IDLE_S = 600
 ABSOLUTE_S = 3600
 
 
-async def index_members(store: AsyncStore, user_key: str) -> set[str] | None:
+async def index_members(store: AsyncSessionStore, user_key: str) -> set[str] | None:
     """The storage keys in the user's index, or ``None`` when the index does not exist."""
     if isinstance(store, AsyncMemoryStore):
         index = store.engine._index.get(user_key)
@@ -36,7 +38,9 @@ async def index_members(store: AsyncStore, user_key: str) -> set[str] | None:
     return {member.decode() for member in members if isinstance(member, bytes)}
 
 
-async def put_in_index(store: AsyncStore, user_key: str, storage_key: str, score: int) -> None:
+async def put_in_index(
+    store: AsyncSessionStore, user_key: str, storage_key: str, score: int
+) -> None:
     """Write a stale entry into the user's index, as a missed cleanup would leave it."""
     if isinstance(store, AsyncMemoryStore):
         store.engine._index.setdefault(user_key, {})[storage_key] = score
@@ -53,7 +57,7 @@ def storage_key_of(device: Device) -> str:
 
 
 async def test_revocation_hooks_end_sessions_and_name_their_reason(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R60: account disable/delete, factor change and admin action each have a hook."""
     observer = CapturingObserver()
@@ -101,7 +105,7 @@ async def test_revocation_hooks_end_sessions_and_name_their_reason(
 
 
 async def test_the_user_index_outlives_its_sessions_only_until_they_end(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R62: the index TTL covers its longest-lived session, no more; then the index is gone."""
     manager = manager_for(async_store, clock, idle_timeout=3000, absolute_timeout=ABSOLUTE_S)
@@ -127,7 +131,7 @@ async def test_the_user_index_outlives_its_sessions_only_until_they_end(
 
 
 async def test_the_index_never_brings_a_session_back(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     """R63: a stale index entry (a missed cleanup) never revives an ended session."""
     manager = manager_for(async_store, clock, idle_timeout=IDLE_S, absolute_timeout=ABSOLUTE_S)
@@ -153,3 +157,20 @@ async def test_the_index_never_brings_a_session_back(
     device.cookie = dead_cookie
     assert await device.whoami() is None  # and the old cookie stays dead
     assert await keeper.whoami() == "alice"
+
+
+async def test_with_tenants_a_user_operation_must_name_its_tenant(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
+    manager = AsyncSessionManager(async_store, session_config(clock=clock))
+    manager.scope_by_tenant()  # what an adapter configured with tenants= does
+    operations = (
+        partial(manager.revoke_user, "alice"),
+        partial(manager.list_user_sessions, "alice"),
+        partial(manager.revoke_session, "alice", "ref"),
+    )
+    for operation in operations:
+        with pytest.raises(ConfigurationError, match="tenant="):
+            await operation()
+    assert await manager.revoke_user("alice", tenant="acme") == 0
+    assert await manager.list_user_sessions("alice", tenant="") == []  # named, even if empty

@@ -19,7 +19,7 @@ from sessionary.exceptions import ConfigurationError, LockNotAcquiredError, Sess
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore, Capability
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.concurrency import async_gather
 
@@ -66,7 +66,7 @@ def mark(session: Session) -> None:
 
 
 def manager_for(
-    store: AsyncStore,
+    store: AsyncSessionStore,
     clock: FakeClock,
     observer: CapturingObserver | None = None,
     **options: object,
@@ -77,7 +77,7 @@ def manager_for(
 
 
 async def test_login_indexes_the_session_with_its_device(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock)
     laptop, phone = Device(manager), Device(manager, ua="Phone/1.0", ip="198.51.100.9")
@@ -100,7 +100,7 @@ async def test_login_indexes_the_session_with_its_device(
 
 
 async def test_logout_removes_the_session_from_the_index(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock)
     device = Device(manager)
@@ -111,7 +111,7 @@ async def test_logout_removes_the_session_from_the_index(
 
 
 async def test_expired_sessions_drop_out_of_the_list(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock, idle_timeout=600, absolute_timeout=3600)
     first, second = Device(manager), Device(manager)
@@ -123,7 +123,7 @@ async def test_expired_sessions_drop_out_of_the_list(
 
 
 async def test_revoke_user_ends_every_session_and_says_why(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(async_store, clock, observer)
@@ -151,7 +151,7 @@ async def test_revoke_user_ends_every_session_and_says_why(
 
 
 async def test_revoke_user_can_keep_the_current_session(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock)
     here, elsewhere = Device(manager), Device(manager)
@@ -167,7 +167,7 @@ async def test_revoke_user_can_keep_the_current_session(
 
 
 async def test_revoke_session_ends_one_device_without_its_id(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock)
     laptop, phone = Device(manager), Device(manager, ua="Phone/1.0")
@@ -187,7 +187,7 @@ async def test_revoke_session_ends_one_device_without_its_id(
     assert await manager.revoke_session("bob", listed[0].ref) is False  # not bob's session
 
 
-async def test_session_limit_reject_new(async_store: AsyncStore, clock: FakeClock) -> None:
+async def test_session_limit_reject_new(async_store: AsyncSessionStore, clock: FakeClock) -> None:
     manager = manager_for(async_store, clock, max_sessions_per_user=2)
     first, second, third = Device(manager), Device(manager), Device(manager)
     await first.login("alice")
@@ -202,7 +202,7 @@ async def test_session_limit_reject_new(async_store: AsyncStore, clock: FakeCloc
 
 
 async def test_session_limit_evict_oldest_tells_the_evicted_session(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(
@@ -225,7 +225,10 @@ async def test_session_limit_evict_oldest_tells_the_evicted_session(
 
 @pytest.mark.parametrize("policy", [LimitPolicy.REJECT_NEW, LimitPolicy.EVICT_OLDEST])
 async def test_concurrent_logins_never_exceed_the_session_limit(
-    async_store: AsyncStore, clock: FakeClock, policy: LimitPolicy, monkeypatch: pytest.MonkeyPatch
+    async_store: AsyncSessionStore,
+    clock: FakeClock,
+    policy: LimitPolicy,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """30 logins of one user at once, limit 3: afterwards at most 3 signed-in sessions."""
     # The 30 take turns: on a loaded CI machine the last may wait longer than the default 2 s.
@@ -288,7 +291,7 @@ async def test_logins_without_a_limit_take_no_admission(
 
 
 async def test_reauthentication_extends_the_absolute_deadline(
-    async_store: AsyncStore, clock: FakeClock
+    async_store: AsyncSessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(async_store, clock, idle_timeout=3000, absolute_timeout=3600)
     device = Device(manager)
@@ -302,7 +305,7 @@ async def test_reauthentication_extends_the_absolute_deadline(
 
 
 async def test_revoke_user_wins_over_concurrent_logins(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     """Acceptance: revoke_user during 200 concurrent logins leaves none of them signed in."""
     manager = AsyncSessionManager(async_store, config, observer=CapturingObserver())
@@ -332,10 +335,13 @@ async def test_revoke_user_wins_over_concurrent_logins(
 
 async def test_user_api_needs_a_user_store(clock: FakeClock) -> None:
     class Bare:
+        capabilities = frozenset({Capability.SESSIONS})  # nothing else declared
+
         async def load(self, op: object) -> object: ...
         async def create(self, op: object) -> object: ...
         async def update(self, op: object) -> object: ...
         async def destroy(self, op: object) -> object: ...
+        async def discard(self, op: object) -> object: ...
         async def aclose(self) -> None: ...
 
     manager = AsyncSessionManager(Bare(), session_config(clock=clock))  # type: ignore[arg-type]

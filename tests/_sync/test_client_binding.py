@@ -9,12 +9,14 @@ store kind (the recorded device travels through the store); the sync twin is gen
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
-from sessionary import ClientBinding
+from sessionary import ClientBinding, SessionManager
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import UA, Device, manager_for
 
@@ -28,7 +30,7 @@ def mismatches(observer: CapturingObserver) -> list[tuple[list[str], bool]]:
     return [(e.detail["fields"], e.detail["ended"]) for e in observer.of(EventName.CLIENT_MISMATCH)]
 
 
-def test_binding_is_off_by_default(sync_store: Store, clock: FakeClock) -> None:
+def test_binding_is_off_by_default(sync_store: SessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(sync_store, clock, observer)
     assert manager.config.client_binding is ClientBinding.OFF
@@ -40,7 +42,7 @@ def test_binding_is_off_by_default(sync_store: Store, clock: FakeClock) -> None:
 
 
 def test_detect_reports_each_mismatch_and_keeps_the_session(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(sync_store, clock, observer, client_binding="detect")
@@ -64,7 +66,7 @@ def test_detect_reports_each_mismatch_and_keeps_the_session(
     assert OTHER_IP not in repr(event)  # the address is never logged
 
 
-def test_enforce_ends_the_session_on_a_mismatch(sync_store: Store, clock: FakeClock) -> None:
+def test_enforce_ends_the_session_on_a_mismatch(sync_store: SessionStore, clock: FakeClock) -> None:
     observer = CapturingObserver()
     manager = manager_for(
         sync_store,
@@ -87,6 +89,44 @@ def test_enforce_ends_the_session_on_a_mismatch(sync_store: Store, clock: FakeCl
     assert EventName.DESTROYED in observer.names()
     assert victim.whoami() is None  # the stolen session is over for everyone
     assert manager.list_user_sessions("alice") == []
+
+
+def test_a_key_rotation_keeps_the_binding_and_the_device_refs(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
+    """Rotating ``[A]`` to ``[B, A]`` changes nothing a signed-in user can see: the client
+    still matches (no ``client_mismatch``, no forced logout under ``enforce``), and the refs
+    of the device list stay the same, so ``revoke_session(ref)`` still finds its session."""
+    old, new = secrets.token_bytes(32), secrets.token_bytes(32)
+    observer = CapturingObserver()
+
+    def manager(*keys: bytes) -> SessionManager:
+        config = session_config(clock=clock, secret_keys=list(keys), client_binding="enforce")
+        return SessionManager(sync_store, config, observer=observer)
+
+    before = manager(old)
+    laptop, phone = Device(before), Device(before, ua="Phone/1.0")
+    laptop.login("alice")
+    phone.login("alice")
+    refs = sorted(s.ref for s in before.list_user_sessions("alice"))
+
+    after = manager(new, old)  # the ring rotated: a new secret first, the old one kept
+    laptop.manager = phone.manager = after
+    assert laptop.whoami() == "alice"
+    assert phone.whoami() == "alice"
+    assert mismatches(observer) == []
+    assert sorted(s.ref for s in after.list_user_sessions("alice")) == refs
+    assert laptop.last is not None
+    assert laptop.last.ref in refs
+    phone_ref = next(r for r in refs if r != laptop.last.ref)
+    assert after.revoke_session("alice", phone_ref) is True
+    assert phone.whoami() is None
+    assert laptop.whoami() == "alice"
+
+    thief = Device(after, ua=OTHER_UA)  # the binding still bites after the rotation
+    thief.cookie = laptop.cookie
+    assert (thief.request()).user_id is None
+    assert mismatches(observer) == [(["user_agent"], True)]
 
 
 def test_binding_options_are_validated() -> None:

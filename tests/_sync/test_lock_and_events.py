@@ -18,7 +18,7 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.events import EventName
 from sessionary.stores import RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import Device
 from tests.concurrency import sync_gather, sync_sleep
@@ -48,7 +48,7 @@ def counter(device: Device) -> int:
     return value
 
 
-def test_fifty_locked_increments_all_count(sync_store: Store, clock: FakeClock) -> None:
+def test_fifty_locked_increments_all_count(sync_store: SessionStore, clock: FakeClock) -> None:
     """Acceptance: 50 concurrent increments under the lock → the counter reads 50."""
     manager = SessionManager(
         sync_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=30
@@ -63,7 +63,7 @@ def test_fifty_locked_increments_all_count(sync_store: Store, clock: FakeClock) 
 
 
 def test_without_the_lock_strict_policy_never_loses_silently(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, conflict policy ``raise``: every increment
     either commits or raises StoreConflictError, and the counter equals the commits."""
@@ -81,7 +81,7 @@ def test_without_the_lock_strict_policy_never_loses_silently(
 
 
 def test_without_the_lock_last_writer_wins_reports_every_lost_update(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     """Documented behaviour without the lock, default policy: increments can be lost, and a
     commit that overwrote a value changed since its read reports a ``conflict`` event (an
@@ -98,7 +98,9 @@ def test_without_the_lock_last_writer_wins_reports_every_lost_update(
     assert lost == 0 or observer.of(EventName.CONFLICT)
 
 
-def test_a_busy_lock_times_out_with_a_typed_error(sync_store: Store, clock: FakeClock) -> None:
+def test_a_busy_lock_times_out_with_a_typed_error(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     manager = SessionManager(
         sync_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
     )
@@ -112,8 +114,28 @@ def test_a_busy_lock_times_out_with_a_typed_error(sync_store: Store, clock: Fake
     manager.commit(again)
 
 
+def test_a_stale_id_cannot_hold_the_lock_of_the_session_it_no_longer_names(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
+    manager = SessionManager(
+        sync_store, session_config(clock=clock), observer=CapturingObserver(), lock_wait=0.05
+    )
+    device = Device(manager)
+    device.request(lambda s: s.__setitem__("counter", 0))
+    stolen = device.cookies()  # copied before the login, whose rotation kills it
+    device.login("victim")
+    squatter = manager.open(stolen, lock=True)  # takes no lock: not this session's ID
+    assert squatter.session.is_new
+    assert squatter.lock_token is None
+    mine = manager.open(device.cookies(), lock=True)  # never a 409
+    assert mine.session.user_id == "victim"
+    mine.session["counter"] = 1
+    manager.commit(mine)
+    manager.discard(squatter)
+
+
 def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     manager = SessionManager(
         sync_store, session_config(clock=clock), observer=CapturingObserver(), lock_lease=1.0
@@ -140,7 +162,7 @@ def test_an_expired_lease_refuses_the_commit_and_renewal_prevents_it(
     assert counter(device) == 1
 
 
-def test_locking_without_a_cookie_takes_no_lock(sync_store: Store, clock: FakeClock) -> None:
+def test_locking_without_a_cookie_takes_no_lock(sync_store: SessionStore, clock: FakeClock) -> None:
     manager = SessionManager(sync_store, session_config(clock=clock), lock_wait=0)
     cycle = manager.open([], lock=True)
     assert cycle.lock_token is None
@@ -188,7 +210,7 @@ def test_events_reach_the_redis_stream_and_a_consumer_group(
     assert "events" in repr(stream)
 
 
-def test_events_reach_the_memory_log(sync_store: Store, clock: FakeClock) -> None:
+def test_events_reach_the_memory_log(sync_store: SessionStore, clock: FakeClock) -> None:
     log = MemoryEventLog(maxlen=3)
     manager = SessionManager(sync_store, session_config(clock=clock), events=log)
     device = Device(manager)
@@ -202,9 +224,10 @@ def test_events_reach_the_memory_log(sync_store: Store, clock: FakeClock) -> Non
     assert log.length() == 3  # trimmed to maxlen
 
 
-def test_the_sweeper_reports_each_expiry_once(sync_store: Store, clock: FakeClock) -> None:
-    if hasattr(sync_store, "track_expiry"):
-        sync_store.track_expiry = True
+def test_the_sweeper_reports_each_expiry_once(sync_store: SessionStore, clock: FakeClock) -> None:
+    redis_store = getattr(sync_store, "inner", sync_store)  # through a wrapper too
+    if hasattr(redis_store, "track_expiry"):  # a Redis store's knob (memory always sweeps)
+        redis_store.track_expiry = True
     log = MemoryEventLog()
     observer = CapturingObserver()
     manager = SessionManager(
@@ -224,12 +247,14 @@ def test_the_sweeper_reports_each_expiry_once(sync_store: Store, clock: FakeCloc
     assert sweeper.sweep_once() == 0
     (event,) = observer.of(EventName.EXPIRED_IDLE)
     assert event.user == "alice"
+    # Swept, but a tombstone still tells the returning client why (for expiry_notice).
+    assert (idle.request()).end_reason == "expired_idle"
     clock.advance(3600)  # busy reaches its absolute deadline
     assert sweeper.sweep_once() == 1
     assert [e.name for _, e in log.read()] == [
         EventName.CREATED,
         EventName.CREATED,
-        EventName.EXPIRED_IDLE,
+        EventName.EXPIRED_IDLE,  # the sweeper
+        EventName.EXPIRED_IDLE,  # the client that came back
         EventName.EXPIRED_ABSOLUTE,
     ]
-    assert (idle.request()).end_reason is None  # swept: the store forgot it

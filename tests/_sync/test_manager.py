@@ -18,9 +18,9 @@ from sessionary import Session, SessionConfig, SessionManager
 from sessionary.exceptions import StoreConflictError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
-from sessionary.sansio.ops import CommitResult, Create, Destroy, Load, LoadResult, Update
+from sessionary.sansio.ops import CommitResult, Create, Destroy, Discard, Load, LoadResult, Update
 from sessionary.stores import RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import Capability, SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.concurrency import sync_gather, sync_sleep
 from tests.services import free_port
@@ -58,7 +58,7 @@ class Client:
         return snapshot
 
 
-def test_a_full_lifecycle(sync_store: Store, config: SessionConfig) -> None:
+def test_a_full_lifecycle(sync_store: SessionStore, config: SessionConfig) -> None:
     observer = CapturingObserver()
     manager = SessionManager(sync_store, config, observer=observer)
     browser = Client(manager)
@@ -92,7 +92,7 @@ def test_a_full_lifecycle(sync_store: Store, config: SessionConfig) -> None:
 
 
 def test_fifty_concurrent_writers_of_distinct_keys_lose_nothing(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     manager = SessionManager(sync_store, config)
     browser = Client(manager)
@@ -112,7 +112,9 @@ def test_fifty_concurrent_writers_of_distinct_keys_lose_nothing(
     assert all(final[f"k{i}"] == i for i in range(50))
 
 
-def test_logout_is_never_undone_by_slower_writers(sync_store: Store, config: SessionConfig) -> None:
+def test_logout_is_never_undone_by_slower_writers(
+    sync_store: SessionStore, config: SessionConfig
+) -> None:
     manager = SessionManager(sync_store, config)
     browser = Client(manager)
     browser.request(lambda s: s.login("bob"))
@@ -176,7 +178,7 @@ def test_logout_racing_writers_leaves_no_key_behind_in_redis(
 
 
 def test_a_thousand_concurrent_sessions_never_bleed(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     manager = SessionManager(sync_store, config)
     browsers = [Client(manager) for _ in range(1000)]
@@ -194,7 +196,7 @@ def test_a_thousand_concurrent_sessions_never_bleed(
     sync_gather([partial(check, i) for i in range(1000)], limit=100)
 
 
-def test_strict_policy_raises_on_a_concurrent_change(sync_store: Store) -> None:
+def test_strict_policy_raises_on_a_concurrent_change(sync_store: SessionStore) -> None:
     config = session_config(conflict_policy="raise")
     manager = SessionManager(sync_store, config)
     browser = Client(manager)
@@ -212,7 +214,7 @@ def test_strict_policy_raises_on_a_concurrent_change(sync_store: Store) -> None:
     assert browser.request() == {"n": 2}
 
 
-def test_last_writer_wins_reports_the_conflict(sync_store: Store) -> None:
+def test_last_writer_wins_reports_the_conflict(sync_store: SessionStore) -> None:
     observer = CapturingObserver()
     config = session_config()
     manager = SessionManager(sync_store, config, observer=observer)
@@ -231,7 +233,7 @@ def test_last_writer_wins_reports_the_conflict(sync_store: Store) -> None:
     assert conflict.detail == {"fields": ["n"], "applied": "ok"}
 
 
-def test_expiry_is_judged_by_the_injected_clock(sync_store: Store) -> None:
+def test_expiry_is_judged_by_the_injected_clock(sync_store: SessionStore) -> None:
     clock = FakeClock(1_750_000_000)
     config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)
     observer = CapturingObserver()
@@ -259,7 +261,11 @@ def test_expiry_is_judged_by_the_injected_clock(sync_store: Store) -> None:
 class BrokenStore:
     """A store whose every operation fails like an unreachable server."""
 
-    def __init__(self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy)) -> None:
+    capabilities = frozenset({Capability.SESSIONS})
+
+    def __init__(
+        self, fail_on: tuple[type, ...] = (Load, Create, Update, Destroy, Discard)
+    ) -> None:
         self.fail_on = fail_on
         self.calls = 0
 
@@ -282,6 +288,10 @@ class BrokenStore:
         raise AssertionError  # pragma: no cover
 
     def destroy(self, op: Destroy) -> bool:
+        self._fail(op)
+        raise AssertionError  # pragma: no cover
+
+    def discard(self, op: Discard) -> bool:
         self._fail(op)
         raise AssertionError  # pragma: no cover
 

@@ -18,7 +18,7 @@ from sessionary import Session, SessionConfig, SessionManager
 from sessionary.sansio.cycle import ResponseUpdate
 from sessionary.sansio.events import EventName
 from sessionary.stores import MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver
 from tests._sync.test_users import Device
 from tests.concurrency import sync_gather
@@ -30,7 +30,7 @@ ANONYMOUS_LOGOUTS = 1_000
 REGENERATIONS = 50
 
 
-def stored_keys(store: Store) -> int:
+def stored_keys(store: SessionStore) -> int:
     """How many records (or Redis keys under the store's prefix) exist."""
     if isinstance(store, MemoryStore):
         return len(store.engine)
@@ -41,14 +41,14 @@ def stored_keys(store: Store) -> int:
     return count
 
 
-def commands_sent(store: Store) -> int | None:
+def commands_sent(store: SessionStore) -> int | None:
     """Commands the counting client sent so far (``None`` for stores without one)."""
     sent = getattr(getattr(store, "client", None), "sent", None)
     return len(sent) if isinstance(sent, list) else None
 
 
 def test_anonymous_reads_and_logouts_create_nothing(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     """R7: 10 000 GET-like reads and 1 000 anonymous logouts: 0 records, 0 Set-Cookie."""
     observer = CapturingObserver()
@@ -80,7 +80,7 @@ def test_anonymous_reads_and_logouts_create_nothing(
 
 
 def test_fifty_parallel_regenerations_leave_one_id_with_all_the_data(
-    sync_store: Store, config: SessionConfig
+    sync_store: SessionStore, config: SessionConfig
 ) -> None:
     """R27/R28: 50 concurrent ``rotate()`` calls on one session."""
     observer = CapturingObserver()

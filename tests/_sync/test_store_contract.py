@@ -15,19 +15,21 @@ import secrets
 import pytest
 
 from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from tests.helpers import ABSOLUTE, HOUR, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
 
 
-def test_load_of_an_unknown_key_is_missing(sync_store: Store) -> None:
+def test_load_of_an_unknown_key_is_missing(sync_store: SessionStore) -> None:
     result = sync_store.load(Ref().load())
     assert result.status is LoadStatus.MISSING
     assert result.record is None
 
 
-def test_create_then_load_returns_attributes_and_metadata(sync_store: Store) -> None:
+def test_create_then_load_returns_attributes_and_metadata(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     created = sync_store.create(
         ref.create({"cart": b"\x01[1,2]", "name": b'\x01"x"'}, user="u1", auth_time=T0 - 5)
@@ -46,7 +48,7 @@ def test_create_then_load_returns_attributes_and_metadata(sync_store: Store) -> 
     assert result.record.touched is False
 
 
-def test_anonymous_record_has_no_user(sync_store: Store) -> None:
+def test_anonymous_record_has_no_user(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     result = sync_store.load(ref.load())
@@ -55,7 +57,9 @@ def test_anonymous_record_has_no_user(sync_store: Store) -> None:
     assert result.record.meta.auth_time is None
 
 
-def test_wrong_validator_is_invalid_and_touches_nothing(sync_store: Store) -> None:
+def test_wrong_validator_is_invalid_and_touches_nothing(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     later = T0 + TOUCH + 1
@@ -68,7 +72,7 @@ def test_wrong_validator_is_invalid_and_touches_nothing(sync_store: Store) -> No
 
 
 def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
-    sync_store: Store,
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     nonce = secrets.token_bytes(8)
@@ -81,7 +85,7 @@ def test_create_is_idempotent_per_nonce_and_refuses_a_taken_key(
     assert dict(result.record.attributes) == {}
 
 
-def test_touch_happens_only_when_due(sync_store: Store) -> None:
+def test_touch_happens_only_when_due(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     early = sync_store.load(ref.load(now=T0 + TOUCH - 1))
@@ -99,7 +103,7 @@ def test_touch_happens_only_when_due(sync_store: Store) -> None:
     assert again.record.meta.accessed == T0 + TOUCH
 
 
-def test_idle_expiry_deletes_the_record(sync_store: Store) -> None:
+def test_idle_expiry_deletes_the_record(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     alive = sync_store.load(ref.load(now=T0 + IDLE - 1, touch_after=IDLE))
@@ -111,7 +115,7 @@ def test_idle_expiry_deletes_the_record(sync_store: Store) -> None:
 
 
 def test_touches_extend_idle_but_never_the_absolute_deadline(
-    sync_store: Store,
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     sync_store.create(ref.create())
@@ -125,14 +129,16 @@ def test_touches_extend_idle_but_never_the_absolute_deadline(
     assert (sync_store.load(ref.load(now=T0))).status is LoadStatus.MISSING
 
 
-def test_configured_idle_cap_applies_to_existing_records(sync_store: Store) -> None:
+def test_configured_idle_cap_applies_to_existing_records(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create(idle=IDLE))
     result = sync_store.load(ref.load(now=T0 + 10 * MINUTE, max_idle=10 * MINUTE))
     assert result.status is LoadStatus.EXPIRED_IDLE
 
 
-def test_configured_idle_cap_applies_to_updates_too(sync_store: Store) -> None:
+def test_configured_idle_cap_applies_to_updates_too(sync_store: SessionStore) -> None:
     """An update judges expiry by ``min(record idle, max_idle)``, like a load: a record idle
     past the configured cap is gone, not revived by the write."""
     ref = Ref()
@@ -144,7 +150,7 @@ def test_configured_idle_cap_applies_to_updates_too(sync_store: Store) -> None:
     assert (sync_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
-def test_an_update_at_the_absolute_deadline_is_gone(sync_store: Store) -> None:
+def test_an_update_at_the_absolute_deadline_is_gone(sync_store: SessionStore) -> None:
     """To the millisecond: 1 ms before the deadline the write lands, at it the session is over."""
     ref, late = Ref(), Ref()
     deadline = T0 + 10 * MINUTE  # the idle timeout (30 min) is far away
@@ -156,19 +162,30 @@ def test_an_update_at_the_absolute_deadline_is_gone(sync_store: Store) -> None:
     assert at.status is CommitStatus.GONE
 
 
-def test_update_writes_deletes_and_bumps_version(sync_store: Store) -> None:
+def test_update_writes_deletes_and_bumps_version(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011", "b": b"\x012"}))
-    result = sync_store.update(ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",)))
+    seal = secrets.token_bytes(16)
+    result = sync_store.update(ref.update({"c": b"\x013", "a": b"\x019"}, delete=("b",), seal=seal))
     assert result.status is CommitStatus.OK
-    assert result.conflicts == ()
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
     assert dict(loaded.record.attributes) == {"a": b"\x019", "c": b"\x013"}
     assert loaded.record.meta.version == 2
+    assert loaded.record.meta.seal == seal  # the record's MAC is kept as given
 
 
-def test_update_never_recreates_a_destroyed_session(sync_store: Store) -> None:
+def test_the_record_mac_is_kept_as_created(sync_store: SessionStore) -> None:
+    ref = Ref()
+    seal = secrets.token_bytes(16)
+    sync_store.create(ref.create({"a": b"\x011"}, seal=seal))
+    loaded = sync_store.load(ref.load(now=T0 + TOUCH))  # a touch keeps it too
+    assert loaded.record is not None
+    assert loaded.record.touched is True
+    assert loaded.record.meta.seal == seal
+
+
+def test_update_never_recreates_a_destroyed_session(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     assert sync_store.destroy(ref.destroy()) is True
@@ -177,12 +194,12 @@ def test_update_never_recreates_a_destroyed_session(sync_store: Store) -> None:
     assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-def test_update_of_an_unknown_key_is_gone(sync_store: Store) -> None:
+def test_update_of_an_unknown_key_is_gone(sync_store: SessionStore) -> None:
     result = sync_store.update(Ref().update({"a": b"\x011"}))
     assert result.status is CommitStatus.GONE
 
 
-def test_update_after_expiry_is_gone_and_deletes(sync_store: Store) -> None:
+def test_update_after_expiry_is_gone_and_deletes(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     result = sync_store.update(ref.update({"a": b"\x012"}, now=T0 + IDLE))
@@ -190,18 +207,46 @@ def test_update_after_expiry_is_gone_and_deletes(sync_store: Store) -> None:
     assert (sync_store.load(ref.load(now=T0 + 1))).status is LoadStatus.MISSING
 
 
-def test_update_with_a_stale_validator_is_refused(sync_store: Store) -> None:
+def test_an_update_at_another_version_is_stale_and_returns_the_record(
+    sync_store: SessionStore,
+) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
-    stale = secrets.token_bytes(16)
-    result = sync_store.update(ref.update({"a": b"\x012"}, expect_digest=stale))
-    assert result.status is CommitStatus.ROTATED
-    loaded = sync_store.load(ref.load())
+    first_seal = secrets.token_bytes(16)
+    assert (sync_store.update(ref.update({"b": b"\x012"}, seal=first_seal))).status is (
+        CommitStatus.OK
+    )
+    late = sync_store.update(
+        ref.update({"a": b"\x019"}, delete=("b",), expect_version=1, new_digest=b"\x00" * 16)
+    )
+    assert late.status is CommitStatus.STALE
+    current = late.current
+    assert current is not None
+    assert dict(current.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert (current.meta.version, current.meta.seal, current.meta.digest) == (
+        2,
+        first_seal,
+        ref.digest,
+    )
+    loaded = sync_store.load(ref.load())  # nothing of the stale write was applied
     assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"a": b"\x011"}
+    assert dict(loaded.record.attributes) == {"a": b"\x011", "b": b"\x012"}
+    assert loaded.record.meta.version == 2
 
 
-def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
+def test_a_rotation_makes_older_writers_stale(sync_store: SessionStore) -> None:
+    ref = Ref()
+    sync_store.create(ref.create({"a": b"\x011"}))
+    new_digest = secrets.token_bytes(16)
+    sync_store.update(ref.update(new_digest=new_digest, user="alice", auth_time=T0))
+    late = sync_store.update(ref.update({"x": b"\x011"}, expect_version=1))
+    assert late.status is CommitStatus.STALE
+    assert late.current is not None
+    assert late.current.meta.digest == new_digest
+    assert late.current.meta.user == "alice"
+
+
+def test_rotation_replaces_the_validator_atomically(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"a": b"\x011"}))
     new_digest = secrets.token_bytes(16)
@@ -216,81 +261,26 @@ def test_rotation_replaces_the_validator_atomically(sync_store: Store) -> None:
     assert sync_store.destroy(ref.destroy()) is False  # old digest cannot destroy it
 
 
-def test_disjoint_writers_never_conflict(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"a": b"\x010"}))
-    first = sync_store.update(ref.update({"x": b"\x011"}, expected={"x": None}))
-    second = sync_store.update(ref.update({"y": b"\x011"}, expected={"y": None}))
-    assert (first.status, first.conflicts) == (CommitStatus.OK, ())
-    assert (second.status, second.conflicts) == (CommitStatus.OK, ())
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert set(loaded.record.attributes) == {"a", "x", "y"}
-
-
-def test_field_compare_and_set_last_writer_wins(sync_store: Store) -> None:
+def test_update_is_idempotent_per_nonce(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create({"n": b"\x011"}))
-    sync_store.update(ref.update({"n": b"\x012"}, expected={"n": b"\x011"}))
-    late = sync_store.update(ref.update({"n": b"\x013"}, expected={"n": b"\x011"}))
-    assert late.status is CommitStatus.OK
-    assert late.conflicts == ("n",)
+    op = ref.update({"n": b"\x012"})
+    assert (sync_store.update(op)).status is CommitStatus.OK
+    retried = sync_store.update(op)  # e.g. a retry after a lost reply
+    assert retried.status is CommitStatus.OK
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
-    assert loaded.record.attributes["n"] == b"\x013"
-
-
-def test_field_compare_and_set_strict_refuses_everything(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"n": b"\x011"}))
-    sync_store.update(ref.update({"n": b"\x012"}))
-    late = sync_store.update(
-        ref.update({"n": b"\x013", "other": b"\x011"}, expected={"n": b"\x011"}, strict=True)
-    )
-    assert late.status is CommitStatus.CONFLICT
-    assert late.conflicts == ("n",)
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert dict(loaded.record.attributes) == {"n": b"\x012"}
     assert loaded.record.meta.version == 2
 
 
-def test_expected_absence_conflicts_with_a_concurrent_create_of_the_field(
-    sync_store: Store,
+def test_a_slower_request_never_moves_access_time_back(
+    sync_store: SessionStore,
 ) -> None:
     ref = Ref()
     sync_store.create(ref.create())
-    sync_store.update(ref.update({"flag": b"\x01true"}))
-    result = sync_store.update(
-        ref.update({"flag": b"\x01false"}, expected={"flag": None}, strict=True)
-    )
-    assert result.status is CommitStatus.CONFLICT
-    deleted_meanwhile = Ref()
-    sync_store.create(deleted_meanwhile.create({"x": b"\x011"}))
-    sync_store.update(deleted_meanwhile.update(delete=("x",)))
-    result = sync_store.update(
-        deleted_meanwhile.update({"x": b"\x012"}, expected={"x": b"\x011"}, strict=True)
-    )
-    assert (result.status, result.conflicts) == (CommitStatus.CONFLICT, ("x",))
-
-
-def test_update_is_idempotent_per_nonce(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create({"n": b"\x011"}))
-    op = ref.update({"n": b"\x012"}, expected={"n": b"\x011"}, strict=True)
-    assert (sync_store.update(op)).status is CommitStatus.OK
-    retried = sync_store.update(op)  # e.g. a retry after a lost reply
-    assert (retried.status, retried.conflicts) == (CommitStatus.OK, ())
-    loaded = sync_store.load(ref.load())
-    assert loaded.record is not None
-    assert loaded.record.meta.version == 2
-
-
-def test_a_slower_request_never_moves_access_time_back(sync_store: Store) -> None:
-    ref = Ref()
-    sync_store.create(ref.create())
     sync_store.update(ref.update({"a": b"\x011"}, now=T0 + 10 * MINUTE))
-    sync_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    slower = sync_store.update(ref.update({"b": b"\x011"}, now=T0 + 5 * MINUTE))
+    assert slower.status is CommitStatus.OK
     loaded = sync_store.load(ref.load(now=T0 + 11 * MINUTE))
     assert loaded.record is not None
     assert loaded.record.meta.accessed == T0 + 10 * MINUTE
@@ -298,7 +288,7 @@ def test_a_slower_request_never_moves_access_time_back(sync_store: Store) -> Non
     assert alive.status is LoadStatus.FOUND
 
 
-def test_reauthentication_can_extend_the_deadline(sync_store: Store) -> None:
+def test_reauthentication_can_extend_the_deadline(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     sync_store.update(ref.update(user="u", auth_time=T0, deadline=T0 + 2 * ABSOLUTE))
@@ -311,7 +301,7 @@ def test_reauthentication_can_extend_the_deadline(sync_store: Store) -> None:
     assert loaded.record.meta.deadline == T0 + 2 * ABSOLUTE
 
 
-def test_destroy_needs_the_current_digest(sync_store: Store) -> None:
+def test_destroy_needs_the_current_digest(sync_store: SessionStore) -> None:
     ref = Ref()
     sync_store.create(ref.create())
     assert sync_store.destroy(ref.destroy(secrets.token_bytes(16))) is False
@@ -321,7 +311,7 @@ def test_destroy_needs_the_current_digest(sync_store: Store) -> None:
     assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
 
 
-def test_names_and_values_are_binary_safe(sync_store: Store) -> None:
+def test_names_and_values_are_binary_safe(sync_store: SessionStore) -> None:
     ref = Ref()
     attributes = {
         "ünïcödé 🔑": b'\x01"v"',
@@ -337,7 +327,7 @@ def test_names_and_values_are_binary_safe(sync_store: Store) -> None:
     assert loaded.record.meta.version == 1  # an attribute named "_v" is not metadata
 
 
-def test_thousands_of_fields_in_one_write(sync_store: Store) -> None:
+def test_thousands_of_fields_in_one_write(sync_store: SessionStore) -> None:
     ref = Ref()
     many = {f"k{i}": b"\x01%d" % i for i in range(3000)}
     sync_store.create(ref.create(many))
@@ -348,3 +338,26 @@ def test_thousands_of_fields_in_one_write(sync_store: Store) -> None:
     loaded = sync_store.load(ref.load())
     assert loaded.record is not None
     assert len(loaded.record.attributes) == 3500
+
+
+def test_discard_deletes_whatever_is_stored(sync_store: SessionStore) -> None:
+    ref = Ref()
+    sync_store.create(ref.create({"a": b"\x011"}))
+    assert sync_store.discard(ref.discard()) is True
+    assert (sync_store.load(ref.load())).status is LoadStatus.MISSING
+    assert sync_store.discard(ref.discard()) is False
+
+
+def test_an_expired_record_lingers_to_say_why_it_ended(
+    sync_store: SessionStore,
+) -> None:
+    idle = Ref()
+    sync_store.create(idle.create(linger=HOUR))
+    # Long after the idle timeout, within the lingering hour: expired, not unknown.
+    late = sync_store.load(idle.load(now=T0 + IDLE + 40 * MINUTE, linger=HOUR))
+    assert late.status is LoadStatus.EXPIRED_IDLE
+    assert (sync_store.load(idle.load(now=T0 + IDLE + 41 * MINUTE))).status is (LoadStatus.MISSING)
+    absolute = Ref()
+    sync_store.create(absolute.create(idle=ABSOLUTE, linger=HOUR))
+    ended = sync_store.load(absolute.load(now=T0 + ABSOLUTE + 30 * MINUTE))
+    assert ended.status is LoadStatus.EXPIRED_ABSOLUTE

@@ -14,7 +14,7 @@ import random
 import pytest
 
 from sessionary import SessionManager
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import Device
 
@@ -43,7 +43,7 @@ def listed(manager: SessionManager) -> dict[str, set[str]]:
     return {user: {entry.ref for entry in manager.list_user_sessions(user)} for user in USERS}
 
 
-def test_index_lists_exactly_the_live_sessions(sync_store: Store, clock: FakeClock) -> None:
+def test_index_lists_exactly_the_live_sessions(sync_store: SessionStore, clock: FakeClock) -> None:
     manager = SessionManager(
         sync_store,
         session_config(clock=clock, idle_timeout=600, absolute_timeout=3600, touch_interval=60),

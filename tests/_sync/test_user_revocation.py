@@ -8,15 +8,17 @@ the same scenarios.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from sessionary import RevocationReason
+from sessionary import ConfigurationError, RevocationReason, SessionManager
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import MemoryStore, RedisStore
-from sessionary.stores.base import Store
-from sessionary.testing import CapturingObserver, FakeClock
+from sessionary.stores.base import SessionStore
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import Device, manager_for
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +27,7 @@ IDLE_S = 600
 ABSOLUTE_S = 3600
 
 
-def index_members(store: Store, user_key: str) -> set[str] | None:
+def index_members(store: SessionStore, user_key: str) -> set[str] | None:
     """The storage keys in the user's index, or ``None`` when the index does not exist."""
     if isinstance(store, MemoryStore):
         index = store.engine._index.get(user_key)
@@ -38,7 +40,7 @@ def index_members(store: Store, user_key: str) -> set[str] | None:
     return {member.decode() for member in members if isinstance(member, bytes)}
 
 
-def put_in_index(store: Store, user_key: str, storage_key: str, score: int) -> None:
+def put_in_index(store: SessionStore, user_key: str, storage_key: str, score: int) -> None:
     """Write a stale entry into the user's index, as a missed cleanup would leave it."""
     if isinstance(store, MemoryStore):
         store.engine._index.setdefault(user_key, {})[storage_key] = score
@@ -55,7 +57,7 @@ def storage_key_of(device: Device) -> str:
 
 
 def test_revocation_hooks_end_sessions_and_name_their_reason(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     """R60: account disable/delete, factor change and admin action each have a hook."""
     observer = CapturingObserver()
@@ -103,7 +105,7 @@ def test_revocation_hooks_end_sessions_and_name_their_reason(
 
 
 def test_the_user_index_outlives_its_sessions_only_until_they_end(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     """R62: the index TTL covers its longest-lived session, no more; then the index is gone."""
     manager = manager_for(sync_store, clock, idle_timeout=3000, absolute_timeout=ABSOLUTE_S)
@@ -128,7 +130,7 @@ def test_the_user_index_outlives_its_sessions_only_until_they_end(
     assert index_members(sync_store, user_key) is None  # the index key itself is gone
 
 
-def test_the_index_never_brings_a_session_back(sync_store: Store, clock: FakeClock) -> None:
+def test_the_index_never_brings_a_session_back(sync_store: SessionStore, clock: FakeClock) -> None:
     """R63: a stale index entry (a missed cleanup) never revives an ended session."""
     manager = manager_for(sync_store, clock, idle_timeout=IDLE_S, absolute_timeout=ABSOLUTE_S)
     user_key = KeyRing.user_key("alice")
@@ -153,3 +155,20 @@ def test_the_index_never_brings_a_session_back(sync_store: Store, clock: FakeClo
     device.cookie = dead_cookie
     assert device.whoami() is None  # and the old cookie stays dead
     assert keeper.whoami() == "alice"
+
+
+def test_with_tenants_a_user_operation_must_name_its_tenant(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
+    manager = SessionManager(sync_store, session_config(clock=clock))
+    manager.scope_by_tenant()  # what an adapter configured with tenants= does
+    operations = (
+        partial(manager.revoke_user, "alice"),
+        partial(manager.list_user_sessions, "alice"),
+        partial(manager.revoke_session, "alice", "ref"),
+    )
+    for operation in operations:
+        with pytest.raises(ConfigurationError, match="tenant="):
+            operation()
+    assert manager.revoke_user("alice", tenant="acme") == 0
+    assert manager.list_user_sessions("alice", tenant="") == []  # named, even if empty

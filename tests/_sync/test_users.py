@@ -21,7 +21,7 @@ from sessionary.exceptions import ConfigurationError, LockNotAcquiredError, Sess
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.stores import RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import Capability, SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.concurrency import sync_gather
 
@@ -68,7 +68,7 @@ def mark(session: Session) -> None:
 
 
 def manager_for(
-    store: Store,
+    store: SessionStore,
     clock: FakeClock,
     observer: CapturingObserver | None = None,
     **options: object,
@@ -78,7 +78,9 @@ def manager_for(
     )
 
 
-def test_login_indexes_the_session_with_its_device(sync_store: Store, clock: FakeClock) -> None:
+def test_login_indexes_the_session_with_its_device(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     manager = manager_for(sync_store, clock)
     laptop, phone = Device(manager), Device(manager, ua="Phone/1.0", ip="198.51.100.9")
     laptop.login("alice")
@@ -99,7 +101,9 @@ def test_login_indexes_the_session_with_its_device(sync_store: Store, clock: Fak
     assert manager.count_user_sessions("carol") == 0
 
 
-def test_logout_removes_the_session_from_the_index(sync_store: Store, clock: FakeClock) -> None:
+def test_logout_removes_the_session_from_the_index(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     manager = manager_for(sync_store, clock)
     device = Device(manager)
     device.login("alice")
@@ -108,7 +112,7 @@ def test_logout_removes_the_session_from_the_index(sync_store: Store, clock: Fak
     assert manager.count_user_sessions("alice") == 0
 
 
-def test_expired_sessions_drop_out_of_the_list(sync_store: Store, clock: FakeClock) -> None:
+def test_expired_sessions_drop_out_of_the_list(sync_store: SessionStore, clock: FakeClock) -> None:
     manager = manager_for(sync_store, clock, idle_timeout=600, absolute_timeout=3600)
     first, second = Device(manager), Device(manager)
     first.login("alice")
@@ -118,7 +122,9 @@ def test_expired_sessions_drop_out_of_the_list(sync_store: Store, clock: FakeClo
     assert len(manager.list_user_sessions("alice")) == 1
 
 
-def test_revoke_user_ends_every_session_and_says_why(sync_store: Store, clock: FakeClock) -> None:
+def test_revoke_user_ends_every_session_and_says_why(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     observer = CapturingObserver()
     manager = manager_for(sync_store, clock, observer)
     devices = [Device(manager) for _ in range(3)]
@@ -144,7 +150,9 @@ def test_revoke_user_ends_every_session_and_says_why(sync_store: Store, clock: F
     assert devices[0].whoami() == "alice"
 
 
-def test_revoke_user_can_keep_the_current_session(sync_store: Store, clock: FakeClock) -> None:
+def test_revoke_user_can_keep_the_current_session(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     manager = manager_for(sync_store, clock)
     here, elsewhere = Device(manager), Device(manager)
     here.login("alice")
@@ -158,7 +166,9 @@ def test_revoke_user_can_keep_the_current_session(sync_store: Store, clock: Fake
     assert [s.current for s in listed] == [True]
 
 
-def test_revoke_session_ends_one_device_without_its_id(sync_store: Store, clock: FakeClock) -> None:
+def test_revoke_session_ends_one_device_without_its_id(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
     manager = manager_for(sync_store, clock)
     laptop, phone = Device(manager), Device(manager, ua="Phone/1.0")
     laptop.login("alice")
@@ -177,7 +187,7 @@ def test_revoke_session_ends_one_device_without_its_id(sync_store: Store, clock:
     assert manager.revoke_session("bob", listed[0].ref) is False  # not bob's session
 
 
-def test_session_limit_reject_new(sync_store: Store, clock: FakeClock) -> None:
+def test_session_limit_reject_new(sync_store: SessionStore, clock: FakeClock) -> None:
     manager = manager_for(sync_store, clock, max_sessions_per_user=2)
     first, second, third = Device(manager), Device(manager), Device(manager)
     first.login("alice")
@@ -192,7 +202,7 @@ def test_session_limit_reject_new(sync_store: Store, clock: FakeClock) -> None:
 
 
 def test_session_limit_evict_oldest_tells_the_evicted_session(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     observer = CapturingObserver()
     manager = manager_for(
@@ -215,7 +225,10 @@ def test_session_limit_evict_oldest_tells_the_evicted_session(
 
 @pytest.mark.parametrize("policy", [LimitPolicy.REJECT_NEW, LimitPolicy.EVICT_OLDEST])
 def test_concurrent_logins_never_exceed_the_session_limit(
-    sync_store: Store, clock: FakeClock, policy: LimitPolicy, monkeypatch: pytest.MonkeyPatch
+    sync_store: SessionStore,
+    clock: FakeClock,
+    policy: LimitPolicy,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """30 logins of one user at once, limit 3: afterwards at most 3 signed-in sessions."""
     # The 30 take turns: on a loaded CI machine the last may wait longer than the default 2 s.
@@ -278,7 +291,7 @@ def test_logins_without_a_limit_take_no_admission(
 
 
 def test_reauthentication_extends_the_absolute_deadline(
-    sync_store: Store, clock: FakeClock
+    sync_store: SessionStore, clock: FakeClock
 ) -> None:
     manager = manager_for(sync_store, clock, idle_timeout=3000, absolute_timeout=3600)
     device = Device(manager)
@@ -291,7 +304,9 @@ def test_reauthentication_extends_the_absolute_deadline(
     assert device.whoami() == "alice"
 
 
-def test_revoke_user_wins_over_concurrent_logins(sync_store: Store, config: SessionConfig) -> None:
+def test_revoke_user_wins_over_concurrent_logins(
+    sync_store: SessionStore, config: SessionConfig
+) -> None:
     """Acceptance: revoke_user during 200 concurrent logins leaves none of them signed in."""
     manager = SessionManager(sync_store, config, observer=CapturingObserver())
     devices = [Device(manager) for _ in range(200)]
@@ -320,10 +335,13 @@ def test_revoke_user_wins_over_concurrent_logins(sync_store: Store, config: Sess
 
 def test_user_api_needs_a_user_store(clock: FakeClock) -> None:
     class Bare:
+        capabilities = frozenset({Capability.SESSIONS})  # nothing else declared
+
         def load(self, op: object) -> object: ...
         def create(self, op: object) -> object: ...
         def update(self, op: object) -> object: ...
         def destroy(self, op: object) -> object: ...
+        def discard(self, op: object) -> object: ...
         def close(self) -> None: ...
 
     manager = SessionManager(Bare(), session_config(clock=clock))  # type: ignore[arg-type]

@@ -16,19 +16,42 @@ concurrent "new" sessions would share the first cookie.
 
 The standard application (every route answers JSON, status 200 unless stated):
 
-=====================  ====================================================================
-``GET /untouched``     ``{"ok": true}``; never touches the session
-``GET /read``          ``{"data": {...}}``: ``dict(session)`` (touches it: 503 when down)
-``POST /write``        sets every query parameter ``k=v`` as ``session[k] = v`` (strings);
-                       answers ``{"data": {...}}``
-``POST /append``       ``session.setdefault("cart", []).append(int(item))`` (nested mutation
-                       caught at commit); answers ``{"cart": [...]}``
-``POST /login``        ``session.login(user)`` with ``?user=``; answers ``{"user": ...}``
-``POST /logout``       ``session.logout()``; answers ``{}``
-``GET /whoami``        ``{"user": session.user_id}``
-``GET /csrf``          ``{"token": ...}``: the adapter's CSRF token helper (``spec.csrf``; not
-                       in the Django drivers, which use Django's own CSRF)
-=====================  ====================================================================
+===========================  ==================================================================
+``GET /untouched``           ``{"ok": true}``; never touches the session
+``GET /read``                ``{"data": {...}}``: ``dict(session)`` (touches it: 503 when down)
+``POST /write``              sets every query parameter ``k=v`` as ``session[k] = v`` (strings);
+                             answers ``{"data": {...}}``
+``POST /append``             ``session.setdefault("cart", []).append(int(item))`` (nested mutation
+                             caught at commit); answers ``{"cart": [...]}``
+``POST /login``              ``session.login(user)`` with ``?user=``; answers ``{"user": ...}``
+``POST /logout``             ``session.logout()``; answers ``{}``
+``GET /whoami``              ``{"user": session.user_id}``
+``GET /csrf``                ``{"token": ...}``: the adapter's CSRF token helper (``spec.csrf``; not
+                             in the Django drivers, which use Django's own CSRF)
+``GET /json``                the session itself as the JSON body, written the framework's usual
+                             way: Starlette ``JSONResponse(request.session)``, FastAPI
+                             returning ``request.session``, Flask returning ``dict(session)``,
+                             WSGI ``json.dumps(session)``, Django
+                             ``JsonResponse(dict(request.session))``, aiohttp
+                             ``web.json_response(session)``
+``POST /dict-ops``           ``before = dict(session)``; ``session |= {"x": "1", "y": "2"}``;
+                             ``last = session.popitem()`` (the newest pair, as ``dict`` does);
+                             ``copy = session.copy()``; ``copy["z"] = "3"``; answers ``{"last":
+                             [...], "equal": session == {**before, "x": "1"}, "copy": copy,
+                             "z_in_session": "z" in session}``
+``POST /write-then-raise``   sets the query parameters, then raises ``RuntimeError``: the
+                             framework answers 500
+``POST /write-then-500``     sets the query parameters, then answers 500 ``{"data": {...}}``
+``POST /logout-then-raise``  ``session.logout()``, ``session["after"] = "1"``, then raises
+``POST /rotate-then-raise``  ``session.rotate()``, sets the query parameters, then raises
+===========================  ==================================================================
+
+The Django drivers run the last six routes on ``request.session`` (Django's ``SessionBase``
+API: ``logout()``/``rotate()`` are its ``flush()``/``cycle_key()``), the others on
+sessionary's ``Session``. A request whose handler raised or answered a 5xx is *failed*: only
+a logout or an explicit rotation of it is committed (``spec.commit_on_error`` turns that
+off: everything is committed, as on a success). Drivers answer an exception the way the
+framework's server would (500) instead of raising it into the test.
 """
 
 from __future__ import annotations
@@ -56,6 +79,8 @@ class AppSpec:
     csrf: bool | None = None
     """The adapter's ``csrf=`` argument: ``None`` (its default: the origin check only),
     ``True`` (origin and token) or ``False`` (no checks)."""
+    commit_on_error: bool = False
+    """The adapter's ``commit_on_error=`` option (Django: ``SESSIONARY["COMMIT_ON_ERROR"]``)."""
 
 
 @dataclass(frozen=True)
@@ -130,3 +155,52 @@ def normalise_headers(
 ) -> list[tuple[str, str]]:
     """Lower-case header names, keep order and repeated headers."""
     return [(k.lower(), v) for k, v in pairs]
+
+
+class HandlerFailedError(RuntimeError):
+    """What the failing routes raise (the framework answers 500)."""
+
+
+def failing_view(path: str, query: dict[str, str], session: Any) -> dict[str, Any] | None:
+    """The routes that fail (they raise, or return the body of a 500), and ``/dict-ops``.
+
+    ``session`` is the framework's session object: sessionary's ``Session``, Flask's
+    ``session``, or Django's ``request.session``. ``None``: not one of these routes.
+    """
+    if path in ("/write-then-raise", "/write-then-500", "/rotate-then-raise"):
+        if path == "/rotate-then-raise":
+            session.rotate()
+        for key, value in query.items():
+            session[key] = value
+        if path == "/write-then-500":
+            return {"data": dict(session)}
+        raise HandlerFailedError(path)
+    if path == "/logout-then-raise":
+        session.logout()
+        session["after"] = "1"
+        raise HandlerFailedError(path)
+    if path == "/dict-ops":
+        before = dict(session)
+        session |= {"x": "1", "y": "2"}
+        last = session.popitem()
+        copy = session.copy()
+        copy["z"] = "3"
+        return {
+            "last": list(last),
+            "equal": session == {**before, "x": "1"},
+            "copy": copy,
+            "z_in_session": "z" in session,
+        }
+    return None
+
+
+FAILED_STATUS = {"/write-then-500": 500}
+"""The status of the routes of :func:`failing_view` that answer (others: 200)."""
+FAILING_ROUTES = (
+    "/write-then-raise",
+    "/write-then-500",
+    "/logout-then-raise",
+    "/rotate-then-raise",
+    "/dict-ops",
+)
+"""The paths :func:`failing_view` serves (all ``POST``)."""

@@ -18,7 +18,7 @@ from sessionary import SessionConfig
 from sessionary.testing import session_config
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
 
-ADAPTERS = ["asgi", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
+ADAPTERS = ["asgi", "asgi_nowith", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
 COOKIE = "__Host-session"
 CONCURRENT_SESSIONS = 1000
 
@@ -42,13 +42,19 @@ def open_driver(adapter: str, request: pytest.FixtureRequest, key_prefix: str) -
     make = _make_driver(adapter)
 
     def factory(
-        store: StoreKind, config: SessionConfig | None = None
+        store: StoreKind, config: SessionConfig | None = None, *, commit_on_error: bool = False
     ) -> AbstractContextManager[Driver]:
         redis_url = ""
         if store == "redis":
             redis_url = request.getfixturevalue("redis_url")
             request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
-        spec = AppSpec(store, config or session_config(), redis_url, key_prefix)
+        spec = AppSpec(
+            store,
+            config or session_config(),
+            redis_url,
+            key_prefix,
+            commit_on_error=commit_on_error,
+        )
         return make(spec)
 
     return factory
@@ -136,19 +142,25 @@ def test_login_rotates_and_the_old_id_stops_working(driver: Driver) -> None:
     assert send(driver, "GET", "/read", first).json == {"data": {}}
 
 
-def test_logout_clears_server_and_cookie(
-    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
-) -> None:
+def logged_out(driver: Driver, path: str, request: pytest.FixtureRequest, key_prefix: str) -> Reply:
+    """Log in, send ``path`` (a logout), check the session and its cookie are gone."""
     token = session_cookie(send(driver, "POST", "/login?user=ada"))
     assert token is not None
-    out = send(driver, "POST", "/logout", token)
-    assert out.status == 200
+    out = send(driver, "POST", path, token)
     cleared = [h for h in out.all("set-cookie") if h.startswith(f"{COOKIE}=")]
     assert len(cleared) == 1
     assert "max-age=0" in cleared[0].lower()
     assert send(driver, "GET", "/whoami", token).json == {"user": None}
+    assert send(driver, "GET", "/read", token).json == {"data": {}}
     if request.node.callspec.params["driver"] == "redis":
         assert session_keys(request.getfixturevalue("redis_url"), key_prefix) == []
+    return out
+
+
+def test_logout_clears_server_and_cookie(
+    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    assert logged_out(driver, "/logout", request, key_prefix).status == 200
 
 
 def test_nested_mutation_is_saved(driver: Driver) -> None:
@@ -189,6 +201,94 @@ def test_store_outage_gives_503_only_where_the_session_is_used(
     # Each refusal is counted once by the (default, logging) observer.
     refusals = [r for r in caplog.records if "session fail_closed" in r.getMessage()]
     assert len(refusals) == 2
+
+
+# ------------------------------------------------------- failed requests (one rule for all)
+def test_a_raise_commits_none_of_the_handlers_changes(
+    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    token = session_cookie(send(driver, "POST", "/write?a=1"))
+    assert token is not None
+    failed = send(driver, "POST", "/write-then-raise?a=2&b=3", token)
+    assert failed.status == 500
+    assert failed.all("set-cookie") == []
+    assert send(driver, "GET", "/read", token).json == {"data": {"a": "1"}}
+    anonymous = send(driver, "POST", "/write-then-raise?a=1")
+    assert anonymous.status == 500
+    assert anonymous.all("set-cookie") == []
+    if request.node.callspec.params["driver"] == "redis":
+        assert len(session_keys(request.getfixturevalue("redis_url"), key_prefix)) == 1
+
+
+def test_a_5xx_commits_none_of_the_handlers_changes(driver: Driver) -> None:
+    token = session_cookie(send(driver, "POST", "/write?a=1"))
+    assert token is not None
+    failed = send(driver, "POST", "/write-then-500?a=2&b=3", token)
+    assert failed.status == 500
+    assert failed.json == {"data": {"a": "2", "b": "3"}}  # what the handler saw
+    assert failed.all("set-cookie") == []
+    assert send(driver, "GET", "/read", token).json == {"data": {"a": "1"}}
+    assert session_cookie(send(driver, "POST", "/write-then-500?a=1")) is None
+
+
+def test_a_logout_holds_when_the_request_fails(
+    driver: Driver, request: pytest.FixtureRequest, key_prefix: str
+) -> None:
+    """The 500 clears the cookie; nothing written after the logout is kept."""
+    assert logged_out(driver, "/logout-then-raise", request, key_prefix).status == 500
+
+
+def test_an_explicit_rotation_holds_when_the_request_fails(driver: Driver) -> None:
+    token = session_cookie(send(driver, "POST", "/write?a=1"))
+    assert token is not None
+    failed = send(driver, "POST", "/rotate-then-raise?a=2", token)
+    assert failed.status == 500
+    rotated = session_cookie(failed)
+    assert rotated not in (None, token)
+    assert send(driver, "GET", "/read", rotated).json == {"data": {"a": "1"}}
+    assert send(driver, "GET", "/read", token).json == {"data": {}}
+
+
+def test_commit_on_error_commits_a_failed_requests_changes(open_driver: DriverFactory) -> None:
+    with open_driver("memory", commit_on_error=True) as driver:
+        token = session_cookie(send(driver, "POST", "/write?a=1"))
+        assert token is not None
+        assert send(driver, "POST", "/write-then-raise?a=2", token).status == 500
+        assert send(driver, "GET", "/read", token).json == {"data": {"a": "2"}}
+        assert send(driver, "POST", "/write-then-500?b=3", token).status == 500
+        assert send(driver, "GET", "/read", token).json == {"data": {"a": "2", "b": "3"}}
+
+
+# ------------------------------------------------------------- the session is a dict
+def test_the_session_answers_as_json_the_frameworks_way(driver: Driver) -> None:
+    anonymous = send(driver, "GET", "/json")
+    assert anonymous.status == 200
+    assert anonymous.json == {}
+    assert anonymous.all("set-cookie") == []
+    token = session_cookie(send(driver, "POST", "/write?a=1&b=2"))
+    assert token is not None
+    assert send(driver, "GET", "/json", token).json == {"a": "1", "b": "2"}
+    send(driver, "POST", "/append?item=7", token)
+    assert send(driver, "GET", "/json", token).json == {"a": "1", "b": "2", "cart": [7]}
+
+
+def test_dict_operations_behave_as_on_a_dict(driver: Driver) -> None:
+    token = session_cookie(send(driver, "POST", "/write?a=1"))
+    assert token is not None
+    reply = send(driver, "POST", "/dict-ops", token)
+    assert reply.status == 200
+    assert reply.json == {
+        "last": ["y", "2"],
+        "equal": True,
+        "copy": {"a": "1", "x": "1", "z": "3"},
+        "z_in_session": False,
+    }
+    assert send(driver, "GET", "/read", token).json == {"data": {"a": "1", "x": "1"}}
+    fresh = send(driver, "POST", "/dict-ops")
+    assert fresh.json["equal"] is True
+    created = session_cookie(fresh)
+    assert created is not None
+    assert send(driver, "GET", "/read", created).json == {"data": {"x": "1"}}
 
 
 @pytest.mark.parametrize("store", ["memory", "redis"])

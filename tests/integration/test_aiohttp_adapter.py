@@ -10,9 +10,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessionary import ConfigurationError
-from sessionary.integrations.aiohttp import get_session, new_session, setup
+from sessionary.integrations.aiohttp import Handler, get_session, new_session, setup
+from sessionary.sansio.ids import mint_token
 from sessionary.stores import AsyncMemoryStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 from tests.scripted_stores import FailingStore
 
@@ -50,7 +51,9 @@ async def read(request: web.Request) -> web.Response:
 async def client_for() -> AsyncIterator[object]:
     clients: list[TestClient[web.Request, web.Application]] = []
 
-    async def make(store: AsyncStore, **config: object) -> TestClient[web.Request, web.Application]:
+    async def make(
+        store: AsyncSessionStore, **config: object
+    ) -> TestClient[web.Request, web.Application]:
         app = web.Application()
         app.router.add_post("/write", write)
         app.router.add_get("/stream", stream)
@@ -138,3 +141,26 @@ async def test_setup_and_get_session_errors() -> None:
     app.router.add_get("/", unmanaged)
     async with TestClient(TestServer(app)) as client, client.get("/") as response:
         assert response.status == 500
+
+
+async def test_an_inner_error_middlewares_500_for_an_outage_becomes_503() -> None:
+    """An error-page middleware inside sessionary's turns the outage into its own 500."""
+
+    @web.middleware
+    async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception:  # what such middlewares do
+            return web.json_response({"error": "internal"}, status=500)
+
+    app = web.Application()
+    app.router.add_get("/read", read)
+    store = FailingStore(fail_load=True)
+    setup(app, store=store, config=session_config())
+    app.middlewares.append(error_pages)  # inner: runs after sessionary's
+    async with TestClient(TestServer(app)) as client:
+        headers = {"Cookie": f"{COOKIE}={mint_token().value}"}
+        async with client.get("/read", headers=headers) as response:
+            assert response.status == 503
+            assert await response.text() == "Service Unavailable"
+            assert "Set-Cookie" not in response.headers

@@ -26,7 +26,7 @@ from sessionary import AsyncSessionManager, ConfigurationError, SessionConfig
 from sessionary.exceptions import SessionClosedError
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import FakeClock, session_config
 from tests.scripted_stores import FailingStore
 from tests.services import free_port
@@ -94,13 +94,25 @@ async def ws(websocket: WebSocket) -> None:
     await websocket.close()
 
 
-def make_app(store: AsyncStore, config: SessionConfig) -> Starlette:
+async def write_then_raise(request: StarletteRequest) -> JSONResponse:
+    request.session["written"] = True
+    if "logout" in request.query_params:
+        get_session(request).logout()
+    raise RuntimeError("the handler failed")
+
+
+async def whoami(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse({"user": get_session(request).user_id})
+
+
+def make_app(store: AsyncSessionStore, config: SessionConfig, *, debug: bool = False) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await store.aclose()  # connections belong to the app's event loop
 
     app = Starlette(
+        debug=debug,
         lifespan=lifespan,
         routes=[
             Route("/read", read),
@@ -112,6 +124,8 @@ def make_app(store: AsyncStore, config: SessionConfig) -> Starlette:
             Route("/untouched", untouched),
             Route("/cacheable", cacheable),
             Route("/stream", stream_then_write),
+            Route("/whoami", whoami),
+            Route("/fail", write_then_raise),
             WebSocketRoute("/ws", ws),
         ],
     )
@@ -132,7 +146,9 @@ def set_cookie_attributes(response: httpx2.Response) -> list[dict[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def asgi_client(app: Starlette, store: AsyncStore) -> AsyncIterator[httpx2.AsyncClient]:
+async def asgi_client(
+    app: Starlette, store: AsyncSessionStore
+) -> AsyncIterator[httpx2.AsyncClient]:
     """An in-process client; ASGITransport runs no lifespan, so the store is closed here."""
     try:
         transport = httpx2.ASGITransport(app=app)
@@ -143,7 +159,7 @@ async def asgi_client(app: Starlette, store: AsyncStore) -> AsyncIterator[httpx2
 
 
 @pytest.fixture(params=["memory", "redis"])
-def store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[AsyncStore]:
+def store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[AsyncSessionStore]:
     if request.param == "memory":
         yield AsyncMemoryStore()
         return
@@ -156,7 +172,7 @@ def store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[AsyncStor
 
 
 @pytest.fixture
-def client(store: AsyncStore, config: SessionConfig) -> Iterator[TestClient]:
+def client(store: AsyncSessionStore, config: SessionConfig) -> Iterator[TestClient]:
     with TestClient(make_app(store, config), base_url=BASE) as test_client:
         yield test_client
 
@@ -176,7 +192,7 @@ def test_cookie_attributes_on_creation(client: TestClient, config: SessionConfig
     assert response.headers["vary"] == "Cookie"
 
 
-def test_secure_is_set_over_plain_http(store: AsyncStore, config: SessionConfig) -> None:
+def test_secure_is_set_over_plain_http(store: AsyncSessionStore, config: SessionConfig) -> None:
     with TestClient(make_app(store, config), base_url="http://testserver") as plain:
         (cookie,) = set_cookie_attributes(plain.get("/write?a=1"))
     assert "secure" in cookie
@@ -225,7 +241,7 @@ def test_rotate_changes_the_id_and_keeps_the_data(client: TestClient) -> None:
     assert client.get("/read").json() == {"a": "1"}
 
 
-def test_logout_clears_server_and_cookie(client: TestClient, store: AsyncStore) -> None:
+def test_logout_clears_server_and_cookie(client: TestClient, store: AsyncSessionStore) -> None:
     client.get("/login")
     session_id = client.cookies["__Host-session"]
     response = client.get("/logout")
@@ -263,7 +279,7 @@ def test_writing_after_logout_starts_a_new_session(client: TestClient) -> None:
     assert client.get("/read").json() == {"flash": "bye"}
 
 
-def test_anonymous_logout_writes_nothing(client: TestClient, store: AsyncStore) -> None:
+def test_anonymous_logout_writes_nothing(client: TestClient, store: AsyncSessionStore) -> None:
     for _ in range(100):
         response = client.get("/logout")
         assert "set-cookie" not in response.headers
@@ -271,7 +287,7 @@ def test_anonymous_logout_writes_nothing(client: TestClient, store: AsyncStore) 
         assert len(store.engine) == 0
 
 
-def test_expired_session_is_anonymous_and_cleared(store: AsyncStore) -> None:
+def test_expired_session_is_anonymous_and_cleared(store: AsyncSessionStore) -> None:
     clock = FakeClock(1_750_000_000)
     config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)
     with TestClient(make_app(store, config), base_url=BASE) as client:
@@ -320,7 +336,7 @@ def test_unreachable_redis_gives_503(config: SessionConfig) -> None:
 
 
 @pytest.mark.anyio
-async def test_strict_conflicts_answer_409(store: AsyncStore) -> None:
+async def test_strict_conflicts_answer_409(store: AsyncSessionStore) -> None:
     """Two requests read and increment one field; both hold until both have loaded."""
     arrived = 0
     both_loaded = anyio.Event()
@@ -376,6 +392,38 @@ def test_writes_after_the_response_started_raise(client: TestClient) -> None:
     assert "late" not in client.get("/read").json()
 
 
+def test_a_raise_leaves_the_frameworks_500_when_the_cookie_stays(
+    store: AsyncSessionStore, config: SessionConfig
+) -> None:
+    """Nothing to tell the client: Starlette's own 500 (here its debug page) answers."""
+    app = make_app(store, config, debug=True)
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False) as client:
+        client.get("/login")
+        failed = client.get("/fail")
+        assert failed.status_code == 500
+        assert "RuntimeError" in failed.text  # the traceback page
+        assert "set-cookie" not in failed.headers
+        assert client.get("/read").json() == {}
+        assert client.get("/whoami").json() == {"user": "u1"}
+
+
+def test_a_raise_after_a_logout_answers_500_with_the_cleared_cookie_then_reraises(
+    store: AsyncSessionStore, config: SessionConfig
+) -> None:
+    with TestClient(make_app(store, config), base_url=BASE) as client:
+        token = client.get("/login").cookies["__Host-session"]
+        with pytest.raises(RuntimeError, match="the handler failed"):
+            client.get("/fail?logout=1")  # the client got the 500; the server sees the error
+        client.cookies.clear()
+        headers = {"cookie": f"__Host-session={token}"}
+        assert client.get("/whoami", headers=headers).json() == {"user": None}
+    with TestClient(make_app(AsyncMemoryStore(), config), base_url=BASE) as client:
+        client.get("/login")
+        with pytest.raises(RuntimeError):
+            client.get("/fail?logout=1")
+        assert "__Host-session" not in client.cookies  # the 500 cleared it
+
+
 def test_get_session_needs_the_middleware() -> None:
     with pytest.raises(ConfigurationError, match="SessionMiddleware"):
         get_session({"type": "http"})
@@ -386,7 +434,7 @@ def test_get_session_needs_the_middleware() -> None:
 def test_configuration_errors() -> None:
     with pytest.raises(ConfigurationError, match="store= and config="):
         SessionMiddleware(untouched)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="AsyncStore"):
+    with pytest.raises(ConfigurationError, match="AsyncSessionStore"):
         SessionMiddleware(untouched, store=MemoryStore(), config=session_config())  # type: ignore[arg-type]
 
 
@@ -407,7 +455,7 @@ def test_a_websocket_session_created_before_accept_sets_its_cookie(client: TestC
 
 
 # ---------------------------------------------------------------------- FastAPI
-def make_fastapi(store: AsyncStore, config: SessionConfig) -> FastAPI:
+def make_fastapi(store: AsyncSessionStore, config: SessionConfig) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -429,12 +477,14 @@ def make_fastapi(store: AsyncStore, config: SessionConfig) -> FastAPI:
     return api
 
 
-def test_fastapi_request_session(store: AsyncStore, config: SessionConfig) -> None:
+def test_fastapi_request_session(store: AsyncSessionStore, config: SessionConfig) -> None:
     with TestClient(make_fastapi(store, config), base_url=BASE) as client:
         assert [client.get("/visits").json()["visits"] for _ in range(3)] == [1, 2, 3]
 
 
-def test_fastapi_http_exception_still_commits(store: AsyncStore, config: SessionConfig) -> None:
+def test_fastapi_http_exception_still_commits(
+    store: AsyncSessionStore, config: SessionConfig
+) -> None:
     with TestClient(make_fastapi(store, config), base_url=BASE) as client:
         client.get("/visits")
         response = client.get("/forbidden")
@@ -445,7 +495,7 @@ def test_fastapi_http_exception_still_commits(store: AsyncStore, config: Session
 # ---------------------------------------------------------------------- concurrency
 @pytest.mark.anyio
 async def test_a_thousand_concurrent_sessions_through_the_app(
-    store: AsyncStore, config: SessionConfig
+    store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     app = make_app(store, config)
     async with asgi_client(app, store) as client:
@@ -473,7 +523,7 @@ async def test_a_thousand_concurrent_sessions_through_the_app(
 
 @pytest.mark.anyio
 async def test_fifty_concurrent_writers_of_one_session(
-    store: AsyncStore, config: SessionConfig
+    store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     app = make_app(store, config)
     async with asgi_client(app, store) as client:

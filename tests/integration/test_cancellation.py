@@ -16,7 +16,7 @@ import collections
 import pytest
 
 from sessionary import AsyncSessionManager, Session, SessionConfig
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver
 from tests._async.test_users import Device
 
@@ -59,7 +59,7 @@ async def read(device: Device) -> tuple[str | None, dict[str, object]]:
 
 
 async def test_cancelled_regenerations_logouts_and_saves_leave_a_consistent_state(
-    async_store: AsyncStore, config: SessionConfig
+    async_store: AsyncSessionStore, config: SessionConfig
 ) -> None:
     manager = AsyncSessionManager(async_store, config, observer=CapturingObserver())
     bystander = Device(manager, ua="bystander")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from sessionary.cli._bench_run import BenchPlan, parse_mix, run_bench, schedule
-from sessionary.cli.bench import _print_report, _RedisSide, _report
+from sessionary.cli.bench import _print_report, _progress_bar, _RedisSide, _report
 from sessionary.cli.commands import cli
 from tests.cluster import RedisClusterNodes
 from tests.scripted_stores import FailingStore
@@ -162,3 +164,19 @@ async def test_errors_are_printed_under_the_table() -> None:
     text = console.export_text()
     assert "errors: StoreUnavailableError 10" in text
     assert "store hit rate 0.0%" in text
+
+
+def _rendered_progress(plan: BenchPlan, done: int) -> str:
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=100)
+    with _progress_bar(console, plan) as update:
+        update(done)
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.getvalue())
+
+
+def test_progress_bar_counts_seconds_for_a_duration_and_ops_for_a_count() -> None:
+    by_time = _rendered_progress(BenchPlan(parse_mix("load=1"), 1, None, 3.0, 1, 1), 40)
+    assert "0/3 s" in by_time
+    assert "ops" not in by_time
+    by_count = _rendered_progress(BenchPlan(parse_mix("load=1"), 1, 100, None, 1, 1), 40)
+    assert "40/100 ops" in by_count

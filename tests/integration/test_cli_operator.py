@@ -205,18 +205,53 @@ def test_the_user_epoch_expires_after_one_absolute_timeout(
     manager.revoke_user("alice")
     (epoch_key,) = redis_admin.scan_iter(match=f"{key_prefix}:u:*:ep")
     assert 3500_000 < redis_admin.pttl(epoch_key) <= 3600_000
-    # An operator's revoke (no timeout known) keeps the epoch for good.
-    code, _ = run(
-        "sessions",
-        "revoke",
-        "--user",
-        "alice",
-        "--yes",
-        "--store",
-        redis_url,
-        "--prefix",
-        key_prefix,
-    )
-    assert code == 0
-    assert redis_admin.pttl(epoch_key) == -1
     store.close()
+
+
+def _signed_in(redis_url: str, key_prefix: str, user: str, absolute_timeout: int) -> None:
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    config = session_config(absolute_timeout=absolute_timeout, idle_timeout=60)
+    manager = SessionManager(store, config, observer=CapturingObserver())
+    cycle = manager.open([])
+    cycle.session.login(user)
+    manager.commit(cycle)
+    store.close()
+
+
+def _operator_revoke(redis_url: str, key_prefix: str, user: str, *options: str) -> None:
+    args = ["sessions", "revoke", "--user", user, "--yes", "--store", redis_url]
+    code, out = run(*args, "--prefix", key_prefix, *options)
+    assert code == 0, out
+
+
+def _epoch_pttl(redis_admin: redis.Redis, key_prefix: str) -> int:
+    (epoch_key,) = redis_admin.scan_iter(match=f"{key_prefix}:u:*:ep")
+    return int(redis_admin.pttl(epoch_key))
+
+
+def test_operator_revoke_lets_the_user_epoch_expire_after_the_absolute_timeout(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """``sessionary sessions revoke`` sets the epoch key's TTL as the library's own
+    ``revoke_user`` does, instead of leaving one permanent key per revoked user."""
+    _signed_in(redis_url, key_prefix, "alice", absolute_timeout=3600)
+    _operator_revoke(redis_url, key_prefix, "alice", "--absolute-timeout", "3600")
+    assert 3500_000 < _epoch_pttl(redis_admin, key_prefix) <= 3600_000
+
+
+def test_operator_revoke_defaults_to_the_library_absolute_timeout(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    default_ms = session_config().absolute_timeout_ms
+    _operator_revoke(redis_url, key_prefix, "carol")  # no session, no option: the default
+    assert default_ms - 100_000 < _epoch_pttl(redis_admin, key_prefix) <= default_ms
+
+
+def test_operator_revoke_keeps_the_epoch_while_a_listed_session_could_live(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """A --absolute-timeout shorter than the application's never lets the epoch expire
+    before a session the revocation ended could have reached its own deadline."""
+    _signed_in(redis_url, key_prefix, "dave", absolute_timeout=7200)
+    _operator_revoke(redis_url, key_prefix, "dave", "--absolute-timeout", "60")
+    assert 7000_000 < _epoch_pttl(redis_admin, key_prefix) <= 7200_000

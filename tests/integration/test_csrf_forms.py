@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from flask import Flask, request
+from flask import session as flask_session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient as StarletteClient
 from werkzeug.test import Client
 
+from sessionary import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations import aiohttp as aiohttp_adapter
 from sessionary.integrations import asgi, wsgi
@@ -29,7 +31,9 @@ from sessionary.testing import session_config
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-def starlette_client(options: CsrfOptions | bool = True) -> StarletteClient:
+def starlette_client(
+    options: CsrfOptions | bool | None = True, config: SessionConfig | None = None
+) -> StarletteClient:
     async def token(request: Request) -> JSONResponse:
         return JSONResponse({"token": asgi.csrf_token(request)})
 
@@ -39,7 +43,10 @@ def starlette_client(options: CsrfOptions | bool = True) -> StarletteClient:
 
     app = Starlette(routes=[Route("/token", token), Route("/submit", submit, methods=["POST"])])
     app.add_middleware(
-        asgi.SessionMiddleware, store=AsyncMemoryStore(), config=session_config(), csrf=options
+        asgi.SessionMiddleware,
+        store=AsyncMemoryStore(),
+        config=config or session_config(),
+        csrf=options,
     )
     return StarletteClient(app, base_url="https://testserver")
 
@@ -65,6 +72,67 @@ def test_asgi_form_body_is_bounded() -> None:
         token = client.get("/token").json()["token"]
         big = client.post("/submit", content=f"csrf_token={token}&x={'y' * 200}", headers=FORM)
         assert big.status_code == 403
+
+
+def test_asgi_default_mode_refuses_a_post_without_origin_for_a_samesite_none_cookie() -> None:
+    """Origin-only (the default ``csrf=None``) and ``SameSite=None``: the cookie would ride on a
+    cross-site form, so a post showing no origin at all is refused; ``Lax`` keeps accepting
+    clients that send none (scripts, curl)."""
+    none = session_config(cookie=CookieOptions(samesite="none"))
+    with starlette_client(None, none) as client:
+        assert client.post("/submit", content="x=1", headers=FORM).status_code == 403
+        same = {**FORM, "Origin": "https://testserver"}
+        assert client.post("/submit", content="x=1", headers=same).status_code == 200
+        fetch = {**FORM, "Sec-Fetch-Site": "same-origin"}
+        assert client.post("/submit", content="x=1", headers=fetch).status_code == 200
+    with starlette_client(None) as client:
+        assert client.post("/submit", content="x=1", headers=FORM).status_code == 200
+
+
+PUBLIC = {"Cache-Control": "public, max-age=600"}
+
+
+def assert_private(headers: Any) -> None:
+    """A shared cache must not keep the response, and must key it by the cookie."""
+    assert headers["Cache-Control"] == "no-store"
+    assert "cookie" in headers["Vary"].lower()
+
+
+def test_asgi_a_rendered_token_makes_a_public_page_private() -> None:
+    async def page(request: Request) -> JSONResponse:
+        request.session["seen"] = True  # a session exists from the first visit on
+        return JSONResponse({"token": asgi.csrf_token(request)}, headers=PUBLIC)
+
+    async def public(request: Request) -> JSONResponse:
+        return JSONResponse({}, headers=PUBLIC)
+
+    app = Starlette(routes=[Route("/page", page), Route("/public", public)])
+    app.add_middleware(
+        asgi.SessionMiddleware, store=AsyncMemoryStore(), config=session_config(), csrf=True
+    )
+    with StarletteClient(app, base_url="https://testserver") as client:
+        assert "set-cookie" in client.get("/page").headers
+        again = client.get("/page")  # an existing session, nothing written: no Set-Cookie
+        assert "set-cookie" not in again.headers
+        assert_private(again.headers)
+        assert client.get("/public").headers["Cache-Control"] == "public, max-age=600"
+
+
+def test_flask_a_rendered_token_makes_a_public_page_private() -> None:
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = session_config().secrets[0]
+
+    @app.get("/page")
+    def page() -> tuple[dict[str, str], dict[str, str]]:
+        flask_session["seen"] = True
+        return {"token": csrf_token()}, PUBLIC
+
+    Sessionary(app, store=MemoryStore(), config=session_config(), csrf=True)
+    client = app.test_client()
+    assert "Set-Cookie" in client.get("/page", base_url="https://localhost").headers
+    again = client.get("/page", base_url="https://localhost")
+    assert "Set-Cookie" not in again.headers
+    assert_private(again.headers)
 
 
 def test_csrf_helpers_need_csrf_enabled() -> None:

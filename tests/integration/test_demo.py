@@ -56,6 +56,19 @@ def test_anonymous_visitors_get_the_login_form_and_no_cookie(client: TestClient)
     assert client.get("/api/session").json() == {"user": None, "pid": os.getpid()}
 
 
+def test_an_expired_session_says_why(settings: DemoSettings) -> None:
+    # Real short timeouts: the record outlives its idle deadline (never served) so the
+    # returning browser learns why it was signed out, on memory and on Redis.
+    quick = DemoSettings(store=settings.store, prefix=settings.prefix, idle_timeout=1)
+    with TestClient(create_app(quick), base_url=BASE, follow_redirects=False) as client:
+        sign_in(client)
+        assert "Hello, ada" in client.get("/").text
+        time.sleep(1.3)
+        page = client.get("/")
+    assert "Your session expired after a period of inactivity." in page.text
+    assert "Hello, ada" not in page.text
+
+
 def test_login_counter_and_logout(client: TestClient) -> None:
     signed_in = sign_in(client)
     assert signed_in.status_code == 303

@@ -6,10 +6,12 @@ demo`` under uvicorn in a subprocess, scraped over HTTP.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -21,6 +23,7 @@ from sessionary.demo.app import DEMO_PASSWORD, create_app
 from sessionary.demo.settings import DemoSettings
 from tests.services import free_port
 
+ROOT = Path(__file__).resolve().parents[2]
 BASE = "https://localhost:8000"
 COOKIE = "__Host-sessionary-demo"
 FAMILIES = {
@@ -154,3 +157,28 @@ def test_the_served_demo_exposes_metrics_over_http() -> None:
         output, _ = process.communicate(timeout=15)
     assert "/metrics" in output
     assert "Traceback" not in output
+
+
+def _extra_requirements(extra: str) -> set[str]:
+    """Every distribution an extra of pyproject.toml installs (self-references followed)."""
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    found: set[str] = set()
+    for requirement in table["optional-dependencies"][extra]:
+        name = re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0]
+        if name == table["name"]:
+            inner = requirement[requirement.index("[") + 1 : requirement.index("]")]
+            for other in inner.split(","):
+                found |= _extra_requirements(other.strip())
+        else:
+            found.add(name.lower().replace("-", "_"))
+    return found
+
+
+def test_the_readme_demo_command_installs_what_metrics_need() -> None:
+    """The README's one-line demo command gives a demo whose /metrics works."""
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "sessionary demo" in line)
+    (extras,) = re.findall(r'pip install -e "\.\[([a-z,]+)\]"', command)
+    installed = set().union(*(_extra_requirements(extra) for extra in extras.split(",")))
+    assert "prometheus_client" in installed, f"{command!r} installs no prometheus_client"

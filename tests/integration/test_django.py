@@ -43,7 +43,8 @@ from sessionary.integrations.django import (
 from sessionary.integrations.django.conf import Runtime
 from sessionary.integrations.django.expiry import shape_cookie
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore
+from sessionary.stores.base import SessionStore as SyncSessionStore
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django, reply_of
@@ -61,7 +62,9 @@ PASSWORD = "correct horse"
 # --------------------------------------------------------------------------- views
 
 
-def twin_stores(store_kind: str, key_prefix: str, request: Any) -> tuple[Store, AsyncStore]:
+def twin_stores(
+    store_kind: str, key_prefix: str, request: Any
+) -> tuple[SyncSessionStore, AsyncSessionStore]:
     """A sync and an async store over the same sessions (one engine, or one Redis prefix)."""
     if store_kind == "memory":
         memory = MemoryEngine()
@@ -130,6 +133,12 @@ def conflict(request: HttpRequest) -> HttpResponse:
 
 def boom(request: HttpRequest) -> HttpResponse:
     request.session["a"] = "1"
+    raise ValueError
+
+
+def flush_then_boom(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    request.session["after"] = "1"
     raise ValueError
 
 
@@ -222,6 +231,7 @@ urlpatterns = [
     path("conflict", conflict),
     path("boom", boom),
     path("save-then-boom", save_then_boom),
+    path("flush-then-boom", flush_then_boom),
     path("sessionary-login", sessionary_login),
     path("async/conflict", async_conflict),
     path("async/rotate", async_rotate),
@@ -236,8 +246,8 @@ urlpatterns = [
 # --------------------------------------------------------------------------- fixtures
 def _sessionary(
     config: SessionConfig,
-    store: Store | None,
-    async_store: AsyncStore | None = None,
+    store: SyncSessionStore | None,
+    async_store: AsyncSessionStore | None = None,
     observer: CapturingObserver | None = None,
 ) -> Any:
     return override_settings(
@@ -258,7 +268,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(store_kind: str, request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Store]:
+def store(
+    store_kind: str, request: pytest.FixtureRequest, key_prefix: str
+) -> Iterator[SyncSessionStore]:
     if store_kind == "memory":
         yield MemoryStore()
         return
@@ -274,7 +286,9 @@ def observer() -> CapturingObserver:
 
 
 @pytest.fixture
-def engine(store: Store, config: SessionConfig, observer: CapturingObserver) -> Iterator[None]:
+def engine(
+    store: SyncSessionStore, config: SessionConfig, observer: CapturingObserver
+) -> Iterator[None]:
     """sessionary's engine on ``store`` with the FakeClock config."""
     with _sessionary(config, store, observer=observer):
         yield
@@ -378,7 +392,7 @@ def test_save_exists_and_reload(engine: None) -> None:
     key = session.session_key
     assert key is not None
     assert len(key) == 43
-    assert session.modified is False
+    assert session.modified is True  # as with Django's backends: save() leaves the flag
     assert session.exists(key)
     again = SessionStore(key)
     assert again["cart"] == [1, 2]
@@ -518,7 +532,7 @@ def test_decode_of_garbage_is_an_empty_dict(engine: None) -> None:
 
 
 @pytest.mark.parametrize("store_kind", ["redis"])
-def test_a_corrupted_value_reads_as_absent(
+def test_a_tampered_value_refuses_the_whole_record(
     engine: None, request: pytest.FixtureRequest, key_prefix: str
 ) -> None:
     session = SessionStore()
@@ -528,8 +542,8 @@ def test_a_corrupted_value_reads_as_absent(
     (key,) = stored_keys(request, key_prefix)
     admin: redis.Redis = request.getfixturevalue("redis_admin")
     admin.hset(key, "bad", b"\xc1 not a value")
-    assert SessionStore(session.session_key).load() == {"good": 1}
-    assert SessionStore(session.session_key).get("bad") is None
+    assert SessionStore(session.session_key).load() == {}  # never half a session
+    assert stored_keys(request, key_prefix) == []  # the corrupt record is deleted
 
 
 def test_a_session_that_timed_out_loads_empty(engine: None, clock: FakeClock) -> None:
@@ -584,7 +598,7 @@ def test_expiry_zero_means_browser_close_and_none_resets(engine: None) -> None:
     session.set_expiry(None)  # removing an absent expiry is fine
 
 
-def test_browser_close_default_follows_the_cookie_configuration(store: Store) -> None:
+def test_browser_close_default_follows_the_cookie_configuration(store: SyncSessionStore) -> None:
     config = session_config(cookie=CookieOptions(persistent=False))
     with _sessionary(config, store):
         session = SessionStore()
@@ -639,7 +653,7 @@ def test_clear_expired_sweeps_the_memory_store(config: SessionConfig, clock: Fak
         assert len(store.engine) == 0
 
 
-def _assert_swept(store: Store, expired: str, live: str, records_before: int) -> None:
+def _assert_swept(store: SyncSessionStore, expired: str, live: str, records_before: int) -> None:
     """The memory store dropped the expired record (Redis expires keys by TTL: nothing to
     sweep); on either, the expired session is gone and the live one intact."""
     if isinstance(store, MemoryStore):
@@ -649,11 +663,11 @@ def _assert_swept(store: Store, expired: str, live: str, records_before: int) ->
 
 
 @pytest.mark.anyio
-async def test_aclear_expired(engine: None, store: Store, clock: FakeClock) -> None:
+async def test_aclear_expired(engine: None, store: SyncSessionStore, clock: FakeClock) -> None:
     old = SessionStore()
     await old.aset("a", 1)
     await old.asave()
-    clock.advance(31 * 60)  # past the 30 min idle timeout
+    clock.advance(31 * 60 + 3600)  # past the idle timeout and the hour of expiry_notice
     new = SessionStore()
     await new.aset("a", 2)
     await new.asave()
@@ -664,11 +678,13 @@ async def test_aclear_expired(engine: None, store: Store, clock: FakeClock) -> N
     _assert_swept(store, old.session_key, new.session_key, before)
 
 
-def test_clearsessions_command_runs(engine: None, store: Store, clock: FakeClock) -> None:
+def test_clearsessions_command_runs(
+    engine: None, store: SyncSessionStore, clock: FakeClock
+) -> None:
     old = SessionStore()
     old["a"] = 1
     old.save()
-    clock.advance(31 * 60)
+    clock.advance(31 * 60 + 3600)
     new = SessionStore()
     new["a"] = 2
     new.save()
@@ -811,7 +827,7 @@ def test_test_client_force_login_and_logout(client: Client, user: User) -> None:
 
 
 def test_django_own_middleware_works_with_this_engine(
-    store: Store, config: SessionConfig, user: User
+    store: SyncSessionStore, config: SessionConfig, user: User
 ) -> None:
     stock = [
         "django.contrib.sessions.middleware.SessionMiddleware",
@@ -878,7 +894,7 @@ def test_an_inner_middleware_touching_a_down_store_gets_503(config: SessionConfi
         down.close()
 
 
-def test_header_transport(store: Store) -> None:
+def test_header_transport(store: SyncSessionStore) -> None:
     config = session_config(transport="header")
     with _sessionary(config, store):
         client = Client()
@@ -895,7 +911,7 @@ def test_header_transport(store: Store) -> None:
         }
 
 
-def test_a_refused_commit_answers_409(store: Store) -> None:
+def test_a_refused_commit_answers_409(store: SyncSessionStore) -> None:
     with _sessionary(session_config(conflict_policy=ConflictPolicy.RAISE), store):
         client = Client()
         token = cookie_of(send(client, "POST", "/write?n=0"))
@@ -905,7 +921,7 @@ def test_a_refused_commit_answers_409(store: Store) -> None:
         assert send(client, "GET", "/read", token).json() == {"data": {"n": "theirs"}}
 
 
-def test_partitioned_cookies_are_sent_as_rendered(store: Store) -> None:
+def test_partitioned_cookies_are_sent_as_rendered(store: SyncSessionStore) -> None:
     config = session_config(cookie=CookieOptions(partitioned=True))
     with _sessionary(config, store):
         response = send(Client(), "POST", "/write?a=1")
@@ -921,6 +937,16 @@ def test_other_view_errors_stay_500_and_write_nothing(
     assert failed.status_code == 500
     assert COOKIE not in failed.cookies
     assert observer.operations == []
+
+
+def test_a_propagated_error_still_commits_the_logout(client: Client) -> None:
+    """``DEBUG_PROPAGATE_EXCEPTIONS``: no response reaches the middleware; the flush holds."""
+    token = cookie_of(send(client, "POST", "/write?a=1"))
+    assert token
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True), pytest.raises(ValueError):
+        send(client, "POST", "/flush-then-boom", token)
+    assert SessionStore(token).load() == {}
+    assert not SessionStore().exists(token)
 
 
 def test_a_commit_made_before_a_crash_keeps_its_cookie(client: Client) -> None:

@@ -25,7 +25,7 @@ from sessionary.integrations.django import (
     get_runtime,
     get_session,
 )
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore as SyncSessionStore
 from sessionary.testing import session_config
 from tests.conformance.drivers.django import MIDDLEWARE, configure_django
 
@@ -56,7 +56,7 @@ urlpatterns = [path("login", sign_in), path("read", read), path("revoke", revoke
 
 
 @pytest.fixture
-def tenant_engine(sync_store: Store) -> Iterator[None]:
+def tenant_engine(sync_store: SyncSessionStore) -> Iterator[None]:
     with override_settings(
         ROOT_URLCONF=__name__,
         MIDDLEWARE=MIDDLEWARE,
@@ -127,7 +127,7 @@ async def test_tenants_under_asgi(tenant_engine: None) -> None:
 
 
 def test_a_callable_resolver_and_sessions_built_without_the_middleware(
-    sync_store: Store,
+    sync_store: SyncSessionStore,
 ) -> None:
     with override_settings(
         SESSIONARY={"CONFIG": session_config(), "STORE": sync_store, "TENANTS": TENANTS.get}

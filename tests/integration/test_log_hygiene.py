@@ -21,14 +21,14 @@ from sessionary.exceptions import SessionTooLargeError
 from sessionary.integrations.flask import FlaskSession, Sessionary, csrf_token
 from sessionary.sansio.csrf import unmask
 from sessionary.stores import CookieStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import session_config
 
 BASE = "https://localhost"
 COOKIE = "__Host-session"
 
 
-def _app(store: Store | CookieStore, key: bytes) -> Flask:
+def _app(store: SessionStore | CookieStore, key: bytes) -> Flask:
     app = Flask(__name__)
     config = session_config(secret_keys=[key], max_size=2048)
 
@@ -158,7 +158,7 @@ def test_a_full_lifecycle_at_debug_leaks_no_id_token_or_key(
     kind: str, request: pytest.FixtureRequest, key_prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = secrets.token_bytes(32)
-    store: Store | CookieStore
+    store: SessionStore | CookieStore
     if kind == "redis":
         request.getfixturevalue("redis_admin")  # removes this test's keys afterwards
         store = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix=key_prefix)

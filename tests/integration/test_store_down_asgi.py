@@ -7,20 +7,31 @@ session. Both are counted by the observer (events ``fail_closed``/``fail_open_re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocket
 
 from sessionary import ConfigurationError, SessionConfig, StoreDownPolicy
-from sessionary.integrations.asgi import Scope, SessionMiddleware, StoreDownChoice
+from sessionary.exceptions import StoreUnavailableError
+from sessionary.integrations.asgi import (
+    Receive,
+    Scope,
+    Send,
+    SessionMiddleware,
+    StoreDownChoice,
+)
 from sessionary.sansio.ids import mint_token
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 from tests.failover import RecordingObserver
 from tests.scripted_stores import FailingStore
@@ -54,7 +65,7 @@ def down_store() -> AsyncRedisStore:
 
 
 def make_client(
-    store: AsyncStore,
+    store: AsyncSessionStore,
     observer: RecordingObserver,
     config: SessionConfig | None = None,
     store_down: StoreDownChoice | None = None,
@@ -170,3 +181,96 @@ def test_bad_store_down_choices_are_refused(observer: RecordingObserver) -> None
     client = make_client(FailingStore(fail_load=True), observer, store_down=lambda s: "nope")
     with client, pytest.raises(ConfigurationError, match="store_down"):
         client.get("/account")
+
+
+# ------------------------------------------------- the wiring does not change the answer
+def outage_app(framework: str) -> Starlette:
+    """The application, in Starlette or FastAPI, with a route that reads the session."""
+    if framework == "starlette":
+        return Starlette(routes=[Route("/account", read)])
+    api = FastAPI()
+    api.add_api_route("/account", read)
+    return api
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+@pytest.mark.parametrize("wiring", ["add_middleware", "wraps_the_app"])
+def test_an_outage_answers_503_however_the_middleware_is_wired(
+    framework: str, wiring: str, observer: RecordingObserver
+) -> None:
+    """``app.add_middleware(...)`` and ``SessionMiddleware(app, ...)`` answer alike.
+
+    Wrapped whole, the app's own ServerErrorMiddleware would answer the handler's
+    StoreUnavailableError 500 before sessionary sees it.
+    """
+    app = outage_app(framework)
+    options: dict[str, Any] = {"store": down_store(), "config": session_config()}
+    asgi: Any = app
+    if wiring == "add_middleware":
+        app.add_middleware(SessionMiddleware, observer=observer, **options)
+    else:
+        asgi = SessionMiddleware(app, observer=observer, **options)
+    with TestClient(asgi, base_url=BASE, raise_server_exceptions=False) as client:
+        client.headers["cookie"] = f"{COOKIE}={mint_token().value}"
+        response = client.get("/account")
+    assert response.status_code == 503
+    assert response.text == "Service Unavailable"
+    assert "set-cookie" not in response.headers
+    assert observer.events["fail_closed"] == 1
+
+
+def test_a_wrapped_apps_own_outage_handler_is_kept(observer: RecordingObserver) -> None:
+    async def maintenance(request: Request, error: Exception) -> PlainTextResponse:
+        return PlainTextResponse("maintenance", status_code=503)
+
+    app = Starlette(routes=[Route("/account", read)])
+    app.add_exception_handler(StoreUnavailableError, maintenance)
+    wrapped = SessionMiddleware(app, store=down_store(), config=session_config())
+    with TestClient(wrapped, base_url=BASE) as client:
+        client.headers["cookie"] = f"{COOKIE}={mint_token().value}"
+        response = client.get("/account")
+    assert (response.status_code, response.text) == (503, "maintenance")
+
+
+async def answers_its_own_500(scope: Scope, receive: Receive, send: Send) -> None:
+    """A bare ASGI app (no exception handlers) that answers any error 500 itself."""
+    try:
+        body = json.dumps(dict(scope["session"])).encode()
+        status = 200
+    except StoreUnavailableError:
+        body, status = b"oops", 500
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_500_for_the_sessions_outage_is_answered_503(observer: RecordingObserver) -> None:
+    wrapped = SessionMiddleware(
+        answers_its_own_500, store=down_store(), config=session_config(), observer=observer
+    )
+    client = TestClient(wrapped, base_url=BASE)  # no lifespan: the app serves HTTP only
+    client.headers["cookie"] = f"{COOKIE}={mint_token().value}"
+    response = client.get("/account")
+    assert (response.status_code, response.text) == (503, "Service Unavailable")
+    assert "set-cookie" not in response.headers
+    assert observer.events["fail_closed"] == 1
+
+
+async def socket_reads_the_session(websocket: WebSocket) -> None:
+    dict(websocket.session)  # before accept: the outage ends the handshake
+    await websocket.accept()
+
+
+@pytest.mark.parametrize("wiring", ["add_middleware", "wraps_the_app"])
+def test_a_websocket_outage_still_reaches_the_server(wiring: str) -> None:
+    """The 503 handler a wrapped app gets answers HTTP only; a handshake fails as before."""
+    app = Starlette(routes=[WebSocketRoute("/ws", socket_reads_the_session)])
+    options: dict[str, Any] = {"store": down_store(), "config": session_config()}
+    asgi: Any = app
+    if wiring == "add_middleware":
+        app.add_middleware(SessionMiddleware, **options)
+    else:
+        asgi = SessionMiddleware(app, **options)
+    client = TestClient(asgi, base_url=BASE)
+    headers = {"cookie": f"{COOKIE}={mint_token().value}"}
+    with pytest.raises(StoreUnavailableError), client.websocket_connect("/ws", headers=headers):
+        pass

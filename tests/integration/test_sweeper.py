@@ -45,6 +45,7 @@ def populate(store: RedisStore | MemoryStore) -> None:
                 deadline=deadline,
                 attributes={"n": b"\x011"},
                 user=f"user-{index % 7}",
+                seal=secrets.token_bytes(16),  # stores keep the record MAC as given
             )
         )
 

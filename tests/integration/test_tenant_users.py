@@ -7,7 +7,7 @@ import pytest
 
 from sessionary import SessionManager
 from sessionary.stores import MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import session_config
 from tests.browser import Browser
 
@@ -16,7 +16,7 @@ from tests.browser import Browser
 def test_revoke_user_is_tenant_scoped(
     kind: str, request: pytest.FixtureRequest, key_prefix: str
 ) -> None:
-    store: Store
+    store: SessionStore
     if kind == "redis":
         request.getfixturevalue("redis_admin")  # removes this test's keys afterwards
         store = RedisStore.from_url(request.getfixturevalue("redis_url"), prefix=key_prefix)

@@ -23,7 +23,7 @@ from sessionary.integrations import wsgi
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.integrations.flask import Sessionary
 from sessionary.stores import AsyncMemoryStore, CookieStore, MemoryStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 
 TENANTS = {"a.example.com": "a", "b.example.com": "b"}
@@ -40,7 +40,7 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({})
 
 
-def app_for(store: AsyncStore | CookieStore) -> Starlette:
+def app_for(store: AsyncSessionStore | CookieStore) -> Starlette:
     app = Starlette(routes=[Route("/", read), Route("/login", login, methods=["POST"])])
     app.add_middleware(SessionMiddleware, store=store, config=session_config(), tenants=TENANTS)
     return app
@@ -48,7 +48,9 @@ def app_for(store: AsyncStore | CookieStore) -> Starlette:
 
 @pytest.mark.parametrize("kind", ["memory", "cookie"])
 def test_a_session_created_under_one_tenant_is_anonymous_under_another(kind: str) -> None:
-    store: AsyncStore | CookieStore = AsyncMemoryStore() if kind == "memory" else CookieStore()
+    store: AsyncSessionStore | CookieStore = (
+        AsyncMemoryStore() if kind == "memory" else CookieStore()
+    )
     with TestClient(app_for(store), base_url="https://a.example.com") as client:
         created = client.post("/login")
         cookie = created.headers["set-cookie"].split(";", 1)[0]

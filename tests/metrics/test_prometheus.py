@@ -15,7 +15,7 @@ from sessionary.observability import LoggingObserver, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import MemoryStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.testing import FakeClock, session_config
 from tests.scripted_stores import SyncFailingStore
 
@@ -66,7 +66,9 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return 0.0 if sample is None else sample
 
 
-def manager_for(store: Store, config: SessionConfig, metrics: PrometheusObserver) -> SessionManager:
+def manager_for(
+    store: SessionStore, config: SessionConfig, metrics: PrometheusObserver
+) -> SessionManager:
     return SessionManager(store, config, observer=metrics)
 
 
@@ -145,19 +147,23 @@ def test_conflicts_by_resolution_and_store_errors_by_type(
     assert value(registry, "conflicts_total", resolution="last_writer_wins") == 1
     assert value(registry, "events_total", event="conflict") == 1
 
-    failing = SyncFailingStore()
     strict = session_config(conflict_policy="raise")
-    failing_manager = manager_for(failing, strict, metrics)
-    writer = Browser(failing_manager)
+    strict_manager = manager_for(MemoryStore(), strict, metrics)
+    writer = Browser(strict_manager)
     writer.request({"n": 0})
-    cycle = failing_manager.open([f"{strict.cookie.name}={writer.cookie}"])
-    cycle.session["n"] = cycle.session["n"] + 1
-    failing.conflict = True
+    cookies = [f"{strict.cookie.name}={writer.cookie}"]
+    first, second = strict_manager.open(cookies), strict_manager.open(cookies)
+    for cycle in (first, second):
+        cycle.session["n"] = cycle.session["n"] + 1
+    strict_manager.commit(first)
     with pytest.raises(StoreConflictError):
-        failing_manager.commit(cycle)
+        strict_manager.commit(second)  # refused under the raise policy
     assert value(registry, "conflicts_total", resolution="refused") == 1
-    assert value(registry, "store_operations_total", operation="update", outcome="conflict") == 1
+    # The store answered the second commit STALE (the core then found the conflict).
+    assert value(registry, "store_operations_total", operation="update", outcome="stale") == 2
 
+    failing = SyncFailingStore()
+    failing_manager = manager_for(failing, strict, metrics)
     failing.fail_commit = True
     with pytest.raises(StoreUnavailableError):
         Browser(failing_manager).request({"x": 1})

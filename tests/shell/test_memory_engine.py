@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from sessionary.sansio.ops import LoadStatus
+from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import memory
 from sessionary.stores.memory import MemoryEngine
 from tests.helpers import ABSOLUTE, IDLE, T0, Ref
@@ -62,7 +62,15 @@ def test_concurrent_threads_keep_every_write() -> None:
 
     def writer(index: int) -> None:
         for step in range(50):
-            engine.update(ref.update({f"t{index}-{step}": b"\x011"}))
+            version = 1
+            while True:  # a writer that read an older version merges and retries (the core)
+                op = ref.update({f"t{index}-{step}": b"\x011"}, expect_version=version)
+                result = engine.update(op)
+                if result.status is not CommitStatus.STALE:
+                    assert result.status is CommitStatus.OK
+                    break
+                assert result.current is not None
+                version = result.current.meta.version
 
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -109,3 +117,13 @@ def test_use_in_a_forked_child_warns_once(caplog: pytest.LogCaptureFixture) -> N
         engine.load(ref.load())
     assert not [r for r in caplog.records if "forked worker" in r.getMessage()]
     assert memory._forks >= 0
+
+
+def test_a_flood_of_anonymous_sessions_never_evicts_a_signed_in_user() -> None:
+    engine = MemoryEngine(max_entries=100)
+    victim = Ref()
+    engine.create(victim.create({"cart": b"\x011"}, user="victim", auth_time=T0))
+    for _ in range(10_000):  # cookie-less requests writing anonymous sessions
+        engine.create(Ref().create({"x": b"\x011"}))
+    assert len(engine) == 100
+    assert engine.load(victim.load()).status is LoadStatus.FOUND

@@ -14,8 +14,8 @@ import redis
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import CommitStatus, LoadStatus, UserBinding
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores._redis_common import META_FIELD
-from sessionary.stores._redis_users import CLAIM_SCRIPT
+from sessionary.stores._redis_common import META_FIELD, META_SIZE
+from sessionary.stores._redis_users import CLAIM_SCRIPT, REVOKE_SCRIPT
 from tests.helpers import ABSOLUTE, MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anyio
     [
         pytest.param(lambda meta: meta + b"x", id="one-byte-long"),
         pytest.param(lambda meta: meta[:-1], id="one-byte-short"),
-        pytest.param(lambda meta: b"\x02" + meta[1:], id="unknown-format"),
+        pytest.param(lambda meta: b"\x03" + meta[1:], id="unknown-format"),
     ],
 )
 async def test_metadata_of_another_length_or_format_is_no_session(
@@ -40,7 +40,7 @@ async def test_metadata_of_another_length_or_format_is_no_session(
     assert (await async_redis_store.create(ref.create({"a": b"\x011"}))).status is CommitStatus.OK
     meta = redis_admin.hget(key, META_FIELD)
     assert isinstance(meta, bytes)
-    assert len(meta) == 57
+    assert len(meta) == META_SIZE
     redis_admin.hset(key, META_FIELD, corrupt(meta))
     assert (await async_redis_store.load(ref.load())).status is LoadStatus.MISSING
     result = await async_redis_store.update(ref.update({"a": b"\x012"}))
@@ -69,7 +69,7 @@ async def test_ending_a_session_needs_its_own_user_and_happens_once(
     so only the first time: another user's key, or an already ended session, gives False."""
     ref = Ref()
     owner, other = KeyRing.user_key("ada"), KeyRing.user_key("bob")
-    binding = UserBinding(user_key=owner, stamp=T0, score=T0 + ABSOLUTE)
+    binding = UserBinding(user_key=owner, stamp=T0, deadline=T0 + ABSOLUTE)
     create = replace(ref.create({"a": b"\x011"}, user="ada"), binding=binding)
     assert (await async_redis_store.create(create)).status is CommitStatus.OK
     assert await async_redis_store.end_session(other, ref.key, "revoked") is False
@@ -83,17 +83,21 @@ async def test_ending_a_session_needs_its_own_user_and_happens_once(
 async def test_the_user_epoch_expires_after_the_horizon_unless_it_was_kept_forever(
     async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
 ) -> None:
-    """``revoke_user``'s epoch lives as long as a session stamped before it could (the
-    horizon), grows to a later horizon, and once kept forever (no horizon) stays so."""
+    """``revoke_user``'s epoch lives as long as a session stamped before it could (until
+    ``sessions_end_by``), grows to a later horizon and is never shortened; an epoch the
+    script was told to keep forever (no horizon) stays so."""
     user = KeyRing.user_key(f"epoch-{Ref().key}")
     epoch = async_redis_store.layout.user_epoch_key(user)
-    await async_redis_store.revoke_user(user, T0, horizon=10 * MINUTE)
+    await async_redis_store.revoke_user(user, T0, sessions_end_by=T0 + 10 * MINUTE)
     assert 10 * MINUTE - 2000 <= redis_admin.pttl(epoch) <= 10 * MINUTE
-    await async_redis_store.revoke_user(user, T0, horizon=20 * MINUTE)  # same time, longer
+    await async_redis_store.revoke_user(user, T0, sessions_end_by=T0 + 20 * MINUTE)  # longer
     assert 20 * MINUTE - 2000 <= redis_admin.pttl(epoch) <= 20 * MINUTE
-    await async_redis_store.revoke_user(user, T0)  # no horizon: kept forever
+    await async_redis_store.revoke_user(user, T0, sessions_end_by=T0 + 10 * MINUTE)
+    assert 20 * MINUTE - 3000 <= redis_admin.pttl(epoch) <= 20 * MINUTE  # not shortened
+    index = async_redis_store.layout.user_index_key(user)
+    redis_admin.eval(REVOKE_SCRIPT.source, 2, index, epoch, T0, "", "")  # no horizon
     assert redis_admin.pttl(epoch) == -1
-    await async_redis_store.revoke_user(user, T0, horizon=10 * MINUTE)
+    await async_redis_store.revoke_user(user, T0, sessions_end_by=T0 + 10 * MINUTE)
     assert redis_admin.pttl(epoch) == -1  # not shortened back to a horizon
     assert redis_admin.get(epoch) == str(T0).encode()
 

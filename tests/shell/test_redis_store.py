@@ -20,6 +20,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionary import AsyncSessionManager, ConfigurationError
 from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ops import CommitStatus, LoadStatus
 from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.stores._redis_common import (
     META_FIELD,
@@ -31,7 +33,7 @@ from sessionary.stores._redis_common import (
     unpack_meta,
 )
 from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.testing import session_config
+from sessionary.testing import CapturingObserver, session_config
 from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
@@ -50,6 +52,43 @@ async def test_ttl_follows_idle_and_never_passes_the_deadline(
         await async_redis_store.load(ref.load(now=at))
     await async_redis_store.load(ref.load(now=now))
     assert 5 * MINUTE - 2000 <= redis_admin.pttl(key) <= 5 * MINUTE
+
+
+async def test_an_expired_record_lingers_only_for_the_notice(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    ref = Ref()
+    key = async_redis_store.layout.session_key(ref.key)
+    notice = 10 * MINUTE
+    await async_redis_store.create(ref.create(linger=notice))
+    assert IDLE + notice - 2000 <= redis_admin.pttl(key) <= IDLE + notice
+    await async_redis_store.update(ref.update({"a": b"\x011"}, linger=notice))
+    assert IDLE + notice - 2000 <= redis_admin.pttl(key) <= IDLE + notice
+
+
+async def test_a_key_of_another_type_loads_as_corrupt_and_is_discarded(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    config = session_config()
+    observer = CapturingObserver()
+    manager = AsyncSessionManager(async_redis_store, config, observer=observer)
+    cycle = await manager.open([])
+    cycle.session["a"] = 1
+    value = (await manager.commit(cycle)).set_cookie
+    assert value is not None
+    (name,) = redis_admin.keys(f"{key_prefix}:s:*")
+    redis_admin.delete(name)
+    redis_admin.set(name, b"not a hash")
+    cookie = value.split(";", 1)[0]
+    cycle = await manager.open([cookie])
+    assert cycle.session.is_new
+    assert dict(cycle.session) == {}
+    update = await manager.commit(cycle)
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
+    (alert,) = observer.of(EventName.CORRUPT_RECORD)
+    assert alert.detail["reason"] == "not a hash"
+    assert redis_admin.exists(name) == 0
 
 
 async def test_an_untouched_read_writes_nothing(
@@ -84,8 +123,11 @@ async def test_foreign_hashes_never_load_as_sessions(
     redis_admin.hset(key, mapping={"name": "not a session", "\xffm": "short"})
     assert (await async_redis_store.load(ref.load())).record is None
     redis_admin.set(key, "a string key")
-    with pytest.raises(StoreError, match="WRONGTYPE"):
-        await async_redis_store.load(ref.load())
+    loaded = await async_redis_store.load(ref.load())  # never a WRONGTYPE error (a 500)
+    assert (loaded.status, loaded.reason) == (LoadStatus.CORRUPT, "not a hash")
+    updated = await async_redis_store.update(ref.update({"a": b"\x011"}))
+    assert updated.status is CommitStatus.GONE
+    assert await async_redis_store.destroy(ref.destroy()) is False
 
 
 async def test_scripts_are_reloaded_after_a_flush(private_redis: str) -> None:
@@ -132,7 +174,7 @@ def test_decoding_clients_and_bad_prefixes_are_refused(redis_url: str) -> None:
 
 async def test_a_manager_rejects_a_sync_store(redis_url: str) -> None:
     store = RedisStore.from_url(redis_url)
-    with pytest.raises(ConfigurationError, match="AsyncStore"):
+    with pytest.raises(ConfigurationError, match="AsyncSessionStore"):
         AsyncSessionManager(store, session_config())  # type: ignore[arg-type]
     store.close()
 
@@ -163,9 +205,10 @@ async def test_driver_errors_are_mapped(raised: Exception, expected: type[Except
 
 def test_reply_parsing_tolerates_garbage() -> None:
     assert parse_load_reply([7]).record is None
-    assert parse_hash([b"\xffm", b"\x02" + b"\x00" * 56]) is None  # unknown format
+    assert parse_hash([b"\xffm", b"\x01" + b"\x00" * 56]) is None  # the old format
+    assert parse_hash([b"\xffm", b"\x03" + b"\x00" * 72]) is None  # an unknown one
     assert parse_hash([b"a", b"1"]) is None  # no metadata
-    assert parse_commit_reply([b"OK", [b"x", b"y"]]).conflicts == ("x", "y")
+    assert parse_commit_reply([b"STALE", [b"a", b"1"]]).status is CommitStatus.GONE
     with pytest.raises(ValueError, match="nonce"):
         pack_meta(
             created=1,
@@ -176,6 +219,7 @@ def test_reply_parsing_tolerates_garbage() -> None:
             nonce=b"",
             version=1,
             auth_time=None,
+            seal=b"",
         )
 
 

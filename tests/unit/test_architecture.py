@@ -108,3 +108,9 @@ def test_every_exception_derives_from_the_root() -> None:
     exceptions = importlib.import_module("sessionary.exceptions")
     for name in exceptions.__all__:
         assert issubclass(getattr(exceptions, name), sessionary.SessionaryError)
+
+
+def test_every_exception_is_exported_from_the_package() -> None:
+    exceptions = importlib.import_module("sessionary.exceptions")
+    missing = set(exceptions.__all__) - set(sessionary.__all__)
+    assert missing == set(), "catchable as sessionary.<Name>: export every exception"

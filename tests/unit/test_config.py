@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from sessionary import ConfigError, ConfigurationError, ConflictPolicy, CookieOptions, SessionConfig
+from sessionary._secret_strength import MIN_BITS, estimate_bits
+from sessionary.config import _check_secret as check_secret
 
 KEY = secrets.token_bytes(32)
 
@@ -78,12 +83,12 @@ def test_conflict_policy_from_string() -> None:
         ("a-single-string-key-of-enough-length", "list of keys"),
         (KEY, "list of keys"),
         ([b"short"], "at least 32"),
-        ([b"y" * 64], "too little entropy"),
-        ([b"ab" * 32], "too little entropy"),
-        ([b"abcd1234wxyz" * 6], "too little entropy"),
+        ([b"y" * 64], "guessable"),
+        ([b"ab" * 32], "guessable"),
+        ([b"abcd1234wxyz" * 6], "guessable"),
         (["change-me-please-" + "k" * 30], "placeholder"),
         (["my-super-secret-session-key-2024!!"], "placeholder"),
-        (["django-insecure-" + "q" * 40], "placeholder"),
+        (["django-insecure-" + secrets.token_urlsafe(40)], "development placeholder"),
         ([KEY, KEY], "same key twice"),
         ([42], "str or bytes"),
     ],
@@ -107,8 +112,71 @@ def test_weak_or_malformed_secrets_are_refused(keys: object, message: str) -> No
         SessionConfig(secret_keys=keys)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "abcdefghijklmnopqrstuvwxyz012345",  # a sequence
+        "0123456789abcdef0123456789abcdef",
+        "zyxwvutsrqponmlkjihgfedcba987654",  # backwards
+        "qwertyuiopasdfghjklzxcvbnm123456",  # keyboard walks
+        "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,",
+        "QWERTYUIOP!@#$%^&*()asdfghjkl;zxcvbnm",
+        "your-secret-key-here-change-me!!",  # placeholder words, the whole value
+        "please change this secret key in production",
+        "this-is-a-very-long-secret-key-for-my-application",
+        hashlib.sha256(b"hello").hexdigest(),  # random-looking, recomputed by anyone
+        hashlib.sha1(b"password").hexdigest(),  # the weak value under test
+        secrets.token_hex(16),  # 32 hex characters carry 16 bytes: at most 128 bits
+        uuid.uuid4().hex,  # 122 random bits
+    ],
+    ids=[
+        "sequence",
+        "hex-sequence",
+        "backwards",
+        "keyboard-rows",
+        "keyboard-columns",
+        "keyboard-shifted",
+        "placeholder",
+        "placeholder-phrase",
+        "typed-phrase",
+        "sha256-hello",
+        "sha1-password",
+        "token_hex-16",
+        "uuid4",
+    ],
+)
+def test_typed_and_placeholder_secrets_are_refused(secret: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"secret_keys\[0\]") as refused:
+        SessionConfig(secret_keys=[secret])
+    assert secret not in str(refused.value)  # the message never repeats the secret
+
+
 def test_strong_secrets_are_accepted() -> None:
     SessionConfig(secret_keys=[secrets.token_urlsafe(32), secrets.token_hex(32), KEY])
+    SessionConfig(secret_keys=["Tr0ub4dor&3-correct-horse-battery-staple-9f2Kq"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "generate",
+    [
+        lambda: secrets.token_urlsafe(32),  # the README's recipe
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_bytes(32),
+    ],
+    ids=["token_urlsafe", "token_hex", "token_bytes"],
+)
+def test_real_random_secrets_are_never_refused(generate: Callable[[], str | bytes]) -> None:
+    """100 000 fresh secrets of each recipe: none is refused (no seed: it must always hold).
+
+    The former substring check refused 78 in a million ``token_urlsafe(32)`` outputs (those
+    containing ``xxxx`` or ``todo``); the estimate gives random secrets their full worth.
+    """
+    for _ in range(100_000):
+        check_secret(generate(), 0)
+    samples = [generate() for _ in range(1000)]
+    lowest = min(estimate_bits(s.encode() if isinstance(s, str) else s) for s in samples)
+    assert lowest > 1.5 * MIN_BITS  # far from the bar, not just over it
 
 
 def test_repr_hides_key_material() -> None:
@@ -161,6 +229,39 @@ def test_insecure_development_mode_warns(caplog: pytest.LogCaptureFixture) -> No
         options = CookieOptions(name="session", secure=False, insecure_development_mode=True)
     assert options.secure is False
     assert "without Secure" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"name": "session"},
+        {"name": "__Secure-s"},
+        {"name": "__Secure-s", "domain": "example.com"},
+        {"name": "app", "path": "/app"},
+    ],
+)
+def test_a_cookie_name_without_the_host_prefix_warns_at_start_up(
+    options: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without ``__Host-`` a sibling subdomain can plant a second cookie of the same name;
+    differing duplicates make the request anonymous (R22), so it could keep a user logged
+    out. Logged (logger ``sessionary``, level WARNING) once per configuration."""
+    with caplog.at_level(logging.WARNING, logger="sessionary"):
+        CookieOptions(**options)  # type: ignore[arg-type]
+    warnings = [r for r in caplog.records if "__Host-" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert repr(options["name"]) in warnings[0].getMessage()
+
+
+def test_the_default_and_development_cookies_do_not_warn_about_the_prefix(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sessionary"):
+        CookieOptions()
+        CookieOptions(name="__Host-app", samesite="strict")
+        CookieOptions(name="dev", secure=False, insecure_development_mode=True)
+    assert "__Host-" not in caplog.text
 
 
 def test_valid_cookie_variants() -> None:

@@ -12,14 +12,18 @@ Records are built by :func:`stored_record` only, so a change of the record forma
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
 
 from sessionary.config import SessionConfig
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.ops import Load, LoadResult, LoadStatus, RecordMeta, StoredSession
+from sessionary.sansio.record_auth import record_seal
+from sessionary.sansio.update import ResponseUpdate
 from sessionary.testing import FakeClock, session_config
 
 IDLE_MS = 600_000
@@ -30,24 +34,47 @@ START_MS = 1_750_000_000_000
 def stored_record(
     load: Load,
     *,
+    record_key: bytes,
     accessed: int,
     deadline: int,
     idle: int = IDLE_MS,
     digest: bytes | None = None,
     values: dict[str, bytes] | None = None,
     user: str | None = None,
+    auth_time: int | None = None,
 ) -> StoredSession:
     """A record as a store would return it for ``load``, with the digest it asked for unless
-    ``digest`` says otherwise. The one place these tests build records."""
+    ``digest`` says otherwise, sealed with ``record_key`` as the core would have written it
+    (so only what a test changes on purpose is wrong). The one place these tests build
+    records."""
+    attributes = dict(values or {"a": b"\x02" + b"1"})
+    created = min(accessed, deadline - ABSOLUTE_MS)
+    digest = load.digest if digest is None else digest
+    seal = record_seal(
+        record_key,
+        load.key,
+        version=1,
+        digest=digest,
+        created=created,
+        idle=idle,
+        deadline=deadline,
+        user=user,
+        auth_time=auth_time,
+        user_key=None,
+        device=None,
+        attributes=attributes,
+    )
     meta = RecordMeta(
-        created=min(accessed, deadline - ABSOLUTE_MS),
+        created=created,
         accessed=accessed,
         idle=idle,
         deadline=deadline,
-        digest=load.digest if digest is None else digest,
+        digest=digest,
         user=user,
+        auth_time=auth_time,
+        seal=seal,
     )
-    return StoredSession(attributes=dict(values or {"a": b"\x02" + b"1"}), meta=meta)
+    return StoredSession(attributes=attributes, meta=meta)
 
 
 class Double:
@@ -65,6 +92,17 @@ class Double:
         """Set the fake clock to ``ms`` (half a millisecond in, so float rounding cannot
         move the core's integer milliseconds)."""
         self.clock.set((ms + 0.5) / 1000)
+
+    def record(self, load: Load, **fields: Any) -> StoredSession:
+        """:func:`stored_record` for ``load``, sealed under the key generation it probes."""
+        selector = self.cookie[:21].encode("ascii")
+        ring = self.core.keyring
+        (generation,) = [
+            g
+            for g in range(len(self.core.record_keys))
+            if ring.storage_key(selector, g) == load.key
+        ]
+        return stored_record(load, record_key=self.core.record_keys[generation], **fields)
 
     def begin(self) -> tuple[SessionCycle, Load]:
         cycle = self.core.begin([f"{self.config.cookie.name}={self.cookie}"])
@@ -96,7 +134,7 @@ def test_a_record_with_the_asked_digest_is_admitted() -> None:
     """The positive control of the tests below: the double's records are otherwise valid."""
     store = double()
     cycle, load = store.begin()
-    update = store.answer(cycle, stored_record(load, accessed=load.now, deadline=load.now + 1))
+    update = store.answer(cycle, store.record(load, accessed=load.now, deadline=load.now + 1))
     assert admitted(cycle)
     assert update.set_cookie is None
     assert cycle.drain_events() == []
@@ -118,7 +156,7 @@ def test_a_record_whose_digest_differs_is_refused_by_the_core(wrong: object) -> 
     assert callable(wrong)
     store = double()
     cycle, load = store.begin()
-    record = stored_record(
+    record = store.record(
         load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=wrong(load.digest)
     )
     update = store.answer(cycle, record)
@@ -141,7 +179,7 @@ def test_a_record_with_another_ids_digest_is_refused() -> None:
     other.core = store.core  # same keys, another ID
     _, other_load = other.begin()
     assert other_load.digest != load.digest
-    record = stored_record(
+    record = store.record(
         load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=other_load.digest
     )
     store.answer(cycle, record)
@@ -152,7 +190,7 @@ def test_a_record_with_another_ids_digest_is_refused() -> None:
 def test_a_write_after_a_refused_digest_never_adopts_the_presented_id() -> None:
     store = double()
     cycle, load = store.begin()
-    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=b"x")
+    record = store.record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, digest=b"x")
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     cycle.session["b"] = 2
     cycle.finish()
@@ -176,7 +214,7 @@ def verdict_at(now: int, *, accessed: int, deadline: int, idle: int = IDLE_MS) -
     cycle, load = store.begin()
     assert load.now == now == cycle.now
     update = store.answer(
-        cycle, stored_record(load, accessed=accessed, deadline=deadline, idle=idle, user="ada")
+        cycle, store.record(load, accessed=accessed, deadline=deadline, idle=idle, user="ada")
     )
     events = cycle.drain_events()
     if admitted(cycle):
@@ -281,7 +319,7 @@ def test_a_record_the_store_did_not_call_found_is_never_admitted(status: LoadSta
     """A store that attaches a (valid) record to a refusal is not believed on the record."""
     store = double()
     cycle, load = store.begin()
-    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS)
+    record = store.record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS)
     cycle.send(LoadResult(status, record))
     assert cycle.next_op() is None
     assert cycle.session.is_new
@@ -326,7 +364,7 @@ def test_a_record_found_under_an_older_key_of_the_ring_is_admitted() -> None:
         assert isinstance(op, Load)
         older = op
     assert older.key == store.core.keyring.storage_key(store.cookie[:21].encode("ascii"), 2)
-    record = stored_record(older, accessed=older.now, deadline=older.now + ABSOLUTE_MS)
+    record = store.record(older, accessed=older.now, deadline=older.now + ABSOLUTE_MS)
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     assert admitted(cycle)
 
@@ -335,8 +373,13 @@ def test_the_loaded_session_carries_the_records_user_and_auth_time() -> None:
     """``require_recent_auth`` (R39) judges the record's ``auth_time``: the core passes it on."""
     store = double()
     cycle, load = store.begin()
-    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, user="ada")
-    record.meta.auth_time = load.now - 1234
+    record = store.record(
+        load,
+        accessed=load.now,
+        deadline=load.now + ABSOLUTE_MS,
+        user="ada",
+        auth_time=load.now - 1234,
+    )
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     auth_time = cycle.session.auth_time
     assert auth_time is not None
@@ -349,9 +392,10 @@ def test_a_record_over_max_size_is_refused_by_the_core(extra: int, admit: bool) 
     clock = FakeClock(START_MS / 1000)
     store = Double(clock, session_config(clock=clock, max_size=100))
     cycle, load = store.begin()
-    values = {"a": b"\x021", "pad": b"\x02" + b"x" * (100 - 1 - 2 - 3 - 1 + extra)}
+    pad = b"x" * (100 - 1 - 2 - 3 - 1 - 2 + extra)
+    values = {"a": b"\x021", "pad": b'\x02"' + pad + b'"'}  # a JSON string
     assert sum(map(len, values)) + sum(map(len, values.values())) == 100 + extra
-    record = stored_record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, values=values)
+    record = store.record(load, accessed=load.now, deadline=load.now + ABSOLUTE_MS, values=values)
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     assert (not cycle.session.is_new) is admit
     events = [(e.name, e.detail.get("reason")) for e in cycle.drain_events()]
@@ -364,7 +408,7 @@ def test_a_clock_skew_beyond_the_tolerance_is_reported_to_the_ms(
 ) -> None:
     store = double()  # the default tolerance: 5 s
     cycle, load = store.begin()
-    record = stored_record(load, accessed=load.now + ahead, deadline=load.now + ABSOLUTE_MS)
+    record = store.record(load, accessed=load.now + ahead, deadline=load.now + ABSOLUTE_MS)
     cycle.send(LoadResult(LoadStatus.FOUND, record))
     assert admitted(cycle)
     skew = [e for e in cycle.drain_events() if e.name is EventName.CLOCK_SKEW]

@@ -10,12 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sessionary.config import CookieOptions
 from sessionary.exceptions import ConfigurationError
+from sessionary.integrations._csrf import make_guard
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import CsrfFailure, CsrfGuard, CsrfOptions, mask, unmask
-from sessionary.sansio.cycle import SessionCore, SessionCycle
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.ops import Load
+from sessionary.sansio.session import Session
 from sessionary.stores.memory import MemoryEngine
+from sessionary.testing import session_config
 from tests.unit.test_cycle import Harness, write
 from tests.unit.test_sealed_cycle import Browser
 
@@ -28,6 +35,9 @@ class Bound:
 
     def csrf_binding(self, *, create: bool = True) -> bytes | None:
         return self.binding
+
+    def mark_private(self) -> None:
+        pass
 
 
 def guard(keys: list[bytes] | None = None, **options: object) -> CsrfGuard:
@@ -132,6 +142,38 @@ def test_origin_options() -> None:
             CsrfOptions(trusted_origins=[bad])
 
 
+@pytest.mark.parametrize("samesite", ["lax", "strict", "none"])
+@pytest.mark.parametrize("csrf", [None, True, False, CsrfOptions(require_origin=False)])
+def test_a_samesite_none_cookie_needs_an_origin_signal_without_a_token(
+    samesite: str, csrf: CsrfOptions | bool | None
+) -> None:
+    """With ``SameSite=None`` the browser sends the cookie on cross-site posts; when no token
+    is checked (the adapters' default, origin-only), a post with neither ``Origin`` nor
+    ``Referer`` is refused unless ``Sec-Fetch-Site`` says same-origin. An explicit
+    ``require_origin=False`` is honoured; ``Lax``/``Strict`` cookies keep the old rule."""
+    core = SessionCore(session_config(cookie=CookieOptions(samesite=samesite)))  # type: ignore[arg-type]
+    g = make_guard(core, csrf)
+    if g is None:
+        assert csrf is False
+        return
+    required = samesite == "none" and csrf is None
+    assert origin_check(g) is (CsrfFailure.NO_ORIGIN if required else None)
+    assert origin_check(g, fetch_site="same-origin") is None
+    assert origin_check(g, origin="https://app.example.com") is None
+    assert origin_check(g, referer="https://app.example.com/form") is None
+    assert origin_check(g, fetch_site="none") is (CsrfFailure.NO_ORIGIN if required else None)
+    assert origin_check(g, origin="https://evil.example") is CsrfFailure.BAD_ORIGIN
+
+
+def test_options_keep_their_trusted_origins_when_resolved_for_a_cookie() -> None:
+    options = CsrfOptions(require_token=False, trusted_origins=iter(["https://a.example.com"]))
+    resolved = options.for_cookie("none")
+    assert resolved.require_origin is True
+    assert resolved.origins == options.origins == frozenset({"https://a.example.com"})
+    assert CsrfOptions(require_origin=True).for_cookie("lax").require_origin is True
+    assert CsrfOptions().for_cookie("none").require_origin is False  # the token protects
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "post", "PROPFIND"])
 def test_unsafe_methods(method: str) -> None:
     assert CsrfGuard.is_unsafe(method)
@@ -164,14 +206,68 @@ def test_server_side_token_rotates_on_login_and_old_tokens_fail() -> None:
     assert g.check_token(cycle, g.token(cycle)) is None
 
 
-def test_pre_session_token_creates_the_session_it_is_bound_to() -> None:
+def test_a_pre_session_token_needs_no_record_and_survives_the_first_write() -> None:
     h = Harness(engine=MemoryEngine())
     g = CsrfGuard(h.core.keyring)
     issued: list[str] = []
-    cycle, update = h.request(lambda s: issued.append(g.token(current())), headers=[])
-    assert update.set_cookie is not None  # the login form's session exists now
+    _, update = h.request(lambda s: issued.append(g.token(current())), headers=[])
+    assert update.set_cookie is not None  # the pre-session ID the token is bound to …
+    assert h.cookie is not None
+    assert h.cookie.startswith("p.")
+    assert len(h.engine) == 0  # … and no record (R7)
+    cycle, _ = h.request(lambda s: None)
+    assert cycle.session.is_new
+    assert [op for op in h.ops if isinstance(op, Load)] == []  # never looked up
+    assert g.check_token(cycle, issued[0]) is None
+    # The first write creates the session under the pre-session's ID: the token still holds.
+    h.request(write(cart=[1]))
+    assert len(h.engine) == 1
+    assert h.cookie is not None
+    assert not h.cookie.startswith("p.")
     cycle, _ = h.request(lambda s: None)
     assert not cycle.session.is_new
+    assert g.check_token(cycle, issued[0]) is None
+
+
+def test_a_thousand_anonymous_forms_write_no_record() -> None:
+    h = Harness(engine=MemoryEngine())
+    g = CsrfGuard(h.core.keyring)
+    for _ in range(1000):
+        h.cookie = None
+        h.request(lambda s: g.token(current()), headers=[])
+    assert len(h.engine) == 0
+    assert h.ops == []
+
+
+def test_a_forged_pre_session_id_is_malformed_and_never_adopted() -> None:
+    h = Harness(engine=MemoryEngine())
+    forged = "p." + mint_token().value + "." + "A" * 22
+    cycle, _ = h.request(write(x=1), headers=[f"__Host-session={forged}"])
+    assert next(e.name for e in cycle.drain_events()) is EventName.INVALID_ID
+    assert h.cookie is not None
+    assert h.cookie not in forged  # a fresh ID, never the one in the forged value
+
+
+def test_a_token_issued_after_login_is_bound_to_the_new_session() -> None:
+    h = Harness(engine=MemoryEngine())
+    g = CsrfGuard(h.core.keyring)
+    h.request(write(cart=[1]))
+    issued: list[str] = []
+
+    def login_then_token(s: Session) -> None:
+        s.login("ada")
+        issued.append(g.token(current()))
+
+    h.request(login_then_token)
+    cycle, _ = h.request(lambda s: None)
+    assert cycle.session.user_id == "ada"
+    assert g.check_token(cycle, issued[0]) is None  # the SPA's first POST after login
+    anonymous = Harness(engine=MemoryEngine())
+    anonymous.request(lambda s: None)
+    issued.clear()
+    anonymous.request(login_then_token, headers=[])
+    cycle, _ = anonymous.request(lambda s: None)
+    assert cycle.session.user_id == "ada"
     assert g.check_token(cycle, issued[0]) is None
 
 
@@ -226,3 +322,23 @@ def test_sealed_store_token_is_signed_double_submit_and_rotates_on_login() -> No
     browser.request(lambda s: s.login("ada"))
     cycle, _ = browser.request(lambda s: None)
     assert g.check_token(cycle, issued[0]) is CsrfFailure.BAD_TOKEN
+
+
+def test_issuing_a_token_makes_the_response_private() -> None:
+    """A page that renders a token but writes nothing must still not be shared by a cache:
+    ``Vary: Cookie`` and ``Cache-Control: no-store`` (server-side and sealed sessions)."""
+    h = Harness()
+    g = CsrfGuard(h.core.keyring)
+    h.request(write(a=1))
+    _, update = h.request(lambda s: None)
+    assert (update.no_store, update.vary_cookie) == (False, False)  # nothing looked at
+    _, update = h.request(lambda s: g.token(current()))
+    assert update.set_cookie is None
+    assert (update.no_store, update.vary_cookie, update.vary_name) == (True, True, "Cookie")
+    _, update = h.request(lambda s: g.check_token(current(), "x" * 86))
+    assert update.no_store is False  # checking issues nothing
+    browser = Browser()
+    browser.request(write(a=1))
+    _, update = browser.request(lambda s: g.token(current()))
+    assert update.set_cookie is None
+    assert (update.no_store, update.vary_cookie) == (True, True)

@@ -11,21 +11,25 @@ from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import (
     SessionStateError,
     SessionTooLargeError,
-    StoreConflictError,
     StoreError,
     StoreUnavailableError,
 )
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
     Create,
     Destroy,
+    DestroyResult,
+    Discard,
+    DiscardResult,
     Load,
     LoadResult,
     LoadStatus,
     Operation,
+    Result,
     Update,
 )
 from sessionary.sansio.session import Session
@@ -46,7 +50,7 @@ class Harness:
         self.ops: list[Operation] = []
         self.cookie: str | None = None
 
-    def run(self, op: Operation) -> LoadResult | CommitResult | bool:
+    def run(self, op: Operation) -> Result:
         self.ops.append(op)
         if isinstance(op, Load):
             return self.engine.load(op)
@@ -54,7 +58,10 @@ class Harness:
             return self.engine.create(op)
         if isinstance(op, Update):
             return self.engine.update(op)
-        return self.engine.destroy(op)
+        if isinstance(op, Discard):
+            return DiscardResult(self.engine.discard(op))
+        assert isinstance(op, Destroy)
+        return DestroyResult(self.engine.destroy(op))
 
     def drive(self, cycle: SessionCycle) -> None:
         op = cycle.next_op()
@@ -357,13 +364,15 @@ def test_browser_session_cookies_have_no_max_age() -> None:
 def test_too_large_on_commit_leaves_the_store_unchanged() -> None:
     h = Harness(session_config(max_size=100))
     h.request(write(a="x" * 10))
+    created = h.ops[-1]
+    assert isinstance(created, Create)
     before = h.engine.load(
-        Load(key=h.ops[-1].key, digest=h.ops[-1].digest, now=0, max_idle=10**9, touch_after=10**9)
+        Load(key=created.key, digest=created.digest, now=0, max_idle=10**9, touch_after=10**9)
     )
     with pytest.raises(SessionTooLargeError):
         h.request(write(b="y" * 200))
     after = h.engine.load(
-        Load(key=h.ops[-1].key, digest=h.ops[-1].digest, now=0, max_idle=10**9, touch_after=10**9)
+        Load(key=created.key, digest=created.digest, now=0, max_idle=10**9, touch_after=10**9)
     )
     assert before.record is not None
     assert after.record is not None
@@ -404,14 +413,14 @@ def test_sessions_survive_a_key_rotation() -> None:
 class ScriptedStore:
     """Returns canned results, to reach outcomes a real race would produce."""
 
-    def __init__(self, *results: LoadResult | CommitResult | bool) -> None:
+    def __init__(self, *results: Result) -> None:
         self.results = list(results)
 
-    def __call__(self, op: Operation) -> LoadResult | CommitResult | bool:
+    def __call__(self, op: Operation) -> Result:
         return self.results.pop(0)
 
 
-def scripted(h: Harness, *results: LoadResult | CommitResult | bool) -> None:
+def scripted(h: Harness, *results: Result) -> None:
     h.run = ScriptedStore(*results)  # type: ignore[method-assign]
 
 
@@ -431,43 +440,6 @@ def test_a_concurrently_destroyed_session_is_not_resurrected() -> None:
     assert update.set_cookie is not None
     assert "Max-Age=0" in update.set_cookie
     assert cycle.drain_events()[-1].detail == {"reason": "gone"}
-
-
-def test_a_concurrent_rotation_drops_the_write_and_keeps_the_cookie() -> None:
-    h = Harness()
-    loaded_session(h)
-    load = h.engine.load
-    h.run = lambda op: load(op) if isinstance(op, Load) else CommitResult(CommitStatus.ROTATED)  # type: ignore[method-assign]
-    cycle, update = h.request(write(n=2))
-    assert update.set_cookie is None
-    assert cycle.drain_events()[-1].detail == {"reason": "rotated"}
-
-
-def test_strict_conflicts_raise_and_lww_conflicts_are_reported() -> None:
-    h = Harness(session_config(conflict_policy="raise"))
-    loaded_session(h)
-    load = h.engine.load
-    h.run = lambda op: (  # type: ignore[method-assign]
-        load(op) if isinstance(op, Load) else CommitResult(CommitStatus.CONFLICT, ("n",))
-    )
-    with pytest.raises(StoreConflictError) as info:
-        h.request(lambda s: s.__setitem__("n", s["n"] + 1))
-    assert info.value.fields == ("n",)
-
-    lww = Harness()
-    loaded_session(lww)
-    engine = lww.engine
-
-    def run_reporting_overwrite(op: Operation) -> LoadResult | CommitResult | bool:
-        if isinstance(op, Load):
-            return engine.load(op)
-        assert isinstance(op, Update)
-        return CommitResult(engine.update(op).status, ("n",))
-
-    lww.run = run_reporting_overwrite  # type: ignore[method-assign]
-    cycle, _ = lww.request(lambda s: s.__setitem__("n", s["n"] + 1))
-    (conflict,) = cycle.drain_events()
-    assert conflict.detail == {"fields": ["n"], "applied": "ok"}
 
 
 def test_create_retries_on_a_taken_key_then_gives_up() -> None:
@@ -507,7 +479,7 @@ def test_misuse_of_the_state_machine_is_reported() -> None:
         cycle.response()
     h.drive(cycle)
     with pytest.raises(SessionStateError, match="no operation"):
-        cycle.send(True)
+        cycle.send(DestroyResult(True))
     cycle.finish()
     with pytest.raises(SessionStateError, match="finish"):
         cycle.finish()

@@ -100,6 +100,20 @@ def test_purpose_subkeys_are_distinct_per_purpose_and_generation() -> None:
         assert keys[0] == hkdf_sha256(b"a" * 32, info)  # HKDF-SHA256 with the purpose's info
         seen.update(keys)
     assert len(seen) == 2 * len(PURPOSES)  # no key serves two purposes or two generations
-    assert len({*PURPOSES.values(), b"session-lookup", b"session-validator"}) == 5
+    assert len({*PURPOSES.values(), b"session-lookup", b"session-validator"}) == len(PURPOSES) + 2
     with pytest.raises(ValueError, match="unknown key purpose"):
         ring.subkeys("nope")
+
+
+def test_refs_and_client_labels_survive_a_rotation_of_the_ring() -> None:
+    old, new = b"o" * 32, b"n" * 32
+    before, after, unrelated = KeyRing([old]), KeyRing([new, old]), KeyRing([new])
+    key = before.storage_key(b"selector")
+    assert before.session_ref(key) == after.session_ref(key) == unrelated.session_ref(key)
+    assert before.session_ref(key) != before.session_ref(before.storage_key(b"other"))
+    label = before.fingerprint("client:192.0.2.1")
+    assert after.fingerprint_matches("client:192.0.2.1", label)  # made under the old secret
+    assert after.fingerprint_matches("client:192.0.2.1", after.fingerprint("client:192.0.2.1"))
+    assert not after.fingerprint_matches("client:192.0.2.2", label)
+    assert not unrelated.fingerprint_matches("client:192.0.2.1", label)  # old secret retired
+    assert not after.fingerprint_matches("client:192.0.2.1", None)

@@ -35,8 +35,9 @@ def test_every_script_is_found_and_has_mutants(tool: ModuleType) -> None:
     scripts = tool.script_objects()
     assert {s.name for s in scripts} == {s.name for s in (*ALL_SCRIPTS, *USER_SCRIPTS)}
     mutants = tool.mutants([s.source for s in scripts])
-    for script in scripts:
-        assert any(tool.apply(script.source, m) != script.source for m in mutants), script.name
+    mutated = {s.name for s in scripts if any(tool.apply(s.source, m) != s.source for m in mutants)}
+    # ``discard`` decides nothing (one DEL of a record the core refused): nothing to mutate.
+    assert {s.name for s in scripts} - mutated == {"discard"}
 
 
 def test_comments_strings_and_indices_are_never_mutated(tool: ModuleType) -> None:

@@ -6,13 +6,23 @@ import secrets
 from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sessionary.exceptions import ConfigurationError, CookieTooLargeError, SessionTooLargeError
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
-from sessionary.sansio.sealed import SealedPayload, Sealer, b64_encode, encode_payload
-from sessionary.sansio.sealed_cycle import SealedCycle, cookie_aad
+from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.sealed import (
+    SealedPayload,
+    Sealer,
+    b64_decode,
+    b64_encode,
+    encode_payload,
+)
+from sessionary.sansio.sealed_flow import cookie_aad
 from sessionary.sansio.session import Session
+from sessionary.stores import CookieStore
 from sessionary.testing import FakeClock, session_config
 
 K1, K2 = secrets.token_bytes(32), secrets.token_bytes(32)
@@ -30,14 +40,13 @@ class Browser:
 
     def configure(self, keys: list[bytes], **overrides: object) -> None:
         self.config = session_config(secret_keys=keys, clock=self.clock, **overrides)
-        self.core = SessionCore(self.config, sealed=True)
+        self.core = SessionCore(self.config, mode=CookieStore())
 
     def request(
         self, handler: Handler | None = None, cookie: str | None = None
-    ) -> tuple[SealedCycle, ResponseUpdate]:
+    ) -> tuple[SessionCycle, ResponseUpdate]:
         value = cookie if cookie is not None else self.cookie
         cycle = self.core.begin([f"{NAME}={value}"] if value is not None else [])
-        assert isinstance(cycle, SealedCycle)
         assert cycle.next_op() is None  # the client-side cycle never asks for I/O
         if handler is not None:
             handler(cycle.session)
@@ -111,7 +120,7 @@ def test_tampering_truncation_garbage_wrong_key_and_version_give_one_outcome() -
         other = alphabet[(alphabet.index(char) + 1) % 64]
         variants.append(good[:i] + other + good[i + 1 :])
     variants += [good[:-1], good[:10], good + "A", good + "AAAA", good * 2, "", "%%%", "A" * 4000]
-    unknown_version = b64_encode(bytes([0x02]) + Sealer([K1]).seal(b"x", b"")[1:])
+    unknown_version = b64_encode(bytes([0x03]) + Sealer([K1]).seal(b"x", b"")[1:])
     variants.append(unknown_version)
     other_key = Browser([K2])
     other_key.request(write(secret="x", n=1))
@@ -156,6 +165,25 @@ def test_key_rotation_reseals_under_the_newest_key() -> None:
     browser.request(seen.update)
     assert seen == {"a": 1}
     assert unreadable_outcome(browser, str(old))[1] is True
+
+
+def test_a_cookie_sealed_in_the_legacy_box_version_opens_and_is_resealed() -> None:
+    """Cookies sealed before the version-2 box keep working and move to it on first read."""
+    browser = Browser()
+    now = int(browser.clock() * 1000)
+    payload = SealedPayload(now, now + 3_600_000, now, b"c" * 16, {"a": b'\x01"x"'}, None)
+    key = KeyRing([K1]).subkeys("cookie-seal")[0]
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, encode_payload(payload), cookie_aad(NAME, ""))
+    legacy = b64_encode(bytes([0x01]) + nonce + sealed)
+    seen: dict[str, object] = {}
+    _, update = browser.request(seen.update, cookie=legacy)
+    assert seen == {"a": "x"}
+    assert update.set_cookie is not None  # re-sealed although nothing changed
+    assert browser.cookie is not None
+    assert b64_decode(browser.cookie)[0] == 0x02  # type: ignore[index]
+    _, update = browser.request(seen.update)
+    assert update.set_cookie is None  # current now: nothing to re-seal
 
 
 def test_idle_and_absolute_expiry_come_from_the_sealed_payload() -> None:
@@ -244,6 +272,24 @@ def test_write_after_logout_starts_a_fresh_sealed_session() -> None:
 
 def test_the_cookie_store_needs_the_cookie_transport() -> None:
     with pytest.raises(ConfigurationError, match="transport"):
-        SessionCore(session_config(transport="header"), sealed=True)
-    cookie_mode = SessionCore(session_config(transport="cookie"), sealed=True)
-    assert isinstance(cookie_mode.begin([]), SealedCycle)
+        SessionCore(session_config(transport="header"), mode=CookieStore())
+    cookie_mode = SessionCore(session_config(transport="cookie"), mode=CookieStore())
+    assert cookie_mode.begin([]).next_op() is None  # the sealed mode without revocation: no I/O
+
+
+
+def test_an_expired_sealed_cookie_says_why_it_ended() -> None:
+    clock = FakeClock(1_750_000_000)
+    config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)
+    core = SessionCore(config, mode=CookieStore())
+    cycle = core.begin([])
+    cycle.session["a"] = 1
+    cycle.finish()
+    cookie = cycle.response().set_cookie
+    assert cookie is not None
+    clock.advance(601)
+    idle = core.begin([cookie.split(";", 1)[0]])
+    assert idle.session.end_reason == "expired_idle"
+    clock.set(1_750_000_000 + 3600)
+    absolute = core.begin([cookie.split(";", 1)[0]])
+    assert absolute.session.end_reason == "expired_absolute"

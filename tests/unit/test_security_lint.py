@@ -9,7 +9,10 @@ is *secret-derived*:
 * a call of something secret-making: a MAC or hash (``hmac.digest``, ``hmac.new``,
   ``blake2b``, ``sha256``, ``.digest()``, ``.hexdigest()``), a secret or token maker
   (``_secret(…)``, ``secrets.token_bytes``, ``validator_digest``, ``unmask``, ``seal``), a
-  method of a secret-derived value (``token.encode()``), or ``bytes``/``str`` of one;
+  keyed label or tag (``_label(…)``, ``_tag(…)``), a method of a secret-derived value
+  (``token.encode()``), or ``bytes``/``str`` of one;
+* a parameter of a function that compares what it is given (``digests_equal``,
+  ``seal_matches``, ``fingerprint_matches``);
 * a slice, concatenation, conditional or f-string built from a secret-derived value;
 * a local name assigned, anywhere in the same function, from a secret-derived value
   (followed to a fixed point, so ``candidate = unmask(...)`` then ``x = candidate[:4]``
@@ -36,11 +39,13 @@ SECRET_NAME = re.compile(
 )
 SECRET_CALL = re.compile(
     r"(?i)(^|_)(secret|digest|hexdigest|hmac|new_mac|mac|sign|blake2b|blake2s|sha1|sha256|"
-    r"sha512|token_bytes|token_hex|token_urlsafe|validator_digest|unmask|seal|compare_mac)$"
+    r"sha512|token_bytes|token_hex|token_urlsafe|validator_digest|unmask|seal|compare_mac|label|tag)$"
 )
 CRYPTO_OBJECT = re.compile(r"(?i)(sealer|cipher|aead|aesgcm|hmac|keyring|keys)$")
 """What a method of these returns is key material or crypto output (``_sealer.open(...)``)."""
-SECRET_PARAMETERS = re.compile(r"(?i)(digest|mac|token|secret|sig)s?_(equal|match|eq)")
+SECRET_PARAMETERS = re.compile(
+    r"(?i)(digest|mac|token|secret|sig|seal|fingerprint)s?_(equal|match|eq)"
+)
 """Functions comparing secrets they are given: all their parameters are secrets."""
 PRESERVING = frozenset({"bytes", "bytearray", "str", "memoryview"})
 """Builtins whose result carries their argument's bytes (``len``, ``isinstance`` do not)."""
@@ -56,9 +61,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stores/memory.py", "held[0] != token"): "in-process lock fencing token",
     ("stores/memory.py", "existing.nonce == op.nonce"): "idempotency nonce of a write",
     ("stores/memory.py", "record.nonce == op.nonce"): "idempotency nonce of a write",
-    # The keyed hash of the client address recorded at login, compared with this request's
-    # (client binding, R81): it identifies a network peer, it proves nothing.
-    ("sansio/cycle.py", "current_hash != login.client_hash"): "client address hash (R81)",
     # Session refs: public handles the device list shows to the signed-in user, matched
     # among that user's own sessions; knowing one grants nothing by itself.
     ("_async/manager.py", "ref == current_ref"): "device-list handle",

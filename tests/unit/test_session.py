@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from sessionary.codecs import get_codec
 from sessionary.exceptions import (
+    DecodeError,
     ReauthenticationRequiredError,
     SessionClosedError,
     StoreUnavailableError,
@@ -39,7 +43,7 @@ def test_dict_semantics() -> None:
     s.update(d=4, e=5)
     assert dict(s.items()) == {"a": 1, "b": [1], "d": 4, "e": 5}
     key, value = s.popitem()
-    assert (key, value) == ("a", 1)
+    assert (key, value) == ("e", 5)  # the newest first, as dict.popitem does
     del s["b"]
     s.clear()
     assert len(s) == 0
@@ -47,23 +51,10 @@ def test_dict_semantics() -> None:
     assert repr(s) == "<Session loaded keys=[]>"
 
 
-def test_values_are_decoded_lazily() -> None:
-    s = Session(CODEC, {"ok": CODEC.encode(1), "bad": b"\x7fgarbage"}, is_new=False)
-    with pytest.raises(KeyError):
-        s["bad"]  # a corrupted field reads as absent…
-    assert "bad" not in s
-    assert s["ok"] == 1  # …and nothing else is affected
-
-
-def test_corrupted_values_are_never_listed() -> None:
-    def corrupted() -> Session:
-        return Session(CODEC, {"ok": CODEC.encode(1), "bad": b"\x7fgarbage"}, is_new=False)
-
-    assert "bad" not in corrupted()
-    assert dict(corrupted()) == {"ok": 1}  # no KeyError from a listed-but-unreadable key
-    assert list(corrupted().items()) == [("ok", 1)]
-    assert len(corrupted()) == 1
-    assert 42 not in corrupted()  # type: ignore[comparison-overlap]
+def test_a_value_that_does_not_decode_refuses_the_whole_record() -> None:
+    # Never a session with a field silently missing: the cycle treats the record as corrupt.
+    with pytest.raises(DecodeError):
+        Session(CODEC, {"ok": CODEC.encode(1), "bad": b"\x7fgarbage"}, is_new=False)
 
 
 def test_no_change_means_an_empty_delta() -> None:
@@ -258,3 +249,114 @@ def test_require_recent_auth() -> None:
     for bad in (0, -1, True, "300"):
         with pytest.raises(ValueError, match="positive"):
             fresh.require_recent_auth(bad)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- a faithful dict
+
+
+def test_the_session_serialises_like_a_dict() -> None:
+    s = loaded(user="ada", cart=[1, 2], prefs={"theme": "dark"})
+    expected = {"user": "ada", "cart": [1, 2], "prefs": {"theme": "dark"}}
+    assert isinstance(s, dict)
+    assert json.loads(json.dumps(s)) == expected
+    assert json.loads(json.dumps(s, sort_keys=True)) == expected
+    assert orjson.loads(orjson.dumps(s)) == expected
+    assert json.loads(json.dumps({"nested": s})) == {"nested": expected}
+    assert s.accessed
+
+
+def test_serialising_an_unavailable_session_raises_its_error() -> None:
+    s = Session(CODEC, error=StoreUnavailableError("down"))
+    with pytest.raises(StoreUnavailableError):
+        json.dumps(s)
+    assert s.refused
+
+
+def test_dict_operators_and_copies() -> None:
+    s = loaded(a=1, b=[1])
+    merged = s | {"c": 3}
+    assert type(merged) is dict
+    assert merged == {"a": 1, "b": [1], "c": 3}
+    assert {"z": 0} | s == {"z": 0, "a": 1, "b": [1]}
+    assert not s.delta()  # reading is not writing
+    s |= {"c": 3}
+    s |= [("d", 4)]
+    assert s.delta().attributes == {"c": CODEC.encode(3), "d": CODEC.encode(4)}
+    assert s == {"a": 1, "b": [1], "c": 3, "d": 4}
+    assert s != {"a": 1}
+    copied = s.copy()
+    assert type(copied) is dict
+    assert copied == s
+    assert copy.copy(s) == s
+    assert type(copy.deepcopy(s)) is dict
+    assert dict(s) == {**s} == copied
+    assert list(reversed(s)) == ["d", "c", "b", "a"]
+
+
+def test_a_mutation_through_a_copy_or_a_view_is_saved() -> None:
+    s = loaded(cart=[1])
+    s.copy()["cart"].append(2)  # a shallow copy shares the list, as with a dict
+    assert s.delta().attributes == {"cart": CODEC.encode([1, 2])}
+    t = loaded(cart=[1])
+    for value in t.values():
+        value.append(3)
+    assert t.delta().attributes == {"cart": CODEC.encode([1, 3])}
+
+
+def test_writes_through_dict_methods_are_checked_by_the_codec() -> None:
+    s = Session(CODEC)
+    with pytest.raises(TypeError):
+        s |= {"x": object()}
+    with pytest.raises(TypeError):
+        s.update(x=object())
+    with pytest.raises(TypeError):
+        s.setdefault("x", object())
+    assert s == {}
+
+
+def test_popitem_is_lifo_and_tracked() -> None:
+    s = loaded(a=1, b=2)
+    assert s.popitem() == ("b", 2)
+    delta = s.delta()
+    assert delta.delete == ("b",)
+    assert delta.expected == {"b": CODEC.encode(2)}
+    s.popitem()
+    with pytest.raises(KeyError):
+        s.popitem()
+
+
+def test_discard_changes_keeps_only_logout_and_explicit_rotation() -> None:
+    s = loaded(a=1)
+    s["a"] = 2
+    s["b"] = [1]
+    s.login("mallory")
+    s.discard_changes()
+    assert s == {"a": 1}
+    assert s.user_id is None
+    assert not s.modified
+    rotated = loaded(a=1)
+    rotated["a"] = 2
+    rotated.rotate()
+    rotated.discard_changes()
+    assert rotated == {"a": 1}
+    assert rotated.lifecycle.rotate
+    assert not rotated.delta()
+    out = loaded(a=1)
+    out.logout()
+    out["flash"] = "bye"
+    out.discard_changes()
+    assert out.lifecycle.destroy_loaded
+    assert not out.delta()
+
+
+def test_logout_after_the_headers_asks_for_a_late_destroy() -> None:
+    s = loaded(a=1)
+    s.close()
+    with pytest.raises(SessionClosedError, match="cookie could not be cleared"):
+        s.logout()
+    assert s.late_destroy
+    fresh = Session(CODEC)
+    fresh.close()
+    with pytest.raises(SessionClosedError):
+        fresh.logout()
+    assert not fresh.late_destroy

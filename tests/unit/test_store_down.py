@@ -17,7 +17,8 @@ from sessionary.exceptions import (
     StoreTimeoutError,
     StoreUnavailableError,
 )
-from sessionary.sansio.cycle import SessionCore, SessionCycle
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.ops import Load

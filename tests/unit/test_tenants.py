@@ -7,11 +7,13 @@ import secrets
 import pytest
 
 from sessionary.exceptions import ConfigurationError
-from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.modes import SERVER
 from sessionary.sansio.ops import CommitResult, CommitStatus, Create
 from sessionary.sansio.tenants import TenantResolver, check_tenant
+from sessionary.stores import CookieStore
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
 from tests.unit.test_cycle import Harness, write
@@ -102,7 +104,7 @@ def test_sealed_cookies_are_bound_to_their_tenant() -> None:
 def test_core_accepts_tenants_with_both_modes() -> None:
     """Both modes take a tenant and bind it: the server-side record's name, the cookie's AAD."""
     for sealed in (False, True):
-        core = SessionCore(session_config(), sealed=sealed)
+        core = SessionCore(session_config(), mode=CookieStore() if sealed else SERVER)
         cycle = core.begin([], tenant="t1")
         assert cycle.session.is_new
         cycle.session["x"] = 1

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from sessionary import ConfigurationError, SessionConfig
+from sessionary import ConfigurationError
 from sessionary.sansio.cookies import CookieReadStatus
-from sessionary.sansio.cycle import SessionCore
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.ops import CommitResult, CommitStatus, Load
 from sessionary.sansio.transport import read_header_token
@@ -51,11 +50,41 @@ def test_authorization_scheme() -> None:
     assert both == (CookieReadStatus.PRESENT, TOKEN)
 
 
-@given(st.lists(st.text(max_size=300), max_size=4), st.booleans())
-def test_any_header_values_parse_without_error(values: list[str], authorization: bool) -> None:
-    result = read_header_token(values, authorization=authorization, max_length=128)
-    if result.status is CookieReadStatus.PRESENT:
-        assert 0 < len(result.value) <= 128
+# A JWT of the usual size: three base64url parts, 340 characters in all.
+JWT = ".".join(["eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9", "e" * 250, "s" * 52])
+
+
+def test_other_authorization_schemes_are_ignored_whatever_their_length() -> None:
+    assert len(JWT) == 340
+    for value in (f"Bearer {JWT}", "Basic " + "x" * 5000, "Sessionx " + "y" * 500, "  Bearer  z"):
+        assert read([value], authorization=True) == (CookieReadStatus.ABSENT, "")
+    with_ours = read([f"Bearer {JWT}", f"Session {TOKEN}"], authorization=True)
+    assert with_ours == (CookieReadStatus.PRESENT, TOKEN)
+    # Our own scheme is still capped: an oversize Session credential is refused unparsed.
+    assert read(["Session " + "x" * 300], authorization=True)[0] is CookieReadStatus.OVERSIZE
+    assert read([f"\tsession\t{TOKEN}"], authorization=True) == (CookieReadStatus.PRESENT, TOKEN)
+
+
+def authorization_core() -> SessionCore:
+    return SessionCore(session_config(transport="header", token_header="Authorization"))
+
+
+def test_a_bearer_token_through_the_core_gives_no_event_and_no_response_header() -> None:
+    cycle = authorization_core().begin([], token_headers=[f"Bearer {JWT}"])
+    assert cycle.next_op() is None
+    cycle.finish()
+    assert cycle.drain_events() == []
+    assert cycle.response().token_header is None
+    # Our own scheme with a malformed ID is still reported and forgotten.
+    bad = authorization_core().begin([], token_headers=["Session not-a-valid-id"])
+    bad.finish()
+    assert [(e.name, e.detail["reason"]) for e in bad.drain_events()] == [
+        (EventName.INVALID_ID, "malformed")
+    ]
+    assert bad.response().token_header == ("X-Session-Token", "")
+
+
+# Arbitrary and hostile header values: tests/unit/test_fuzz_security.py.
 
 
 def header_core(**overrides: object) -> SessionCore:
@@ -114,4 +143,4 @@ def test_an_invalid_header_id_is_answered_with_an_empty_token() -> None:
 )
 def test_transport_configuration_is_validated(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        SessionConfig(secret_keys=[bytes(range(32))], **overrides)  # type: ignore[arg-type]
+        session_config(**overrides)  # a random key: only the transport option is wrong

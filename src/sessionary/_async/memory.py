@@ -6,16 +6,19 @@ awaits while it holds its lock, so one engine may even be shared by sync and asy
 
 from __future__ import annotations
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
     RecordMeta,
     Update,
 )
+from sessionary.stores.base import Capability
 from sessionary.stores.memory import DEFAULT_MAX_ENTRIES, MemoryEngine
 
 __all__ = ["AsyncMemoryStore"]
@@ -26,6 +29,17 @@ class AsyncMemoryStore:
 
     The default for development, tests and single-process deployments.
     """
+
+    capabilities = frozenset(
+        {
+            Capability.SESSIONS,
+            Capability.USER_INDEX,
+            Capability.EXPIRY_SWEEP,
+            Capability.LOCKS,
+            Capability.COOKIE_STATES,
+        }
+    )
+    """What the memory store can do (everything but a clock of its own)."""
 
     def __init__(
         self, *, max_entries: int = DEFAULT_MAX_ENTRIES, engine: MemoryEngine | None = None
@@ -51,6 +65,10 @@ class AsyncMemoryStore:
         """Delete a session if its digest matches."""
         return self.engine.destroy(op)
 
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key (the core found it corrupt)."""
+        return self.engine.discard(op)
+
     async def list_user(
         self, user_key: str, now: int, max_idle: int
     ) -> list[tuple[str, RecordMeta]]:
@@ -58,13 +76,13 @@ class AsyncMemoryStore:
         return self.engine.list_user(user_key, now, max_idle)
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
         """End every session of the user but ``keep``; returns how many were ended.
 
-        ``horizon`` is accepted for parity with Redis; the engine keeps epochs in memory.
+        The engine keeps epochs in memory (``sessions_end_by`` is for stores that expire them).
         """
-        del horizon
+        del sessions_end_by
         return self.engine.revoke_user(user_key, now, keep)
 
     async def end_session(self, user_key: str, key: str, reason: str) -> bool:
@@ -75,9 +93,20 @@ class AsyncMemoryStore:
         """The user's epoch (time of the last ``revoke_user``), if any."""
         return self.engine.user_epoch(user_key)
 
-    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the session's lock unless another live token holds it."""
-        return self.engine.acquire_lock(key, token, ttl_ms)
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch."""
+        return self.engine.read_cookie_state(op)
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held."""
+        return self.engine.pin_cookie(op)
+
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the session's lock unless another live token holds it.
+
+        ``None`` when no session with this validator ``digest`` exists (nothing to lock).
+        """
+        return self.engine.acquire_lock(key, token, ttl_ms, digest)
 
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while this token still holds the lock."""

@@ -21,12 +21,14 @@ from redis.exceptions import NoScriptError
 
 from sessionary._async.redis_admission import AsyncAdmission
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -45,6 +47,7 @@ from sessionary.stores._redis_common import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
     DESTROY_SCRIPT,
+    DISCARD_SCRIPT,
     LOAD_SCRIPT,
     UPDATE_SCRIPT,
     RedisLayout,
@@ -55,25 +58,52 @@ from sessionary.stores._redis_common import (
 )
 from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
 from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.stores._redis_pool import AsyncWaitingPool
-from sessionary.stores._redis_urls import parse_redis_url
+from sessionary.stores._redis_loops import AsyncLoopClients
+from sessionary.stores._redis_options import check_cluster_options, check_pool_options
+from sessionary.stores._redis_pool import (
+    AsyncWaitingPool,
+    AsyncWaitingSentinelPool,
+    async_cluster_client,
+)
+from sessionary.stores._redis_urls import RedisTarget, parse_redis_url
 from sessionary.stores._redis_users import (
     CLAIM_SCRIPT,
     END_SCRIPT,
+    EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
+    LOCK_SCRIPT,
+    PIN_COOKIE_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     SESSION_META_FIELDS,
     USER_SCRIPTS,
+    cookie_floor_key,
     due_bucket,
     expired_from_claim,
     parse_session_meta,
 )
 from sessionary.stores._retry import RETRYABLE, async_pause
+from sessionary.stores.base import Capability
 
 __all__ = ["AsyncRedisStore"]
+
+_WITHOUT_SWEEP = frozenset(
+    {
+        Capability.SESSIONS,
+        Capability.USER_INDEX,
+        Capability.LOCKS,
+        Capability.CLOCK,
+        Capability.COOKIE_STATES,
+    }
+)
+_WITH_SWEEP = _WITHOUT_SWEEP | {Capability.EXPIRY_SWEEP}
+
+
+def _int_or_none(raw: Any) -> int | None:
+    return None if raw is None else int(raw)
+
 
 Client = Redis | RedisCluster
 """Any redis-py topology: standalone, ``Sentinel(...).master_for(...)`` or ``RedisCluster``."""
@@ -89,10 +119,18 @@ _BACKOFF = ExponentialWithJitterBackoff(base=0.01, cap=0.2)
 class AsyncRedisStore:
     """Sessions in Redis (or Valkey), one hash per session.
 
-    The client is injected, so any topology redis-py supports can be used (standalone,
-    Sentinel's ``master_for()``, ``RedisCluster``: every script touches one key, so one hash
-    slot); the store never closes a client it did not create. It must return bytes
-    (``decode_responses=False``).
+    ``client``: a redis-py client of any topology (standalone, Sentinel's ``master_for()``,
+    ``RedisCluster``: every script touches one key, so one hash slot), or a function that
+    creates one. It must return bytes (``decode_responses=False``).
+
+    Event loops: an asyncio redis-py client belongs to the loop that first used it. A store
+    built by :meth:`from_url` or given a function keeps one client per event loop, created
+    on the loop's first use and closed when that loop shuts down (and by :meth:`aclose`), so
+    it works from any loop: ``asyncio.run()`` called repeatedly, Django's async views under
+    WSGI, Starlette's ``TestClient`` without ``with``. A client passed in serves the one
+    loop that uses it first; from another loop the store raises
+    :class:`~sessionary.exceptions.ConfigurationError` naming the fix. The store closes the
+    clients it created, never one it was given.
 
     ``durability``: a :class:`~sessionary.stores.ReplicaWait` makes every write that ends or
     revokes sessions (logout, ``end_session``, ``revoke_user``) — and with ``commits=True``
@@ -104,11 +142,12 @@ class AsyncRedisStore:
     updates are never replayed.
 
     >>> store = AsyncRedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
+    >>> store = AsyncRedisStore(lambda: Redis(host="localhost"))  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        client: Client,
+        client: Client | Callable[[], Client],
         *,
         prefix: str = "sessionary",
         track_expiry: bool = False,
@@ -116,9 +155,6 @@ class AsyncRedisStore:
         durability: ReplicaWait | None = None,
         retries: int = 0,
     ) -> None:
-        if client_decodes_responses(client):
-            msg = "the Redis client must be created with decode_responses=False"
-            raise ConfigurationError(msg)
         if not 1 <= due_buckets <= 1024:
             msg = "due_buckets must be between 1 and 1024"
             raise ConfigurationError(msg)
@@ -128,19 +164,23 @@ class AsyncRedisStore:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             msg = "retries must be a non-negative int"
             raise ConfigurationError(msg)
-        self._client = client
+        self._clients = client if isinstance(client, AsyncLoopClients) else _clients_of(client)
         self._layout = RedisLayout(prefix)
         self._durability = durability
         self._retries = retries
-        self._cluster = isinstance(client, RedisCluster)
-        self._admission = AsyncAdmission(client, self._layout, self._run)
+        self._cluster = self._clients.cluster
+        self._admission = AsyncAdmission(self._clients, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
         self.track_expiry = track_expiry
-        """Keep the expiry schedule the sweeper reads (one more round trip per create)."""
+        """Keep the expiry schedule the sweeper reads (one more round trip per create); the
+        store then declares the ``EXPIRY_SWEEP`` capability."""
         self.due_buckets = due_buckets
-        self._owns_client = False
-        self._sentinel: Any = None  # the Sentinel a redis+sentinel:// URL created
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this store can do: all of it, the sweep with ``track_expiry`` only."""
+        return _WITH_SWEEP if self.track_expiry else _WITHOUT_SWEEP
 
     @classmethod
     def from_url(
@@ -156,7 +196,7 @@ class AsyncRedisStore:
         durability: ReplicaWait | None = None,
         **client_options: Any,
     ) -> AsyncRedisStore:
-        """Connect to a URL: standalone, Cluster or Sentinel.
+        """Connect to a URL: standalone, Cluster or Sentinel (lazily: on first use).
 
         ``redis://``, ``rediss://`` (TLS), ``unix://``; ``redis+cluster://host:port`` (any
         node); ``redis+sentinel://host1:26379,host2:26379/service[/db]`` (the current
@@ -164,9 +204,13 @@ class AsyncRedisStore:
         (``timeout``); raise it for bursts of thousands of concurrent operations. The client
         itself never retries; the store retries failed idempotent operations ``retries``
         times with jittered backoff (an update, whose effect is unknown after a timeout, is
-        never replayed). Standalone connections come from a bounded, blocking pool: a burst
-        of requests waits up to ``pool_timeout`` for one of ``max_connections``.
-        ``durability``: see the class. Further keyword arguments go to redis-py.
+        never replayed). Every topology uses bounded pools — ``max_connections`` per node —
+        whose callers wait in turn, up to ``pool_timeout`` seconds, for a free connection.
+        ``durability``: see the class. Further keyword arguments (and the URL's query
+        string) go to redis-py; one it does not know raises
+        :class:`~sessionary.exceptions.ConfigurationError` here, not at the first request.
+        Nothing connects before the first operation: an unreachable Redis is a
+        :class:`~sessionary.exceptions.StoreUnavailableError` then.
         """
         if durability is not None:
             durability.check_socket_timeout(client_options.get("socket_timeout", timeout))
@@ -178,45 +222,41 @@ class AsyncRedisStore:
         options.update(client_options)
         options["decode_responses"] = False
         target = parse_redis_url(url)
-        sentinel: Any = None  # redis-py's Sentinel API is untyped
-        client: Client
-        if target.kind == "cluster":
-            client = RedisCluster.from_url(target.url, max_connections=max_connections, **options)
-        elif target.kind == "sentinel":
-            sentinel_options = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
-            sentinel_class: Any = Sentinel
-            sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
-            client = sentinel.master_for(
-                target.service,
-                db=target.db,
-                username=target.username,
-                password=target.password,
-                ssl=target.tls,
-                **options,
-            )
+        connect = partial(
+            _connect, url, target, options, max_connections=max_connections, timeout=pool_timeout
+        )
+        first: Client | None = None
+        if target.kind == "cluster":  # the sync client would connect in its constructor
+            check_cluster_options(RedisCluster, target.url, options, store_url=url)
         else:
-            pool = AsyncWaitingPool.from_url(
-                url, max_connections=max_connections, timeout=pool_timeout, **options
-            )
-            client = Redis.from_pool(pool)
-        store = cls(
-            client,
+            try:
+                first = connect()  # standalone or Sentinel: nothing connects yet
+            except (TypeError, ValueError) as exc:
+                msg = f"invalid Redis options for {url.split(':', 1)[0]}://: {exc}"
+                raise ConfigurationError(msg) from exc
+            check_pool_options(first.connection_pool, url)  # type: ignore[union-attr]
+        clients: AsyncLoopClients[Client] = AsyncLoopClients(
+            connect, spare=first, cluster=target.kind == "cluster"
+        )
+        return cls(
+            clients,
             prefix=prefix,
             track_expiry=track_expiry,
             durability=durability,
             retries=retries,
         )
-        store._owns_client = True
-        store._sentinel = sentinel
-        return store
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
 
     @property
     def client(self) -> Client:
-        """The underlying redis-py client."""
-        return self._client
+        """The redis-py client of the running event loop (see the class)."""
+        return self._clients()
+
+    @property
+    def _client(self) -> Client:
+        return self._clients()
 
     @property
     def durability(self) -> ReplicaWait | None:
@@ -238,6 +278,19 @@ class AsyncRedisStore:
             await self._client.ping()
             for script in (*ALL_SCRIPTS, *USER_SCRIPTS):
                 await self._client.script_load(script.source)
+
+    async def server_time(self) -> int:
+        """Redis ``TIME`` in milliseconds: the clock every node judges expiry by (R38).
+
+        On a Cluster, the time of the node redis-py picks (nodes' clocks should agree; the
+        store samples one node, so every application node follows the same one).
+        """
+        with mapped_redis_errors("reading the server time"):
+            reply: Any = await self._client.time()
+        if isinstance(reply, dict):  # RedisCluster answers per node
+            reply = next(iter(reply.values()))
+        seconds, micros = reply
+        return int(seconds) * 1000 + int(micros) // 1000
 
     async def _run(
         self,
@@ -343,7 +396,8 @@ class AsyncRedisStore:
         if self._cluster and record is not None and record.meta.user_key is not None:
             with mapped_redis_errors("reading the user epoch"):
                 epoch = await self._client.get(layout.user_epoch_key(record.meta.user_key))
-            record.user_epoch = None if epoch is None else int(epoch)
+            record = record._replace(user_epoch=None if epoch is None else int(epoch))
+            return result._replace(record=record)
         return result
 
     async def create(self, op: Create) -> CommitResult:
@@ -368,7 +422,7 @@ class AsyncRedisStore:
             await self._after_write(
                 op.key, binding=op.binding, now=op.now, user=op.user, deadline=op.deadline, due=due
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     async def update(self, op: Update) -> CommitResult:
@@ -409,7 +463,7 @@ class AsyncRedisStore:
                 deadline=op.deadline,
                 due=op.now,
             )
-            result.evicted = evicted
+            return result._replace(evicted=evicted)
         return result
 
     async def destroy(self, op: Destroy) -> bool:
@@ -420,6 +474,14 @@ class AsyncRedisStore:
         if deleted and op.user_key is not None:
             with mapped_redis_errors("updating the user index"):
                 await self._client.zrem(self._layout.user_index_key(op.user_key), op.key)
+        if deleted and self.track_expiry:
+            await self._untrack([op.key])
+        return deleted
+
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is stored under the key: the core found it corrupt or forged."""
+        key = self._layout.session_key(op.key)
+        deleted = bool(await self._run(DISCARD_SCRIPT, key, [], durable=True))
         if deleted and self.track_expiry:
             await self._untrack([op.key])
         return deleted
@@ -438,7 +500,7 @@ class AsyncRedisStore:
         """Index a login under its user and keep the expiry schedule (after the write)."""
         if binding is not None:
             index = self._layout.user_index_key(binding.user_key)
-            await self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.score])
+            await self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.deadline])
         if self.track_expiry:
             bucket = due_bucket(key, self.due_buckets)
             info = f"{deadline or 0}|{user or ''}".encode("utf-8", "surrogatepass")
@@ -514,14 +576,15 @@ class AsyncRedisStore:
         return [(key, meta) for key, _, meta in sorted(members, key=lambda m: m[1])]
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
         """End every session of the user (but ``keep``): O(1) epoch move, then cleanup.
 
-        ``horizon`` (ms): no session stamped before ``now`` can outlive it (the absolute
-        timeout), so the epoch key may expire then instead of staying forever. Returns how
+        ``sessions_end_by``: no session stamped before ``now`` lives past it (its absolute
+        deadline), so the epoch key expires then instead of staying forever. Returns how
         many sessions the cleanup ended.
         """
+        horizon = max(1, sessions_end_by - now)
         layout = self._layout
         kept = False
         if keep is not None:
@@ -533,7 +596,7 @@ class AsyncRedisStore:
         removed = await self._run(
             REVOKE_SCRIPT,
             [layout.user_index_key(user_key), layout.user_epoch_key(user_key)],
-            [now, keep if kept and keep is not None else "", "" if horizon is None else horizon],
+            [now, keep if kept and keep is not None else "", horizon],
             durable=True,  # the epoch move is what refuses every older session
         )
         ended = 0
@@ -566,12 +629,50 @@ class AsyncRedisStore:
             raw = await self._client.get(self._layout.user_epoch_key(user_key))
         return None if raw is None else int(raw)
 
+    # ------------------------------------------------------------------ sealed cookie floors
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch.
+
+        One ``GET``, or one ``MGET`` of both; on a Cluster the two keys live in different
+        slots, so they go out as one pipeline (one request per node, at once).
+        """
+        floor_key = cookie_floor_key(self._layout.prefix, op.cookie_key)
+        if op.user_key is None:
+            with mapped_redis_errors("reading a cookie session's floor"):
+                floor = await self._client.get(floor_key)
+            return CookieState(_int_or_none(floor), None)
+        epoch_key = self._layout.user_epoch_key(op.user_key)
+        if self._cluster:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.get(floor_key)
+            pipe.get(epoch_key)
+            floor, epoch = await self._execute(pipe, "reading a cookie session's state")
+        else:
+            with mapped_redis_errors("reading a cookie session's state"):
+                floor, epoch = await self._client.mget([floor_key, epoch_key])
+        return CookieState(_int_or_none(floor), _int_or_none(epoch))
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held.
+
+        Durable like every write that ends sessions: a failover must not bring back a copy
+        the floor refused.
+        """
+        key = cookie_floor_key(self._layout.prefix, op.cookie_key)
+        reply = await self._run(PIN_COOKIE_SCRIPT, key, [op.floor, op.ttl_ms], durable=True)
+        return int(reply)
+
     # ------------------------------------------------------------------ locks
-    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """``SET NX PX``: take the session's lock unless someone holds it."""
-        with mapped_redis_errors("acquiring the session lock"):
-            reply = await self._client.set(self._layout.lock_key(key), token, nx=True, px=ttl_ms)
-        return bool(reply)
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the session's lock unless someone holds it (one script, one round trip).
+
+        ``None`` when no session with this validator ``digest`` exists: a stale or stolen
+        ID holds no lock.
+        """
+        layout = self._layout
+        keys = [layout.session_key(key), layout.lock_key(key)]
+        reply = int(await self._run(LOCK_SCRIPT, keys, [digest, token, ttl_ms]))
+        return None if reply < 0 else bool(reply)
 
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while this token still holds the lock."""
@@ -609,7 +710,6 @@ class AsyncRedisStore:
             keys = [bytes(m).decode("ascii") for m in members]  # type: ignore[arg-type]
             metas = await self._read_records(keys)
             reschedule: dict[str, int] = {}
-            gone: list[str] = []
             for key, meta in zip(keys, metas, strict=True):
                 if meta is not None and is_live(meta, now, max_idle):
                     idle = effective_idle(meta.idle, max_idle)
@@ -622,21 +722,69 @@ class AsyncRedisStore:
                 session = expired_from_claim(key, claim, meta, now)
                 if session is not None:
                     expired.append(session)
-                    gone.append(layout.session_key(key))
-            if gone:  # expired by the arithmetic: nothing can revive them, so free them now
-                pipe = self._client.pipeline(transaction=False)
-                for name in gone:
-                    pipe.delete(name)
-                await self._execute(pipe, "deleting expired sessions")
+                    # Expired by the arithmetic, nothing can revive it: empty it now into a
+                    # tombstone that tells a returning client why (its TTL frees it).
+                    await self._run(EXPIRED_SCRIPT, layout.session_key(key), [session.status.value])
             if reschedule:
                 with mapped_redis_errors("rescheduling the expiry sweep"):
                     await self._client.zadd(due, reschedule, xx=True)
         return expired
 
     async def aclose(self) -> None:
-        """Close the client if this store created it."""
-        if self._owns_client:
-            await self._client.aclose()
-            if self._sentinel is not None:
-                for sentinel in self._sentinel.sentinels:
-                    await sentinel.aclose()
+        """Close the clients this store created (each on its own event loop).
+
+        A client that was passed in is left open. The store can still be used afterwards:
+        it creates new clients.
+        """
+        await self._clients.aclose()
+
+
+def _clients_of(client: Client | Callable[[], Client]) -> AsyncLoopClients[Client]:
+    """A client given to the store (one loop), or a function making them (one per loop)."""
+    clients: AsyncLoopClients[Client]
+    if callable(client):
+        with mapped_redis_errors("creating the Redis client"):
+            sample = client()
+        clients = AsyncLoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
+    else:
+        sample = client
+        clients = AsyncLoopClients(None, spare=client, cluster=isinstance(client, RedisCluster))
+    if client_decodes_responses(sample):
+        msg = "the Redis client must be created with decode_responses=False"
+        raise ConfigurationError(msg)
+    return clients
+
+
+def _connect(
+    url: str, target: RedisTarget, options: dict[str, Any], *, max_connections: int, timeout: float
+) -> Client:
+    """A new client for a parsed store URL, with waiting pools (see ``_redis_pool``)."""
+    if target.kind == "cluster":
+        return async_cluster_client(
+            target.url, max_connections=max_connections, timeout=timeout, **options
+        )
+    if target.kind == "sentinel":
+        sentinel_options = {
+            "socket_timeout": options["socket_timeout"],
+            "socket_connect_timeout": options["socket_connect_timeout"],
+        }
+        if "client_name" in options:  # name the connections to the sentinels too
+            sentinel_options["client_name"] = options["client_name"]
+        sentinel_class: Any = Sentinel  # redis-py's Sentinel API is untyped
+        sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
+        from_url: dict[str, Any] = {"db": target.db, "ssl": target.tls}  # the URL wins
+        for name, value in (("username", target.username), ("password", target.password)):
+            if value is not None:
+                from_url[name] = value
+        primary: Redis = sentinel.master_for(
+            target.service,
+            connection_pool_class=AsyncWaitingSentinelPool,
+            max_connections=max_connections,
+            timeout=timeout,
+            **{**options, **from_url},
+        )
+        return primary
+    pool = AsyncWaitingPool.from_url(
+        url, max_connections=max_connections, timeout=timeout, **options
+    )
+    return Redis.from_pool(pool)

@@ -17,6 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from sessionary._async.events import DEFAULT_MAXLEN, StreamEntry
+from sessionary._async.redis import AsyncRedisStore
 from sessionary.sansio.events import SessionEvent, decode_event, encode_event
 from sessionary.stores._redis_cluster import async_send_pipeline
 from sessionary.stores._redis_common import RedisLayout
@@ -28,7 +29,12 @@ __all__ = ["AsyncRedisEventStream"]
 class AsyncRedisEventStream:
     """Lifecycle events in the Redis Stream ``<prefix>:events`` (one key: Cluster-safe).
 
-    >>> stream = AsyncRedisEventStream(store.client, prefix="sessionary")  # doctest: +SKIP
+    ``client``: the :class:`~sessionary.stores.AsyncRedisStore` whose sessions the events
+    describe — the stream then uses the store's client of the running event loop, and the
+    store's prefix unless ``prefix`` is given — or a redis-py client (used as it is, so on
+    one event loop only; the prefix defaults to ``"sessionary"``).
+
+    >>> stream = AsyncRedisEventStream(store)  # doctest: +SKIP
     >>> await stream.ensure_group("audit")  # doctest: +SKIP
     >>> for entry_id, event in await stream.read_group("audit", "worker-1"):  # doctest: +SKIP
     ...     handle(event)
@@ -37,14 +43,21 @@ class AsyncRedisEventStream:
 
     def __init__(
         self,
-        client: Redis | RedisCluster,
+        client: Redis | RedisCluster | AsyncRedisStore,
         *,
-        prefix: str = "sessionary",
+        prefix: str | None = None,
         maxlen: int = DEFAULT_MAXLEN,
     ) -> None:
-        self._client = client
+        self._source = client
+        if prefix is None:
+            prefix = client.layout.prefix if isinstance(client, AsyncRedisStore) else "sessionary"
         self.key = RedisLayout(prefix).events_key()
         self.maxlen = maxlen
+
+    @property
+    def _client(self) -> Redis | RedisCluster:
+        source = self._source
+        return source.client if isinstance(source, AsyncRedisStore) else source
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(key={self.key!r})"

@@ -7,7 +7,7 @@ number may run at once, each expired session is reported by exactly one of them 
 whose ``ZREM`` claims it). Keyspace notifications are not needed.
 
 >>> sweeper = AsyncSweeper(manager)  # doctest: +SKIP
->>> await sweeper.run(interval=5.0, stop=stop_event)  # doctest: +SKIP
+>>> await sweeper.run(interval=5.0, should_stop=stop_event.is_set)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.observability import notify
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import LoadStatus
-from sessionary.stores.base import AsyncUserStore
+from sessionary.stores.base import AsyncExpirySweep, Capability, capabilities_of
 
 __all__ = ["AsyncSweeper"]
 
@@ -38,14 +39,14 @@ class AsyncSweeper:
 
     def __init__(self, manager: AsyncSessionManager, *, batch: int = 500) -> None:
         store = manager.store
-        if not isinstance(store, AsyncUserStore):
-            msg = f"{type(store).__name__} has no expiry schedule to sweep"
-            raise ConfigurationError(msg)
-        if getattr(store, "track_expiry", True) is False:
-            msg = "the store must be created with track_expiry=True for the sweeper"
+        if Capability.EXPIRY_SWEEP not in capabilities_of(store):
+            msg = (
+                f"{type(store).__name__} has no expiry schedule to sweep "
+                "(a RedisStore needs track_expiry=True for the sweeper)"
+            )
             raise ConfigurationError(msg)
         self.manager = manager
-        self.store = store
+        self.store = cast("AsyncExpirySweep", store)
         self.batch = batch
 
     async def sweep_once(self) -> int:

@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from functools import partial
+from typing import cast
 
 from sessionary._sync.events import EventSink
 from sessionary._sync.leases import sync_wait_for_lease
@@ -25,23 +25,39 @@ from sessionary.exceptions import (
     StoreUnavailableError,
 )
 from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
-from sessionary.sansio.cycle import ResponseUpdate, SessionCore, SessionCycle
+from sessionary.sansio.clock import AuthorityClock
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
+from sessionary.sansio.core import SessionCore
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.modes import SERVER, SealedMode
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    DestroyResult,
+    Discard,
+    DiscardResult,
     Load,
     LoadResult,
     Operation,
-    ReadEpoch,
+    PinResult,
+    Result,
     Update,
 )
+from sessionary.sansio.response import ResponseUpdate
 from sessionary.sansio.session import Session
 from sessionary.sansio.users import RevocationReason, UserSession
-from sessionary.stores.base import LockingStore, Store, UserStore
-from sessionary.stores.cookie import CookieStore
+from sessionary.stores.base import (
+    Capability,
+    ClockSource,
+    CookieStates,
+    SessionLocks,
+    SessionStore,
+    UserIndex,
+    capabilities_of,
+)
 
 __all__ = ["SessionManager"]
 
@@ -51,13 +67,30 @@ DEFAULT_LOCK_LEASE_S = 10.0
 DEFAULT_LOCK_WAIT_S = 5.0
 _LOCK_TOKEN_BYTES = 16
 
-_BOOL_OUTCOMES = {True: "deleted", False: "absent"}
+_DELETED_OUTCOMES = {True: "deleted", False: "absent"}
 _OPERATION_NAMES: dict[type, str] = {
     Load: "load",
     Create: "create",
     Update: "update",
     Destroy: "destroy",
+    Discard: "discard",
+    ReadCookieState: "cookie_state",
+    PinCookie: "cookie_pin",
 }
+
+
+def _outcome(result: Result) -> str:
+    """How an operation ended, for the observer."""
+    match result:
+        case LoadResult(record=record) if record is not None and record.touched:
+            return TOUCHED_OUTCOME
+        case LoadResult(status=status) | CommitResult(status=status):
+            return str(status.value)
+        case DestroyResult(deleted=deleted) | DiscardResult(deleted=deleted):
+            return _DELETED_OUTCOMES[deleted]
+        case CookieState(floor=floor):
+            return "absent" if floor is None else "found"
+    return "found"  # a pin: the floor now held
 
 
 class SessionManager:
@@ -71,7 +104,7 @@ class SessionManager:
 
     def __init__(
         self,
-        store: Store | CookieStore,
+        store: SessionStore | SealedMode,
         config: SessionConfig,
         *,
         observer: Observer | None = None,
@@ -82,23 +115,28 @@ class SessionManager:
         if not isinstance(config, SessionConfig):
             msg = "config must be a SessionConfig"
             raise ConfigurationError(msg)
-        sealed = isinstance(store, CookieStore)  # client-side: the core never asks for I/O
-        if not sealed and not isinstance(store, Store):
+        # A CookieStore is a storage mode, not a store: its operations go to its revocation
+        # store (if any); a server-side store performs its own.
+        mode = store if isinstance(store, SealedMode) else SERVER
+        io = mode.io_store(store)
+        can = self._capabilities = capabilities_of(io)
+        if isinstance(store, SealedMode):
+            if io is not None and not {Capability.USER_INDEX, Capability.COOKIE_STATES} <= can:
+                msg = "CookieStore(revocation=...) needs a store with per-user epochs and floors"
+                raise ConfigurationError(msg)
+        elif Capability.SESSIONS not in can or not callable(getattr(store, "close", None)):
             msg = (
-                f"{type(store).__name__} does not implement the Store protocol; pass "
-                "MemoryStore, RedisStore or another Store implementation"
+                f"{type(store).__name__} is not a store of type SessionStore (it must "
+                "declare the SESSIONS capability and be of this manager's flavour); pass "
+                "MemoryStore, RedisStore or another SessionStore implementation"
             )
             raise ConfigurationError(msg)
         self.store = store
-        self._io: Store | None = None if isinstance(store, CookieStore) else store
-        self._epochs: UserStore | None = None
-        if isinstance(store, CookieStore) and store.revocation is not None:
-            if not isinstance(store.revocation, UserStore):
-                msg = "CookieStore(revocation=...) needs a store with per-user epochs"
-                raise ConfigurationError(msg)
-            self._epochs = store.revocation
+        self._io: object | None = io
+        """The store that performs this manager's operations (the revocation store for
+        cookie sessions, ``None`` for cookie sessions without one)."""
         self.config = config
-        self.core = SessionCore(config, sealed=sealed, revocation=self._epochs is not None)
+        self.core = SessionCore(config, mode=mode)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
         """Durable event sink (e.g. :class:`RedisEventStream`), or ``None``."""
@@ -107,6 +145,12 @@ class SessionManager:
             raise ConfigurationError(msg)
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
+        self._tenanted = False
+        self._clock: ClockSource | None = (
+            cast("ClockSource", io)
+            if self.core.authority is not None and Capability.CLOCK in can
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.store!r})"
@@ -150,6 +194,8 @@ class SessionManager:
         raises :class:`~sessionary.exceptions.StoreUnavailableError` only if the handler
         touches it; ``fail_open_readonly`` hands out an empty, read-only session.
         """
+        if self._clock is not None and self.core.authority is not None:
+            self._sample_clock(self._clock, self.core.authority)
         cycle = self.core.begin(
             cookie_headers,
             client=client,
@@ -169,14 +215,30 @@ class SessionManager:
         self._publish(cycle)
         return cycle
 
-    def commit(self, cycle: SessionCycle) -> ResponseUpdate:
+    def _sample_clock(self, source: ClockSource, authority: AuthorityClock) -> None:
+        """Take the store's time when a sample is due (about once a minute; R38)."""
+        if not authority.due():
+            return
+        started = authority.begin_sample()
+        try:
+            server_ms = source.server_time()
+        except StoreError:
+            logger.warning("sessionary: could not read the store's clock; retrying later")
+            authority.defer()
+            return
+        authority.adopt(server_ms, started)
+
+    def commit(self, cycle: SessionCycle, *, failed: bool = False) -> ResponseUpdate:
         """Finish a request: commit what changed (at most one round trip) and return headers.
+
+        ``failed``: the request failed (the handler raised or answers a 5xx): only a logout
+        or an explicit rotation is committed, the handler's other changes are dropped.
 
         Raises :class:`~sessionary.exceptions.StoreError` subclasses when the commit could not
         be performed; adapters answer 503 (unavailable) or 409 (conflict) then.
         """
         try:
-            cycle.finish()
+            cycle.finish(failed=failed)
             self._drive(cycle)
         except StoreUnavailableError as exc:
             cycle.refuse(exc)
@@ -185,6 +247,22 @@ class SessionManager:
             self._release_lock(cycle)
             self._publish(cycle)
         return cycle.response()
+
+    def after_response(self, cycle: SessionCycle) -> None:
+        """Once the response is over: end the session a late ``logout()`` asked to end.
+
+        A handler that logs out while its (streaming) response is already being sent cannot
+        clear the cookie any more; the stored session is still destroyed here. A store error
+        is logged (the response is gone), never raised.
+        """
+        op = cycle.late_op()
+        if op is None:
+            return
+        try:
+            cycle.send(self._perform(op))
+        except StoreError:
+            logger.warning("sessionary: could not end a session logged out after its response")
+        self._publish(cycle)
 
     def refuse(self, cycle: SessionCycle, error: BaseException) -> None:
         """Record that a request is answered 503 for want of the store (event ``fail_closed``).
@@ -195,55 +273,44 @@ class SessionManager:
         self._publish(cycle)
 
     def _drive(self, cycle: SessionCycle) -> None:
-        request = cycle.epoch_request()  # sealed cookies with a revocation store only
-        if request is not None:
-            cycle.send_epoch(self._read_epoch(request))
         op = cycle.next_op()
         while op is not None:
             cycle.send(self._perform(op))
             op = cycle.next_op()
 
-    def _perform(self, op: Operation) -> LoadResult | CommitResult | bool:
-        store = self._io
-        assert store is not None  # the client-side cycle never asks for store operations
-        kind = type(op)
+    def _perform(self, op: Operation) -> Result:
+        """Perform one operation on the store; each answers with its own result type."""
+        io: object = self._io
+        name = _OPERATION_NAMES[type(op)]
         started = time.perf_counter()
-        result: LoadResult | CommitResult | bool
         try:
-            if kind is Load:
-                result = store.load(op)  # type: ignore[arg-type]
-            elif kind is Update:
-                result = store.update(op)  # type: ignore[arg-type]
-            elif kind is Create:
-                result = store.create(op)  # type: ignore[arg-type]
-            else:
-                result = store.destroy(op)  # type: ignore[arg-type]
+            result = self._dispatch(io, op)
         except StoreError as exc:
-            elapsed = time.perf_counter() - started
-            self.observer.operation(_OPERATION_NAMES[kind], elapsed, type(exc).__name__)
+            self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
             raise
-        elapsed = time.perf_counter() - started
-        if isinstance(result, bool):
-            outcome = _BOOL_OUTCOMES[result]
-        elif isinstance(result, LoadResult) and result.record is not None and result.record.touched:
-            outcome = TOUCHED_OUTCOME
-        else:
-            outcome = result.status.value
-        self.observer.operation(_OPERATION_NAMES[kind], elapsed, outcome)
+        self.observer.operation(name, time.perf_counter() - started, _outcome(result))
         return result
 
-    def _read_epoch(self, op: ReadEpoch) -> int | None:
-        epochs = self._epochs
-        assert epochs is not None
-        started = time.perf_counter()
-        try:
-            epoch = epochs.user_epoch(op.user_key)
-        except StoreError as exc:
-            self.observer.operation("epoch", time.perf_counter() - started, type(exc).__name__)
-            raise
-        outcome = "absent" if epoch is None else "found"
-        self.observer.operation("epoch", time.perf_counter() - started, outcome)
-        return epoch
+    @staticmethod
+    def _dispatch(io: object, op: Operation) -> Result:
+        if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
+            floors = cast("CookieStates", io)  # declared: checked when built
+            if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
+                return PinResult(floors.pin_cookie(op))
+            return floors.read_cookie_state(op)  # the floor and the user epoch
+        store = cast("SessionStore", io)  # the sealed flow asks only the two above
+        match op:
+            case Load():
+                result: Result = store.load(op)
+            case Create():
+                result = store.create(op)
+            case Update():
+                result = store.update(op)
+            case Destroy():
+                result = DestroyResult(store.destroy(op))
+            case Discard():
+                result = DiscardResult(store.discard(op))
+        return result
 
     def _publish(self, cycle: SessionCycle) -> None:
         events = cycle.drain_events()
@@ -263,12 +330,11 @@ class SessionManager:
             logger.warning("sessionary: could not publish %d lifecycle events", len(events))
 
     # ------------------------------------------------------------------ locks
-    def _locking_store(self) -> LockingStore:
-        store = self.store
-        if not isinstance(store, LockingStore):
-            msg = f"{type(store).__name__} does not support the per-session lock"
+    def _locking_store(self) -> SessionLocks:
+        if isinstance(self.store, SealedMode) or Capability.LOCKS not in self._capabilities:
+            msg = f"{type(self.store).__name__} does not support the per-session lock"
             raise ConfigurationError(msg)
-        return store
+        return cast("SessionLocks", self._io)
 
     def _acquire_lock(self, cycle: SessionCycle) -> None:
         op = cycle.next_op()
@@ -276,13 +342,20 @@ class SessionManager:
             return  # no session presented: nothing to lock (a new session is private)
         store = self._locking_store()
         token = secrets.token_bytes(_LOCK_TOKEN_BYTES)
+        no_session: list[bool] = []
+
+        def take() -> bool:
+            taken = store.acquire_lock(op.key, token, self.lock_lease_ms, op.digest)
+            if taken is None:  # not this ID's session (stale, stolen, unknown): no lock
+                no_session.append(True)
+                return True
+            return taken
+
         sync_wait_for_lease(
-            partial(store.acquire_lock, op.key, token, self.lock_lease_ms),
-            self.lock_wait_s,
-            f"the session lock was busy for {self.lock_wait_s:g} s",
+            take, self.lock_wait_s, f"the session lock was busy for {self.lock_wait_s:g} s"
         )
-        cycle.lock_token = token
-        cycle.lock_key = op.key
+        if not no_session:
+            cycle.hold_lock(op.key, token)
 
     def renew_lock(self, cycle: SessionCycle) -> bool:
         """Extend the lease of the lock ``cycle`` holds (call it in long handlers).
@@ -295,10 +368,10 @@ class SessionManager:
         return store.renew_lock(cycle.lock_key, cycle.lock_token, self.lock_lease_ms)
 
     def _release_lock(self, cycle: SessionCycle) -> None:
-        token, key = cycle.lock_token, cycle.lock_key
-        if token is None or key is None:
+        held = cycle.release_lock()
+        if held is None:
             return
-        cycle.lock_token = None
+        key, token = held
         try:
             self._locking_store().release_lock(key, token)
         except StoreError:
@@ -309,20 +382,37 @@ class SessionManager:
         self._release_lock(cycle)
 
     # ------------------------------------------------------------------ users
-    def _user_store(self) -> UserStore:
-        store: object = self.store
-        if isinstance(store, CookieStore):  # cookie sessions: epochs in the revocation store
-            store = self._epochs
-        if not isinstance(store, UserStore):
+    def _user_store(self) -> UserIndex:
+        store = self._io  # for cookie sessions, the revocation store keeps the epochs
+        if Capability.USER_INDEX not in self._capabilities:
             msg = f"{type(store).__name__} does not keep per-user indexes"
             raise ConfigurationError(msg)
-        return store
+        return cast("UserIndex", store)
 
     def _now(self) -> int:
         return self.core.now_ms()
 
+    def scope_by_tenant(self) -> None:
+        """Sessions are scoped by tenant: every user-level operation must name its tenant.
+
+        Adapters configured with ``tenants=`` call it, so that ``revoke_user("42")`` without
+        ``tenant=`` is an error rather than a revocation of user 42 of the empty tenant.
+        """
+        self._tenanted = True
+
+    def _user_key(self, user_id: str | int, tenant: str | None) -> str:
+        if tenant is None:
+            if self._tenanted:
+                msg = (
+                    "sessions are scoped by tenant here: pass tenant= (the tenant the server "
+                    "resolved for the request) to user-level operations"
+                )
+                raise ConfigurationError(msg)
+            tenant = ""
+        return KeyRing.user_key(str(user_id), tenant)
+
     def list_user_sessions(
-        self, user_id: str | int, *, current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, current: Session | None = None, tenant: str | None = None
     ) -> list[UserSession]:
         """The user's live sessions, oldest first: for a "Your devices" page.
 
@@ -334,7 +424,7 @@ class SessionManager:
         keyring = self.core.keyring
         current_ref = current.ref if current is not None else None
         entries = store.list_user(
-            KeyRing.user_key(str(user_id), tenant), self._now(), self.config.idle_timeout_ms
+            self._user_key(user_id, tenant), self._now(), self.config.idle_timeout_ms
         )
         out = []
         for key, meta in entries:
@@ -342,7 +432,7 @@ class SessionManager:
             out.append(UserSession.from_meta(ref, meta, current=ref == current_ref))
         return out
 
-    def count_user_sessions(self, user_id: str | int, *, tenant: str = "") -> int:
+    def count_user_sessions(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """How many live sessions the user has (check before ``login`` under a limit)."""
         return len(self.list_user_sessions(user_id, tenant=tenant))
 
@@ -351,7 +441,7 @@ class SessionManager:
         user_id: str | int,
         *,
         keep_current: Session | None = None,
-        tenant: str = "",
+        tenant: str | None = None,
         reason: RevocationReason = RevocationReason.LOGOUT_EVERYWHERE,
     ) -> int:
         """Log the user out everywhere (but the ``keep_current`` session, if given).
@@ -365,16 +455,18 @@ class SessionManager:
         reason = RevocationReason(reason)
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         now = self._now()
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = self._key_of(store, user_key, keep_current.ref, now)
-        ended = store.revoke_user(user_key, now, keep, horizon=self.config.absolute_timeout_ms)
+        ended = store.revoke_user(
+            user_key, now, keep, sessions_end_by=now + self.config.absolute_timeout_ms
+        )
         self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
         return ended
 
-    def account_disabled(self, user_id: str | int, *, tenant: str = "") -> int:
+    def account_disabled(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an account that was disabled or deleted: end all its sessions (R60).
 
         Nothing is kept, not even the caller's session. Returns how many sessions ended.
@@ -382,7 +474,7 @@ class SessionManager:
         return self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ACCOUNT_DISABLED)
 
     def credentials_changed(
-        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str | None = None
     ) -> int:
         """Hook for a changed or removed password or authentication factor (R60).
 
@@ -397,18 +489,20 @@ class SessionManager:
             reason=RevocationReason.CREDENTIALS_CHANGED,
         )
 
-    def admin_revoke(self, user_id: str | int, *, tenant: str = "") -> int:
+    def admin_revoke(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an administrator ending every session of a user (R60)."""
         return self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ADMIN)
 
-    def revoke_session(self, user_id: str | int, session_ref: str, *, tenant: str = "") -> bool:
+    def revoke_session(
+        self, user_id: str | int, session_ref: str, *, tenant: str | None = None
+    ) -> bool:
         """End one of the user's sessions, named by its ``ref`` from the device list.
 
         Its next request is anonymous with ``end_reason == "revoked"``.
         """
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         key = self._key_of(store, user_key, session_ref, self._now())
         if key is None:
             return False
@@ -417,7 +511,7 @@ class SessionManager:
             self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
         return ended
 
-    def _key_of(self, store: UserStore, user_key: str, ref: str, now: int) -> str | None:
+    def _key_of(self, store: UserIndex, user_key: str, ref: str, now: int) -> str | None:
         keyring = self.core.keyring
         for key, _ in store.list_user(user_key, now, self.config.idle_timeout_ms):
             if keyring.session_ref(key) == ref:

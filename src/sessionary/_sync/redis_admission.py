@@ -34,8 +34,8 @@ ADMISSION_WAIT_S = 2.0
 class Admission:
     """The per-user admission lease of one store."""
 
-    def __init__(self, client: Any, layout: RedisLayout, run_script: Any) -> None:
-        self._client = client
+    def __init__(self, client_of: Any, layout: RedisLayout, run_script: Any) -> None:
+        self._client_of = client_of  # the store's client of the running event loop
         self._layout = layout
         self._run_script = run_script  # the store's _run: retries, error mapping, NOSCRIPT
 
@@ -50,7 +50,8 @@ class Admission:
 
         def take() -> bool:
             with mapped_redis_errors("admitting a login"):
-                return bool(self._client.set(key, token, nx=True, px=ADMISSION_LEASE_MS))
+                client = self._client_of()
+                return bool(client.set(key, token, nx=True, px=ADMISSION_LEASE_MS))
 
         busy = f"other logins of this user held its admission for {ADMISSION_WAIT_S:g} s"
         sync_wait_for_lease(take, ADMISSION_WAIT_S, busy)

@@ -19,6 +19,7 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from sessionary._sync.events import DEFAULT_MAXLEN, StreamEntry
+from sessionary._sync.redis import RedisStore
 from sessionary.sansio.events import SessionEvent, decode_event, encode_event
 from sessionary.stores._redis_cluster import sync_send_pipeline
 from sessionary.stores._redis_common import RedisLayout
@@ -30,7 +31,12 @@ __all__ = ["RedisEventStream"]
 class RedisEventStream:
     """Lifecycle events in the Redis Stream ``<prefix>:events`` (one key: Cluster-safe).
 
-    >>> stream = RedisEventStream(store.client, prefix="sessionary")  # doctest: +SKIP
+    ``client``: the :class:`~sessionary.stores.RedisStore` whose sessions the events
+    describe — the stream then uses the store's client of the running event loop, and the
+    store's prefix unless ``prefix`` is given — or a redis-py client (used as it is, so on
+    one event loop only; the prefix defaults to ``"sessionary"``).
+
+    >>> stream = RedisEventStream(store)  # doctest: +SKIP
     >>> stream.ensure_group("audit")  # doctest: +SKIP
     >>> for entry_id, event in stream.read_group("audit", "worker-1"):  # doctest: +SKIP
     ...     handle(event)
@@ -39,14 +45,21 @@ class RedisEventStream:
 
     def __init__(
         self,
-        client: Redis | RedisCluster,
+        client: Redis | RedisCluster | RedisStore,
         *,
-        prefix: str = "sessionary",
+        prefix: str | None = None,
         maxlen: int = DEFAULT_MAXLEN,
     ) -> None:
-        self._client = client
+        self._source = client
+        if prefix is None:
+            prefix = client.layout.prefix if isinstance(client, RedisStore) else "sessionary"
         self.key = RedisLayout(prefix).events_key()
         self.maxlen = maxlen
+
+    @property
+    def _client(self) -> Redis | RedisCluster:
+        source = self._source
+        return source.client if isinstance(source, RedisStore) else source
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(key={self.key!r})"

@@ -9,7 +9,7 @@ number may run at once, each expired session is reported by exactly one of them 
 whose ``ZREM`` claims it). Keyspace notifications are not needed.
 
 >>> sweeper = Sweeper(manager)  # doctest: +SKIP
->>> sweeper.run(interval=5.0, stop=stop_event)  # doctest: +SKIP
+>>> sweeper.run(interval=5.0, should_stop=stop_event.is_set)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import cast
 
 from sessionary._sync.manager import SessionManager
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.observability import notify
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import LoadStatus
-from sessionary.stores.base import UserStore
+from sessionary.stores.base import Capability, ExpirySweep, capabilities_of
 
 __all__ = ["Sweeper"]
 
@@ -40,14 +41,14 @@ class Sweeper:
 
     def __init__(self, manager: SessionManager, *, batch: int = 500) -> None:
         store = manager.store
-        if not isinstance(store, UserStore):
-            msg = f"{type(store).__name__} has no expiry schedule to sweep"
-            raise ConfigurationError(msg)
-        if getattr(store, "track_expiry", True) is False:
-            msg = "the store must be created with track_expiry=True for the sweeper"
+        if Capability.EXPIRY_SWEEP not in capabilities_of(store):
+            msg = (
+                f"{type(store).__name__} has no expiry schedule to sweep "
+                "(a RedisStore needs track_expiry=True for the sweeper)"
+            )
             raise ConfigurationError(msg)
         self.manager = manager
-        self.store = store
+        self.store = cast("ExpirySweep", store)
         self.batch = batch
 
     def sweep_once(self) -> int:

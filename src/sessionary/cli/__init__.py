@@ -1,4 +1,4 @@
-"""The ``sessionary`` command line (needs the ``cli`` extra: ``pip install 'sessionary[cli]'``).
+"""The ``sessionary`` command line (needs the ``cli`` extra: ``pip install -e ".[cli]"``).
 
 ``sessionary demo`` serves the demo web application; ``sessionary sessions`` and
 ``sessionary events`` operate a deployment's users and event stream; ``sessionary bench``
@@ -15,7 +15,7 @@ __all__ = ["main"]
 
 _MISSING_EXTRA = (
     "sessionary's command line needs the 'cli' extra, which is not installed "
-    "({missing}).\nInstall it with:  pip install 'sessionary[cli]'"
+    '({missing}).\nInstall it from a checkout of sessionary with:  pip install -e ".[cli]"'
 )
 
 

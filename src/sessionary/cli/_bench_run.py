@@ -36,7 +36,7 @@ from sessionary.config import SessionConfig
 from sessionary.exceptions import SessionaryError
 from sessionary.metrics._outcomes import LOAD_HITS, LOAD_MISSES, is_error
 from sessionary.sansio.events import SessionEvent
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 __all__ = [
     "DEFAULT_MIX",
@@ -178,7 +178,7 @@ def _cookie_value(set_cookie: str | None) -> str | None:
 class _Workload:
     """The six operations over one store, with the sessions they create."""
 
-    def __init__(self, store: AsyncStore, plan: BenchPlan, observer: _CallCounter) -> None:
+    def __init__(self, store: AsyncSessionStore, plan: BenchPlan, observer: _CallCounter) -> None:
         config = SessionConfig(
             secret_keys=[secrets.token_bytes(32)], idle_timeout=4 * 3600, absolute_timeout=8 * 3600
         )
@@ -269,7 +269,7 @@ async def _populate(work: _Workload, pools: list[deque[str]], sessions: int, wid
 
 
 async def run_bench(
-    store: AsyncStore,
+    store: AsyncSessionStore,
     plan: BenchPlan,
     *,
     on_start: Callable[[], None] | None = None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from sessionary.demo.settings import redacted_url
+from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def store_options(command: F) -> F:
     """``--store URL`` and ``--prefix``: which deployment the command operates on."""
     command = click.option(
         "--prefix",
-        default="sessionary",
+        default=LIBRARY_PREFIX,
         show_default=True,
         help="Key prefix the application's store uses.",
     )(command)

@@ -19,7 +19,14 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from sessionary.cli._bench_run import (
@@ -29,11 +36,12 @@ from sessionary.cli._bench_run import (
     parse_mix,
     run_bench,
 )
+from sessionary.cli._help import examples
 from sessionary.demo.settings import redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.stores._redis_errors import mapped_redis_errors
 from sessionary.stores._redis_urls import parse_redis_url
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["bench"]
 
@@ -57,7 +65,7 @@ def _check_url(url: str) -> str:
     return url
 
 
-def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncStore:
+def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncSessionStore:
     if url == "memory":
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 
@@ -113,15 +121,15 @@ class _RedisSide:
 
 @contextmanager
 def _progress_bar(console: Console, plan: BenchPlan) -> Iterator[Callable[[int], None]]:
-    columns = [
-        TextColumn("[bold]bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("ops"),
-        TimeElapsedColumn(),
-    ]
+    by_time = plan.requests is None
+    # A --duration run counts seconds, a --requests run operations: label the count so.
+    count: list[ProgressColumn] = (
+        [TextColumn("{task.completed:.0f}/{task.total:g} s")]
+        if by_time
+        else [MofNCompleteColumn(), TextColumn("ops")]
+    )
+    columns = [TextColumn("[bold]bench"), BarColumn(), *count, TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
-        by_time = plan.requests is None
         total = plan.duration if by_time else plan.requests
         task = progress.add_task("bench", total=total)
         started = time.monotonic()
@@ -230,7 +238,13 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
         console.print(f"cleanup: {redis['keys_removed']} keys removed")
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "sessionary bench memory:// -n 50000",
+        "sessionary bench redis://localhost:6379/0 -c 64 -d 30",
+        "sessionary bench redis://localhost:6379/0 --mix load=90,commit=10 --json",
+    )
+)
 @click.argument("url", metavar="URL")
 @click.option(
     "--mix",
@@ -278,17 +292,11 @@ def bench(  # noqa: PLR0917 - click passes one parameter per option
     payload: int,
     as_json: bool,
 ) -> None:
-    r"""Stress a session store with a mix of session operations and print the numbers.
+    """Stress a session store with a mix of session operations and print the numbers.
 
     URL is memory:// or a redis://, rediss://, unix://, redis+cluster:// or
     redis+sentinel:// URL. Sessions are written under a fresh key prefix and removed at
     the end.
-
-    \b
-    Examples:
-      sessionary bench memory:// -n 50000
-      sessionary bench redis://localhost:6379/0 -c 64 -d 30
-      sessionary bench redis://localhost:6379/0 --mix load=90,commit=10 --json
     """
     url = _check_url(url)
     try:

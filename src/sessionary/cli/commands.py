@@ -17,7 +17,7 @@ __all__ = ["cli"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sessionary")
 def cli() -> None:
-    """sessionary: distributed HTTP sessions. Try `sessionary demo`."""
+    """sessionary: distributed HTTP sessions. Try 'sessionary demo'."""
 
 
 cli.add_command(demo)

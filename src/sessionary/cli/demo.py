@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import secrets
+import socket
 import stat
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from sessionary.cli._help import examples
 from sessionary.config import SessionConfig
-from sessionary.demo.settings import DemoSettings, redacted_url
+from sessionary.demo.settings import LIBRARY_PREFIX, DemoSettings, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 
 __all__ = ["demo"]
 
 _LOOPBACK_NAMES = ("localhost",)
+_STARTUP_FAILURE = 3  # uvicorn's exit code when the server could not start
 
 
 def _is_loopback(host: str) -> bool:
@@ -47,11 +51,12 @@ def _read_or_create_secret(path: Path) -> str:
     return secret
 
 
-def _check_redis(url: str, prefix: str) -> None:
+def _check_redis(settings: DemoSettings) -> None:
     """Fail before serving if Redis cannot be reached or may not run scripts."""
     from sessionary._sync.redis import RedisStore  # noqa: PLC0415 - only with --store redis
 
-    store = RedisStore.from_url(url, prefix=prefix)
+    url = settings.store
+    store = RedisStore.from_url(url, prefix=settings.prefix)
     try:
         store.warm_up()
     except StoreError as exc:
@@ -62,7 +67,63 @@ def _check_redis(url: str, prefix: str) -> None:
         store.close()
 
 
-@click.command()
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` as uvicorn binds one; a taken port is a clean error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
+        reason = "the port is already in use" if in_use else (exc.strerror or str(exc))
+        msg = f"cannot listen on {host}:{port}: {reason}"
+        raise click.ClickException(msg) from None
+    sock.set_inheritable(True)  # uvicorn's worker processes serve on it too
+    return sock
+
+
+def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level: str) -> None:
+    """Run uvicorn on the bound ``sock`` (the same steps as ``uvicorn.run``)."""
+    import uvicorn  # noqa: PLC0415 - a slow import, only when serving
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    host, port = sock.getsockname()[:2]
+    if workers == 1:
+        from sessionary.demo.app import create_app  # noqa: PLC0415 - imports Starlette
+
+        config = uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level)
+    else:
+        settings.export(os.environ)  # uvicorn's worker processes inherit the environment
+        config = uvicorn.Config(
+            "sessionary.demo.app:create_app_from_environ",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+        )
+    server = uvicorn.Server(config)
+    try:
+        if workers == 1:
+            server.run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if workers == 1 and not server.started:
+        raise SystemExit(_STARTUP_FAILURE)
+
+
+@click.command(
+    epilog=examples(
+        "sessionary demo",
+        "sessionary demo --store redis://localhost:6379/0 --workers 4",
+    )
+)
 @click.option(
     "--store",
     default="memory",
@@ -91,7 +152,12 @@ def _check_redis(url: str, prefix: str) -> None:
     help="Send the cookie without Secure, for browsers that refuse Secure cookies over "
     "plain HTTP even on localhost (Safari). Never do this in production.",
 )
-@click.option("--prefix", default="sessionary-demo", hidden=True, help="Redis key prefix.")
+@click.option(
+    "--prefix",
+    default=LIBRARY_PREFIX,
+    hidden=True,
+    help="Redis key prefix (default: the library's, which the operator commands use too).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -108,15 +174,11 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
     prefix: str,
     log_level: str,
 ) -> None:
-    r"""Serve the demo web app: sign in, count, log out, see the session shared by workers.
+    """Serve the demo web app: sign in, count, log out, see the session shared by workers.
 
-    \b
-    Examples:
-      sessionary demo
-      sessionary demo --store redis://localhost:6379/0 --workers 4
+    On Redis, the sessions and their lifecycle events are where 'sessionary sessions',
+    'sessionary events' and 'sessionary stats' look by default.
     """
-    import uvicorn  # noqa: PLC0415 - a slow import, only when serving
-
     secret = _read_or_create_secret(secret_file) if secret_file else secrets.token_urlsafe(32)
     try:
         settings = DemoSettings(
@@ -133,7 +195,7 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
     console = Console(stderr=True, highlight=False)
     if settings.uses_redis:
         console.print(f"Checking Redis at {redacted_url(store)} ...")
-        _check_redis(store, prefix)
+        _check_redis(settings)
     if not insecure_cookie and not _is_loopback(host):
         console.print(
             "[yellow]Browsers send Secure cookies over plain HTTP only to localhost; "
@@ -141,6 +203,8 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
         )
     from sessionary.demo.metrics import prometheus_available  # noqa: PLC0415 - imports Starlette
 
+    sock = _bind(host, port)  # before the banner: a taken port is an error, not a banner
+    port = sock.getsockname()[1]  # the kernel's choice for --port 0
     shown_host = "localhost" if _is_loopback(host) else host
     metrics = (
         f"Prometheus metrics: http://{shown_host}:{port}/metrics (per worker)\n"
@@ -153,17 +217,4 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
         f"{metrics}Press Ctrl+C to stop.",
         soft_wrap=True,
     )
-    if workers == 1:
-        from sessionary.demo.app import create_app  # noqa: PLC0415 - imports Starlette
-
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
-        return
-    settings.export(os.environ)  # uvicorn's worker processes inherit the environment
-    uvicorn.run(
-        "sessionary.demo.app:create_app_from_environ",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-    )
+    _serve(settings, sock, workers, log_level)

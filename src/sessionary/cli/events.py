@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import click
 from rich.console import Console
 
+from sessionary.cli._help import examples
 from sessionary.cli._store import open_redis_store, store_failure, store_options
 from sessionary.sansio.events import EventName, SessionEvent
 
@@ -37,10 +38,16 @@ def _line(entry_id: str, event: SessionEvent) -> str:
 
 @click.group()
 def events() -> None:
-    """Read the lifecycle event stream (``<prefix>:events``)."""
+    """Read the lifecycle event stream (the Redis stream <prefix>:events)."""
 
 
-@events.command("tail")
+@events.command(
+    "tail",
+    epilog=examples(
+        "sessionary events tail --store redis://localhost:6379/0",
+        "sessionary events tail --type revoked --user alice --last 100 --no-follow",
+    ),
+)
 @click.option(
     "--type",
     "types",

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sessionary.cli._help import examples
 from sessionary.cli._store import open_redis_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName, SessionEvent
@@ -19,6 +20,8 @@ from sessionary.sansio.users import RevocationReason, UserSession
 __all__ = ["sessions"]
 
 _ANY_IDLE = 1 << 62  # judge each session by its own idle timeout
+# SessionConfig's default absolute_timeout (the operator tests check they agree).
+_DEFAULT_ABSOLUTE_S = 12 * 3600
 
 
 def _when(seconds: float) -> str:
@@ -47,7 +50,13 @@ _TENANT = click.option(
 )
 
 
-@sessions.command("list")
+@sessions.command(
+    "list",
+    epilog=examples(
+        "sessionary sessions list --user alice --store redis://localhost:6379/0",
+        "sessionary sessions list --user alice --tenant acme --json",
+    ),
+)
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
 @_TENANT
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -94,15 +103,39 @@ def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, p
     console.print(table)
 
 
-@sessions.command("revoke")
+@sessions.command(
+    "revoke",
+    epilog=examples(
+        "sessionary sessions revoke --user alice --store redis://localhost:6379/0",
+        "sessionary sessions revoke --user alice --tenant acme --yes",
+    ),
+)
 @click.option("--user", "user_id", required=True, help="The user ID the application logs in.")
 @_TENANT
+@click.option(
+    "--absolute-timeout",
+    "absolute_timeout",
+    type=click.IntRange(1, 10 * 365 * 86_400),
+    default=_DEFAULT_ABSOLUTE_S,
+    show_default=True,
+    help="The application's absolute_timeout in seconds: how long the revocation is kept "
+    "(at least as long as any of the user's sessions could still live).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @store_options
-def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, prefix: str) -> None:
+def revoke_sessions(
+    *,
+    user_id: str,
+    tenant: str,
+    absolute_timeout: int,
+    yes: bool,
+    store_url: str,
+    prefix: str,
+) -> None:
     """Log a user out everywhere: every session that exists now stops working.
 
-    A ``revoked`` event (reason ``admin``) goes to the deployment's event stream.
+    A "revoked" event (reason "admin") goes to the deployment's event stream. The user's
+    revocation record expires once no session begun before it can still be alive.
     """
     from sessionary._sync.redis_events import RedisEventStream  # noqa: PLC0415 - redis extra
 
@@ -110,13 +143,19 @@ def revoke_sessions(*, user_id: str, tenant: str, yes: bool, store_url: str, pre
     with open_redis_store(store_url, prefix) as store, store_failure(store_url):
         user_key = KeyRing.user_key(user_id, tenant)
         now = int(time.time() * 1000)
-        live = len(store.list_user(user_key, now, _ANY_IDLE))
+        listed = store.list_user(user_key, now, _ANY_IDLE)
         if not yes:
             click.confirm(
-                f"End all {live} live session(s) of user {user_id!r}?", abort=True, default=False
+                f"End all {len(listed)} live session(s) of user {user_id!r}?",
+                abort=True,
+                default=False,
             )
         now = int(time.time() * 1000)
-        ended = store.revoke_user(user_key, now)
+        # As the manager's revoke_user: the epoch must outlast every session stamped before
+        # it (one absolute timeout), and then may expire instead of staying forever. The
+        # deadlines of the sessions just listed cover an application with a longer timeout.
+        horizon = max([absolute_timeout * 1000, *(meta.deadline - now for _, meta in listed)])
+        ended = store.revoke_user(user_key, now, sessions_end_by=now + horizon)
         event = SessionEvent(
             EventName.REVOKED,
             now,

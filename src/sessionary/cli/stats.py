@@ -14,9 +14,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sessionary.cli._help import examples
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.cli._stats_collect import Stats, collect_stats
-from sessionary.demo.settings import redacted_url
+from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.stores._redis_common import RedisLayout
 from sessionary.stores._redis_errors import mapped_redis_errors
@@ -80,9 +81,14 @@ def _print(console: Console, stats: Stats) -> None:
         console.print(f"[bold red]WARNING:[/] {warning}")
 
 
-@click.command()
+@click.command(
+    epilog=examples(
+        "sessionary stats redis://localhost:6379/0",
+        "sessionary stats redis+cluster://node1:7000 --prefix myapp --top 20 --json",
+    )
+)
 @click.argument("url", metavar="URL")
-@click.option("--prefix", default="sessionary", show_default=True, help="The stores' key prefix.")
+@click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="The stores' key prefix.")
 @click.option(
     "--top", type=click.IntRange(0, 1000), default=10, show_default=True, help="Users to list."
 )
@@ -95,15 +101,10 @@ def _print(console: Console, stats: Stats) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
 def stats(url: str, prefix: str, top: int, sample: int, as_json: bool) -> None:
-    r"""Show the health of a sessionary deployment on Redis: sessions, users, memory, eviction.
+    """Show the health of a sessionary deployment on Redis: sessions, users, memory, eviction.
 
     URL is a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL. Only
     reads: SCAN, HMGET, GET, MEMORY USAGE, INFO and PING.
-
-    \b
-    Examples:
-      sessionary stats redis://localhost:6379/0
-      sessionary stats redis+cluster://node1:7000 --prefix myapp --top 20 --json
     """
     try:
         RedisLayout(prefix)

@@ -29,9 +29,11 @@ class Codec(Protocol):
     """Turns one session value into enveloped bytes and back.
 
     ``encode`` raises :class:`~sessionary.exceptions.UnserializableValueError` (a
-    ``TypeError``) for values outside the allowlist; ``decode`` raises
-    :class:`~sessionary.exceptions.DecodeError` (a ``ValueError``) for anything it cannot
-    read. Neither raises anything else.
+    ``TypeError``) for values outside the allowlist or over a limit
+    (:mod:`sessionary.codecs.limits`); ``decode`` raises
+    :class:`~sessionary.exceptions.DecodeError` (a ``ValueError``) for any bytes it cannot
+    read or that break a limit. Neither raises anything else, and both codecs accept exactly
+    the same values.
     """
 
     name: str

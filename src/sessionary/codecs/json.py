@@ -26,10 +26,9 @@ tag     type                          payload
         with NUL                      literally)
 ======  ============================  ======================================
 
-Subclasses of ``str``/``int``/``float``/``list``/``dict`` (``StrEnum``, ``OrderedDict``…)
-are stored as their base type. Everything else raises
-:class:`~sessionary.exceptions.UnserializableValueError`: there is no ``repr`` and no pickle
-fallback (SECURITY.md R49, R50).
+Which values are accepted, and the limits, are the same for both codecs: see
+:mod:`sessionary.codecs.lowering` and :mod:`sessionary.codecs.limits`. The decoder bounds
+nesting as it untags, before each step down.
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import math
 import uuid
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -46,20 +44,35 @@ from typing import Any
 import orjson
 
 from sessionary.codecs.base import ENVELOPE_JSON_PLAIN, ENVELOPE_JSON_TAGGED
-from sessionary.codecs.limits import SMALL_JSON, check_limits
-from sessionary.exceptions import DecodeError, UnserializableValueError
+from sessionary.codecs.limits import (
+    LIMITS,
+    SMALL_JSON,
+    check_limits,
+    nest,
+    parse_decimal,
+    parse_int,
+)
+from sessionary.codecs.lowering import Lowering, encode_with
+from sessionary.exceptions import DecodeError
 
 __all__ = ["JsonCodec"]
 
 _PLAIN = bytes([ENVELOPE_JSON_PLAIN])
 _TAGGED = bytes([ENVELOPE_JSON_TAGGED])
-_MIN_INT = -(2**63)
-_MAX_INT = 2**64 - 1
-_MAX_DEPTH = 256
+_SEQUENCE_TAGS: dict[type, str] = {tuple: "tu", set: "s", frozenset: "fs"}
+_LEAF_TAGS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    bytes: ("b", lambda v: base64.b64encode(v).decode("ascii")),
+    dt.datetime: ("dt", lambda v: v.isoformat()),
+    dt.date: ("d", lambda v: v.isoformat()),
+    dt.time: ("tm", lambda v: v.isoformat()),
+    dt.timedelta: ("td", lambda v: [v.days, v.seconds, v.microseconds]),
+    uuid.UUID: ("u", lambda v: v.hex),
+    Decimal: ("dec", str),
+}
 
 
-class _Tagger:
-    """One encoding pass: converts a value to plain JSON types, noting whether it tagged."""
+class _Tagger(Lowering):
+    """One encoding pass: plain JSON types and tag objects, noting whether it tagged."""
 
     __slots__ = ("tagged",)
 
@@ -70,117 +83,86 @@ class _Tagger:
         self.tagged = True
         return {"\x00" + name: payload}
 
-    def walk(self, value: Any, depth: int) -> Any:  # noqa: PLR0911, PLR0912 - one dispatch table
-        kind = type(value)
-        if kind is str or kind is bool or value is None:
-            return value
-        if kind is int:
-            return value if _MIN_INT <= value <= _MAX_INT else self.tag("i", str(value))
-        if kind is float:
-            return value if math.isfinite(value) else self.tag("f", repr(value))
-        if depth > _MAX_DEPTH:
-            msg = f"value nested deeper than {_MAX_DEPTH} levels"
-            raise UnserializableValueError(msg)
-        if kind is list:
-            return [self.walk(item, depth + 1) for item in value]
-        if kind is dict:
-            return self.walk_dict(value, depth)
-        if kind is tuple:
-            return self.tag("tu", [self.walk(item, depth + 1) for item in value])
-        if kind is set or kind is frozenset:
-            items = [self.walk(item, depth + 1) for item in _ordered(value)]
-            return self.tag("s" if kind is set else "fs", items)
-        if kind is bytes or kind is bytearray:
-            return self.tag("b", base64.b64encode(value).decode("ascii"))
-        if kind is dt.datetime:
-            return self.tag("dt", value.isoformat())
-        if kind is dt.date:
-            return self.tag("d", value.isoformat())
-        if kind is dt.time:
-            return self.tag("tm", value.isoformat())
-        if kind is dt.timedelta:
-            return self.tag("td", [value.days, value.seconds, value.microseconds])
-        if kind is uuid.UUID:
-            return self.tag("u", value.hex)
-        if kind is Decimal:
-            return self.tag("dec", str(value))
-        # Subclasses of the plain types are kept as their base type.
-        if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
-            return bool(value)
-        if isinstance(value, str):
-            return str.__str__(value)  # str() of a (str, Enum) member would give "E.A"
-        if isinstance(value, int):
-            return self.walk(int(value), depth)
-        if isinstance(value, float):
-            return self.walk(float(value), depth)
-        if isinstance(value, dict):
-            return self.walk_dict(dict(value), depth)
-        if isinstance(value, list):
-            return [self.walk(item, depth + 1) for item in value]
-        msg = (
-            f"values of type {kind.__qualname__} cannot be stored in a session; use JSON types, "
-            "datetime, date, time, timedelta, UUID, Decimal, bytes, tuple, set or frozenset"
-        )
-        raise UnserializableValueError(msg)
+    def big_int(self, value: int) -> Any:
+        return self.tag("i", str(value))
 
-    def walk_dict(self, value: dict[Any, Any], depth: int) -> Any:
-        if all(type(k) is str for k in value):
-            converted = {k: self.walk(v, depth + 1) for k, v in value.items()}
-            if len(value) == 1 and next(iter(value)).startswith("\x00"):
-                return self.tag("o", converted)
-            return converted
-        pairs = [[self.walk(k, depth + 1), self.walk(v, depth + 1)] for k, v in value.items()]
-        return self.tag("m", pairs)
+    def non_finite(self, value: float) -> Any:
+        return self.tag("f", repr(value))
+
+    def sequence(self, kind: type, items: list[Any]) -> Any:
+        return self.tag(_SEQUENCE_TAGS[kind], items)
+
+    def leaf(self, value: Any) -> Any:
+        name, payload = _LEAF_TAGS[type(value)]
+        return self.tag(name, payload(value))
+
+    def str_mapping(self, converted: dict[str, Any]) -> Any:
+        if len(converted) == 1 and next(iter(converted)).startswith("\x00"):
+            return self.tag("o", converted)  # it would read as a tag object: escape it
+        return converted
+
+    def mapping(self, value: dict[Any, Any], depth: int) -> Any:
+        lower = self.lower
+        return self.tag("m", [[lower(k, depth), lower(v, depth)] for k, v in value.items()])
 
 
-def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
-    """Sets are sorted where possible so that equal sets encode to equal bytes."""
-    try:
-        return sorted(items)
-    except TypeError:
-        return list(items)
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        msg = "a list cannot be a dict key or set member"
+def _items(payload: Any, depth: int) -> list[Any]:
+    """The items of a tuple or set found at ``depth``, untagged one level down."""
+    if type(payload) is not list:
+        msg = "a tuple or set tag holds no list"
         raise DecodeError(msg)
-    return value
+    below = nest(depth)
+    return [_untag(item, below) for item in payload]
 
 
-def _untag_map(payload: Any) -> dict[Any, Any]:
-    return {_hashable(_untag(k)): _untag(v) for k, v in payload}
+def _untag_map(payload: Any, depth: int) -> dict[Any, Any]:
+    pairs = payload if type(payload) is list else None
+    if pairs is None or not all(type(pair) is list and len(pair) == 2 for pair in pairs):
+        msg = "a map tag holds no list of [key, value] pairs"
+        raise DecodeError(msg)
+    below = nest(depth)
+    return {_untag(k, below): _untag(v, below) for k, v in pairs}
 
 
-def _float(payload: Any) -> float:
+def _untag_escaped(payload: Any, depth: int) -> dict[str, Any]:
+    if type(payload) is not dict:
+        msg = "an escape tag holds no object"
+        raise DecodeError(msg)
+    below = nest(depth)
+    return {k: _untag(v, below) for k, v in payload.items()}
+
+
+def _float(payload: Any, _depth: int) -> float:
     if payload not in ("nan", "inf", "-inf"):
         msg = "bad non-finite float tag"
         raise DecodeError(msg)
     return float(payload)
 
 
-_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "\x00tu": lambda p: tuple(_untag(x) for x in p),
-    "\x00s": lambda p: {_hashable(_untag(x)) for x in p},
-    "\x00fs": lambda p: frozenset(_hashable(_untag(x)) for x in p),
-    "\x00b": lambda p: base64.b64decode(p.encode("ascii"), validate=True),
-    "\x00dt": dt.datetime.fromisoformat,
-    "\x00d": dt.date.fromisoformat,
-    "\x00tm": dt.time.fromisoformat,
-    "\x00td": lambda p: dt.timedelta(days=p[0], seconds=p[1], microseconds=p[2]),
-    "\x00u": lambda p: uuid.UUID(hex=p),
-    "\x00dec": Decimal,
+_DECODERS: dict[str, Callable[[Any, int], Any]] = {
+    "\x00tu": lambda p, depth: tuple(_items(p, depth)),
+    "\x00s": lambda p, depth: set(_items(p, depth)),
+    "\x00fs": lambda p, depth: frozenset(_items(p, depth)),
+    "\x00b": lambda p, _: base64.b64decode(p.encode("ascii"), validate=True),
+    "\x00dt": lambda p, _: dt.datetime.fromisoformat(p),
+    "\x00d": lambda p, _: dt.date.fromisoformat(p),
+    "\x00tm": lambda p, _: dt.time.fromisoformat(p),
+    "\x00td": lambda p, _: dt.timedelta(days=p[0], seconds=p[1], microseconds=p[2]),
+    "\x00u": lambda p, _: uuid.UUID(hex=p),
+    "\x00dec": lambda p, _: parse_decimal(p),
     "\x00f": _float,
-    "\x00i": int,
+    "\x00i": lambda p, _: parse_int(p),
     "\x00m": _untag_map,
-    "\x00o": lambda p: {k: _untag(v) for k, v in p.items()},
+    "\x00o": _untag_escaped,
 }
 
 
-def _untag(value: Any) -> Any:
+def _untag(value: Any, depth: int) -> Any:
+    """Replace tag objects by their values; ``depth`` is ``value``'s container depth."""
     kind = type(value)
     if kind is list:
-        return [_untag(item) for item in value]
+        below = nest(depth)
+        return [_untag(item, below) for item in value]
     if kind is dict:
         if len(value) == 1:
             ((key, payload),) = value.items()
@@ -189,8 +171,9 @@ def _untag(value: Any) -> Any:
                 if decoder is None:
                     msg = "unknown tag in tagged JSON"
                     raise DecodeError(msg)
-                return decoder(payload)
-        return {k: _untag(v) for k, v in value.items()}
+                return decoder(payload, depth)
+        below = nest(depth)
+        return {k: _untag(v, below) for k, v in value.items()}
     return value
 
 
@@ -201,19 +184,15 @@ class JsonCodec:
     __slots__ = ()
 
     def encode(self, value: Any) -> bytes:
-        """Encode ``value``; raises ``UnserializableValueError`` outside the allowlist."""
+        """Encode ``value``; raises ``UnserializableValueError`` outside the allowlist or limits."""
         kind = type(value)
-        if kind is str or kind is bool or value is None:
-            return _PLAIN + orjson.dumps(value)
+        if (kind is str and len(value) <= LIMITS.max_str) or kind is bool or value is None:
+            try:
+                return _PLAIN + orjson.dumps(value)
+            except orjson.JSONEncodeError:
+                pass  # a lone surrogate: the walk below reports it
         tagger = _Tagger()
-        try:
-            converted = tagger.walk(value, 0)
-            body = orjson.dumps(converted)
-        except RecursionError:
-            msg = "value is nested too deeply (or contains itself)"
-            raise UnserializableValueError(msg) from None
-        except orjson.JSONEncodeError as exc:  # pragma: no cover - walk emits only JSON types
-            raise UnserializableValueError(str(exc)) from None
+        body = encode_with(tagger, value, orjson.dumps)
         return (_TAGGED if tagger.tagged else _PLAIN) + body
 
     def decode(self, data: bytes) -> Any:
@@ -224,7 +203,7 @@ class JsonCodec:
         try:
             value = orjson.loads(memoryview(data)[1:])
             if data[0] != ENVELOPE_JSON_PLAIN:
-                value = _untag(value)
+                value = _untag(value, 0)
             if len(data) > SMALL_JSON:
                 check_limits(value)
             return value
@@ -237,7 +216,7 @@ class JsonCodec:
             IndexError,
             AttributeError,
             OverflowError,
-            RecursionError,
+            RecursionError,  # only if the caller's own stack is nearly exhausted
             binascii.Error,
             InvalidOperation,
         ) as exc:

@@ -24,12 +24,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
+from sessionary._async.events import AsyncEventSink
+from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import devices_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
 
@@ -39,14 +41,17 @@ _MAX_USERNAME = 64
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def _open_store(settings: DemoSettings) -> AsyncStore:
+def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink | None]:
+    """The store, and on Redis the event stream the operator commands read."""
     if not settings.uses_redis:
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 
-        return AsyncMemoryStore()
+        return AsyncMemoryStore(), None
     from sessionary._async.redis import AsyncRedisStore  # noqa: PLC0415 - redis is optional
+    from sessionary._async.redis_events import AsyncRedisEventStream  # noqa: PLC0415
 
-    return AsyncRedisStore.from_url(settings.store, prefix=settings.prefix)
+    store = AsyncRedisStore.from_url(settings.store, prefix=settings.prefix)
+    return store, AsyncRedisEventStream(store.client, prefix=settings.prefix)
 
 
 def _session_config(settings: DemoSettings) -> SessionConfig:
@@ -54,7 +59,9 @@ def _session_config(settings: DemoSettings) -> SessionConfig:
         cookie = CookieOptions(name="sessionary-demo", secure=False, insecure_development_mode=True)
     else:
         cookie = CookieOptions(name="__Host-sessionary-demo")
-    return SessionConfig(secret_keys=[settings.secret], cookie=cookie, idle_timeout=30 * 60)
+    return SessionConfig(
+        secret_keys=[settings.secret], cookie=cookie, idle_timeout=settings.idle_timeout
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -111,7 +118,7 @@ def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
 def create_app(settings: DemoSettings | None = None) -> Starlette:
     """Build the demo application (a new store, closed by the application's lifespan)."""
     settings = settings or DemoSettings()
-    store = _open_store(settings)
+    store, events = _open_store(settings)
     store_label = redacted_url(settings.store)
 
     def pid() -> int:
@@ -188,9 +195,12 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
     )
     app.add_middleware(
         SessionMiddleware,
-        store=store,
-        config=_session_config(settings),
-        observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
+        manager=AsyncSessionManager(
+            store,
+            _session_config(settings),
+            observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
+            events=events,  # on Redis: what `sessionary events tail` shows
+        ),
     )
     app.add_middleware(_SameOriginMiddleware)
     return app

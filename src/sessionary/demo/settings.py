@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from sessionary.exceptions import ConfigurationError
+from sessionary.stores._redis_common import RedisLayout
 
-__all__ = ["DemoSettings", "redacted_url"]
+__all__ = ["LIBRARY_PREFIX", "DemoSettings", "redacted_url"]
+
+LIBRARY_PREFIX = RedisLayout().prefix
+"""The Redis stores' default key prefix, where the demo and the operator commands meet."""
 
 _ENV_STORE = "SESSIONARY_DEMO_STORE"
 _ENV_SECRET = "SESSIONARY_DEMO_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -36,14 +40,18 @@ class DemoSettings:
     """The demo's configuration.
 
     ``store`` is ``"memory"`` or a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    ``prefix`` is the Redis key prefix: by default the library's, where the operator
+    commands (``sessionary sessions|events|stats``) look unless told otherwise.
     ``insecure_cookie`` drops the ``Secure`` attribute (and the ``__Host-`` prefix) for
     browsers that refuse ``Secure`` cookies over plain HTTP even on localhost.
+    ``idle_timeout`` (seconds) is how long a signed-in session may sit unused.
     """
 
     store: str = "memory"
     secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-    prefix: str = "sessionary-demo"
+    prefix: str = LIBRARY_PREFIX
     insecure_cookie: bool = False
+    idle_timeout: float = 30 * 60
 
     def __post_init__(self) -> None:
         if self.store != "memory" and urlsplit(self.store).scheme not in _REDIS_SCHEMES:

@@ -11,8 +11,9 @@ from urllib.parse import parse_qs
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.observability import Observer, notify
+from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import ORIGIN_ONLY, CsrfFailure, CsrfGuard, CsrfOptions
-from sessionary.sansio.cycle import SessionCore, SessionCycle
+from sessionary.sansio.cycle import SessionCycle
 
 __all__ = [
     "CONTEXT_KEY",
@@ -79,14 +80,17 @@ def find_context(holder: object, key: object, setting: str) -> CsrfContext:
 def make_guard(core: SessionCore, csrf: CsrfOptions | bool | None) -> CsrfGuard | None:
     """The guard for an adapter's ``csrf=`` argument.
 
-    ``None`` (the default): the Origin / ``Sec-Fetch-Site`` check only; ``True``: the origin
-    check and the token; a :class:`CsrfOptions`: as configured; ``False``: no checks at all.
+    ``None`` (the default): the Origin / ``Sec-Fetch-Site`` check only — which, for a
+    ``SameSite=None`` session cookie, also refuses unsafe requests showing no origin at all;
+    ``True``: the origin check and the token (recommended); a :class:`CsrfOptions`: as
+    configured; ``False``: no checks at all.
     """
     if csrf is False:
         return None
     if csrf is None:
         csrf = ORIGIN_ONLY
-    return CsrfGuard(core.keyring, None if csrf is True else csrf)
+    options = CsrfOptions() if csrf is True else csrf
+    return CsrfGuard(core.keyring, options.for_cookie(core.config.cookie.samesite))
 
 
 def origin_failure(

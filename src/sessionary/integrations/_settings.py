@@ -7,11 +7,12 @@ same messages, each naming the setting it came from.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sessionary.config import SameSite
+from sessionary.config import CookieOptions, SameSite
 from sessionary.exceptions import ConfigurationError
 
-__all__ = ["samesite_setting", "seconds_setting"]
+__all__ = ["cookie_setting", "samesite_setting", "seconds_setting"]
 
 _SAMESITE: dict[str, SameSite] = {"lax": "lax", "strict": "strict", "none": "none"}
 
@@ -33,3 +34,23 @@ def seconds_setting(value: object, name: str) -> float:
         return float(value)
     msg = f"{name} must be seconds or a timedelta, not {value!r}"
     raise ConfigurationError(msg)
+
+
+def cookie_setting(**options: Any) -> CookieOptions:
+    """The cookie a framework's ``SESSION_COOKIE_*`` settings describe.
+
+    A ``'__Host-'`` cookie (sessionary's name for the framework's default one) cannot take a
+    domain, a path other than ``/`` or ``Secure`` off; the error names the setting to change.
+    """
+    try:
+        return CookieOptions(**options)
+    except ConfigurationError as exc:
+        if "'__Host-' cookie" not in str(exc):
+            raise
+        msg = (
+            f"{exc}: the session cookie is named {options.get('name')!r}; to scope it with "
+            "SESSION_COOKIE_DOMAIN or SESSION_COOKIE_PATH (or send it without Secure), set "
+            "SESSION_COOKIE_NAME to a name without the '__Host-' prefix (e.g. "
+            "'__Secure-session', or 'session' for a cookie without Secure)"
+        )
+        raise ConfigurationError(msg) from exc

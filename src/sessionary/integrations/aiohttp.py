@@ -23,7 +23,11 @@ the store is down, only requests that touch the session fail, with a generic 503
 streamed response whose commit fails, aiohttp can no longer swap the response or change its
 status: it goes out without a cookie and the lost change is logged as an error. Load the
 session before ``prepare()`` (``await get_session(request)``) so an outage is a 503 first.
-The store is closed on ``app.on_cleanup``.
+A ``logout()`` while a streamed response is written raises ``SessionClosedError`` (the cookie
+cannot be cleared) and the stored session ends when the handler returns. A failed request
+(the handler raised, or the response is a 5xx) commits only a logout or an explicit
+rotation, on aiohttp's 500 (``setup(..., commit_on_error=True)``: everything). The store is
+closed on ``app.on_cleanup``.
 
 ``setup(..., csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests: Origin /
 Fetch Metadata first, then the token from the ``X-CSRF-Token`` header or the ``csrf_token``
@@ -49,7 +53,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreUnavailableError
-from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
+from sessionary.integrations._commit_errors import (
+    COMMIT_ERRORS,
+    commit_failure,
+    failed,
+    store_was_down,
+)
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
     CsrfContext,
@@ -60,11 +69,11 @@ from sessionary.integrations._csrf import (
 )
 from sessionary.observability import Observer
 from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfFailure, CsrfGuard, CsrfOptions
-from sessionary.sansio.cycle import SessionCycle
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["csrf_token", "get_session", "new_session", "session_middleware", "setup"]
@@ -78,12 +87,13 @@ _MANAGER_KEY = web.AppKey("sessionary_manager", AsyncSessionManager)
 
 
 class _State:
-    """Per-request state: the cycle and whether it was committed."""
+    """Per-request state: the cycle, whether it was committed, and the error rule."""
 
-    __slots__ = ("committed", "cycle")
+    __slots__ = ("commit_on_error", "committed", "cycle")
 
-    def __init__(self, cycle: SessionCycle) -> None:
+    def __init__(self, cycle: SessionCycle, commit_on_error: bool) -> None:
         self.cycle = cycle
+        self.commit_on_error = commit_on_error
         self.committed = False
 
 
@@ -138,8 +148,27 @@ async def _presented_token(request: web.Request, context: CsrfContext) -> str | 
     return presented
 
 
-def _error(status: int, text: str) -> web.Response:
-    return web.Response(status=status, text=text, headers={"Cache-Control": "no-store"})
+def _error(status: int, text: str, update: ResponseUpdate | None = None) -> web.Response:
+    response = web.Response(status=status, text=text, headers={"Cache-Control": "no-store"})
+    if update is not None:
+        _apply(update, response)
+    return response
+
+
+def _apply(update: ResponseUpdate, response: web.StreamResponse) -> None:
+    changes = header_changes(update, response.headers.get("Vary"))
+    for name, value in changes.replace.items():
+        response.headers[name] = value
+    for name, value in changes.append:
+        response.headers.add(name, value)
+
+
+async def _failed_commit(manager: AsyncSessionManager, state: _State) -> ResponseUpdate | None:
+    """Commit a failed request (a logout or rotation holds); ``None`` if that failed too."""
+    try:
+        return await manager.commit(state.cycle, failed=not state.commit_on_error)
+    except COMMIT_ERRORS:
+        return None
 
 
 async def _commit(request: web.Request, response: web.StreamResponse) -> web.Response | None:
@@ -150,15 +179,30 @@ async def _commit(request: web.Request, response: web.StreamResponse) -> web.Res
     state.committed = True
     manager = request.app[_MANAGER_KEY]
     try:
-        update = await manager.commit(_cycle(request))
+        update = await manager.commit(
+            state.cycle, failed=failed(response.status, state.commit_on_error)
+        )
     except COMMIT_ERRORS as error:
         return _error(*commit_failure(error))
-    changes = header_changes(update, response.headers.get("Vary"))
-    for name, value in changes.replace.items():
-        response.headers[name] = value
-    for name, value in changes.append:
-        response.headers.add(name, value)
+    _apply(update, response)
     return None
+
+
+async def _answer(
+    request: web.Request,
+    response: web.StreamResponse,
+    state: _State,
+    manager: AsyncSessionManager,
+) -> web.StreamResponse:
+    """The handler's response with the session committed, or the error response instead."""
+    if response.prepared:
+        return response  # streamed: committed on prepare, the body has been sent
+    if store_was_down(response.status, state.cycle):  # an inner middleware's own 500
+        state.committed = True
+        await _failed_commit(manager, state)  # no I/O: records fail_closed
+        return _error(503, "Service Unavailable")
+    error = await _commit(request, response)
+    return error if error is not None else response
 
 
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
@@ -183,8 +227,14 @@ def session_middleware(
     manager: AsyncSessionManager,
     csrf: CsrfGuard | None = None,
     tenants: TenantResolver | None = None,
+    *,
+    commit_on_error: bool = False,
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """The middleware; :func:`setup` installs it (with the prepare hook and cleanup)."""
+    """The middleware; :func:`setup` installs it (with the prepare hook and cleanup).
+
+    ``commit_on_error``: commit a failed request's changes too (default: only a logout or
+    a rotation).
+    """
     token_header = manager.request_header
 
     def refuse(failure: CsrfFailure, method: str, peer: str | None) -> web.Response:
@@ -221,19 +271,19 @@ def session_middleware(
                 failure = context.check_token(await _presented_token(request, context))
                 if failure is not None:
                     return refuse(failure, method, peer)
-        state = request[_STATE] = _State(cycle)
+        state = request[_STATE] = _State(cycle, commit_on_error)
         try:
-            response = await handler(request)
+            return await _answer(request, await handler(request), state, manager)
         except StoreUnavailableError as exc:
             if state.committed:
                 raise
             state.committed = True
             await manager.refuse(cycle, exc)
-            return _error(503, "Service Unavailable")
-        if response.prepared:
-            return response
-        error = await _commit(request, response)
-        return error if error is not None else response
+            failed_commit = await _failed_commit(manager, state)
+            return _error(503, "Service Unavailable", failed_commit)
+        finally:
+            if state.committed:  # a logout() while the body streamed ends the session now
+                await manager.after_response(cycle)
 
     return middleware
 
@@ -241,14 +291,19 @@ def session_middleware(
 def setup(
     app: web.Application,
     *,
-    store: AsyncStore | CookieStore | None = None,
+    store: AsyncSessionStore | CookieStore | None = None,
     config: SessionConfig | None = None,
     manager: AsyncSessionManager | None = None,
     observer: Observer | None = None,
     csrf: CsrfOptions | bool | None = None,
     tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
+    commit_on_error: bool = False,
 ) -> AsyncSessionManager:
-    """Install sessionary on ``app``; returns the manager."""
+    """Install sessionary on ``app``; returns the manager.
+
+    ``commit_on_error=True`` commits the changes of a failed request (the handler raised,
+    or the response is a 5xx) too; by default only a logout or a rotation is.
+    """
     if manager is None:
         if store is None or config is None:
             msg = "setup() needs store= and config= (or a manager=)"
@@ -256,7 +311,9 @@ def setup(
         manager = AsyncSessionManager(store, config, observer=observer)
     app[_MANAGER_KEY] = manager
     resolver = TenantResolver(tenants) if tenants is not None else None
-    app.middlewares.append(session_middleware(manager, make_guard(manager.core, csrf), resolver))
+    guard = make_guard(manager.core, csrf)
+    middleware = session_middleware(manager, guard, resolver, commit_on_error=commit_on_error)
+    app.middlewares.append(middleware)
     app.on_response_prepare.append(_on_prepare)
 
     async def close_store(app: web.Application) -> None:

@@ -18,8 +18,18 @@ object (``get_session(request).login("42")`` type-checks). Close the store in th
 application's lifespan (``await store.aclose()``) so its connections end with the loop.
 The session is committed before ``http.response.start`` goes out, so ``Set-Cookie`` is never
 late. When the store is down, only requests that touch the session fail, with a generic 503
-and without a ``Set-Cookie`` that would overwrite the client's cookie (R77); a commit refused
-under the ``raise`` conflict policy answers 409.
+and without a ``Set-Cookie`` that would overwrite the client's cookie (R77) — also when the
+middleware wraps a whole Starlette/FastAPI app (``SessionMiddleware(app, ...)``: it gives the
+app an exception handler for ``StoreUnavailableError``); a commit refused under the ``raise``
+conflict policy answers 409.
+
+A failed request — the application raised, or its status is 5xx — commits only a logout or an
+explicit rotation, and its 500 carries the cleared cookie or the new ID (sent by this
+middleware when the framework's own 500 could not carry it; the error is re-raised for the
+server to log). ``commit_on_error=True`` commits a failed request like a successful one. A
+``logout()`` while a streamed body is sent raises ``SessionClosedError`` (the cookie cannot
+be cleared any more) and the stored session ends when the application returns. See
+``docs/adapters.md``.
 
 WebSocket handshakes are checked against an ``Origin`` allowlist *before* the session is
 loaded (cross-site WebSocket hijacking rides on the cookie): by default the ``Origin`` must be
@@ -76,9 +86,15 @@ from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
     LockError,
-    SessionLimitError,
-    StoreConflictError,
+    StoreError,
     StoreUnavailableError,
+)
+from sessionary.integrations._commit_errors import (
+    COMMIT_ERRORS,
+    commit_failure,
+    delivers_id,
+    failed,
+    store_was_down,
 )
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
@@ -92,11 +108,11 @@ from sessionary.integrations._csrf import (
 )
 from sessionary.observability import Observer
 from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfFailure, CsrfOptions
-from sessionary.sansio.cycle import SessionCycle
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import merge_raw_headers
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["SessionMiddleware", "csrf_context", "csrf_token", "get_manager", "get_session"]
@@ -169,12 +185,16 @@ async def _buffered_form(receive: Receive, limit: int) -> tuple[bytes, Receive] 
     return body, replay
 
 
-async def _send_error(send: Send, status: int, text: bytes) -> None:
+async def _send_error(
+    send: Send, status: int, text: bytes, update: ResponseUpdate | None = None
+) -> None:
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(text)).encode()),
         (b"cache-control", b"no-store"),
     ]
+    if update is not None:
+        headers = merge_raw_headers(headers, update)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": text})
 
@@ -200,7 +220,7 @@ class SessionMiddleware:
         self,
         app: ASGIApp,
         *,
-        store: AsyncStore | CookieStore | None = None,
+        store: AsyncSessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,
@@ -209,6 +229,7 @@ class SessionMiddleware:
         csrf: CsrfOptions | bool | None = None,
         tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
         store_down: StoreDownChoice | None = None,
+        commit_on_error: bool = False,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -217,6 +238,9 @@ class SessionMiddleware:
             manager = AsyncSessionManager(store, config, observer=observer)
         self.app = app
         self.manager = manager
+        self.commit_on_error = commit_on_error
+        """Commit a failed request's changes too (default: only a logout or rotation)."""
+        _answer_store_outages(app)
         self.lock = lock
         self.csrf = make_guard(manager.core, csrf)
         self.tenants = TenantResolver(tenants) if tenants is not None else None
@@ -366,45 +390,144 @@ class SessionMiddleware:
         if started_cycle is None:
             return  # refused (tenant, origin, CSRF or a busy lock): the answer was sent
         cycle, receive = started_cycle
-        start_type = "http.response.start" if kind == "http" else "websocket.accept"
-        started = False
-        replaced = False
-
-        async def send_with_session(message: Message) -> None:
-            nonlocal started, replaced
-            if message["type"] == start_type and not started:
-                started = True
-                try:
-                    update = await self.manager.commit(cycle)
-                except StoreUnavailableError:
-                    if kind == "websocket":
-                        raise
-                    replaced = True
-                    await _send_error(send, 503, b"Service Unavailable")
-                    return
-                except (StoreConflictError, LockError):
-                    replaced = True
-                    await _send_error(send, 409, b"Conflict")
-                    return
-                except SessionLimitError:
-                    replaced = True
-                    await _send_error(send, 403, b"Forbidden")
-                    return
-                message["headers"] = merge_raw_headers(message.get("headers", ()), update)
-            elif replaced:
-                return  # the app's response was replaced by an error response
-            await send(message)
-
+        exchange = _Exchange(self, cycle, send, kind)
         try:
-            await self.app(scope, receive, send_with_session)
-        except StoreUnavailableError as exc:
-            if started or kind != "http":
+            await self.app(scope, receive, exchange.send)
+        except Exception as exc:
+            if exchange.committed:
                 raise
-            await self.manager.refuse(cycle, exc)
-            await _send_error(send, 503, b"Service Unavailable")
+            answered = await exchange.app_failed(exc)
+            if not answered or not isinstance(exc, StoreUnavailableError):
+                raise
         finally:
-            if not started:
-                await self.manager.discard(cycle)  # no commit will come: release a lock
+            await exchange.end()
+
+
+class _Exchange:
+    """One connection: commits as the response starts; answers what the application could not.
+
+    A *failed* request (the application raised, or its status is 5xx) commits only a logout
+    or an explicit rotation (``commit_on_error=True``: everything), and the response still
+    carries the resulting ``Set-Cookie``.
+    """
+
+    __slots__ = ("committed", "cycle", "kind", "middleware", "raw_send", "replaced", "start_type")
+
+    def __init__(
+        self, middleware: SessionMiddleware, cycle: SessionCycle, send: Send, kind: str
+    ) -> None:
+        self.middleware = middleware
+        self.cycle = cycle
+        self.raw_send = send
+        self.kind = kind
+        self.start_type = "http.response.start" if kind == "http" else "websocket.accept"
+        self.committed = False
+        """The commit was made (or tried): the session's fate for this request is decided."""
+        self.replaced = False
+        """The application's response was replaced by an error response."""
+
+    async def send(self, message: Message) -> None:
+        """The ``send`` the application gets: commits before the response starts."""
+        if message["type"] == self.start_type and not self.committed:
+            await self._commit_for(message)
+        if not self.replaced:
+            await self.raw_send(message)
+
+    async def _commit_for(self, message: Message) -> None:
+        self.committed = True
+        manager = self.middleware.manager
+        cycle = self.cycle
+        status = int(message.get("status", 200)) if self.kind == "http" else 200
+        if self.kind == "http" and store_was_down(status, cycle):
+            # The framework turned the session's StoreUnavailableError into its own 500.
+            await manager.commit(cycle, failed=True)  # no I/O: records fail_closed
+            await self._replace(503, "Service Unavailable")
+            return
+        try:
+            update = await manager.commit(
+                cycle, failed=failed(status, self.middleware.commit_on_error)
+            )
+        except COMMIT_ERRORS as error:
+            if self.kind == "websocket" and isinstance(error, StoreUnavailableError):
+                raise
+            await self._replace(*commit_failure(error))
+            return
+        message["headers"] = merge_raw_headers(message.get("headers", ()), update)
+
+    async def _replace(self, status: int, reason: str) -> None:
+        self.replaced = True
+        await _send_error(self.raw_send, status, reason.encode())
+
+    async def app_failed(self, error: Exception) -> bool:
+        """The application raised before its response started; ``True`` once answered here.
+
+        The failed request is committed (a logout or rotation must hold). A store outage is
+        answered 503; another error is answered 500 here only when the client's ID changed
+        (the framework's own 500, outside this middleware, could not carry the cookie),
+        else left to the framework.
+        """
+        self.committed = True
+        manager = self.middleware.manager
+        cycle = self.cycle
+        unavailable = isinstance(error, StoreUnavailableError)
+        if unavailable:
+            await manager.refuse(cycle, error)
+        update: ResponseUpdate | None
+        try:
+            update = await manager.commit(cycle, failed=not self.middleware.commit_on_error)
+        except COMMIT_ERRORS:
+            update = None  # the request fails anyway: the application's error is the answer
+        if self.kind != "http":
+            return False
+        if unavailable:
+            await _send_error(self.raw_send, 503, b"Service Unavailable", update)
+            return True
+        if update is not None and delivers_id(update):
+            await _send_error(self.raw_send, 500, b"Internal Server Error", update)
+            return True
+        return False
+
+    async def end(self) -> None:
+        """The connection is over: a late ``logout()`` ends the session now; locks go."""
+        if self.committed:
+            await self.middleware.manager.after_response(self.cycle)
+        else:
+            await self.middleware.manager.discard(self.cycle)  # no commit came: release a lock
+
+
+class _PlainResponse:
+    """A minimal ASGI response (for an exception handler registered on a wrapped app)."""
+
+    def __init__(self, status: int, text: bytes) -> None:
+        self.status = status
+        self.text = text
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_error(send, self.status, self.text)
+
+
+async def _store_unavailable(connection: object, error: Exception) -> _PlainResponse:
+    scope = getattr(connection, "scope", None)
+    if not isinstance(scope, MutableMapping) or scope.get("type") != "http":
+        raise error  # a WebSocket: it reaches the middleware and the server, as before
+    return _PlainResponse(503, b"Service Unavailable")
+
+
+def _answer_store_outages(app: object) -> None:
+    """Give a wrapped Starlette/FastAPI app a 503 handler for ``StoreUnavailableError``.
+
+    ``SessionMiddleware(Starlette(...), ...)`` sits outside the app's own
+    ``ServerErrorMiddleware``, which answers any unhandled exception 500 before this
+    middleware could answer 503; an exception handler runs first. A handler the app has
+    for the error (or one of its sessionary base classes) is kept.
+    """
+    handlers = getattr(app, "exception_handlers", None)
+    add = getattr(app, "add_exception_handler", None)
+    if not isinstance(handlers, dict) or not callable(add):
+        return
+    if any(cls in handlers for cls in StoreUnavailableError.__mro__ if issubclass(cls, StoreError)):
+        return
+    add(StoreUnavailableError, _store_unavailable)
 
 
 def _policy(value: StoreDownPolicy | str) -> StoreDownPolicy:

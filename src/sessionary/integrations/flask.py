@@ -15,22 +15,31 @@
         session.login("42")   # rotates the ID; session.logout() ends it everywhere
         ...
 
-``flask.session`` stays a mutable mapping (with ``login``, ``logout``, ``rotate`` and
-``user_id`` on top). The configuration is read from ``app.config`` unless a
-:class:`~sessionary.SessionConfig` is passed:
+``flask.session`` is the request's :class:`~sessionary.Session`, a ``dict`` like Flask's own
+session (with ``login``, ``logout``, ``rotate`` and ``user_id`` on top). The configuration is
+read from ``app.config`` unless a :class:`~sessionary.SessionConfig` is passed:
 
 * ``SESSIONARY_SECRET_KEYS`` (a list), else ``SECRET_KEY`` + ``SECRET_KEY_FALLBACKS``;
 * ``SESSION_COOKIE_NAME`` when changed from Flask's ``"session"`` (else sessionary's
-  ``__Host-session``), ``SESSION_COOKIE_DOMAIN``, ``SESSION_COOKIE_PATH``,
-  ``SESSION_COOKIE_SAMESITE`` (``None`` keeps ``Lax``), ``SESSION_COOKIE_PARTITIONED``;
+  ``__Host-session``, a cookie for the whole host), ``SESSION_COOKIE_DOMAIN``,
+  ``SESSION_COOKIE_PATH`` (else ``APPLICATION_ROOT``, as Flask does, for names without the
+  ``__Host-`` prefix), ``SESSION_COOKIE_SAMESITE`` (``None`` keeps ``Lax``),
+  ``SESSION_COOKIE_PARTITIONED``; ``SESSION_COOKIE_HTTPONLY = False`` is refused;
 * ``SESSION_COOKIE_SECURE=False`` is honoured only with
   ``SESSIONARY_INSECURE_DEVELOPMENT_MODE=True`` (Flask's default is ``False``; sessionary keeps
   ``Secure`` on, which browsers accept from ``http://localhost``);
 * ``PERMANENT_SESSION_LIFETIME`` is the idle timeout when changed from Flask's 31 days;
   ``SESSIONARY_IDLE_TIMEOUT`` / ``SESSIONARY_ABSOLUTE_TIMEOUT`` (seconds) set both clocks.
 
-``session.permanent`` is accepted and ignored: sessionary's idle and absolute timeouts decide
-a session's life. A store outage answers 503 (only on requests that touch the session).
+``session.permanent`` is accepted and ignored, and ``SESSION_REFRESH_EACH_REQUEST`` does not
+apply: sessionary keeps expiry on the server (the idle timeout slides as the session is read,
+the cookie's ``Max-Age`` is the absolute deadline no request extends), the same for every
+session. A store outage answers 503 (only on requests that touch the session).
+
+A failed request (a 5xx, Flask's 500 for an exception) commits only a logout or an explicit
+rotation; ``Sessionary(app, commit_on_error=True)`` (or ``SESSIONARY_COMMIT_ON_ERROR``)
+commits it like a successful one. A ``logout()`` in a streamed body (``stream_with_context``)
+ends the stored session when the response is closed.
 
 ``Sessionary(app, csrf=True)`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests in a
 ``before_request`` hook: Origin / Fetch Metadata, then the token from the ``X-CSRF-Token``
@@ -44,12 +53,14 @@ tenant is answered 400 before any view (and before any store call).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 try:
-    from flask import Flask, Request, Response, current_app, session
+    from flask import Flask, Request, Response, current_app
     from flask import request as current_request
     from flask.sessions import SessionInterface, SessionMixin
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
@@ -57,11 +68,11 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     raise ImportError(msg) from exc
 
 from sessionary._sync.manager import SessionManager
-from sessionary.config import CookieOptions, SessionConfig
-from sessionary.exceptions import ConfigurationError, StoreUnavailableError
-from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
+from sessionary.config import SessionConfig
+from sessionary.exceptions import ConfigurationError, SessionaryError, StoreUnavailableError
+from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure, failed
 from sessionary.integrations._csrf import make_guard, origin_failure, report
-from sessionary.integrations._settings import samesite_setting, seconds_setting
+from sessionary.integrations._settings import cookie_setting, samesite_setting, seconds_setting
 from sessionary.observability import Observer
 from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfGuard, CsrfOptions
 from sessionary.sansio.cycle import SessionCycle
@@ -71,54 +82,63 @@ from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
-    from sessionary.stores.base import Store
+    from sessionary.stores.base import SessionStore
 
 __all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask", "csrf_token"]
 
 _FLASK_DEFAULT_LIFETIME = timedelta(days=31)
 _EXTENSION = "sessionary"
+_STATE_KEY = "sessionary.flask"
 
 
-class FlaskSession(SessionMixin):
-    """``flask.session``: a thin view over the request's :class:`sessionary.Session`."""
+class _RequestState:
+    """What sessionary keeps per request (in ``request.environ``): the cycle and its state."""
 
-    def __init__(self, cycle: SessionCycle, *, unknown_host: bool = False) -> None:
+    __slots__ = ("committed", "cycle", "unknown_host")
+
+    def __init__(self, cycle: SessionCycle, unknown_host: bool) -> None:
         self.cycle = cycle
-        self.session: Session = cycle.session
         self.unknown_host = unknown_host
-        """The host resolves to no tenant: the request is answered 400 before any view."""
+        self.committed = False
 
-    # -- mapping
-    def __getitem__(self, key: str) -> Any:
-        return self.session[key]
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.session[key] = value
+def _request_state() -> _RequestState:
+    state = current_request.environ.get(_STATE_KEY)
+    if not isinstance(state, _RequestState):
+        msg = "flask.session is not a sessionary session: is Sessionary installed?"
+        raise ConfigurationError(msg)
+    return state
 
-    def __delitem__(self, key: str) -> None:
-        del self.session[key]
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.session)
+class FlaskSession(Session):
+    """``flask.session``: the request's :class:`sessionary.Session` itself, for Flask.
 
-    def __len__(self) -> int:
-        return len(self.session)
+    A ``dict`` like Flask's own session (``return dict(session)``, ``session |= {...}``,
+    ``json.dumps(session._get_current_object())`` all behave as on Flask's), with Flask's
+    session attributes (``new``, ``modified``, ``accessed``, ``permanent``) and sessionary's
+    lifecycle (``login``, ``logout``, ``rotate``, ``user_id``...) on top.
+    """
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.session
+    __slots__ = ()  # the layout of Session: the request's session object is re-classed
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """``session.get(key, default)``."""
-        return self.session.get(key, default)
+    @property
+    def session(self) -> Session:
+        """The sessionary session (this object; kept for code written for older versions)."""
+        return self
 
-    def clear(self) -> None:
-        """Remove every attribute (the session itself stays; see :meth:`logout`)."""
-        self.session.clear()
+    @property
+    def cycle(self) -> SessionCycle:
+        """The request's session cycle (inside a request)."""
+        return _request_state().cycle
 
-    # -- Flask's SessionMixin
     @property
     def permanent(self) -> bool:
-        """Accepted for Flask compatibility; sessionary's timeouts decide the lifetime."""
+        """Accepted for Flask compatibility; sessionary's timeouts decide the lifetime.
+
+        The cookie is persistent (``Max-Age``: the session's remaining absolute lifetime)
+        unless ``CookieOptions(persistent=False)`` makes every session cookie a browser
+        session cookie; one session cannot differ from the others.
+        """
         return True
 
     @permanent.setter
@@ -126,9 +146,9 @@ class FlaskSession(SessionMixin):
         pass
 
     @property
-    def new(self) -> bool:  # type: ignore[override]
+    def new(self) -> bool:
         """Whether the session did not exist before this request."""
-        return self.session.is_new
+        return self.is_new
 
     @property
     def modified(self) -> bool:
@@ -137,7 +157,7 @@ class FlaskSession(SessionMixin):
         Setting it (Flask's idiom after mutating a nested value) is accepted and not needed:
         nested changes are detected at commit by comparing encoded values.
         """
-        return self.session.modified
+        return Session.modified.fget(self)  # type: ignore[attr-defined,no-any-return]
 
     @modified.setter
     def modified(self, value: bool) -> None:
@@ -146,30 +166,24 @@ class FlaskSession(SessionMixin):
     @property
     def accessed(self) -> bool:
         """Whether this request read or wrote the session (Flask sets it; tracked here)."""
-        return self.session.accessed
+        return Session.accessed.fget(self)  # type: ignore[attr-defined,no-any-return]
 
     @accessed.setter
     def accessed(self, value: bool) -> None:
         if value:
-            self.session.mark_accessed()
+            self.mark_accessed()
 
-    # -- sessionary's lifecycle
-    @property
-    def user_id(self) -> str | None:
-        """The signed-in user, or ``None``."""
-        return self.session.user_id
 
-    def login(self, user_id: str | int) -> None:
-        """Sign ``user_id`` in: rotates the session ID (keeps the data)."""
-        self.session.login(user_id)
+SessionMixin.register(FlaskSession)
 
-    def logout(self) -> None:
-        """End the session: deleted from the store, cookie cleared."""
-        self.session.logout()
 
-    def rotate(self) -> None:
-        """Issue a new ID for the same session (after a privilege change)."""
-        self.session.rotate()
+def _flask_session(cycle: SessionCycle) -> FlaskSession:
+    session = cycle.session
+    # Same memory layout (FlaskSession adds no slots): the session the cycle commits is the
+    # very object Flask hands out, so nothing is copied back and forth.
+    session.__class__ = FlaskSession
+    assert isinstance(session, FlaskSession)
+    return session
 
 
 def config_from_flask(app: Flask) -> SessionConfig:
@@ -181,12 +195,19 @@ def config_from_flask(app: Flask) -> SessionConfig:
             msg = "set SECRET_KEY (or SESSIONARY_SECRET_KEYS) to use sessionary with Flask"
             raise ConfigurationError(msg)
         keys = [conf["SECRET_KEY"], *(conf.get("SECRET_KEY_FALLBACKS") or [])]
-    name = conf.get("SESSION_COOKIE_NAME", "session")
+    if not conf.get("SESSION_COOKIE_HTTPONLY", True):
+        msg = "SESSION_COOKIE_HTTPONLY = False is not supported: the session ID stays HttpOnly"
+        raise ConfigurationError(msg)
+    configured = conf.get("SESSION_COOKIE_NAME", "session")
+    name = "__Host-session" if configured == "session" else configured
+    path = conf.get("SESSION_COOKIE_PATH")
+    if not path:  # Flask's fallback; a '__Host-' cookie is always for the whole host
+        path = "/" if name.startswith("__Host-") else conf.get("APPLICATION_ROOT") or "/"
     insecure = bool(conf.get("SESSIONARY_INSECURE_DEVELOPMENT_MODE", False))
-    cookie = CookieOptions(
-        name="__Host-session" if name == "session" else name,
+    cookie = cookie_setting(
+        name=name,
         domain=conf.get("SESSION_COOKIE_DOMAIN") or None,
-        path=conf.get("SESSION_COOKIE_PATH") or "/",
+        path=path,
         secure=bool(conf.get("SESSION_COOKIE_SECURE")) or not insecure,
         samesite=samesite_setting(conf.get("SESSION_COOKIE_SAMESITE")),
         partitioned=bool(conf.get("SESSION_COOKIE_PARTITIONED", False)),
@@ -209,40 +230,65 @@ def config_from_flask(app: Flask) -> SessionConfig:
 class SessionaryInterface(SessionInterface):
     """Flask's session interface, driving sessionary's sync manager."""
 
-    def __init__(self, manager: SessionManager, tenants: TenantResolver | None = None) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        tenants: TenantResolver | None = None,
+        *,
+        commit_on_error: bool = False,
+    ) -> None:
         self.manager = manager
         self.tenants = tenants
+        self.commit_on_error = commit_on_error
+        """Commit a failed request's changes too (default: only a logout or rotation)."""
 
-    def open_session(self, app: Flask, request: Request) -> FlaskSession:
-        """Read the ID and load the session (at most one store round trip)."""
+    def open_session(self, app: Flask, request: Request) -> SessionMixin:
+        """Read the ID and load the session (at most one store round trip).
+
+        Returns the :class:`FlaskSession` (a ``SessionMixin`` by registration).
+        """
         tenant = ""
+        unknown_host = False
         if self.tenants is not None:
             resolved = self.tenants.resolve(request.host)
-            if resolved is None:  # no tenant for this host: an empty session, no store call
-                cycle = self.manager.open([], client=request.remote_addr)
-                return FlaskSession(cycle, unknown_host=True)
-            tenant = resolved
+            unknown_host = resolved is None
+            tenant = resolved or ""
         header = self.manager.request_header
-        tokens = request.headers.getlist(header) if header is not None else ()
-        cycle = self.manager.open(
-            request.headers.getlist("Cookie"),
-            client=request.remote_addr,
-            token_headers=tokens,
-            user_agent=request.headers.get("User-Agent"),
-            tenant=tenant,
-        )
-        return FlaskSession(cycle)
+        if unknown_host:  # no tenant for this host: an empty session, no store call
+            cycle = self.manager.open([], client=request.remote_addr)
+        else:
+            cycle = self.manager.open(
+                request.headers.getlist("Cookie"),
+                client=request.remote_addr,
+                token_headers=request.headers.getlist(header) if header is not None else (),
+                user_agent=request.headers.get("User-Agent"),
+                tenant=tenant,
+            )
+        request.environ[_STATE_KEY] = _RequestState(cycle, unknown_host)
+        return cast(SessionMixin, _flask_session(cycle))
 
     def is_null_session(self, obj: object) -> bool:
         """Sessionary has no null sessions."""
         return False
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Commit before the response leaves, then add the cookie headers."""
-        if not isinstance(session, FlaskSession):
+        """Commit before the response leaves, then add the cookie headers.
+
+        Once per request: Flask calls this again for the error response when the first
+        call raised (a session over ``max_size``), and that error is the one to report.
+        A 5xx response is a failed request (only a logout or rotation is committed). A
+        ``logout()`` made while a streamed body is sent ends the session once it is closed.
+        """
+        state = current_request.environ.get(_STATE_KEY)
+        if not isinstance(state, _RequestState) or state.committed:
             return
+        state.committed = True
+        cycle = state.cycle
+        response.call_on_close(partial(self.manager.after_response, cycle))
         try:
-            update = self.manager.commit(session.cycle)
+            update = self.manager.commit(
+                cycle, failed=failed(response.status_code, self.commit_on_error)
+            )
         except COMMIT_ERRORS as error:
             _replace_with_error(response, *commit_failure(error))
             return
@@ -251,6 +297,19 @@ class SessionaryInterface(SessionInterface):
             response.headers[name] = value
         for name, value in changes.append:
             response.headers.add(name, value)
+
+    def request_ended(self, error: BaseException | None) -> None:
+        """``teardown_request``: a request Flask let an exception escape was never saved.
+
+        (``PROPAGATE_EXCEPTIONS``, e.g. in tests.) It failed: a logout or rotation is still
+        committed, without a response to carry the cookie.
+        """
+        state = current_request.environ.get(_STATE_KEY)
+        if not isinstance(state, _RequestState) or state.committed:
+            return
+        state.committed = True
+        with suppress(SessionaryError):  # the application's own error is the one to report
+            self.manager.commit(state.cycle, failed=not self.commit_on_error)
 
 
 def _guard() -> CsrfGuard:
@@ -263,10 +322,7 @@ def _guard() -> CsrfGuard:
 
 
 def _cycle() -> SessionCycle:
-    if not isinstance(session, FlaskSession):
-        msg = "flask.session is not a sessionary session: is Sessionary installed?"
-        raise ConfigurationError(msg)
-    return session.cycle
+    return _request_state().cycle
 
 
 def csrf_token() -> str:
@@ -276,7 +332,8 @@ def csrf_token() -> str:
 
 def _check_host() -> Response | None:
     """``before_request``: a host that resolves to no tenant is answered 400."""
-    if isinstance(session, FlaskSession) and session.unknown_host:
+    state = current_request.environ.get(_STATE_KEY)
+    if isinstance(state, _RequestState) and state.unknown_host:
         headers = {"Content-Type": "text/plain", "Cache-Control": "no-store"}
         return Response(b"Bad Request", 400, headers)
     return None
@@ -323,19 +380,26 @@ def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]
 
 
 class Sessionary:
-    """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``."""
+    """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``.
+
+    ``commit_on_error=True`` commits a failed request (a 5xx) like a successful one; by
+    default only its logout or rotation is. ``None`` reads ``SESSIONARY_COMMIT_ON_ERROR``
+    from ``app.config`` (default ``False``).
+    """
 
     def __init__(
         self,
         app: Flask | None = None,
         *,
-        store: Store | CookieStore | None = None,
+        store: SessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         observer: Observer | None = None,
         csrf: CsrfOptions | bool | None = None,
         tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        commit_on_error: bool | None = None,
     ) -> None:
         self.store = store
+        self.commit_on_error = commit_on_error
         self.config = config
         self.observer = observer
         self.csrf_options = csrf
@@ -353,7 +417,12 @@ class Sessionary:
             store = self.store = MemoryStore()
         config = self.config or config_from_flask(app)
         manager = SessionManager(store, config, observer=self.observer)
-        app.session_interface = SessionaryInterface(manager, self.tenants)
+        commit_on_error = self.commit_on_error
+        if commit_on_error is None:
+            commit_on_error = bool(app.config.get("SESSIONARY_COMMIT_ON_ERROR", False))
+        interface = SessionaryInterface(manager, self.tenants, commit_on_error=commit_on_error)
+        app.session_interface = interface
+        app.teardown_request(interface.request_ended)
         app.register_error_handler(StoreUnavailableError, _unavailable)
         app.extensions[_EXTENSION] = self
         if self.tenants is not None:

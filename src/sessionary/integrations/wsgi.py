@@ -20,7 +20,14 @@ The session is committed inside ``start_response``, before the status and header
 the server; a change made while the body is being iterated raises
 :class:`~sessionary.exceptions.SessionClosedError` instead of being dropped silently (R85).
 When the store is down, only requests that touch the session fail, with a generic 503 and no
-``Set-Cookie``; a commit refused under the ``raise`` conflict policy answers 409.
+``Set-Cookie`` (also when a wrapped framework answered the session's error 500 itself); a
+commit refused under the ``raise`` conflict policy answers 409.
+
+A failed request — the application raised, or its status is 5xx — commits only a logout or an
+explicit rotation (``commit_on_error=True``: everything). When the client's ID changed, an
+application error is answered 500 here with the cookie, then raised from the body for the
+server to log; otherwise the server answers it. A ``logout()`` while the body is iterated ends
+the stored session when the server closes the body. See ``docs/adapters.md``.
 
 ``csrf=True`` (or ``csrf=CsrfOptions(...)``) checks unsafe requests: Origin / Fetch Metadata
 first, then the token from the ``X-CSRF-Token`` header or the ``csrf_token`` field of a
@@ -42,7 +49,13 @@ from typing import Any
 from sessionary._sync.manager import SessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, StoreUnavailableError
-from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
+from sessionary.integrations._commit_errors import (
+    COMMIT_ERRORS,
+    commit_failure,
+    delivers_id,
+    failed,
+    store_was_down,
+)
 from sessionary.integrations._csrf import (
     CONTEXT_KEY,
     CsrfContext,
@@ -55,11 +68,11 @@ from sessionary.integrations._csrf import (
 )
 from sessionary.observability import Observer
 from sessionary.sansio.csrf import FORBIDDEN_BODY, CsrfFailure, CsrfOptions
-from sessionary.sansio.cycle import SessionCycle
+from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.headers import merge_headers
 from sessionary.sansio.session import Session
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = ["ENVIRON_KEY", "SessionMiddleware", "csrf_context", "csrf_token", "get_session"]
@@ -75,6 +88,7 @@ _ERRORS = {
     403: ("403 Forbidden", FORBIDDEN_BODY),  # a refused origin or CSRF token, a session limit
     503: ("503 Service Unavailable", b"Service Unavailable"),
     409: ("409 Conflict", b"Conflict"),
+    500: ("500 Internal Server Error", b"Internal Server Error"),  # a failed request's cookie
 }
 
 
@@ -125,32 +139,88 @@ def _error_headers(body: bytes) -> list[tuple[str, str]]:
     ]
 
 
-class _Exchange:
-    """One request: commits on ``start_response`` and swaps in an error response if needed."""
+def _status_code(status: str) -> int:
+    try:
+        return int(status[:3])
+    except ValueError:
+        return 500  # not a status line: whatever the server makes of it, it is no success
 
-    def __init__(self, manager: SessionManager, cycle: SessionCycle, start: StartResponse) -> None:
+
+class _Exchange:
+    """One request: commits on ``start_response`` and swaps in an error response if needed.
+
+    A *failed* request (the application raised, or its status is 5xx) commits only a logout
+    or an explicit rotation (``commit_on_error=True``: everything), and the response still
+    carries the resulting ``Set-Cookie``.
+    """
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        cycle: SessionCycle,
+        start: StartResponse,
+        commit_on_error: bool,
+    ) -> None:
         self.manager = manager
         self.cycle = cycle
         self.start = start
-        self.started = False
+        self.commit_on_error = commit_on_error
+        self.committed = False
+        """The commit was made (or tried): the session's fate for this request is decided."""
         self.error_body: bytes | None = None
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        if self.started:  # an error handler restarting the response: headers already merged
+        if self.committed:  # an error handler restarting the response: headers already merged
             return self.start(status, headers, exc_info)
-        self.started = True
+        self.committed = True
+        code = _status_code(status)
+        if store_was_down(code, self.cycle):  # e.g. a wrapped Flask app answered the error 500
+            self.manager.commit(self.cycle, failed=True)  # no I/O: records fail_closed
+            return self.fail(503)
         try:
-            update = self.manager.commit(self.cycle)
+            update = self.manager.commit(self.cycle, failed=failed(code, self.commit_on_error))
         except COMMIT_ERRORS as error:
             return self.fail(commit_failure(error)[0])
         return self.start(status, merge_headers(headers, update), exc_info)
 
-    def fail(self, code: int) -> Callable[[bytes], object]:
+    def fail(self, code: int, update: ResponseUpdate | None = None) -> Callable[[bytes], object]:
         status, body = _ERRORS[code]
         self.error_body = body
-        return self.start(status, _error_headers(body))
+        headers = _error_headers(body)
+        return self.start(status, merge_headers(headers, update) if update else headers)
+
+    def app_failed(self, error: Exception) -> bool:
+        """The application raised before its response started; ``True`` once answered here.
+
+        The failed request is committed (a logout or rotation must hold). A store outage is
+        answered 503; another error is answered 500 here only when the client's ID changed
+        (the server's own 500 could not carry the cookie), else left to the server.
+        """
+        self.committed = True
+        unavailable = isinstance(error, StoreUnavailableError)
+        if unavailable:
+            self.manager.refuse(self.cycle, error)
+        update: ResponseUpdate | None
+        try:
+            update = self.manager.commit(self.cycle, failed=not self.commit_on_error)
+        except COMMIT_ERRORS:
+            update = None  # the request fails anyway: the application's error is the answer
+        if unavailable:
+            self.fail(503, update)
+        elif update is not None and delivers_id(update):
+            self.fail(500, update)
+        else:
+            return False
+        return True
+
+    def end(self) -> None:
+        """The response is over: a late ``logout()`` ends the session now; locks go."""
+        if self.committed:
+            self.manager.after_response(self.cycle)
+        else:
+            self.manager.discard(self.cycle)  # no commit came: release a lock
 
 
 class SessionMiddleware:
@@ -160,13 +230,14 @@ class SessionMiddleware:
         self,
         app: WSGIApp,
         *,
-        store: Store | CookieStore | None = None,
+        store: SessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         manager: SessionManager | None = None,
         observer: Observer | None = None,
         environ_key: str = ENVIRON_KEY,
         csrf: CsrfOptions | bool | None = None,
         tenants: Mapping[str, str] | Callable[[str], str | None] | None = None,
+        commit_on_error: bool = False,
     ) -> None:
         if manager is None:
             if store is None or config is None:
@@ -176,6 +247,8 @@ class SessionMiddleware:
         self.app = app
         self.manager = manager
         self.environ_key = environ_key
+        self.commit_on_error = commit_on_error
+        """Commit a failed request's changes too (default: only a logout or rotation)."""
         self.csrf = make_guard(manager.core, csrf)
         self.tenants = TenantResolver(tenants) if tenants is not None else None
         header = manager.request_header
@@ -244,37 +317,59 @@ class SessionMiddleware:
                 failure = context.check_token(presented)
                 if failure is not None:
                     return self._refuse(environ, start_response, failure, method)
-        exchange = _Exchange(self.manager, cycle, start_response)
+        exchange = _Exchange(self.manager, cycle, start_response, self.commit_on_error)
         try:
             body = self.app(environ, exchange.start_response)
-        except StoreUnavailableError as exc:
-            if exchange.started:
+        except Exception as exc:
+            if exchange.committed or not exchange.app_failed(exc):
                 raise
-            self.manager.refuse(cycle, exc)
-            exchange.fail(503)
-            return [exchange.error_body or b""]
+            return _Body((), exchange, None if isinstance(exc, StoreUnavailableError) else exc)
         return _Body(body, exchange)
 
 
 class _Body:
-    """The app's body, replaced by the error body if the commit failed (even lazily)."""
+    """The app's body, replaced by the error body if the commit failed (even lazily).
 
-    def __init__(self, body: Iterable[bytes], exchange: _Exchange) -> None:
+    ``raise_after``: the application's error, raised once the 500 that carries the session's
+    cookie was sent (the server logs it, as for any application error). ``close()`` ends the
+    exchange: a ``logout()`` made while the body streamed ends the session then.
+    """
+
+    def __init__(
+        self,
+        body: Iterable[bytes],
+        exchange: _Exchange,
+        raise_after: Exception | None = None,
+    ) -> None:
         self.body = body
         self.exchange = exchange
+        self.raise_after = raise_after
 
     def __iter__(self) -> Iterator[bytes]:
-        if self.exchange.error_body is not None:
-            yield self.exchange.error_body
+        exchange = self.exchange
+        if exchange.error_body is not None:
+            yield exchange.error_body
+            if self.raise_after is not None:
+                raise self.raise_after
             return
-        for chunk in self.body:
-            if self.exchange.error_body is not None:  # start_response was called lazily
-                yield self.exchange.error_body
-                return
-            yield chunk
+        try:
+            for chunk in self.body:
+                if exchange.error_body is not None:  # start_response was called lazily
+                    yield exchange.error_body
+                    return
+                yield chunk
+        except Exception as exc:
+            if exchange.committed or not exchange.app_failed(exc):
+                raise  # a generator that raised before start_response: as at call time
+            yield exchange.error_body or b""
+            if not isinstance(exc, StoreUnavailableError):
+                raise
 
     def close(self) -> None:
-        """Close the app's body (PEP 3333)."""
-        close = getattr(self.body, "close", None)
-        if close is not None:
-            close()
+        """Close the app's body (PEP 3333), then end the exchange."""
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.exchange.end()

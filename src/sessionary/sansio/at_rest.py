@@ -7,35 +7,22 @@ value to its record's storage key and its field name, so a value cannot be moved
 session or another field. A Redis dump, backup or replica shows field names and metadata,
 never a value.
 
-Metadata the store keeps in the clear (user, auth time, creation, absolute deadline) is
-authenticated by one more sealed field, :data:`META_FIELD`, holding the same values; a record
-whose clear metadata differs from its sealed copy — a user ID edited in Redis, a deadline
-pushed back — or one of whose values does not open is *forged*: it loads as anonymous, its
-cookie is cleared and an ``invalid_id`` event with reason ``"unauthenticated record"`` is
-emitted (SECURITY.md R42).
+The record as a whole — which fields exist, their current versions, the metadata kept in the
+clear (user, auth time, creation, absolute deadline) — is authenticated by the record MAC
+every record carries, encrypted or not (:mod:`sessionary.sansio.record_auth`): a field
+deleted, an older sealed value put back or a user ID edited in Redis makes the record
+*corrupt* (anonymous, deleted, a ``corrupt_record`` alert; R42). A value that does not open
+is reported the same way.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 
 from sessionary.sansio.keys import KeyRing
-from sessionary.sansio.ops import RecordMeta
 from sessionary.sansio.sealed import Sealer, aad
 
-__all__ = ["META_FIELD", "AtRest"]
-
-META_FIELD = "\x00sessionary-meta"
-"""The sealed copy of the record's metadata (never visible to handlers)."""
-_META = struct.Struct(">qqqq")
-_NONE = -1
-
-
-def _meta_plaintext(user: str | None, auth_time: int | None, created: int, deadline: int) -> bytes:
-    flags = 0 if user is None else 1
-    head = _META.pack(flags, _NONE if auth_time is None else auth_time, created, deadline)
-    return head + (user or "").encode("utf-8")
+__all__ = ["AtRest"]
 
 
 class AtRest:
@@ -54,29 +41,12 @@ class AtRest:
         seal = self._sealer.seal
         return {name: seal(value, aad(b"at-rest", key, name)) for name, value in attributes.items()}
 
-    def meta(
-        self, key: str, *, user: str | None, auth_time: int | None, created: int, deadline: int
-    ) -> dict[str, bytes]:
-        """The sealed metadata field for these values."""
-        plaintext = _meta_plaintext(user, auth_time, created, deadline)
-        return {META_FIELD: self._sealer.seal(plaintext, aad(b"at-rest", key, META_FIELD))}
-
-    def open(
-        self, key: str, attributes: Mapping[str, bytes], meta: RecordMeta
-    ) -> dict[str, bytes] | None:
-        """The record's plaintext values, or ``None`` when anything fails to authenticate."""
-        sealed_meta = attributes.get(META_FIELD)
-        if sealed_meta is None:
-            return None
-        opened = self._sealer.open(sealed_meta, aad(b"at-rest", key, META_FIELD))
-        expected = _meta_plaintext(meta.user, meta.auth_time, meta.created, meta.deadline)
-        if opened is None or not KeyRing.digests_equal(opened[0], expected):
-            return None
+    def open(self, key: str, attributes: Mapping[str, bytes]) -> dict[str, bytes] | None:
+        """The record's plaintext values, or ``None`` when one fails to open."""
         values: dict[str, bytes] = {}
+        open_box = self._sealer.open
         for name, box in attributes.items():
-            if name == META_FIELD:
-                continue
-            plain = self._sealer.open(box, aad(b"at-rest", key, name))
+            plain = open_box(box, aad(b"at-rest", key, name))
             if plain is None:
                 return None
             values[name] = plain[0]

@@ -7,7 +7,11 @@ Two independent checks run on unsafe methods (anything but GET, HEAD, OPTIONS, T
    port) must equal the request's own origin or a configured trusted origin — ``null``,
    userinfo and look-alike suffixes never match because the comparison is exact. Without
    ``Origin`` the ``Referer``'s origin is compared instead; with neither, the request passes
-   unless ``require_origin`` is set (non-browser clients send neither).
+   (non-browser clients send neither) unless ``require_origin`` is in force: then only
+   ``Sec-Fetch-Site: same-origin`` stands in for them. By default it is in force exactly when
+   no token is checked and the session cookie is ``SameSite=None`` — the one case where a
+   cross-site form would carry the cookie and nothing else would stop it
+   (:meth:`CsrfOptions.for_cookie`).
 2. **Token** (R67-R71, R74): the request must carry a valid token in the ``X-CSRF-Token``
    header or the ``csrf_token`` form field — never a cookie, never the query string —
    whatever its ``Content-Type``.
@@ -32,7 +36,7 @@ import enum
 import hmac
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -70,7 +74,8 @@ class CsrfFailure(str, enum.Enum):
     BAD_ORIGIN = "bad-origin"
     """``Origin`` (or ``Referer``) is not this site's origin nor a trusted one."""
     NO_ORIGIN = "no-origin"
-    """Neither ``Origin`` nor ``Referer``, and ``require_origin`` is set."""
+    """Neither ``Origin`` nor ``Referer`` (nor ``Sec-Fetch-Site: same-origin``), and
+    ``require_origin`` is in force."""
     MISSING_TOKEN = "missing-token"  # noqa: S105 - a reason, not a secret
     BAD_TOKEN = "bad-token"  # noqa: S105 - a reason, not a secret
 
@@ -80,6 +85,10 @@ class CsrfBound(Protocol):
 
     def csrf_binding(self, *, create: bool = True) -> bytes | None:
         """The session's CSRF binding; without a session, minted when ``create`` (else None)."""
+        ...
+
+    def mark_private(self) -> None:
+        """The response carries this session's secret material: no shared cache may keep it."""
         ...
 
 
@@ -98,13 +107,16 @@ class CsrfOptions:
     """Other exact origins allowed to post (``"https://app.example.com"``, no path)."""
     allow_same_site: bool = False
     """Treat ``Sec-Fetch-Site: same-site`` (a sibling subdomain) as allowed."""
-    require_origin: bool = False
-    """Refuse unsafe requests carrying neither ``Origin`` nor ``Referer``."""
+    require_origin: bool | None = None
+    """Refuse unsafe requests carrying neither ``Origin`` nor ``Referer`` (nor
+    ``Sec-Fetch-Site: same-origin``). ``None``, the default: in force when no token is
+    checked and the session cookie is ``SameSite=None`` (see :meth:`for_cookie`)."""
     max_form_bytes: int = 64 * 1024
     """Adapters that read the form field themselves buffer at most this much body."""
     origins: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "trusted_origins", tuple(self.trusted_origins))  # reusable
         origins = set()
         for origin in self.trusted_origins:
             normal = _normal_origin(origin)
@@ -113,6 +125,19 @@ class CsrfOptions:
                 raise ConfigurationError(msg)
             origins.add(normal)
         object.__setattr__(self, "origins", frozenset(origins))
+
+    def for_cookie(self, samesite: str) -> CsrfOptions:
+        """These options for a mount whose session cookie has ``SameSite=samesite``.
+
+        Decides an automatic ``require_origin`` (``None``): a ``SameSite=None`` cookie rides
+        along on cross-site requests, so without a token an unsafe request must show where
+        it comes from; with ``Lax`` or ``Strict`` the browser withholds the cookie from
+        cross-site posts, and clients without ``Origin`` (scripts, curl) keep working.
+        """
+        if self.require_origin is not None:
+            return self
+        required = samesite == "none" and self.check_origin and not self.require_token
+        return replace(self, require_origin=required)
 
 
 ORIGIN_ONLY = CsrfOptions(require_token=False)
@@ -168,7 +193,13 @@ class CsrfGuard:
         return hmac.digest(key, aad(b"sessionary/csrf/v1", binding), "sha256")
 
     def token(self, session: CsrfBound) -> str:
-        """A masked token for the page being rendered (a new mask on every call)."""
+        """A masked token for the page being rendered (a new mask on every call).
+
+        The response then carries ``Vary: Cookie`` and ``Cache-Control: no-store`` (replacing
+        whatever the application set): a shared cache must never hand one visitor's token to
+        another, even on a page that writes nothing to the session.
+        """
+        session.mark_private()
         binding = session.csrf_binding()
         assert binding is not None  # create=True always gives one
         return mask(self._secret(binding, self._keys[0]))
@@ -198,7 +229,8 @@ class CsrfGuard:
                 return CsrfFailure.CROSS_SITE
         claimed = origin if origin is not None else referer
         if claimed is None:
-            return CsrfFailure.NO_ORIGIN if options.require_origin else None
+            vouched = fetch_site is not None and fetch_site.strip().lower() == "same-origin"
+            return CsrfFailure.NO_ORIGIN if options.require_origin and not vouched else None
         normal = _normal_origin(claimed)
         if normal is None:
             return CsrfFailure.BAD_ORIGIN

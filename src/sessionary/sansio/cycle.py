@@ -7,7 +7,7 @@ httpx's ``auth_flow``)::
     cycle = core.begin(cookie_header_values)
     op = cycle.next_op()                    # Load, or None (no cookie: zero store calls)
     while op is not None:
-        cycle.send(await store.run(op))
+        cycle.send(await store.run(op))     # each operation's own result type
         op = cycle.next_op()
     session = cycle.session                 # hand to the request handler
     ...
@@ -18,238 +18,78 @@ httpx's ``auth_flow``)::
         op = cycle.next_op()
     headers = cycle.response()              # Set-Cookie, Cache-Control, Vary
 
-Guarantees implemented here (SECURITY.md §A to §E): no cookie → no store call; malformed,
-oversize or conflicting cookies → anonymous with no store call; a presented unknown ID is
-never adopted (the first write mints a fresh one); a read-only request never writes; login,
-rotation and logout change the ID or end the session atomically; expired sessions are
-anonymous and their cookie is cleared.
+The phases are an explicit table (:mod:`sessionary.sansio.phase`); what the operations are
+is the storage mode's business (:mod:`sessionary.sansio.modes`: a server-side store, or the
+sealed cookie); the headers are planned apart (:mod:`sessionary.sansio.response`).
+
+Guarantees implemented by the flows (SECURITY.md §A to §E): no cookie → no store call;
+malformed, oversize or conflicting cookies → anonymous with no store call; a presented
+unknown ID is never adopted (the first write mints a fresh one); a read-only request never
+writes; login, rotation and logout change the ID or end the session atomically; expired
+sessions are anonymous and their cookie is cleared.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 
-from sessionary.codecs import get_codec
-from sessionary.config import (
-    ClientBinding,
-    ConflictPolicy,
-    LimitPolicy,
-    SessionConfig,
-    StoreDownPolicy,
-)
-from sessionary.exceptions import (
-    ConfigurationError,
-    LockLostError,
-    SessionLimitError,
-    SessionReadOnlyError,
-    SessionStateError,
-    SessionTooLargeError,
-    StoreConflictError,
-    StoreError,
-)
-from sessionary.sansio.at_rest import AtRest
-from sessionary.sansio.cookies import (
-    CookieReadStatus,
-    read_cookie,
-    render_clear_cookie,
-    render_set_cookie,
-)
+from sessionary.config import StoreDownPolicy
+from sessionary.exceptions import SessionReadOnlyError, SessionStateError, StoreError
 from sessionary.sansio.events import EventName, SessionEvent
-from sessionary.sansio.expiry import cookie_max_age_s
-from sessionary.sansio.ids import SessionToken, mint_token, parse_token, rotate_token
-from sessionary.sansio.keys import KeyRing
-from sessionary.sansio.ops import (
-    CommitResult,
-    CommitStatus,
-    Create,
-    Destroy,
-    Load,
-    LoadResult,
-    LoadStatus,
-    Operation,
-    ReadEpoch,
-    StoredSession,
-    Update,
-    UserBinding,
-)
-from sessionary.sansio.sealed import Sealer
-from sessionary.sansio.session import Delta, Lifecycle, Session
-from sessionary.sansio.transport import read_header_token
-from sessionary.sansio.users import (
-    MAX_USER_AGENT_LENGTH,
-    DeviceInfo,
-    decode_device,
-    encode_device,
-    is_revoked,
-)
+from sessionary.sansio.ops import Operation, Result
+from sessionary.sansio.phase import Phase, Step, advance
+from sessionary.sansio.request import RequestState
+from sessionary.sansio.response import ResponseUpdate, plan_response
+from sessionary.sansio.session import Session
 
-__all__ = ["ResponseUpdate", "SessionCore", "SessionCycle"]
+if TYPE_CHECKING:
+    from sessionary.sansio.context import CoreContext
 
-_CREATE_ATTEMPTS = 3
-_REVOKED = "revoked"  # a verdict of _verify beside the LoadStatus values
-_END_REASONS: dict[LoadStatus | str | None, str] = {
-    LoadStatus.EXPIRED_IDLE: "expired_idle",
-    LoadStatus.EXPIRED_ABSOLUTE: "expired_absolute",
-    _REVOKED: "revoked",
-}
-_NONCE_BYTES = 8  # idempotency token of one write (the Redis layout packs 8 bytes)
-
-Result = LoadResult | CommitResult | bool | None
+__all__ = ["Flow", "FlowSource", "ResponseUpdate", "SessionCycle"]
 
 
-@dataclass(slots=True)
-class ResponseUpdate:
-    """What the response must carry. Adapters translate this into their framework.
+class Flow(Protocol):
+    """What a storage mode does for one request (server-side store, sealed cookie)."""
 
-    Most adapters call :func:`sessionary.sansio.headers.header_changes` (or
-    :meth:`headers`) rather than reading the fields one by one.
-    """
+    def start(
+        self, cookie_headers: Iterable[str], token_headers: Iterable[str]
+    ) -> Operation | None:
+        """Read the presented ID: the request phase's first operation, or ``None``."""
+        ...
 
-    set_cookie: str | None = None
-    """A full ``Set-Cookie`` header value, or ``None``."""
-    vary_cookie: bool = False
-    """Add :attr:`vary_name` to ``Vary`` (the response depends on the session)."""
-    no_store: bool = False
-    """Set ``Cache-Control: no-store`` (the response sets or clears the ID, R15)."""
-    vary_name: str = "Cookie"
-    """The request header the response depends on: ``Cookie``, or the token header."""
-    token_header: tuple[str, str] | None = None
-    """Header transport only: ``(name, new ID)`` to send, or ``(name, "")`` to forget it."""
+    def on_request(self, result: Result) -> Operation | None:
+        """A request-phase result: the next operation, or ``None`` when the session is ready."""
+        ...
 
-    def headers(self) -> list[tuple[str, str]]:
-        """The headers to add, for adapters that merge ``Vary`` themselves."""
-        out: list[tuple[str, str]] = []
-        if self.set_cookie is not None:
-            out.append(("Set-Cookie", self.set_cookie))
-        if self.token_header is not None:
-            out.append(self.token_header)
-        if self.no_store:
-            out.append(("Cache-Control", "no-store"))
-        if self.vary_cookie:
-            out.append(("Vary", self.vary_name))
-        return out
+    def plan(self, session: Session) -> Operation | None:
+        """The handler is done: the commit's first operation, or ``None``."""
+        ...
 
+    def on_response(self, result: Result, session: Session) -> Operation | None:
+        """A response-phase result: the next operation, or ``None`` when the commit is done."""
+        ...
 
-_NOTHING = ResponseUpdate()
+    def late_op(self, session: Session) -> Operation | None:
+        """After the response: an operation a late logout asks for, or ``None``."""
+        ...
 
+    @property
+    def loaded_id(self) -> str | None:
+        """The client's ID when it named a live session."""
+        ...
 
-class SessionCore:
-    """Everything a cycle needs that is fixed per application: config, keys, codec."""
-
-    __slots__ = (
-        "_time_floor",
-        "at_rest",
-        "authorization",
-        "binding",
-        "codec",
-        "config",
-        "header_mode",
-        "keyring",
-        "request_header",
-        "revocation",
-        "sealer",
-        "strict",
-        "vary",
-    )
-
-    def __init__(
-        self, config: SessionConfig, *, sealed: bool = False, revocation: bool = False
-    ) -> None:
-        self.config = config
-        self._time_floor = 0
-        self.binding = config.client_binding
-        """``client_binding``: compare authenticated requests with the login's client."""
-        self.keyring = KeyRing(config.secrets)
-        self.at_rest = AtRest(self.keyring) if config.encrypt_at_rest and not sealed else None
-        """Encryption at rest of attribute values (server-side stores, opt-in)."""
-        self.sealer: Sealer | None = None
-        """Client-side mode (``sealed=True``): the whole session lives in a sealed cookie."""
-        self.revocation = sealed and revocation
-        """Client-side mode with a revocation store: authenticated cookies check the user
-        epoch (:class:`~sessionary.sansio.ops.ReadEpoch`) on every request."""
-        if sealed:
-            if config.transport != "cookie":
-                msg = "the cookie store needs transport='cookie'"
-                raise ConfigurationError(msg)
-            self.sealer = Sealer(self.keyring.subkeys("cookie-seal"))
-        self.codec = get_codec(config.codec)
-        self.strict = config.conflict_policy is ConflictPolicy.RAISE
-        self.header_mode = config.transport == "header"
-        self.authorization = self.header_mode and config.token_header.lower() == "authorization"
-        self.request_header: str | None = config.token_header.lower() if self.header_mode else None
-        """Lower-case name of the request header adapters must pass as ``token_headers``."""
-        vary_name = config.token_header if self.header_mode else "Cookie"
-        self.vary = ResponseUpdate(vary_cookie=True, vary_name=vary_name)
-
-    def now_ms(self) -> int:
-        """The current time from the configured clock, in milliseconds, never going back.
-
-        A wall clock stepped backwards (an NTP correction, a resumed VM) does not move this
-        time back: it stays at the latest value returned until the clock catches up, so a
-        backwards clock never extends a session (R38).
-        """
-        now = int(self.config.clock() * 1000)
-        floor = self._time_floor
-        if now < floor:
-            return floor
-        # Unlocked (no threading in the sans-IO core): two threads racing here can at worst
-        # leave the floor a few microseconds behind the newest value either of them read.
-        self._time_floor = now
-        return now
-
-    def begin(
-        self,
-        cookie_headers: Iterable[str],
-        *,
-        client: str | None = None,
-        token_headers: Iterable[str] = (),
-        user_agent: str | None = None,
-        tenant: str = "",
-        store_down: StoreDownPolicy | None = None,
-    ) -> SessionCycle:
-        """Start the cycle for one request.
-
-        ``cookie_headers`` are the request's ``Cookie`` header values; ``token_headers`` the
-        values of :attr:`request_header` (header transport). The transport not configured is
-        ignored. ``client`` (the peer address) and ``user_agent`` are recorded, the address
-        as a keyed hash only, in the device list when the request logs in. ``tenant``
-        (resolved by the server, :mod:`sessionary.sansio.tenants`) is bound into every
-        storage key and the sealed cookie's AAD. ``store_down`` overrides
-        ``config.store_down`` for this request (a route). In client-side mode the cycle is a
-        :class:`~sessionary.sansio.sealed_cycle.SealedCycle`.
-        """
-        if self.sealer is not None:
-            from sessionary.sansio.sealed_cycle import SealedCycle  # noqa: PLC0415 - cycle
-
-            return SealedCycle(self, cookie_headers, client=client, tenant=tenant)
-        return SessionCycle(
-            self,
-            cookie_headers,
-            client=client,
-            token_headers=token_headers,
-            user_agent=user_agent,
-            tenant=tenant,
-            store_down=store_down,
-        )
+    def csrf_binding(self, *, create: bool, committed: bool) -> bytes | None:
+        """What the session's CSRF secret is bound to."""
+        ...
 
 
-# Events about a presented ID that did not give a session carry the client address (R26).
-_CLIENT_EVENTS = frozenset(
-    {
-        EventName.INVALID_ID,
-        EventName.DUPLICATE_COOKIE,
-        EventName.EXPIRED_IDLE,
-        EventName.EXPIRED_ABSOLUTE,
-    }
-)
+class FlowSource(Protocol):
+    """A storage mode: starts the flow each request follows."""
 
-# Phases of a cycle, and what a pending response-phase operation is for.
-_REQUEST, _READY, _RESPONSE, _DONE = 1, 2, 3, 4
-_STEP_DESTROY, _STEP_CREATE, _STEP_UPDATE = 1, 2, 3
+    def flow(self, state: RequestState) -> Flow:
+        """The flow one request follows in this mode."""
+        ...
 
 
 class SessionCycle:
@@ -259,83 +99,34 @@ class SessionCycle:
     pending operation and :meth:`send` consumes its result and decides the next one.
     """
 
-    __slots__ = (
-        "_attempts",
-        "_clear_cookie",
-        "_client",
-        "_core",
-        "_delta",
-        "_digest",
-        "_events",
-        "_generation",
-        "_key",
-        "_lifecycle",
-        "_new_deadline",
-        "_new_token",
-        "_op",
-        "_phase",
-        "_premint",
-        "_refused",
-        "_session",
-        "_set_cookie",
-        "_step",
-        "_store_down",
-        "_stored",
-        "_tenant",
-        "_token",
-        "_user_agent",
-        "lock_key",
-        "lock_token",
-        "now",
-    )
+    __slots__ = ("_flow", "_op", "_phase", "_refused", "_state", "lock_key")
 
     def __init__(
         self,
-        core: SessionCore,
+        core: CoreContext,
+        mode: FlowSource,
         cookie_headers: Iterable[str],
         *,
         client: str | None = None,
         token_headers: Iterable[str] = (),
         user_agent: str | None = None,
         tenant: str = "",
-        store_down: StoreDownPolicy | None = None,
+        store_down: StoreDownPolicy = StoreDownPolicy.FAIL_CLOSED,
     ) -> None:
-        self._core = core
-        self._client = client
-        self._store_down = core.config.store_down if store_down is None else store_down
+        state = self._state = RequestState(
+            core,
+            core.now_ms(),
+            client=client,
+            user_agent=user_agent,
+            tenant=tenant,
+            store_down=store_down,
+        )
         self._refused = False
-        self._user_agent = user_agent
-        self._tenant = tenant
-        self.lock_token: bytes | None = None
-        """The fenced lock token the shell acquired for this request, if any."""
         self.lock_key: str | None = None
-        """The storage key the lock was taken on."""
-        self.now = core.now_ms()
-        self._events: list[SessionEvent] = []
-        self._token: SessionToken | None = None
-        self._key = ""
-        self._digest = b""
-        self._generation = 0
-        self._stored: StoredSession | None = None
-        self._session: Session | None = None
-        self._set_cookie: tuple[SessionToken, int] | None = None  # token, absolute deadline
-        self._clear_cookie = False
-        self._op: Operation | None = None
-        self._step = 0
-        self._attempts = 0
-        self._delta: Delta | None = None
-        self._lifecycle: Lifecycle | None = None
-        self._new_token: SessionToken | None = None
-        self._new_deadline: int | None = None
-        self._premint: SessionToken | None = None
-        token = self._read_token(token_headers if core.header_mode else cookie_headers)
-        if token is None:
-            self._phase = _READY
-            self._session = Session(core.codec, now=self.now)
-        else:
-            self._token = token
-            self._phase = _REQUEST
-            self._op = self._load_op(0)
+        """The storage key the shell's lock was taken on (see :meth:`hold_lock`)."""
+        self._flow = mode.flow(state)
+        self._op = self._flow.start(cookie_headers, token_headers)
+        self._phase = Phase.REQUEST if self._op is not None else advance(Phase.REQUEST, Step.LOADED)
 
     # ------------------------------------------------------------------ driver interface
     def next_op(self) -> Operation | None:
@@ -348,32 +139,18 @@ class SessionCycle:
             msg = "no operation is pending"
             raise SessionStateError(msg)
         self._op = None
-        if self._phase == _REQUEST:
-            self._loaded(result)  # type: ignore[arg-type]
+        if self._phase is Phase.REQUEST:
+            self._op = self._flow.on_request(result)
+            if self._op is None:
+                self._phase = advance(self._phase, Step.LOADED)
             return
+        session = self._state.session
+        assert session is not None
         try:
-            step = self._step
-            if step == _STEP_UPDATE:
-                self._updated(result)  # type: ignore[arg-type]
-            elif step == _STEP_CREATE:
-                self._created(result)  # type: ignore[arg-type]
-            else:
-                self._destroyed()
+            self._op = self._flow.on_response(result, session)
         finally:
             if self._op is None:
-                self._phase = _DONE
-
-    def epoch_request(self) -> ReadEpoch | None:
-        """A user-epoch read to answer with :meth:`send_epoch` before :meth:`next_op`.
-
-        Only sealed cookie sessions with a revocation store ask one.
-        """
-        return None
-
-    def send_epoch(self, epoch: int | None) -> None:
-        """Feed the answer to :meth:`epoch_request`."""
-        msg = "no epoch read is pending"
-        raise SessionStateError(msg)
+                self._phase = advance(self._phase, Step.COMMITTED)
 
     def fail(self, error: StoreError) -> None:
         """The store failed during the request phase: apply the store-down policy.
@@ -384,20 +161,21 @@ class SessionCycle:
         read-only session (event ``fail_open_readonly``); writes raise
         :class:`~sessionary.exceptions.SessionReadOnlyError`; no cookie is set either.
         """
-        if self._phase != _REQUEST:
+        if self._phase is not Phase.REQUEST:
             raise error
+        self._phase = advance(self._phase, Step.FAILED)
         self._op = None
-        self._phase = _READY
-        codec = self._core.codec
-        if self._store_down is StoreDownPolicy.FAIL_OPEN_READONLY:
+        state = self._state
+        codec = state.core.codec
+        if state.store_down is StoreDownPolicy.FAIL_OPEN_READONLY:
             read_only = SessionReadOnlyError(
                 "the session store is unavailable: this request has a read-only session"
             )
             read_only.__cause__ = error
-            self._session = Session(codec, now=self.now, read_only=read_only)
-            self._event(EventName.FAIL_OPEN_READONLY, reason=type(error).__name__)
+            state.session = Session(codec, now=state.now, read_only=read_only)
+            state.event(EventName.FAIL_OPEN_READONLY, reason=type(error).__name__)
             return
-        self._session = Session(codec, now=self.now, error=error)
+        state.session = Session(codec, now=state.now, error=error)
 
     def refuse(self, error: BaseException) -> None:
         """The request is answered 503 because the store is unavailable: event ``fail_closed``.
@@ -407,86 +185,89 @@ class SessionCycle:
         """
         if not self._refused:
             self._refused = True
-            self._event(EventName.FAIL_CLOSED, reason=type(error).__name__)
+            self._state.event(EventName.FAIL_CLOSED, reason=type(error).__name__)
+
+    def hold_lock(self, key: str, token: bytes) -> None:
+        """The shell took the session's fenced lock: commits must still hold it."""
+        self.lock_key = key
+        self._state.lock_token = token
+
+    def release_lock(self) -> tuple[str, bytes] | None:
+        """Forget the lock (the shell releases it); ``(key, token)`` if one was held."""
+        token, key = self._state.lock_token, self.lock_key
+        self._state.lock_token = None
+        return None if token is None or key is None else (key, token)
+
+    @property
+    def lock_token(self) -> bytes | None:
+        """The fenced lock token this request holds, if any."""
+        return self._state.lock_token
+
+    @property
+    def now(self) -> int:
+        """The request's time (ms since the epoch), from the core's clock."""
+        return self._state.now
 
     @property
     def session(self) -> Session:
         """The session for the handler (available once the request phase is done)."""
-        session = self._session
-        if session is None or self._phase == _REQUEST:
+        session = self._state.session
+        if session is None or self._phase is Phase.REQUEST:
             msg = "the session is not loaded yet: drive next_op()/send() first"
             raise SessionStateError(msg)
         return session
 
-    def finish(self) -> None:
-        """The handler is done: compute the writes. Further changes raise."""
-        session = self._session
-        if self._phase != _READY or session is None:
-            msg = "finish() must be called once, after the request phase"
-            raise SessionStateError(msg)
+    def finish(self, *, failed: bool = False) -> None:
+        """The handler is done: compute the writes. Further changes raise.
+
+        ``failed``: the request failed (the handler raised, or the response is a 5xx), so
+        only what security requires is committed — a logout or an explicit rotation — and
+        the handler's other changes are dropped (:meth:`Session.discard_changes`).
+        """
+        self._phase = advance(self._phase, Step.FINISHED)
+        session = self._state.session
+        assert session is not None
         session.close()
-        self._phase = _RESPONSE
         try:
             if session.unavailable or session.read_only:
                 error = session.error
                 if session.refused and error is not None:  # the handler got the load error
                     self.refuse(error)
                 return
-            lifecycle = self._lifecycle = session.lifecycle
-            stored = self._stored
-            if lifecycle.destroy_loaded and stored is not None:
-                self._step = _STEP_DESTROY
-                self._op = Destroy(self._key, self._digest, stored.meta.user_key)
-                return
-            self._plan_write(session, lifecycle)
+            if failed:
+                session.discard_changes()
+            self._op = self._flow.plan(session)
         finally:
             if self._op is None:
-                self._phase = _DONE
+                self._phase = advance(self._phase, Step.COMMITTED)
+
+    def late_op(self) -> Operation | None:
+        """After the response was sent: the destroy a late :meth:`Session.logout` asked for.
+
+        A logout called while a streaming response was already on its way cannot clear the
+        cookie any more, but the stored session still ends. Drive the returned operation with
+        :meth:`send` like the others (``None``: nothing to do).
+        """
+        session = self._state.session
+        if self._phase is not Phase.DONE or session is None or not session.late_destroy:
+            return None
+        op = self._flow.late_op(session)
+        if op is not None:
+            self._phase = advance(self._phase, Step.LATE)
+            self._op = op
+        return op
 
     def response(self) -> ResponseUpdate:
         """The headers the response must carry (after the response phase)."""
-        if self._phase != _DONE:
+        if self._phase is not Phase.DONE:
             msg = "response() is available after finish() and its operations"
             raise SessionStateError(msg)
-        core = self._core
-        config = core.config
-        session = self._session
-        if self._set_cookie is not None:
-            token, deadline = self._set_cookie
-            if core.header_mode:
-                return self._header_update(token.value)
-            max_age = (
-                cookie_max_age_s(now=self.now, deadline=deadline, cap_s=config.max_cookie_age_s)
-                if config.cookie.persistent
-                else None
-            )
-            cookie = render_set_cookie(config.cookie, token.value, max_age)
-            return ResponseUpdate(cookie, vary_cookie=True, no_store=True)
-        if self._clear_cookie:
-            if core.header_mode:
-                return self._header_update("")
-            return ResponseUpdate(
-                render_clear_cookie(config.cookie), vary_cookie=True, no_store=True
-            )
-        if session is not None and session.accessed:
-            return core.vary
-        return _NOTHING
-
-    def _header_update(self, value: str) -> ResponseUpdate:
-        config = self._core.config
-        return ResponseUpdate(
-            vary_cookie=True,
-            no_store=True,
-            vary_name=config.token_header,
-            token_header=(config.response_token_header, value),
-        )
+        return plan_response(self._state)
 
     @property
     def loaded_id(self) -> str | None:
         """The client's ID when it named a live session (after the request phase)."""
-        if self._stored is None or self._token is None:
-            return None
-        return self._token.value
+        return self._flow.loaded_id
 
     @property
     def issued_id(self) -> str | None:
@@ -495,400 +276,36 @@ class SessionCycle:
         For adapters whose framework renders the cookie itself (Django's test tooling) and
         for header transports; ``None`` when the response keeps or clears the client's ID.
         """
-        if self._phase != _DONE or self._set_cookie is None:
+        issued = self._state.set_cookie
+        if self._phase is not Phase.DONE or issued is None:
             return None
-        return self._set_cookie[0].value
+        return issued[0].value
 
     @property
     def ended(self) -> bool:
         """Whether the response tells the client to forget its ID (after the commit)."""
-        return self._phase == _DONE and self._set_cookie is None and self._clear_cookie
+        state = self._state
+        return self._phase is Phase.DONE and state.set_cookie is None and state.clear_cookie
 
     def csrf_binding(self, *, create: bool = True) -> bytes | None:
         """What this session's CSRF secret is bound to (:mod:`sessionary.sansio.csrf`).
 
-        The live session's ID, which changes on every rotation (login, ``rotate()``). A
-        visitor without a session gets an ID minted now: the session is created under it at
-        commit (a pre-session token for login forms, R70), even if nothing else is written;
-        with ``create=False`` it gets ``None`` instead.
+        With ``create=False`` a visitor without a session gets ``None`` rather than a new
+        pre-session binding (see the storage mode's flow).
         """
-        if self._stored is not None and self._token is not None:
-            return b"id:" + self._token.value.encode("ascii")
-        if self._premint is None:
-            if not create:
-                return None
-            self._premint = mint_token()
-        return b"id:" + self._premint.value.encode("ascii")
+        committed = self._phase in (Phase.RESPONSE, Phase.DONE)
+        return self._flow.csrf_binding(create=create, committed=committed)
+
+    def mark_private(self) -> None:
+        """The response carries this session's secret material (a CSRF token).
+
+        It then gets ``Vary`` on the session and ``Cache-Control: no-store``, even when the
+        session is neither written nor read.
+        """
+        self._state.private = True
 
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""
-        events, self._events = self._events, []
+        state = self._state
+        events, state.events = state.events, []
         return events
-
-    # ------------------------------------------------------------------ request phase
-    def _read_token(self, header_values: Iterable[str]) -> SessionToken | None:
-        core = self._core
-        config = core.config
-        if core.header_mode:
-            read = read_header_token(
-                header_values,
-                authorization=core.authorization,
-                max_length=config.max_raw_id_length,
-            )
-        else:
-            read = read_cookie(header_values, config.cookie.name, config.max_raw_id_length)
-        status = read.status
-        if status is CookieReadStatus.ABSENT:
-            return None
-        if status is CookieReadStatus.CONFLICT:
-            self._clear_cookie = True
-            self._event(EventName.DUPLICATE_COOKIE, reason="differing values")
-            return None
-        token = parse_token(read.value) if status is CookieReadStatus.PRESENT else None
-        if token is None:
-            self._clear_cookie = True
-            self._event(EventName.INVALID_ID, reason="malformed")
-        return token
-
-    def _load_op(self, generation: int) -> Load:
-        token = self._token
-        assert token is not None
-        keyring = self._core.keyring
-        config = self._core.config
-        self._generation = generation
-        self._key = keyring.storage_key(token.selector, generation, self._tenant)
-        self._digest = keyring.validator_digest(token.validator, generation)
-        return Load(
-            key=self._key,
-            digest=self._digest,
-            now=self.now,
-            max_idle=config.idle_timeout_ms,
-            touch_after=config.touch_interval_ms,
-        )
-
-    def _loaded(self, result: LoadResult) -> None:
-        status = result.status
-        if status is LoadStatus.MISSING and self._generation + 1 < len(self._core.keyring):
-            self._op = self._load_op(self._generation + 1)  # an older key of the ring?
-            return
-        self._phase = _READY
-        record = result.record
-        verdict: LoadStatus | str | None = status
-        if status is LoadStatus.FOUND and record is not None:
-            verdict = self._verify(record)
-            at_rest = self._core.at_rest
-            values: Mapping[str, bytes] | None = record.attributes
-            if verdict is LoadStatus.FOUND and at_rest is not None:
-                values = at_rest.open(self._key, record.attributes, record.meta)
-            if verdict is LoadStatus.FOUND and values is None:
-                self._session = Session(self._core.codec, now=self.now)
-                self._clear_cookie = True
-                self._event(EventName.INVALID_ID, reason="unauthenticated record")
-                return
-            if verdict is LoadStatus.FOUND and values is not None:
-                meta = record.meta
-                self._stored = record
-                self._session = Session(
-                    self._core.codec,
-                    values,
-                    now=self.now,
-                    is_new=False,
-                    user_id=meta.user,
-                    auth_time=meta.auth_time,
-                    ref=partial(self._core.keyring.session_ref, self._key),
-                )
-                if meta.user is not None and self._core.binding is not ClientBinding.OFF:
-                    self._check_client(meta.device)
-                return
-        reason = _END_REASONS.get(verdict) if verdict is not LoadStatus.ENDED else result.reason
-        self._session = Session(self._core.codec, now=self.now, end_reason=reason)
-        if verdict is LoadStatus.ENDED:
-            self._clear_cookie = True
-            name = EventName.EVICTED if reason == "evicted" else EventName.REVOKED
-            self._event(name, reason=reason or "ended")
-        elif verdict is _REVOKED:
-            self._clear_cookie = True
-            assert record is not None
-            self._event(EventName.REVOKED, user=record.meta.user, reason="user epoch")
-        elif verdict is LoadStatus.MISSING:
-            self._clear_cookie = True
-            self._event(EventName.INVALID_ID, reason="unknown")
-        elif verdict is LoadStatus.INVALID:
-            # Most often a stale ID racing a rotation in another tab: anonymous, but the
-            # cookie is left alone so the newer cookie in the browser is not clobbered.
-            self._event(EventName.INVALID_ID, reason="validator mismatch")
-        elif verdict is None:
-            self._clear_cookie = True
-            self._event(EventName.INVALID_ID, reason="oversize record")
-        else:
-            self._clear_cookie = True
-            name = (
-                EventName.EXPIRED_IDLE
-                if verdict is LoadStatus.EXPIRED_IDLE
-                else EventName.EXPIRED_ABSOLUTE
-            )
-            self._event(name, user=record.meta.user if record is not None else None)
-
-    def _check_client(self, recorded: bytes | None) -> None:
-        """Compare the request with the client that logged in (``client_binding``, R81)."""
-        core = self._core
-        login = decode_device(recorded)
-        fields = core.config.client_binding_fields
-        differ = []
-        if "user_agent" in fields and login.user_agent is not None:
-            current = (self._user_agent or "")[:MAX_USER_AGENT_LENGTH]
-            if current != login.user_agent:
-                differ.append("user_agent")
-        if "client" in fields and login.client_hash is not None:
-            client = self._client
-            current_hash = core.keyring.fingerprint("client:" + client) if client else None
-            if current_hash != login.client_hash:
-                differ.append("client")
-        if not differ:
-            return
-        session = self._session
-        assert session is not None
-        enforce = core.binding is ClientBinding.ENFORCE
-        self._event(EventName.CLIENT_MISMATCH, user=session.user_id, fields=differ, ended=enforce)
-        if enforce:
-            session.logout()  # destroyed at commit; the handler sees an anonymous session
-
-    def _verify(self, record: StoredSession) -> LoadStatus | str | None:
-        """Re-check what the store checked: the core, not the store, is the authority.
-
-        ``None`` means the record is over the size limit; ``_REVOKED`` that its user's epoch
-        has passed its stamp (``revoke_user``).
-        """
-        meta = record.meta
-        if not KeyRing.digests_equal(meta.digest, self._digest):
-            return LoadStatus.INVALID
-        if meta.user_key is not None and is_revoked(meta.stamp, record.user_epoch):
-            return _REVOKED
-        config = self._core.config
-        now = self.now
-        if meta.accessed - now > config.clock_skew_tolerance_ms:
-            # Another node stamped the last access further in our future than the tolerance:
-            # this node's clock lags, and it would keep sessions alive for its lag (R38).
-            self._event(EventName.CLOCK_SKEW, behind_ms=meta.accessed - now)
-        if now >= meta.deadline:
-            return LoadStatus.EXPIRED_ABSOLUTE
-        if now >= meta.accessed + min(meta.idle, config.idle_timeout_ms):
-            return LoadStatus.EXPIRED_IDLE
-        attributes = record.attributes
-        if sum(map(len, attributes)) + sum(map(len, attributes.values())) > config.max_size:
-            return None  # over the size limit (R51)
-        return LoadStatus.FOUND
-
-    # ------------------------------------------------------------------ response phase
-    def _plan_write(self, session: Session, lifecycle: Lifecycle) -> None:
-        """Decide the one write this response needs, if any."""
-        delta = session.delta()
-        if session.is_new:
-            if not delta and not lifecycle.auth_changed and self._premint is None:
-                return  # an anonymous session that stores nothing creates nothing (R7)
-            self._check_size(delta.size)
-            self._delta = delta
-            self._step = _STEP_CREATE
-            self._op = self._create_op()
-            return
-        if not delta and not lifecycle.rotate and not lifecycle.auth_changed:
-            return  # unchanged: no write at all (the load already touched if due)
-        self._check_size(delta.size)
-        token = self._token
-        assert token is not None
-        digest = self._digest
-        if lifecycle.rotate:
-            token = rotate_token(token)
-            digest = self._core.keyring.validator_digest(token.validator, self._generation)
-        self._new_token = token
-        auth = lifecycle.auth_changed
-        binding = self._binding(lifecycle) if auth else None
-        self._new_deadline = binding.score if binding is not None else None
-        attributes, expected = self._outgoing(
-            delta, lifecycle if auth else None, self._new_deadline
-        )
-        self._step = _STEP_UPDATE
-        self._op = Update(
-            key=self._key,
-            expect_digest=self._digest,
-            digest=digest,
-            nonce=secrets.token_bytes(_NONCE_BYTES),
-            now=self.now,
-            max_idle=self._core.config.idle_timeout_ms,
-            attributes=attributes,
-            delete=delta.delete,
-            expected=expected,
-            strict=self._core.strict,
-            user=lifecycle.user_id if auth else None,
-            auth_time=lifecycle.auth_time if auth else None,
-            deadline=binding.score if binding is not None else None,
-            binding=binding,
-            lock_token=self.lock_token,
-        )
-
-    def _binding(self, lifecycle: Lifecycle) -> UserBinding | None:
-        """Index a login under its user; re-authentication restarts the absolute deadline."""
-        user = lifecycle.user_id
-        if user is None:
-            return None
-        core = self._core
-        config = core.config
-        client = self._client
-        device = DeviceInfo(
-            user_agent=self._user_agent,
-            client_hash=core.keyring.fingerprint("client:" + client) if client else None,
-        )
-        return UserBinding(
-            user_key=KeyRing.user_key(user, self._tenant),
-            stamp=self.now,
-            score=self.now + config.absolute_timeout_ms,
-            device=encode_device(device),
-            max_sessions=config.max_sessions_per_user,
-            evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
-        )
-
-    def _outgoing(
-        self, delta: Delta, auth: Lifecycle | None, deadline: int | None
-    ) -> tuple[Mapping[str, bytes], Mapping[str, bytes | None]]:
-        """An update's attributes and expected bytes as the store holds them (sealed at rest).
-
-        ``deadline``: the new absolute deadline a re-authentication sets, if any.
-        """
-        at_rest = self._core.at_rest
-        stored = self._stored
-        if at_rest is None or stored is None:
-            return delta.attributes, delta.expected
-        attributes = at_rest.seal(self._key, delta.attributes)
-        if auth is not None:
-            meta = stored.meta
-            attributes.update(
-                at_rest.meta(
-                    self._key,
-                    user=auth.user_id,
-                    auth_time=auth.auth_time,
-                    created=meta.created,
-                    deadline=meta.deadline if deadline is None else deadline,
-                )
-            )
-        boxes = stored.attributes  # compare-and-set against the sealed bytes that were read
-        expected = {k: None if v is None else boxes.get(k) for k, v in delta.expected.items()}
-        return attributes, expected
-
-    def _check_size(self, size: int) -> None:
-        if size > self._core.config.max_size:
-            raise SessionTooLargeError(size, self._core.config.max_size)
-
-    def _create_op(self) -> Create:
-        config = self._core.config
-        keyring = self._core.keyring
-        lifecycle = self._lifecycle
-        delta = self._delta
-        assert lifecycle is not None
-        assert delta is not None
-        premint = self._premint
-        # A pre-session CSRF token names the ID to create (not after a login: new ID).
-        reuse = premint is not None and self._attempts == 0 and not lifecycle.auth_changed
-        token = self._new_token = premint if reuse and premint is not None else mint_token()
-        self._attempts += 1
-        key = keyring.storage_key(token.selector, 0, self._tenant)
-        deadline = self.now + config.absolute_timeout_ms
-        attributes: Mapping[str, bytes] = delta.attributes
-        at_rest = self._core.at_rest
-        if at_rest is not None:
-            attributes = at_rest.seal(key, delta.attributes)
-            attributes.update(
-                at_rest.meta(
-                    key,
-                    user=lifecycle.user_id,
-                    auth_time=lifecycle.auth_time,
-                    created=self.now,
-                    deadline=deadline,
-                )
-            )
-        return Create(
-            key=key,
-            digest=keyring.validator_digest(token.validator),
-            nonce=secrets.token_bytes(_NONCE_BYTES),
-            now=self.now,
-            idle=config.idle_timeout_ms,
-            deadline=deadline,
-            attributes=attributes,
-            user=lifecycle.user_id,
-            auth_time=lifecycle.auth_time,
-            binding=self._binding(lifecycle) if lifecycle.auth_changed else None,
-        )
-
-    def _destroyed(self) -> None:
-        stored = self._stored
-        assert stored is not None
-        self._clear_cookie = True
-        self._event(EventName.DESTROYED, user=stored.meta.user)
-        session, lifecycle = self._session, self._lifecycle
-        assert session is not None
-        assert lifecycle is not None
-        self._plan_write(session, lifecycle)  # a new session, if the handler wrote after logout
-
-    def _created(self, result: CommitResult) -> None:
-        token = self._new_token
-        assert token is not None
-        status = result.status
-        if status is CommitStatus.OK:
-            self._token = token
-            self._set_cookie = (token, self.now + self._core.config.absolute_timeout_ms)
-            self._clear_cookie = False
-            user = self._lifecycle.user_id if self._lifecycle is not None else None
-            self._event(EventName.CREATED, user=user)
-            self._report_evictions(result, user)
-            return
-        if status is CommitStatus.LIMIT:
-            self._refuse_limit()
-        if self._attempts >= _CREATE_ATTEMPTS:
-            msg = "could not allocate a fresh session key (store reports every key as taken)"
-            raise StoreError(msg)
-        self._op = self._create_op()  # the key is taken: retry with a fresh ID
-
-    def _updated(self, result: CommitResult) -> None:
-        status = result.status
-        lifecycle = self._lifecycle
-        assert lifecycle is not None
-        if result.conflicts:
-            self._event(EventName.CONFLICT, fields=list(result.conflicts), applied=status.value)
-        if status is CommitStatus.OK:
-            if lifecycle.rotate:
-                token, stored = self._new_token, self._stored
-                assert token is not None
-                assert stored is not None
-                self._token = token
-                self._set_cookie = (token, self._new_deadline or stored.meta.deadline)
-                self._event(EventName.ROTATED, user=lifecycle.user_id)
-            self._report_evictions(result, lifecycle.user_id)
-            return
-        if status is CommitStatus.CONFLICT:
-            raise StoreConflictError(result.conflicts)
-        if status is CommitStatus.LIMIT:
-            self._refuse_limit()
-        if status is CommitStatus.LOCK_LOST:
-            msg = "the session lock expired before the commit; nothing was written"
-            raise LockLostError(msg)
-        # GONE: destroyed or expired meanwhile — never resurrect it; the cookie is dead.
-        # ROTATED: another request rotated the ID; its response carries the new cookie.
-        self._clear_cookie = status is CommitStatus.GONE
-        self._event(EventName.COMMIT_REFUSED, reason=status.value)
-
-    def _report_evictions(self, result: CommitResult, user: str | None) -> None:
-        keyring = self._core.keyring
-        for key in result.evicted:
-            self._event(EventName.EVICTED, user=user, ref=keyring.session_ref(key))
-
-    def _refuse_limit(self) -> None:
-        limit = self._core.config.max_sessions_per_user
-        self._event(EventName.COMMIT_REFUSED, reason="session limit")
-        raise SessionLimitError(limit or 0)
-
-    # ------------------------------------------------------------------ helpers
-    def _event(self, name: EventName, user: str | None = None, **detail: Any) -> None:
-        token = self._token
-        fingerprint = self._core.keyring.fingerprint(token.selector) if token is not None else None
-        if self._client is not None and name in _CLIENT_EVENTS:
-            detail["client"] = self._client  # for brute-force detection and rate limits (R26)
-        self._events.append(SessionEvent(name, self.now, fingerprint, user, detail))

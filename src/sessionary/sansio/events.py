@@ -47,6 +47,13 @@ class EventName(str, enum.Enum):
     CLOCK_SKEW = "clock_skew"
     """A record was stamped further in this node's future than ``clock_skew_tolerance``:
     this node's clock lags (``detail["behind_ms"]``). Check NTP."""
+    CORRUPT_RECORD = "corrupt_record"
+    """Alert: the store held a record that failed authentication, did not decode, or is not a
+    session (``detail["reason"]``). It was treated as anonymous and deleted: someone or
+    something wrote to the session store besides sessionary."""
+    ROTATION_JOINED = "rotation_joined"
+    """A write raced a rotation of its session by another request of the same user; it was
+    carried over to the rotated record (whose new cookie the other response carries)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sessionary.sansio.cycle import ResponseUpdate
+from sessionary.sansio.response import ResponseUpdate
 
 __all__ = [
     "HeaderChanges",
@@ -55,6 +55,10 @@ class HeaderChanges:
 
     def __bool__(self) -> bool:
         return bool(self.replace or self.append)
+
+    def __repr__(self) -> str:
+        # Header names only: the values carry the session ID or the sealed cookie (R79).
+        return f"HeaderChanges(replace={list(self.replace)}, append={[n for n, _ in self.append]})"
 
 
 def header_changes(update: ResponseUpdate, existing_vary: str | None) -> HeaderChanges:

@@ -5,10 +5,13 @@ two purposes:
 
 * ``lookup``      — names the store record: ``BLAKE2b-128(key=k_lookup, selector)``
 * ``validator``   — the stored proof: ``BLAKE2b-128(key=k_validator, validator)``
-* ``fingerprint`` — a short keyed hash of an ID for logs and events (first secret only)
+* ``fingerprint`` — a short keyed hash for logs, events and the login's client address
+  (made with the first secret, recognised under every secret: :meth:`KeyRing.fingerprint_matches`)
 * ``cookie-seal`` — AES-256-GCM key of the sealed cookie store (:mod:`sessionary.sansio.sealed`)
 * ``at-rest``     — AES-256-GCM key for attribute values encrypted at rest
 * ``csrf``        — HMAC key of CSRF tokens (:mod:`sessionary.sansio.csrf`)
+* ``record``      — keyed BLAKE2b MAC of stored records (:mod:`sessionary.sansio.record_auth`)
+* ``presession``  — tag of pre-session IDs (:mod:`sessionary.sansio.presession`)
 
 Each purpose has its own HKDF ``info`` string, so keys of different purposes are
 independent even though they come from one secret.
@@ -19,6 +22,10 @@ start-up.
 
 The first secret serves new sessions; older secrets still find and verify sessions created
 under them until those expire (keep a retired secret in the ring for one absolute timeout).
+Nothing a user or an application keeps depends on which secret comes first: a session's
+device ``ref`` is a plain (unkeyed) hash of its storage key, and a client hash recorded at
+login is recognised under every secret of the ring, so rotating ``[A]`` to ``[B, A]``
+changes no ref and breaks no client binding.
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ PURPOSES: dict[str, bytes] = {
     "cookie-seal": b"sessionary cookie-seal aes-256-gcm",
     "at-rest": b"sessionary at-rest aes-256-gcm",
     "csrf": b"sessionary csrf hmac-sha256",
+    "record": b"sessionary record-mac blake2b",
+    "presession": b"sessionary presession-tag blake2b",
 }
 """Purposes served by :meth:`KeyRing.subkeys`, with their HKDF ``info`` strings."""
 
@@ -57,6 +66,11 @@ def hkdf_sha256(secret: bytes, info: bytes, length: int = 32, salt: bytes = _SAL
     return okm[:length]
 
 
+def _label(data: bytes | str, key: bytes) -> str:
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    return blake2b(raw, key=key, digest_size=8).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class _Generation:
     lookup: bytes
@@ -66,7 +80,7 @@ class _Generation:
 class KeyRing:
     """Purpose subkeys for an ordered list of secrets (newest first)."""
 
-    __slots__ = ("_fingerprint", "_generations", "_subkeys")
+    __slots__ = ("_fingerprints", "_generations", "_subkeys")
 
     def __init__(self, secrets: Sequence[bytes]) -> None:
         if not secrets:
@@ -79,7 +93,7 @@ class KeyRing:
             )
             for s in secrets
         )
-        self._fingerprint = hkdf_sha256(secrets[0], b"log-fingerprint")
+        self._fingerprints = tuple(hkdf_sha256(s, b"log-fingerprint") for s in secrets)
         self._subkeys = {
             purpose: tuple(hkdf_sha256(s, info) for s in secrets)
             for purpose, info in PURPOSES.items()
@@ -122,12 +136,31 @@ class KeyRing:
 
     def fingerprint(self, data: bytes | str) -> str:
         """A keyed, non-reversible 16-hex-digit label for logs, events and error messages."""
-        raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
-        return blake2b(raw, key=self._fingerprint, digest_size=8).hexdigest()
+        return _label(data, self._fingerprints[0])
 
-    def session_ref(self, storage_key: str) -> str:
-        """A handle naming a stored session in device lists (reveals nothing about its ID)."""
-        return self.fingerprint("ref:" + storage_key)
+    def fingerprint_matches(self, data: bytes | str, label: str | None) -> bool:
+        """Whether ``label`` is the :meth:`fingerprint` of ``data`` under any secret of the ring.
+
+        For labels that are stored and compared later (the client address hash recorded at
+        login): one made before a rotation of the ring still matches after it.
+        """
+        if label is None:
+            return False
+        found = False
+        for key in self._fingerprints:
+            found |= hmac.compare_digest(_label(data, key), label)
+        return found
+
+    @staticmethod
+    def session_ref(storage_key: str) -> str:
+        """A handle naming a stored session in device lists (reveals nothing about its ID).
+
+        An unkeyed hash of the storage key — itself a keyed hash of the selector — so it is
+        the same under every key ring: a ref listed before a rotation of ``secret_keys``
+        still names its session after it.
+        """
+        mac = blake2b(storage_key.encode("ascii"), digest_size=8, person=b"sessionary-ref")
+        return mac.hexdigest()
 
     @staticmethod
     def user_key(user_id: str, tenant: str = "") -> str:
@@ -147,6 +180,20 @@ class KeyRing:
             digest_size=DIGEST_BYTES,
             person=b"sessionary-user",
         )
+        return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+    @staticmethod
+    def cookie_key(sid: bytes, tenant: str = "") -> str:
+        """The revocation-store name of a sealed cookie session (its floor): 22 characters.
+
+        An unkeyed hash, like :meth:`user_key`: ``sid`` is random and travels only inside
+        the sealed cookie, so the name reveals nothing, and it is the same under every ring.
+        """
+        data = sid
+        if tenant:
+            raw = tenant.encode("ascii")
+            data = b"\x00tenant" + len(raw).to_bytes(1, "big") + raw + sid
+        mac = blake2b(data, digest_size=DIGEST_BYTES, person=b"sessionary-sid")
         return urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
     @staticmethod

@@ -1,12 +1,25 @@
 """Operations the core asks the I/O shell to perform, and the results it expects back.
 
-These dataclasses are the whole contract between the sans-IO core and a store: a store
-receives a storage key (a keyed hash, never the raw ID), encoded attribute bytes and
-metadata, and answers with a result. Times are integer milliseconds since the epoch,
-durations integer milliseconds.
+These are the whole contract between the sans-IO core and a store: a store receives a
+storage key (a keyed hash, never the raw ID), encoded attribute bytes and metadata, and
+answers with a result. Times are integer milliseconds since the epoch, durations integer
+milliseconds. Each operation has its own result type:
 
-They are value objects: treat them as immutable. (They are not ``frozen=True`` only because
-a frozen slotted dataclass costs three times as much to build, and a request builds several.)
+=======================  =====================================================
+operation                result
+=======================  =====================================================
+:class:`Load`            :class:`LoadResult`
+:class:`Create`          :class:`CommitResult`
+:class:`Update`          :class:`CommitResult`
+:class:`Destroy`         :class:`DestroyResult`
+:class:`Discard`         :class:`DiscardResult`
+``ReadCookieState``      ``CookieState`` (sealed cookies, :mod:`~sessionary.sansio.cookie_state`)
+``PinCookie``            :class:`PinResult`
+=======================  =====================================================
+
+Results are immutable (named tuples: as cheap to build as a tuple) and a store returns fresh
+ones; its attribute mappings are never changed after they are returned. Operations are
+value objects built by the core.
 """
 
 from __future__ import annotations
@@ -14,27 +27,33 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 
 __all__ = [
     "CommitResult",
     "CommitStatus",
     "Create",
     "Destroy",
+    "DestroyResult",
+    "Discard",
+    "DiscardResult",
     "ExpiredSession",
     "Load",
     "LoadResult",
     "LoadStatus",
     "Operation",
-    "ReadEpoch",
+    "PinResult",
     "RecordMeta",
+    "Result",
     "StoredSession",
     "Update",
     "UserBinding",
 ]
 
 
-@dataclass(slots=True)
-class RecordMeta:
+class RecordMeta(NamedTuple):
     """Server-side metadata of a stored session; never accepted from the client (R33)."""
 
     created: int
@@ -44,7 +63,7 @@ class RecordMeta:
     """Idle timeout of this session."""
     deadline: int
     """Absolute deadline."""
-    digest: bytes = field(repr=False)
+    digest: bytes
     """Keyed digest of the current validator."""
     version: int = 1
     user: str | None = None
@@ -53,20 +72,34 @@ class RecordMeta:
     """The user's index tag (:meth:`~sessionary.sansio.keys.KeyRing.user_key`), when logged in."""
     stamp: int | None = None
     """Revocation stamp: the session is revoked once its user's epoch reaches it."""
-    device: bytes | None = field(default=None, repr=False)
+    device: bytes | None = None
     """Encoded device information (:mod:`sessionary.sansio.users`), when recorded."""
+    seal: bytes = b""
+    """The record's MAC (:mod:`sessionary.sansio.record_auth`), kept by the store as is."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordMeta(created={self.created}, accessed={self.accessed}, idle={self.idle}, "
+            f"deadline={self.deadline}, version={self.version}, user={self.user!r}, "
+            f"auth_time={self.auth_time}, user_key={self.user_key!r}, stamp={self.stamp})"
+        )
 
 
-@dataclass(slots=True)
-class StoredSession:
+class StoredSession(NamedTuple):
     """A session record as a store returns it: encoded attributes plus metadata."""
 
-    attributes: Mapping[str, bytes] = field(repr=False)
+    attributes: Mapping[str, bytes]
     meta: RecordMeta
     touched: bool = False
     user_epoch: int | None = None
     """The user's current epoch (``revoke_user`` time), read with the record; ``None`` when
     the record has no user or the store has not read it."""
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredSession(attributes=<{len(self.attributes)} fields>, meta={self.meta!r}, "
+            f"touched={self.touched}, user_epoch={self.user_epoch})"
+        )
 
 
 class LoadStatus(enum.Enum):
@@ -81,11 +114,12 @@ class LoadStatus(enum.Enum):
     EXPIRED_ABSOLUTE = "expired_absolute"
     ENDED = "ended"
     """The session was ended by ``revoke_session`` or an eviction; ``reason`` says which."""
+    CORRUPT = "corrupt"
+    """Something that is not a session record sits under this key (``reason`` says what)."""
 
 
-@dataclass(slots=True)
-class LoadResult:
-    """What a store found; ``record`` is set only for ``FOUND``, ``reason`` for ``ENDED``."""
+class LoadResult(NamedTuple):
+    """What a store found: ``record`` only for ``FOUND``, ``reason`` for ``ENDED``/``CORRUPT``."""
 
     status: LoadStatus
     record: StoredSession | None = None
@@ -101,12 +135,12 @@ class UserBinding:
     sessions, refuse with LIMIT (policy ``reject_new``) or end the oldest ones with the
     reason ``"evicted"`` (policy ``evict_oldest``) and report their keys. It records
     ``stamp`` and ``device`` with the session and adds the session to the user's index,
-    scored by ``score`` (its absolute deadline).
+    where it stays until ``deadline`` (its absolute deadline).
     """
 
     user_key: str
     stamp: int
-    score: int
+    deadline: int
     device: bytes | None = field(default=None, repr=False)
     max_sessions: int | None = None
     evict_oldest: bool = False
@@ -117,10 +151,16 @@ class Load:
     """Read a session, verify its validator digest and expiry, and touch it when due.
 
     A store must, in one atomic step: return MISSING when there is no session record;
-    INVALID (touching nothing) when ``digest`` differs from the stored one; delete the
-    record and return EXPIRED_* when ``now`` has reached the absolute deadline or
-    ``accessed + min(idle, max_idle)``; otherwise, when ``now - accessed >= touch_after``,
-    set ``accessed = now`` and the time-to-live to :func:`sessionary.sansio.expiry.ttl_ms`.
+    CORRUPT when the key holds something that cannot be a session record (a value of
+    another type); INVALID (touching nothing) when ``digest`` differs from the stored one;
+    ENDED for a tombstone; delete the record and return EXPIRED_* when ``now`` has reached
+    the absolute deadline or ``accessed + min(idle, max_idle)``; otherwise, when
+    ``now - accessed >= touch_after``, set ``accessed = now`` and the time-to-live to
+    :func:`sessionary.sansio.expiry.ttl_ms` plus ``linger``.
+
+    ``linger``: how long past its expiry a record is kept (never served), so that a client
+    returning late learns *why* its session ended (``end_reason``). Every write sets the
+    time-to-live the same way.
     """
 
     key: str
@@ -128,6 +168,7 @@ class Load:
     now: int
     max_idle: int
     touch_after: int
+    linger: int = 0
 
 
 @dataclass(slots=True)
@@ -135,7 +176,8 @@ class Create:
     """Create a new session record; refuse (EXISTS) when the key is taken.
 
     Idempotent: when the key already holds a record written with this ``nonce``, the
-    result is OK (a retried request must not fail on its own earlier success).
+    result is OK (a retried request must not fail on its own earlier success). The record
+    starts at version 1 with ``seal`` as its MAC.
     """
 
     key: str
@@ -151,32 +193,39 @@ class Create:
     auth_time: int | None = None
     binding: UserBinding | None = None
     """Set by a login: index the new session under its user."""
+    seal: bytes = field(default=b"", repr=False)
+    """The MAC of the new record (:mod:`sessionary.sansio.record_auth`)."""
+    linger: int = 0
+    """Added to the time-to-live, as for :class:`Load`."""
 
 
 @dataclass(slots=True)
 class Update:
-    """Apply a delta to an existing session record, atomically and conditionally.
+    """Write a new state of an existing session record, atomically and conditionally.
 
-    A store must refuse with GONE when the record no longer exists or has expired (never
-    recreate it), with ROTATED when its digest is not ``expect_digest``, and — for each
-    name in ``expected`` whose stored bytes differ from the expected bytes (``None`` meaning
-    absent) — report the name as a conflict and, when ``strict``, refuse with CONFLICT.
+    A store must refuse with GONE when the record no longer exists, is a tombstone or has
+    expired (never recreate it); answer OK without writing when the record was last written
+    with this ``nonce`` (an idempotent retry); refuse with LOCK_LOST when ``lock_token`` is
+    set and no longer holds the session's lock; and refuse with STALE, returning the
+    record as it is now in ``current``, when its version is not ``expect_version`` (another
+    request wrote it since this one read it: the core merges and retries).
+
     Otherwise it deletes ``delete``, writes ``attributes`` and the given metadata, sets the
-    digest to ``digest`` (a rotation when it differs), sets ``accessed`` to
-    ``max(accessed, now)``, bumps the version, and sets the TTL from that access time
-    (so a slower concurrent request never shortens it). Idempotent per ``nonce``.
+    digest to ``digest`` (a rotation when it differs), the version to ``expect_version + 1``
+    and the MAC to ``seal``, sets ``accessed`` to ``max(accessed, now)`` and the TTL from
+    that access time (so a slower concurrent request never shortens it), plus ``linger``.
     """
 
     key: str
-    expect_digest: bytes = field(repr=False)
+    expect_version: int
     digest: bytes = field(repr=False)
     nonce: bytes = field(repr=False)
     now: int
     max_idle: int
     attributes: Mapping[str, bytes] = field(repr=False)
     delete: tuple[str, ...] = ()
-    expected: Mapping[str, bytes | None] = field(default_factory=dict, repr=False)
-    strict: bool = False
+    seal: bytes = field(default=b"", repr=False)
+    """The MAC of the record as it will be after this write."""
     user: str | None = None
     """New user ID, or ``None`` to leave it unchanged."""
     auth_time: int | None = None
@@ -186,6 +235,8 @@ class Update:
     """Set by a login: index the session under its user."""
     lock_token: bytes | None = field(default=None, repr=False)
     """The fenced lock token this request holds; refuse with LOCK_LOST unless it still does."""
+    linger: int = 0
+    """Added to the time-to-live, as for :class:`Load`."""
 
 
 @dataclass(slots=True)
@@ -200,16 +251,26 @@ class Destroy:
     user_key: str | None = None
 
 
+@dataclass(slots=True)
+class Discard:
+    """Delete whatever is stored under ``key``, unconditionally.
+
+    The core asks it for a record it found corrupt or forged (it failed authentication, a
+    value did not decode, or the key holds another type): such a record is never served and
+    never kept. ``True`` when something was deleted.
+    """
+
+    key: str
+
+
 class CommitStatus(enum.Enum):
     """Outcome of a :class:`Create` or :class:`Update`."""
 
     OK = "ok"
     GONE = "gone"
     """The record was destroyed or expired meanwhile; nothing was written."""
-    ROTATED = "rotated"
-    """The ID was rotated by a concurrent request; nothing was written."""
-    CONFLICT = "conflict"
-    """Strict mode: fields read and written by this request changed; nothing was written."""
+    STALE = "stale"
+    """Update: the record changed since it was read; nothing was written, ``current`` holds it."""
     EXISTS = "exists"
     """Create: the key is taken; nothing was written."""
     LIMIT = "limit"
@@ -218,16 +279,35 @@ class CommitStatus(enum.Enum):
     """The request's lock expired or was taken over; nothing was written."""
 
 
-@dataclass(slots=True)
-class CommitResult:
-    """Outcome of a write; ``conflicts`` names the fields that changed underneath.
+class CommitResult(NamedTuple):
+    """Outcome of a :class:`Create` or :class:`Update`.
 
-    ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``).
+    ``evicted`` lists the storage keys of sessions a login ended (policy ``evict_oldest``);
+    ``current`` is the record as it is now, for STALE.
     """
 
     status: CommitStatus
-    conflicts: tuple[str, ...] = ()
     evicted: tuple[str, ...] = ()
+    current: StoredSession | None = None
+
+
+class DestroyResult(NamedTuple):
+    """Outcome of a :class:`Destroy`."""
+
+    deleted: bool
+    """``False`` when nothing matched (already gone, or another validator)."""
+
+
+class DiscardResult(NamedTuple):
+    """Outcome of a :class:`Discard`."""
+
+    deleted: bool
+
+
+class PinResult(NamedTuple):
+    """Outcome of a ``PinCookie``: the floor the store now holds."""
+
+    floor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,17 +320,8 @@ class ExpiredSession:
     """``EXPIRED_IDLE`` or ``EXPIRED_ABSOLUTE``."""
 
 
-@dataclass(slots=True)
-class ReadEpoch:
-    """Read a user's epoch (the time of their last ``revoke_user``), or ``None``.
+Operation = Load | Create | Update | Destroy | Discard | ReadCookieState | PinCookie
+"""Everything the core may ask the shell to perform."""
 
-    Asked only by sealed cookie sessions whose :class:`~sessionary.CookieStore` has a
-    revocation store: the one server-side check that lets "log out everywhere" end them.
-    Not a store :data:`Operation`: the shell asks the revocation store through
-    ``cycle.epoch_request()`` / ``cycle.send_epoch()``.
-    """
-
-    user_key: str
-
-
-Operation = Load | Create | Update | Destroy
+Result = LoadResult | CommitResult | DestroyResult | DiscardResult | CookieState | PinResult
+"""Everything the shell may answer with (the type of the operation's own result)."""

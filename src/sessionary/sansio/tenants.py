@@ -10,7 +10,7 @@ The tenant is bound, length-prefixed, into:
 * the storage key of every session (``KeyRing.storage_key(..., tenant=...)``): the same ID
   presented under another tenant names another record, so a session created under tenant A
   is anonymous under tenant B;
-* the AAD of the sealed cookie store (:func:`~sessionary.sansio.sealed_cycle.cookie_aad`);
+* the AAD of the sealed cookie store (:func:`~sessionary.sansio.sealed_flow.cookie_aad`);
 * values encrypted at rest, through their storage key.
 
 Length-prefixing makes the joining collision-free: tenant ``a`` with selector ``b:c`` and

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sessionary._async.memory import AsyncMemoryStore
 from sessionary._sync.memory import MemoryStore
 from sessionary.stores._redis_durability import ReplicaWait
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
@@ -31,13 +31,13 @@ __all__ = [
     "AsyncMemoryStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
-    "AsyncStore",
+    "AsyncSessionStore",
     "CookieStore",
     "MemoryStore",
     "RedisEventStream",
     "RedisStore",
     "ReplicaWait",
-    "Store",
+    "SessionStore",
 ]
 
 _LAZY = {

@@ -5,9 +5,10 @@ bytes per session)::
 
     <prefix>:s:{<storage key>}   HASH
         <name>     enveloped attribute value (the field is the UTF-8 attribute name)
-        \xffm      packed metadata, 57 bytes (below):
+        \xffm      packed metadata, 73 bytes (below):
                    format(1) created(6) accessed(6) idle(4) deadline(6) digest(16)
-                   nonce(8) version(4) auth_time(6), big-endian, times in ms
+                   nonce(8) version(4) auth_time(6) seal(16), big-endian, times in ms;
+                   ``seal`` is the record's MAC (:mod:`sessionary.sansio.record_auth`)
         \xffu      user ID (authenticated sessions only)
         \xffh      the user's index tag: its index ``<prefix>:u:{<tag>}`` and epoch
                    ``<prefix>:u:{<tag>}:ep`` (authenticated sessions only)
@@ -17,7 +18,8 @@ bytes per session)::
 
 Metadata fields start with byte 0xFF, which never begins a UTF-8 string, so no attribute
 name can collide with them and no other application's hash parses as a session (R41): a
-record is a session only if ``\xffm`` holds a 57-byte format-1 header.
+record is a session only if ``\xffm`` holds a 73-byte format-2 header. A key of another type
+under a session's name loads as corrupt (never an error).
 
 Each script touches exactly one key, so every hot-path call is Cluster-safe; the hash tag
 ``{…}`` is a keyed hash computed by the core, never client input (R44). Timestamps are
@@ -54,6 +56,7 @@ __all__ = [
     "ALL_SCRIPTS",
     "CREATE_SCRIPT",
     "DESTROY_SCRIPT",
+    "DISCARD_SCRIPT",
     "LOAD_SCRIPT",
     "META_FIELD",
     "UPDATE_SCRIPT",
@@ -73,8 +76,8 @@ USER_KEY_FIELD = b"\xffh"
 STAMP_FIELD = b"\xffe"
 DEVICE_FIELD = b"\xffd"
 ENDED_FIELD = b"\xffx"
-META_FORMAT = 1
-META_SIZE = 57
+META_FORMAT = 2
+META_SIZE = 73
 NONCE_BYTES = 8
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -89,10 +92,11 @@ def pack_meta(
     nonce: bytes,
     version: int,
     auth_time: int | None,
+    seal: bytes,
 ) -> bytes:
-    """The 57-byte metadata header (the Lua scripts read it with ``struct.unpack``)."""
-    if len(digest) != 16 or len(nonce) != NONCE_BYTES:
-        msg = "digest must be 16 bytes and nonce 8 bytes"
+    """The 73-byte metadata header (the Lua scripts read it with ``struct.unpack``)."""
+    if len(digest) != 16 or len(nonce) != NONCE_BYTES or len(seal) != 16:
+        msg = "digest and seal must be 16 bytes and nonce 8 bytes"
         raise ValueError(msg)
     return b"".join(
         (
@@ -105,12 +109,13 @@ def pack_meta(
             nonce,
             version.to_bytes(4, "big"),
             (auth_time or 0).to_bytes(6, "big"),
+            seal,
         )
     )
 
 
 def unpack_meta(data: bytes, user: str | None) -> RecordMeta | None:
-    """Parse a metadata header; ``None`` when it is not a format-1 header."""
+    """Parse a metadata header; ``None`` when it is not a format-2 header."""
     if len(data) != META_SIZE or data[0] != META_FORMAT:
         return None
     auth_time = int.from_bytes(data[51:57], "big")
@@ -123,6 +128,7 @@ def unpack_meta(data: bytes, user: str | None) -> RecordMeta | None:
         version=int.from_bytes(data[47:51], "big"),
         user=user,
         auth_time=auth_time or None,
+        seal=data[57:73],
     )
 
 
@@ -146,20 +152,20 @@ class Script:
 
 
 LUA_COMMON = """
-local META = '>BI6I6I4I6c16c8I4I6'  -- see pack_meta()
+local META = '>BI6I6I4I6c16c8I4I6c16'  -- see pack_meta()
 local META_FIELD = string.char(255) .. 'm'
 local TAG_FIELD = string.char(255) .. 'h'
 local ENDED_FIELD = string.char(255) .. 'x'
 local function unpack_meta(m)
-  if m == false or m == nil or #m ~= 57 or string.byte(m, 1) ~= 1 then return nil end
-  local _, created, accessed, idle, deadline, digest, nonce, version, auth =
+  if m == false or m == nil or #m ~= 73 or string.byte(m, 1) ~= 2 then return nil end
+  local _, created, accessed, idle, deadline, digest, nonce, version, auth, seal =
     struct.unpack(META, m)
   return {created = created, accessed = accessed, idle = idle, deadline = deadline,
-          digest = digest, nonce = nonce, version = version, auth = auth}
+          digest = digest, nonce = nonce, version = version, auth = auth, seal = seal}
 end
 local function pack_meta(t)
-  return struct.pack(META, 1, t.created, t.accessed, t.idle, t.deadline, t.digest, t.nonce,
-                     t.version, t.auth)
+  return struct.pack(META, 2, t.created, t.accessed, t.idle, t.deadline, t.digest, t.nonce,
+                     t.version, t.auth, t.seal)
 end
 local function hset_range(key, first, last)
   -- HSET ARGV[first..last] in batches (unpack is limited by the Lua C stack).
@@ -170,19 +176,24 @@ local function hset_range(key, first, last)
     i = j + 1
   end
 end
+local function expire_at(key, now, until_ms, linger)
+  -- The TTL: until the session's expiry, plus the time an expired record lingers.
+  redis.call('PEXPIRE', key, math.max(1, until_ms - now) + linger)
+end
 """
 
 LOAD_SCRIPT = Script.of(
     "load",
     LUA_COMMON
     + """
--- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after, epoch key prefix or ''
+-- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after, linger, epoch key prefix or ''
 -- Reply: {0} missing | {2} invalid | {3} expired idle | {4} expired absolute
---        {5, reason} ended (tombstone)
+--        {5, reason} ended (tombstone) | {6, reason} not a session record (another type)
 --        {1, touched, {field, value, ...}, user epoch or false}
 -- With an epoch key prefix (not on Cluster) the user's epoch is read here, by name from
 -- the record: <prefix><tag>}:ep. On Cluster the store reads it in a second step.
-local data = redis.call('HGETALL', KEYS[1])
+local data = redis.pcall('HGETALL', KEYS[1])
+if type(data) == 'table' and data.err then return {6, 'not a hash'} end
 if #data == 0 then return {0} end
 local at, tag, ended = nil, nil, nil
 for i = 1, #data, 2 do
@@ -210,11 +221,11 @@ if now - m.accessed >= tonumber(ARGV[4]) then
   m.accessed = now
   data[at] = pack_meta(m)
   redis.call('HSET', KEYS[1], META_FIELD, data[at])
-  redis.call('PEXPIRE', KEYS[1], math.max(1, math.min(now + idle, m.deadline) - now))
+  expire_at(KEYS[1], now, math.min(now + idle, m.deadline), tonumber(ARGV[5]))
   touched = 1
 end
 local epoch = false
-if tag and ARGV[5] ~= '' then epoch = redis.call('GET', ARGV[5] .. tag .. '}:ep') end
+if tag and ARGV[6] ~= '' then epoch = redis.call('GET', ARGV[6] .. tag .. '}:ep') end
 return {1, touched, data, epoch}
 """,
 )
@@ -223,17 +234,16 @@ CREATE_SCRIPT = Script.of(
     "create",
     LUA_COMMON
     + """
--- KEYS[1] session hash; ARGV: nonce, now, idle, deadline, field, value, ...
+-- KEYS[1] session hash; ARGV: nonce, now, idle, deadline, linger, field, value, ...
 -- (the fields include the packed metadata). Reply: {'OK'} | {'EXISTS'}
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  local m = unpack_meta(redis.call('HGET', KEYS[1], META_FIELD))
+  local m = unpack_meta(redis.pcall('HGET', KEYS[1], META_FIELD))
   if m and m.nonce == ARGV[1] then return {'OK'} end
   return {'EXISTS'}
 end
-hset_range(KEYS[1], 5, #ARGV)
+hset_range(KEYS[1], 6, #ARGV)
 local now = tonumber(ARGV[2])
-redis.call('PEXPIRE', KEYS[1],
-  math.max(1, math.min(now + tonumber(ARGV[3]), tonumber(ARGV[4])) - now))
+expire_at(KEYS[1], now, math.min(now + tonumber(ARGV[3]), tonumber(ARGV[4])), tonumber(ARGV[5]))
 return {'OK'}
 """,
 )
@@ -243,39 +253,26 @@ UPDATE_SCRIPT = Script.of(
     LUA_COMMON
     + """
 -- KEYS[1] session hash, KEYS[2] its lock (same slot)
--- ARGV: 1 expect_digest, 2 nonce, 3 now, 4 max_idle, 5 strict ('1'/'0'), 6 new deadline or '',
---       7 new digest, 8 auth time or '', 9 n_expected, 10 n_delete,
---       then n_expected triples (field, '1'|'0' present, value), n_delete field names,
---       11 lock token or '', then n_expected triples (field, '1'|'0' present, value),
---       n_delete field names, then field/value pairs to set
--- Reply: {'OK', {conflicts}} | {'GONE'} | {'ROTATED'} | {'CONFLICT', {conflicts}}
---        | {'LOCK_LOST'}
+-- ARGV: 1 nonce, 2 now, 3 max_idle, 4 expected version, 5 new digest, 6 new seal,
+--       7 new deadline or '', 8 auth time or '', 9 lock token or '', 10 linger,
+--       11 n_delete, then n_delete field names, then field/value pairs to set
+-- Reply: {'OK'} | {'GONE'} | {'LOCK_LOST'} | {'STALE', {field, value, ...}}
+-- The core computed the record's MAC over the version it read: any other version is
+-- STALE, answered with the record as it is now so the core can merge and retry.
 local key = KEYS[1]
-local m = unpack_meta(redis.call('HGET', key, META_FIELD))
+local m = unpack_meta(redis.pcall('HGET', key, META_FIELD))
 if not m or redis.call('HEXISTS', key, ENDED_FIELD) == 1 then return {'GONE'} end
-if m.nonce == ARGV[2] then return {'OK', {}} end
-if m.digest ~= ARGV[1] then return {'ROTATED'} end
-if ARGV[11] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[11] then return {'LOCK_LOST'} end
-local now = tonumber(ARGV[3])
-local idle = math.min(m.idle, tonumber(ARGV[4]))
+if m.nonce == ARGV[1] then return {'OK'} end
+if ARGV[9] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[9] then return {'LOCK_LOST'} end
+local now = tonumber(ARGV[2])
+local idle = math.min(m.idle, tonumber(ARGV[3]))
 if now >= m.deadline or now >= m.accessed + idle then
   redis.call('DEL', key)
   return {'GONE'}
 end
-local n_exp = tonumber(ARGV[9])
-local n_del = tonumber(ARGV[10])
-local conflicts = {}
+if m.version ~= tonumber(ARGV[4]) then return {'STALE', redis.call('HGETALL', key)} end
+local n_del = tonumber(ARGV[11])
 local i = 12
-for _ = 1, n_exp do
-  local current = redis.call('HGET', key, ARGV[i])
-  if ARGV[i + 1] == '1' then
-    if current ~= ARGV[i + 2] then conflicts[#conflicts + 1] = ARGV[i] end
-  elseif current ~= false then
-    conflicts[#conflicts + 1] = ARGV[i]
-  end
-  i = i + 3
-end
-if #conflicts > 0 and ARGV[5] == '1' then return {'CONFLICT', conflicts} end
 if n_del > 0 then
   local j = i
   while j < i + n_del do
@@ -286,14 +283,15 @@ if n_del > 0 then
 end
 hset_range(key, i + n_del, #ARGV)
 if now > m.accessed then m.accessed = now end
-if ARGV[6] ~= '' then m.deadline = tonumber(ARGV[6]) end
+if ARGV[7] ~= '' then m.deadline = tonumber(ARGV[7]) end
 if ARGV[8] ~= '' then m.auth = tonumber(ARGV[8]) end
-m.digest = ARGV[7]
-m.nonce = ARGV[2]
+m.digest = ARGV[5]
+m.seal = ARGV[6]
+m.nonce = ARGV[1]
 m.version = m.version + 1
 redis.call('HSET', key, META_FIELD, pack_meta(m))
-redis.call('PEXPIRE', key, math.max(1, math.min(m.accessed + idle, m.deadline) - now))
-return {'OK', conflicts}
+expire_at(key, now, math.min(m.accessed + idle, m.deadline), tonumber(ARGV[10]))
+return {'OK'}
 """,
 )
 
@@ -302,14 +300,22 @@ DESTROY_SCRIPT = Script.of(
     LUA_COMMON
     + """
 -- KEYS[1] session hash; ARGV: digest. Reply: 1 deleted | 0 absent or not ours
-local m = unpack_meta(redis.call('HGET', KEYS[1], META_FIELD))
+local m = unpack_meta(redis.pcall('HGET', KEYS[1], META_FIELD))
 if not m or m.digest ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
 """,
 )
 
-ALL_SCRIPTS = (LOAD_SCRIPT, CREATE_SCRIPT, UPDATE_SCRIPT, DESTROY_SCRIPT)
+DISCARD_SCRIPT = Script.of(
+    "discard",
+    """
+-- KEYS[1] session hash the core found corrupt or forged. Reply: 1 deleted | 0 absent
+return redis.call('DEL', KEYS[1])
+""",
+)
+
+ALL_SCRIPTS = (LOAD_SCRIPT, CREATE_SCRIPT, UPDATE_SCRIPT, DESTROY_SCRIPT, DISCARD_SCRIPT)
 
 
 def client_decodes_responses(client: object) -> bool:
@@ -397,8 +403,8 @@ class RedisLayout:
     # ------------------------------------------------------------------ arguments
     @staticmethod
     def load_args(op: Load) -> list[bytes | str | int]:
-        """``ARGV`` for :data:`LOAD_SCRIPT`."""
-        return [op.digest, op.now, op.max_idle, op.touch_after]
+        """``ARGV`` for :data:`LOAD_SCRIPT` (but the epoch key prefix the store appends)."""
+        return [op.digest, op.now, op.max_idle, op.touch_after, op.linger]
 
     @staticmethod
     def create_args(op: Create) -> list[bytes | str | int]:
@@ -412,8 +418,17 @@ class RedisLayout:
             nonce=op.nonce,
             version=1,
             auth_time=op.auth_time,
+            seal=op.seal,
         )
-        args: list[bytes | str | int] = [op.nonce, op.now, op.idle, op.deadline, META_FIELD, meta]
+        args: list[bytes | str | int] = [
+            op.nonce,
+            op.now,
+            op.idle,
+            op.deadline,
+            op.linger,
+            META_FIELD,
+            meta,
+        ]
         if op.user is not None:
             args += [USER_FIELD, op.user.encode()]
         if op.binding is not None:
@@ -426,23 +441,18 @@ class RedisLayout:
     def update_args(op: Update) -> list[bytes | str | int]:
         """``ARGV`` for :data:`UPDATE_SCRIPT`."""
         args: list[bytes | str | int] = [
-            op.expect_digest,
             op.nonce,
             op.now,
             op.max_idle,
-            b"1" if op.strict else b"0",
-            b"" if op.deadline is None else op.deadline,
+            op.expect_version,
             op.digest,
+            op.seal,
+            b"" if op.deadline is None else op.deadline,
             b"" if op.auth_time is None else op.auth_time,
-            len(op.expected),
-            len(op.delete),
             op.lock_token or b"",
+            op.linger,
+            len(op.delete),
         ]
-        for name, value in op.expected.items():
-            if value is None:
-                args += [_field(name), b"0", b""]
-            else:
-                args += [_field(name), b"1", value]
         args += [_field(name) for name in op.delete]
         if op.user is not None:
             args += [USER_FIELD, op.user.encode()]
@@ -469,8 +479,7 @@ _LOAD_STATUS = {
 _COMMIT_STATUS = {
     b"OK": CommitStatus.OK,
     b"GONE": CommitStatus.GONE,
-    b"ROTATED": CommitStatus.ROTATED,
-    b"CONFLICT": CommitStatus.CONFLICT,
+    b"STALE": CommitStatus.STALE,
     b"EXISTS": CommitStatus.EXISTS,
     b"LOCK_LOST": CommitStatus.LOCK_LOST,
 }
@@ -503,9 +512,11 @@ def meta_from_fields(special: Mapping[bytes, bytes | None]) -> RecordMeta | None
         return None
     tag, stamp = special.get(USER_KEY_FIELD), special.get(STAMP_FIELD)
     if tag is not None:
-        meta.user_key = tag.decode("ascii", "replace")
-        meta.stamp = int(stamp) if stamp is not None and stamp.isdigit() else None
-        meta.device = special.get(DEVICE_FIELD)
+        meta = meta._replace(
+            user_key=tag.decode("ascii", "replace"),
+            stamp=int(stamp) if stamp is not None and stamp.isdigit() else None,
+            device=special.get(DEVICE_FIELD),
+        )
     return meta
 
 
@@ -523,20 +534,24 @@ def parse_load_reply(reply: Any) -> LoadResult:
     code = int(reply[0])
     if code == 5:
         return LoadResult(LoadStatus.ENDED, reason=bytes(reply[1]).decode("ascii", "replace"))
+    if code == 6:
+        return LoadResult(LoadStatus.CORRUPT, reason=bytes(reply[1]).decode("ascii", "replace"))
     if code != 1:
         return LoadResult(_LOAD_STATUS.get(code, LoadStatus.MISSING))
     stored = parse_hash(reply[2], touched=bool(reply[1]))
     if stored is None:
         return _MISSING
     if len(reply) > 3:
-        stored.user_epoch = _int_or_none(reply[3])
+        stored = stored._replace(user_epoch=_int_or_none(reply[3]))
     return LoadResult(LoadStatus.FOUND, stored)
 
 
 def parse_commit_reply(reply: Any) -> CommitResult:
     """Interpret the reply of :data:`CREATE_SCRIPT` or :data:`UPDATE_SCRIPT`."""
     status = _COMMIT_STATUS[bytes(reply[0])]
-    if len(reply) > 1 and reply[1]:
-        names = tuple(bytes(n).decode("utf-8", "surrogatepass") for n in reply[1])
-        return CommitResult(status, names)
+    if status is CommitStatus.STALE:
+        current = parse_hash(reply[1]) if len(reply) > 1 else None
+        if current is None:  # expired and freed meanwhile, or no longer a session
+            return CommitResult(CommitStatus.GONE)
+        return CommitResult(status, current=current)
     return CommitResult(status)

@@ -1,7 +1,8 @@
 """Lua scripts for users, locks and the expiry sweeper, shared by the sync and async stores.
 
 Each script touches the keys of one hash slot only: a session hash with its lock, or a
-user's index with its epoch, or one bucket of the expiry schedule with its info hash. Work
+user's index with its epoch, or one bucket of the expiry schedule with its info hash, or a
+sealed cookie session's floor. Work
 spanning slots (revoking every session of a user, listing devices, sweeping) is done by
 the store as a sequence of such idempotent single-slot steps, grouped per node by
 redis-py's pipelines (ARCHITECTURE.md §4, issue 4).
@@ -28,13 +29,16 @@ from sessionary.stores._redis_common import (
 __all__ = [
     "CLAIM_SCRIPT",
     "END_SCRIPT",
+    "EXPIRED_SCRIPT",
     "INDEX_ADD_SCRIPT",
+    "PIN_COOKIE_SCRIPT",
     "RELEASE_LOCK_SCRIPT",
     "RENEW_LOCK_SCRIPT",
     "RESTAMP_SCRIPT",
     "REVOKE_SCRIPT",
     "SESSION_META_FIELDS",
     "USER_SCRIPTS",
+    "cookie_floor_key",
     "due_bucket",
     "expired_from_claim",
     "parse_session_meta",
@@ -53,6 +57,25 @@ if redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], META_FIELD, m, TAG_FIELD, ARGV[1], ENDED_FIELD, ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+""",
+)
+
+EXPIRED_SCRIPT = Script.of(
+    "expired",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash; ARGV: reason (expired_idle | expired_absolute). Reply: 1 | 0
+-- The sweeper empties an expired session into a tombstone (metadata, tag and reason) that
+-- keeps its TTL, so a client returning late still learns why it was signed out.
+local m = redis.pcall('HGET', KEYS[1], META_FIELD)
+if not unpack_meta(m) or redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
+local tag = redis.call('HGET', KEYS[1], TAG_FIELD)
+local ttl = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], META_FIELD, m, ENDED_FIELD, ARGV[1])
+if tag then redis.call('HSET', KEYS[1], TAG_FIELD, tag) end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """,
@@ -113,6 +136,20 @@ return 1
 """,
 )
 
+LOCK_SCRIPT = Script.of(
+    "lock",
+    LUA_COMMON
+    + """
+-- KEYS[1] session hash, KEYS[2] its lock (same slot); ARGV: digest, token, lease ms
+-- Reply: 1 taken | 0 busy | -1 no session with this validator (nothing to lock: a stale or
+-- stolen ID must never hold the lock of the session it no longer names)
+local m = unpack_meta(redis.pcall('HGET', KEYS[1], META_FIELD))
+if not m or m.digest ~= ARGV[1] then return -1 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 1 end
+return 0
+""",
+)
+
 RELEASE_LOCK_SCRIPT = Script.of(
     "release_lock",
     """
@@ -146,11 +183,31 @@ return {1, info}
 """,
 )
 
+PIN_COOKIE_SCRIPT = Script.of(
+    "pin_cookie",
+    """
+-- KEYS[1] a sealed cookie session's floor; ARGV: floor, ttl ms. Reply: the floor now held
+-- Raises the floor, never lowers it (a concurrent, older pin cannot undo a newer one or a
+-- logout), and keeps it at least ttl ms (a longer time already set is kept).
+local held = redis.call('GET', KEYS[1])
+local floor = ARGV[1]
+if held and tonumber(held) > tonumber(floor) then floor = held end
+local keep = tonumber(ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > keep then keep = ttl end
+redis.call('SET', KEYS[1], floor, 'PX', keep)
+return tonumber(floor)
+""",
+)
+
 USER_SCRIPTS = (
+    PIN_COOKIE_SCRIPT,
     END_SCRIPT,
+    EXPIRED_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     INDEX_ADD_SCRIPT,
+    LOCK_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
     CLAIM_SCRIPT,
@@ -177,6 +234,11 @@ def parse_session_meta(reply: list[Any]) -> RecordMeta | None:
     if values[ENDED_FIELD] is not None:
         return None
     return meta_from_fields(values)
+
+
+def cookie_floor_key(prefix: str, cookie_key: str) -> str:
+    """The Redis key of a sealed cookie session's floor (its own hash slot)."""
+    return f"{prefix}:c:{{{cookie_key}}}"
 
 
 def due_bucket(storage_key: str, buckets: int) -> int:

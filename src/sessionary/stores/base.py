@@ -1,24 +1,41 @@
-"""Store protocols: what the I/O shell needs from a session store, sync and async.
+"""Store protocols: what the I/O shell needs from a session store, capability by capability.
 
 A store performs the core's operations (:mod:`sessionary.sansio.ops`) atomically and
-reports the outcome; it never sees a raw session ID or a :class:`~sessionary.Session`.
-Every store — in memory, Redis, SQL — must pass the shared contract suite in
-``tests/_async/test_store_contract.py`` (and its generated sync twin).
+reports the outcome; it never sees a raw session ID or a :class:`~sessionary.Session`. What
+else it can do it *declares*, in its ``capabilities`` (a frozenset of :class:`Capability`):
+the managers and the sweeper look a capability up there, never at method names, and a
+wrapper (:class:`~sessionary.stores.AsyncDelegatingStore`) declares what it wraps.
 
-Driver errors never escape a store: they are mapped to
+==================  ============================  =============================================
+capability          protocol (async / sync)       what for
+==================  ============================  =============================================
+``SESSIONS``        ``AsyncSessionStore``         load, create, update, destroy, discard
+``USER_INDEX``      ``AsyncUserIndex``            device lists, ``revoke_user``, session limits
+``EXPIRY_SWEEP``    ``AsyncExpirySweep``          ``expired_*`` events (the sweeper)
+``LOCKS``           ``AsyncSessionLocks``         the opt-in per-session lock
+``CLOCK``           ``AsyncClockSource``          the one clock expiry is judged by (R38)
+``COOKIE_STATES``   ``AsyncCookieStates``         a ``CookieStore``'s revocation store
+==================  ============================  =============================================
+
+Every store — in memory, Redis, SQL — must pass the shared contract suite in
+``tests/_async/test_store_contract.py`` (and its generated sync twin), and the suites of the
+capabilities it declares. Driver errors never escape a store: they are mapped to
 :class:`~sessionary.exceptions.StoreUnavailableError`,
 :class:`~sessionary.exceptions.StoreTimeoutError` or
-:class:`~sessionary.exceptions.StoreError`.
+:class:`~sessionary.exceptions.StoreError`. Results are fresh immutable values.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import enum
+from typing import Protocol
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -27,18 +44,50 @@ from sessionary.sansio.ops import (
 )
 
 __all__ = [
-    "AsyncLockingStore",
-    "AsyncStore",
-    "AsyncUserStore",
-    "LockingStore",
-    "Store",
-    "UserStore",
+    "AsyncClockSource",
+    "AsyncCookieStates",
+    "AsyncExpirySweep",
+    "AsyncSessionLocks",
+    "AsyncSessionStore",
+    "AsyncUserIndex",
+    "Capability",
+    "ClockSource",
+    "CookieStates",
+    "ExpirySweep",
+    "SessionLocks",
+    "SessionStore",
+    "UserIndex",
+    "capabilities_of",
 ]
 
 
-@runtime_checkable
-class AsyncStore(Protocol):
-    """An asyncio session store."""
+class Capability(enum.Enum):
+    """What a store can do, beyond nothing (see the module table)."""
+
+    SESSIONS = "sessions"
+    USER_INDEX = "user_index"
+    EXPIRY_SWEEP = "expiry_sweep"
+    LOCKS = "locks"
+    CLOCK = "clock"
+    COOKIE_STATES = "cookie_states"
+
+
+def capabilities_of(store: object) -> frozenset[Capability]:
+    """The capabilities ``store`` declares (none for an object that declares nothing)."""
+    declared: object = getattr(store, "capabilities", None)
+    return declared if isinstance(declared, frozenset) else frozenset()
+
+
+class _Declares(Protocol):
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this store can do."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- asyncio
+class AsyncSessionStore(_Declares, Protocol):
+    """An asyncio session store (capability ``SESSIONS``)."""
 
     async def load(self, op: Load) -> LoadResult:
         """Read, verify and (when due) touch a session; see :class:`~sessionary.sansio.ops.Load`."""
@@ -49,11 +98,15 @@ class AsyncStore(Protocol):
         ...
 
     async def update(self, op: Update) -> CommitResult:
-        """Apply a conditional delta; see :class:`~sessionary.sansio.ops.Update`."""
+        """Write a new state conditionally; see :class:`~sessionary.sansio.ops.Update`."""
         ...
 
     async def destroy(self, op: Destroy) -> bool:
         """Delete a record if its digest matches; ``True`` when something was deleted."""
+        ...
+
+    async def discard(self, op: Discard) -> bool:
+        """Delete whatever is under the key (corrupt or forged); see :class:`Discard`."""
         ...
 
     async def aclose(self) -> None:
@@ -61,34 +114,8 @@ class AsyncStore(Protocol):
         ...
 
 
-@runtime_checkable
-class Store(Protocol):
-    """A synchronous session store (the same contract as :class:`AsyncStore`)."""
-
-    def load(self, op: Load) -> LoadResult:
-        """Read, verify and (when due) touch a session; see :class:`~sessionary.sansio.ops.Load`."""
-        ...
-
-    def create(self, op: Create) -> CommitResult:
-        """Create a session record; see :class:`~sessionary.sansio.ops.Create`."""
-        ...
-
-    def update(self, op: Update) -> CommitResult:
-        """Apply a conditional delta; see :class:`~sessionary.sansio.ops.Update`."""
-        ...
-
-    def destroy(self, op: Destroy) -> bool:
-        """Delete a record if its digest matches; ``True`` when something was deleted."""
-        ...
-
-    def close(self) -> None:
-        """Release connections (only those the store created itself)."""
-        ...
-
-
-@runtime_checkable
-class AsyncUserStore(Protocol):
-    """A store that keeps per-user indexes: device lists, ``revoke_user``, limits, sweeping.
+class AsyncUserIndex(Protocol):
+    """Per-user indexes (capability ``USER_INDEX``): device lists, revocation, limits.
 
     User keys are index tags computed by the core (never raw user IDs in key names);
     storage keys are keyed hashes (never raw session IDs).
@@ -101,11 +128,12 @@ class AsyncUserStore(Protocol):
         ...
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
         """Move the user's epoch to ``now`` and end their sessions but ``keep``.
 
-        ``horizon``: how long (ms) the epoch must be kept (the absolute timeout).
+        ``sessions_end_by``: no session stamped before ``now`` lives past this time (its
+        absolute deadline), so the store may forget the epoch after it.
         """
         ...
 
@@ -117,17 +145,26 @@ class AsyncUserStore(Protocol):
         """The user's epoch, if any."""
         ...
 
+
+class AsyncExpirySweep(Protocol):
+    """Reports expired sessions (capability ``EXPIRY_SWEEP``)."""
+
     async def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
-        """Report expired sessions, each exactly once across concurrent sweepers."""
+        """Report sessions expired by ``now``, each once across concurrent sweepers.
+
+        They are emptied into tombstones; at most about ``limit`` per call.
+        """
         ...
 
 
-@runtime_checkable
-class AsyncLockingStore(Protocol):
-    """A store offering the opt-in fenced per-session lock."""
+class AsyncSessionLocks(Protocol):
+    """The opt-in fenced per-session lock (capability ``LOCKS``)."""
 
-    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock unless another token holds it."""
+    async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock unless another token holds it.
+
+        ``None`` when no session with this validator ``digest`` exists (nothing to lock).
+        """
         ...
 
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
@@ -139,21 +176,69 @@ class AsyncLockingStore(Protocol):
         ...
 
 
-@runtime_checkable
-class UserStore(Protocol):
-    """The synchronous twin of :class:`AsyncUserStore`."""
+class AsyncClockSource(Protocol):
+    """A store with a clock of its own (capability ``CLOCK``): the one authority (R38)."""
+
+    async def server_time(self) -> int:
+        """The store's current time, in milliseconds since the epoch."""
+        ...
+
+
+class AsyncCookieStates(Protocol):
+    """Sealed cookie sessions' floors (capability ``COOKIE_STATES``; a revocation store).
+
+    See :mod:`sessionary.sansio.cookie_state`. Keys are hashes computed by the core.
+    """
+
+    async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """The session's floor and, for ``op.user_key``, the user's epoch (one round trip)."""
+        ...
+
+    async def pin_cookie(self, op: PinCookie) -> int:
+        """Raise the session's floor to at least ``op.floor``; the floor now held."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- sync
+class SessionStore(_Declares, Protocol):
+    """A synchronous session store: the twin of :class:`AsyncSessionStore`."""
+
+    def load(self, op: Load) -> LoadResult:
+        """Read, verify and (when due) touch a session; see :class:`~sessionary.sansio.ops.Load`."""
+        ...
+
+    def create(self, op: Create) -> CommitResult:
+        """Create a session record; see :class:`~sessionary.sansio.ops.Create`."""
+        ...
+
+    def update(self, op: Update) -> CommitResult:
+        """Write a new state conditionally; see :class:`~sessionary.sansio.ops.Update`."""
+        ...
+
+    def destroy(self, op: Destroy) -> bool:
+        """Delete a record if its digest matches; ``True`` when something was deleted."""
+        ...
+
+    def discard(self, op: Discard) -> bool:
+        """Delete whatever is under the key (corrupt or forged); see :class:`Discard`."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (only those the store created itself)."""
+        ...
+
+
+class UserIndex(Protocol):
+    """The synchronous twin of :class:`AsyncUserIndex`."""
 
     def list_user(self, user_key: str, now: int, max_idle: int) -> list[tuple[str, RecordMeta]]:
         """The user's live sessions (storage key, metadata), oldest first; prunes the index."""
         ...
 
     def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, horizon: int | None = None
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
     ) -> int:
-        """Move the user's epoch to ``now`` and end their sessions but ``keep``.
-
-        ``horizon``: how long (ms) the epoch must be kept (the absolute timeout).
-        """
+        """Move the user's epoch to ``now`` and end their sessions but ``keep``."""
         ...
 
     def end_session(self, user_key: str, key: str, reason: str) -> bool:
@@ -164,17 +249,20 @@ class UserStore(Protocol):
         """The user's epoch, if any."""
         ...
 
+
+class ExpirySweep(Protocol):
+    """The synchronous twin of :class:`AsyncExpirySweep`."""
+
     def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
-        """Report expired sessions, each exactly once across concurrent sweepers."""
+        """Report sessions expired by ``now``, each exactly once; empty them."""
         ...
 
 
-@runtime_checkable
-class LockingStore(Protocol):
-    """The synchronous twin of :class:`AsyncLockingStore`."""
+class SessionLocks(Protocol):
+    """The synchronous twin of :class:`AsyncSessionLocks`."""
 
-    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock unless another token holds it."""
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock unless another token holds it (``None``: no such session)."""
         ...
 
     def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
@@ -183,4 +271,24 @@ class LockingStore(Protocol):
 
     def release_lock(self, key: str, token: bytes) -> bool:
         """Release the lock if ``token`` holds it."""
+        ...
+
+
+class ClockSource(Protocol):
+    """The synchronous twin of :class:`AsyncClockSource`."""
+
+    def server_time(self) -> int:
+        """The store's current time, in milliseconds since the epoch."""
+        ...
+
+
+class CookieStates(Protocol):
+    """The synchronous twin of :class:`AsyncCookieStates`."""
+
+    def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """The session's floor and, for ``op.user_key``, the user's epoch (one round trip)."""
+        ...
+
+    def pin_cookie(self, op: PinCookie) -> int:
+        """Raise the session's floor to at least ``op.floor``; the floor now held."""
         ...

@@ -20,12 +20,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
     Create,
     Destroy,
+    Discard,
     ExpiredSession,
     Load,
     LoadResult,
@@ -55,7 +57,6 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 _OK = CommitResult(CommitStatus.OK)
 _GONE = CommitResult(CommitStatus.GONE)
-_ROTATED = CommitResult(CommitStatus.ROTATED)
 _EXISTS = CommitResult(CommitStatus.EXISTS)
 _MISSING = LoadResult(LoadStatus.MISSING)
 _INVALID = LoadResult(LoadStatus.INVALID)
@@ -78,6 +79,7 @@ class _Record:
     user_key: str | None = None
     stamp: int | None = None
     device: bytes | None = None
+    seal: bytes = field(default=b"", repr=False)
     ended: str | None = None
     """Why the session was ended (``revoke_session``, eviction): a tombstone until it expires."""
     gc_at: int = 0
@@ -102,6 +104,7 @@ class _Record:
                 user_key=self.user_key,
                 stamp=self.stamp,
                 device=self.device,
+                seal=self.seal,
             )
         return StoredSession(self.attributes, meta, touched)
 
@@ -127,6 +130,8 @@ class MemoryEngine:
         self._epochs: dict[str, int] = {}
         self._locks: dict[str, tuple[bytes, float]] = {}
         """storage key → (token, monotonic expiry): the opt-in per-session locks."""
+        self._floors: dict[str, tuple[int, int]] = {}
+        """cookie key → (floor, drop time): sealed cookie sessions' floors."""
         self._lock = threading.Lock()
         self._forks = _forks
         self._warned = False
@@ -176,13 +181,13 @@ class MemoryEngine:
             if touched:
                 record.meta = None
                 record.accessed = now
-                record.gc_at = now + ttl_ms(
-                    now=now, accessed=now, idle=idle, deadline=record.deadline
-                )
+                record.gc_at = (
+                    now + ttl_ms(now=now, accessed=now, idle=idle, deadline=record.deadline)
+                ) + op.linger
             self._records.move_to_end(op.key)
             snapshot = record.snapshot(touched=touched)
             if record.user_key is not None:
-                snapshot.user_epoch = self._epochs.get(record.user_key)
+                snapshot = snapshot._replace(user_epoch=self._epochs.get(record.user_key))
             return LoadResult(LoadStatus.FOUND, snapshot)
 
     def create(self, op: Create) -> CommitResult:
@@ -205,10 +210,11 @@ class MemoryEngine:
                 nonce=op.nonce,
                 user=op.user,
                 auth_time=op.auth_time,
+                seal=op.seal,
             )
-            record.gc_at = op.now + ttl_ms(
-                now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline
-            )
+            record.gc_at = (
+                op.now + ttl_ms(now=op.now, accessed=op.now, idle=op.idle, deadline=op.deadline)
+            ) + op.linger
             self._index_login(op.key, record, op.binding)
             self._records[op.key] = record
             while len(self._records) > self.max_entries:
@@ -216,11 +222,18 @@ class MemoryEngine:
             return CommitResult(CommitStatus.OK, evicted=evicted) if evicted else _OK
 
     def _evict_one(self, now: int) -> None:
-        # Expired records go first; otherwise the least recently used one.
+        # Expired records (and tombstones) go first, then the least recently used anonymous
+        # session: a flood of anonymous visitors never pushes out a signed-in user.
+        anonymous: str | None = None
         for key, record in self._records.items():
-            if record.gc_at < now:
+            if record.gc_at < now or record.ended is not None:
                 del self._records[key]
                 return
+            if anonymous is None and record.user is None:
+                anonymous = key
+        if anonymous is not None:
+            del self._records[anonymous]
+            return
         self._records.popitem(last=False)
 
     def _refuse_update(self, record: _Record | None, op: Update) -> CommitResult | None:
@@ -229,8 +242,6 @@ class MemoryEngine:
             return _GONE
         if record.nonce == op.nonce:
             return _OK
-        if not hmac.compare_digest(record.digest, op.expect_digest):
-            return _ROTATED
         if op.lock_token is not None and not self._holds(op.key, op.lock_token):
             return _LOCK_LOST
         status = expiry_status(
@@ -242,6 +253,8 @@ class MemoryEngine:
         if status is not LoadStatus.FOUND:
             del self._records[op.key]
             return _GONE
+        if record.version != op.expect_version:
+            return CommitResult(CommitStatus.STALE, current=record.snapshot(touched=False))
         return None
 
     def update(self, op: Update) -> CommitResult:
@@ -254,17 +267,11 @@ class MemoryEngine:
                 return refusal
             assert record is not None
             idle = effective_idle(record.idle, op.max_idle)
-            current = record.attributes
-            conflicts = tuple(
-                name for name, value in op.expected.items() if current.get(name) != value
-            )
-            if conflicts and op.strict:
-                return CommitResult(CommitStatus.CONFLICT, conflicts)
             evicted = self._admit(op.key, op.binding, op.now, idle)
             if evicted is None:
                 return _LIMIT
             self._index_login(op.key, record, op.binding)
-            attributes = dict(current)  # copy-on-write: snapshots handed out stay unchanged
+            attributes = dict(record.attributes)  # copy-on-write: snapshots stay unchanged
             for name in op.delete:
                 attributes.pop(name, None)
             attributes.update(op.attributes)
@@ -272,7 +279,8 @@ class MemoryEngine:
             record.meta = None
             record.digest = op.digest
             record.nonce = op.nonce
-            record.version += 1
+            record.seal = op.seal
+            record.version = op.expect_version + 1
             record.accessed = max(record.accessed, op.now)
             if op.user is not None:
                 record.user = op.user
@@ -280,11 +288,12 @@ class MemoryEngine:
                 record.auth_time = op.auth_time
             if op.deadline is not None:
                 record.deadline = op.deadline
-            record.gc_at = op.now + ttl_ms(
-                now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline
-            )
+            record.gc_at = (
+                op.now
+                + ttl_ms(now=op.now, accessed=record.accessed, idle=idle, deadline=record.deadline)
+            ) + op.linger
             self._records.move_to_end(op.key)
-            return CommitResult(CommitStatus.OK, conflicts, evicted)
+            return CommitResult(CommitStatus.OK, evicted) if evicted else _OK
 
     def destroy(self, op: Destroy) -> bool:
         """Perform a :class:`~sessionary.sansio.ops.Destroy`."""
@@ -297,6 +306,14 @@ class MemoryEngine:
             if op.user_key is not None:
                 self._index.get(op.user_key, {}).pop(op.key, None)
             return True
+
+    def discard(self, op: Discard) -> bool:
+        """Perform a :class:`~sessionary.sansio.ops.Discard` (the core found it corrupt)."""
+        with self._lock:
+            record = self._records.pop(op.key, None)
+            if record is not None and record.user_key is not None:
+                self._index.get(record.user_key, {}).pop(op.key, None)
+            return record is not None
 
     # ------------------------------------------------------------------ users
     def _alive_for(self, user_key: str, key: str, now: int, max_idle: int) -> _Record | None:
@@ -337,7 +354,7 @@ class MemoryEngine:
         """Record a login's binding and index the session under its user (caller holds lock)."""
         if binding is not None:
             record.bind(binding)
-            self._index.setdefault(binding.user_key, {})[key] = binding.score
+            self._index.setdefault(binding.user_key, {})[key] = binding.deadline
 
     def _end(self, user_key: str, key: str, reason: str) -> bool:
         index = self._index.get(user_key)
@@ -391,14 +408,49 @@ class MemoryEngine:
         with self._lock:
             return self._epochs.get(user_key)
 
+    # ------------------------------------------------------------------ sealed cookie floors
+    def _floor(self, cookie_key: str, now: int) -> tuple[int, int] | None:
+        held = self._floors.get(cookie_key)
+        if held is not None and held[1] < now:
+            del self._floors[cookie_key]  # its time passed: every cookie it refused expired
+            return None
+        return held
+
+    def read_cookie_state(self, op: ReadCookieState) -> CookieState:
+        """A sealed cookie session's floor and, for an authenticated one, its user's epoch."""
+        with self._lock:
+            held = self._floor(op.cookie_key, op.now)
+            epoch = None if op.user_key is None else self._epochs.get(op.user_key)
+        return CookieState(None if held is None else held[0], epoch)
+
+    def pin_cookie(self, op: PinCookie) -> int:
+        """Raise a sealed cookie session's floor (never lower it); returns the floor held."""
+        with self._lock:
+            floor, drop = op.floor, op.now + op.ttl_ms
+            held = self._floor(op.cookie_key, op.now)
+            if held is not None:
+                floor, drop = max(floor, held[0]), max(drop, held[1])
+            self._floors[op.cookie_key] = (floor, drop)
+            if len(self._floors) > self.max_entries:  # drop the floors whose time passed
+                for key in [k for k, (_, at) in self._floors.items() if at < op.now]:
+                    del self._floors[key]
+            return floor
+
     # ------------------------------------------------------------------ locks
     def _holds(self, key: str, token: bytes) -> bool:
         held = self._locks.get(key)
         return held is not None and held[0] == token and held[1] > time.monotonic()
 
-    def acquire_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
-        """Take the lock of a session unless another live token holds it."""
+    def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
+        """Take the lock of a session unless another live token holds it.
+
+        ``None`` when no live record with this validator ``digest`` exists: a stale or
+        stolen ID holds no lock.
+        """
         with self._lock:
+            record = self._records.get(key)
+            if record is None or not hmac.compare_digest(record.digest, digest):
+                return None
             held = self._locks.get(key)
             if held is not None and held[1] > time.monotonic():
                 return False
@@ -424,14 +476,17 @@ class MemoryEngine:
 
     # ------------------------------------------------------------------ expiry
     def sweep(self, now_ms: int) -> list[ExpiredSession]:
-        """Drop every expired record and report each one once (for ``expired_*`` events).
+        """Report every expired record once (for ``expired_*`` events) and empty it.
 
-        Tombstones (revoked or evicted sessions) are dropped silently: they were reported
-        when they ended.
+        An expired record becomes a tombstone holding its end reason until its lingering
+        time ends, so a client returning late still learns why (``end_reason``). Tombstones
+        (revoked, evicted or already swept sessions) are not reported again.
         """
         with self._lock:
             out = []
             for key, record in list(self._records.items()):
+                if record.ended is not None:
+                    continue
                 status = expiry_status(
                     now=now_ms,
                     accessed=record.accessed,
@@ -440,11 +495,15 @@ class MemoryEngine:
                 )
                 if status is LoadStatus.FOUND:
                     continue
-                del self._records[key]
                 if record.user_key is not None:
                     self._index.get(record.user_key, {}).pop(key, None)
-                if record.ended is None:
-                    out.append(ExpiredSession(key, record.user, status))
+                out.append(ExpiredSession(key, record.user, status))
+                if record.gc_at < now_ms:
+                    del self._records[key]  # past its lingering time too: nothing to tell
+                    continue
+                record.ended = status.value
+                record.attributes = {}
+                record.meta = None
             return out
 
     def purge_expired(self, now_ms: int) -> int:

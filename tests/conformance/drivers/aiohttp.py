@@ -9,7 +9,16 @@ from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessionary.integrations.aiohttp import csrf_token, get_session, setup
-from tests.conformance.driver import AppSpec, Driver, Reply, Request, normalise_headers
+from tests.conformance.driver import (
+    FAILED_STATUS,
+    FAILING_ROUTES,
+    AppSpec,
+    Driver,
+    Reply,
+    Request,
+    failing_view,
+    normalise_headers,
+)
 from tests.conformance.drivers.asgi import async_store
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
 
@@ -54,6 +63,16 @@ async def _csrf(request: web.Request) -> web.Response:
     return web.json_response({"token": csrf_token(request)})
 
 
+async def _json(request: web.Request) -> web.Response:
+    return web.json_response(await get_session(request))
+
+
+async def _failing(request: web.Request) -> web.Response:
+    path = request.path
+    result = failing_view(path, dict(request.query), await get_session(request))
+    return web.json_response(result, status=FAILED_STATUS.get(path, 200))
+
+
 class AiohttpDriver(LoopDriver):
     """aiohttp's TestServer/TestClient on a private loop, with a jar that keeps nothing."""
 
@@ -87,7 +106,16 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             app.router.add_post("/logout", _logout)
             app.router.add_get("/whoami", _whoami)
             app.router.add_get("/csrf", _csrf)
-            setup(app, store=async_store(spec), config=spec.config, csrf=spec.csrf)
+            app.router.add_get("/json", _json)
+            for path in FAILING_ROUTES:
+                app.router.add_post(path, _failing)
+            setup(
+                app,
+                store=async_store(spec),
+                config=spec.config,
+                csrf=spec.csrf,
+                commit_on_error=spec.commit_on_error,
+            )
             client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
             await client.start_server()
             return client

@@ -14,13 +14,16 @@ from starlette.routing import Route
 
 from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, CookieStore
-from sessionary.stores.base import AsyncStore
+from sessionary.stores.base import AsyncSessionStore
 from tests.conformance.driver import (
     DOWN_URL,
+    FAILED_STATUS,
+    FAILING_ROUTES,
     AppSpec,
     Driver,
     Reply,
     Request,
+    failing_view,
     normalise_headers,
 )
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
@@ -66,7 +69,17 @@ async def _csrf(request: StarletteRequest) -> JSONResponse:
     return JSONResponse({"token": csrf_token(request)})
 
 
-def async_store(spec: AppSpec) -> AsyncStore | CookieStore:
+async def _json(request: StarletteRequest) -> JSONResponse:
+    return JSONResponse(request.session)
+
+
+async def _failing(request: StarletteRequest) -> JSONResponse:
+    path = request.url.path
+    result = failing_view(path, dict(request.query_params), request.session)
+    return JSONResponse(result, status_code=FAILED_STATUS.get(path, 200))
+
+
+def async_store(spec: AppSpec) -> AsyncSessionStore | CookieStore:
     """The asyncio store a driver uses for ``spec``."""
     if spec.store == "cookie":
         return CookieStore()
@@ -116,6 +129,8 @@ def _starlette_app() -> Starlette:
             Route("/logout", _logout, methods=["POST"]),
             Route("/whoami", _whoami),
             Route("/csrf", _csrf),
+            Route("/json", _json),
+            *(Route(path, _failing, methods=["POST"]) for path in FAILING_ROUTES),
         ]
     )
 
@@ -125,11 +140,18 @@ def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iter
     """Run ``build()`` wrapped in ``SessionMiddleware`` for ``spec`` on a private loop."""
     with loop_thread() as loop:
 
-        async def start() -> tuple[AsyncStore | CookieStore, httpx2.AsyncClient]:
+        async def start() -> tuple[AsyncSessionStore | CookieStore, httpx2.AsyncClient]:
             store = async_store(spec)
             app = build()
-            app.add_middleware(SessionMiddleware, store=store, config=spec.config, csrf=spec.csrf)
-            transport = httpx2.ASGITransport(app=app)
+            app.add_middleware(
+                SessionMiddleware,
+                store=store,
+                config=spec.config,
+                csrf=spec.csrf,
+                commit_on_error=spec.commit_on_error,
+            )
+            # Like a server: an application error is a 500 reply, not an exception here.
+            transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
             client = httpx2.AsyncClient(
                 transport=transport, base_url="https://testserver", cookies=_no_cookie_jar()
             )

@@ -19,6 +19,7 @@ import django
 from django.conf import settings
 
 from tests.conformance import driver as conformance
+from tests.conformance.driver import FAILED_STATUS, failing_view
 from tests.conformance.drivers.wsgi import standard_view, sync_store
 
 MIDDLEWARE = [
@@ -68,12 +69,27 @@ from django.urls import path  # noqa: E402
 from sessionary.integrations.django import get_session  # noqa: E402
 
 
-def standard(request: HttpRequest, name: str) -> HttpResponse:
-    """Every route of the standard application, on sessionary's ``Session``."""
-    result = standard_view(f"/{name}", request.GET.dict(), lambda: get_session(request).sessionary)
+def django_view(request: HttpRequest, name: str) -> HttpResponse:
+    """Every route of the standard application (shared by the sync and async drivers).
+
+    ``/json`` and the failing routes use ``request.session`` (Django's API); the others
+    sessionary's ``Session``.
+    """
+    path = f"/{name}"
+    if path == "/json":
+        return JsonResponse(dict(request.session))
+    query = request.GET.dict()
+    result = failing_view(path, query, request.session)
+    if result is None:
+        result = standard_view(path, query, lambda: get_session(request).sessionary)
     if result is None:
         raise Http404
-    return JsonResponse(result)
+    return JsonResponse(result, status=FAILED_STATUS.get(path, 200))
+
+
+def standard(request: HttpRequest, name: str) -> HttpResponse:
+    """The standard application as a sync view."""
+    return django_view(request, name)
 
 
 urlpatterns = [path("<str:name>", standard)]
@@ -111,7 +127,7 @@ class DjangoDriver(conformance.ThreadedDriver):
     def _client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = Client()
+            client = self._local.client = Client(raise_request_exception=False)
         client.cookies = SimpleCookie()
         return client
 
@@ -127,7 +143,7 @@ class DjangoDriver(conformance.ThreadedDriver):
 def make_driver(spec: conformance.AppSpec) -> Iterator[conformance.Driver]:
     """The standard application as Django views, on the spec's store and configuration."""
     store = sync_store(spec)
-    sessionary = {"CONFIG": spec.config, "STORE": store}
+    sessionary = {"CONFIG": spec.config, "STORE": store, "COMMIT_ON_ERROR": spec.commit_on_error}
     try:
         with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary):
             yield DjangoDriver()

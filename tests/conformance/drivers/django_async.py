@@ -9,28 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, override_settings
 from django.urls import path
 
-from sessionary.integrations.django import get_session
 from sessionary.stores import AsyncMemoryStore, MemoryStore
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
 from sessionary.stores.memory import MemoryEngine
 from tests.conformance.driver import AppSpec, Driver, Reply, Request
 from tests.conformance.drivers.asgi import async_store
-from tests.conformance.drivers.django import MIDDLEWARE, client_headers, reply_of
-from tests.conformance.drivers.wsgi import standard_view, sync_store
+from tests.conformance.drivers.django import MIDDLEWARE, client_headers, django_view, reply_of
+from tests.conformance.drivers.wsgi import sync_store
 from tests.conformance.loop_thread import LoopDriver, loop_thread
 
 
 async def standard(request: HttpRequest, name: str) -> HttpResponse:
     """Every route of the standard application, as an async view."""
-    result = standard_view(f"/{name}", request.GET.dict(), lambda: get_session(request).sessionary)
-    if result is None:
-        raise Http404
-    return JsonResponse(result)
+    return django_view(request, name)
 
 
 urlpatterns = [path("<str:name>", standard)]
@@ -43,7 +39,7 @@ class AsyncDjangoDriver(LoopDriver):
 
     async def send(self, request: Request) -> Reply:
         """Send one request through Django's AsyncClient."""
-        client = AsyncClient()
+        client = AsyncClient(raise_request_exception=False)
         response = await client.generic(
             request.method, request.path, secure=True, headers=client_headers(request.headers)
         )
@@ -55,7 +51,12 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as async Django views, on the spec's store and config."""
     with loop_thread() as loop:
         store, async_ = loop.run(_twin_stores(spec))
-        sessionary = {"CONFIG": spec.config, "STORE": store, "ASYNC_STORE": async_}
+        sessionary = {
+            "CONFIG": spec.config,
+            "STORE": store,
+            "ASYNC_STORE": async_,
+            "COMMIT_ON_ERROR": spec.commit_on_error,
+        }
         try:
             with override_settings(
                 ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary
@@ -66,7 +67,7 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             loop.run(async_.aclose())
 
 
-async def _twin_stores(spec: AppSpec) -> tuple[Store, AsyncStore]:
+async def _twin_stores(spec: AppSpec) -> tuple[SessionStore, AsyncSessionStore]:
     """Sync and async stores over the same sessions (the async one bound to the loop)."""
     if spec.store == "memory":
         engine = MemoryEngine()

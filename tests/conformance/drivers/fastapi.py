@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from sessionary.integrations.fastapi import CsrfToken, Session
-from tests.conformance.driver import AppSpec, Driver
+from tests.conformance.driver import FAILED_STATUS, FAILING_ROUTES, AppSpec, Driver, failing_view
 from tests.conformance.drivers.asgi import serve_asgi
 
 
@@ -56,6 +56,18 @@ def _fastapi_app() -> FastAPI:
     @app.get("/csrf")
     async def csrf(token: CsrfToken) -> dict[str, str]:
         return {"token": token}
+
+    @app.get("/json")
+    async def as_json(request: Request) -> Any:
+        return request.session  # FastAPI serialises what a path operation returns
+
+    async def failing(request: Request, session: Session) -> JSONResponse:
+        path = request.url.path
+        result = failing_view(path, dict(request.query_params), session)
+        return JSONResponse(result, status_code=FAILED_STATUS.get(path, 200))
+
+    for path in FAILING_ROUTES:
+        app.add_api_route(path, failing, methods=["POST"])
 
     return app
 

@@ -4,31 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, abort, request, session
 
 from sessionary.integrations.flask import FlaskSession, Sessionary, csrf_token
 from sessionary.sansio.session import Session
-from tests.conformance.driver import AppSpec, Driver
-from tests.conformance.drivers.wsgi import WerkzeugDriver, standard_view, sync_store
+from tests.conformance.driver import FAILED_STATUS, AppSpec, Driver
+from tests.conformance.drivers.wsgi import (
+    WerkzeugDriver,
+    standard_view,
+    sync_store,
+)
 
 
-def _sessionary_session() -> Session:
-    current = session._get_current_object()  # type: ignore[attr-defined]
-    assert isinstance(current, FlaskSession)
-    return current.session
+def _flask_session() -> Session:
+    """``flask.session`` itself (the proxy users write to), checked to be sessionary's."""
+    assert isinstance(session._get_current_object(), FlaskSession)  # type: ignore[attr-defined]
+    return cast(Session, session)
 
 
 def _flask_app(extension: Sessionary) -> Flask:
     app = Flask(__name__)
 
+    @app.route("/json")
+    def as_json() -> dict[str, Any]:
+        return dict(session)  # Flask answers a returned dict as JSON
+
     @app.route("/<name>", methods=["GET", "POST"])
-    def standard(name: str) -> dict[str, Any]:
-        result = standard_view(f"/{name}", dict(request.args), _sessionary_session, csrf_token)
+    def standard(name: str) -> tuple[dict[str, Any], int]:
+        path = f"/{name}"
+        result = standard_view(path, dict(request.args), _flask_session, csrf_token)
         if result is None:
             abort(404)
-        return result
+        return result, FAILED_STATUS.get(path, 200)
 
     extension.init_app(app)
     return app
@@ -37,7 +46,12 @@ def _flask_app(extension: Sessionary) -> Flask:
 @contextmanager
 def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as Flask views."""
-    extension = Sessionary(store=sync_store(spec), config=spec.config, csrf=spec.csrf)
+    extension = Sessionary(
+        store=sync_store(spec),
+        config=spec.config,
+        csrf=spec.csrf,
+        commit_on_error=spec.commit_on_error,
+    )
     try:
         yield WerkzeugDriver("flask", _flask_app(extension))
     finally:

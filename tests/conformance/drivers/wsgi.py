@@ -13,19 +13,21 @@ from werkzeug.test import Client
 from sessionary.integrations.wsgi import SessionMiddleware, StartResponse, csrf_token, get_session
 from sessionary.sansio.session import Session
 from sessionary.stores import CookieStore, MemoryStore, RedisStore
-from sessionary.stores.base import Store
+from sessionary.stores.base import SessionStore
 from tests.conformance.driver import (
     DOWN_URL,
+    FAILED_STATUS,
     AppSpec,
     Driver,
     Reply,
     Request,
     ThreadedDriver,
+    failing_view,
     normalise_headers,
 )
 
 
-def sync_store(spec: AppSpec) -> Store | CookieStore:
+def sync_store(spec: AppSpec) -> SessionStore | CookieStore:
     """The store a sync driver uses for ``spec``."""
     if spec.store == "cookie":
         return CookieStore()
@@ -50,7 +52,7 @@ def standard_view(
     if path == "/csrf" and csrf is not None:
         return {"token": csrf()}
     session = get()
-    result: dict[str, Any] | None = None
+    result: dict[str, Any] | None = failing_view(path, query, session)
     if path == "/read":
         result = {"data": dict(session)}
     elif path == "/write":
@@ -74,15 +76,53 @@ def standard_view(
 
 def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-    result = standard_view(
-        environ["PATH_INFO"], query, lambda: get_session(environ), lambda: csrf_token(environ)
-    )
+    path = environ["PATH_INFO"]
+    if path == "/json":
+        body = json.dumps(get_session(environ)).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+    result = standard_view(path, query, lambda: get_session(environ), lambda: csrf_token(environ))
     if result is None:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found"]
     body = json.dumps(result).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
+    status = "500 Internal Server Error" if path in FAILED_STATUS else "200 OK"
+    start_response(status, [("Content-Type", "application/json")])
     return [body]
+
+
+def as_a_server(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """What a WSGI server does with an application that raises (werkzeug's client re-raises).
+
+    Nothing sent yet: a plain 500. Once the response started, the server keeps what was sent
+    and ends the connection: the body read so far.
+    """
+
+    def serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = False
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            nonlocal started
+            started = True
+            return start_response(status, headers, exc_info)
+
+        sent: list[bytes] = []
+        try:
+            body = app(environ, start)
+            try:
+                sent.extend(body)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            if started:
+                return sent
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"Internal Server Error"]
+        return sent
+
+    return serve
 
 
 class WerkzeugDriver(ThreadedDriver):
@@ -90,7 +130,7 @@ class WerkzeugDriver(ThreadedDriver):
 
     def __init__(self, name: str, app: Callable[..., Iterable[bytes]]) -> None:
         self.name = name
-        self._client = Client(app, use_cookies=False)
+        self._client = Client(as_a_server(app), use_cookies=False)
 
     def request(self, request: Request) -> Reply:
         """Send one request."""
@@ -117,7 +157,13 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as a plain WSGI callable."""
     store = sync_store(spec)
     try:
-        app = SessionMiddleware(_app, store=store, config=spec.config, csrf=spec.csrf)
+        app = SessionMiddleware(
+            _app,
+            store=store,
+            config=spec.config,
+            csrf=spec.csrf,
+            commit_on_error=spec.commit_on_error,
+        )
         yield WerkzeugDriver("wsgi", app)
     finally:
         store.close()

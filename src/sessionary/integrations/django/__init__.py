@@ -45,7 +45,9 @@ taking effect at once: prefer sessionary's. Differences from Django's engines:
   touches on read and stores each value with its codec).
 
 A store outage answers 503 only to requests whose view touches the session, without a
-``Set-Cookie``.
+``Set-Cookie``. A failed request (a 5xx) commits only a logout or a rotation, which its 500
+carries (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything); a ``flush()`` while a
+``StreamingHttpResponse`` is sent ends the stored session once the body is over.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SE
                                dotted path): the tenant of each request, resolved from its
                                ``Host`` by sessionary's middleware (400 for a host without
                                one) and bound into every key (SECURITY.md R64)
+``COMMIT_ON_ERROR``            ``True`` commits a failed request's changes (a 5xx) like a
+                               successful one's; default ``False``: only a logout or a
+                               rotation (the other adapters' ``commit_on_error=``)
 =============================  ===============================================================
 
 ``SESSION_COOKIE_NAME`` is used when changed from ``"sessionid"`` (else ``__Host-session``,
@@ -45,10 +48,10 @@ from sessionary._sync.manager import SessionManager
 from sessionary._sync.memory import MemoryStore
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
-from sessionary.integrations._settings import samesite_setting, seconds_setting
+from sessionary.integrations._settings import cookie_setting, samesite_setting, seconds_setting
 from sessionary.observability import Observer
 from sessionary.sansio.tenants import TenantResolver
-from sessionary.stores.base import AsyncStore, Store
+from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.memory import MemoryEngine
 
 __all__ = ["Runtime", "config_from_settings", "get_runtime", "reset_runtime"]
@@ -78,7 +81,7 @@ def _cookie(options: dict[str, Any]) -> CookieOptions:
         raise ConfigurationError(msg)
     insecure = bool(options.get("INSECURE_DEVELOPMENT_MODE", False))
     name = settings.SESSION_COOKIE_NAME
-    return CookieOptions(
+    return cookie_setting(
         name="__Host-session" if name == _DJANGO_COOKIE_NAME else name,
         domain=settings.SESSION_COOKIE_DOMAIN or None,
         path=settings.SESSION_COOKIE_PATH or "/",
@@ -125,7 +128,7 @@ def config_from_settings() -> SessionConfig:
         raise ConfigurationError(msg) from exc
 
 
-def _stores(options: dict[str, Any]) -> tuple[Store | None, AsyncStore | None, bool]:
+def _stores(options: dict[str, Any]) -> tuple[SessionStore | None, AsyncSessionStore | None, bool]:
     """The sync and async stores, and whether they were built here (and are ours to close)."""
     store, async_store = options.get("STORE"), options.get("ASYNC_STORE")
     if store is None and async_store is None:
@@ -169,12 +172,13 @@ class Runtime:
     def __init__(
         self,
         config: SessionConfig,
-        store: Store | None,
-        async_store: AsyncStore | None,
+        store: SessionStore | None,
+        async_store: AsyncSessionStore | None,
         *,
         owned: bool = False,
         observer: Observer | None = None,
         tenants: TenantResolver | None = None,
+        commit_on_error: bool = False,
     ) -> None:
         self.config = config
         self.tenants = tenants
@@ -192,6 +196,8 @@ class Runtime:
             raise ConfigurationError(msg)
         self.request_header = either.request_header
         """Header transport: the lower-case request header carrying the ID (else ``None``)."""
+        self.commit_on_error = commit_on_error
+        """Commit a failed request's changes too (``SESSIONARY["COMMIT_ON_ERROR"]``)."""
 
     @property
     def manager(self) -> SessionManager:
@@ -227,6 +233,7 @@ def get_runtime() -> Runtime:
                     owned=owned,
                     observer=options.get("OBSERVER"),
                     tenants=_tenants(options.get("TENANTS")),
+                    commit_on_error=bool(options.get("COMMIT_ON_ERROR", False)),
                 )
             runtime = _runtime
     return runtime

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import suppress
+from dataclasses import replace
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 
-from sessionary.exceptions import StoreUnavailableError
-from sessionary.integrations._commit_errors import COMMIT_ERRORS, commit_failure
+from sessionary.exceptions import SessionaryError, StoreUnavailableError
+from sessionary.integrations._commit_errors import (
+    COMMIT_ERRORS,
+    commit_failure,
+    delivers_id,
+    failed,
+)
 from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.store import SessionStore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
@@ -75,6 +88,37 @@ def _apply(update: ResponseUpdate, response: HttpResponseBase) -> None:
             response.headers[name] = value
 
 
+def _end_with_the_stream(response: StreamingHttpResponse, store: SessionStore) -> None:
+    """Once the streamed body is sent (or dropped): end a session ``flush()``-ed meanwhile.
+
+    The cookie went out with the headers; a ``flush()`` while streaming raises
+    :class:`~sessionary.exceptions.SessionClosedError` and the stored session ends here.
+    (A ``FileResponse`` is left alone: it may be handed to ``wsgi.file_wrapper``.)
+    """
+    content = response.streaming_content
+    if response.is_async:
+        chunks = cast(AsyncIterator[bytes], content)
+
+        async def then_end() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in chunks:
+                    yield chunk
+            finally:
+                await store.aafter_response()
+
+        response.streaming_content = then_end()
+        return
+    parts = cast(Iterator[bytes], content)
+
+    def then_end_sync() -> Iterator[bytes]:
+        try:
+            yield from parts
+        finally:
+            store.after_response()
+
+    response.streaming_content = then_end_sync()
+
+
 class SessionMiddleware:
     """Replaces ``django.contrib.sessions.middleware.SessionMiddleware``.
 
@@ -82,7 +126,10 @@ class SessionMiddleware:
     commits it after, before the response leaves. ``request.session`` is a
     :class:`~sessionary.integrations.django.SessionStore`. A store outage answers 503, and only
     when the view touched the session; a commit refused by the ``raise`` conflict policy 409.
-    As with Django's middleware, a server error (5xx) saves nothing.
+    A failed request (a 5xx, or an exception let through) commits only a logout or a
+    rotation (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything, as on a success); the
+    response carries the cleared cookie or the new ID. ``request.session.modified = False``
+    after the last change drops the data changes, as Django's middleware would not save.
     Works in both of Django's modes: under ASGI it awaits the async store.
     """
 
@@ -113,9 +160,14 @@ class SessionMiddleware:
             tenant=tenant,
         )
         store = self._install(request, runtime, cycle, tenant)
-        response = self.get_response(request)
         try:
-            update = store.finish(commit=response.status_code < 500)
+            response = self.get_response(request)
+        except Exception:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
+            with suppress(SessionaryError):
+                store.finish(failed=not runtime.commit_on_error)
+            raise
+        try:
+            update = store.finish(failed=failed(response.status_code, runtime.commit_on_error))
         except COMMIT_ERRORS as error:
             return _error(*commit_failure(error))
         return self._respond(store, update, response)
@@ -141,9 +193,16 @@ class SessionMiddleware:
                 cookies, client=client, token_headers=tokens, user_agent=agent, tenant=tenant
             )
         store = self._install(request, runtime, cycle, tenant)
-        response = await self.get_response(request)
         try:
-            update = await store.afinish(commit=response.status_code < 500)
+            response = await self.get_response(request)
+        except Exception:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
+            with suppress(SessionaryError):
+                await store.afinish(failed=not runtime.commit_on_error)
+            raise
+        try:
+            update = await store.afinish(
+                failed=failed(response.status_code, runtime.commit_on_error)
+            )
         except COMMIT_ERRORS as error:
             return _error(*commit_failure(error))
         return self._respond(store, update, response)
@@ -164,7 +223,11 @@ class SessionMiddleware:
             # A middleware below this one touched the unavailable store (views get their
             # 503 from process_exception).
             return _error(503, "Service Unavailable")
+        if not store.accessed and not delivers_id(update):
+            update = replace(update, vary_cookie=False)  # ``accessed = False``, as in Django
         _apply(update, response)
+        if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):
+            _end_with_the_stream(response, store)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -19,6 +19,7 @@ rotation or logout commits it first, so the key reported is the key in the store
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -92,20 +93,29 @@ class SessionStore(SessionBase):
         self._key: str | None = None
         self._accessed = False
         self._modified = False
+        self._cancelled = False  # ``modified = False`` since the last change: do not save
+        self._live = False  # the key named a record this object loaded or saved
+        self._vanished = False  # ... and that record was gone when the key was used again
         self._checked = False  # custom expiry checked for the open cycle
         self._expiry: Any = None  # the custom expiry (``_session_expiry``) as last seen
         self._failed = False  # the handler touched a session the store could not load
         self._update: ResponseUpdate | None = None
+        self._finished = False  # the middleware committed the request (see finish())
+        self._final: SessionCycle | None = None  # the request's cycle, closed, after finish()
         super().__init__(session_key)
+        self._cancelled = False  # SessionBase.__init__ sets ``modified = False``: no request
         if cycle is not None:
             self._bind(cycle)
 
     # ------------------------------------------------------------------ flags and key
     @property
     def accessed(self) -> bool:
-        """Whether the session was read or written (drives ``Vary: Cookie``)."""
-        cycle = self._cycle
-        return self._accessed or (cycle is not None and cycle.session.accessed)
+        """Whether the session was read or written (drives ``Vary: Cookie``), as in Django.
+
+        Setting it to ``False`` (Django's idiom for a response that does not depend on the
+        session) leaves ``Vary: Cookie`` out, unless the response sets or clears the cookie.
+        """
+        return self._accessed
 
     @accessed.setter
     def accessed(self, value: bool) -> None:
@@ -113,13 +123,21 @@ class SessionStore(SessionBase):
 
     @property
     def modified(self) -> bool:
-        """Whether saving would write (nested mutation included: values are compared)."""
+        """Whether saving would write (nested mutation included: values are compared).
+
+        Setting it to ``False`` cancels the pending write, as with Django's middleware,
+        until the next change: the middleware then commits only a logout or a rotation.
+        ``save()`` still writes, as Django's does.
+        """
+        if self._cancelled:
+            return False
         cycle = self._cycle
         return self._modified or (cycle is not None and cycle.session.modified)
 
     @modified.setter
     def modified(self, value: bool) -> None:
         self._modified = value
+        self._cancelled = not value
 
     @property
     def tenant(self) -> str:
@@ -175,8 +193,15 @@ class SessionStore(SessionBase):
         self._cycle = cycle
         self._checked = False
         session = cycle.session
-        if session.is_new and not session.unavailable:
-            self._key = None  # unknown, expired or malformed: nothing to name
+        if session.unavailable:
+            return
+        if not session.is_new:
+            self._live = True
+        elif self._key is not None:
+            # Unknown, expired or malformed: nothing to name. A record this object loaded or
+            # saved is gone (a logout elsewhere): the next save() raises UpdateError.
+            self._vanished = self._live
+            self._key = None
 
     def _ready(self, session: Session) -> Session:
         self._accessed = True
@@ -193,16 +218,32 @@ class SessionStore(SessionBase):
         return session
 
     def _get_session(self, no_load: bool = False) -> Session:
+        if self._finished:
+            if self._final is None:
+                self._final = self._open(self._key)
+                self._runtime.manager.commit(self._final)  # nothing changed: closes it
+            return self._closed(self._final.session)
         if self._cycle is None:
             self._bind(self._open(self._key))
         assert self._cycle is not None
         return self._ready(self._cycle.session)
 
     async def _aget_session(self, no_load: bool = False) -> Session:
+        if self._finished:
+            if self._final is None:
+                self._final = await self._aopen(self._key)
+                await self._commit_with(self._final, failed=False)  # nothing changed
+            return self._closed(self._final.session)
         if self._cycle is None:
             self._bind(await self._aopen(self._key))
         assert self._cycle is not None
         return self._ready(self._cycle.session)
+
+    def _closed(self, session: Session) -> Session:
+        """The request's session after the middleware committed it: reads work, changes raise."""
+        self._accessed = True
+        session.require_available()
+        return session
 
     _session = property(_get_session)
 
@@ -220,61 +261,100 @@ class SessionStore(SessionBase):
     def _after_commit(self, cycle: SessionCycle, backed: bool, update: ResponseUpdate) -> bool:
         """Track the key a commit left; ``True`` when the record was gone (UpdateError)."""
         self._update = _merge(self._update, update)
-        self._modified = False
         issued = cycle.issued_id
         if issued is not None:
             self._key = issued
         elif cycle.ended or cycle.session.is_new:
             self._key = None
+        self._live = self._key is not None
         return backed and cycle.ended
 
-    def _commit(self) -> bool:
+    def _commit(self, *, failed: bool = False) -> bool:
         pending = self._before_commit()
         if pending is None:
             return False
         cycle, backed = pending
-        return self._after_commit(cycle, backed, self._runtime.manager.commit(cycle))
+        update = self._runtime.manager.commit(cycle, failed=failed)
+        return self._after_commit(cycle, backed, update)
 
-    async def _acommit(self) -> bool:
+    async def _acommit(self, *, failed: bool = False) -> bool:
         pending = self._before_commit()
         if pending is None:
             return False
         cycle, backed = pending
+        return self._after_commit(cycle, backed, await self._commit_with(cycle, failed=failed))
+
+    async def _commit_with(self, cycle: SessionCycle, *, failed: bool) -> ResponseUpdate:
         manager = self._runtime.async_manager
         if manager is None:
-            update = await sync_to_async(self._runtime.manager.commit)(cycle)
-        else:
-            update = await manager.commit(cycle)
-        return self._after_commit(cycle, backed, update)
+            commit = self._runtime.manager.commit
+            return await sync_to_async(commit)(cycle, failed=failed)
+        return await manager.commit(cycle, failed=failed)
 
     def _settle(self) -> None:
         """Commit a pending rotation or logout, so the store and :attr:`session_key` agree."""
         if self._cycle is not None and _lifecycle_pending(self._cycle.session):
             self._commit()
 
-    def _discard(self) -> None:
-        cycle, self._cycle = self._cycle, None
-        if cycle is not None:
-            cycle.session.close()  # later changes raise instead of vanishing (R85)
+    def _final_failed(self, failed: bool) -> bool:
+        """Whether the middleware's commit keeps only a logout or a rotation.
 
-    def finish(self, *, commit: bool = True) -> ResponseUpdate:
-        """Commit what is left (or drop it) and return the whole request's header changes.
-
-        Commits made earlier in the request (an explicit ``save()``) keep their cookie.
+        The request failed (a 5xx), ``modified = False`` was set after the last change, or
+        the record this object saved was deleted meanwhile (its changes would otherwise
+        start a new session silently).
         """
-        if commit:
-            self._commit()
-        else:
-            self._discard()
+        return failed or self._cancelled or self._vanished
+
+    def finish(self, *, failed: bool = False) -> ResponseUpdate:
+        """The middleware's commit: what is left, then the whole request's header changes.
+
+        ``failed``: the request failed (a 5xx): only a logout or a rotation is committed.
+        Commits made earlier in the request (an explicit ``save()``) keep their cookie.
+        Afterwards the session stays readable and a change raises
+        :class:`~sessionary.exceptions.SessionClosedError` (a streamed response); a late
+        ``flush()`` still ends the session, in :meth:`after_response`.
+        """
+        final = self._cycle
+        self._finished = True
+        self._commit(failed=self._final_failed(failed))
+        self._final = final
         return self._response_update()
 
-    async def afinish(self, *, commit: bool = True) -> ResponseUpdate:
+    async def afinish(self, *, failed: bool = False) -> ResponseUpdate:
         """Async :meth:`finish`."""
-        if commit:
-            await self._acommit()
-        else:
-            self._discard()
+        final = self._cycle
+        self._finished = True
+        await self._acommit(failed=self._final_failed(failed))
+        self._final = final
         return self._response_update()
+
+    def _late_cycle(self) -> SessionCycle | None:
+        final = self._final
+        if final is None or not final.session.late_destroy:
+            return None
+        return final
+
+    def after_response(self) -> None:
+        """Once the response is over: end the session a late ``flush()`` asked to end."""
+        cycle = self._late_cycle()
+        if cycle is None:
+            return
+        runtime = self._runtime
+        if runtime.store is not None:
+            runtime.manager.after_response(cycle)
+        elif runtime.async_manager is not None:
+            async_to_sync(runtime.async_manager.after_response)(cycle)
+
+    async def aafter_response(self) -> None:
+        """Async :meth:`after_response`."""
+        cycle = self._late_cycle()
+        if cycle is None:
+            return
+        manager = self._runtime.async_manager
+        if manager is None:
+            await sync_to_async(self._runtime.manager.after_response)(cycle)
+        else:
+            await manager.after_response(cycle)
 
     def _response_update(self) -> ResponseUpdate:
         update = self._update or ResponseUpdate()
@@ -291,7 +371,7 @@ class SessionStore(SessionBase):
         if key == _AUTH_USER and isinstance(value, str) and value:
             session.login(value)  # auth.login(): record the user as sessionary does
         session[key] = value
-        self._modified = True
+        self.modified = True
 
     async def aset(self, key: str, value: Any) -> None:
         """Async ``session[key] = value``."""
@@ -301,7 +381,7 @@ class SessionStore(SessionBase):
     def clear(self) -> None:
         """Remove every value (the session itself goes on; see :meth:`flush`)."""
         self._get_session().clear()
-        self._modified = True
+        self.modified = True
 
     def is_empty(self) -> bool:
         """``True`` when there is no key and no data."""
@@ -317,14 +397,14 @@ class SessionStore(SessionBase):
     def cycle_key(self) -> None:
         """A new ID for the same data (``auth.login`` calls this): the old ID stops working."""
         self._get_session().rotate()
-        self._modified = True
+        self.modified = True
         if not self._managed:
             self._commit()
 
     async def acycle_key(self) -> None:
         """Async :meth:`cycle_key`."""
         (await self._aget_session()).rotate()
-        self._modified = True
+        self.modified = True
         if not self._managed:
             await self._acommit()
 
@@ -335,7 +415,7 @@ class SessionStore(SessionBase):
         """
         self._get_session().logout()
         self._key = self._expiry = None
-        self._modified = True
+        self.modified = True
         if not self._managed:
             self._commit()
 
@@ -343,7 +423,7 @@ class SessionStore(SessionBase):
         """Async :meth:`flush`."""
         (await self._aget_session()).logout()
         self._key = self._expiry = None
-        self._modified = True
+        self.modified = True
         if not self._managed:
             await self._acommit()
 
@@ -387,7 +467,7 @@ class SessionStore(SessionBase):
         """
         self._bind(self._open(None))
         self._key = self._expiry = None
-        self._modified = True
+        self.modified = True
 
     async def acreate(self) -> None:
         """Async :meth:`create` (no I/O)."""
@@ -401,6 +481,11 @@ class SessionStore(SessionBase):
         """
         if must_create and self._key is not None:
             raise CreateError
+        if self._key is None:
+            self.modified = True  # Django's save() of a keyless session create()s it
+        elif self._cycle is None and not self._finished:
+            self._get_session()  # as Django's save() does: notices a deleted record
+        self._check_vanished()
         if self._commit():
             raise UpdateError
 
@@ -408,8 +493,27 @@ class SessionStore(SessionBase):
         """Async :meth:`save`."""
         if must_create and self._key is not None:
             raise CreateError
+        if self._key is None:
+            self.modified = True
+        elif self._cycle is None and not self._finished:
+            await self._aget_session()
+        self._check_vanished()
         if await self._acommit():
             raise UpdateError
+
+    def _check_vanished(self) -> None:
+        """``UpdateError`` when the record this object saved or loaded was deleted meanwhile.
+
+        The changes are dropped rather than stored under a new key (Django's backends refuse
+        to resurrect a session another process ended).
+        """
+        if not self._vanished:
+            return
+        self._vanished = self._live = False
+        cycle, self._cycle = self._cycle, None
+        if cycle is not None:
+            cycle.session.close()
+        raise UpdateError
 
     def delete(self, session_key: str | None = None) -> None:
         """Destroy ``session_key`` (default: this session, which becomes new and empty)."""
@@ -465,12 +569,66 @@ class SessionStore(SessionBase):
         return data
 
     def load(self) -> dict[str, Any]:
-        """The session's data, as a new ``dict``."""
-        return self._copy(self._get_session())
+        """What the store holds for :attr:`session_key`, as a new ``dict`` (not unsaved changes).
+
+        One store round trip; ``{}`` without a key or a record (the key is then forgotten,
+        as Django's backends do: the next ``save()`` starts a new session).
+        """
+        if self._key is None:
+            return {}
+        return self._stored(self._open(self._key))
 
     async def aload(self) -> dict[str, Any]:
         """Async :meth:`load`."""
-        return self._copy(await self._aget_session())
+        if self._key is None:
+            return {}
+        return self._stored(await self._aopen(self._key))
+
+    def _stored(self, probe: SessionCycle) -> dict[str, Any]:
+        session = probe.session
+        session.require_available()
+        if session.is_new:  # as Django's backends: the key names nothing any more
+            self._key = None
+            self._live = False
+            return {}
+        return self._copy(session)
+
+    # ------------------------------------------------------------------ dict operations
+    # Beyond SessionBase: the dict operations the other adapters' sessions have (a Session
+    # is a dict), so code moved between frameworks keeps working.
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._get_session()))
+
+    def __len__(self) -> int:
+        return len(self._get_session())
+
+    def __bool__(self) -> bool:
+        """Always true, as every ``SessionBase``: Django tests ``if client.session:``."""
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SessionStore):
+            other = other._get_session()
+        return self._get_session() == other
+
+    __hash__ = None  # type: ignore[assignment] # a mutable mapping, like dict
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        return self._get_session() | other  # type: ignore[no-any-return]
+
+    def __ior__(self, other: Any) -> SessionStore:  # type: ignore[override]
+        self.update(other)
+        return self
+
+    def popitem(self) -> tuple[str, Any]:
+        """Remove and return the most recently set (name, value) pair, as ``dict`` does."""
+        pair = self._get_session().popitem()
+        self.modified = True
+        return pair
+
+    def copy(self) -> dict[str, Any]:
+        """A shallow copy of the data as a plain ``dict``."""
+        return self._get_session().copy()
 
     @classmethod
     def clear_expired(cls) -> None:
@@ -525,7 +683,7 @@ class SessionStore(SessionBase):
     def login(self, user_id: str | int) -> None:
         """Sign ``user_id`` in: rotates the ID (keeps the data), records the user."""
         self._get_session().login(user_id)
-        self._modified = True
+        self.modified = True
         if not self._managed:
             self._commit()
 

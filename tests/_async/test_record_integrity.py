@@ -1,0 +1,176 @@
+"""Stored data is input too: records changed behind sessionary's back, on every store kind.
+
+Whoever can write to the store (an ``HSET`` in Redis, a restored backup) must not be able to
+change what a session means. Each test creates a real session through the manager, changes
+its stored record directly (as an attacker or a bug would), and checks what the next request
+gets: an anonymous session, a cleared cookie, a ``corrupt_record`` alert naming the reason,
+and the record gone from the store. With and without encryption at rest.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from sessionary import AsyncSessionManager, SessionConfig
+from sessionary.codecs import get_codec
+from sessionary.sansio.events import EventName
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores.base import AsyncSessionStore
+from sessionary.testing import CapturingObserver, session_config
+from tests._async.test_manager import Client
+
+pytestmark = pytest.mark.anyio
+
+JSON = get_codec("json")
+USER_FIELD = b"\xffu"
+
+
+class RawRecords:
+    """Direct access to a store's records, below the store API (the attacker's view)."""
+
+    def __init__(self, store: AsyncSessionStore) -> None:
+        self.store = store
+
+    async def keys(self) -> list[str]:
+        store = self.store
+        if isinstance(store, AsyncMemoryStore):
+            return list(store.engine._records)
+        assert isinstance(store, AsyncRedisStore)
+        pattern = store.layout.session_pattern()
+        names = [bytes(k).decode() async for k in store.client.scan_iter(match=pattern)]
+        return sorted(n.split("{", 1)[1].split("}", 1)[0] for n in names if ":lk" not in n)
+
+    async def attributes(self, key: str) -> dict[str, bytes]:
+        store = self.store
+        if isinstance(store, AsyncMemoryStore):
+            return dict(store.engine._records[key].attributes)
+        assert isinstance(store, AsyncRedisStore)
+        raw = cast("dict[bytes, bytes]", await store.client.hgetall(store.layout.session_key(key)))
+        return {k.decode(): v for k, v in raw.items() if k[:1] != b"\xff"}
+
+    async def set_attribute(self, key: str, name: str, value: bytes) -> None:
+        store = self.store
+        if isinstance(store, AsyncMemoryStore):
+            record = store.engine._records[key]
+            record.attributes = {**record.attributes, name: value}
+            record.meta = None
+            return
+        assert isinstance(store, AsyncRedisStore)
+        await store.client.hset(store.layout.session_key(key), name.encode(), value)
+
+    async def delete_attribute(self, key: str, name: str) -> None:
+        store = self.store
+        if isinstance(store, AsyncMemoryStore):
+            record = store.engine._records[key]
+            record.attributes = {k: v for k, v in record.attributes.items() if k != name}
+            record.meta = None
+            return
+        assert isinstance(store, AsyncRedisStore)
+        await store.client.hdel(store.layout.session_key(key), name.encode())
+
+    async def set_user(self, key: str, user: str) -> None:
+        store = self.store
+        if isinstance(store, AsyncMemoryStore):
+            record = store.engine._records[key]
+            record.user = user
+            record.meta = None
+            return
+        assert isinstance(store, AsyncRedisStore)
+        await store.client.hset(store.layout.session_key(key), USER_FIELD, user.encode())
+
+
+async def signed_in(
+    store: AsyncSessionStore, config: SessionConfig, **data: object
+) -> tuple[Client, CapturingObserver, str]:
+    observer = CapturingObserver()
+    browser = Client(AsyncSessionManager(store, config, observer=observer))
+    before = set(await RawRecords(store).keys())
+    await browser.request(lambda s: s.login("alice"))
+    await browser.request(lambda s: s.update(data))
+    (key,) = set(await RawRecords(store).keys()) - before
+    observer.clear()
+    return browser, observer, key
+
+
+async def assert_refused_as_corrupt(
+    browser: Client, observer: CapturingObserver, store: AsyncSessionStore, reason: str
+) -> None:
+    seen: dict[str, object] = {}
+    cycle = await browser.manager.open([f"{browser.manager.config.cookie.name}={browser.cookie}"])
+    session = cycle.session
+    seen.update(session)
+    assert (session.is_new, session.user_id, seen) == (True, None, {})
+    update = await browser.manager.commit(cycle)
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
+    (alert,) = observer.of(EventName.CORRUPT_RECORD)
+    assert alert.detail["reason"] == reason
+    assert await RawRecords(store).keys() == []  # deleted: never served, never kept
+
+
+@pytest.fixture(params=[False, True], ids=["plain", "encrypted"])
+def integrity_config(request: pytest.FixtureRequest) -> SessionConfig:
+    return session_config(encrypt_at_rest=request.param)
+
+
+async def test_a_user_changed_in_the_store_is_refused(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    browser, observer, key = await signed_in(async_store, integrity_config, role="user")
+    await RawRecords(async_store).set_user(key, "admin")
+    await assert_refused_as_corrupt(browser, observer, async_store, "unauthenticated record")
+
+
+async def test_a_value_changed_in_the_store_is_refused(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    browser, observer, key = await signed_in(async_store, integrity_config, credits=1)
+    await RawRecords(async_store).set_attribute(key, "credits", JSON.encode(1_000_000))
+    await assert_refused_as_corrupt(browser, observer, async_store, "unauthenticated record")
+
+
+async def test_a_field_deleted_in_the_store_is_refused(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    browser, observer, key = await signed_in(async_store, integrity_config, mfa_pending=True)
+    await RawRecords(async_store).delete_attribute(key, "mfa_pending")
+    await assert_refused_as_corrupt(browser, observer, async_store, "unauthenticated record")
+
+
+async def test_an_older_value_put_back_is_refused(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    raw = RawRecords(async_store)
+    browser, observer, key = await signed_in(async_store, integrity_config, status="user")
+    older = (await raw.attributes(key))["status"]
+    await browser.request(lambda s: s.__setitem__("status", "suspended"))
+    observer.clear()
+    await raw.set_attribute(key, "status", older)
+    await assert_refused_as_corrupt(browser, observer, async_store, "unauthenticated record")
+
+
+async def test_a_value_copied_from_another_session_is_refused(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    raw = RawRecords(async_store)
+    admin = Client(AsyncSessionManager(async_store, integrity_config))
+    await admin.request(lambda s: s.update(role="admin"))
+    (admin_key,) = await raw.keys()
+    role = (await raw.attributes(admin_key))["role"]
+    browser, observer, key = await signed_in(async_store, integrity_config, role="guest")
+    await raw.set_attribute(key, "role", role)
+    seen: dict[str, object] = {}
+    await browser.request(seen.update)
+    assert seen == {}
+    assert observer.of(EventName.CORRUPT_RECORD)
+    assert await raw.keys() == [admin_key]
+
+
+async def test_an_untouched_record_still_loads(
+    async_store: AsyncSessionStore, integrity_config: SessionConfig
+) -> None:
+    browser, observer, _ = await signed_in(async_store, integrity_config, role="user")
+    assert await browser.request() == {"role": "user"}
+    assert observer.of(EventName.CORRUPT_RECORD) == []
