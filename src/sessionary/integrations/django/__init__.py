@@ -61,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from typing import Any
 
 from sessionary.exceptions import ConfigurationError
+from sessionary.integrations._csrf import CONTEXT_KEY, find_context
 from sessionary.integrations.django.conf import config_from_settings, get_runtime, reset_runtime
 from sessionary.integrations.django.middleware import SessionMiddleware
 from sessionary.integrations.django.store import SessionStore
@@ -69,6 +70,7 @@ __all__ = [
     "SessionMiddleware",
     "SessionStore",
     "config_from_settings",
+    "csrf_token",
     "get_runtime",
     "get_session",
     "reset_runtime",
@@ -82,3 +84,13 @@ def get_session(request: Any) -> SessionStore:
         msg = "request.session is not a sessionary session: is SESSION_ENGINE set?"
         raise ConfigurationError(msg)
     return session
+
+
+def csrf_token(request: Any) -> str:
+    """A masked CSRF token for this response (``SESSIONARY["CSRF"] = True``).
+
+    For sessionary's own CSRF checks; with Django's ``CsrfViewMiddleware`` use
+    ``django.middleware.csrf.get_token`` as usual.
+    """
+    meta = getattr(request, "META", {})
+    return find_context(meta, CONTEXT_KEY, "set SESSIONARY['CSRF'] = True").token()
