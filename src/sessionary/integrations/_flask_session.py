@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import request as current_request
 from flask.sessions import SessionMixin
+from werkzeug.exceptions import HTTPException
 
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cycle import SessionCycle
@@ -24,10 +25,11 @@ class RequestState:
 
     __slots__ = ("cycle", "refusal", "settled")
 
-    def __init__(self, cycle: SessionCycle, refusal: Refuse | None) -> None:
+    def __init__(self, cycle: SessionCycle, refusal: Refuse | HTTPException | None) -> None:
         self.cycle = cycle
         self.refusal = refusal
-        """The gate refused the request: answered by a ``before_request`` hook."""
+        """The gate refused the request (or its form could not be read): answered by a
+        ``before_request`` hook, before any view."""
         self.settled = refusal is not None
         """The commit was made (or tried), or there is nothing to commit."""
 

@@ -2,30 +2,22 @@
 
 ::
 
-    app = Flask(__name__)
     app.config["SECRET_KEY"] = os.environ["SESSION_SECRET"]
     Sessionary(app, store=RedisStore.from_url("redis://localhost:6379/0"))
 
-    @app.post("/login")
-    def login():
-        session.login("42")   # rotates the ID; session.logout() ends it everywhere
-
 ``flask.session`` is the request's :class:`~sessionary.Session`, a ``dict`` like Flask's own
-(:class:`FlaskSession`: ``new``, ``modified``, ``accessed``, ``permanent`` accepted). The
+(:class:`FlaskSession`), with ``login``, ``logout``, ``rotate`` and ``user_id``. The
 configuration is read from Flask's ``SESSION_COOKIE_*`` and ``PERMANENT_SESSION_LIFETIME``
 settings unless a :class:`~sessionary.SessionConfig` is passed (:func:`config_from_flask`).
 
-The options, named as in every adapter (``docs/adapters.md``), are arguments of
-:class:`Sessionary` or, when not given, ``app.config`` keys: ``csrf`` / ``SESSIONARY_CSRF``
-(default: the Origin / ``Sec-Fetch-Site`` check; ``True`` adds the token, from
-``X-CSRF-Token`` or a ``csrf_token`` form field; templates get ``csrf_token()``),
-``tenants`` / ``SESSIONARY_TENANTS``, ``lock`` / ``SESSIONARY_LOCK`` and ``store_down`` /
-``SESSIONARY_STORE_DOWN`` (a value, or a function of the Flask ``request``),
-``commit_on_error`` / ``SESSIONARY_COMMIT_ON_ERROR``. A refused request is answered by a
+The options are every adapter's (:class:`~sessionary.sansio.gate.GateOptions`,
+``docs/adapters.md``), given to :class:`Sessionary` or, when not, read from ``app.config``
+as ``SESSIONARY_<NAME>``: ``csrf`` (the token from ``X-CSRF-Token`` or a form field;
+templates get ``csrf_token()``), ``tenants``, ``lock`` and ``store_down`` (a value, or a
+function of the Flask ``request``), ``commit_on_error``. A refused request is answered by a
 ``before_request`` hook (400, 403 or 409) before any view; a store outage answers 503 where
-the session is used. A failed request (a 5xx, Flask's 500 for an exception) commits only a
-logout or an explicit rotation; a ``logout()`` in a streamed body (``stream_with_context``)
-ends the stored session when the response is closed.
+the session is used. A failed request (a 5xx) commits only a logout or an explicit rotation;
+a ``logout()`` in a streamed body ends the stored session when the response is closed.
 """
 
 from __future__ import annotations
@@ -38,6 +30,7 @@ try:
     from flask import Flask, Request, Response
     from flask import request as current_request
     from flask.sessions import SessionInterface, SessionMixin
+    from werkzeug.exceptions import HTTPException
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = "sessionary.integrations.flask needs Flask: pip install 'sessionary[flask]'"
     raise ImportError(msg) from exc
@@ -56,6 +49,7 @@ from sessionary.integrations._flask_session import (
 from sessionary.integrations._info import request_info
 from sessionary.integrations._response import apply_update
 from sessionary.observability import Observer
+from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Refuse, RequestInfo
 from sessionary.stores.cookie import CookieStore
 
@@ -88,13 +82,17 @@ class SessionaryInterface(SessionInterface):
         """
         manager, gate = self.manager, self.gate
         info = _info(request, gate.token_header)
-        entry = manager.admit(gate, info, request)
-        if isinstance(entry, NeedForm):  # Flask parses the form (its own size limits apply)
-            value = request.form.get(entry.field)
-            entry = manager.admit(gate, info.with_form(value), request)
+        entry: SessionCycle | Refuse | NeedForm | HTTPException = manager.admit(gate, info, request)
+        if isinstance(entry, NeedForm):  # Flask parses the form (its own limits apply)
+            try:
+                value = request.form.get(entry.field)
+            except HTTPException as error:  # too large: answered by Flask, from the hook
+                entry = error
+            else:
+                entry = manager.admit(gate, info.with_form(value), request)
         assert not isinstance(entry, NeedForm)  # the form was read
-        refusal = entry if isinstance(entry, Refuse) else None
-        cycle = manager.core.begin([]) if isinstance(entry, Refuse) else entry
+        refusal = None if isinstance(entry, SessionCycle) else entry
+        cycle = entry if isinstance(entry, SessionCycle) else manager.core.begin([])
         request.environ[STATE_KEY] = RequestState(cycle, refusal)
         request.environ[CONTEXT_KEY] = context_for(gate, cycle)
         return cast(SessionMixin, flask_session(cycle))
@@ -143,9 +141,10 @@ def csrf_token() -> str:
 def _refused() -> Response | None:
     """``before_request``: answer a request the gate refused, before any view."""
     state = current_request.environ.get(STATE_KEY)
-    if isinstance(state, RequestState) and state.refusal is not None:
-        return Response(state.refusal.body, state.refusal.status, _PLAIN)
-    return None
+    refusal = state.refusal if isinstance(state, RequestState) else None
+    if isinstance(refusal, HTTPException):
+        raise refusal
+    return None if refusal is None else Response(refusal.body, refusal.status, _PLAIN)
 
 
 def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]]:
