@@ -46,7 +46,7 @@ from sessionary.integrations._aiohttp import (
     state_of,
 )
 from sessionary.integrations._csrf import context_for, find_context
-from sessionary.integrations._manager import manager_for
+from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.observability import Observer
 from sessionary.sansio.gate import Gate, NeedForm, Refuse, WebSocketGateOptions
 from sessionary.sansio.session import Session
@@ -136,7 +136,7 @@ def setup(
     manager = manager_for(
         AsyncSessionManager, manager, store, config, observer=observer, owner="setup()"
     )
-    gate = Gate(manager.core, multipart=True, **options)
+    gate = gate_for(manager, options, multipart=True)
     app.middlewares.append(session_middleware(manager, gate))
     app.on_response_prepare.append(on_prepare)
 

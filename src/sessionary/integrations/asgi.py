@@ -41,9 +41,9 @@ from sessionary.integrations._asgi import (
 )
 from sessionary.integrations._asgi_outages import answer_store_outages
 from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for, find_context
-from sessionary.integrations._manager import manager_for
+from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.observability import Observer
-from sessionary.sansio.gate import Gate, NeedForm, Refuse, StoreDownChoice, WebSocketGateOptions
+from sessionary.sansio.gate import NeedForm, Refuse, StoreDownChoice, WebSocketGateOptions
 from sessionary.sansio.session import Session
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
@@ -125,7 +125,7 @@ class SessionMiddleware:
         )
         self.app = app
         self.manager = manager
-        self.gate = Gate(manager.core, **options)
+        self.gate = gate_for(manager, options)
         answer_store_outages(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

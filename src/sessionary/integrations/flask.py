@@ -47,6 +47,7 @@ from sessionary.integrations._flask_session import (
     flask_session,
 )
 from sessionary.integrations._info import request_info
+from sessionary.integrations._manager import gate_for
 from sessionary.integrations._response import apply_update
 from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
@@ -181,7 +182,7 @@ class Sessionary:
             self.store = MemoryStore()
         config = self.config or config_from_flask(app)
         manager = SessionManager(self.store, config, observer=self.observer)
-        gate = Gate(manager.core, multipart=True, **options_from_flask(app, self.options))
+        gate = gate_for(manager, options_from_flask(app, self.options), multipart=True)
         interface = SessionaryInterface(manager, gate)
         app.session_interface = interface
         app.teardown_request(interface.request_ended)

@@ -39,7 +39,7 @@ from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for, find_context
 from sessionary.integrations._info import environ_info
-from sessionary.integrations._manager import manager_for
+from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.integrations._wsgi import (
     Body,
     Exchange,
@@ -49,7 +49,7 @@ from sessionary.integrations._wsgi import (
     status_line,
 )
 from sessionary.observability import Observer
-from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Refuse
+from sessionary.sansio.gate import GateOptions, NeedForm, Refuse
 from sessionary.sansio.session import Session
 from sessionary.stores.base import SessionStore
 from sessionary.stores.cookie import CookieStore
@@ -110,7 +110,7 @@ class SessionMiddleware:
         self.app = app
         self.manager = manager
         self.environ_key = environ_key
-        self.gate = Gate(manager.core, **options)
+        self.gate = gate_for(manager, options)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Handle one WSGI request."""

@@ -115,6 +115,10 @@ class Runtime:
         """Header transport: the lower-case request header carrying the ID (else ``None``)."""
         self.commit_on_error = commit_on_error
         """Commit a failed request's changes too (``SESSIONARY["COMMIT_ON_ERROR"]``)."""
+        if tenants is not None:  # user-level operations must then name their tenant
+            for manager in (self._sync, self.async_manager):
+                if manager is not None:
+                    manager.scope_by_tenant()
         self.gate = Gate(
             either.core,
             csrf=csrf,  # off by default: Django's CsrfViewMiddleware is in charge
