@@ -44,7 +44,10 @@ taking effect at once: prefer sessionary's. Differences from Django's engines:
 * ``SESSION_SAVE_EVERY_REQUEST`` and ``SESSION_SERIALIZER`` do not apply (sessionary
   touches on read and stores each value with its codec).
 
-A store outage answers 503 only to requests whose view touches the session, without a
+The request options are every adapter's, as ``SESSIONARY`` keys (``TENANTS``, ``LOCK``,
+``STORE_DOWN``, ``COMMIT_ON_ERROR``, and ``CSRF``: sessionary's checks are opt-in here, Django's
+``CsrfViewMiddleware`` stays the default; :func:`csrf_token` gives sessionary's token). A
+store outage answers 503 only to requests whose view touches the session, without a
 ``Set-Cookie``. A failed request (a 5xx) commits only a logout or a rotation, which its 500
 carries (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything); a ``flush()`` while a
 ``StreamingHttpResponse`` is sent ends the stored session once the body is over.
