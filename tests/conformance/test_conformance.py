@@ -19,9 +19,9 @@ from sessionary import SessionConfig
 from sessionary.testing import session_config
 from tests.conformance import features
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
+from tests.conformance.features import COOKIE, session_cookie
 
 ADAPTERS = ["asgi", "asgi_nowith", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
-COOKIE = "__Host-session"
 CONCURRENT_SESSIONS = 1000
 
 DriverFactory = Callable[..., AbstractContextManager[Driver]]
@@ -60,14 +60,6 @@ def open_driver(adapter: str, request: pytest.FixtureRequest, key_prefix: str) -
 def driver(request: pytest.FixtureRequest, open_driver: DriverFactory) -> Iterator[Driver]:
     with open_driver(request.param) as running:
         yield running
-
-
-def session_cookie(reply: Reply) -> str | None:
-    for header in reply.all("set-cookie"):
-        name, _, rest = header.partition("=")
-        if name.strip() == COOKIE:
-            return rest.split(";", 1)[0]
-    return None
 
 
 def cookie_attributes(reply: Reply) -> dict[str, str]:
