@@ -44,7 +44,18 @@ The standard application (every route answers JSON, status 200 unless stated):
 ``POST /write-then-500``     sets the query parameters, then answers 500 ``{"data": {...}}``
 ``POST /logout-then-raise``  ``session.logout()``, ``session["after"] = "1"``, then raises
 ``POST /rotate-then-raise``  ``session.rotate()``, sets the query parameters, then raises
+``POST /increment``          ``n = session.get("n", 0)``, a pause of :data:`STEP_S` (the
+                             framework's own way: ``await asyncio.sleep`` where the handler is
+                             async), then ``session["n"] = n + 1``; answers ``{"n": n + 1}``: a
+                             read-modify-write that loses updates unless the lock serialises it
+``WS /ws``                   (adapters that serve WebSockets) accepts, sends ``{"data":
+                             dict(session)}`` as JSON and closes
 ===========================  ==================================================================
+
+The request options of the spec (:meth:`AppSpec.options`) reach the adapter by its own
+names: ``csrf``, ``tenants``, ``lock`` and ``store_down`` (functions of the framework's own
+request object, deciding by its path), ``websocket_origins`` and ``commit_on_error``
+(Django: the same names, upper case, in ``SESSIONARY``: :meth:`AppSpec.django_settings`).
 
 The Django drivers run the last six routes on ``request.session`` (Django's ``SessionBase``
 API: ``logout()``/``rotate()`` are its ``flush()``/``cycle_key()``), the others on
@@ -57,13 +68,14 @@ framework's server would (500) instead of raising it into the test.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from sessionary import SessionConfig
+from sessionary import SessionConfig, StoreDownPolicy
+from sessionary.sansio.csrf import CsrfOptions
 
 StoreKind = Literal["memory", "redis", "down", "cookie"]
 
@@ -76,20 +88,60 @@ class AppSpec:
     config: SessionConfig
     redis_url: str = ""
     key_prefix: str = "sessionary-conformance"
-    csrf: bool | None = None
-    """The adapter's ``csrf=`` argument: ``None`` (its default: the origin check only),
-    ``True`` (origin and token) or ``False`` (no checks)."""
+    csrf: bool | CsrfOptions | None = None
+    """The adapter's ``csrf=`` argument: ``None`` (its default: the origin check only; Django:
+    off), ``True`` (origin and token), a ``CsrfOptions`` or ``False`` (no checks)."""
     commit_on_error: bool = False
     """The adapter's ``commit_on_error=`` option (Django: ``SESSIONARY["COMMIT_ON_ERROR"]``)."""
+    tenants: Mapping[str, str] | None = None
+    """The adapter's ``tenants=`` (``{host: tenant}``)."""
+    lock_paths: tuple[str, ...] = ()
+    """``lock=``: a function of the framework's request, true for these paths."""
+    read_only_paths: tuple[str, ...] = ()
+    """``store_down=``: a function of the framework's request, ``fail_open_readonly`` for
+    these paths (else the configuration's policy)."""
+    websocket_origins: tuple[str, ...] | None = None
+    """``websocket_origins=`` (adapters that serve WebSockets)."""
+
+    def options(self, path_of: Callable[[Any], str]) -> dict[str, Any]:
+        """The adapter's keyword options; ``path_of(request)`` reads its request's path."""
+        options: dict[str, Any] = {"commit_on_error": self.commit_on_error}
+        if self.csrf is not None:
+            options["csrf"] = self.csrf
+        if self.tenants is not None:
+            options["tenants"] = self.tenants
+        if self.lock_paths:
+            paths = self.lock_paths
+            options["lock"] = lambda request: path_of(request) in paths
+        if self.read_only_paths:
+            read_only = self.read_only_paths
+            options["store_down"] = lambda request: (
+                StoreDownPolicy.FAIL_OPEN_READONLY if path_of(request) in read_only else None
+            )
+        if self.websocket_origins is not None:
+            options["websocket_origins"] = self.websocket_origins
+        return options
+
+    def django_settings(self) -> dict[str, Any]:
+        """The same options as ``SESSIONARY`` keys (``request.path`` is the path)."""
+        options = self.options(lambda request: request.path)
+        if self.csrf is None:
+            options.pop("csrf", None)  # Django's default: sessionary's CSRF checks are off
+        return {name.upper(): value for name, value in options.items()}
 
 
 @dataclass(frozen=True)
 class Request:
-    """One request: method, path with query string, extra headers (name, value)."""
+    """One request: method, path with query string, extra headers (name, value), a body."""
 
     method: str
     path: str
     headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive)."""
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
 @dataclass
@@ -116,10 +168,24 @@ class Reply:
         return json.loads(self.body)
 
 
+@dataclass(frozen=True)
+class WebSocketReply:
+    """A WebSocket handshake's outcome: accepted (and the first message), or refused."""
+
+    accepted: bool
+    code: int | None = None
+    """A refusal: the close code (ASGI) or the handshake's HTTP status (aiohttp)."""
+    message: Any = None
+
+
 class Driver(Protocol):
     """A running standard application behind one adapter."""
 
     name: str
+    serves_websockets: bool
+    """Whether the framework serves WebSockets (then :meth:`websocket` works)."""
+    socket_origin: str
+    """The ``Origin`` of a page of the application opening its WebSocket (same origin)."""
 
     def request(self, request: Request) -> Reply:
         """Send one request and return its reply."""
@@ -129,16 +195,25 @@ class Driver(Protocol):
         """Send all requests at once (threads or tasks) and return replies in order."""
         ...
 
+    def websocket(self, request: Request) -> WebSocketReply:
+        """Open ``WS request.path`` with the request's headers and read the first message."""
+        ...
+
 
 MakeDriver = Callable[[AppSpec], AbstractContextManager[Driver]]
 
 DOWN_URL = "redis://127.0.0.1:1/0"
 """The store URL of ``spec.store == "down"``: nobody listens there."""
 THREADS = 32
+STEP_S = 0.05
+"""The pause of ``/increment`` between its read and its write."""
 
 
 class ThreadedDriver:
     """Base of the sync frameworks' drivers: ``concurrently`` runs ``request`` in threads."""
+
+    serves_websockets = False
+    socket_origin = ""
 
     def request(self, request: Request) -> Reply:
         """Send one request (framework specific)."""
@@ -148,6 +223,18 @@ class ThreadedDriver:
         """Send all requests from a thread pool."""
         with ThreadPoolExecutor(THREADS) as pool:
             return list(pool.map(self.request, requests))
+
+    def websocket(self, request: Request) -> WebSocketReply:
+        """WSGI serves no WebSockets."""
+        raise NotImplementedError(self.websocket.__doc__)
+
+
+def increment(session: Any, pause: Callable[[float], None]) -> dict[str, int]:
+    """``/increment`` for sync handlers (``pause`` is ``time.sleep``)."""
+    n: int = session.get("n", 0)
+    pause(STEP_S)
+    session["n"] = n + 1
+    return {"n": n + 1}
 
 
 def normalise_headers(

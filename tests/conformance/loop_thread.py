@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from tests.conformance.driver import Reply, Request
+from tests.conformance.driver import Reply, Request, WebSocketReply
 
 T = TypeVar("T")
 
@@ -39,6 +39,9 @@ class LoopThread:
 class LoopDriver:
     """Base of the async frameworks' drivers: subclasses define :meth:`send`."""
 
+    serves_websockets = False
+    socket_origin = ""
+
     def __init__(self, loop: LoopThread) -> None:
         self._loop = loop
 
@@ -53,6 +56,10 @@ class LoopDriver:
     def concurrently(self, requests: Sequence[Request]) -> list[Reply]:
         """Send all requests as concurrent tasks."""
         return self._loop.gather([self.send(r) for r in requests])
+
+    def websocket(self, request: Request) -> WebSocketReply:
+        """Drivers of adapters that serve WebSockets define this."""
+        raise NotImplementedError(self.websocket.__doc__)
 
 
 @contextmanager

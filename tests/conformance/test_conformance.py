@@ -10,16 +10,18 @@ import importlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 import redis
 
 from sessionary import SessionConfig
 from sessionary.testing import session_config
+from tests.conformance import features
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
+from tests.conformance.features import COOKIE, session_cookie
 
 ADAPTERS = ["asgi", "asgi_nowith", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
-COOKIE = "__Host-session"
 CONCURRENT_SESSIONS = 1000
 
 DriverFactory = Callable[..., AbstractContextManager[Driver]]
@@ -42,19 +44,13 @@ def open_driver(adapter: str, request: pytest.FixtureRequest, key_prefix: str) -
     make = _make_driver(adapter)
 
     def factory(
-        store: StoreKind, config: SessionConfig | None = None, *, commit_on_error: bool = False
+        store: StoreKind, config: SessionConfig | None = None, **options: Any
     ) -> AbstractContextManager[Driver]:
         redis_url = ""
         if store == "redis":
             redis_url = request.getfixturevalue("redis_url")
             request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
-        spec = AppSpec(
-            store,
-            config or session_config(),
-            redis_url,
-            key_prefix,
-            commit_on_error=commit_on_error,
-        )
+        spec = AppSpec(store, config or session_config(), redis_url, key_prefix, **options)
         return make(spec)
 
     return factory
@@ -64,14 +60,6 @@ def open_driver(adapter: str, request: pytest.FixtureRequest, key_prefix: str) -
 def driver(request: pytest.FixtureRequest, open_driver: DriverFactory) -> Iterator[Driver]:
     with open_driver(request.param) as running:
         yield running
-
-
-def session_cookie(reply: Reply) -> str | None:
-    for header in reply.all("set-cookie"):
-        name, _, rest = header.partition("=")
-        if name.strip() == COOKIE:
-            return rest.split(";", 1)[0]
-    return None
 
 
 def cookie_attributes(reply: Reply) -> dict[str, str]:
@@ -250,13 +238,7 @@ def test_an_explicit_rotation_holds_when_the_request_fails(driver: Driver) -> No
 
 
 def test_commit_on_error_commits_a_failed_requests_changes(open_driver: DriverFactory) -> None:
-    with open_driver("memory", commit_on_error=True) as driver:
-        token = session_cookie(send(driver, "POST", "/write?a=1"))
-        assert token is not None
-        assert send(driver, "POST", "/write-then-raise?a=2", token).status == 500
-        assert send(driver, "GET", "/read", token).json == {"data": {"a": "2"}}
-        assert send(driver, "POST", "/write-then-500?b=3", token).status == 500
-        assert send(driver, "GET", "/read", token).json == {"data": {"a": "2", "b": "3"}}
+    features.commit_on_error(open_driver)
 
 
 # ------------------------------------------------------------- the session is a dict
@@ -306,20 +288,7 @@ def test_a_login_over_the_session_limit_is_refused_with_403(
 
 
 def test_header_transport(open_driver: DriverFactory) -> None:
-    with open_driver("memory", session_config(transport="header")) as driver:
-        created = driver.request(Request("POST", "/write?a=1"))
-        token = created.header("x-session-token")
-        assert token is not None
-        assert len(token) == 43
-        assert created.all("set-cookie") == []
-        header = [("X-Session-Token", token)]
-        assert driver.request(Request("GET", "/read", header)).json == {"data": {"a": "1"}}
-        cookie = [("Cookie", f"{COOKIE}={token}")]
-        assert driver.request(Request("GET", "/read", cookie)).json == {"data": {}}
-        login = driver.request(Request("POST", "/login?user=ada", header))
-        rotated = login.header("x-session-token")
-        assert rotated not in (None, "", token)
-        assert driver.request(Request("GET", "/whoami", header)).json == {"user": None}
+    features.header_transport(open_driver)
 
 
 # ------------------------------------------------------------- the sealed cookie store

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import httpx2
@@ -422,6 +423,40 @@ def test_a_raise_after_a_logout_answers_500_with_the_cleared_cookie_then_reraise
         with pytest.raises(RuntimeError):
             client.get("/fail?logout=1")
         assert "__Host-session" not in client.cookies  # the 500 cleared it
+
+
+class CountingManager(AsyncSessionManager):
+    """Records the middleware's calls into the manager."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+
+    async def admit(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("admit")
+        return await super().admit(*args, **kwargs)
+
+    async def settle(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("settle")
+        return await super().settle(*args, **kwargs)
+
+    async def after_response(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append("after_response")
+        await super().after_response(*args, **kwargs)
+
+
+def test_a_request_calls_into_the_core_once_to_open_and_once_to_commit(
+    config: SessionConfig,
+) -> None:
+    manager = CountingManager(AsyncMemoryStore(), config)
+    app = Starlette(routes=[Route("/write", write), Route("/read", read)])
+    app.add_middleware(SessionMiddleware, manager=manager)
+    with TestClient(app, base_url=BASE) as client:
+        client.get("/write?a=1")
+        assert manager.calls == ["admit", "settle", "after_response"]
+        manager.calls.clear()
+        assert client.get("/read").json() == {"a": "1"}
+        assert manager.calls == ["admit", "settle", "after_response"]
 
 
 def test_get_session_needs_the_middleware() -> None:

@@ -203,6 +203,22 @@ def test_flask_form_field_and_template_global() -> None:
     assert evil.status_code == 403
 
 
+def test_flask_a_form_too_large_to_read_is_answered_by_flask() -> None:
+    """The token field of a form over ``MAX_CONTENT_LENGTH``: Flask's 413, not a 500."""
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=session_config().secrets[0], MAX_CONTENT_LENGTH=100)
+
+    @app.post("/submit")
+    def submit() -> dict[str, Any]:
+        return {"x": request.form.get("x")}
+
+    Sessionary(app, store=MemoryStore(), config=session_config(), csrf=True)
+    client = app.test_client()
+    big = client.post("/submit", data={"x": "y" * 200}, base_url="https://localhost")
+    assert big.status_code == 413
+    assert "Set-Cookie" not in big.headers
+
+
 @pytest.mark.anyio
 async def test_aiohttp_form_field() -> None:
     async def token(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ Runs through the sync and the async middleware, on every store kind.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
@@ -140,3 +141,17 @@ def test_a_callable_resolver_and_sessions_built_without_the_middleware(
         session.save()
         assert SessionStore(session.session_key, tenant="a")["x"] == 1
         assert SessionStore(session.session_key, tenant="b").get("x") is None
+
+
+def test_with_tenants_user_operations_must_name_theirs(sync_store: SyncSessionStore) -> None:
+    """``revoke_user("ada")`` without ``tenant=`` is an error, not the empty tenant's user."""
+    with override_settings(
+        SESSIONARY={"CONFIG": session_config(), "STORE": sync_store, "TENANTS": TENANTS}
+    ):
+        runtime = get_runtime()
+        with pytest.raises(ConfigurationError, match="tenant="):
+            runtime.manager.revoke_user("ada")
+        assert runtime.manager.revoke_user("ada", tenant="a") == 0
+        if runtime.async_manager is not None:  # the memory store's twin
+            with pytest.raises(ConfigurationError, match="tenant="):
+                asyncio.run(runtime.async_manager.count_user_sessions("ada"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from werkzeug.test import Client
 
+from sessionary.exceptions import ConfigurationError
 from sessionary.integrations import aiohttp as aiohttp_adapter
 from sessionary.integrations import wsgi
 from sessionary.integrations.asgi import SessionMiddleware, get_session
@@ -129,3 +131,31 @@ def test_flask_tenants() -> None:
     assert unknown.status_code == 400
     assert "Set-Cookie" not in unknown.headers
     extension.close()
+
+
+def test_with_tenants_user_operations_must_name_theirs() -> None:
+    """Every adapter configured with ``tenants=`` scopes its manager: ``revoke_user("ada")``
+    without ``tenant=`` is an error, not a revocation of the empty tenant's user."""
+    config = session_config()
+    asgi_app = SessionMiddleware(
+        Starlette(), store=AsyncMemoryStore(), config=config, tenants=TENANTS
+    )
+    wsgi_app = wsgi.SessionMiddleware(
+        _wsgi_app, store=MemoryStore(), config=config, tenants=TENANTS
+    )
+    flask_app = Flask(__name__)
+    Sessionary(flask_app, store=MemoryStore(), config=config, tenants=TENANTS)
+    aiohttp_manager = aiohttp_adapter.setup(
+        web.Application(), store=AsyncMemoryStore(), config=config, tenants=TENANTS
+    )
+    flask_manager = flask_app.session_interface.manager  # type: ignore[attr-defined]
+    for sync_manager in (wsgi_app.manager, flask_manager):
+        with pytest.raises(ConfigurationError, match="tenant="):
+            sync_manager.revoke_user("ada")
+        assert sync_manager.revoke_user("ada", tenant="a") == 0
+    for async_manager in (asgi_app.manager, aiohttp_manager):
+        with pytest.raises(ConfigurationError, match="tenant="):
+            asyncio.run(async_manager.revoke_user("ada"))
+        assert asyncio.run(async_manager.revoke_user("ada", tenant="a")) == 0
+    untenanted = wsgi.SessionMiddleware(_wsgi_app, store=MemoryStore(), config=config)
+    assert untenanted.manager.revoke_user("ada") == 0  # no tenants: the empty tenant

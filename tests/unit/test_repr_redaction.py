@@ -30,8 +30,9 @@ from sessionary.integrations._csrf import CsrfContext
 from sessionary.sansio.at_rest import AtRest
 from sessionary.sansio.cookies import read_cookie
 from sessionary.sansio.core import SessionCore
-from sessionary.sansio.csrf import CsrfGuard
+from sessionary.sansio.csrf import CsrfFailure, CsrfGuard
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
+from sessionary.sansio.gate import Open, Refuse, RequestInfo
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
@@ -47,6 +48,7 @@ from sessionary.sansio.ops import (
     Update,
 )
 from sessionary.sansio.sealed import SealedPayload, Sealer
+from sessionary.sansio.settle import Answer
 from sessionary.stores import (
     AsyncMemoryStore,
     AsyncRedisEventStream,
@@ -94,6 +96,10 @@ HOLD_NOTHING: dict[str, str] = {
     "TenantResolver": "a mapping or a callable, shown as its kind",
     "CapturingObserver": "events (checked here through SessionEvent)",
     "FakeClock": "a time",
+    "NeedForm": "a form field name and a size",
+    "GateOptions": "a TypedDict of adapter options (tenants, CSRF options, callables)",
+    "WebSocketGateOptions": "a TypedDict of adapter options (and allowed origins)",
+    "Settlement": "flags and the handler's error (exception messages never name an ID)",
 }
 
 
@@ -200,6 +206,14 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     token = guard.token(again)
     add(guard)
     add(CsrfContext(guard, again))
+    cookie = f"{r.config.cookie.name}={session_id}"
+    info = RequestInfo("POST", "https", "h", {"cookie": cookie}, cookies=[cookie], tokens=[token])
+    add(info)
+    add(info.with_form(token))
+    add(Open(check_token=True, token=token))
+    failed = CsrfGuard.failure_event(CsrfFailure.BAD_TOKEN, now_ms=1, method="POST", client="c")
+    add(Refuse(403, b"Forbidden", failed))
+    add(Answer(created, 500))
     add(again.session)
     again.session["token"] = VALUE + "-2"
     add(again.session.delta())

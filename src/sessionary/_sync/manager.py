@@ -30,6 +30,7 @@ from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieSta
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.gate import Gate, NeedForm, Open, Refuse, RequestInfo
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.modes import SERVER, SealedMode
 from sessionary.sansio.ops import (
@@ -48,6 +49,7 @@ from sessionary.sansio.ops import (
 )
 from sessionary.sansio.response import ResponseUpdate
 from sessionary.sansio.session import Session
+from sessionary.sansio.settle import COMMIT_ERRORS, Answer
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     Capability,
@@ -248,15 +250,79 @@ class SessionManager:
             self._publish(cycle)
         return cycle.response()
 
+    # ------------------------------------------------------------------ adapters
+    def admit(
+        self, gate: Gate, info: RequestInfo, request: object = None
+    ) -> SessionCycle | Refuse | NeedForm:
+        """A request arrives: the gate's decision and, once admitted, its loaded session.
+
+        Returns the :class:`~sessionary.sansio.gate.Refuse` to answer instead (its event
+        reported), the :class:`~sessionary.sansio.gate.NeedForm` to read before asking again
+        with ``info.with_form(token)``, or the request's cycle: opened for the gate's tenant,
+        lock and store-down policy, its CSRF token verified. ``request``, the framework's
+        request object, is what the ``lock=`` and ``store_down=`` callables are given.
+        """
+        decision = gate.decide(info, request)
+        if isinstance(decision, Open):
+            try:
+                cycle = self.open(
+                    info.cookies,
+                    client=info.client,
+                    token_headers=info.tokens,
+                    user_agent=info.user_agent,
+                    lock=decision.lock,
+                    tenant=decision.tenant,
+                    store_down=decision.store_down,
+                )
+            except LockNotAcquiredError:
+                if info.websocket:
+                    raise
+                decision = gate.busy(info)
+            else:
+                refused = gate.check(decision, cycle, info)
+                if refused is None:
+                    return cycle
+                self._release_lock(cycle)  # no commit will come
+                decision = refused
+        if isinstance(decision, Refuse) and decision.event is not None:
+            notify(self.observer, decision.event)
+        return decision
+
+    def settle(
+        self,
+        cycle: SessionCycle,
+        gate: Gate,
+        *,
+        status: int | None = None,
+        error: BaseException | None = None,
+    ) -> Answer:
+        """Commit as the response starts with ``status`` (or after the handler raised ``error``).
+
+        The gate's rules (:mod:`sessionary.sansio.settle`) decide what is committed and how
+        the response is answered: a failed request commits only a logout or a rotation, a
+        commit error becomes 503, 403 or 409, an outage the handler met becomes 503. Never
+        raises a commit error: the :class:`~sessionary.sansio.settle.Answer` says it.
+        """
+        plan = gate.settlement(status=status, error=error, refused=cycle.session.refused)
+        if plan.refuse is not None:
+            cycle.refuse(plan.refuse)
+        try:
+            update = self.commit(cycle, failed=plan.failed)
+        except COMMIT_ERRORS as exc:
+            return plan.after_error(exc)
+        return plan.after(update)
+
     def after_response(self, cycle: SessionCycle) -> None:
         """Once the response is over: end the session a late ``logout()`` asked to end.
 
         A handler that logs out while its (streaming) response is already being sent cannot
         clear the cookie any more; the stored session is still destroyed here. A store error
-        is logged (the response is gone), never raised.
+        is logged (the response is gone), never raised. A request that never committed (a
+        WebSocket that never accepted) releases its lock here.
         """
         op = cycle.late_op()
         if op is None:
+            self._release_lock(cycle)  # nothing held once a commit came: no I/O
             return
         try:
             cycle.send(self._perform(op))

@@ -204,6 +204,11 @@ class SessionCycle:
         return self._state.lock_token
 
     @property
+    def tenant(self) -> str:
+        """The tenant the server resolved for this request (``""`` without tenants)."""
+        return self._state.tenant
+
+    @property
     def now(self) -> int:
         """The request's time (ms since the epoch), from the core's clock."""
         return self._state.now

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aiohttp import DummyCookieJar, web
+from aiohttp import DummyCookieJar, WSServerHandshakeError, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from sessionary.integrations.aiohttp import csrf_token, get_session, setup
 from tests.conformance.driver import (
     FAILED_STATUS,
     FAILING_ROUTES,
+    STEP_S,
     AppSpec,
     Driver,
     Reply,
     Request,
+    WebSocketReply,
     failing_view,
     normalise_headers,
 )
@@ -67,6 +70,23 @@ async def _json(request: web.Request) -> web.Response:
     return web.json_response(await get_session(request))
 
 
+async def _increment(request: web.Request) -> web.Response:
+    session = await get_session(request)
+    n = session.get("n", 0)
+    await asyncio.sleep(STEP_S)
+    session["n"] = n + 1
+    return web.json_response({"n": n + 1})
+
+
+async def _ws(request: web.Request) -> web.WebSocketResponse:
+    data = dict(await get_session(request))
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    await socket.send_json({"data": data})
+    await socket.close()
+    return socket
+
+
 async def _failing(request: web.Request) -> web.Response:
     path = request.path
     result = failing_view(path, dict(request.query), await get_session(request))
@@ -77,18 +97,31 @@ class AiohttpDriver(LoopDriver):
     """aiohttp's TestServer/TestClient on a private loop, with a jar that keeps nothing."""
 
     name = "aiohttp"
+    serves_websockets = True
 
     def __init__(self, loop: LoopThread, client: TestClient[web.Request, web.Application]):
         super().__init__(loop)
         self._client = client
+        self.socket_origin = str(client.make_url("")).rstrip("/")
 
     async def send(self, request: Request) -> Reply:
         """Send one request through aiohttp's test client."""
         async with self._client.request(
-            request.method, request.path, headers=list(request.headers)
+            request.method, request.path, headers=list(request.headers), data=request.body
         ) as response:
             body = await response.read()
             return Reply(response.status, normalise_headers(list(response.headers.items())), body)
+
+    def websocket(self, request: Request) -> WebSocketReply:
+        """A handshake through aiohttp's test client (refused: an HTTP status)."""
+        return self._loop.run(self._websocket(request))
+
+    async def _websocket(self, request: Request) -> WebSocketReply:
+        try:
+            async with self._client.ws_connect(request.path, headers=list(request.headers)) as ws:
+                return WebSocketReply(True, message=await ws.receive_json())
+        except WSServerHandshakeError as refused:
+            return WebSocketReply(False, refused.status)
 
 
 @contextmanager
@@ -107,15 +140,12 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
             app.router.add_get("/whoami", _whoami)
             app.router.add_get("/csrf", _csrf)
             app.router.add_get("/json", _json)
+            app.router.add_post("/increment", _increment)
+            app.router.add_get("/ws", _ws)
             for path in FAILING_ROUTES:
                 app.router.add_post(path, _failing)
-            setup(
-                app,
-                store=async_store(spec),
-                config=spec.config,
-                csrf=spec.csrf,
-                commit_on_error=spec.commit_on_error,
-            )
+            options = spec.options(lambda request: request.path)
+            setup(app, store=async_store(spec), config=spec.config, **options)
             client = TestClient(TestServer(app), cookie_jar=DummyCookieJar())
             await client.start_server()
             return client

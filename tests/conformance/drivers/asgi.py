@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
 
 import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, CookieStore
@@ -19,10 +23,12 @@ from tests.conformance.driver import (
     DOWN_URL,
     FAILED_STATUS,
     FAILING_ROUTES,
+    STEP_S,
     AppSpec,
     Driver,
     Reply,
     Request,
+    WebSocketReply,
     failing_view,
     normalise_headers,
 )
@@ -73,6 +79,21 @@ async def _json(request: StarletteRequest) -> JSONResponse:
     return JSONResponse(request.session)
 
 
+async def _increment(request: StarletteRequest) -> JSONResponse:
+    session = get_session(request)
+    n = session.get("n", 0)
+    await asyncio.sleep(STEP_S)
+    session["n"] = n + 1
+    return JSONResponse({"n": n + 1})
+
+
+async def _ws(websocket: WebSocket) -> None:
+    data = dict(get_session(websocket))
+    await websocket.accept()
+    await websocket.send_json({"data": data})
+    await websocket.close()
+
+
 async def _failing(request: StarletteRequest) -> JSONResponse:
     path = request.url.path
     result = failing_view(path, dict(request.query_params), request.session)
@@ -101,21 +122,61 @@ class AsgiDriver(LoopDriver):
     """Drives the standard app on a private event loop."""
 
     name = "asgi"
+    serves_websockets = True
+    socket_origin = "https://testserver"
 
-    def __init__(self, loop: LoopThread, client: httpx2.AsyncClient) -> None:
+    def __init__(self, loop: LoopThread, client: httpx2.AsyncClient, app: Any) -> None:
         super().__init__(loop)
         self._client = client
+        self._app = app
 
     async def send(self, request: Request) -> Reply:
         """Send one request through httpx's ASGI transport."""
         response = await self._client.request(
-            request.method, request.path, headers=list(request.headers)
+            request.method, request.path, headers=list(request.headers), content=request.body
         )
         return Reply(
             response.status_code,
             normalise_headers(response.headers.multi_items()),
             response.content,
         )
+
+    def websocket(self, request: Request) -> WebSocketReply:
+        """A handshake through the ASGI protocol itself (httpx speaks no WebSocket)."""
+        return self._loop.run(asgi_websocket(self._app, request))
+
+
+async def asgi_websocket(app: Any, request: Request) -> WebSocketReply:
+    """Connect, then read what the app sends until it closes: accepted, or closed at once."""
+    headers = [("host", "testserver"), *request.headers]
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "scheme": "wss",
+        "http_version": "1.1",
+        "path": request.path,
+        "raw_path": request.path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 443),
+        "subprotocols": [],
+    }
+    inbox = [{"type": "websocket.connect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0) if inbox else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    if not sent or sent[0]["type"] != "websocket.accept":
+        return WebSocketReply(False, sent[0].get("code") if sent else None)
+    texts = [m["text"] for m in sent if m["type"] == "websocket.send"]
+    return WebSocketReply(True, message=json.loads(texts[0]) if texts else None)
 
 
 def _starlette_app() -> Starlette:
@@ -130,6 +191,8 @@ def _starlette_app() -> Starlette:
             Route("/whoami", _whoami),
             Route("/csrf", _csrf),
             Route("/json", _json),
+            Route("/increment", _increment, methods=["POST"]),
+            WebSocketRoute("/ws", _ws),
             *(Route(path, _failing, methods=["POST"]) for path in FAILING_ROUTES),
         ]
     )
@@ -140,26 +203,21 @@ def serve_asgi(spec: AppSpec, build: Callable[[], Starlette], name: str) -> Iter
     """Run ``build()`` wrapped in ``SessionMiddleware`` for ``spec`` on a private loop."""
     with loop_thread() as loop:
 
-        async def start() -> tuple[AsyncSessionStore | CookieStore, httpx2.AsyncClient]:
+        async def start() -> tuple[AsyncSessionStore | CookieStore, httpx2.AsyncClient, Any]:
             store = async_store(spec)
             app = build()
-            app.add_middleware(
-                SessionMiddleware,
-                store=store,
-                config=spec.config,
-                csrf=spec.csrf,
-                commit_on_error=spec.commit_on_error,
-            )
+            options = spec.options(lambda scope: scope["path"])
+            app.add_middleware(SessionMiddleware, store=store, config=spec.config, **options)
             # Like a server: an application error is a 500 reply, not an exception here.
             transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
             client = httpx2.AsyncClient(
                 transport=transport, base_url="https://testserver", cookies=_no_cookie_jar()
             )
-            return store, client
+            return store, client, app
 
-        store, client = loop.run(start())
+        store, client, app = loop.run(start())
         try:
-            driver = AsgiDriver(loop, client)
+            driver = AsgiDriver(loop, client, app)
             driver.name = name
             yield driver
         finally:

@@ -66,7 +66,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa
 from django.test import Client, override_settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from sessionary.integrations.django import get_session  # noqa: E402
+from sessionary.integrations.django import csrf_token, get_session  # noqa: E402
 
 
 def django_view(request: HttpRequest, name: str) -> HttpResponse:
@@ -81,7 +81,9 @@ def django_view(request: HttpRequest, name: str) -> HttpResponse:
     query = request.GET.dict()
     result = failing_view(path, query, request.session)
     if result is None:
-        result = standard_view(path, query, lambda: get_session(request).sessionary)
+        result = standard_view(
+            path, query, lambda: get_session(request).sessionary, lambda: csrf_token(request)
+        )
     if result is None:
         raise Http404
     return JsonResponse(result, status=FAILED_STATUS.get(path, 200))
@@ -93,6 +95,19 @@ def standard(request: HttpRequest, name: str) -> HttpResponse:
 
 
 urlpatterns = [path("<str:name>", standard)]
+HOSTS = {"ALLOWED_HOSTS": ["*"]}
+"""The tenants feature sends other ``Host`` headers."""
+
+
+def client_arguments(request: conformance.Request) -> dict[str, Any]:
+    """Django's test client's ``generic()`` arguments for ``request``."""
+    content_type = request.header("content-type") or "application/octet-stream"
+    return {
+        "data": request.body,
+        "content_type": content_type,
+        "secure": True,
+        "headers": client_headers(request.headers),
+    }
 
 
 def client_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -100,6 +115,8 @@ def client_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in pairs:
         key = name.lower()
+        if key == "content-type":
+            continue  # the content_type argument
         if key in joined:
             joined[key] += ("; " if key == "cookie" else ", ") + value
         else:
@@ -133,9 +150,7 @@ class DjangoDriver(conformance.ThreadedDriver):
 
     def request(self, request: conformance.Request) -> conformance.Reply:
         """Send one request."""
-        response = self._client().generic(
-            request.method, request.path, secure=True, headers=client_headers(request.headers)
-        )
+        response = self._client().generic(request.method, request.path, **client_arguments(request))
         return reply_of(response)
 
 
@@ -143,9 +158,11 @@ class DjangoDriver(conformance.ThreadedDriver):
 def make_driver(spec: conformance.AppSpec) -> Iterator[conformance.Driver]:
     """The standard application as Django views, on the spec's store and configuration."""
     store = sync_store(spec)
-    sessionary = {"CONFIG": spec.config, "STORE": store, "COMMIT_ON_ERROR": spec.commit_on_error}
+    sessionary = {"CONFIG": spec.config, "STORE": store, **spec.django_settings()}
     try:
-        with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary):
+        with override_settings(
+            ROOT_URLCONF=__name__, MIDDLEWARE=MIDDLEWARE, SESSIONARY=sessionary, **HOSTS
+        ):
             yield DjangoDriver()
     finally:
         store.close()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from sessionary.integrations.fastapi import CsrfToken, Session
-from tests.conformance.driver import FAILED_STATUS, FAILING_ROUTES, AppSpec, Driver, failing_view
+from tests.conformance.driver import (
+    FAILED_STATUS,
+    FAILING_ROUTES,
+    STEP_S,
+    AppSpec,
+    Driver,
+    failing_view,
+)
 from tests.conformance.drivers.asgi import serve_asgi
 
 
@@ -60,6 +68,20 @@ def _fastapi_app() -> FastAPI:
     @app.get("/json")
     async def as_json(request: Request) -> Any:
         return request.session  # FastAPI serialises what a path operation returns
+
+    @app.post("/increment")
+    async def increment(session: Session) -> dict[str, int]:
+        n: int = session.get("n", 0)
+        await asyncio.sleep(STEP_S)
+        session["n"] = n + 1
+        return {"n": n + 1}
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket, session: Session) -> None:
+        data = dict(session)
+        await websocket.accept()
+        await websocket.send_json({"data": data})
+        await websocket.close()
 
     async def failing(request: Request, session: Session) -> JSONResponse:
         path = request.url.path

@@ -46,12 +46,8 @@ def _flask_app(extension: Sessionary) -> Flask:
 @contextmanager
 def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as Flask views."""
-    extension = Sessionary(
-        store=sync_store(spec),
-        config=spec.config,
-        csrf=spec.csrf,
-        commit_on_error=spec.commit_on_error,
-    )
+    options = spec.options(lambda request: request.path)
+    extension = Sessionary(store=sync_store(spec), config=spec.config, **options)
     try:
         yield WerkzeugDriver("flask", _flask_app(extension))
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from tests.conformance.driver import (
     Request,
     ThreadedDriver,
     failing_view,
+    increment,
     normalise_headers,
 )
 
@@ -71,6 +73,8 @@ def standard_view(
         result = {}
     elif path == "/whoami":
         result = {"user": session.user_id}
+    elif path == "/increment":
+        result = increment(session, time.sleep)
     return result
 
 
@@ -140,6 +144,7 @@ class WerkzeugDriver(ThreadedDriver):
             method=request.method,
             query_string=query,
             headers=list(request.headers),
+            data=request.body,
             base_url="https://localhost",
         )
         try:
@@ -157,13 +162,8 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     """The standard application as a plain WSGI callable."""
     store = sync_store(spec)
     try:
-        app = SessionMiddleware(
-            _app,
-            store=store,
-            config=spec.config,
-            csrf=spec.csrf,
-            commit_on_error=spec.commit_on_error,
-        )
+        options = spec.options(lambda environ: environ["PATH_INFO"])
+        app = SessionMiddleware(_app, store=store, config=spec.config, **options)
         yield WerkzeugDriver("wsgi", app)
     finally:
         store.close()

@@ -44,7 +44,10 @@ taking effect at once: prefer sessionary's. Differences from Django's engines:
 * ``SESSION_SAVE_EVERY_REQUEST`` and ``SESSION_SERIALIZER`` do not apply (sessionary
   touches on read and stores each value with its codec).
 
-A store outage answers 503 only to requests whose view touches the session, without a
+The request options are every adapter's, as ``SESSIONARY`` keys (``TENANTS``, ``LOCK``,
+``STORE_DOWN``, ``COMMIT_ON_ERROR``, and ``CSRF``: sessionary's checks are opt-in here, Django's
+``CsrfViewMiddleware`` stays the default; :func:`csrf_token` gives sessionary's token). A
+store outage answers 503 only to requests whose view touches the session, without a
 ``Set-Cookie``. A failed request (a 5xx) commits only a logout or a rotation, which its 500
 carries (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything); a ``flush()`` while a
 ``StreamingHttpResponse`` is sent ends the stored session once the body is over.
@@ -61,6 +64,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from typing import Any
 
 from sessionary.exceptions import ConfigurationError
+from sessionary.integrations._csrf import CONTEXT_KEY, find_context
 from sessionary.integrations.django.conf import config_from_settings, get_runtime, reset_runtime
 from sessionary.integrations.django.middleware import SessionMiddleware
 from sessionary.integrations.django.store import SessionStore
@@ -69,6 +73,7 @@ __all__ = [
     "SessionMiddleware",
     "SessionStore",
     "config_from_settings",
+    "csrf_token",
     "get_runtime",
     "get_session",
     "reset_runtime",
@@ -82,3 +87,13 @@ def get_session(request: Any) -> SessionStore:
         msg = "request.session is not a sessionary session: is SESSION_ENGINE set?"
         raise ConfigurationError(msg)
     return session
+
+
+def csrf_token(request: Any) -> str:
+    """A masked CSRF token for this response (``SESSIONARY["CSRF"] = True``).
+
+    For sessionary's own CSRF checks; with Django's ``CsrfViewMiddleware`` use
+    ``django.middleware.csrf.get_token`` as usual.
+    """
+    meta = getattr(request, "META", {})
+    return find_context(meta, CONTEXT_KEY, "set SESSIONARY['CSRF'] = True").token()

@@ -1,4 +1,4 @@
-"""Django settings → sessionary: the configuration, the stores and the two managers.
+"""Django settings → sessionary: the configuration, the stores, the two managers and the gate.
 
 Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SESSION_*``:
 
@@ -18,19 +18,25 @@ Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SE
 ``CONFIG``                     a complete :class:`~sessionary.SessionConfig` (overrides all
                                of the above except the store keys)
 ``OBSERVER``                   a :class:`~sessionary.observability.Observer`
-``TENANTS``                    ``{host: tenant}`` or a callable ``host -> tenant`` (or its
-                               dotted path): the tenant of each request, resolved from its
-                               ``Host`` by sessionary's middleware (400 for a host without
-                               one) and bound into every key (SECURITY.md R64)
-``COMMIT_ON_ERROR``            ``True`` commits a failed request's changes (a 5xx) like a
-                               successful one's; default ``False``: only a logout or a
-                               rotation (the other adapters' ``commit_on_error=``)
 =============================  ===============================================================
 
-``SESSION_COOKIE_NAME`` is used when changed from ``"sessionid"`` (else ``__Host-session``,
-the name the other adapters use by default), with ``SESSION_COOKIE_DOMAIN``/``PATH``/
-``SAMESITE`` (``None`` keeps ``Lax``) and ``SESSION_EXPIRE_AT_BROWSER_CLOSE`` (a cookie without
-``Max-Age``). ``SESSION_COOKIE_HTTPONLY = False`` is refused: the ID never reaches scripts.
+The request options, named as every adapter's (``docs/adapters.md``); a callable may be
+given as its dotted path:
+
+=============================  ===============================================================
+``TENANTS``                    ``{host: tenant}`` or a callable ``host -> tenant``: resolved
+                               from ``Host`` by the middleware (400 for a host without one)
+``CSRF``                       sessionary's CSRF checks, opt-in (Django's
+                               ``CsrfViewMiddleware`` stays the default): ``None`` the origin
+                               check, ``True`` with the token, or a ``CsrfOptions``
+``LOCK``                       ``True`` or a callable of the ``HttpRequest``: the per-session
+                               lock (busy → 409)
+``STORE_DOWN``                 a ``StoreDownPolicy`` (or its name) or a callable of the
+                               ``HttpRequest`` choosing one per request
+``COMMIT_ON_ERROR``            ``True`` commits a failed request's changes (a 5xx) like a
+                               successful one's; default ``False``: only a logout or a rotation
+=============================  ===============================================================
+
 The settings are read once; ``override_settings`` of any of them starts afresh.
 """
 
@@ -39,134 +45,42 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.conf import settings
 from django.core.signals import setting_changed
 
 from sessionary._async.manager import AsyncSessionManager
-from sessionary._async.memory import AsyncMemoryStore
 from sessionary._sync.manager import SessionManager
-from sessionary._sync.memory import MemoryStore
-from sessionary.config import CookieOptions, SessionConfig
+from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import ConfigurationError
-from sessionary.integrations._settings import cookie_setting, samesite_setting, seconds_setting
+from sessionary.integrations.django.config import (
+    config_from_settings,
+    sessionary_settings,
+    stores_from_settings,
+)
 from sessionary.observability import Observer
+from sessionary.sansio.csrf import CsrfOptions
+from sessionary.sansio.gate import Gate, LockChoice, StoreDownChoice
 from sessionary.sansio.tenants import TenantResolver
 from sessionary.stores.base import AsyncSessionStore, SessionStore
-from sessionary.stores.memory import MemoryEngine
 
 __all__ = ["Runtime", "config_from_settings", "get_runtime", "reset_runtime"]
 
-_DJANGO_COOKIE_NAME = "sessionid"
-_DJANGO_COOKIE_AGE = 1_209_600  # two weeks
-_TWELVE_HOURS = 12 * 3600.0
-_PASSED_THROUGH = {
-    "TRANSPORT": "transport",
-    "TOKEN_HEADER": "token_header",
-    "RESPONSE_TOKEN_HEADER": "response_token_header",
-    "CODEC": "codec",
-}
+_POLICIES = {policy.value for policy in StoreDownPolicy}
 
 
-def _options() -> dict[str, Any]:
-    options = getattr(settings, "SESSIONARY", {})
-    if not isinstance(options, dict):
-        msg = "settings.SESSIONARY must be a dict"
-        raise ConfigurationError(msg)
-    return options
-
-
-def _cookie(options: dict[str, Any]) -> CookieOptions:
-    if not settings.SESSION_COOKIE_HTTPONLY:
-        msg = "SESSION_COOKIE_HTTPONLY = False is not supported: the session ID stays HttpOnly"
-        raise ConfigurationError(msg)
-    insecure = bool(options.get("INSECURE_DEVELOPMENT_MODE", False))
-    name = settings.SESSION_COOKIE_NAME
-    return cookie_setting(
-        name="__Host-session" if name == _DJANGO_COOKIE_NAME else name,
-        domain=settings.SESSION_COOKIE_DOMAIN or None,
-        path=settings.SESSION_COOKIE_PATH or "/",
-        secure=bool(settings.SESSION_COOKIE_SECURE) or not insecure,
-        samesite=samesite_setting(settings.SESSION_COOKIE_SAMESITE),
-        persistent=not settings.SESSION_EXPIRE_AT_BROWSER_CLOSE,
-        insecure_development_mode=insecure,
-    )
-
-
-def config_from_settings() -> SessionConfig:
-    """Map ``settings.SESSIONARY`` and Django's ``SESSION_*`` onto a ``SessionConfig``."""
-    options = _options()
-    if "CONFIG" in options:
-        config = options["CONFIG"]
-        if not isinstance(config, SessionConfig):
-            msg = "SESSIONARY['CONFIG'] must be a sessionary.SessionConfig"
-            raise ConfigurationError(msg)
-        return config
-    kwargs: dict[str, Any] = {}
-    age = settings.SESSION_COOKIE_AGE
-    if age != _DJANGO_COOKIE_AGE:
-        kwargs["idle_timeout"] = seconds_setting(age, "SESSION_COOKIE_AGE")
-        kwargs["absolute_timeout"] = max(kwargs["idle_timeout"], _TWELVE_HOURS)
-    if "IDLE_TIMEOUT" in options:
-        kwargs["idle_timeout"] = seconds_setting(options["IDLE_TIMEOUT"], "IDLE_TIMEOUT")
-    if "ABSOLUTE_TIMEOUT" in options:
-        kwargs["absolute_timeout"] = seconds_setting(
-            options["ABSOLUTE_TIMEOUT"], "ABSOLUTE_TIMEOUT"
-        )
-    for option, name in _PASSED_THROUGH.items():
-        if option in options:
-            kwargs[name] = options[option]
-    keys = options.get("SECRET_KEYS")
-    if keys is not None:
-        return SessionConfig(secret_keys=keys, cookie=_cookie(options), **kwargs)
-    keys = [settings.SECRET_KEY, *(settings.SECRET_KEY_FALLBACKS or [])]
-    try:
-        return SessionConfig(secret_keys=keys, cookie=_cookie(options), **kwargs)
-    except ConfigurationError as exc:
-        if "secret_keys" not in str(exc):
-            raise
-        msg = f"{exc} (from SECRET_KEY/SECRET_KEY_FALLBACKS; or set SESSIONARY['SECRET_KEYS'])"
-        raise ConfigurationError(msg) from exc
-
-
-def _stores(options: dict[str, Any]) -> tuple[SessionStore | None, AsyncSessionStore | None, bool]:
-    """The sync and async stores, and whether they were built here (and are ours to close)."""
-    store, async_store = options.get("STORE"), options.get("ASYNC_STORE")
-    if store is None and async_store is None:
-        url = options.get("STORE_URL", "memory")
-        if url == "memory":
-            engine = MemoryEngine()
-            return MemoryStore(engine=engine), AsyncMemoryStore(engine=engine), True
-        from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: PLC0415 - an extra
-
-        prefix = options.get("PREFIX", "sessionary")
-        sync, async_ = (
-            RedisStore.from_url(url, prefix=prefix),
-            AsyncRedisStore.from_url(url, prefix=prefix),
-        )
-        return sync, async_, True
-    if store is None and isinstance(async_store, AsyncMemoryStore):
-        store = MemoryStore(engine=async_store.engine)
-    elif async_store is None and isinstance(store, MemoryStore):
-        async_store = AsyncMemoryStore(engine=store.engine)
-    return store, async_store, False
-
-
-def _tenants(source: object) -> TenantResolver | None:
-    """``SESSIONARY['TENANTS']``: a mapping, a callable or the dotted path of one."""
-    if source is None:
-        return None
-    if isinstance(source, str):
+def _imported(value: Any) -> Any:
+    """A setting that may name a callable by its dotted path (not a store-down policy name)."""
+    if isinstance(value, str) and value not in _POLICIES:
         from django.utils.module_loading import import_string  # noqa: PLC0415
 
-        source = import_string(source)
-    return TenantResolver(source)  # type: ignore[arg-type] # validated by TenantResolver
+        return import_string(value)
+    return value
 
 
 class Runtime:
-    """One process's sessionary state: the configuration and a sync and an async manager.
+    """One process's sessionary state: the configuration, a sync and an async manager, the gate.
 
     Both managers drive the same sessions (one Redis, or one in-process memory engine), so
-    a cycle opened by one may be committed by the other.
+    a cycle opened by one may be committed by the other; one gate serves both.
     """
 
     def __init__(
@@ -179,6 +93,9 @@ class Runtime:
         observer: Observer | None = None,
         tenants: TenantResolver | None = None,
         commit_on_error: bool = False,
+        csrf: CsrfOptions | bool | None = False,
+        lock: LockChoice | None = None,
+        store_down: StoreDownChoice | None = None,
     ) -> None:
         self.config = config
         self.tenants = tenants
@@ -198,6 +115,20 @@ class Runtime:
         """Header transport: the lower-case request header carrying the ID (else ``None``)."""
         self.commit_on_error = commit_on_error
         """Commit a failed request's changes too (``SESSIONARY["COMMIT_ON_ERROR"]``)."""
+        if tenants is not None:  # user-level operations must then name their tenant
+            for manager in (self._sync, self.async_manager):
+                if manager is not None:
+                    manager.scope_by_tenant()
+        self.gate = Gate(
+            either.core,
+            csrf=csrf,  # off by default: Django's CsrfViewMiddleware is in charge
+            tenants=tenants,
+            lock=lock,
+            store_down=store_down,
+            commit_on_error=commit_on_error,
+            multipart=True,
+        )
+        """The request gate of sessionary's middleware (``TENANTS``, ``CSRF``, ``LOCK``...)."""
 
     @property
     def manager(self) -> SessionManager:
@@ -217,6 +148,24 @@ _lock = threading.Lock()
 _runtime: Runtime | None = None
 
 
+def _build() -> Runtime:
+    options = sessionary_settings()
+    store, async_store, owned = stores_from_settings(options)
+    tenants = _imported(options.get("TENANTS"))
+    return Runtime(
+        config_from_settings(),
+        store,
+        async_store,
+        owned=owned,
+        observer=options.get("OBSERVER"),
+        tenants=None if tenants is None else TenantResolver(tenants),
+        commit_on_error=bool(options.get("COMMIT_ON_ERROR", False)),
+        csrf=options.get("CSRF", False),
+        lock=_imported(options.get("LOCK")),
+        store_down=_imported(options.get("STORE_DOWN")),
+    )
+
+
 def get_runtime() -> Runtime:
     """The process-wide runtime, built from the settings on first use."""
     global _runtime  # noqa: PLW0603 - one per process, like Django's caches
@@ -224,17 +173,7 @@ def get_runtime() -> Runtime:
     if runtime is None:
         with _lock:
             if _runtime is None:
-                options = _options()
-                store, async_store, owned = _stores(options)
-                _runtime = Runtime(
-                    config_from_settings(),
-                    store,
-                    async_store,
-                    owned=owned,
-                    observer=options.get("OBSERVER"),
-                    tenants=_tenants(options.get("TENANTS")),
-                    commit_on_error=bool(options.get("COMMIT_ON_ERROR", False)),
-                )
+                _runtime = _build()
             runtime = _runtime
     return runtime
 

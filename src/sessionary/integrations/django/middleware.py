@@ -1,12 +1,18 @@
-"""sessionary's Django middleware: the session cycle around every request, sync or async."""
+"""sessionary's Django middleware: the session cycle around every request, sync or async.
+
+It translates the ``HttpRequest`` for the request gate (:mod:`sessionary.sansio.gate`:
+``SESSIONARY["TENANTS"]``, ``["CSRF"]``, ``["LOCK"]``, ``["STORE_DOWN"]``), has the manager
+admit it, and settles the session through the engine's ``SessionStore`` (which may have
+committed earlier in the view: an explicit ``save()``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import replace
-from http.cookies import SimpleCookie
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import (
@@ -18,24 +24,23 @@ from django.http import (
 )
 
 from sessionary.exceptions import SessionaryError, StoreUnavailableError
-from sessionary.integrations._commit_errors import (
-    COMMIT_ERRORS,
-    commit_failure,
-    delivers_id,
-    failed,
-)
+from sessionary.integrations._csrf import CONTEXT_KEY, context_for
+from sessionary.integrations._info import environ_info
 from sessionary.integrations.django.conf import Runtime, get_runtime
+from sessionary.integrations.django.response import apply, end_with_the_stream
 from sessionary.integrations.django.store import SessionStore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
-from sessionary.sansio.headers import header_changes
+from sessionary.sansio.gate import NeedForm, Refuse, RequestInfo
+from sessionary.sansio.settle import Answer, delivers_id
 
 __all__ = ["SessionMiddleware"]
 
 GetResponse = Callable[[HttpRequest], Any]
+Entry = SessionCycle | Refuse | NeedForm
 
 
-def _error(status: int, text: str) -> HttpResponse:
-    response = HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+def _error(status: int, body: bytes) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
 
@@ -55,68 +60,17 @@ def _header_values(request: HttpRequest, name: str) -> list[str]:
     return [meta[key]] if key in meta else []
 
 
-def _tenant_of(request: HttpRequest, runtime: Runtime) -> str | None:
-    """The request's tenant (``""`` without ``TENANTS``); ``None`` for a host without one."""
-    if runtime.tenants is None:
-        return ""
-    return runtime.tenants.resolve(request.META.get("HTTP_HOST"))
-
-
-def _presented(request: HttpRequest, runtime: Runtime) -> tuple[list[str], list[str]]:
-    """The request's ``Cookie`` values and the values of the token header (header mode)."""
+def _info(request: HttpRequest, runtime: Runtime) -> RequestInfo:
     header = runtime.request_header
+    cookies = _header_values(request, "cookie")
     tokens = _header_values(request, header) if header is not None else []
-    return _header_values(request, "cookie"), tokens
+    return environ_info(request.META, header, scheme=request.scheme, cookies=cookies, tokens=tokens)
 
 
-def _into_cookie_jar(response: HttpResponseBase, set_cookie: str) -> bool:
-    """Put a ``Set-Cookie`` value into ``response.cookies`` (where Django's tools look)."""
-    parsed: SimpleCookie = SimpleCookie()
-    parsed.load(set_cookie)  # our own rendering: a valid token name and value
-    if len(parsed) != 1:  # an attribute SimpleCookie does not know (Partitioned)
-        return False
-    response.cookies.update(parsed)
-    return True
-
-
-def _apply(update: ResponseUpdate, response: HttpResponseBase) -> None:
-    changes = header_changes(update, response.headers.get("Vary"))
-    for name, value in changes.replace.items():
-        response.headers[name] = value
-    for name, value in changes.append:
-        if name.lower() != "set-cookie" or not _into_cookie_jar(response, value):
-            response.headers[name] = value
-
-
-def _end_with_the_stream(response: StreamingHttpResponse, store: SessionStore) -> None:
-    """Once the streamed body is sent (or dropped): end a session ``flush()``-ed meanwhile.
-
-    The cookie went out with the headers; a ``flush()`` while streaming raises
-    :class:`~sessionary.exceptions.SessionClosedError` and the stored session ends here.
-    (A ``FileResponse`` is left alone: it may be handed to ``wsgi.file_wrapper``.)
-    """
-    content = response.streaming_content
-    if response.is_async:
-        chunks = cast(AsyncIterator[bytes], content)
-
-        async def then_end() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in chunks:
-                    yield chunk
-            finally:
-                await store.aafter_response()
-
-        response.streaming_content = then_end()
-        return
-    parts = cast(Iterator[bytes], content)
-
-    def then_end_sync() -> Iterator[bytes]:
-        try:
-            yield from parts
-        finally:
-            store.after_response()
-
-    response.streaming_content = then_end_sync()
+def _with_form(request: HttpRequest, info: RequestInfo, need: NeedForm) -> RequestInfo:
+    """Django parses the form (its ``DATA_UPLOAD_MAX_*`` limits apply)."""
+    value = request.POST.get(need.field)
+    return info.with_form(value if isinstance(value, str) else None)
 
 
 class SessionMiddleware:
@@ -124,13 +78,13 @@ class SessionMiddleware:
 
     Loads the session before the view (no ID: no store call; an ID: one round trip) and
     commits it after, before the response leaves. ``request.session`` is a
-    :class:`~sessionary.integrations.django.SessionStore`. A store outage answers 503, and only
-    when the view touched the session; a commit refused by the ``raise`` conflict policy 409.
-    A failed request (a 5xx, or an exception let through) commits only a logout or a
-    rotation (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything, as on a success); the
-    response carries the cleared cookie or the new ID. ``request.session.modified = False``
-    after the last change drops the data changes, as Django's middleware would not save.
-    Works in both of Django's modes: under ASGI it awaits the async store.
+    :class:`~sessionary.integrations.django.SessionStore`. A refused request is answered
+    before the view (400, 403, 409); a store outage answers 503, and only when the view
+    touched the session; a refused commit 403 or 409. A failed request (a 5xx, or an
+    exception let through) commits only a logout or a rotation
+    (``SESSIONARY["COMMIT_ON_ERROR"] = True``: everything); the response carries the
+    cleared cookie or the new ID. Works in both of Django's modes: under ASGI it awaits the
+    async store.
     """
 
     sync_capable = True
@@ -148,86 +102,73 @@ class SessionMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         runtime = get_runtime()
-        tenant = _tenant_of(request, runtime)
-        if tenant is None:
-            return _error(400, "Bad Request")
-        cookies, tokens = _presented(request, runtime)
-        cycle = runtime.manager.open(
-            cookies,
-            client=request.META.get("REMOTE_ADDR"),
-            token_headers=tokens,
-            user_agent=request.META.get("HTTP_USER_AGENT"),
-            tenant=tenant,
-        )
-        store = self._install(request, runtime, cycle, tenant)
+        admit = partial(runtime.manager.admit, runtime.gate)
+        info = _info(request, runtime)
+        entry = admit(info, request)
+        if isinstance(entry, NeedForm):
+            entry = admit(_with_form(request, info, entry), request)
+        store = self._install(request, runtime, entry)
+        if not isinstance(store, SessionStore):
+            return store
         try:
             response = self.get_response(request)
-        except Exception:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
+        except Exception as exc:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
             with suppress(SessionaryError):
-                store.finish(failed=not runtime.commit_on_error)
+                store.settle(error=exc)
             raise
-        try:
-            update = store.finish(failed=failed(response.status_code, runtime.commit_on_error))
-        except COMMIT_ERRORS as error:
-            return _error(*commit_failure(error))
-        return self._respond(store, update, response)
+        return self._respond(store, store.settle(status=response.status_code), response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Handle one request in async mode."""
         runtime = get_runtime()
-        tenant = _tenant_of(request, runtime)
-        if tenant is None:
-            return _error(400, "Bad Request")
-        cookies, tokens = _presented(request, runtime)
-        client = request.META.get("REMOTE_ADDR")
-        agent = request.META.get("HTTP_USER_AGENT")
         manager = runtime.async_manager
-        cycle: SessionCycle
-        if manager is not None:
-            cycle = await manager.open(
-                cookies, client=client, token_headers=tokens, user_agent=agent, tenant=tenant
-            )
-        else:
-            open_sync: Callable[..., Awaitable[SessionCycle]] = sync_to_async(runtime.manager.open)
-            cycle = await open_sync(
-                cookies, client=client, token_headers=tokens, user_agent=agent, tenant=tenant
-            )
-        store = self._install(request, runtime, cycle, tenant)
+        admit: Callable[[RequestInfo, HttpRequest], Awaitable[Entry]] = (
+            partial(manager.admit, runtime.gate)
+            if manager is not None
+            else sync_to_async(partial(runtime.manager.admit, runtime.gate))
+        )
+        info = _info(request, runtime)
+        entry = await admit(info, request)
+        if isinstance(entry, NeedForm):
+            entry = await admit(_with_form(request, info, entry), request)
+        store = self._install(request, runtime, entry)
+        if not isinstance(store, SessionStore):
+            return store
         try:
             response = await self.get_response(request)
-        except Exception:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
+        except Exception as exc:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
             with suppress(SessionaryError):
-                await store.afinish(failed=not runtime.commit_on_error)
+                await store.asettle(error=exc)
             raise
-        try:
-            update = await store.afinish(
-                failed=failed(response.status_code, runtime.commit_on_error)
-            )
-        except COMMIT_ERRORS as error:
-            return _error(*commit_failure(error))
-        return self._respond(store, update, response)
+        return self._respond(store, await store.asettle(status=response.status_code), response)
 
     @staticmethod
     def _install(
-        request: HttpRequest, runtime: Runtime, cycle: SessionCycle, tenant: str
-    ) -> SessionStore:
-        store = SessionStore(cycle.loaded_id, runtime=runtime, cycle=cycle, tenant=tenant)
+        request: HttpRequest, runtime: Runtime, entry: Entry
+    ) -> SessionStore | HttpResponse:
+        """``request.session`` for the admitted request, or the refusal to answer instead."""
+        assert not isinstance(entry, NeedForm)  # the form was read
+        if isinstance(entry, Refuse):
+            return _error(entry.status, entry.body)
+        store = SessionStore(entry.loaded_id, runtime=runtime, cycle=entry, tenant=entry.tenant)
         request.session = store
+        context = context_for(runtime.gate, entry)
+        if context is not None:
+            request.META[CONTEXT_KEY] = context
         return store
 
     @staticmethod
     def _respond(
-        store: SessionStore, update: ResponseUpdate, response: HttpResponseBase
+        store: SessionStore, answer: Answer, response: HttpResponseBase
     ) -> HttpResponseBase:
-        if store.store_failed and response.status_code == 500:
-            # A middleware below this one touched the unavailable store (views get their
-            # 503 from process_exception).
-            return _error(503, "Service Unavailable")
+        if answer.status is not None:
+            return _error(answer.status, answer.body)
+        update = answer.update or ResponseUpdate()
         if not store.accessed and not delivers_id(update):
             update = replace(update, vary_cookie=False)  # ``accessed = False``, as in Django
-        _apply(update, response)
+        apply(update, response)
         if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):
-            _end_with_the_stream(response, store)
+            end_with_the_stream(response, store)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -236,5 +177,5 @@ class SessionMiddleware:
             session = getattr(request, "session", None)
             if isinstance(session, SessionStore):
                 session.refuse(exception)
-            return _error(503, "Service Unavailable")
+            return _error(503, b"Service Unavailable")
         return None

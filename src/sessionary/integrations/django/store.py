@@ -31,6 +31,7 @@ from sessionary.integrations.django.expiry import EXPIRY_KEY, deadline_of, shape
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.session import Session
+from sessionary.sansio.settle import COMMIT_ERRORS, Answer, Settlement
 from sessionary.sansio.transport import AUTHORIZATION_SCHEME
 
 __all__ = ["SessionStore"]
@@ -327,6 +328,32 @@ class SessionStore(SessionBase):
         await self._acommit(failed=self._final_failed(failed))
         self._final = final
         return self._response_update()
+
+    def settle(self, *, status: int | None = None, error: BaseException | None = None) -> Answer:
+        """The middleware's commit under the gate's rules: the :class:`Answer` for the response.
+
+        ``status``: the response's; ``None`` when the view raised ``error`` instead.
+        """
+        plan = self._plan(status, error)
+        try:
+            update = self.finish(failed=plan.failed)
+        except COMMIT_ERRORS as exc:
+            return plan.after_error(exc)
+        return plan.after(update)
+
+    async def asettle(
+        self, *, status: int | None = None, error: BaseException | None = None
+    ) -> Answer:
+        """Async :meth:`settle`."""
+        plan = self._plan(status, error)
+        try:
+            update = await self.afinish(failed=plan.failed)
+        except COMMIT_ERRORS as exc:
+            return plan.after_error(exc)
+        return plan.after(update)
+
+    def _plan(self, status: int | None, error: BaseException | None) -> Settlement:
+        return self._runtime.gate.settlement(status=status, error=error, refused=self._failed)
 
     def _late_cycle(self) -> SessionCycle | None:
         final = self._final
