@@ -19,11 +19,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionary import AsyncSessionManager, ConfigurationError
-from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
-from sessionary.sansio.events import EventName
-from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores import AsyncRedisStore, RedisStore
-from sessionary.stores._redis_common import (
+from sessionary.backends.redis._errors import mapped_redis_errors
+from sessionary.backends.redis._layout import (
     META_FIELD,
     RedisLayout,
     pack_meta,
@@ -32,7 +29,10 @@ from sessionary.stores._redis_common import (
     parse_load_reply,
     unpack_meta,
 )
-from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ops import CommitStatus, LoadStatus
+from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import CapturingObserver, session_config
 from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, TOUCH, Ref
 

@@ -397,8 +397,20 @@ class RedisLayout:
         return f"{self.prefix}:due:{{{bucket:02d}}}:i"
 
     def session_pattern(self) -> str:
-        """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe)."""
+        """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe).
+
+        It also matches each session's companions (its lock): :meth:`is_session_key` tells
+        the session hashes apart.
+        """
         return f"{self.prefix}:s:*"
+
+    def is_session_key(self, key: bytes) -> bool:
+        """Whether ``key`` (as ``SCAN`` returns it) names a session hash of this prefix."""
+        return key.startswith(self._session_prefix.encode()) and key.endswith(b"}")
+
+    def is_user_index_key(self, key: bytes) -> bool:
+        """Whether ``key`` names a user's index (not its epoch or admission companion)."""
+        return key.startswith(self.epoch_prefix.encode()) and key.endswith(b"}")
 
     # ------------------------------------------------------------------ arguments
     @staticmethod
