@@ -6,15 +6,17 @@ the same scenarios.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from sessionary import RevocationReason
+from sessionary import AsyncSessionManager, ConfigurationError, RevocationReason
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
-from sessionary.testing import CapturingObserver, FakeClock
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device, manager_for
 
 pytestmark = pytest.mark.anyio
@@ -155,3 +157,20 @@ async def test_the_index_never_brings_a_session_back(
     device.cookie = dead_cookie
     assert await device.whoami() is None  # and the old cookie stays dead
     assert await keeper.whoami() == "alice"
+
+
+async def test_with_tenants_a_user_operation_must_name_its_tenant(
+    async_store: AsyncSessionStore, clock: FakeClock
+) -> None:
+    manager = AsyncSessionManager(async_store, session_config(clock=clock))
+    manager.scope_by_tenant()  # what an adapter configured with tenants= does
+    operations = (
+        partial(manager.revoke_user, "alice"),
+        partial(manager.list_user_sessions, "alice"),
+        partial(manager.revoke_session, "alice", "ref"),
+    )
+    for operation in operations:
+        with pytest.raises(ConfigurationError, match="tenant="):
+            await operation()
+    assert await manager.revoke_user("alice", tenant="acme") == 0
+    assert await manager.list_user_sessions("alice", tenant="") == []  # named, even if empty

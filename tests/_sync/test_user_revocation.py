@@ -8,15 +8,17 @@ the same scenarios.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
-from sessionary import RevocationReason
+from sessionary import ConfigurationError, RevocationReason, SessionManager
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
-from sessionary.testing import CapturingObserver, FakeClock
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import Device, manager_for
 
 pytestmark = pytest.mark.anyio
@@ -153,3 +155,20 @@ def test_the_index_never_brings_a_session_back(sync_store: SessionStore, clock: 
     device.cookie = dead_cookie
     assert device.whoami() is None  # and the old cookie stays dead
     assert keeper.whoami() == "alice"
+
+
+def test_with_tenants_a_user_operation_must_name_its_tenant(
+    sync_store: SessionStore, clock: FakeClock
+) -> None:
+    manager = SessionManager(sync_store, session_config(clock=clock))
+    manager.scope_by_tenant()  # what an adapter configured with tenants= does
+    operations = (
+        partial(manager.revoke_user, "alice"),
+        partial(manager.list_user_sessions, "alice"),
+        partial(manager.revoke_session, "alice", "ref"),
+    )
+    for operation in operations:
+        with pytest.raises(ConfigurationError, match="tenant="):
+            operation()
+    assert manager.revoke_user("alice", tenant="acme") == 0
+    assert manager.list_user_sessions("alice", tenant="") == []  # named, even if empty

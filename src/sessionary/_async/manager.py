@@ -143,6 +143,7 @@ class AsyncSessionManager:
             raise ConfigurationError(msg)
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
+        self._tenanted = False
         self._clock: AsyncClockSource | None = (
             cast("AsyncClockSource", io)
             if self.core.authority is not None and Capability.CLOCK in can
@@ -389,8 +390,27 @@ class AsyncSessionManager:
     def _now(self) -> int:
         return self.core.now_ms()
 
+    def scope_by_tenant(self) -> None:
+        """Sessions are scoped by tenant: every user-level operation must name its tenant.
+
+        Adapters configured with ``tenants=`` call it, so that ``revoke_user("42")`` without
+        ``tenant=`` is an error rather than a revocation of user 42 of the empty tenant.
+        """
+        self._tenanted = True
+
+    def _user_key(self, user_id: str | int, tenant: str | None) -> str:
+        if tenant is None:
+            if self._tenanted:
+                msg = (
+                    "sessions are scoped by tenant here: pass tenant= (the tenant the server "
+                    "resolved for the request) to user-level operations"
+                )
+                raise ConfigurationError(msg)
+            tenant = ""
+        return KeyRing.user_key(str(user_id), tenant)
+
     async def list_user_sessions(
-        self, user_id: str | int, *, current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, current: Session | None = None, tenant: str | None = None
     ) -> list[UserSession]:
         """The user's live sessions, oldest first: for a "Your devices" page.
 
@@ -402,7 +422,7 @@ class AsyncSessionManager:
         keyring = self.core.keyring
         current_ref = current.ref if current is not None else None
         entries = await store.list_user(
-            KeyRing.user_key(str(user_id), tenant), self._now(), self.config.idle_timeout_ms
+            self._user_key(user_id, tenant), self._now(), self.config.idle_timeout_ms
         )
         out = []
         for key, meta in entries:
@@ -410,7 +430,7 @@ class AsyncSessionManager:
             out.append(UserSession.from_meta(ref, meta, current=ref == current_ref))
         return out
 
-    async def count_user_sessions(self, user_id: str | int, *, tenant: str = "") -> int:
+    async def count_user_sessions(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """How many live sessions the user has (check before ``login`` under a limit)."""
         return len(await self.list_user_sessions(user_id, tenant=tenant))
 
@@ -419,7 +439,7 @@ class AsyncSessionManager:
         user_id: str | int,
         *,
         keep_current: Session | None = None,
-        tenant: str = "",
+        tenant: str | None = None,
         reason: RevocationReason = RevocationReason.LOGOUT_EVERYWHERE,
     ) -> int:
         """Log the user out everywhere (but the ``keep_current`` session, if given).
@@ -433,7 +453,7 @@ class AsyncSessionManager:
         reason = RevocationReason(reason)
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         now = self._now()
         keep = None
         if keep_current is not None and keep_current.ref is not None:
@@ -446,7 +466,7 @@ class AsyncSessionManager:
         )
         return ended
 
-    async def account_disabled(self, user_id: str | int, *, tenant: str = "") -> int:
+    async def account_disabled(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an account that was disabled or deleted: end all its sessions (R60).
 
         Nothing is kept, not even the caller's session. Returns how many sessions ended.
@@ -456,7 +476,7 @@ class AsyncSessionManager:
         )
 
     async def credentials_changed(
-        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str | None = None
     ) -> int:
         """Hook for a changed or removed password or authentication factor (R60).
 
@@ -471,12 +491,12 @@ class AsyncSessionManager:
             reason=RevocationReason.CREDENTIALS_CHANGED,
         )
 
-    async def admin_revoke(self, user_id: str | int, *, tenant: str = "") -> int:
+    async def admin_revoke(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an administrator ending every session of a user (R60)."""
         return await self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ADMIN)
 
     async def revoke_session(
-        self, user_id: str | int, session_ref: str, *, tenant: str = ""
+        self, user_id: str | int, session_ref: str, *, tenant: str | None = None
     ) -> bool:
         """End one of the user's sessions, named by its ``ref`` from the device list.
 
@@ -484,7 +504,7 @@ class AsyncSessionManager:
         """
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         key = await self._key_of(store, user_key, session_ref, self._now())
         if key is None:
             return False

@@ -145,6 +145,7 @@ class SessionManager:
             raise ConfigurationError(msg)
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
+        self._tenanted = False
         self._clock: ClockSource | None = (
             cast("ClockSource", io)
             if self.core.authority is not None and Capability.CLOCK in can
@@ -391,8 +392,27 @@ class SessionManager:
     def _now(self) -> int:
         return self.core.now_ms()
 
+    def scope_by_tenant(self) -> None:
+        """Sessions are scoped by tenant: every user-level operation must name its tenant.
+
+        Adapters configured with ``tenants=`` call it, so that ``revoke_user("42")`` without
+        ``tenant=`` is an error rather than a revocation of user 42 of the empty tenant.
+        """
+        self._tenanted = True
+
+    def _user_key(self, user_id: str | int, tenant: str | None) -> str:
+        if tenant is None:
+            if self._tenanted:
+                msg = (
+                    "sessions are scoped by tenant here: pass tenant= (the tenant the server "
+                    "resolved for the request) to user-level operations"
+                )
+                raise ConfigurationError(msg)
+            tenant = ""
+        return KeyRing.user_key(str(user_id), tenant)
+
     def list_user_sessions(
-        self, user_id: str | int, *, current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, current: Session | None = None, tenant: str | None = None
     ) -> list[UserSession]:
         """The user's live sessions, oldest first: for a "Your devices" page.
 
@@ -404,7 +424,7 @@ class SessionManager:
         keyring = self.core.keyring
         current_ref = current.ref if current is not None else None
         entries = store.list_user(
-            KeyRing.user_key(str(user_id), tenant), self._now(), self.config.idle_timeout_ms
+            self._user_key(user_id, tenant), self._now(), self.config.idle_timeout_ms
         )
         out = []
         for key, meta in entries:
@@ -412,7 +432,7 @@ class SessionManager:
             out.append(UserSession.from_meta(ref, meta, current=ref == current_ref))
         return out
 
-    def count_user_sessions(self, user_id: str | int, *, tenant: str = "") -> int:
+    def count_user_sessions(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """How many live sessions the user has (check before ``login`` under a limit)."""
         return len(self.list_user_sessions(user_id, tenant=tenant))
 
@@ -421,7 +441,7 @@ class SessionManager:
         user_id: str | int,
         *,
         keep_current: Session | None = None,
-        tenant: str = "",
+        tenant: str | None = None,
         reason: RevocationReason = RevocationReason.LOGOUT_EVERYWHERE,
     ) -> int:
         """Log the user out everywhere (but the ``keep_current`` session, if given).
@@ -435,7 +455,7 @@ class SessionManager:
         reason = RevocationReason(reason)
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         now = self._now()
         keep = None
         if keep_current is not None and keep_current.ref is not None:
@@ -446,7 +466,7 @@ class SessionManager:
         self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
         return ended
 
-    def account_disabled(self, user_id: str | int, *, tenant: str = "") -> int:
+    def account_disabled(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an account that was disabled or deleted: end all its sessions (R60).
 
         Nothing is kept, not even the caller's session. Returns how many sessions ended.
@@ -454,7 +474,7 @@ class SessionManager:
         return self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ACCOUNT_DISABLED)
 
     def credentials_changed(
-        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str = ""
+        self, user_id: str | int, *, keep_current: Session | None = None, tenant: str | None = None
     ) -> int:
         """Hook for a changed or removed password or authentication factor (R60).
 
@@ -469,18 +489,20 @@ class SessionManager:
             reason=RevocationReason.CREDENTIALS_CHANGED,
         )
 
-    def admin_revoke(self, user_id: str | int, *, tenant: str = "") -> int:
+    def admin_revoke(self, user_id: str | int, *, tenant: str | None = None) -> int:
         """Hook for an administrator ending every session of a user (R60)."""
         return self.revoke_user(user_id, tenant=tenant, reason=RevocationReason.ADMIN)
 
-    def revoke_session(self, user_id: str | int, session_ref: str, *, tenant: str = "") -> bool:
+    def revoke_session(
+        self, user_id: str | int, session_ref: str, *, tenant: str | None = None
+    ) -> bool:
         """End one of the user's sessions, named by its ``ref`` from the device list.
 
         Its next request is anonymous with ``end_reason == "revoked"``.
         """
         store = self._user_store()
         uid = str(user_id)
-        user_key = KeyRing.user_key(uid, tenant)
+        user_key = self._user_key(uid, tenant)
         key = self._key_of(store, user_key, session_ref, self._now())
         if key is None:
             return False

@@ -9,7 +9,7 @@ number may run at once, each expired session is reported by exactly one of them 
 whose ``ZREM`` claims it). Keyspace notifications are not needed.
 
 >>> sweeper = Sweeper(manager)  # doctest: +SKIP
->>> sweeper.run(interval=5.0, stop=stop_event)  # doctest: +SKIP
+>>> sweeper.run(interval=5.0, should_stop=stop_event.is_set)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sessionary.sansio.record_auth import record_seal, seal_matches
 if TYPE_CHECKING:
     from sessionary.sansio.context import CoreContext
     from sessionary.sansio.ids import SessionToken
-    from sessionary.sansio.ops import RecordMeta, StoredSession
+    from sessionary.sansio.ops import RecordMeta, StoredSession, UserBinding
 
 __all__ = ["ServerRecord"]
 
@@ -67,6 +67,39 @@ class ServerRecord:
             device=meta.device,
             attributes=attributes,
         )
+
+    def seal_update(
+        self,
+        base: StoredSession,
+        attributes: Mapping[str, bytes],
+        delete: tuple[str, ...],
+        *,
+        digest: bytes,
+        deadline: int | None,
+        user: str | None,
+        auth_time: int | None,
+        binding: UserBinding | None,
+    ) -> bytes:
+        """The MAC of ``base`` once an update has written to it (its next version).
+
+        ``None`` for ``deadline``, ``user`` or ``auth_time`` keeps the stored value, as the
+        store does; a login's ``binding`` sets the user tag and device.
+        """
+        merged = dict(base.attributes)
+        for name in delete:
+            merged.pop(name, None)
+        merged.update(attributes)
+        meta = base.meta
+        written = meta._replace(
+            deadline=meta.deadline if deadline is None else deadline,
+            digest=digest,
+            version=meta.version + 1,
+            user=meta.user if user is None else user,
+            auth_time=meta.auth_time if auth_time is None else auth_time,
+            user_key=meta.user_key if binding is None else binding.user_key,
+            device=meta.device if binding is None or binding.device is None else binding.device,
+        )
+        return self.seal_of(written, merged)
 
     def authentic(self, record: StoredSession) -> bool:
         """Whether a record read from the store carries its own MAC."""

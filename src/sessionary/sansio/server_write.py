@@ -14,7 +14,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
-from sessionary.config import LimitPolicy
 from sessionary.exceptions import (
     LockLostError,
     SessionLimitError,
@@ -25,7 +24,6 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import SessionToken, mint_token, rotate_token
-from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -38,10 +36,11 @@ from sessionary.sansio.ops import (
     UserBinding,
 )
 from sessionary.sansio.presession import render_presession
+from sessionary.sansio.race import judge_race
 from sessionary.sansio.request import RequestState
 from sessionary.sansio.server_record import ServerRecord
 from sessionary.sansio.session import Delta, Lifecycle, Session
-from sessionary.sansio.users import DeviceInfo, encode_device
+from sessionary.sansio.users import login_binding
 
 __all__ = ["ServerWrite"]
 
@@ -52,8 +51,8 @@ _NO_VALUES: Mapping[str, bytes] = {}
 Write = Create | Update | Destroy | Discard
 
 
-class ServerWrite:
-    """Plans and follows one request's commit to a server-side store."""
+class _WritePlan:
+    """The planning half of :class:`ServerWrite`: which operation, built how."""
 
     __slots__ = (
         "_attempts",
@@ -156,24 +155,18 @@ class ServerWrite:
         assert lifecycle is not None
         assert delta is not None
         attributes = self._outgoing
-        merged = dict(base.attributes)
-        for name in delta.delete:
-            merged.pop(name, None)
-        merged.update(attributes)
         auth = lifecycle.auth_changed
         meta = base.meta
         digest = meta.digest if self._joined else self._new_digest
-        new_meta = RecordMeta(
-            created=meta.created,
-            accessed=meta.accessed,
-            idle=meta.idle,
-            deadline=meta.deadline if self._new_deadline is None else self._new_deadline,
+        seal = record.seal_update(
+            base,
+            attributes,
+            delta.delete,
             digest=digest,
-            version=meta.version + 1,
-            user=lifecycle.user_id if auth else meta.user,
-            auth_time=lifecycle.auth_time if auth else meta.auth_time,
-            user_key=meta.user_key if binding is None else binding.user_key,
-            device=meta.device if binding is None or binding.device is None else binding.device,
+            deadline=self._new_deadline,
+            user=lifecycle.user_id if auth else None,
+            auth_time=lifecycle.auth_time if auth else None,
+            binding=binding,
         )
         return Update(
             key=record.key,
@@ -184,7 +177,7 @@ class ServerWrite:
             max_idle=state.core.config.idle_timeout_ms,
             attributes=attributes,
             delete=delta.delete,
-            seal=record.seal_of(new_meta, merged),
+            seal=seal,
             user=lifecycle.user_id if auth else None,
             auth_time=lifecycle.auth_time if auth else None,
             deadline=self._new_deadline,
@@ -195,24 +188,16 @@ class ServerWrite:
 
     def _binding(self, lifecycle: Lifecycle) -> UserBinding | None:
         """Index a login under its user; re-authentication restarts the absolute deadline."""
-        user = lifecycle.user_id
+        user, state = lifecycle.user_id, self._state
         if user is None:
             return None
-        state = self._state
-        core = state.core
-        config = core.config
-        client = state.client
-        device = DeviceInfo(
+        return login_binding(
+            state.core,
+            user,
+            now=state.now,
+            tenant=state.tenant,
+            client=state.client,
             user_agent=state.user_agent,
-            client_hash=core.keyring.fingerprint("client:" + client) if client else None,
-        )
-        return UserBinding(
-            user_key=KeyRing.user_key(user, state.tenant),
-            stamp=state.now,
-            deadline=state.now + config.absolute_timeout_ms,
-            device=encode_device(device),
-            max_sessions=config.max_sessions_per_user,
-            evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
         )
 
     def _check_size(self, size: int) -> None:
@@ -248,7 +233,6 @@ class ServerWrite:
             idle=config.idle_timeout_ms,
             deadline=deadline,
             digest=digest,
-            version=1,
             user=lifecycle.user_id,
             auth_time=lifecycle.auth_time,
             user_key=None if binding is None else binding.user_key,
@@ -268,6 +252,12 @@ class ServerWrite:
             seal=record.seal_of(meta, attributes),
             linger=core.linger,
         )
+
+
+class ServerWrite(_WritePlan):
+    """Plans and follows one request's commit to a server-side store."""
+
+    __slots__ = ()
 
     # ------------------------------------------------------------------ results
     def destroyed(self, session: Session) -> Write | None:
@@ -372,21 +362,21 @@ class ServerWrite:
             state.clear_cookie = True
             state.event(EventName.CORRUPT_RECORD, reason="unauthenticated record")
             return Discard(record.key)
-        if not KeyRing.digests_equal(current.meta.digest, record.digest):
-            if lifecycle.auth_changed or current.meta.user != stored.meta.user:
-                state.event(EventName.COMMIT_REFUSED, reason="rotated")
-                raise SessionRotatedError
-            self._joined = True
-        read = stored.attributes  # compare-and-set against the bytes this request read
-        conflicts = tuple(
-            name
-            for name, value in delta.expected.items()
-            if current.attributes.get(name) != (None if value is None else read.get(name))
+        verdict = judge_race(
+            read=stored,
+            current=current,
+            digest=record.digest,
+            expected=delta.expected,
+            login=lifecycle.auth_changed,
         )
+        if verdict.lost:
+            state.event(EventName.COMMIT_REFUSED, reason="rotated")
+            raise SessionRotatedError
+        self._joined = self._joined or verdict.joined
+        conflicts = self._conflicts = verdict.conflicts
         if conflicts and state.core.strict:
             state.event(EventName.CONFLICT, fields=list(conflicts), applied="conflict")
             raise StoreConflictError(conflicts)
-        self._conflicts = conflicts
         if self._attempts > _UPDATE_ATTEMPTS:
             msg = f"the session changed under {_UPDATE_ATTEMPTS} attempts to write it"
             raise StoreConflictError((), msg)

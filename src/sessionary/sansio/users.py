@@ -17,11 +17,17 @@ import enum
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
+from sessionary.config import LimitPolicy
 from sessionary.sansio.expiry import effective_idle, expiry_status
+from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import LoadStatus, RecordMeta, UserBinding
+
+if TYPE_CHECKING:
+    from sessionary.sansio.context import CoreContext
 
 __all__ = [
     "MAX_USER_AGENT_LENGTH",
@@ -33,6 +39,7 @@ __all__ = [
     "is_live",
     "is_live_session_of",
     "is_revoked",
+    "login_binding",
     "next_epoch",
     "sessions_to_evict",
 ]
@@ -189,3 +196,29 @@ class UserSession:
             if seconds >= size:
                 return f"{int(seconds // size)} {unit} ago"
         return "just now"
+
+
+def login_binding(
+    core: CoreContext,
+    user_id: str,
+    *,
+    now: int,
+    tenant: str,
+    client: str | None,
+    user_agent: str | None,
+) -> UserBinding:
+    """Index a login under its user: its device, its deadline, the session limit."""
+    config = core.config
+    keyring = core.keyring
+    device = DeviceInfo(
+        user_agent=user_agent,
+        client_hash=keyring.fingerprint("client:" + client) if client else None,
+    )
+    return UserBinding(
+        user_key=KeyRing.user_key(user_id, tenant),
+        stamp=now,
+        deadline=now + config.absolute_timeout_ms,
+        device=encode_device(device),
+        max_sessions=config.max_sessions_per_user,
+        evict_oldest=config.session_limit is LimitPolicy.EVICT_OLDEST,
+    )
