@@ -1,7 +1,7 @@
 r"""Redis key layout, Lua scripts and reply parsing, shared by the sync and async Redis stores.
 
-One hash per session (ARCHITECTURE.md §4), laid out for memory (issue 7 budget: payload + 200
-bytes per session)::
+One hash per session, laid out for memory (a budget of the payload + 200 bytes per
+session)::
 
     <prefix>:s:{<storage key>}   HASH
         <name>     enveloped attribute value (the field is the UTF-8 attribute name)

@@ -2,10 +2,9 @@
 
 Each script touches the keys of one hash slot only: a session hash with its lock, or a
 user's index with its epoch, or one bucket of the expiry schedule with its info hash, or a
-sealed cookie session's floor. Work
-spanning slots (revoking every session of a user, listing devices, sweeping) is done by
-the store as a sequence of such idempotent single-slot steps, grouped per node by
-redis-py's pipelines (ARCHITECTURE.md §4, issue 4).
+sealed cookie session's floor. Work spanning slots (revoking every session of a user,
+listing devices, sweeping) is done by the store as a sequence of such idempotent
+single-slot steps, grouped per node by redis-py's pipelines.
 """
 
 from __future__ import annotations
