@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Generate the synchronous I/O shell from the asyncio source (httpcore's workflow).
 
-    python scripts/unasync.py           # rewrite src/sessionary/_sync and tests/_sync
+    python scripts/unasync.py           # rewrite every _sync folder listed in DIRS
     python scripts/unasync.py --check   # exit 1 if a generated file is stale or missing
 
 Each line of ``_async/*.py`` goes through the token substitutions below; the result is then
@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DIRS = [
     (ROOT / "src/sessionary/_async", ROOT / "src/sessionary/_sync"),
+    (ROOT / "src/sessionary/backends/redis/_async", ROOT / "src/sessionary/backends/redis/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
 ]
 SUBS = [

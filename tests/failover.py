@@ -29,9 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from sessionary.backends.redis import _errors as redis_errors
 from sessionary.integrations.asgi import SessionMiddleware
 from sessionary.sansio.events import SessionEvent
-from sessionary.stores import _redis_errors
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
 
@@ -90,18 +90,18 @@ def tally_redis_errors() -> Iterator[Counter[str]]:
     hash tags are blanked so equal messages for different sessions count together.
     """
     tally: Counter[str] = Counter()
-    original = _redis_errors.mapped_redis_errors.__exit__
+    original = redis_errors.mapped_redis_errors.__exit__
 
     def counting(self: Any, kind: Any, exc: BaseException | None, traceback: Any) -> None:
         if exc is not None:
             tally[f"{type(exc).__name__}: {_KEY_TAG.sub('{}', str(exc))[:70]}"] += 1
         original(self, kind, exc, traceback)
 
-    _redis_errors.mapped_redis_errors.__exit__ = counting  # type: ignore[method-assign]
+    redis_errors.mapped_redis_errors.__exit__ = counting  # type: ignore[method-assign]
     try:
         yield tally
     finally:
-        _redis_errors.mapped_redis_errors.__exit__ = original  # type: ignore[method-assign]
+        redis_errors.mapped_redis_errors.__exit__ = original  # type: ignore[method-assign]
 
 
 def make_app(store: AsyncSessionStore, observer: RecordingObserver) -> Any:

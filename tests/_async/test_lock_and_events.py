@@ -6,7 +6,7 @@ import pytest
 
 from sessionary import AsyncSessionManager, AsyncSweeper
 from sessionary._async.events import AsyncMemoryEventLog
-from sessionary._async.redis_events import AsyncRedisEventStream
+from sessionary.backends.redis._async.events import AsyncRedisEventStream
 from sessionary.config import ConflictPolicy
 from sessionary.exceptions import (
     ConfigurationError,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sessionary import AsyncSessionManager, Session, SessionConfig
-from sessionary._async import redis_admission
+from sessionary.backends.redis._async import admission as redis_admission
 from sessionary.config import LimitPolicy
 from sessionary.exceptions import ConfigurationError, LockNotAcquiredError, SessionLimitError
 from sessionary.sansio.events import EventName

@@ -8,7 +8,7 @@ import pytest
 
 from sessionary import SessionManager, Sweeper
 from sessionary._sync.events import MemoryEventLog
-from sessionary._sync.redis_events import RedisEventStream
+from sessionary.backends.redis._sync.events import RedisEventStream
 from sessionary.config import ConflictPolicy
 from sessionary.exceptions import (
     ConfigurationError,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sessionary import Session, SessionConfig, SessionManager
-from sessionary._sync import redis_admission
+from sessionary.backends.redis._sync import admission as redis_admission
 from sessionary.config import LimitPolicy
 from sessionary.exceptions import ConfigurationError, LockNotAcquiredError, SessionLimitError
 from sessionary.sansio.events import EventName

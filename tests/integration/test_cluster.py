@@ -7,10 +7,10 @@ from collections import Counter
 from redis.cluster import RedisCluster
 
 from sessionary import SessionManager
+from sessionary.backends.redis._layout import RedisLayout
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import RedisStore
-from sessionary.stores._redis_common import RedisLayout
 from sessionary.testing import session_config
 from tests.cluster import RedisClusterNodes
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import sessionary
+from sessionary.backends.redis._layout import RedisLayout
 from sessionary.exceptions import ConfigurationError
 from sessionary.stores import AsyncRedisStore, RedisStore
-from sessionary.stores._redis_common import RedisLayout
 
 PACKAGE = Path(sessionary.__file__).parent
 

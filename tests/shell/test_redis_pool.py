@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from sessionary.stores._redis_pool import AsyncWaitingPool, async_cluster_client
+from sessionary.backends.redis._pool import AsyncWaitingPool, async_cluster_client
 from tests.cluster import RedisClusterNodes
 
 pytestmark = pytest.mark.anyio

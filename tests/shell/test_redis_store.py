@@ -19,11 +19,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sessionary import AsyncSessionManager, ConfigurationError
-from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
-from sessionary.sansio.events import EventName
-from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores import AsyncRedisStore, RedisStore
-from sessionary.stores._redis_common import (
+from sessionary.backends.redis import SESSION_META_FIELDS, parse_session_record
+from sessionary.backends.redis._errors import mapped_redis_errors
+from sessionary.backends.redis._layout import (
+    ENDED_FIELD,
     META_FIELD,
     RedisLayout,
     pack_meta,
@@ -32,7 +31,10 @@ from sessionary.stores._redis_common import (
     parse_load_reply,
     unpack_meta,
 )
-from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
+from sessionary.sansio.events import EventName
+from sessionary.sansio.ops import CommitStatus, LoadStatus
+from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import CapturingObserver, session_config
 from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, TOUCH, Ref
 
@@ -113,6 +115,34 @@ async def test_stored_layout_holds_no_raw_identifiers(
     meta = unpack_meta(fields[b"\xffm"], "u1")
     assert meta is not None
     assert (meta.created, meta.idle, meta.deadline, meta.auth_time) == (T0, IDLE, T0 + ABSOLUTE, T0)
+
+
+async def test_tools_read_keys_and_records_as_the_store_writes_them(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    layout = async_redis_store.layout
+    ref = Ref()
+    await async_redis_store.create(ref.create({"cart": b"\x01[1]"}, user="u1", auth_time=T0))
+    key = layout.session_key(ref.key).encode()
+    assert layout.is_session_key(key)
+    assert not layout.is_session_key(layout.lock_key(ref.key).encode())
+    assert not layout.is_session_key(RedisLayout("other").session_key(ref.key).encode())
+    assert layout.is_user_index_key(layout.user_index_key("t1").encode())
+    assert not layout.is_user_index_key(layout.user_epoch_key("t1").encode())
+    assert not layout.is_user_index_key(key)
+
+    record = parse_session_record(redis_admin.hmget(key, SESSION_META_FIELDS))
+    assert record is not None
+    assert not record.ended
+    assert (record.meta.user, record.meta.created, record.meta.auth_time) == ("u1", T0, T0)
+    redis_admin.hset(key, ENDED_FIELD, b"revoked")  # what revoke_session leaves: a tombstone
+    record = parse_session_record(redis_admin.hmget(key, SESSION_META_FIELDS))
+    assert record is not None
+    assert record.ended
+    redis_admin.delete(key)
+    assert parse_session_record(redis_admin.hmget(key, SESSION_META_FIELDS)) is None
+    redis_admin.hset(key, mapping={b"\xffm": b"not a header", b"a": b"1"})
+    assert parse_session_record(redis_admin.hmget(key, SESSION_META_FIELDS)) is None
 
 
 async def test_foreign_hashes_never_load_as_sessions(

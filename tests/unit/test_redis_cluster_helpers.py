@@ -11,14 +11,14 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
 
-from sessionary.exceptions import StoreUnavailableError
-from sessionary.stores._redis_cluster import (
+from sessionary.backends.redis._cluster import (
     async_execute_pipeline,
     async_refresh_slots,
     async_send_pipeline,
     owner_moved,
     sync_execute_pipeline,
 )
+from sessionary.exceptions import StoreUnavailableError
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sessionary import ConfigurationError
-from sessionary.stores._redis_urls import RedisTarget, parse_redis_url
+from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
 
 
 def test_standalone_urls_pass_through() -> None:

@@ -15,8 +15,8 @@ import redis
 from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
+from sessionary.backends.redis import parse_redis_url
 from sessionary.exceptions import StoreUnavailableError
-from sessionary.stores._redis_urls import parse_redis_url
 
 __all__ = ["RedisDeployment"]
 

@@ -18,22 +18,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sessionary.backends.redis import SESSION_META_FIELDS, RedisLayout, parse_session_record
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.sansio.users import is_revoked
-from sessionary.stores._redis_common import (
-    ENDED_FIELD,
-    META_FIELD,
-    STAMP_FIELD,
-    USER_FIELD,
-    USER_KEY_FIELD,
-    RedisLayout,
-)
 
 __all__ = ["Stats", "collect_stats", "eviction_risk"]
 
 _BATCH = 500
 _PINGS = 10
-_INDEX_SUFFIX = b"}"
 
 
 def eviction_risk(policy: str) -> str | None:
@@ -96,12 +88,10 @@ class Stats:
         return data
 
 
-def _is_session_key(key: bytes) -> bool:
-    return key.endswith(_INDEX_SUFFIX)  # not a companion such as ``…}:lk``
-
-
-def _session_keys(deployment: RedisDeployment, prefix: str) -> list[bytes]:
-    return [key for _, key in deployment.scan(f"{prefix}:s:*") if _is_session_key(key)]
+def _session_keys(deployment: RedisDeployment, layout: RedisLayout) -> list[bytes]:
+    return [
+        key for _, key in deployment.scan(layout.session_pattern()) if layout.is_session_key(key)
+    ]
 
 
 @dataclass(slots=True)
@@ -112,41 +102,42 @@ class _Census:
     revoked: int = 0
 
 
-_FIELDS = (META_FIELD, USER_FIELD, ENDED_FIELD, USER_KEY_FIELD, STAMP_FIELD)
-
-
 def _census(deployment: RedisDeployment, layout: RedisLayout, keys: Sequence[bytes]) -> _Census:
     """Classify every session hash: live (with its user), ended or revoked."""
-    # The metadata is fetched only to tell a session from a key that vanished since the scan.
     census = _Census()
-    epochs: dict[bytes, int | None] = {}
+    epochs: dict[str, int | None] = {}
     for start in range(0, len(keys), _BATCH):
         batch = keys[start : start + _BATCH]
         pipe = deployment.router.pipeline(transaction=False)
         for key in batch:
-            pipe.hmget(key, _FIELDS)
-        rows: list[Any] = pipe.execute()
-        missing = {row[3] for row in rows if row[3] is not None and row[3] not in epochs}
-        if missing:
-            tags = sorted(missing)
+            pipe.hmget(key, SESSION_META_FIELDS)
+        records = [parse_session_record(row) for row in pipe.execute()]
+        tags = sorted(
+            {
+                record.meta.user_key
+                for record in records
+                if record is not None and record.meta.user_key is not None
+            }
+            - epochs.keys()
+        )
+        if tags:
             pipe = deployment.router.pipeline(transaction=False)
             for tag in tags:
-                pipe.get(layout.user_epoch_key(tag.decode("ascii", "replace")))
+                pipe.get(layout.user_epoch_key(tag))
             for tag, epoch in zip(tags, pipe.execute(), strict=True):
                 epochs[tag] = int(epoch) if epoch is not None else None
-        for key, (meta, user, ended, tag, stamp) in zip(batch, rows, strict=True):
-            if meta is None:
+        for key, record in zip(batch, records, strict=True):
+            if record is None:
                 continue  # expired since the scan, or not a session
-            if ended is not None:
+            meta = record.meta
+            if record.ended:
                 census.ended += 1
-            elif tag is not None and is_revoked(
-                int(stamp) if stamp is not None and stamp.isdigit() else None, epochs[tag]
-            ):
+            elif meta.user_key is not None and is_revoked(meta.stamp, epochs[meta.user_key]):
                 census.revoked += 1
             else:
                 census.live.append(key)
-                if user is not None:
-                    census.users[user.decode("utf-8", "replace")] += 1
+                if meta.user is not None:
+                    census.users[meta.user] += 1
     return census
 
 
@@ -187,8 +178,10 @@ def collect_stats(
     """Measure the deployment behind ``deployment`` for sessions under ``prefix``."""
     infos = deployment.info("all")
     layout = RedisLayout(prefix)
-    census = _census(deployment, layout, _session_keys(deployment, prefix))
-    indexes = sum(1 for _, key in deployment.scan(layout.user_pattern()) if key.endswith(b"}"))
+    census = _census(deployment, layout, _session_keys(deployment, layout))
+    indexes = sum(
+        1 for _, key in deployment.scan(layout.user_pattern()) if layout.is_user_index_key(key)
+    )
     usages = _memory_sample(deployment, census.live, sample)
     policies = sorted({str(info.get("maxmemory_policy", "unknown")) for info in infos})
     stats = Stats(

@@ -12,7 +12,7 @@ from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
-    from sessionary._sync.redis import RedisStore
+    from sessionary.backends.redis import RedisStore
 
 __all__ = ["open_redis_store", "store_failure", "store_options"]
 
@@ -45,7 +45,7 @@ def open_redis_store(url: str, prefix: str) -> Iterator[RedisStore]:
         msg = "operator commands need the application's Redis URL (a memory store lives in "
         msg += "its own process)"
         raise click.BadParameter(msg, param_hint="--store")
-    from sessionary._sync.redis import RedisStore  # noqa: PLC0415 - redis is optional
+    from sessionary.backends.redis import RedisStore  # noqa: PLC0415 - redis is optional
 
     try:
         store = RedisStore.from_url(url, prefix=prefix, timeout=5)

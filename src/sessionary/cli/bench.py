@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sessionary.backends.redis import mapped_redis_errors, parse_redis_url
 from sessionary.cli._bench_run import (
     DEFAULT_MIX,
     BenchPlan,
@@ -39,8 +40,6 @@ from sessionary.cli._bench_run import (
 from sessionary.cli._help import examples
 from sessionary.demo.settings import redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
-from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.stores._redis_urls import parse_redis_url
 from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["bench"]
@@ -71,7 +70,7 @@ def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncSessionStore:
 
         room = plan.sessions + (plan.requests or MAX_REQUESTS)
         return AsyncMemoryStore(max_entries=room)
-    from sessionary._async.redis import AsyncRedisStore  # noqa: PLC0415 - redis is optional
+    from sessionary.backends.redis import AsyncRedisStore  # noqa: PLC0415 - redis is optional
 
     return AsyncRedisStore.from_url(
         url, prefix=prefix, max_connections=max(64, plan.concurrency), timeout=5.0

@@ -53,7 +53,7 @@ def _read_or_create_secret(path: Path) -> str:
 
 def _check_redis(settings: DemoSettings) -> None:
     """Fail before serving if Redis cannot be reached or may not run scripts."""
-    from sessionary._sync.redis import RedisStore  # noqa: PLC0415 - only with --store redis
+    from sessionary.backends.redis import RedisStore  # noqa: PLC0415 - only with --store redis
 
     url = settings.store
     store = RedisStore.from_url(url, prefix=settings.prefix)

@@ -91,7 +91,7 @@ def tail(
     prefix: str,
 ) -> None:
     """Print recent events, then follow new ones (Ctrl-C to stop)."""
-    from sessionary._sync.redis_events import RedisEventStream  # noqa: PLC0415
+    from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415
 
     console = Console(highlight=False)
     wanted = {EventName(t) for t in types}

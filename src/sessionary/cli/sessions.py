@@ -137,7 +137,7 @@ def revoke_sessions(
     A "revoked" event (reason "admin") goes to the deployment's event stream. The user's
     revocation record expires once no session begun before it can still be alive.
     """
-    from sessionary._sync.redis_events import RedisEventStream  # noqa: PLC0415 - redis extra
+    from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - redis extra
 
     console = Console()
     with open_redis_store(store_url, prefix) as store, store_failure(store_url):

@@ -14,13 +14,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sessionary.backends.redis import RedisLayout, mapped_redis_errors
 from sessionary.cli._help import examples
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.cli._stats_collect import Stats, collect_stats
 from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
-from sessionary.stores._redis_common import RedisLayout
-from sessionary.stores._redis_errors import mapped_redis_errors
 
 __all__ = ["stats"]
 

@@ -47,8 +47,10 @@ def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSi
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 
         return AsyncMemoryStore(), None
-    from sessionary._async.redis import AsyncRedisStore  # noqa: PLC0415 - redis is optional
-    from sessionary._async.redis_events import AsyncRedisEventStream  # noqa: PLC0415
+    from sessionary.backends.redis import (  # noqa: PLC0415 - redis is optional
+        AsyncRedisEventStream,
+        AsyncRedisStore,
+    )
 
     store = AsyncRedisStore.from_url(settings.store, prefix=settings.prefix)
     return store, AsyncRedisEventStream(store.client, prefix=settings.prefix)

@@ -8,8 +8,8 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from sessionary.backends.redis import RedisLayout
 from sessionary.exceptions import ConfigurationError
-from sessionary.stores._redis_common import RedisLayout
 
 __all__ = ["LIBRARY_PREFIX", "DemoSettings", "redacted_url"]
 

@@ -1,4 +1,4 @@
-"""Session stores, sync and async.
+"""Session stores, sync and async: where applications take them from.
 
 =======================  =========================  =======================================
 asyncio                  sync                       where sessions live
@@ -8,24 +8,22 @@ asyncio                  sync                       where sessions live
 ``CookieStore``          ``CookieStore``            the client, sealed (extra: ``crypto``)
 =======================  =========================  =======================================
 
-Redis stores are imported lazily, so the memory stores work without redis-py installed.
+Also here: the Redis event streams (``AsyncRedisEventStream``, ``RedisEventStream``), the
+durable-write policy ``ReplicaWait``, and the store protocols (``AsyncSessionStore``,
+``SessionStore``; the capability protocols are in :mod:`sessionary.stores.base`).
+
+The package itself holds what every store shares: the protocols (:mod:`~.base`), the memory
+engine (:mod:`~.memory`) and the sealed cookie store (:mod:`~.cookie`). The stores that do
+I/O live above it, in the I/O shell (:mod:`sessionary._async.memory`) and in the backends
+(:mod:`sessionary.backends.redis`); this face names them as strings and imports each on
+first use, so importing :mod:`sessionary.stores` loads neither redis-py nor asyncio.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from sessionary._async.memory import AsyncMemoryStore
-from sessionary._sync.memory import MemoryStore
-from sessionary.stores._redis_durability import ReplicaWait
+from sessionary._lazy import lazy_exports as _lazy_exports
 from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
-
-if TYPE_CHECKING:
-    from sessionary._async.redis import AsyncRedisStore
-    from sessionary._async.redis_events import AsyncRedisEventStream
-    from sessionary._sync.redis import RedisStore
-    from sessionary._sync.redis_events import RedisEventStream
 
 __all__ = [
     "AsyncMemoryStore",
@@ -40,26 +38,16 @@ __all__ = [
     "SessionStore",
 ]
 
-_LAZY = {
-    "AsyncRedisStore": "sessionary._async.redis",
-    "RedisStore": "sessionary._sync.redis",
-    "AsyncRedisEventStream": "sessionary._async.redis_events",
-    "RedisEventStream": "sessionary._sync.redis_events",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    import importlib  # noqa: PLC0415
-
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        if exc.name is not None and exc.name.split(".")[0] == "redis":
-            msg = f"{name} needs redis-py: pip install 'sessionary[redis]'"
-            raise ImportError(msg) from exc
-        raise
-    return getattr(module, name)
+_REDIS = "sessionary.backends.redis"
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "AsyncMemoryStore": "sessionary._async.memory",
+        "MemoryStore": "sessionary._sync.memory",
+        "AsyncRedisStore": _REDIS,
+        "RedisStore": _REDIS,
+        "AsyncRedisEventStream": _REDIS,
+        "RedisEventStream": _REDIS,
+        "ReplicaWait": _REDIS,
+    },
+)

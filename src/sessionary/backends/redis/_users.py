@@ -2,19 +2,18 @@
 
 Each script touches the keys of one hash slot only: a session hash with its lock, or a
 user's index with its epoch, or one bucket of the expiry schedule with its info hash, or a
-sealed cookie session's floor. Work
-spanning slots (revoking every session of a user, listing devices, sweeping) is done by
-the store as a sequence of such idempotent single-slot steps, grouped per node by
-redis-py's pipelines (ARCHITECTURE.md §4, issue 4).
+sealed cookie session's floor. Work spanning slots (revoking every session of a user,
+listing devices, sweeping) is done by the store as a sequence of such idempotent
+single-slot steps, grouped per node by redis-py's pipelines.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
-from sessionary.sansio.ops import ExpiredSession, LoadStatus, RecordMeta
-from sessionary.stores._redis_common import (
+from sessionary.backends.redis._layout import (
     DEVICE_FIELD,
     ENDED_FIELD,
     LUA_COMMON,
@@ -25,6 +24,7 @@ from sessionary.stores._redis_common import (
     Script,
     meta_from_fields,
 )
+from sessionary.sansio.ops import ExpiredSession, LoadStatus, RecordMeta
 
 __all__ = [
     "CLAIM_SCRIPT",
@@ -38,10 +38,12 @@ __all__ = [
     "REVOKE_SCRIPT",
     "SESSION_META_FIELDS",
     "USER_SCRIPTS",
+    "SessionRecord",
     "cookie_floor_key",
     "due_bucket",
     "expired_from_claim",
     "parse_session_meta",
+    "parse_session_record",
 ]
 
 END_SCRIPT = Script.of(
@@ -225,15 +227,35 @@ SESSION_META_FIELDS = (
 """What one ``HMGET`` reads of a session for device lists, limits and the sweeper."""
 
 
-def parse_session_meta(reply: list[Any]) -> RecordMeta | None:
-    """The metadata read by an ``HMGET`` of :data:`SESSION_META_FIELDS`.
+class SessionRecord(NamedTuple):
+    """What one ``HMGET`` of :data:`SESSION_META_FIELDS` says about a session key."""
+
+    meta: RecordMeta
+    """The record's metadata: times, user, user tag and revocation stamp, device."""
+    ended: bool
+    """Whether the record is a tombstone (``revoke_session``, eviction) awaiting its TTL."""
+
+
+def parse_session_record(reply: Sequence[Any]) -> SessionRecord | None:
+    """The record read by an ``HMGET`` of :data:`SESSION_META_FIELDS`.
+
+    ``None`` when the key holds no session: gone (expired since it was found), or a value
+    that is not a session record.
+    """
+    values = dict(zip(SESSION_META_FIELDS, reply, strict=True))
+    meta = meta_from_fields(values)
+    if meta is None:
+        return None
+    return SessionRecord(meta, ended=values[ENDED_FIELD] is not None)
+
+
+def parse_session_meta(reply: Sequence[Any]) -> RecordMeta | None:
+    """The metadata of a live record, from an ``HMGET`` of :data:`SESSION_META_FIELDS`.
 
     ``None`` for a missing record, a tombstone or a non-session.
     """
-    values = dict(zip(SESSION_META_FIELDS, reply, strict=True))
-    if values[ENDED_FIELD] is not None:
-        return None
-    return meta_from_fields(values)
+    record = parse_session_record(reply)
+    return None if record is None or record.ended else record.meta
 
 
 def cookie_floor_key(prefix: str, cookie_key: str) -> str:

@@ -3,7 +3,7 @@
 Each operation is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
 Cluster-safe. redis-py errors are mapped to sessionary's store errors here, at the boundary.
 Durable writes (:class:`~sessionary.stores.ReplicaWait`) add ``WAIT`` to the same round trip;
-failed idempotent operations are retried with backoff (see :mod:`sessionary.stores._retry`).
+failed idempotent operations are retried with backoff (see :mod:`sessionary.backends.redis._retry`).
 """
 
 from __future__ import annotations
@@ -19,31 +19,16 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import NoScriptError
 
-from sessionary._async.redis_admission import AsyncAdmission
-from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
-from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.expiry import effective_idle, ttl_ms
-from sessionary.sansio.ops import (
-    CommitResult,
-    CommitStatus,
-    Create,
-    Destroy,
-    Discard,
-    ExpiredSession,
-    Load,
-    LoadResult,
-    RecordMeta,
-    Update,
-    UserBinding,
-)
-from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
-from sessionary.stores._redis_cluster import (
+from sessionary.backends.redis._async.admission import AsyncAdmission
+from sessionary.backends.redis._cluster import (
     async_execute_pipeline,
     async_owner_of,
     async_send_pipeline,
     owner_moved,
 )
-from sessionary.stores._redis_common import (
+from sessionary.backends.redis._durability import ReplicaWait, check_acknowledged
+from sessionary.backends.redis._errors import mapped_redis_errors
+from sessionary.backends.redis._layout import (
     ALL_SCRIPTS,
     CREATE_SCRIPT,
     DESTROY_SCRIPT,
@@ -56,17 +41,16 @@ from sessionary.stores._redis_common import (
     parse_commit_reply,
     parse_load_reply,
 )
-from sessionary.stores._redis_durability import ReplicaWait, check_acknowledged
-from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.stores._redis_loops import AsyncLoopClients
-from sessionary.stores._redis_options import check_cluster_options, check_pool_options
-from sessionary.stores._redis_pool import (
+from sessionary.backends.redis._loops import AsyncLoopClients
+from sessionary.backends.redis._options import check_cluster_options, check_pool_options
+from sessionary.backends.redis._pool import (
     AsyncWaitingPool,
     AsyncWaitingSentinelPool,
     async_cluster_client,
 )
-from sessionary.stores._redis_urls import RedisTarget, parse_redis_url
-from sessionary.stores._redis_users import (
+from sessionary.backends.redis._retry import RETRYABLE, async_pause
+from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
+from sessionary.backends.redis._users import (
     CLAIM_SCRIPT,
     END_SCRIPT,
     EXPIRED_SCRIPT,
@@ -84,7 +68,23 @@ from sessionary.stores._redis_users import (
     expired_from_claim,
     parse_session_meta,
 )
-from sessionary.stores._retry import RETRYABLE, async_pause
+from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
+from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
+from sessionary.sansio.expiry import effective_idle, ttl_ms
+from sessionary.sansio.ops import (
+    CommitResult,
+    CommitStatus,
+    Create,
+    Destroy,
+    Discard,
+    ExpiredSession,
+    Load,
+    LoadResult,
+    RecordMeta,
+    Update,
+    UserBinding,
+)
+from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
 from sessionary.stores.base import Capability
 
 __all__ = ["AsyncRedisStore"]
@@ -304,7 +304,7 @@ class AsyncRedisStore:
 
         ``durable=True`` waits for replica acknowledgement when the store has a
         :class:`ReplicaWait` (every write that ends or revokes sessions passes it). Scripts
-        named in :data:`~sessionary.stores._retry.RETRYABLE` are retried on unavailability;
+        named in :data:`~sessionary.backends.redis._retry.RETRYABLE` are retried on unavailability;
         a :class:`~sessionary.exceptions.StoreDurabilityError` never is.
         """
         keys = [key] if isinstance(key, str) else key
@@ -404,7 +404,7 @@ class AsyncRedisStore:
         """Create a session record (one round trip; a login also updates its user's index).
 
         A login under a session limit takes its user's admission first (see
-        :mod:`sessionary._async.redis_admission`).
+        :mod:`sessionary.backends.redis._async.admission`).
         """
         return await self._admitted(op.binding, partial(self._create, op))
 

@@ -1,7 +1,7 @@
 r"""Redis key layout, Lua scripts and reply parsing, shared by the sync and async Redis stores.
 
-One hash per session (ARCHITECTURE.md §4), laid out for memory (issue 7 budget: payload + 200
-bytes per session)::
+One hash per session, laid out for memory (a budget of the payload + 200 bytes per
+session)::
 
     <prefix>:s:{<storage key>}   HASH
         <name>     enveloped attribute value (the field is the UTF-8 attribute name)
@@ -397,8 +397,20 @@ class RedisLayout:
         return f"{self.prefix}:due:{{{bucket:02d}}}:i"
 
     def session_pattern(self) -> str:
-        """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe)."""
+        """A ``SCAN MATCH`` pattern for this prefix's session keys (fixed, glob-safe).
+
+        It also matches each session's companions (its lock): :meth:`is_session_key` tells
+        the session hashes apart.
+        """
         return f"{self.prefix}:s:*"
+
+    def is_session_key(self, key: bytes) -> bool:
+        """Whether ``key`` (as ``SCAN`` returns it) names a session hash of this prefix."""
+        return key.startswith(self._session_prefix.encode()) and key.endswith(b"}")
+
+    def is_user_index_key(self, key: bytes) -> bool:
+        """Whether ``key`` names a user's index (not its epoch or admission companion)."""
+        return key.startswith(self.epoch_prefix.encode()) and key.endswith(b"}")
 
     # ------------------------------------------------------------------ arguments
     @staticmethod

@@ -20,7 +20,7 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.backends.redis._errors import mapped_redis_errors
 
 __all__ = [
     "async_execute_pipeline",

@@ -15,10 +15,10 @@ import secrets
 from typing import Any
 
 from sessionary._async.leases import async_wait_for_lease
+from sessionary.backends.redis._errors import mapped_redis_errors
+from sessionary.backends.redis._layout import RedisLayout
+from sessionary.backends.redis._users import RELEASE_LOCK_SCRIPT
 from sessionary.exceptions import StoreError
-from sessionary.stores._redis_common import RedisLayout
-from sessionary.stores._redis_errors import mapped_redis_errors
-from sessionary.stores._redis_users import RELEASE_LOCK_SCRIPT
 
 __all__ = ["ADMISSION_LEASE_MS", "ADMISSION_WAIT_S", "AsyncAdmission"]
 

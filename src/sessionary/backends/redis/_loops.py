@@ -38,8 +38,8 @@ from typing import Any, Generic, TypeVar
 
 from redis.exceptions import RedisError
 
+from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.exceptions import ConfigurationError
-from sessionary.stores._redis_errors import mapped_redis_errors
 
 __all__ = ["AsyncLoopClients", "LoopClients", "async_close_client", "sync_close_client"]
 

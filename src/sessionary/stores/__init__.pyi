@@ -1,0 +1,25 @@
+# The types of sessionary.stores, whose store classes are imported on first use (see
+# __init__.py and sessionary/_lazy.py): type checkers read this stub, the interpreter never.
+from sessionary._async.memory import AsyncMemoryStore as AsyncMemoryStore
+from sessionary._sync.memory import MemoryStore as MemoryStore
+from sessionary.backends.redis import AsyncRedisEventStream as AsyncRedisEventStream
+from sessionary.backends.redis import AsyncRedisStore as AsyncRedisStore
+from sessionary.backends.redis import RedisEventStream as RedisEventStream
+from sessionary.backends.redis import RedisStore as RedisStore
+from sessionary.backends.redis import ReplicaWait as ReplicaWait
+from sessionary.stores.base import AsyncSessionStore as AsyncSessionStore
+from sessionary.stores.base import SessionStore as SessionStore
+from sessionary.stores.cookie import CookieStore as CookieStore
+
+__all__ = [
+    "AsyncMemoryStore",
+    "AsyncRedisEventStream",
+    "AsyncRedisStore",
+    "AsyncSessionStore",
+    "CookieStore",
+    "MemoryStore",
+    "RedisEventStream",
+    "RedisStore",
+    "ReplicaWait",
+    "SessionStore",
+]
