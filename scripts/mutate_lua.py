@@ -1,7 +1,7 @@
 """Mutation testing of the Redis Lua scripts: does the test suite notice a changed decision?
 
-Every ``Script`` in the tuples named ``*_SCRIPTS`` of :mod:`sessionary.stores._redis_common` and
-:mod:`sessionary.stores._redis_users` is scanned (outside comments and string literals) for
+Every ``Script`` in the tuples named ``*_SCRIPTS`` of :mod:`sessionary.backends.redis._layout` and
+:mod:`sessionary.backends.redis._users` is scanned (outside comments and string literals) for
 decision points, and each is mutated on its own:
 
 * comparisons: ``>=`` ↔ ``>``, ``<=`` ↔ ``<``, ``==`` ↔ ``~=``;
@@ -42,7 +42,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = "SESSIONARY_LUA_MUTANT"
-MODULES = ("sessionary.stores._redis_common", "sessionary.stores._redis_users")
+MODULES = ("sessionary.backends.redis._layout", "sessionary.backends.redis._users")
 TESTS = [
     "tests/_async/test_store_contract.py",
     "tests/_async/test_user_index.py",

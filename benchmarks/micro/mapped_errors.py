@@ -16,7 +16,7 @@ import timeit
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sessionary.stores._redis_errors import mapped_redis_errors
+from sessionary.backends.redis._errors import mapped_redis_errors
 
 
 @contextmanager

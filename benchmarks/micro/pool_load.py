@@ -22,9 +22,9 @@ from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 from benchmarks._cpu import logged_in_load
 from benchmarks.micro._timing import best_cpu_us, redis_parser
+from sessionary.backends.redis._pool import AsyncWaitingPool
 from sessionary.sansio.ops import Load
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores._redis_pool import AsyncWaitingPool
 
 POOLS: dict[str, Any] = {
     "BlockingConnectionPool": BlockingConnectionPool,

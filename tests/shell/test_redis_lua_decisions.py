@@ -11,11 +11,11 @@ from dataclasses import replace
 import pytest
 import redis
 
+from sessionary.backends.redis._layout import META_FIELD, META_SIZE
+from sessionary.backends.redis._users import CLAIM_SCRIPT, REVOKE_SCRIPT
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import CommitStatus, LoadStatus, UserBinding
 from sessionary.stores import AsyncRedisStore
-from sessionary.stores._redis_common import META_FIELD, META_SIZE
-from sessionary.stores._redis_users import CLAIM_SCRIPT, REVOKE_SCRIPT
 from tests.helpers import ABSOLUTE, MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
-from sessionary.stores._redis_common import ALL_SCRIPTS
-from sessionary.stores._redis_users import USER_SCRIPTS
+from sessionary.backends.redis._layout import ALL_SCRIPTS
+from sessionary.backends.redis._users import USER_SCRIPTS
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "mutate_lua.py"
 

@@ -277,7 +277,6 @@ def test_the_cookie_store_needs_the_cookie_transport() -> None:
     assert cookie_mode.begin([]).next_op() is None  # the sealed mode without revocation: no I/O
 
 
-
 def test_an_expired_sealed_cookie_says_why_it_ended() -> None:
     clock = FakeClock(1_750_000_000)
     config = session_config(clock=clock, idle_timeout=600, absolute_timeout=3600)

@@ -752,7 +752,7 @@ def _clients_of(client: Client | Callable[[], Client]) -> LoopClients[Client]:
 def _connect(
     url: str, target: RedisTarget, options: dict[str, Any], *, max_connections: int, timeout: float
 ) -> Client:
-    """A new client for a parsed store URL, with waiting pools (see ``_redis_pool``)."""
+    """A new client for a parsed store URL, with waiting pools (see ``_pool``)."""
     if target.kind == "cluster":
         return sync_cluster_client(
             target.url, max_connections=max_connections, timeout=timeout, **options
