@@ -423,7 +423,7 @@ def render(report: Report) -> str:
         out += _render_memory(report)
     if report.cpu:
         out += _render_cpu(report)
-    out += ["### Targets (issue 7, in-process ASGI, this run)", ""]
+    out += ["### Targets (in-process ASGI, this run)", ""]
     out += _table(["target", "measured", "verdict"], targets(report))
     if report.unavailable:
         out += ["", "### Not measured", ""]
@@ -459,7 +459,7 @@ def _ratio_target(report: Report, workload: str, other: str, goal: float, label:
 
 
 def targets(report: Report) -> list[list[str]]:
-    """The targets of issue 7, point 2, judged on this run's figures."""
+    """The throughput targets, judged on this run's figures."""
     lines = [
         _ratio_target(report, "read", "raw-redis-py", 0.90, "read ≥ 0.90 x raw redis-py"),
         _ratio_target(report, "read", "starsessions-redis", 2.0, "read ≥ 2 x starsessions"),

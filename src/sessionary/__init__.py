@@ -36,7 +36,6 @@ if typing.TYPE_CHECKING:
     )
     from sessionary.exceptions import (
         CodecError,
-        ConfigError,
         ConfigurationError,
         CookieTooLargeError,
         DecodeError,
@@ -45,7 +44,6 @@ if typing.TYPE_CHECKING:
         LockNotAcquiredError,
         ReauthenticationRequiredError,
         SessionaryError,
-        SessionBackendError,
         SessionClosedError,
         SessionLimitError,
         SessionReadOnlyError,
@@ -72,7 +70,6 @@ __all__ = [
     "AsyncSweeper",
     "ClientBinding",
     "CodecError",
-    "ConfigError",
     "ConfigurationError",
     "ConflictPolicy",
     "CookieOptions",
@@ -91,7 +88,6 @@ __all__ = [
     "ReauthenticationRequiredError",
     "RevocationReason",
     "Session",
-    "SessionBackendError",
     "SessionClosedError",
     "SessionConfig",
     "SessionEvent",
@@ -131,7 +127,6 @@ _HOMES = {
     ),
     "sessionary.exceptions": (
         "CodecError",
-        "ConfigError",
         "ConfigurationError",
         "CookieTooLargeError",
         "DecodeError",
@@ -140,7 +135,6 @@ _HOMES = {
         "LockNotAcquiredError",
         "ReauthenticationRequiredError",
         "SessionaryError",
-        "SessionBackendError",
         "SessionClosedError",
         "SessionLimitError",
         "SessionReadOnlyError",

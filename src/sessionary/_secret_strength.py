@@ -1,4 +1,4 @@
-"""How guessable a configured secret is: a small, deterministic estimate (SECURITY.md R56).
+"""How guessable a configured secret is: a small, deterministic estimate (docs/security.md R56).
 
 :func:`estimate_bits` prices the cheapest description of the secret as a series of pieces,
 in the manner of zxcvbn, each piece being

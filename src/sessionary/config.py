@@ -2,7 +2,7 @@
 
 Every check runs when the object is built, so a misconfigured application fails at
 start-up with a :class:`~sessionary.exceptions.ConfigurationError` instead of emitting an
-insecure cookie later (SECURITY.md R18).
+insecure cookie later (docs/security.md R18).
 
 Durations are given in seconds (``int``/``float``) or as :class:`datetime.timedelta`;
 they are kept internally as integer milliseconds (``*_ms`` properties).
@@ -122,7 +122,7 @@ def _to_ms(value: Duration, what: str, *, allow_zero: bool = False) -> int:
 
 
 def _check_secret(raw: str | bytes, index: int) -> bytes:
-    """A configured secret as bytes, or :class:`ConfigurationError` (SECURITY.md R56).
+    """A configured secret as bytes, or :class:`ConfigurationError` (docs/security.md R56).
 
     At least 32 bytes, not a well-known weak value, and not guessable by the estimate of
     :mod:`sessionary._secret_strength` (words, sequences, keyboard walks, repeats). No real
@@ -162,7 +162,7 @@ def _check_secret(raw: str | bytes, index: int) -> bytes:
 class CookieOptions:
     """How the session cookie is named and scoped.
 
-    The defaults follow SECURITY.md §B: ``__Host-session; Path=/; Secure; HttpOnly;
+    The defaults follow docs/security.md R8-R18: ``__Host-session; Path=/; Secure; HttpOnly;
     SameSite=Lax`` with no ``Domain``. ``HttpOnly`` is not configurable.
 
     A name without the ``__Host-`` prefix logs a warning (logger ``sessionary``, level
@@ -212,7 +212,7 @@ class CookieOptions:
             if not self.insecure_development_mode:
                 msg = (
                     "secure=False needs insecure_development_mode=True: cookies without Secure "
-                    "leak over plain HTTP (SECURITY.md R9)"
+                    "leak over plain HTTP (docs/security.md R9)"
                 )
                 raise ConfigurationError(msg)
             logger.warning(
@@ -430,7 +430,7 @@ class SessionConfig:
                 raise ConfigurationError(msg) from None
 
     def __repr__(self) -> str:
-        # Never show key material (SECURITY.md R79).
+        # Never show key material (docs/security.md R79).
         return (
             f"SessionConfig(secret_keys=<{len(self.secrets)} keys>, cookie={self.cookie!r}, "
             f"idle_timeout_ms={self.idle_timeout_ms}, "

@@ -5,7 +5,7 @@ Every error sessionary raises on purpose derives from :class:`SessionaryError`, 
 escape a store: they are mapped at the store boundary::
 
     SessionaryError
-    ├── ConfigurationError             bad settings, found at start-up  (alias: ConfigError)
+    ├── ConfigurationError             bad settings, found at start-up
     ├── CodecError                     a value could not be encoded or decoded
     │   ├── UnserializableValueError   (also a TypeError) value outside the codec's allowlist
     │   └── DecodeError                (also a ValueError) stored bytes are not a valid payload
@@ -16,7 +16,7 @@ escape a store: they are mapped at the store boundary::
     │   └── SessionLimitError          a login beyond ``max_sessions_per_user`` (reject_new)
     ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
     └── StoreError                     the store could not do what was asked
-        ├── StoreUnavailableError      store down or unreachable → 503 (alias: SessionBackendError)
+        ├── StoreUnavailableError      store down or unreachable → 503
         │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
         │   ├── StoreDurabilityError   too few replicas acknowledged a durable write → 503
         │   └── SessionReadOnlyError   a write to the read-only view served while down → 503
@@ -26,7 +26,7 @@ escape a store: they are mapped at the store boundary::
             ├── LockNotAcquiredError   another request held it longer than the wait allowed
             └── LockLostError          it expired before the commit; nothing was written
 
-Messages never contain raw session IDs, tokens or keys (SECURITY.md R79): where an ID
+Messages never contain raw session IDs, tokens or keys (docs/security.md R79): where an ID
 must be named, its keyed fingerprint is used.
 """
 
@@ -34,7 +34,6 @@ from __future__ import annotations
 
 __all__ = [
     "CodecError",
-    "ConfigError",
     "ConfigurationError",
     "CookieTooLargeError",
     "DecodeError",
@@ -42,7 +41,6 @@ __all__ = [
     "LockLostError",
     "LockNotAcquiredError",
     "ReauthenticationRequiredError",
-    "SessionBackendError",
     "SessionClosedError",
     "SessionLimitError",
     "SessionReadOnlyError",
@@ -65,10 +63,6 @@ class SessionaryError(Exception):
 
 class ConfigurationError(SessionaryError, ValueError):
     """Invalid configuration, detected when the configuration is built (at start-up)."""
-
-
-ConfigError = ConfigurationError
-"""Alias used by SECURITY.md."""
 
 
 class CodecError(SessionaryError):
@@ -153,10 +147,6 @@ class StoreError(SessionaryError):
 
 class StoreUnavailableError(StoreError):
     """The store is down or unreachable. Adapters answer 503 when the handler needs the session."""
-
-
-SessionBackendError = StoreUnavailableError
-"""Alias used by SECURITY.md R77."""
 
 
 class StoreTimeoutError(StoreUnavailableError):

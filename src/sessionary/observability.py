@@ -3,7 +3,7 @@
 An :class:`Observer` receives every :class:`~sessionary.sansio.events.SessionEvent` and the
 duration and outcome of every store operation. The default, :class:`LoggingObserver`, logs
 security-relevant events to the ``sessionary.events`` logger with keyed fingerprints only
-(never raw IDs, SECURITY.md R79). Observers must not raise; if one does, the error is logged
+(never raw IDs, docs/security.md R79). Observers must not raise; if one does, the error is logged
 and the request goes on.
 """
 

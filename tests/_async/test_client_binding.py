@@ -1,4 +1,4 @@
-"""Optional client binding (SECURITY.md R81): detect by default, terminate only when opted in.
+"""Optional client binding (docs/security.md R81): detect by default, terminate only when opted in.
 
 The login records the user agent and a keyed hash of the client address; with
 ``client_binding`` set, later authenticated requests are compared with them. Runs on every

@@ -1,4 +1,4 @@
-"""The concurrency counts SECURITY.md asks for, bounded (R7, R27, R28).
+"""The concurrency counts docs/security.md asks for, bounded (R7, R27, R28).
 
 * R7: 10 000 anonymous reads and 1 000 anonymous ``logout()`` calls create no record, send no
   ``Set-Cookie`` and (on Redis) send no command at all.

@@ -1,4 +1,4 @@
-"""Revocation hooks and the per-user index's bounds (SECURITY.md R60, R62, R63).
+"""Revocation hooks and the per-user index's bounds (docs/security.md R60, R62, R63).
 
 Runs on every store kind (memory, Redis, Sentinel, Cluster); the generated sync twin runs
 the same scenarios.

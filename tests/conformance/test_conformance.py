@@ -1,4 +1,4 @@
-"""One conformance suite for every adapter and store (SECURITY.md R82).
+"""One conformance suite for every adapter and store (docs/security.md R82).
 
 Each adapter's driver (``tests/conformance/drivers/<adapter>.py``) builds the same standard
 application with its framework's own test client; these tests hold for all of them.

@@ -1,9 +1,9 @@
-"""Issue 2 acceptance, through the real ASGI middleware on real Redis.
+"""The round-trip budget and hostile input, through the real ASGI middleware on real Redis.
 
 * Round-trip budget, counted by a client that records every command: no cookie → 0; a read →
   1; a write → 2; an unchanged session whose touch is not due → no write; malformed or
   unknown IDs → 0 writes, and a fresh ID only when the handler writes.
-* Malformed inputs of SECURITY.md §C → anonymous, zero store calls, no 500.
+* Malformed inputs of docs/security.md R19-R26 → anonymous, zero store calls, no 500.
 """
 
 from __future__ import annotations

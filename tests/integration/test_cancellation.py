@@ -1,6 +1,6 @@
 """Cancellation (a client disconnect, ``CancelledError``) during save, regenerate and logout.
 
-SECURITY.md R28/R84: whatever the point a commit is cancelled at, the state stays
+docs/security.md R28/R84: whatever the point a commit is cancelled at, the state stays
 consistent. A regeneration with a write either happened completely (the old ID is dead, the
 record holds the new data) or not at all (the old ID still works with the old data); a
 cancelled logout either destroyed the session or left it untouched; a cancelled command

@@ -1,4 +1,4 @@
-"""Redis Cluster specifics: sessions spread evenly over the primaries (issue 4 key spread)."""
+"""Redis Cluster specifics: sessions spread evenly over the primaries."""
 
 from __future__ import annotations
 

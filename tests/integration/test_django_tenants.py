@@ -1,4 +1,4 @@
-"""Tenants in the Django engine (SECURITY.md R64, R66): ``SESSIONARY['TENANTS']``.
+"""Tenants in the Django engine (docs/security.md R64, R66): ``SESSIONARY['TENANTS']``.
 
 sessionary's Django middleware resolves the tenant from the ``Host`` header (a mapping or a
 callable), answers 400 for a host without one, and binds it into every key: a session

@@ -1,4 +1,4 @@
-"""A least-privilege Redis ACL user (SECURITY.md R46; TLS: ``test_redis_transports.py``).
+"""A least-privilege Redis ACL user (docs/security.md R46; TLS: ``test_redis_transports.py``).
 
 The test starts its own ``redis-server`` (ACL users are server-wide state) and creates:
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from sessionary import ConfigError, ConfigurationError, ConflictPolicy, CookieOptions, SessionConfig
+from sessionary import ConfigurationError, ConflictPolicy, CookieOptions, SessionConfig
 from sessionary._secret_strength import MIN_BITS, estimate_bits
 from sessionary.config import _check_secret as check_secret
 
@@ -32,7 +32,6 @@ def test_defaults() -> None:
     assert cfg.max_size == 65536
     assert cfg.conflict_policy is ConflictPolicy.LAST_WRITER_WINS
     assert cfg.max_cookie_age_s == 400 * 86400
-    assert ConfigError is ConfigurationError
 
 
 def test_durations_accept_timedelta_and_seconds() -> None:

@@ -1,4 +1,4 @@
-"""CSRF decisions, sans I/O (SECURITY.md §K)."""
+"""CSRF decisions, sans I/O (docs/security.md R67-R76)."""
 
 from __future__ import annotations
 

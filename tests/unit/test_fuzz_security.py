@@ -1,4 +1,4 @@
-"""Property tests for the security parsers (issue 6, item 8): round trips, and arbitrary input
+"""Property tests for the security parsers: round trips, and arbitrary input
 never raising anything but the documented outcome."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Session IDs (SECURITY.md R1-R4, R19): CSPRNG, format, opacity, fork safety, parsing."""
+"""Session IDs (docs/security.md R1-R4, R19): CSPRNG, format, opacity, fork safety, parsing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The client-side (sealed cookie) cycle, sans I/O: SECURITY.md §H and R13."""
+"""The client-side (sealed cookie) cycle, sans I/O: docs/security.md R53-R58 and R13."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""docs/security.md maps every SECURITY.md requirement (R1-R85) to tests that exist.
+"""docs/security.md maps every security requirement (R1-R85) to tests that exist.
 
-Issue 6's acceptance: every requirement maps to a passing test or to a documented, reasoned
+Every requirement maps to a passing test or to a documented, reasoned
 exception. This keeps the published table honest as tests are renamed: every test it cites
 must exist (the suite itself proves they pass), every row states a status, and a row without
 a test must say why (an exception, or a documentation-only requirement).

@@ -1,4 +1,4 @@
-"""Tenant isolation (SECURITY.md §J): resolution, validation, keys and AAD."""
+"""Tenant isolation (docs/security.md R64-R66): resolution, validation, keys and AAD."""
 
 from __future__ import annotations
 

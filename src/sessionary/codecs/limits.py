@@ -1,4 +1,4 @@
-"""Value limits (SECURITY.md R52): nesting depth, container size, string length, number size.
+"""Value limits (docs/security.md R52): nesting depth, container size, string length, number size.
 
 The same :data:`LIMITS` bound both directions, for both codecs. The encoders refuse a value that
 breaks one (:class:`~sessionary.exceptions.UnserializableValueError`, at assignment), so nothing

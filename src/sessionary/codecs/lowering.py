@@ -2,7 +2,7 @@
 
 :class:`Lowering` reduces a session value to what a codec's format holds natively, checking
 :data:`~sessionary.codecs.limits.LIMITS` before each step down, so both codecs accept exactly
-the same values (SECURITY.md R49, R50, R52) and nothing is written that a decoder would refuse.
+the same values (docs/security.md R49, R50, R52) and nothing is written that a decoder would refuse.
 A codec subclasses it and says only how it writes the types its format lacks: integers beyond
 64 bits, non-finite floats, tuples and sets, mappings, and the leaf types (bytes, datetime,
 date, time, timedelta, UUID, Decimal).

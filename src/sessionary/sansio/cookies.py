@@ -1,6 +1,6 @@
 """Reading the session cookie from ``Cookie`` headers and rendering ``Set-Cookie``.
 
-Reading follows SECURITY.md §C: several ``Cookie`` header lines are merged (HTTP/2 splits
+Reading follows docs/security.md R19-R26: several ``Cookie`` header lines are merged (HTTP/2 splits
 them, R23); the name matches exactly and case-sensitively (R21); a value longer than the
 cap is rejected before anything else looks at it (R20); repeated names with *different*
 values are a conflict, never first-wins or last-wins (R22).

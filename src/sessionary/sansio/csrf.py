@@ -1,4 +1,4 @@
-"""CSRF protection, sans I/O (SECURITY.md §K): origin checks, session-bound masked tokens.
+"""CSRF protection, sans I/O (docs/security.md R67-R76): origin checks, session-bound masked tokens.
 
 Two independent checks run on unsafe methods (anything but GET, HEAD, OPTIONS, TRACE):
 

@@ -22,7 +22,7 @@ The phases are an explicit table (:mod:`sessionary.sansio.phase`); what the oper
 is the storage mode's business (:mod:`sessionary.sansio.modes`: a server-side store, or the
 sealed cookie); the headers are planned apart (:mod:`sessionary.sansio.response`).
 
-Guarantees implemented by the flows (SECURITY.md §A to §E): no cookie → no store call;
+Guarantees implemented by the flows (docs/security.md R1-R7, R34-R40): no cookie → no store call;
 malformed, oversize or conflicting cookies → anonymous with no store call; a presented
 unknown ID is never adopted (the first write mints a fresh one); a read-only request never
 writes; login, rotation and logout change the ID or end the session atomically; expired

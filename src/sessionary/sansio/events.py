@@ -1,4 +1,4 @@
-"""Lifecycle events the core emits (SECURITY.md R80), delivered by the shell to an observer.
+"""Lifecycle events the core emits (docs/security.md R80), delivered by the shell to an observer.
 
 Events name sessions by a keyed fingerprint of their selector, which stays the same when the
 ID rotates; raw IDs never appear.

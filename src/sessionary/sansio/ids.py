@@ -1,4 +1,4 @@
-"""Session ID minting and validation (SECURITY.md §A, §C).
+"""Session ID minting and validation (docs/security.md R1-R7, R19-R26).
 
 A session ID is 32 bytes from the OS CSPRNG (:func:`secrets.token_bytes`), sent as 43
 characters of unpadded base64url. It is a *split token*, split on characters so that it

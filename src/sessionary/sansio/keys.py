@@ -198,5 +198,5 @@ class KeyRing:
 
     @staticmethod
     def digests_equal(a: bytes, b: bytes) -> bool:
-        """Constant-time comparison of two digests (SECURITY.md R25)."""
+        """Constant-time comparison of two digests (docs/security.md R25)."""
         return hmac.compare_digest(a, b)

@@ -1,4 +1,4 @@
-"""Sealed boxes: AES-256-GCM with a version byte and a key ring (SECURITY.md §H).
+"""Sealed boxes: AES-256-GCM with a version byte and a key ring (docs/security.md R53-R58).
 
 A *box* is ``version (1 byte) ‖ nonce ‖ ciphertext ‖ tag (16 bytes)``. The version byte is
 checked against an allowlist before anything else; the AEAD's additional authenticated data

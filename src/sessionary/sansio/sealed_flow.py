@@ -8,8 +8,8 @@ operations (:class:`~sessionary.sansio.cookie_state.ReadCookieState`,
 :class:`~sessionary.sansio.cookie_state.PinCookie`). Adapters and managers drive it exactly
 like the server-side flow, so every adapter gets the cookie store through the same API.
 
-Opening follows SECURITY.md §C and §H: the raw value is capped first (4096 bytes with the
-name, R20), then strictly base64url-decoded, the version byte checked, the box opened under
+Opening follows R19-R26 and R53-R58 (docs/security.md): the raw value is capped first (4096 B,
+name included, R20), then strictly base64url-decoded, the version byte checked, the box opened under
 each key of the ring, and the payload parsed with exact bounds. Any failure at any step gives
 the same outcome: an anonymous session, a clearing ``Set-Cookie`` and one ``invalid_id``
 event with reason ``"unreadable"`` (R58). Expiry is judged from the sealed ``exp`` and

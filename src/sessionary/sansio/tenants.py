@@ -1,4 +1,4 @@
-"""Tenants: resolved on the server, validated, and bound into every key (SECURITY.md §J).
+"""Tenants: resolved on the server, validated, and bound into every key (docs/security.md R64-R66).
 
 A tenant ID never comes from the client as such: adapters resolve it from the request's host
 through a server-side mapping or callable (:class:`TenantResolver`). It must match

@@ -2,7 +2,7 @@
 
 For API clients and mobile apps, a mount may carry the ID in ``X-Session-Token: <id>`` (or
 any configured header) or in ``Authorization: Session <id>``. The same rules as for cookies
-apply (SECURITY.md §C): the length cap is checked before any parsing, several values that
+apply (docs/security.md R19-R26): the length cap is checked before any parsing, several values that
 differ are a conflict and neither wins. In ``Authorization`` the scheme is read first, from a
 bounded prefix: other schemes (``Bearer`` …) are not ours and are ignored silently, whatever
 their length (no event, no response header). A mount uses exactly one transport; the cycle

@@ -5,7 +5,7 @@ indexed under its user (a sorted set scored by the session's absolute deadline).
 has an *epoch*: the time of their last ``revoke_user``. A session is live only while its
 stamp is later than its user's epoch, so ``revoke_user`` is one write, whatever the number
 of sessions, and it wins over every login that began before it — even one that commits
-afterwards, or a session a missed delete left behind (ARCHITECTURE.md §4, SECURITY.md §E).
+afterwards, or a session a missed delete left behind (docs/security.md R34-R40).
 
 The store reads the epoch together with the session and the core decides here; stores
 never compare stamps themselves.

@@ -15,7 +15,7 @@ ever made but the revocation store's. The cookie, name included, must fit 4096 b
 before a logout, a login, a rotation or any write stays valid until its idle or absolute
 timeout, and replaying an older cookie brings back the state it holds (a role the
 application removed). Use a revocation store, or a server-side store, for authenticated
-sessions (SECURITY.md R55); creating a ``CookieStore`` without a revocation store logs a
+sessions (docs/security.md R55); creating a ``CookieStore`` without a revocation store logs a
 warning saying so.
 
 ``CookieStore(revocation=store)`` — any store that keeps per-user epochs and cookie floors

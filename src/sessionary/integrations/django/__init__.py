@@ -33,7 +33,7 @@ cookie (its attributes, no ``Cache-Control: no-store``) and every ``cycle_key()`
 taking effect at once: prefer sessionary's. Differences from Django's engines:
 
 * an empty session is never stored (no record, no key, no cookie for anonymous visitors:
-  SECURITY.md R7), so ``save()`` of an empty session leaves ``session_key`` ``None``; for
+  docs/security.md R7), so ``save()`` of an empty session leaves ``session_key`` ``None``; for
   tests, set ``SESSION_COOKIE_NAME = "__Host-session"`` explicitly and use
   ``Client.force_login()`` (``Client.session`` saves an empty session to get a key);
 * expiry: sessionary's idle and absolute timeouts are enforced by the store (Redis TTLs,

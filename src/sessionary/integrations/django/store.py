@@ -63,7 +63,7 @@ class SessionStore(SessionBase):
     """Django's session API on sessionary (``SESSION_ENGINE = "sessionary.integrations.django"``).
 
     Differences from Django's engines, all deliberate: an empty session is never stored (no
-    record, no key, no cookie until it holds data or a user: SECURITY.md R7), so ``save()``
+    record, no key, no cookie until it holds data or a user: docs/security.md R7), so ``save()``
     and ``create()`` of an empty session leave :attr:`session_key` ``None``; keys are
     sessionary's 43-character IDs; ``create()`` starts an empty session; values are what
     sessionary's codec accepts (JSON types, dates, decimals, UUIDs, sets...).
