@@ -21,12 +21,7 @@ from redis.exceptions import NoScriptError
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from sessionary.backends.redis._cluster import (
-    owner_moved,
-    sync_execute_pipeline,
-    sync_owner_of,
-    sync_send_pipeline,
-)
+from sessionary.backends.redis._cluster import owner_moved
 from sessionary.backends.redis._durability import ReplicaWait, check_acknowledged
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._layout import (
@@ -45,12 +40,19 @@ from sessionary.backends.redis._layout import (
 from sessionary.backends.redis._loops import LoopClients
 from sessionary.backends.redis._options import check_cluster_options, check_pool_options
 from sessionary.backends.redis._pool import (
+    WaitingCluster,
     WaitingPool,
     WaitingSentinelPool,
-    sync_cluster_client,
 )
-from sessionary.backends.redis._retry import RETRYABLE, sync_pause
+from sessionary.backends.redis._retry import RETRYABLE
 from sessionary.backends.redis._sync.admission import Admission
+from sessionary.backends.redis._sync.io import (
+    sync_close_client,
+    sync_execute_pipeline,
+    sync_owner_of,
+    sync_pause,
+    sync_send_pipeline,
+)
 from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
 from sessionary.backends.redis._users import (
     CLAIM_SCRIPT,
@@ -238,7 +240,7 @@ class RedisStore:
                 raise ConfigurationError(msg) from exc
             check_pool_options(first.connection_pool, url)  # type: ignore[union-attr]
         clients: LoopClients[Client] = LoopClients(
-            connect, spare=first, cluster=target.kind == "cluster"
+            connect, spare=first, cluster=target.kind == "cluster", close=sync_close_client
         )
         return cls(
             clients,
@@ -739,10 +741,12 @@ def _clients_of(client: Client | Callable[[], Client]) -> LoopClients[Client]:
     if callable(client):
         with mapped_redis_errors("creating the Redis client"):
             sample = client()
-        clients = LoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
+        cluster = isinstance(sample, RedisCluster)
+        clients = LoopClients(client, spare=sample, cluster=cluster, close=sync_close_client)
     else:
         sample = client
-        clients = LoopClients(None, spare=client, cluster=isinstance(client, RedisCluster))
+        cluster = isinstance(client, RedisCluster)
+        clients = LoopClients(None, spare=client, cluster=cluster, close=sync_close_client)
     if client_decodes_responses(sample):
         msg = "the Redis client must be created with decode_responses=False"
         raise ConfigurationError(msg)
@@ -754,8 +758,9 @@ def _connect(
 ) -> Client:
     """A new client for a parsed store URL, with waiting pools (see ``_pool``)."""
     if target.kind == "cluster":
-        return sync_cluster_client(
-            target.url, max_connections=max_connections, timeout=timeout, **options
+        # Each node waits up to ``timeout`` s for one of its ``max_connections`` connections.
+        return WaitingCluster.from_url(
+            target.url, max_connections=max_connections, pool_timeout=timeout, **options
         )
     if target.kind == "sentinel":
         sentinel_options = {
