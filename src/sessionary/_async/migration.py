@@ -1,0 +1,232 @@
+"""Read-through migration from a legacy session library: the I/O of the migration.
+
+The decisions are in :mod:`sessionary.sansio.migration`.
+
+Configure the manager with ``legacy=AsyncLegacyMigration(source, until=...)``. A request
+that names no live sessionary session but carries the source's cookie is migrated:
+
+1. the source checks the cookie (a signature, the ID's form) and reads the old session;
+2. its data goes through sessionary's codec (:func:`~sessionary.sansio.migration.convert`);
+3. it is created under the ID derived from the old one (one record per old session, however
+   many requests race: the store's ``Create`` admits one);
+4. the old record is deleted: the old ID is dead at once;
+5. the manager loads the new session for the handler and its response hands the ID out.
+
+A client whose old record is already gone (a request that raced the one that migrated it)
+is still given the migrated session while it is younger than ``grace``. After ``until`` the
+source is never asked again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sessionary.exceptions import ConfigurationError, SessionaryError, StoreError
+from sessionary.sansio.context import CoreContext
+from sessionary.sansio.cookies import CookieReadStatus, read_cookie
+from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.ids import SessionToken
+from sessionary.sansio.migration import (
+    LegacySession,
+    UserMapper,
+    convert,
+    derive_token,
+    plan_create,
+)
+from sessionary.sansio.ops import CommitStatus, Load, LoadStatus
+from sessionary.stores.base import AsyncSessionStore
+
+__all__ = ["AsyncLegacyMigration", "AsyncLegacySource", "Migrated"]
+
+logger = logging.getLogger("sessionary")
+
+_MAX_LEGACY_COOKIE = 4096
+_NEVER_TOUCH = 2**62
+
+
+class AsyncLegacySource(Protocol):
+    """Where a legacy library keeps its sessions: recognise, read and delete one.
+
+    ``identify`` is pure (it checks the cookie's signature or form and returns the legacy
+    ID, or ``None``); ``read`` returns ``None`` for an unknown or expired session and raises
+    :class:`~sessionary.exceptions.MigrationError` for a record it cannot read (corrupt, an
+    unsupported format) and :class:`~sessionary.exceptions.StoreError` when the legacy store
+    is unreachable; ``delete`` is idempotent.
+    """
+
+    name: str
+    """Names the source in events and in the derived ID (``"flask-session"``...)."""
+    cookie_name: str
+    """The legacy library's cookie name."""
+
+    def identify(self, cookie_value: str) -> str | None:
+        """The legacy session ID the cookie carries, or ``None`` if it is not one."""
+        ...
+
+    async def read(self, legacy_id: str) -> LegacySession | None:
+        """The legacy session, or ``None`` when the source does not know it."""
+        ...
+
+    async def delete(self, legacy_id: str) -> None:
+        """End the legacy session (nothing when it is already gone)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    """What a migration attempt gave: the ID to load (if any) and its event (if any)."""
+
+    token: SessionToken | None
+    event: SessionEvent | None = None
+
+
+_NOTHING = Migrated(None)
+
+
+class AsyncLegacyMigration:
+    """Read-through migration from ``source`` until ``until`` (see the module doc).
+
+    ``user_id`` maps the legacy data to the signed-in user (``None``: the migrated session
+    is anonymous); ``grace`` (seconds) is how long after a migration a request with the old
+    cookie that raced it still gets the migrated session; ``strict=True`` refuses to
+    migrate a session with a value sessionary's codec cannot represent (the user starts
+    anonymous, the legacy record is kept) instead of migrating it without that value. Both
+    are reported in the ``migrated`` event (``detail["dropped"]`` names the keys).
+    """
+
+    def __init__(
+        self,
+        source: AsyncLegacySource,
+        *,
+        until: dt.datetime,
+        user_id: UserMapper | None = None,
+        grace: float = 30.0,
+        strict: bool = False,
+    ) -> None:
+        if until.tzinfo is None:
+            msg = "until must be an aware datetime (the end of the migration window)"
+            raise ConfigurationError(msg)
+        if not 0 <= grace <= 3600:
+            msg = "grace must be in [0, 3600] seconds"
+            raise ConfigurationError(msg)
+        self.source = source
+        self.until_ms = int(until.timestamp() * 1000)
+        self.user_id = user_id
+        self.grace_ms = int(grace * 1000)
+        self.strict = strict
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(source={self.source.name!r})"
+
+    def active(self, now: int) -> bool:
+        """Whether the migration window is still open at ``now`` (ms)."""
+        return now < self.until_ms
+
+    def legacy_id(self, cookie_headers: Iterable[str]) -> str | None:
+        """The legacy ID the request's cookie carries, if any (no I/O)."""
+        read = read_cookie(cookie_headers, self.source.cookie_name, _MAX_LEGACY_COOKIE)
+        if read.status is not CookieReadStatus.PRESENT:
+            return None
+        return self.source.identify(read.value)
+
+    async def migrate(
+        self,
+        core: CoreContext,
+        store: AsyncSessionStore,
+        legacy_id: str,
+        *,
+        now: int,
+        tenant: str = "",
+        client: str | None = None,
+        user_agent: str | None = None,
+    ) -> Migrated:
+        """Migrate the legacy session ``legacy_id``: the ID to load it under, and the event.
+
+        Store errors of ``store`` propagate (the manager applies the store-down policy);
+        legacy source failures are logged and leave the request anonymous.
+        """
+        name = self.source.name
+        token = derive_token(core.keyring.subkeys("migration")[0], name, legacy_id)
+        try:
+            legacy = await self.source.read(legacy_id)
+        except (StoreError, SessionaryError) as exc:
+            logger.warning("sessionary: legacy source %s could not be read: %s", name, exc)
+            return Migrated(None, self._event(now, "unreadable", reason=type(exc).__name__))
+        if legacy is None:
+            recent = await self._recent(core, store, token, now, tenant)
+            return Migrated(token) if recent else _NOTHING
+        converted = convert(core, legacy.data)
+        if converted.dropped and self.strict:
+            event = self._event(now, "refused", dropped=list(converted.dropped))
+            return Migrated(None, event)
+        user = self._user(legacy)
+        op = plan_create(
+            core,
+            token,
+            converted,
+            now=now,
+            expires_at=legacy.expires_at,
+            user=user,
+            tenant=tenant,
+            client=client,
+            user_agent=user_agent,
+        )
+        if op.deadline <= now:
+            return _NOTHING  # expired in the legacy store meanwhile
+        result = await store.create(op)
+        if result.status not in (CommitStatus.OK, CommitStatus.EXISTS):
+            return Migrated(None, self._event(now, "refused", reason=result.status.value))
+        await self._delete(legacy_id)
+        outcome = "created" if result.status is CommitStatus.OK else "joined"
+        event = self._event(now, outcome, user=user, dropped=list(converted.dropped))
+        return Migrated(token, event)
+
+    async def _delete(self, legacy_id: str) -> None:
+        try:
+            await self.source.delete(legacy_id)
+        except StoreError:
+            # The next request with the old cookie finds the record and joins the same
+            # migrated session (the derived ID); nothing is duplicated.
+            logger.warning("sessionary: could not delete a migrated %s session", self.source.name)
+
+    async def _recent(
+        self,
+        core: CoreContext,
+        store: AsyncSessionStore,
+        token: SessionToken,
+        now: int,
+        tenant: str,
+    ) -> bool:
+        """Whether the migrated session exists and is younger than ``grace``."""
+        if self.grace_ms == 0:
+            return False
+        load = Load(
+            key=core.keyring.storage_key(token.selector, 0, tenant),
+            digest=core.keyring.validator_digest(token.validator),
+            now=now,
+            max_idle=core.config.idle_timeout_ms,
+            touch_after=_NEVER_TOUCH,
+        )
+        found = await store.load(load)
+        record = found.record
+        if found.status is not LoadStatus.FOUND or record is None:
+            return False
+        return now - record.meta.created <= self.grace_ms
+
+    def _user(self, legacy: LegacySession) -> str | None:
+        if self.user_id is None:
+            return None
+        user = self.user_id(legacy.data)
+        return None if user is None else str(user)
+
+    def _event(
+        self, now: int, outcome: str, user: str | None = None, **detail: object
+    ) -> SessionEvent:
+        detail = {"source": self.source.name, "outcome": outcome, **detail}
+        if not detail.get("dropped", True):
+            del detail["dropped"]
+        return SessionEvent(EventName.MIGRATED, now, None, user, detail)
