@@ -79,6 +79,8 @@ VALUE = "tok-" + secrets.token_hex(16)
 
 # Classes holding nothing secret, and why. Exceptions, enums and protocols are skipped.
 HOLD_NOTHING: dict[str, str] = {
+    "DjangoDbSource": "a cookie name (its repr leaves the old secrets out)",
+    "AsyncDjangoDbSource": "the DjangoDbSource it wraps",
     "CookieOptions": "cookie name and attributes",
     "CsrfOptions": "header and field names, origins",
     "UserSession": "a ref (a hash of a storage key), times, user agent, keyed address hash",
