@@ -28,14 +28,22 @@ from starsessions import SessionAutoloadMiddleware
 from starsessions import SessionMiddleware as StarSessions
 from starsessions.stores.redis import RedisStore as StarRedisStore
 
-from sessionary import AsyncLegacyMigration, AsyncSessionManager, EventName, SessionConfig
+from sessionary import (
+    AsyncLegacyMigration,
+    AsyncSessionManager,
+    EventName,
+    LegacyMigration,
+    SessionConfig,
+)
 from sessionary.backends.legacy import (
     AsyncFlaskSessionSource,
     AsyncStarletteCookieSource,
     AsyncStarsessionsSource,
+    FlaskSessionSource,
 )
+from sessionary.integrations.flask import Sessionary
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.stores import AsyncRedisStore
+from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import CapturingObserver, session_config
 from tests.concurrency import async_gather
 
@@ -404,3 +412,35 @@ async def test_starlette_signed_cookie_migrates_with_the_old_secret(
         await request(manager, [f"session={old}"], look)
         assert users[-1] == expected
     assert seen == {"_user_id": "5", "cart": ["x"]}
+
+
+def test_flask_app_moving_from_flask_session_to_sessionary_keeps_its_users(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """The old cookie rides along; sessionary's own cookie serves the session from then on."""
+    prefix = f"{key_prefix}:fs:"
+    old = flask_session_cookie(redis_url, prefix, {"_user_id": "7", "cart": [3]})
+    legacy_client = redis.Redis.from_url(redis_url)
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    app = flask.Flask(__name__)
+    app.config.update(SECRET_KEY=OLD_SECRET)
+    migration = LegacyMigration(
+        FlaskSessionSource(legacy_client, prefix=prefix), until=later(), user_id=by_user
+    )
+    Sessionary(app, store=store, legacy=migration)
+
+    @app.get("/")
+    def show() -> dict[str, object]:
+        return {"data": dict(flask.session), "user": flask.session.user_id}
+
+    browser = app.test_client()
+    browser.set_cookie("session", old)
+    first = browser.get("/", base_url="https://localhost")
+    assert first.json == {"data": {"_user_id": "7", "cart": [3]}, "user": "7"}
+    assert browser.get_cookie("__Host-session") is not None
+    assert not redis_admin.exists(prefix + old)  # the old cookie now names nothing
+    second = browser.get("/", base_url="https://localhost")
+    assert second.json == first.json
+    assert not redis_admin.exists(prefix + old)
+    store.close()
+    legacy_client.close()

@@ -23,7 +23,7 @@ from django.contrib.sessions.backends.db import SessionStore as DbStore  # noqa:
 from django.contrib.sessions.models import Session as SessionRow  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test import override_settings  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
 
 from sessionary import (  # noqa: E402
     AsyncLegacyMigration,
@@ -145,3 +145,21 @@ async def test_a_django_cached_db_session_migrates_with_the_async_manager(
     assert (await manager.commit(cycle)).set_cookie is not None
     assert not await SessionRow.objects.filter(session_key=key).aexists()
     assert cache.get("django.contrib.sessions.cached_db" + key) is None
+
+
+def test_through_the_django_middleware_the_user_stays_signed_in(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    key = django_session(DbStore, {"_auth_user_id": "11", "lang": "de"})
+    migration = LegacyMigration(DjangoDbSource([OLD_SECRET]), until=later(), user_id=by_user)
+    options = {"STORE_URL": redis_url, "PREFIX": key_prefix, "LEGACY": migration}
+    with override_settings(SESSIONARY=options, ALLOWED_HOSTS=["testserver"]):
+        client = Client()
+        response = client.get("/json", secure=True, headers={"cookie": f"sessionid={key}"})
+        assert response.status_code == 200
+        assert response.json() == {"_auth_user_id": "11", "lang": "de"}
+        issued = response.cookies["__Host-session"].value
+        assert issued  # the migrated session's ID, handed out by sessionary's middleware
+        again = Client().get("/json", secure=True, headers={"cookie": f"__Host-session={issued}"})
+        assert again.json() == {"_auth_user_id": "11", "lang": "de"}
+    assert not SessionRow.objects.filter(session_key=key).exists()
