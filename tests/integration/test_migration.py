@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import flask
 import pytest
@@ -41,6 +41,7 @@ from sessionary.backends.legacy import (
     AsyncStarsessionsSource,
     FlaskSessionSource,
 )
+from sessionary.integrations.flask import FlaskSession as SessionaryFlaskSession
 from sessionary.integrations.flask import Sessionary
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.stores import AsyncRedisStore, RedisStore
@@ -431,7 +432,8 @@ def test_flask_app_moving_from_flask_session_to_sessionary_keeps_its_users(
 
     @app.get("/")
     def show() -> dict[str, object]:
-        return {"data": dict(flask.session), "user": flask.session.user_id}
+        session = cast("SessionaryFlaskSession", flask.session)
+        return {"data": dict(session), "user": session.user_id}
 
     browser = app.test_client()
     browser.set_cookie("session", old)
