@@ -36,6 +36,7 @@ from sessionary.integrations.django.legacy import (  # noqa: E402
     AsyncDjangoDbSource,
     DjangoDbSource,
 )
+from sessionary.sansio.core import SessionCore  # noqa: E402
 from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: E402
 from sessionary.testing import CapturingObserver, session_config  # noqa: E402
 
@@ -163,3 +164,29 @@ def test_through_the_django_middleware_the_user_stays_signed_in(
         again = Client().get("/json", secure=True, headers={"cookie": f"__Host-session={issued}"})
         assert again.json() == {"_auth_user_id": "11", "lang": "de"}
     assert not SessionRow.objects.filter(session_key=key).exists()
+
+
+def test_django_rows_copy_in_bulk_and_the_copy_is_what_the_user_gets(
+    sync_store: RedisStore, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    keys = [django_session(DbStore, {"_auth_user_id": str(n)}) for n in range(7)]
+    with override_settings(SECRET_KEY="another-key-entirely"):
+        stranger = DbStore()
+        stranger["_auth_user_id"] = "x"
+        stranger.save()  # signed with a secret the source does not know
+    config = session_config()
+    migration = LegacyMigration(DjangoDbSource([OLD_SECRET]), until=later(), user_id=by_user)
+    report = migration.copy(SessionCore(config), sync_store, batch=3)
+    assert (report.migrated, report.failed) == (
+        7,
+        {"django session: signed with another secret or corrupt": 1},
+    )
+    assert migration.copy(SessionCore(config), sync_store).skipped == {"already migrated": 7}
+    manager = SessionManager(sync_store, config, legacy=migration)
+    cycle = manager.open([f"sessionid={keys[4]}"])
+    assert cycle.session.user_id == "4"
+    manager.commit(cycle)
+    sessions = [
+        k for k in redis_admin.scan_iter(match=f"{key_prefix}:s:*") if not k.endswith(b":lk")
+    ]
+    assert len(sessions) == 7

@@ -21,26 +21,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from sessionary.exceptions import ConfigurationError, SessionaryError, StoreError
+from sessionary.exceptions import (
+    ConfigurationError,
+    MigrationError,
+    SessionaryError,
+    StoreError,
+)
 from sessionary.sansio.context import CoreContext
 from sessionary.sansio.cookies import CookieReadStatus, read_cookie
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.migration import (
+    Converted,
+    CopyReport,
     LegacySession,
+    Scanned,
     UserMapper,
     convert,
     derive_token,
     plan_create,
 )
-from sessionary.sansio.ops import CommitStatus, Load, LoadStatus
+from sessionary.sansio.ops import CommitStatus, Create, Load, LoadStatus
 from sessionary.stores.base import AsyncSessionStore
 
-__all__ = ["AsyncLegacyMigration", "AsyncLegacySource", "Migrated"]
+__all__ = ["AsyncLegacyMigration", "AsyncLegacyScan", "AsyncLegacySource", "Migrated"]
 
 logger = logging.getLogger("sessionary")
 
@@ -85,6 +93,29 @@ class Migrated:
 
 
 _NOTHING = Migrated(None)
+_EXPIRED = "expired"
+_ALREADY = "already migrated"
+_UNREPRESENTABLE = "unrepresentable"
+_TOO_LARGE = "too large"
+
+
+class AsyncLegacyScan(AsyncLegacySource, Protocol):
+    """A legacy source that can list its sessions too (for the bulk copy)."""
+
+    def scan(self, batch: int = 500) -> AsyncIterator[Scanned]:
+        """Every session of the source, read ``batch`` at a time."""
+        ...
+
+
+def _peek(core: CoreContext, token: SessionToken, now: int, tenant: str) -> Load:
+    """A load of the session under ``token`` that never touches it."""
+    return Load(
+        key=core.keyring.storage_key(token.selector, 0, tenant),
+        digest=core.keyring.validator_digest(token.validator),
+        now=now,
+        max_idle=core.config.idle_timeout_ms,
+        touch_after=_NEVER_TOUCH,
+    )
 
 
 class AsyncLegacyMigration:
@@ -150,7 +181,7 @@ class AsyncLegacyMigration:
         legacy source failures are logged and leave the request anonymous.
         """
         name = self.source.name
-        token = derive_token(core.keyring.subkeys("migration")[0], name, legacy_id)
+        token = self._token(core, legacy_id)
         try:
             legacy = await self.source.read(legacy_id)
         except (StoreError, SessionaryError) as exc:
@@ -159,31 +190,131 @@ class AsyncLegacyMigration:
         if legacy is None:
             recent = await self._recent(core, store, token, now, tenant)
             return Migrated(token) if recent else _NOTHING
+        planned = self._plan(
+            core, token, legacy, now=now, tenant=tenant, client=client, user_agent=user_agent
+        )
+        if isinstance(planned, str):
+            if planned == _EXPIRED:
+                return _NOTHING  # expired in the legacy store meanwhile
+            return Migrated(None, self._event(now, "refused", **self._why(planned, legacy, core)))
+        op, converted = planned
+        result = await store.create(op)
+        if result.status not in (CommitStatus.OK, CommitStatus.EXISTS):
+            return Migrated(None, self._event(now, "refused", reason=result.status.value))
+        await self._delete(legacy_id)
+        outcome = "created" if result.status is CommitStatus.OK else "joined"
+        event = self._event(now, outcome, op.user, dropped=list(converted.dropped))
+        return Migrated(token, event)
+
+    async def copy(
+        self,
+        core: CoreContext,
+        store: AsyncSessionStore,
+        *,
+        dry_run: bool = False,
+        tenant: str = "",
+        batch: int = 500,
+        progress: Callable[[CopyReport], None] | None = None,
+    ) -> CopyReport:
+        """Copy every live legacy session into ``store`` (the bulk migration).
+
+        Each one is created under its derived ID, exactly as a request with its old cookie
+        would: a session a live request (or an earlier run) already migrated is skipped,
+        so a run is idempotent and an interrupted run is resumed by running it again. The
+        legacy records are kept: the read-through deletes each one when its user comes back
+        (and serves them the copy), and they stay for a rollback. ``dry_run`` writes nothing
+        and reports what a run would do. ``progress`` is called after each record.
+        """
+        scan = getattr(self.source, "scan", None)
+        if scan is None:
+            msg = f"the {self.source.name} source cannot list its sessions"
+            raise ConfigurationError(msg)
+        report = CopyReport()
+        async for _, found in cast("AsyncLegacyScan", self.source).scan(batch):
+            if isinstance(found, MigrationError):
+                report.fail(found.reason)
+            elif found is None:
+                report.skip(_EXPIRED)
+            else:
+                await self._copy_one(core, store, found, report, dry_run=dry_run, tenant=tenant)
+            if progress is not None:
+                progress(report)
+        return report
+
+    async def _copy_one(
+        self,
+        core: CoreContext,
+        store: AsyncSessionStore,
+        legacy: LegacySession,
+        report: CopyReport,
+        *,
+        dry_run: bool,
+        tenant: str,
+    ) -> None:
+        now = core.now_ms()
+        token = self._token(core, legacy.legacy_id)
+        planned = self._plan(core, token, legacy, now=now, tenant=tenant)
+        if isinstance(planned, str):
+            (report.skip if planned == _EXPIRED else report.fail)(planned)
+            return
+        op, converted = planned
+        if dry_run:
+            found = await store.load(_peek(core, token, now, tenant))
+            if found.status is LoadStatus.FOUND:
+                report.skip(_ALREADY)
+                return
+            status = CommitStatus.OK
+        else:
+            status = (await store.create(op)).status
+        if status is CommitStatus.EXISTS:
+            report.skip(_ALREADY)
+        elif status is CommitStatus.OK:
+            report.migrated += 1
+            for name in converted.dropped:
+                report.dropped[name] = report.dropped.get(name, 0) + 1
+        else:
+            report.fail(status.value)
+
+    def _plan(
+        self,
+        core: CoreContext,
+        token: SessionToken,
+        legacy: LegacySession,
+        *,
+        now: int,
+        tenant: str,
+        client: str | None = None,
+        user_agent: str | None = None,
+    ) -> tuple[Create, Converted] | str:
+        """The ``Create`` of ``legacy``, or why there is none."""
         converted = convert(core, legacy.data)
         if converted.dropped and self.strict:
-            event = self._event(now, "refused", dropped=list(converted.dropped))
-            return Migrated(None, event)
-        user = self._user(legacy)
+            return _UNREPRESENTABLE
+        if converted.size > core.config.max_size:
+            return _TOO_LARGE
         op = plan_create(
             core,
             token,
             converted,
             now=now,
             expires_at=legacy.expires_at,
-            user=user,
+            user=self._user(legacy),
             tenant=tenant,
             client=client,
             user_agent=user_agent,
         )
         if op.deadline <= now:
-            return _NOTHING  # expired in the legacy store meanwhile
-        result = await store.create(op)
-        if result.status not in (CommitStatus.OK, CommitStatus.EXISTS):
-            return Migrated(None, self._event(now, "refused", reason=result.status.value))
-        await self._delete(legacy_id)
-        outcome = "created" if result.status is CommitStatus.OK else "joined"
-        event = self._event(now, outcome, user=user, dropped=list(converted.dropped))
-        return Migrated(token, event)
+            return _EXPIRED
+        return op, converted
+
+    def _token(self, core: CoreContext, legacy_id: str) -> SessionToken:
+        """The ID the legacy session ``legacy_id`` migrates to."""
+        return derive_token(core.keyring.subkeys("migration")[0], self.source.name, legacy_id)
+
+    def _why(self, reason: str, legacy: LegacySession, core: CoreContext) -> dict[str, object]:
+        if reason == _UNREPRESENTABLE:
+            return {"dropped": list(convert(core, legacy.data).dropped)}
+        return {"reason": reason}
 
     async def _delete(self, legacy_id: str) -> None:
         try:
@@ -204,14 +335,7 @@ class AsyncLegacyMigration:
         """Whether the migrated session exists and is younger than ``grace``."""
         if self.grace_ms == 0:
             return False
-        load = Load(
-            key=core.keyring.storage_key(token.selector, 0, tenant),
-            digest=core.keyring.validator_digest(token.validator),
-            now=now,
-            max_idle=core.config.idle_timeout_ms,
-            touch_after=_NEVER_TOUCH,
-        )
-        found = await store.load(load)
+        found = await store.load(_peek(core, token, now, tenant))
         record = found.record
         if found.status is not LoadStatus.FOUND or record is None:
             return False
@@ -224,7 +348,7 @@ class AsyncLegacyMigration:
         return None if user is None else str(user)
 
     def _event(
-        self, now: int, outcome: str, user: str | None = None, **detail: object
+        self, now: int, outcome: str, user: str | None = None, /, **detail: object
     ) -> SessionEvent:
         detail = {"source": self.source.name, "outcome": outcome, **detail}
         if not detail.get("dropped", True):

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sessionary.exceptions import CodecError
+from sessionary.exceptions import CodecError, MigrationError
 from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.ops import Create, RecordMeta
 from sessionary.sansio.server_record import ServerRecord
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Converted",
+    "CopyReport",
     "LegacySession",
+    "Scanned",
     "UserMapper",
     "convert",
     "derive_token",
@@ -64,6 +66,40 @@ class LegacySession:
     """The decoded attributes, with the library's own metadata removed."""
     expires_at: int | None = None
     """When the legacy session would have expired (ms since the epoch), if known."""
+
+
+Scanned = tuple[str, "LegacySession | MigrationError | None"]
+"""One record of a legacy source's scan: its ID and the session, the reason it could not be
+read, or ``None`` when it vanished (expired) between the scan and the read."""
+
+
+@dataclass(slots=True)
+class CopyReport:
+    """What a bulk copy did (:meth:`~sessionary.AsyncLegacyMigration.copy`), for its report.
+
+    ``skipped`` and ``failed`` count by reason: ``"already migrated"`` (the session exists:
+    an earlier run, or a live request), ``"expired"``; ``"unrepresentable"`` (with
+    ``strict``), a decode reason (``MigrationError.reason``) or ``"limit"``.
+    """
+
+    migrated: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Keys left out of migrated sessions because the codec cannot represent them, by key."""
+
+    @property
+    def seen(self) -> int:
+        """How many legacy records the copy looked at."""
+        return self.migrated + sum(self.skipped.values()) + sum(self.failed.values())
+
+    def skip(self, reason: str) -> None:
+        """Count a record left alone for ``reason``."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def fail(self, reason: str) -> None:
+        """Count a record that could not be migrated for ``reason``."""
+        self.failed[reason] = self.failed.get(reason, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def decode_starsessions(raw: bytes) -> tuple[dict[str, Any], int | None]:
 
 
 def decode_flask_session(raw: bytes) -> dict[str, Any]:
-    """A Flask-Session 0.6+ record in its default ``msgpack`` format (msgspec's encoder).
+    """A Flask-Session 0.6+ record: its default ``msgpack`` format (msgspec's encoder), or JSON.
 
     Flask's ``_permanent`` flag is removed; Flask-Login's keys (``_user_id``, ``_fresh``...)
     stay, for the application's user mapping to read.
@@ -78,11 +78,23 @@ def decode_flask_session(raw: bytes) -> dict[str, Any]:
         if raw[:1] == bytes([PICKLE_PROTOCOL_MARK]):
             msg = "pickled record"
             raise MigrationError(msg) from exc
-        msg = "flask-session: the record is not msgpack"
-        raise MigrationError(msg) from exc
+        value = _json_object(raw)  # SESSION_SERIALIZATION_FORMAT="json"
+        if value is None:
+            msg = "flask-session: the record is neither msgpack nor JSON"
+            raise MigrationError(msg) from exc
     data = _mapping(value, "flask-session")
     data.pop("_permanent", None)  # Flask's own flag; sessionary's lifetime is its config
     return data
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    if raw[:1] != b"{":
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def decode_starlette_cookie(payload: bytes) -> dict[str, Any]:

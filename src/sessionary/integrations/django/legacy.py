@@ -16,14 +16,14 @@ Give it to :class:`~sessionary.LegacyMigration` (sync views) or, through
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core import signing
 
 from sessionary.exceptions import MigrationError
-from sessionary.sansio.migration import LegacySession
+from sessionary.sansio.migration import LegacySession, Scanned
 
 __all__ = ["AsyncDjangoDbSource", "DjangoDbSource"]
 
@@ -97,6 +97,33 @@ class DjangoDbSource:
         expires_at = int(expire_date.timestamp() * 1000)
         return LegacySession(legacy_id, self.decode(session_data), expires_at)
 
+    def page(self, after: str, batch: int) -> list[Scanned]:
+        """Up to ``batch`` unexpired rows whose key sorts after ``after``, decoded."""
+        from django.contrib.sessions.models import Session  # noqa: PLC0415
+        from django.utils import timezone  # noqa: PLC0415
+
+        rows = (
+            Session.objects.filter(session_key__gt=after, expire_date__gt=timezone.now())
+            .order_by("session_key")
+            .values_list("session_key", "session_data", "expire_date")[:batch]
+        )
+        out: list[Scanned] = []
+        for key, session_data, expire_date in rows:
+            try:
+                data = self.decode(session_data)
+            except MigrationError as exc:
+                out.append((key, exc))
+                continue
+            out.append((key, LegacySession(key, data, int(expire_date.timestamp() * 1000))))
+        return out
+
+    def scan(self, batch: int = 500) -> Iterator[Scanned]:
+        """Every unexpired session, ``batch`` rows at a time (for the bulk copy)."""
+        after = ""
+        while page := self.page(after, batch):
+            yield from page
+            after = page[-1][0]
+
     def delete(self, legacy_id: str) -> None:
         """Delete the row (and the ``cached_db`` cache copy)."""
         from django.contrib.sessions.models import Session  # noqa: PLC0415
@@ -131,6 +158,14 @@ class AsyncDjangoDbSource:
     async def read(self, legacy_id: str) -> LegacySession | None:
         """See :meth:`DjangoDbSource.read`."""
         return await sync_to_async(self.source.read)(legacy_id)
+
+    async def scan(self, batch: int = 500) -> AsyncIterator[Scanned]:
+        """See :meth:`DjangoDbSource.scan`: each page read in Django's thread."""
+        after = ""
+        while page := await sync_to_async(self.source.page)(after, batch):
+            for item in page:
+                yield item
+            after = page[-1][0]
 
     async def delete(self, legacy_id: str) -> None:
         """See :meth:`DjangoDbSource.delete`."""

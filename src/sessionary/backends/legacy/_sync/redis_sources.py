@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 
 from redis import Redis
 
 from sessionary.backends.legacy.formats import decode_flask_session, decode_starsessions
 from sessionary.backends.redis._errors import mapped_redis_errors
-from sessionary.sansio.migration import LegacySession
+from sessionary.exceptions import MigrationError
+from sessionary.sansio.migration import LegacySession, Scanned
 
 __all__ = ["FlaskSessionSource", "StarsessionsSource"]
 
 _LEGACY_ID = re.compile(r"[A-Za-z0-9_\-]{8,256}")
+_GLOB = re.compile(r"([*?\[\]\\])")  # characters SCAN's MATCH would read as a pattern
 
 
 class _AsyncRedisSource:
@@ -57,6 +60,68 @@ class _AsyncRedisSource:
         with mapped_redis_errors("legacy delete"):
             self.client.delete(self.prefix + legacy_id)
 
+    def _session(self, legacy_id: str, raw: bytes, remaining: int | None) -> LegacySession:
+        raise NotImplementedError  # each library's decoder
+
+    def read(self, legacy_id: str) -> LegacySession | None:
+        """The session, or ``None`` when there is no record (expired, deleted, never was)."""
+        raw, remaining = self._fetch(legacy_id)
+        return None if raw is None else self._session(legacy_id, raw, remaining)
+
+    def _pattern(self) -> str:
+        return _GLOB.sub(r"\\\1", self.prefix) + "*"
+
+    def count(self, batch: int = 1000) -> int:
+        """How many keys the prefix holds (``SCAN``, keys only): a progress bar's total."""
+        total = 0
+        with mapped_redis_errors("legacy count"):
+            for _ in self.client.scan_iter(match=self._pattern(), count=batch):
+                total += 1
+        return total
+
+    def scan(self, batch: int = 500) -> Iterator[Scanned]:
+        """Every session under the prefix (``SCAN``), read ``batch`` at a time in one round trip.
+
+        A record that does not decode comes as its :class:`MigrationError`; one that expired
+        between the scan and the read as ``None``. Keys that are not session IDs are skipped.
+        """
+        pattern = self._pattern()
+        start = len(self.prefix)
+        ids: list[str] = []
+        with mapped_redis_errors("legacy scan"):
+            for key in self.client.scan_iter(match=pattern, count=batch):
+                name = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+                legacy_id = self._id(name[start:])
+                if legacy_id is None:
+                    continue
+                ids.append(legacy_id)
+                if len(ids) >= batch:
+                    for item in self._read_batch(ids):
+                        yield item
+                    ids = []
+            for item in self._read_batch(ids):
+                yield item
+
+    def _read_batch(self, ids: list[str]) -> list[Scanned]:
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for legacy_id in ids:
+            pipe.get(self.prefix + legacy_id)
+            pipe.pttl(self.prefix + legacy_id)
+        replies = pipe.execute()
+        out: list[Scanned] = []
+        for n, legacy_id in enumerate(ids):
+            raw, ttl = replies[2 * n], replies[2 * n + 1]
+            remaining = int(ttl) if isinstance(ttl, int) and ttl >= 0 else None
+            try:
+                found = None if raw is None else self._session(legacy_id, raw, remaining)
+            except MigrationError as exc:
+                out.append((legacy_id, exc))
+                continue
+            out.append((legacy_id, found))
+        return out
+
 
 def _expiry(remaining_ms: int | None) -> int | None:
     return None if remaining_ms is None else int(time.time() * 1000) + remaining_ms
@@ -80,11 +145,8 @@ class StarsessionsSource(_AsyncRedisSource):
         """The session ID the cookie carries (starsessions does not sign it)."""
         return self._id(cookie_value)
 
-    def read(self, legacy_id: str) -> LegacySession | None:
-        """The session, its lifetime from its metadata or else from the key's time-to-live."""
-        raw, remaining = self._fetch(legacy_id)
-        if raw is None:
-            return None
+    def _session(self, legacy_id: str, raw: bytes, remaining: int | None) -> LegacySession:
+        """Its lifetime from starsessions' metadata, or else from the key's time-to-live."""
         data, expires_at = decode_starsessions(raw)
         if expires_at is None:
             expires_at = _expiry(remaining)
@@ -128,9 +190,6 @@ class FlaskSessionSource(_AsyncRedisSource):
             return None
         return self._id(unsigned)
 
-    def read(self, legacy_id: str) -> LegacySession | None:
-        """The session; its expiry is the key's time-to-live (Flask-Session's own rule)."""
-        raw, remaining = self._fetch(legacy_id)
-        if raw is None:
-            return None
+    def _session(self, legacy_id: str, raw: bytes, remaining: int | None) -> LegacySession:
+        """Its expiry is the key's time-to-live (Flask-Session's own rule)."""
         return LegacySession(legacy_id, decode_flask_session(raw), _expiry(remaining))
