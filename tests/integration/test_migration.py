@@ -47,6 +47,7 @@ from sessionary.sansio.cycle import SessionCycle
 from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import CapturingObserver, session_config
 from tests.concurrency import async_gather
+from tests.services import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -446,3 +447,38 @@ def test_flask_app_moving_from_flask_session_to_sessionary_keeps_its_users(
     assert not redis_admin.exists(prefix + old)
     store.close()
     legacy_client.close()
+
+
+async def test_an_unreachable_legacy_store_leaves_the_request_anonymous_and_says_so(
+    store: AsyncRedisStore, config: SessionConfig
+) -> None:
+    dead = redis.asyncio.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    source = AsyncStarsessionsSource(dead, prefix="gone.")
+    manager, observer = make_manager(store, config, AsyncLegacyMigration(source, until=later()))
+    users: list[str | None] = []
+    await request(manager, ["session=abcdef0123456789"], lambda c: users.append(c.session.user_id))
+    assert users == [None]
+    [event] = observer.of(EventName.MIGRATED)
+    assert event.detail["outcome"] == "unreadable"
+    assert event.detail["reason"] in {"StoreUnavailableError", "StoreTimeoutError"}
+    await dead.aclose()
+
+
+async def test_a_mapped_user_that_is_not_an_id_is_reported_and_the_session_is_anonymous(
+    redis_url: str,
+    key_prefix: str,
+    store: AsyncRedisStore,
+    legacy_redis: redis.asyncio.Redis,
+    config: SessionConfig,
+) -> None:
+    prefix = f"{key_prefix}:star."
+    old = starsessions_cookie(redis_url, prefix, {"_user_id": "line\nbreak", "cart": [1]})
+    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    manager, observer = make_manager(
+        store, config, AsyncLegacyMigration(source, until=later(), user_id=by_user)
+    )
+    seen: list[object] = []
+    await request(manager, [f"session={old}"], lambda c: seen.append(c.session.user_id))
+    assert seen == [None]
+    [event] = observer.of(EventName.MIGRATED)
+    assert event.detail == {"source": "starsessions", "outcome": "created", "user_refused": True}

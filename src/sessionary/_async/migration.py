@@ -44,6 +44,7 @@ from sessionary.sansio.migration import (
     convert,
     derive_token,
     plan_create,
+    valid_user_id,
 )
 from sessionary.sansio.ops import CommitStatus, Create, Load, LoadStatus
 from sessionary.stores.base import AsyncSessionStore
@@ -203,7 +204,12 @@ class AsyncLegacyMigration:
             return Migrated(None, self._event(now, "refused", reason=result.status.value))
         await self._delete(legacy_id)
         outcome = "created" if result.status is CommitStatus.OK else "joined"
-        event = self._event(now, outcome, op.user, dropped=list(converted.dropped))
+        mapper = self.user_id
+        refused = op.user is None and mapper is not None and mapper(legacy.data) is not None
+        detail: dict[str, object] = {"dropped": list(converted.dropped)}
+        if refused:  # the mapping gave something that is not a user ID: served anonymous
+            detail["user_refused"] = True
+        event = self._event(now, outcome, op.user, **detail)
         return Migrated(token, event)
 
     async def copy(
@@ -342,10 +348,13 @@ class AsyncLegacyMigration:
         return now - record.meta.created <= self.grace_ms
 
     def _user(self, legacy: LegacySession) -> str | None:
+        """The mapped user, or ``None`` (anonymous) when there is none or it is not an ID."""
         if self.user_id is None:
             return None
         user = self.user_id(legacy.data)
-        return None if user is None else str(user)
+        if user is None or isinstance(user, bool) or not isinstance(user, str | int):
+            return None
+        return valid_user_id(str(user))
 
     def _event(
         self, now: int, outcome: str, user: str | None = None, /, **detail: object

@@ -45,6 +45,7 @@ __all__ = [
     "convert",
     "derive_token",
     "plan_create",
+    "valid_user_id",
 ]
 
 UserMapper = Callable[[Mapping[str, Any]], "str | int | None"]
@@ -112,6 +113,16 @@ class Converted:
     """The keys whose value the codec cannot represent (the values are not kept)."""
     size: int = 0
     """Encoded size of :attr:`attributes` (keys and values, bytes)."""
+
+
+_MAX_USER_ID_LENGTH = 256  # as Session.login accepts
+
+
+def valid_user_id(user: str) -> str | None:
+    """``user`` when :meth:`Session.login` would accept it (1-256 printable characters)."""
+    if not user or len(user) > _MAX_USER_ID_LENGTH or not user.isprintable():
+        return None
+    return user
 
 
 def derive_token(key: bytes, source: str, legacy_id: str) -> SessionToken:

@@ -46,7 +46,7 @@ def decode_starsessions(raw: bytes) -> tuple[dict[str, Any], int | None]:
     """
     try:
         data = _mapping(json.loads(raw), "starsessions")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         msg = "starsessions: the record is not JSON"
         raise MigrationError(msg) from exc
     meta = data.pop("__metadata__", None)
@@ -74,7 +74,7 @@ def decode_flask_session(raw: bytes) -> dict[str, Any]:
         raise MigrationError(msg) from exc
     try:
         value = msgpack.unpackb(raw, raw=False, strict_map_key=True, timestamp=3)
-    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
         if raw[:1] == bytes([PICKLE_PROTOCOL_MARK]):
             msg = "pickled record"
             raise MigrationError(msg) from exc
@@ -92,7 +92,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -104,7 +104,7 @@ def decode_starlette_cookie(payload: bytes) -> dict[str, Any]:
     """
     try:
         data = json.loads(base64.b64decode(payload, validate=True))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         msg = "starlette cookie: the payload is not base64 JSON"
         raise MigrationError(msg) from exc
     return _mapping(data, "starlette cookie")

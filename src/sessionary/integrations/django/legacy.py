@@ -75,7 +75,7 @@ class DjangoDbSource:
         except signing.BadSignature as exc:
             msg = "django session: signed with another secret or corrupt"
             raise MigrationError(msg) from exc
-        except ValueError as exc:  # not JSON, not zlib
+        except (ValueError, RecursionError) as exc:  # not JSON, not zlib, nested too deep
             msg = "django session: not signed JSON"
             raise MigrationError(msg) from exc
         if not isinstance(data, dict):
