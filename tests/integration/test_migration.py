@@ -41,6 +41,7 @@ from sessionary.backends.legacy import (
     AsyncStarsessionsSource,
     FlaskSessionSource,
 )
+from sessionary.exceptions import StoreUnavailableError
 from sessionary.integrations.flask import FlaskSession as SessionaryFlaskSession
 from sessionary.integrations.flask import Sessionary
 from sessionary.sansio.cycle import SessionCycle
@@ -482,3 +483,23 @@ async def test_a_mapped_user_that_is_not_an_id_is_reported_and_the_session_is_an
     assert seen == [None]
     [event] = observer.of(EventName.MIGRATED)
     assert event.detail == {"source": "starsessions", "outcome": "created", "user_refused": True}
+
+
+async def test_sessionarys_store_down_during_a_migration_follows_the_store_down_policy(
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    legacy_redis: redis.asyncio.Redis,
+    config: SessionConfig,
+) -> None:
+    prefix = f"{key_prefix}:star."
+    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
+    down = AsyncRedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    manager, _ = make_manager(down, config, AsyncLegacyMigration(source, until=later()))
+    cycle = await manager.open([f"session={old}"])  # no exception: the policy decides
+    assert cycle.session.unavailable
+    with pytest.raises(StoreUnavailableError):
+        cycle.session.get("_user_id")  # fail closed: the handler's use of it answers 503
+    assert redis_admin.exists(prefix + old)  # nothing migrated, nothing lost
+    await down.aclose()

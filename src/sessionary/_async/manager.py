@@ -255,33 +255,40 @@ class AsyncSessionManager:
         legacy_id = legacy.legacy_id(cookie_headers)
         if legacy_id is None or cycle.session.unavailable:
             return cycle
-        migrated = await legacy.migrate(
-            self.core,
-            cast("AsyncSessionStore", self._io),
-            legacy_id,
-            now=cycle.now,
-            tenant=cycle.tenant,
-            client=client,
-            user_agent=user_agent,
-        )
-        if migrated.event is not None:
-            await self._publish(cycle)
-            notify(self.observer, migrated.event)
-            await self._deliver([migrated.event])
-        if migrated.token is None:
-            return cycle
-        await self._release_lock(cycle)
-        name = self.config.cookie.name
+        # The cycle of the migrated session, started before any I/O so that a store failure
+        # meets it in its request phase: the store-down policy then applies as on any load.
         fresh = self.core.begin(
-            [f"{name}={migrated.token.value}"],
+            [f"{self.config.cookie.name}={legacy.token_for(self.core, legacy_id).value}"],
             client=client,
             user_agent=user_agent,
             tenant=cycle.tenant,
             store_down=store_down,
         )
-        if lock:
-            await self._acquire_lock(fresh)
-        await self._drive(fresh)
+        try:
+            migrated = await legacy.migrate(
+                self.core,
+                cast("AsyncSessionStore", self._io),
+                legacy_id,
+                now=cycle.now,
+                tenant=cycle.tenant,
+                client=client,
+                user_agent=user_agent,
+            )
+            if migrated.event is not None:
+                await self._publish(cycle)
+                notify(self.observer, migrated.event)
+                await self._deliver([migrated.event])
+            if migrated.token is None:
+                return cycle
+            if lock:
+                await self._acquire_lock(fresh)
+            await self._drive(fresh)
+        except LockNotAcquiredError:
+            raise
+        except StoreError as exc:
+            await self._publish(cycle)
+            fresh.fail(exc)
+            return fresh
         fresh.hand_out()
         return fresh
 

@@ -182,7 +182,7 @@ class AsyncLegacyMigration:
         legacy source failures are logged and leave the request anonymous.
         """
         name = self.source.name
-        token = self._token(core, legacy_id)
+        token = self.token_for(core, legacy_id)
         try:
             legacy = await self.source.read(legacy_id)
         except (StoreError, SessionaryError) as exc:
@@ -258,7 +258,7 @@ class AsyncLegacyMigration:
         tenant: str,
     ) -> None:
         now = core.now_ms()
-        token = self._token(core, legacy.legacy_id)
+        token = self.token_for(core, legacy.legacy_id)
         planned = self._plan(core, token, legacy, now=now, tenant=tenant)
         if isinstance(planned, str):
             (report.skip if planned == _EXPIRED else report.fail)(planned)
@@ -313,8 +313,8 @@ class AsyncLegacyMigration:
             return _EXPIRED
         return op, converted
 
-    def _token(self, core: CoreContext, legacy_id: str) -> SessionToken:
-        """The ID the legacy session ``legacy_id`` migrates to."""
+    def token_for(self, core: CoreContext, legacy_id: str) -> SessionToken:
+        """The ID the legacy session ``legacy_id`` migrates to (derived, no I/O)."""
         return derive_token(core.keyring.subkeys("migration")[0], self.source.name, legacy_id)
 
     def _why(self, reason: str, legacy: LegacySession, core: CoreContext) -> dict[str, object]:
