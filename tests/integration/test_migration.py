@@ -503,3 +503,30 @@ async def test_sessionarys_store_down_during_a_migration_follows_the_store_down_
         cycle.session.get("_user_id")  # fail closed: the handler's use of it answers 503
     assert redis_admin.exists(prefix + old)  # nothing migrated, nothing lost
     await down.aclose()
+
+
+async def test_a_request_that_raced_the_migration_is_served_within_the_grace(
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    store: AsyncRedisStore,
+    legacy_redis: redis.asyncio.Redis,
+    config: SessionConfig,
+) -> None:
+    prefix = f"{key_prefix}:star."
+    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
+    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    migration = AsyncLegacyMigration(source, until=later(), user_id=by_user, grace=30)
+    manager, observer = make_manager(store, config, migration)
+    users: list[str | None] = []
+    first = await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
+    assert not redis_admin.exists(prefix + old)
+    # sent before the first response arrived: the old cookie, the old record already gone
+    late = await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
+    assert users == ["42", "42"]
+    assert late == first  # the same session, the same ID
+    outcomes = [
+        (e.detail["outcome"], e.detail.get("late")) for e in observer.of(EventName.MIGRATED)
+    ]
+    assert outcomes == [("created", None), ("joined", True)]
+    assert len(session_keys(redis_admin, key_prefix)) == 1

@@ -191,8 +191,7 @@ class LegacyMigration:
             logger.warning("sessionary: legacy source %s could not be read: %s", name, exc)
             return Migrated(None, self._event(now, "unreadable", reason=type(exc).__name__))
         if legacy is None:
-            recent = self._recent(core, store, token, now, tenant)
-            return Migrated(token) if recent else _NOTHING
+            return self._late(core, store, token, now, tenant)
         planned = self._plan(
             core, token, legacy, now=now, tenant=tenant, client=client, user_agent=user_agent
         )
@@ -332,22 +331,28 @@ class LegacyMigration:
             # migrated session (the derived ID); nothing is duplicated.
             logger.warning("sessionary: could not delete a migrated %s session", self.source.name)
 
-    def _recent(
+    def _late(
         self,
         core: CoreContext,
         store: SessionStore,
         token: SessionToken,
         now: int,
         tenant: str,
-    ) -> bool:
-        """Whether the migrated session exists and is younger than ``grace``."""
+    ) -> Migrated:
+        """The old record is gone: the migrated session, if it is younger than ``grace``.
+
+        For a request sent with the old cookie before the migrating request's response
+        arrived; after ``grace`` the old cookie names nothing.
+        """
         if self.grace_ms == 0:
-            return False
+            return _NOTHING
         found = store.load(_peek(core, token, now, tenant))
         record = found.record
         if found.status is not LoadStatus.FOUND or record is None:
-            return False
-        return now - record.meta.created <= self.grace_ms
+            return _NOTHING
+        if now - record.meta.created > self.grace_ms:
+            return _NOTHING
+        return Migrated(token, self._event(now, "joined", late=True))
 
     def _user(self, legacy: LegacySession) -> str | None:
         """The mapped user, or ``None`` (anonymous) when there is none or it is not an ID."""
