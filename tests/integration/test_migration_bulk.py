@@ -250,3 +250,35 @@ def test_a_hundred_thousand_sessions_copy_in_one_run(
     assert session_keys(redis_admin, key_prefix) == count
     with capsys.disabled():
         print(f"\nmigrated {count} sessions in {elapsed:.1f} s: {json.dumps(figures)}")
+
+
+def test_threads_racing_with_one_old_cookie_make_one_session_with_the_sync_manager(
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    store: RedisStore,
+    config: SessionConfig,
+) -> None:
+    from sessionary import SessionManager  # noqa: PLC0415
+    from tests.concurrency import sync_gather  # noqa: PLC0415
+
+    prefix = f"{key_prefix}:fs:"
+    old = write_sessions(redis_url, prefix, 1)["u0"]
+    legacy = redis.Redis.from_url(redis_url)
+    migration = LegacyMigration(
+        FlaskSessionSource(legacy, prefix=prefix), until=later(), user_id=by_user
+    )
+    manager = SessionManager(store, config, legacy=migration)
+
+    def visit() -> tuple[str | None, str | None]:
+        cycle = manager.open([f"session={old}"])
+        user = cycle.session.user_id
+        update = manager.commit(cycle)
+        return user, update.set_cookie
+
+    results = sync_gather([visit] * 16)
+    assert {user for user, _ in results} == {"u0"}
+    cookies = {cookie.split(";")[0] for _, cookie in results if cookie is not None}
+    assert len(cookies) == 1
+    assert session_keys(redis_admin, key_prefix) == 1
+    legacy.close()
