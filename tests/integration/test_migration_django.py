@@ -18,6 +18,7 @@ from tests.conformance.drivers.django import configure_django
 
 configure_django()
 
+from django.contrib.sessions.backends.cache import SessionStore as CacheStore  # noqa: E402
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDbStore  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore as DbStore  # noqa: E402
 from django.contrib.sessions.models import Session as SessionRow  # noqa: E402
@@ -32,11 +33,15 @@ from sessionary import (  # noqa: E402
     LegacyMigration,
     SessionManager,
 )
+from sessionary.exceptions import ConfigurationError, MigrationError  # noqa: E402
 from sessionary.integrations.django.legacy import (  # noqa: E402
     AsyncDjangoDbSource,
     DjangoDbSource,
 )
+from sessionary.integrations.django.legacy_cache import KEY_PREFIX as CACHE_PREFIX  # noqa: E402
+from sessionary.integrations.django.legacy_cache import DjangoCacheSource  # noqa: E402
 from sessionary.sansio.core import SessionCore  # noqa: E402
+from sessionary.sansio.migration import PickleTrust  # noqa: E402
 from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: E402
 from sessionary.testing import CapturingObserver, session_config  # noqa: E402
 
@@ -190,3 +195,40 @@ def test_django_rows_copy_in_bulk_and_the_copy_is_what_the_user_gets(
         k for k in redis_admin.scan_iter(match=f"{key_prefix}:s:*") if not k.endswith(b":lk")
     ]
     assert len(sessions) == 7
+
+
+TRUST = PickleTrust("the in-process cache of this test: nothing else can write it")
+
+
+def test_django_cache_sessions_are_read_only_with_an_explicit_trust(sync_store: RedisStore) -> None:
+    with override_settings(SECRET_KEY=OLD_SECRET):
+        old = CacheStore()
+        old.update({"_auth_user_id": "21", "seen": [1]})
+        old.save()
+    key = old.session_key
+    assert key is not None
+    with pytest.raises(ConfigurationError, match="pickled"):
+        DjangoCacheSource()  # off by default
+    with pytest.raises(MigrationError):
+        PickleTrust("ok")  # a statement says who writes it and why no one else can
+    observer = CapturingObserver()
+    migration = LegacyMigration(DjangoCacheSource(trust=TRUST), until=later(), user_id=by_user)
+    manager = SessionManager(sync_store, session_config(), observer=observer, legacy=migration)
+    cycle = manager.open([f"sessionid={key}"])
+    assert (dict(cycle.session), cycle.session.user_id) == (
+        {"_auth_user_id": "21", "seen": [1]},
+        "21",
+    )
+    manager.commit(cycle)
+    assert caches["default"].get(CACHE_PREFIX + key) is None  # the old key is dead
+
+
+def test_trust_is_refused_for_a_redis_cache_reached_without_a_password() -> None:
+    redis_cache = "django.core.cache.backends.redis.RedisCache"
+    local = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    open_redis = {"default": local, "old": {"BACKEND": redis_cache, "LOCATION": "redis://h:6379/0"}}
+    with override_settings(CACHES=open_redis), pytest.raises(ConfigurationError, match="password"):
+        DjangoCacheSource(trust=TRUST, cache_alias="old")
+    closed = {"BACKEND": redis_cache, "LOCATION": "redis://:secret@h:6379/0"}
+    with override_settings(CACHES={"default": local, "old": closed}):
+        DjangoCacheSource(trust=TRUST, cache_alias="old")  # authenticated: the trust holds

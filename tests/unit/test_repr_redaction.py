@@ -80,6 +80,8 @@ VALUE = "tok-" + secrets.token_hex(16)
 # Classes holding nothing secret, and why. Exceptions, enums and protocols are skipped.
 HOLD_NOTHING: dict[str, str] = {
     "CopyReport": "counts by reason and key names (never a value or an ID)",
+    "DjangoCacheSource": "a cache alias",
+    "PickleTrust": "the application's statement about who writes a legacy cache",
     "DjangoDbSource": "a cookie name (its repr leaves the old secrets out)",
     "AsyncDjangoDbSource": "the DjangoDbSource it wraps",
     "CookieOptions": "cookie name and attributes",

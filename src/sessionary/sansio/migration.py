@@ -40,6 +40,7 @@ __all__ = [
     "Converted",
     "CopyReport",
     "LegacySession",
+    "PickleTrust",
     "Scanned",
     "UserMapper",
     "convert",
@@ -68,6 +69,28 @@ class LegacySession:
     expires_at: int | None = None
     """When the legacy session would have expired (ms since the epoch), if known."""
 
+
+@dataclass(frozen=True, slots=True)
+class PickleTrust:
+    """The application's explicit statement that only it can write a pickled legacy source.
+
+    Unpickling runs whatever code the record's writer put in it (docs/security.md R49), so a
+    source in a pickle format (Django's ``cache`` session backend) is read only with one of
+    these, and is still refused when sessionary can see that others may write it (a Redis
+    without a password, memcached). ``statement`` says who can write the source and why
+    nobody else can ("the Redis at cache.internal: ACL user django only, TLS, private
+    network"); it is logged when the source is built, so the decision is on record.
+    """
+
+    statement: str
+
+    def __post_init__(self) -> None:
+        if len(self.statement.strip()) < _MIN_STATEMENT:
+            msg = "PickleTrust needs a statement of who can write the source and why no one else"
+            raise MigrationError(msg)
+
+
+_MIN_STATEMENT = 20
 
 Scanned = tuple[str, "LegacySession | MigrationError | None"]
 """One record of a legacy source's scan: its ID and the session, the reason it could not be

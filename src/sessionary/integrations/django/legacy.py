@@ -22,7 +22,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core import signing
 
-from sessionary.exceptions import MigrationError
+from sessionary.exceptions import ConfigurationError, MigrationError
+from sessionary.integrations.django.legacy_cache import DjangoCacheSource
 from sessionary.sansio.migration import LegacySession, Scanned
 
 __all__ = ["AsyncDjangoDbSource", "DjangoDbSource"]
@@ -136,7 +137,7 @@ class DjangoDbSource:
 
 
 class AsyncDjangoDbSource:
-    """:class:`DjangoDbSource` for the asyncio manager.
+    """:class:`DjangoDbSource` (or :class:`~.legacy_cache.DjangoCacheSource`) for asyncio.
 
     The ORM calls run in Django's thread (``sync_to_async``), as Django's own async session
     methods do.
@@ -144,8 +145,9 @@ class AsyncDjangoDbSource:
 
     name = DjangoDbSource.name
 
-    def __init__(self, source: DjangoDbSource) -> None:
+    def __init__(self, source: DjangoDbSource | DjangoCacheSource) -> None:
         self.source = source
+        self.name = source.name
         self.cookie_name = source.cookie_name
 
     def __repr__(self) -> str:
@@ -161,8 +163,12 @@ class AsyncDjangoDbSource:
 
     async def scan(self, batch: int = 500) -> AsyncIterator[Scanned]:
         """See :meth:`DjangoDbSource.scan`: each page read in Django's thread."""
+        source = self.source
+        if not isinstance(source, DjangoDbSource):
+            msg = "a Django cache cannot list its sessions: no bulk copy from it"
+            raise ConfigurationError(msg)
         after = ""
-        while page := await sync_to_async(self.source.page)(after, batch):
+        while page := await sync_to_async(source.page)(after, batch):
             for item in page:
                 yield item
             after = page[-1][0]
