@@ -58,11 +58,16 @@ def by_user(data: Any) -> Any:
 
 @pytest.fixture(autouse=True)
 def session_table() -> Iterator[None]:
-    if SessionRow._meta.db_table not in connection.introspection.table_names():
+    """Django's session table for this test only (the other Django tests make their own)."""
+    created = SessionRow._meta.db_table not in connection.introspection.table_names()
+    if created:
         with connection.schema_editor() as editor:
             editor.create_model(SessionRow)
     yield
     SessionRow.objects.all().delete()
+    if created:
+        with connection.schema_editor() as editor:
+            editor.delete_model(SessionRow)
 
 
 def django_session(store_class: type[DbStore], data: dict[str, object]) -> str:

@@ -59,10 +59,12 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.sealed import SealedPayload, Sealer
 from sessionary.sansio.settle import Answer
 from sessionary.stores import (
+    AsyncDelegatingStore,
     AsyncMemoryStore,
     AsyncRedisEventStream,
     AsyncRedisStore,
     CookieStore,
+    DelegatingStore,
     MemoryStore,
     RedisEventStream,
     RedisStore,
@@ -294,6 +296,8 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(AsyncRedisEventStream(async_redis_store.client))
     add(SessionManager(MemoryStore(), r.config))
     add(AsyncMemoryStore())
+    add(DelegatingStore(redis_store))
+    add(AsyncDelegatingStore(async_redis_store))
     add(AsyncSessionManager(AsyncMemoryStore(), r.config))
     add(LegacySession(VALUE, {"token": VALUE}, 1))
     add(Converted({"token": VALUE.encode()}, ("dropped",), 3))
