@@ -530,3 +530,24 @@ async def test_a_request_that_raced_the_migration_is_served_within_the_grace(
     ]
     assert outcomes == [("created", None), ("joined", True)]
     assert len(session_keys(redis_admin, key_prefix)) == 1
+
+
+async def test_a_locked_request_migrates_under_the_new_sessions_lock(
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    store: AsyncRedisStore,
+    legacy_redis: redis.asyncio.Redis,
+    config: SessionConfig,
+) -> None:
+    prefix = f"{key_prefix}:star."
+    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42", "n": 1})
+    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    manager, _ = make_manager(store, config, AsyncLegacyMigration(source, until=later()))
+    cycle = await manager.open([f"session={old}"], lock=True)
+    assert cycle.lock_token is not None  # the migrated session's lock is held
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}:s:*:lk")) != []
+    cycle.session["n"] = 2
+    update = await manager.commit(cycle)
+    assert update.set_cookie is not None
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}:s:*:lk")) == []  # released
