@@ -79,6 +79,11 @@ class Flow(Protocol):
         """The client's ID when it named a live session."""
         ...
 
+    @property
+    def loaded_deadline(self) -> int | None:
+        """The loaded session's absolute deadline (ms), or ``None``."""
+        ...
+
     def csrf_binding(self, *, create: bool, committed: bool) -> bytes | None:
         """What the session's CSRF secret is bound to."""
         ...
@@ -273,6 +278,20 @@ class SessionCycle:
     def loaded_id(self) -> str | None:
         """The client's ID when it named a live session (after the request phase)."""
         return self._flow.loaded_id
+
+    def hand_out(self) -> None:
+        """The client reached this session without holding its ID: the response hands it out.
+
+        For a migration (:mod:`sessionary.sansio.migration`): the session was loaded under
+        the ID derived from the client's legacy cookie, which the client learns only from
+        this response's ``Set-Cookie``. Nothing happens when no live session was loaded.
+        """
+        state = self._state
+        deadline = self._flow.loaded_deadline
+        if self._phase is not Phase.READY or state.token is None or deadline is None:
+            return
+        state.set_cookie = (state.token, deadline)
+        state.clear_cookie = False
 
     @property
     def issued_id(self) -> str | None:
