@@ -308,6 +308,10 @@ class SessionConfig:
     encrypt_at_rest: bool = False
     """Seal attribute values (AES-256-GCM) and authenticate metadata in server-side stores
     (:mod:`sessionary.sansio.at_rest`; needs the ``crypto`` extra)."""
+    signed_in_cache_control: str | None = "no-store"
+    """The ``Cache-Control`` of a response that used a signed-in session, unless the
+    application set its own: so that Back after a logout, or a shared cache, never shows a
+    signed-in page from a cache. ``None`` leaves such responses alone."""
 
     # Derived, validated values (not constructor arguments).
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
@@ -390,6 +394,15 @@ class SessionConfig:
             if name.lower() in ("cookie", "set-cookie"):
                 msg = f"{what} cannot be {name!r}: use transport='cookie' for cookies"
                 raise ConfigurationError(msg)
+        cache_control = self.signed_in_cache_control
+        if cache_control is not None and (
+            not isinstance(cache_control, str)
+            or not cache_control.strip()
+            or not cache_control.isprintable()
+            or not cache_control.isascii()
+        ):
+            msg = "signed_in_cache_control must be a Cache-Control header value or None"
+            raise ConfigurationError(msg)
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
             raise ConfigurationError(msg)
