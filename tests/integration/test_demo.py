@@ -112,6 +112,57 @@ def test_wrong_password_or_bad_name_sets_no_cookie(client: TestClient) -> None:
         assert "set-cookie" not in bad.headers
 
 
+def test_a_wrong_password_keeps_the_user_name_and_logout_says_so(client: TestClient) -> None:
+    wrong = client.post("/login", data={"username": "ada <&>", "password": "nope"})
+    assert 'value="ada &lt;&amp;&gt;"' in wrong.text
+    sign_in(client)
+    logged_out = client.post("/logout")
+    assert logged_out.headers["location"] == "/?signed-out"
+    assert "You are signed out." in client.get(logged_out.headers["location"]).text
+
+
+def test_signed_in_pages_are_not_kept_by_the_browser_cache(client: TestClient) -> None:
+    assert "cache-control" not in client.get("/").headers  # the anonymous login page
+    sign_in(client)
+    for path in ("/", "/devices", "/api/session"):
+        page = client.get(path)
+        assert page.headers["cache-control"] == "no-store", path  # Back after a logout
+    assert client.get("/favicon.svg").headers["cache-control"] == "public, max-age=86400"
+
+
+def test_every_page_is_for_phones_too_and_closes_its_connection(client: TestClient) -> None:
+    page = client.get("/")
+    assert '<meta name=viewport content="width=device-width, initial-scale=1">' in page.text
+    assert "<link rel=icon type=image/svg+xml href=/favicon.svg>" in page.text
+    assert page.headers["connection"] == "close"  # each reload may reach another worker
+    for path in ("/favicon.svg", "/favicon.ico"):
+        icon = client.get(path)
+        assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+        assert icon.text.startswith("<svg")
+
+
+def test_unknown_pages_and_methods_get_styled_pages(client: TestClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "<h1>404</h1>" in missing.text
+    assert "<style>" in missing.text
+    wrong = client.get("/logout")
+    assert wrong.status_code == 405
+    assert "<h1>405</h1>" in wrong.text
+    assert "POST" in wrong.headers["allow"]
+
+
+def test_the_page_names_the_workers_of_the_last_increments(client: TestClient) -> None:
+    sign_in(client)
+    assert "served by worker processes: <strong>none yet</strong>" in client.get("/").text
+    for _ in range(7):
+        client.post("/increment")
+    page = client.get("/").text
+    pid = os.getpid()
+    assert f"served by worker processes: <strong>{', '.join([str(pid)] * 5)}</strong>" in page
+
+
 def test_user_names_are_escaped(client: TestClient) -> None:
     sign_in(client, "<script>alert(1)</script>")
     page = client.get("/")
