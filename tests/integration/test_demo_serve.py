@@ -35,9 +35,10 @@ START_TIMEOUT_S = 60  # a loaded 2-core machine imports uvicorn and Starlette sl
 class Demo:
     """A ``sessionary demo`` process; its merged stdout/stderr read line by line."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, insecure_cookie: bool = True) -> None:
         command = [sys.executable, "-m", "sessionary.cli", "demo", *args]
-        command += ["--insecure-cookie", "--log-level", "warning"]
+        command += ["--insecure-cookie"] if insecure_cookie else []
+        command += ["--log-level", "warning"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
