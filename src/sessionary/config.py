@@ -259,8 +259,11 @@ class SessionConfig:
     secret_keys: Sequence[str | bytes]
     """Ordered key ring: the first key is used for new sessions, all keys are accepted."""
     cookie: CookieOptions = field(default_factory=CookieOptions)
+    """The session cookie's name and attributes (:class:`CookieOptions`)."""
     idle_timeout: Duration = 30 * 60
+    """Seconds (or a ``timedelta``) without a request after which a session expires."""
     absolute_timeout: Duration = 12 * 3600
+    """The longest a session lives from its login, however active (at least ``idle_timeout``)."""
     touch_interval: Duration | None = None
     """Minimum time between sliding-expiry writes; default ``max(60 s, idle/10)``, <= idle/2."""
     expiry_notice: Duration = 3600
@@ -271,7 +274,9 @@ class SessionConfig:
     max_size: int = 64 * 1024
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
+    """How attribute values are encoded in the store (``msgpack`` needs its extra)."""
     conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
+    """What a commit does when a field it read and wrote was changed meanwhile."""
     store_down: StoreDownPolicy = StoreDownPolicy.FAIL_CLOSED
     """What requests get while the store is unavailable (adapters may override per route)."""
     max_raw_id_length: int = 128
