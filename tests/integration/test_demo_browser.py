@@ -10,17 +10,19 @@ secure context for the browser), two browsers with their own cookie jars (a lapt
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 import redis
 
 from tests.chromium import PHONE_AGENT, Chromium, artifacts_dir, find_chromium
-from tests.integration.test_demo_serve import BANNER, Demo
+from tests.integration.test_demo_serve import BANNER, START_TIMEOUT_S, Demo
 
 COOKIE = "__Host-sessionary-demo"
 LAPTOP = (1280, 900)
@@ -43,10 +45,22 @@ def demo(redis_url: str, redis_admin: redis.Redis, key_prefix: str) -> Iterator[
     )  # fmt: skip
     try:
         port = int(process.wait_for(BANNER).group(1))
-        yield f"http://localhost:{port}"
+        base = f"http://localhost:{port}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(f"{base}/healthz"):  # the banner comes once bound, before listening
+            assert time.monotonic() < deadline, "the demo did not start serving in time"
+            time.sleep(0.1)
+        yield base
     finally:
         process.stop()
     assert "Traceback" not in process.output, process.output
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
 
 
 @contextmanager

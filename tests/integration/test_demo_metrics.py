@@ -182,3 +182,45 @@ def test_the_readme_demo_command_installs_what_metrics_need() -> None:
     (extras,) = re.findall(r'pip install -e "\.\[([a-z,]+)\]"', command)
     installed = set().union(*(_extra_requirements(extra) for extra in extras.split(",")))
     assert "prometheus_client" in installed, f"{command!r} installs no prometheus_client"
+
+
+def test_two_workers_serve_the_same_figures(
+    redis_url: str, redis_admin: object, key_prefix: str
+) -> None:
+    """With ``--workers 2``, ``/metrics`` sums both workers: every scrape, whichever worker
+    answers it, reports the same totals."""
+    from tests.integration.test_demo_serve import serving  # noqa: PLC0415
+
+    with serving("--store", redis_url, "--workers", "2", "--prefix", key_prefix) as (_, base):
+        deadline = time.monotonic() + 30
+        while not _answers(f"{base}/healthz"):  # the banner comes once bound, before listening
+            assert time.monotonic() < deadline, "the demo did not start serving in time"
+            time.sleep(0.1)
+        origin = {"Origin": base}
+        login = httpx2.post(
+            f"{base}/login", data={"username": "ada", "password": DEMO_PASSWORD}, headers=origin
+        )
+        cookies = {"sessionary-demo": login.cookies["sessionary-demo"]}
+        for _ in range(6):  # a fresh connection each: either worker may serve it
+            httpx2.post(f"{base}/increment", cookies=cookies, headers=origin)
+        workers: set[int] = set()
+        totals: set[tuple[float, float]] = set()
+        deadline = time.monotonic() + 20
+        while (len(workers) < 2 or len(totals) == 0) and time.monotonic() < deadline:
+            workers.add(httpx2.get(f"{base}/healthz").json()["pid"])
+            samples = scrape(httpx2.get(f"{base}/metrics").text)
+            totals.add(
+                (
+                    sample(samples, "sessionary_events_total", event="created"),
+                    sample(samples, "sessionary_load_hits_total"),
+                )
+            )
+        assert len(workers) == 2, f"only worker {workers} answered"
+        assert totals == {(1.0, 6.0)}  # one login, six loads: the same in every scrape
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False

@@ -89,6 +89,8 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
     import uvicorn  # noqa: PLC0415 - a slow import, only when serving
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
+    from sessionary.demo.metrics import shared_metrics  # noqa: PLC0415 - imports Starlette
+
     host, port = sock.getsockname()[:2]
     if workers == 1:
         from sessionary.demo.app import create_app  # noqa: PLC0415 - imports Starlette
@@ -109,7 +111,8 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
         if workers == 1:
             server.run(sockets=[sock])
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            with shared_metrics(os.environ):
+                Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
     finally:
