@@ -163,6 +163,28 @@ def test_the_page_names_the_workers_of_the_last_increments(client: TestClient) -
     assert f"served by worker processes: <strong>{', '.join([str(pid)] * 5)}</strong>" in page
 
 
+def _ids(page: str) -> tuple[str, str]:
+    found = re.search(r"<code class=id-now>(\w+)</code>.*<code class=id-before>(\w+)</code>", page)
+    assert found is not None
+    return found.group(2), found.group(1)
+
+
+def test_the_page_shows_the_session_id_rotate(client: TestClient) -> None:
+    sign_in(client)
+    before, first = _ids(client.get("/").text)
+    assert before == "none"  # a visitor has no session ID until signing in
+    assert re.fullmatch(r"[0-9a-f]{8}", first)
+    assert client.cookies[COOKIE] not in client.get("/").text  # a keyed fingerprint only
+    old_cookie = client.cookies[COOKIE]
+    assert client.post("/rotate").status_code == 303
+    assert client.cookies[COOKIE] != old_cookie
+    before, second = _ids(client.get("/").text)
+    assert (before, second != first) == (first, True)
+    client.cookies.clear()
+    stale = client.get("/api/session", headers={"Cookie": f"{COOKIE}={old_cookie}"})
+    assert stale.json()["user"] is None  # the old ID stopped working
+
+
 def test_user_names_are_escaped(client: TestClient) -> None:
     sign_in(client, "<script>alert(1)</script>")
     page = client.get("/")

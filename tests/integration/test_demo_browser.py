@@ -107,11 +107,7 @@ class Screen:
     @property
     def text(self) -> str:
         """The page's visible text, once it is loaded."""
-        from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
-
-        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(
-            lambda driver: driver.execute_script("return document.readyState") == "complete"
-        )
+        self.loaded()
         return str(self.driver.execute_script("return document.body.innerText"))
 
     def shot(self, step: str) -> None:
@@ -131,10 +127,22 @@ class Screen:
         page = self.driver.find_element("tag name", "html")
         self.driver.find_element("xpath", f"//button[normalize-space()='{label}']").click()
         WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(expected_conditions.staleness_of(page))
+        self.loaded()
+
+    def loaded(self) -> None:
+        """Wait until the current document has finished loading."""
+        from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
+
+        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
 
     def sign_in(self, user: str, password: str = "demo") -> None:
         self.fill(username=user, password=password)
         self.press("Sign in")
+
+    def code(self, name: str) -> str:
+        return str(self.driver.find_element("css selector", f"code.{name}").text)
 
     def cookie(self) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self.driver.get_cookie(COOKIE)
@@ -185,6 +193,14 @@ def test_the_demo_in_two_browsers(demo: str, screens: tuple[Screen, Screen]) -> 
     assert cookie is not None
     assert cookie["secure"]
     assert cookie["httpOnly"]
+
+    # The session ID's fingerprint: none before sign-in; a new ID on demand, the old one named.
+    assert laptop.code("id-before") == "none"
+    first = laptop.code("id-now")
+    laptop.press("New session ID")
+    assert laptop.code("id-before") == first
+    assert laptop.code("id-now") not in ("none", first)
+    assert laptop.cookie()["value"] != cookie["value"]  # type: ignore[index]
 
     # +1 until both worker processes served the page: the count goes on across them.
     workers = set()

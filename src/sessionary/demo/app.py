@@ -70,6 +70,24 @@ def _session_config(settings: DemoSettings) -> SessionConfig:
     )
 
 
+class _Fingerprints:
+    """A short keyed fingerprint of the session ID the browser sent: rotation made visible.
+
+    Keyed with a key derived from the demo's secret, cut to 8 hex digits: it names the ID on
+    the page without revealing it (the cookie itself is ``HttpOnly``).
+    """
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.cookie = config.cookie.name
+        self.key = hmac.digest(config.secrets[0], b"sessionary-demo-fingerprint", "sha256")
+
+    def __call__(self, request: Request) -> str | None:
+        value = request.cookies.get(self.cookie)
+        if not value:
+            return None
+        return hmac.digest(self.key, value.encode(), "sha256").hex()[:8]
+
+
 async def _form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
@@ -125,8 +143,10 @@ def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
     ]
 
 
-def _counter_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
-    """Sign in, the counter, log out, and the same state as JSON."""
+def _counter_routes(
+    store_label: str, pid: Callable[[], int], fingerprint: _Fingerprints
+) -> list[Route]:
+    """Sign in, the counter, a new session ID, log out, and the same state as JSON."""
 
     async def home(request: Request) -> HTMLResponse:
         session = get_session(request)
@@ -137,7 +157,10 @@ def _counter_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
             return HTMLResponse(page)
         count = int(session.get("count", 0))
         workers = [int(w) for w in session.get("workers", [])]
-        page = home_page(user=user, count=count, store=store_label, pid=pid(), workers=workers)
+        ids = (session.get("previous_id"), fingerprint(request))
+        page = home_page(
+            user=user, count=count, store=store_label, pid=pid(), workers=workers, ids=ids
+        )
         return HTMLResponse(page)
 
     async def login(request: Request) -> HTMLResponse | RedirectResponse:
@@ -156,6 +179,14 @@ def _counter_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
         session = get_session(request)
         session.login(username)
         session.setdefault("count", 0)
+        session["previous_id"] = fingerprint(request)  # the ID before: none for a visitor
+        return RedirectResponse("/", status_code=303)
+
+    async def new_id(request: Request) -> RedirectResponse:
+        session = get_session(request)
+        if session.user_id is not None:
+            session.rotate()  # the old ID stops working at once
+            session["previous_id"] = fingerprint(request)
         return RedirectResponse("/", status_code=303)
 
     async def increment(request: Request) -> RedirectResponse:
@@ -182,6 +213,7 @@ def _counter_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
         Route("/", home),
         Route("/login", login, methods=["POST"]),
         Route("/increment", increment, methods=["POST"]),
+        Route("/rotate", new_id, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/api/session", state),
     ]
@@ -192,6 +224,7 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
     settings = settings or DemoSettings()
     store, events = _open_store(settings)
     store_label = redacted_url(settings.store)
+    config = _session_config(settings)
 
     def pid() -> int:
         return os.getpid()
@@ -222,7 +255,7 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            *_counter_routes(store_label, pid),
+            *_counter_routes(store_label, pid, _Fingerprints(config)),
             *_device_routes(store_label, pid),
             Route("/healthz", healthz),
             Route("/favicon.svg", favicon),
@@ -235,7 +268,7 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         SessionMiddleware,
         manager=AsyncSessionManager(
             store,
-            _session_config(settings),
+            config,
             observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
             events=events,  # on Redis: what `sessionary events tail` shows
         ),

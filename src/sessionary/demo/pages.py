@@ -110,9 +110,21 @@ def login_page(
     return _layout("sessionary demo", body, store=store, pid=pid)
 
 
-def home_page(*, user: str, count: int, store: str, pid: int, workers: Sequence[int] = ()) -> str:
-    """The signed-in user's page: their counter, +1, log out, and who served the last +1s."""
+def home_page(
+    *,
+    user: str,
+    count: int,
+    store: str,
+    pid: int,
+    workers: Sequence[int] = (),
+    ids: tuple[str | None, str | None] = (None, None),
+) -> str:
+    """The signed-in user's page: the counter, +1, a new ID, log out, workers, ID fingerprints.
+
+    ``ids`` are the fingerprints of the session ID before sign-in (or the last new ID) and now.
+    """
     served = ", ".join(str(worker) for worker in workers) or "none yet"
+    before, now = (escape(fingerprint or "none") for fingerprint in ids)
     body = (
         f"<h1>Hello, {escape(user)}</h1>"
         "<p>Your counter lives in your session:</p>"
@@ -120,7 +132,11 @@ def home_page(*, user: str, count: int, store: str, pid: int, workers: Sequence[
         "<form method=post action=/increment><button type=submit>+1</button></form>"
         "<form method=post action=/logout><button type=submit class=secondary>Log out"
         "</button></form>"
+        "<form method=post action=/rotate><button type=submit class=secondary>New session ID"
+        "</button></form>"
         "<p><a href=/devices>Your devices</a></p>"
+        f"<p>Session ID fingerprint: <code class=id-now>{now}</code>; before sign-in (or the "
+        f"last new ID): <code class=id-before>{before}</code>.</p>"
         f"<p>Your last +1s were served by worker processes: <strong>{served}</strong>.</p>"
         "<p class=muted>Signing in rotated your session ID; logging out deletes the session "
         "from the store and clears the cookie. Every response closes its connection, so each "
