@@ -23,6 +23,7 @@ from sessionary.cli.demo import _read_or_create_secret
 from sessionary.demo.app import DEMO_PASSWORD, create_app, create_app_from_environ
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.exceptions import ConfigurationError
+from tests.integration.demo_forms import FormClient, page_token, post_form
 from tests.services import free_port
 
 BASE = "https://localhost:8000"
@@ -39,7 +40,7 @@ def settings(request: pytest.FixtureRequest, key_prefix: str) -> DemoSettings:
 
 @pytest.fixture
 def client(settings: DemoSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
+    with FormClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -47,20 +48,38 @@ def sign_in(client: TestClient, user: str = "ada") -> httpx2.Response:
     return client.post("/login", data={"username": user, "password": DEMO_PASSWORD})
 
 
-def test_anonymous_visitors_get_the_login_form_and_no_cookie(client: TestClient) -> None:
+def test_anonymous_visitors_get_the_login_form_and_no_session(
+    client: TestClient, settings: DemoSettings
+) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert "Sign in" in page.text
     assert f"worker process <strong>{os.getpid()}</strong>" in page.text
-    assert "set-cookie" not in page.headers
+    # The form's CSRF token rides on a pre-session ID: a cookie, but nothing stored.
+    assert client.cookies[COOKIE].startswith("p.")
+    assert page_token(page.text)
     assert client.get("/api/session").json() == {"user": None, "pid": os.getpid()}
+    if settings.uses_redis:
+        admin = redis.Redis.from_url(settings.store)
+        assert list(admin.scan_iter(match=f"{settings.prefix}:*")) == []
+        admin.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(client: TestClient) -> None:
+    sign_in(client)
+    refused = TestClient.post(client, "/increment")  # no token: a forged form
+    assert refused.status_code == 403
+    wrong = TestClient.post(client, "/increment", data={"csrf_token": "x" * 86})
+    assert wrong.status_code == 403
+    assert client.get("/api/session").json()["count"] == 0
+    assert client.post("/increment").status_code == 303  # the page's token
 
 
 def test_an_expired_session_says_why(settings: DemoSettings) -> None:
     # Real short timeouts: the record outlives its idle deadline (never served) so the
     # returning browser learns why it was signed out, on memory and on Redis.
     quick = DemoSettings(store=settings.store, prefix=settings.prefix, idle_timeout=1)
-    with TestClient(create_app(quick), base_url=BASE, follow_redirects=False) as client:
+    with FormClient(create_app(quick), base_url=BASE, follow_redirects=False) as client:
         sign_in(client)
         assert "Hello, ada" in client.get("/").text
         time.sleep(1.3)
@@ -122,7 +141,8 @@ def test_a_wrong_password_keeps_the_user_name_and_logout_says_so(client: TestCli
 
 
 def test_signed_in_pages_are_not_kept_by_the_browser_cache(client: TestClient) -> None:
-    assert "cache-control" not in client.get("/").headers  # the anonymous login page
+    assert "cache-control" not in client.get("/healthz").headers  # no session used
+    assert client.get("/").headers["cache-control"] == "no-store"  # the form's CSRF token
     sign_in(client)
     for path in ("/", "/devices", "/api/session"):
         page = client.get(path)
@@ -172,8 +192,9 @@ def _ids(page: str) -> tuple[str, str]:
 def test_the_page_shows_the_session_id_rotate(client: TestClient) -> None:
     sign_in(client)
     before, first = _ids(client.get("/").text)
-    assert before == "none"  # a visitor has no session ID until signing in
+    assert re.fullmatch(r"[0-9a-f]{8}", before)  # the pre-session ID of the sign-in form
     assert re.fullmatch(r"[0-9a-f]{8}", first)
+    assert before != first  # signing in gave a new ID
     assert client.cookies[COOKIE] not in client.get("/").text  # a keyed fingerprint only
     old_cookie = client.cookies[COOKIE]
     assert client.post("/rotate").status_code == 303
@@ -217,7 +238,7 @@ def test_healthz_never_touches_the_session(client: TestClient) -> None:
 
 
 def test_insecure_cookie_mode_drops_secure_and_the_host_prefix() -> None:
-    with TestClient(
+    with FormClient(
         create_app(DemoSettings(insecure_cookie=True)),
         base_url="http://localhost:8000",
         follow_redirects=False,
@@ -237,7 +258,7 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SESSIONARY_DEMO_STORE", "memory")
     app = create_app_from_environ()
-    with TestClient(app, base_url="http://localhost", follow_redirects=False) as client:
+    with FormClient(app, base_url="http://localhost", follow_redirects=False) as client:
         assert sign_in(client).headers["set-cookie"].startswith("sessionary-demo=")
 
 
@@ -326,25 +347,22 @@ def test_two_worker_processes_share_the_session_through_redis(
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_until_serving(base, process, time.monotonic() + 30)
-        login = httpx2.post(
-            f"{base}/login",
-            data={"username": "ada", "password": DEMO_PASSWORD},
-            headers={"Origin": base},
-        )
+        # The demo closes every connection: either worker may take each request.
+        browser = httpx2.Client(base_url=base, headers={"Origin": base})
+        login = post_form(browser, "/login", {"username": "ada", "password": DEMO_PASSWORD})
         assert login.status_code == 303
-        cookie = {"sessionary-demo": login.cookies["sessionary-demo"]}
         pids: set[int] = set()
         deadline = time.monotonic() + 20
         count = 0
         while (len(pids) < 2 or count < 10) and time.monotonic() < deadline:
-            # A fresh connection each time, so the kernel may hand it to either worker.
-            bumped = httpx2.post(f"{base}/increment", cookies=cookie, headers={"Origin": base})
+            bumped = post_form(browser, "/increment")
             assert bumped.status_code == 303
             count += 1
-            state = httpx2.get(f"{base}/api/session", cookies=cookie).json()
+            state = browser.get("/api/session").json()
             assert state["user"] == "ada"
             assert state["count"] == count
             pids.add(state["pid"])
+        browser.close()
         assert len(pids) == 2, f"only worker(s) {pids} answered"
         assert any(redis_admin.scan_iter(match=f"{key_prefix}:s:*"))
     finally:

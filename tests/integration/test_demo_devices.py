@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from sessionary.demo.app import DEMO_PASSWORD, create_app
 from sessionary.demo.settings import DemoSettings
+from sessionary.sansio.csrf import CSRF_FIELD
+from tests.integration.demo_forms import page_token
 
 BASE = "https://localhost:8000"
 
@@ -49,8 +51,10 @@ class Browser:
     def get(self, path: str) -> httpx2.Response:
         return self.send("GET", path)
 
-    def post(self, path: str, **kwargs: object) -> httpx2.Response:
-        return self.send("POST", path, **kwargs)
+    def post(self, path: str, data: dict[str, str] | None = None) -> httpx2.Response:
+        """Post a form with the CSRF token of this browser's current page."""
+        token = page_token(self.get("/").text)
+        return self.send("POST", path, data={**(data or {}), CSRF_FIELD: token})
 
 
 LAPTOP = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

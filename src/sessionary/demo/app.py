@@ -6,7 +6,8 @@ one), ``POST /devices/revoke-others`` (end all but this one), ``GET /api/session
 state as JSON, for scripts), ``GET /healthz`` (never touches the session) and, when
 ``prometheus_client`` is installed, ``GET /metrics`` (sessionary's Prometheus metrics,
 :mod:`sessionary.demo.metrics`). Unsafe requests from another origin are refused with 403
-(``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie.
+(``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie, and every form
+carries the session's CSRF token (``csrf=True``; before sign-in, a pre-session token).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sessionary.demo.edge import CloseConnections, SameOriginMiddleware
 from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import FAVICON_SVG, devices_page, error_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
-from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
+from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_manager, get_session
 from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
@@ -114,7 +115,13 @@ def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
         listed = await get_manager(request).list_user_sessions(user, current=session)
         notice = _DEVICE_NOTICES.get(request.query_params.get("done", ""))
         page = devices_page(
-            user=user, devices=listed, now=time.time(), store=store_label, pid=pid(), notice=notice
+            user=user,
+            devices=listed,
+            now=time.time(),
+            store=store_label,
+            pid=pid(),
+            notice=notice,
+            csrf=csrf_token(request),
         )
         return HTMLResponse(page)
 
@@ -153,13 +160,25 @@ def _counter_routes(
         user = session.user_id
         if user is None:
             notice = "You are signed out." if "signed-out" in request.query_params else None
-            page = login_page(store=store_label, pid=pid(), ended=session.end_reason, notice=notice)
+            page = login_page(
+                store=store_label,
+                pid=pid(),
+                ended=session.end_reason,
+                notice=notice,
+                csrf=csrf_token(request),
+            )
             return HTMLResponse(page)
         count = int(session.get("count", 0))
         workers = [int(w) for w in session.get("workers", [])]
         ids = (session.get("previous_id"), fingerprint(request))
         page = home_page(
-            user=user, count=count, store=store_label, pid=pid(), workers=workers, ids=ids
+            user=user,
+            count=count,
+            store=store_label,
+            pid=pid(),
+            workers=workers,
+            ids=ids,
+            csrf=csrf_token(request),
         )
         return HTMLResponse(page)
 
@@ -174,7 +193,8 @@ def _counter_routes(
             error = "Wrong password (it is 'demo')."
         if error is not None:
             kept = username[:_MAX_USERNAME] if username.isprintable() else ""
-            page = login_page(store=store_label, pid=pid(), error=error, username=kept)
+            csrf = csrf_token(request)
+            page = login_page(store=store_label, pid=pid(), error=error, username=kept, csrf=csrf)
             return HTMLResponse(page, status_code=401)
         session = get_session(request)
         session.login(username)
@@ -266,6 +286,7 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
     )
     app.add_middleware(
         SessionMiddleware,
+        csrf=True,  # every form carries the session's CSRF token (a pre-session one at first)
         manager=AsyncSessionManager(
             store,
             config,

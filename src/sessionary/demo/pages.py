@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from html import escape
 
 from sessionary.demo.devices import device_name
+from sessionary.sansio.csrf import CSRF_FIELD
 from sessionary.sansio.users import UserSession
 
 __all__ = ["FAVICON_SVG", "devices_page", "error_page", "home_page", "login_page"]
@@ -57,7 +59,14 @@ FAVICON_SVG = (
 """The demo's icon (``GET /favicon.svg`` and ``/favicon.ico``)."""
 
 
-def _layout(title: str, body: str, *, store: str, pid: int) -> str:
+_POST_FORM = re.compile(r"(<form method=post [^>]*>)")
+
+
+def _layout(title: str, body: str, *, store: str, pid: int, csrf: str | None = None) -> str:
+    """The page around ``body``; every POST form carries the CSRF token ``csrf``, if given."""
+    if csrf is not None:
+        field = f'<input type=hidden name={CSRF_FIELD} value="{escape(csrf, quote=True)}">'
+        body = _POST_FORM.sub(lambda form: form.group(1) + field, body)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
@@ -84,6 +93,7 @@ def login_page(
     ended: str | None = None,
     notice: str | None = None,
     username: str = "",
+    csrf: str | None = None,
 ) -> str:
     """The anonymous visitor's page: a login form (any user name, password ``demo``).
 
@@ -98,7 +108,8 @@ def login_page(
     body = (
         "<h1>sessionary demo</h1>"
         "<p>Sign in with any user name and the password <code>demo</code>. "
-        "Until you do, this page sets no cookie and the store is not touched.</p>"
+        "Until you do, the store is not touched: the only cookie is a pre-session ID that "
+        "carries this form's CSRF token.</p>"
         f"{problem}"
         "<form method=post action=/login>"
         "<label>User name<input type=text name=username required maxlength=64 "
@@ -107,7 +118,7 @@ def login_page(
         "autocomplete=current-password></label>"
         "<button type=submit>Sign in</button></form>"
     )
-    return _layout("sessionary demo", body, store=store, pid=pid)
+    return _layout("sessionary demo", body, store=store, pid=pid, csrf=csrf)
 
 
 def home_page(
@@ -118,6 +129,7 @@ def home_page(
     pid: int,
     workers: Sequence[int] = (),
     ids: tuple[str | None, str | None] = (None, None),
+    csrf: str | None = None,
 ) -> str:
     """The signed-in user's page: the counter, +1, a new ID, log out, workers, ID fingerprints.
 
@@ -144,7 +156,7 @@ def home_page(
         "<code>--workers N</code>, press +1 a few times and watch the workers change while "
         "the count goes on.</p>"
     )
-    return _layout(f"sessionary demo - {user}", body, store=store, pid=pid)
+    return _layout(f"sessionary demo - {user}", body, store=store, pid=pid, csrf=csrf)
 
 
 def _when(seconds: float) -> str:
@@ -159,6 +171,7 @@ def devices_page(
     store: str,
     pid: int,
     notice: str | None = None,
+    csrf: str | None = None,
 ) -> str:
     """The signed-in user's sessions, this one first: end one, or every one but this."""
     rows = []
@@ -197,4 +210,4 @@ def devices_page(
         )
         + "<p><a href=/>Back</a></p>"
     )
-    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid)
+    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid, csrf=csrf)
