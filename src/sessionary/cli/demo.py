@@ -210,7 +210,8 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
     port = sock.getsockname()[1]  # the kernel's choice for --port 0
     shown_host = "localhost" if _is_loopback(host) else host
     metrics = (
-        f"Prometheus metrics: http://{shown_host}:{port}/metrics (per worker)\n"
+        f"Prometheus metrics: http://{shown_host}:{port}/metrics"
+        f"{' (summed over the workers)' if workers > 1 else ''}\n"
         if prometheus_available()
         else ""
     )
