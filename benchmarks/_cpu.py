@@ -218,10 +218,11 @@ def run_cpu(iterations: int) -> list[CpuRow]:
     return asyncio.run(measure_cpu(iterations))
 
 
-async def logged_in_load(store: AsyncSessionStore) -> Load:
+async def logged_in_load(store: AsyncSessionStore, config: SessionConfig | None = None) -> Load:
     """The ``Load`` a request of the benchmark's logged-in session sends to ``store`` (the
-    session is created there first)."""
-    config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
+    session is created there first, under ``config``: by default a fresh random key)."""
+    if config is None:
+        config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
     manager = AsyncSessionManager(store, config, observer=NullObserver())
     cookie = await _logged_in(manager)
     loads: list[Load] = []

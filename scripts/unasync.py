@@ -7,11 +7,20 @@
 Each line of ``_async/*.py`` goes through the token substitutions below; the result is then
 import-sorted and formatted with ruff, so generated files are lint-clean. Never edit
 ``_sync/`` by hand: change ``_async/`` and run this script.
+
+Two more checks keep the rules and the code honest (httpcore's ``scripts/check`` does the
+first): a substitution rule that matches nothing in any source is an error (dead rules hide
+which ones the code relies on), and so is a hand-written twin, a function ``sync_x``
+defined outside a generated ``_sync/`` folder while an ``async_x`` exists: the sync side of
+I/O code is generated from ``_async/``, never written twice. Primitives whose two flavours
+genuinely differ (a per-event-loop client table, a pool that waits on a ``Condition``) are
+classes ``AsyncX`` / ``X`` side by side, as httpcore's ``_synchronization.py`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import importlib.util
 import re
@@ -30,26 +39,18 @@ SUBS = [
     (r"redis\.asyncio\.retry", "redis.retry"),
     (r"redis\.asyncio", "redis"),
     (r"Awaitable\[([^\[\]]*)\]", r"\1"),
-    (r"AsyncIterator", "Iterator"),
-    (r"AsyncGenerator", "Generator"),
-    (r"AsyncExitStack", "ExitStack"),
-    (r"asynccontextmanager", "contextmanager"),
-    (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
+    (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),  # AsyncIterator, AsyncExitStack... too
     (r"async_([a-z][a-z0-9_]*)", r"sync_\1"),
     (r"async def", "def"),
-    (r"async with", "with"),
     (r"async for", "for"),
     (r"await ", ""),
     (r"aclose", "close"),
-    (r"__aenter__", "__enter__"),
-    (r"__aexit__", "__exit__"),
-    (r"__aiter__", "__iter__"),
-    (r"__anext__", "__next__"),
-    (r"anyio\.sleep", "time.sleep"),
     (r"asyncio\.sleep", "time.sleep"),
     (r"import asyncio", "import time"),
     (r"_async", "_sync"),
 ]
+"""Token substitutions, in order. Each must match somewhere: add a rule with the code that
+needs it (``async with``, ``__aenter__``...), never ahead of it."""
 COMPILED = [
     # Word boundaries around each pattern; none after a pattern that ends in punctuation.
     (re.compile(r"(?:^|\b)" + pattern + (r"(?:$|\b)" if pattern[-1].isalnum() else "")), repl)
@@ -62,17 +63,55 @@ HEADER = (
 )
 
 
-def unasync_text(text: str) -> str:
-    """Apply the substitutions to one file's text."""
+def unasync_text(text: str, hits: list[int] | None = None) -> str:
+    """Apply the substitutions to one file's text; ``hits`` counts the matches per rule."""
     out = []
     for line in text.splitlines(keepends=True):
         if DROP_LINE.match(line):
             continue
         converted = line
-        for regex, repl in COMPILED:
-            converted = regex.sub(repl, converted)
+        for index, (regex, repl) in enumerate(COMPILED):
+            converted, count = regex.subn(repl, converted)
+            if hits is not None:
+                hits[index] += count
         out.append(converted)
     return "".join(out)
+
+
+def unused_rules(hits: list[int]) -> list[str]:
+    """The patterns of :data:`SUBS` that matched nothing."""
+    return [pattern for (pattern, _), count in zip(SUBS, hits, strict=True) if count == 0]
+
+
+TWIN_ROOTS = ("src",)
+"""Where the twin check looks: the library (tests name fixtures by flavour on purpose)."""
+
+
+def _defined_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+
+
+def handwritten_twins(root: Path = ROOT) -> list[str]:
+    """``path: sync_x`` for each ``sync_x`` defined outside a ``_sync/`` folder while a
+    function ``async_x`` is defined anywhere under :data:`TWIN_ROOTS`."""
+    async_names: set[str] = set()
+    sync_defs: list[tuple[Path, str]] = []
+    for top in TWIN_ROOTS:
+        for path in sorted((root / top).rglob("*.py")):
+            names = _defined_functions(path)
+            async_names |= {name for name in names if name.startswith("async_")}
+            if "_sync" not in path.relative_to(root).parts:
+                sync_defs += [(path, name) for name in names if name.startswith("sync_")]
+    return [
+        f"{path.relative_to(root).as_posix()}: {name}"
+        for path, name in sync_defs
+        if "a" + name in async_names
+    ]
 
 
 def _ruff_command() -> list[str]:
@@ -99,10 +138,10 @@ def _ruff(args: list[str], text: str, filename: Path) -> str:
     return proc.stdout
 
 
-def generate(source: Path, target: Path) -> str:
+def generate(source: Path, target: Path, hits: list[int] | None = None) -> str:
     """The full text of the generated twin of ``source``."""
     text = HEADER.format(source=source.relative_to(ROOT).as_posix()) + unasync_text(
-        source.read_text()
+        source.read_text(), hits
     )
     text = _ruff(["check", "--fix", "--select", "I,F401", "--quiet", "--exit-zero"], text, target)
     return _ruff(["format", "--quiet"], text, target)
@@ -114,6 +153,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="only report stale files")
     check = parser.parse_args().check
     stale = []
+    hits = [0] * len(SUBS)
     for source_dir, target_dir in DIRS:
         if not source_dir.exists():
             continue
@@ -121,7 +161,7 @@ def main() -> int:
         for source in sorted(source_dir.rglob("*.py")):
             target = target_dir / source.relative_to(source_dir)
             expected_names.add(target)
-            wanted = generate(source, target)
+            wanted = generate(source, target, hits)
             current = target.read_text() if target.exists() else None
             if current == wanted:
                 continue
@@ -145,10 +185,17 @@ def main() -> int:
             else:
                 orphan.unlink()
                 print(f"removed {orphan.relative_to(ROOT)}")
+    failed = False
     if check and stale:
         print(f"{len(stale)} generated file(s) are stale: run python scripts/unasync.py")
-        return 1
-    return 0
+        failed = True
+    for pattern in unused_rules(hits):
+        print(f"substitution rule {pattern!r} matches nothing: remove it from SUBS")
+        failed = True
+    for twin in handwritten_twins():
+        print(f"{twin} is a hand-written twin: write async_ code in an _async/ folder")
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from collections import Counter
 import pytest
 
 from sessionary import AsyncSessionManager
-from sessionary._async.delegating import AsyncDelegatingStore
 from sessionary.sansio.ops import Load, LoadResult
+from sessionary.stores import AsyncDelegatingStore
 from sessionary.stores.base import AsyncSessionStore, Capability
 from sessionary.testing import session_config
 

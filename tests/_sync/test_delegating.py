@@ -16,8 +16,8 @@ from collections import Counter
 import pytest
 
 from sessionary import SessionManager
-from sessionary._sync.delegating import DelegatingStore
 from sessionary.sansio.ops import Load, LoadResult
+from sessionary.stores import DelegatingStore
 from sessionary.stores.base import Capability, SessionStore
 from sessionary.testing import session_config
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
-from sessionary.backends.redis._pool import AsyncWaitingPool, async_cluster_client
+from sessionary.backends.redis._pool import AsyncWaitingCluster, AsyncWaitingPool
 from tests.cluster import RedisClusterNodes
 
 pytestmark = pytest.mark.anyio
@@ -183,7 +183,9 @@ async def test_waiters_are_served_in_turn_and_none_waits_out_of_proportion(
 # ---------------------------------------------------------------------------- Cluster
 def cluster_client(cluster: RedisClusterNodes, *, size: int, timeout: float) -> Any:
     host, port = cluster.startup_nodes[0]
-    return async_cluster_client(f"redis://{host}:{port}", max_connections=size, timeout=timeout)
+    return AsyncWaitingCluster.from_url(
+        f"redis://{host}:{port}", max_connections=size, pool_timeout=timeout
+    )
 
 
 async def test_a_cluster_node_serves_its_waiters_in_turn(

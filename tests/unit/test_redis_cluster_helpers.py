@@ -11,13 +11,14 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, SlotNotCoveredError
 
-from sessionary.backends.redis._cluster import (
+from sessionary.backends.redis._async.io import (
     async_execute_pipeline,
     async_refresh_slots,
     async_send_pipeline,
-    owner_moved,
-    sync_execute_pipeline,
 )
+from sessionary.backends.redis._cluster import owner_moved
+from sessionary.backends.redis._pool import ClustersToRefresh
+from sessionary.backends.redis._sync.io import sync_execute_pipeline
 from sessionary.exceptions import StoreUnavailableError
 
 pytestmark = pytest.mark.anyio
@@ -89,6 +90,7 @@ class FailingSyncPipe:
 
 
 def test_the_sync_client_needs_no_refresh() -> None:
+    assert ClustersToRefresh == ()  # redis-py's sync cluster pipeline refreshes by itself
     client: Any = Client(RedisClusterException("would fail if called"))
     with pytest.raises(RedisConnectionError):
         sync_execute_pipeline(client, FailingSyncPipe())

@@ -50,10 +50,12 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.sealed import SealedPayload, Sealer
 from sessionary.sansio.settle import Answer
 from sessionary.stores import (
+    AsyncDelegatingStore,
     AsyncMemoryStore,
     AsyncRedisEventStream,
     AsyncRedisStore,
     CookieStore,
+    DelegatingStore,
     MemoryStore,
     RedisEventStream,
     RedisStore,
@@ -280,6 +282,8 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(AsyncRedisEventStream(async_redis_store.client))
     add(SessionManager(MemoryStore(), r.config))
     add(AsyncMemoryStore())
+    add(DelegatingStore(redis_store))
+    add(AsyncDelegatingStore(async_redis_store))
     add(AsyncSessionManager(AsyncMemoryStore(), r.config))
 
     keys: list[str | bytes] = [KEY, KEY.encode(), *ring.subkeys("cookie-seal")]

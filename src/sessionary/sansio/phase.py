@@ -18,6 +18,10 @@ __all__ = ["Phase", "Step", "advance"]
 class Phase(enum.Enum):
     """Where a cycle stands."""
 
+    # Members are singletons: hashing by identity is exact, and a C-level hash keeps the
+    # transition lookup (three per request) off the Enum's Python-level __hash__.
+    __hash__ = object.__hash__
+
     REQUEST = "request"
     """Operations to read the session are pending."""
     READY = "ready"
@@ -30,6 +34,8 @@ class Phase(enum.Enum):
 
 class Step(enum.Enum):
     """What moves a cycle on."""
+
+    __hash__ = object.__hash__  # as Phase's
 
     LOADED = "loaded"
     """The request phase's operations are done (or there were none)."""

@@ -8,9 +8,11 @@ asyncio                  sync                       where sessions live
 ``CookieStore``          ``CookieStore``            the client, sealed (extra: ``crypto``)
 =======================  =========================  =======================================
 
-Also here: the Redis event streams (``AsyncRedisEventStream``, ``RedisEventStream``), the
-durable-write policy ``ReplicaWait``, and the store protocols (``AsyncSessionStore``,
-``SessionStore``; the capability protocols are in :mod:`sessionary.stores.base`).
+Also here: the base of store wrappers (``AsyncDelegatingStore``, ``DelegatingStore``: a
+cache or a tracer overrides only what it changes), the Redis event streams
+(``AsyncRedisEventStream``, ``RedisEventStream``), the durable-write policy ``ReplicaWait``,
+and the store protocols (``AsyncSessionStore``, ``SessionStore``; the capability protocols
+are in :mod:`sessionary.stores.base`).
 
 The package itself holds what every store shares: the protocols (:mod:`~.base`), the memory
 engine (:mod:`~.memory`) and the sealed cookie store (:mod:`~.cookie`). The stores that do
@@ -26,11 +28,13 @@ from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = [
+    "AsyncDelegatingStore",
     "AsyncMemoryStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncSessionStore",
     "CookieStore",
+    "DelegatingStore",
     "MemoryStore",
     "RedisEventStream",
     "RedisStore",
@@ -43,6 +47,8 @@ __getattr__ = _lazy_exports(
     __name__,
     {
         "AsyncMemoryStore": "sessionary._async.memory",
+        "AsyncDelegatingStore": "sessionary._async.delegating",
+        "DelegatingStore": "sessionary._sync.delegating",
         "MemoryStore": "sessionary._sync.memory",
         "AsyncRedisStore": _REDIS,
         "RedisStore": _REDIS,

@@ -1,6 +1,8 @@
 # The types of sessionary.stores, whose store classes are imported on first use (see
 # __init__.py and sessionary/_lazy.py): type checkers read this stub, the interpreter never.
+from sessionary._async.delegating import AsyncDelegatingStore as AsyncDelegatingStore
 from sessionary._async.memory import AsyncMemoryStore as AsyncMemoryStore
+from sessionary._sync.delegating import DelegatingStore as DelegatingStore
 from sessionary._sync.memory import MemoryStore as MemoryStore
 from sessionary.backends.redis import AsyncRedisEventStream as AsyncRedisEventStream
 from sessionary.backends.redis import AsyncRedisStore as AsyncRedisStore
@@ -12,11 +14,13 @@ from sessionary.stores.base import SessionStore as SessionStore
 from sessionary.stores.cookie import CookieStore as CookieStore
 
 __all__ = [
+    "AsyncDelegatingStore",
     "AsyncMemoryStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncSessionStore",
     "CookieStore",
+    "DelegatingStore",
     "MemoryStore",
     "RedisEventStream",
     "RedisStore",

@@ -33,15 +33,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, Callable
-from typing import Any, Generic, TypeVar
-
-from redis.exceptions import RedisError
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Generic, TypeVar
 
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.exceptions import ConfigurationError
 
-__all__ = ["AsyncLoopClients", "LoopClients", "async_close_client", "sync_close_client"]
+__all__ = ["AsyncLoopClients", "LoopClients"]
 
 C = TypeVar("C")
 
@@ -55,26 +53,6 @@ ANOTHER_LOOP = (
 _running_loop = asyncio._get_running_loop  # None outside a loop; never raises
 
 
-async def async_close_client(client: Any) -> None:
-    """Close a client the store created, with the sentinels of a ``master_for()`` client."""
-    with contextlib.suppress(RedisError, OSError):
-        await client.aclose()
-    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
-    for sentinel in getattr(manager, "sentinels", ()):
-        with contextlib.suppress(RedisError, OSError):
-            await sentinel.aclose()
-
-
-def sync_close_client(client: Any) -> None:
-    """The sync twin of :func:`async_close_client`."""
-    with contextlib.suppress(RedisError, OSError):
-        client.close()
-    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
-    for sentinel in getattr(manager, "sentinels", ()):
-        with contextlib.suppress(RedisError, OSError):
-            sentinel.close()
-
-
 class AsyncLoopClients(Generic[C]):
     """The client of the running event loop: ``clients()``.
 
@@ -82,12 +60,18 @@ class AsyncLoopClients(Generic[C]):
     first). ``factory`` unset: the injected ``spare``, for one loop only.
     """
 
-    __slots__ = ("_by_loop", "_factory", "_home", "_last", "_lock", "_spare", "cluster")
+    __slots__ = ("_by_loop", "_close", "_factory", "_home", "_last", "_lock", "_spare", "cluster")
 
     def __init__(
-        self, factory: Callable[[], C] | None, *, spare: C | None = None, cluster: bool
+        self,
+        factory: Callable[[], C] | None,
+        *,
+        spare: C | None = None,
+        cluster: bool,
+        close: Callable[[C], Awaitable[None]],
     ) -> None:
         self._factory = factory
+        self._close = close  # how to close a client this object created
         self._spare = spare
         self.cluster = cluster
         """Whether the clients are Cluster clients."""
@@ -166,7 +150,7 @@ class AsyncLoopClients(Generic[C]):
                 if self._last[0] is loop:
                     self._last = (None, None)
             if _running_loop() is loop:
-                await async_close_client(client)
+                await self._close(client)
 
     @property
     def loops(self) -> int:
@@ -201,7 +185,7 @@ class AsyncLoopClients(Generic[C]):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.wrap_future(done), 5)
         if spare is not None:
-            await async_close_client(spare)
+            await self._close(spare)
 
 
 async def _finish(keeper: AsyncGenerator[None, None]) -> None:
@@ -211,12 +195,18 @@ async def _finish(keeper: AsyncGenerator[None, None]) -> None:
 class LoopClients(Generic[C]):
     """The sync store's twin of :class:`AsyncLoopClients`: one client, made on first use."""
 
-    __slots__ = ("_client", "_factory", "_lock", "cluster")
+    __slots__ = ("_client", "_close", "_factory", "_lock", "cluster")
 
     def __init__(
-        self, factory: Callable[[], C] | None, *, spare: C | None = None, cluster: bool
+        self,
+        factory: Callable[[], C] | None,
+        *,
+        spare: C | None = None,
+        cluster: bool,
+        close: Callable[[C], None],
     ) -> None:
         self._factory = factory
+        self._close = close  # how to close the client this object created
         self._client = spare
         self.cluster = cluster
         """Whether the client is a Cluster client."""
@@ -246,4 +236,4 @@ class LoopClients(Generic[C]):
             if self.owned:
                 self._client = None
         if self.owned and client is not None:
-            sync_close_client(client)
+            self._close(client)

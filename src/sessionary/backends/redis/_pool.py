@@ -23,7 +23,7 @@ a caller that has to wait creates a future and a timer.
   the client a :class:`AsyncWaitingClusterNode` as it enters the client's node table.
 
 The sync store uses redis-py's ``BlockingConnectionPool`` for all three (``WaitingPool``,
-``WaitingSentinelPool``, :func:`sync_cluster_client`): threads wait on a ``Condition``, which
+``WaitingSentinelPool``, :class:`WaitingCluster`): threads wait on a ``Condition``, which
 costs little next to a socket round trip.
 """
 
@@ -47,14 +47,15 @@ from redis.exceptions import MaxConnectionsError
 from redis.sentinel import SentinelConnectionPool
 
 __all__ = [
+    "AsyncClustersToRefresh",
     "AsyncWaitingCluster",
     "AsyncWaitingClusterNode",
     "AsyncWaitingPool",
     "AsyncWaitingSentinelPool",
+    "ClustersToRefresh",
+    "WaitingCluster",
     "WaitingPool",
     "WaitingSentinelPool",
-    "async_cluster_client",
-    "sync_cluster_client",
 ]
 
 NO_CONNECTION = "No connection available."
@@ -280,30 +281,27 @@ class AsyncWaitingCluster(AsyncRedisCluster):
         return await super().execute_command(*args, **kwargs)
 
 
-def async_cluster_client(
-    url: str, *, max_connections: int, timeout: float, **options: Any
-) -> AsyncRedisCluster:
-    """An :class:`AsyncWaitingCluster` (connects on its first command).
+AsyncClustersToRefresh: tuple[type, ...] = (AsyncRedisCluster,)
+"""Clients whose failed pipelines leave a stale slot map: redis-py's asyncio Cluster (8.x)
+does not refresh it after a failed pipeline (a failed single command does). Every pipeline
+of the asyncio store goes through ``_async/io.py``'s ``async_execute_pipeline``, which
+refreshes the map for these."""
 
-    Each node waits up to ``timeout`` s for one of its ``max_connections`` connections.
+ClustersToRefresh: tuple[type, ...] = ()
+"""The sync twin of :data:`AsyncClustersToRefresh`: none. redis-py's sync cluster pipeline
+refreshes its slot map by itself, and a refresh from here would also disconnect the startup
+nodes' pools under other threads' commands."""
+
+
+class WaitingCluster(RedisCluster):
+    """The sync twin of :class:`AsyncWaitingCluster`, with node pools that block when full.
+
+    Each node's ``BlockingConnectionPool`` waits up to ``pool_timeout`` s when all its
+    ``max_connections`` are busy. redis-py's sync client reads the slot map in its
+    constructor: create it on first use.
     """
-    client: AsyncRedisCluster = AsyncWaitingCluster.from_url(
-        url, max_connections=max_connections, pool_timeout=timeout, **options
-    )
-    return client
 
-
-def sync_cluster_client(
-    url: str, *, max_connections: int, timeout: float, **options: Any
-) -> RedisCluster:
-    """A sync ``RedisCluster`` whose node pools block up to ``timeout`` s when full.
-
-    redis-py's sync client reads the slot map in its constructor: call it on first use.
-    """
-    return RedisCluster.from_url(
-        url,
-        max_connections=max_connections,
-        connection_pool_class=BlockingConnectionPool,
-        timeout=timeout,
-        **options,
-    )
+    def __init__(self, *args: Any, pool_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(
+            *args, connection_pool_class=BlockingConnectionPool, timeout=pool_timeout, **kwargs
+        )

@@ -13,25 +13,13 @@ retried:
 An ``update`` is a conditional write checked against the state the request loaded: replayed
 after another request wrote the same session, it could be judged against that newer state
 (a rotation reported as refused although applied, a change re-applied over a newer one).
-So a failed update is never retried; the request fails closed (503) instead.
+So a failed update is never retried; the request fails closed (503) instead. The pause
+between attempts is :func:`sessionary.backends.redis._async.io.async_pause`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-__all__ = ["RETRYABLE", "async_pause", "sync_pause"]
+__all__ = ["RETRYABLE"]
 
 RETRYABLE = frozenset({"load", "create", "destroy"})
 """Names of the scripts that are safe to run again after an unknown outcome."""
-
-
-async def async_pause(seconds: float) -> None:
-    """Back off before a retry without blocking the event loop."""
-    await asyncio.sleep(seconds)
-
-
-def sync_pause(seconds: float) -> None:
-    """Back off before a retry (the sync store's twin of :func:`async_pause`)."""
-    time.sleep(seconds)

@@ -17,8 +17,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from sessionary._async.events import DEFAULT_MAXLEN, StreamEntry
+from sessionary.backends.redis._async.io import async_send_pipeline
 from sessionary.backends.redis._async.store import AsyncRedisStore
-from sessionary.backends.redis._cluster import async_send_pipeline
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._layout import RedisLayout
 from sessionary.sansio.events import SessionEvent, decode_event, encode_event

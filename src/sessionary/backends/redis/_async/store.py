@@ -1,4 +1,4 @@
-"""Redis session store: ``AsyncRedisStore`` (asyncio) and its generated twin ``RedisStore``.
+"""Redis session store: ``AsyncRedisStore`` (the sync module is generated from the asyncio one).
 
 Each operation is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
 Cluster-safe. redis-py errors are mapped to sessionary's store errors here, at the boundary.
@@ -20,12 +20,14 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import NoScriptError
 
 from sessionary.backends.redis._async.admission import AsyncAdmission
-from sessionary.backends.redis._cluster import (
+from sessionary.backends.redis._async.io import (
+    async_close_client,
     async_execute_pipeline,
     async_owner_of,
+    async_pause,
     async_send_pipeline,
-    owner_moved,
 )
+from sessionary.backends.redis._cluster import owner_moved
 from sessionary.backends.redis._durability import ReplicaWait, check_acknowledged
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._layout import (
@@ -44,11 +46,11 @@ from sessionary.backends.redis._layout import (
 from sessionary.backends.redis._loops import AsyncLoopClients
 from sessionary.backends.redis._options import check_cluster_options, check_pool_options
 from sessionary.backends.redis._pool import (
+    AsyncWaitingCluster,
     AsyncWaitingPool,
     AsyncWaitingSentinelPool,
-    async_cluster_client,
 )
-from sessionary.backends.redis._retry import RETRYABLE, async_pause
+from sessionary.backends.redis._retry import RETRYABLE
 from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
 from sessionary.backends.redis._users import (
     CLAIM_SCRIPT,
@@ -236,7 +238,7 @@ class AsyncRedisStore:
                 raise ConfigurationError(msg) from exc
             check_pool_options(first.connection_pool, url)  # type: ignore[union-attr]
         clients: AsyncLoopClients[Client] = AsyncLoopClients(
-            connect, spare=first, cluster=target.kind == "cluster"
+            connect, spare=first, cluster=target.kind == "cluster", close=async_close_client
         )
         return cls(
             clients,
@@ -745,10 +747,12 @@ def _clients_of(client: Client | Callable[[], Client]) -> AsyncLoopClients[Clien
     if callable(client):
         with mapped_redis_errors("creating the Redis client"):
             sample = client()
-        clients = AsyncLoopClients(client, spare=sample, cluster=isinstance(sample, RedisCluster))
+        cluster = isinstance(sample, RedisCluster)
+        clients = AsyncLoopClients(client, spare=sample, cluster=cluster, close=async_close_client)
     else:
         sample = client
-        clients = AsyncLoopClients(None, spare=client, cluster=isinstance(client, RedisCluster))
+        cluster = isinstance(client, RedisCluster)
+        clients = AsyncLoopClients(None, spare=client, cluster=cluster, close=async_close_client)
     if client_decodes_responses(sample):
         msg = "the Redis client must be created with decode_responses=False"
         raise ConfigurationError(msg)
@@ -760,8 +764,9 @@ def _connect(
 ) -> Client:
     """A new client for a parsed store URL, with waiting pools (see ``_pool``)."""
     if target.kind == "cluster":
-        return async_cluster_client(
-            target.url, max_connections=max_connections, timeout=timeout, **options
+        # Each node waits up to ``timeout`` s for one of its ``max_connections`` connections.
+        return AsyncWaitingCluster.from_url(
+            target.url, max_connections=max_connections, pool_timeout=timeout, **options
         )
     if target.kind == "sentinel":
         sentinel_options = {

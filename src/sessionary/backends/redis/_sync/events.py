@@ -19,9 +19,9 @@ from redis.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from sessionary._sync.events import DEFAULT_MAXLEN, StreamEntry
-from sessionary.backends.redis._cluster import sync_send_pipeline
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._layout import RedisLayout
+from sessionary.backends.redis._sync.io import sync_send_pipeline
 from sessionary.backends.redis._sync.store import RedisStore
 from sessionary.sansio.events import SessionEvent, decode_event, encode_event
 

@@ -1,0 +1,97 @@
+"""Small I/O helpers of the Redis store and event stream, written once for asyncio.
+
+* :func:`async_close_client`: close a client the store created, with the sentinels of a
+  ``master_for()`` client (the per-loop client table calls it, see ``_loops.py``).
+* :func:`async_pause`: the backoff before a retry (:mod:`sessionary.backends.redis._retry`
+  says which operations are retried).
+* :func:`async_owner_of`: the primary that owns a key. A keyless command in a redis-py
+  cluster pipeline goes to the client's *default* node, not to the node the pipeline's other
+  commands went to, so ``WAIT`` must be sent to the owner found here. The asyncio client
+  learns its slot map lazily (on its first command): it is loaded first; the sync client
+  loads it in its constructor.
+* :func:`async_execute_pipeline` / :func:`async_send_pipeline`: a failed pipeline does not
+  make redis-py's asyncio Cluster client (8.x) refresh its slot map, unlike a failed single
+  command: a store whose only traffic to a dead primary's slots is pipelined (durable
+  writes, device lists, the expiry schedule) would keep sending it to the dead address
+  after a failover. Every pipeline the store and the event stream send goes through
+  :func:`async_execute_pipeline`, which refreshes the map when the pipeline fails, for the
+  clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
+  pipeline refreshes by itself).
+
+The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
+from sessionary.backends.redis._errors import mapped_redis_errors
+from sessionary.backends.redis._pool import AsyncClustersToRefresh
+
+__all__ = [
+    "async_close_client",
+    "async_execute_pipeline",
+    "async_owner_of",
+    "async_pause",
+    "async_refresh_slots",
+    "async_send_pipeline",
+]
+
+
+async def async_close_client(client: Any) -> None:
+    """Close a client the store created, with the sentinels of a ``master_for()`` client."""
+    manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
+    for each in (client, *getattr(manager, "sentinels", ())):
+        with contextlib.suppress(RedisError, OSError):
+            await each.aclose()
+
+
+async def async_pause(seconds: float) -> None:
+    """Back off before a retry."""
+    await asyncio.sleep(seconds)
+
+
+async def async_owner_of(client: Any, key: str) -> Any:
+    """The ``ClusterNode`` owning ``key`` (the slot map is loaded first if it is not yet)."""
+    if getattr(client, "_initialize", False):  # only redis-py's asyncio client loads lazily
+        await client.initialize()
+    return client.get_node_from_key(key)
+
+
+async def async_refresh_slots(client: Any) -> None:
+    """Re-read the slot map from a reachable node (best effort: errors are the caller's).
+
+    Connections are kept (redis-py recycles them lazily), so commands other tasks have in
+    flight are not disturbed. When no node answers, the map stays as it was and the next
+    failing write tries again.
+    """
+    try:
+        await client.nodes_manager.initialize()
+    except (RedisError, RedisClusterException, OSError):
+        return
+
+
+async def async_execute_pipeline(client: Any, pipe: Any) -> Any:
+    """Execute a pipeline of ``client``; a failure on a Cluster refreshes the slot map first.
+
+    Errors are raised as redis-py raised them. ``NOSCRIPT`` says nothing about the topology
+    (the caller loads the script and sends again): no refresh for it.
+    """
+    try:
+        return await pipe.execute()
+    except NoScriptError:
+        raise
+    except Exception:
+        if isinstance(client, AsyncClustersToRefresh):
+            await async_refresh_slots(client)
+        raise
+
+
+async def async_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
+    """:func:`async_execute_pipeline` with redis-py's errors mapped to the store's."""
+    with mapped_redis_errors(operation):
+        return await async_execute_pipeline(client, pipe)
