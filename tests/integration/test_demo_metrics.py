@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 import sessionary.demo.metrics
 from sessionary.demo.app import DEMO_PASSWORD, create_app
+from sessionary.demo.metrics import MULTIPROCESS_DIR, shared_metrics
 from sessionary.demo.settings import DemoSettings
 from tests.integration.demo_forms import FormClient, post_form
 from tests.services import free_port
@@ -226,3 +227,16 @@ def _answers(url: str) -> bool:
         return httpx2.get(url, timeout=1).status_code == 200
     except httpx2.TransportError:
         return False
+
+
+def test_shared_metrics_gives_the_workers_a_directory_and_removes_it() -> None:
+    environ: dict[str, str] = {}
+    with shared_metrics(environ):
+        directory = Path(environ[MULTIPROCESS_DIR])
+        assert directory.is_dir()
+    assert MULTIPROCESS_DIR not in environ
+    assert not directory.exists()
+    operator = {MULTIPROCESS_DIR: "/var/run/prometheus"}  # the operator's own: left alone
+    with shared_metrics(operator):
+        assert operator == {MULTIPROCESS_DIR: "/var/run/prometheus"}
+    assert operator == {MULTIPROCESS_DIR: "/var/run/prometheus"}
