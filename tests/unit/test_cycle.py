@@ -179,6 +179,21 @@ def test_login_rotates_in_place_and_the_old_id_dies() -> None:
     assert fresh.session["a"] == 1
 
 
+def test_a_signed_in_sessions_response_asks_caches_not_to_store_it() -> None:
+    h = Harness()
+    h.request(write(a=1))
+    _, anonymous = h.request(lambda s: s["a"])
+    assert anonymous == ResponseUpdate(vary_cookie=True)  # an anonymous page stays cacheable
+    h.request(lambda s: s.login("carol"))
+    _, page = h.request(lambda s: s.user_id)
+    assert page == ResponseUpdate(vary_cookie=True, cache_control="no-store")
+    _, untouched = h.request()
+    assert untouched == ResponseUpdate()  # the response does not depend on the session
+    off = Harness(session_config(clock=FakeClock(1_750_000_000), signed_in_cache_control=None))
+    off.request(lambda s: s.login("carol"))
+    assert off.request(lambda s: s.user_id)[1] == ResponseUpdate(vary_cookie=True)
+
+
 @pytest.mark.parametrize("change", [Session.elevate, Session.reauthenticate])
 def test_elevate_and_reauthenticate_issue_a_new_id_and_the_old_one_dies(
     change: Callable[[Session], None],
