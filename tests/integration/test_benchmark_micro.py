@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import redis
-from benchmarks.micro import mapped_errors, ping_loop, pool_load
+from benchmarks.micro import asgi_anonymous, mapped_errors, ping_loop, pool_load
 
 
 def test_mapped_errors_reports_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,3 +35,10 @@ def test_pool_load_reports_each_pool_and_cleans_up(
     for name in pool_load.POOLS:
         assert f"with {name}:" in out
     assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
+
+
+def test_asgi_anonymous_reports_each_application(capsys: pytest.CaptureFixture[str]) -> None:
+    assert asgi_anonymous.main(["--calls", "50", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in asgi_anonymous.APPS:
+        assert f"{name}: " in out
