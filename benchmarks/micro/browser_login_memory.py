@@ -7,7 +7,8 @@ compact hash encoding (``hash-max-listpack-value``, 64 bytes by default)::
     python -m benchmarks.micro.browser_login_memory --redis-url redis://127.0.0.1:6379/0
 
 prints, for ``--sessions`` logins of one user, the ``MEMORY USAGE`` and encoding of each
-session hash (their mean) and the growth of the user's index per session. Every key it
+session hash (their mean), the growth of the user's index per session, and the size of
+each field's value in one session hash. Every key it
 created is deleted at the end.
 """
 
@@ -91,12 +92,18 @@ async def measure(url: str, sessions: int) -> dict[str, object]:
             (hashes if admin.type(key) == b"hash" else others).append(key)
         usage: list[int] = [int(admin.memory_usage(key, samples=0) or 0) for key in hashes]
         encodings = sorted({admin.object("encoding", key).decode() for key in hashes})
+        fields: dict[bytes, bytes] = admin.hgetall(hashes[0])  # type: ignore[assignment]
+        sizes = {
+            name.decode("latin-1").replace("\xff", "\\xff"): len(value)
+            for name, value in fields.items()
+        }
         index = sum([int(admin.memory_usage(key, samples=0) or 0) for key in others])
         return {
             "hashes": len(hashes),
             "mean": sum(usage) / len(usage),
             "encodings": encodings,
             "other_keys_per_session": index / sessions,
+            "fields": sizes,
         }
     finally:
         for key in admin.scan_iter(match=f"{prefix}*"):
@@ -115,6 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         f"session hash: {result['mean']:.0f} B MEMORY USAGE on average over {result['hashes']} "
         f"({', '.join(result['encodings'])}); "  # type: ignore[arg-type]
         f"other keys: {result['other_keys_per_session']:.0f} B per session"
+    )
+    fields = result["fields"]
+    assert isinstance(fields, dict)
+    print(
+        "fields of one session hash (value bytes): "
+        + ", ".join(
+            f"{name} {size} B" for name, size in sorted(fields.items(), key=lambda kv: -kv[1])
+        )
     )
     return 0
 
