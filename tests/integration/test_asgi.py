@@ -393,6 +393,16 @@ def test_writes_after_the_response_started_raise(client: TestClient) -> None:
     assert "late" not in client.get("/read").json()
 
 
+def test_writes_after_the_response_started_raise_without_a_cookie_too(
+    client: TestClient,
+) -> None:
+    """No ID presented and the session untouched until the body: no cycle was begun, yet the
+    late write raises rather than being lost."""
+    with pytest.raises(SessionClosedError):
+        client.get("/stream")
+    assert "__Host-session" not in client.cookies
+
+
 def test_a_raise_leaves_the_frameworks_500_when_the_cookie_stays(
     store: AsyncSessionStore, config: SessionConfig
 ) -> None:

@@ -63,6 +63,7 @@ class Deferred:
         "_exchange",
         "_info",
         "_passed",
+        "_session",
         "gate",
         "manager",
         "opened",
@@ -91,6 +92,8 @@ class Deferred:
         self._exchange: Exchange | None = None
         self._passed = False
         """The response started with no cycle: it passes through untouched."""
+        self._session: Session | None = None
+        """The new session handed out to a request without an ID (``anonymous``)."""
 
     @classmethod
     def anonymous(
@@ -98,8 +101,9 @@ class Deferred:
     ) -> Deferred:
         """A request without an ID: a fresh session in the scope, no cycle yet."""
         core = manager.core
-        scope["session"] = Session(core.codec, now=core.now_ms())
-        return cls(manager, gate, scope, send)
+        deferred = cls(manager, gate, scope, send)
+        scope["session"] = deferred._session = Session(core.codec, now=core.now_ms())
+        return deferred
 
     async def serve(self, app: ASGIApp, receive: Receive) -> None:
         """Run ``app`` on this connection; the cycle begins when it is needed, if ever."""
@@ -132,7 +136,8 @@ class Deferred:
         """The cycle of a request without an ID, begun now (no I/O), adopting its session."""
         cycle = self._cycle
         if cycle is None:
-            if self.opened is not None:
+            session = self._session
+            if session is None:
                 raise SessionStateError(NOT_LOADED)
             info = scope_info(self.scope, self.gate.token_header)
             opened = self.gate.decide(info, self.scope)
@@ -143,7 +148,7 @@ class Deferred:
                 user_agent=info.user_agent,
                 store_down=opened.store_down,
             )
-            cycle.adopt(self.scope["session"])
+            cycle.adopt(session)
             self._cycle = cycle
         return cycle
 
@@ -162,8 +167,8 @@ class Deferred:
     def _needs_cycle(self) -> bool:
         if self._cycle is not None:
             return True
-        session = self.scope.get("session")
-        return self.opened is None and isinstance(session, Session) and session.accessed
+        session = self._session
+        return session is not None and session.accessed
 
     async def send(self, message: Message) -> None:
         """The ``send`` the application gets: settles a begun cycle as the response starts."""
@@ -177,7 +182,8 @@ class Deferred:
                 await exchange.send(message)
                 return
             self._passed = True
-            _close(self.scope)  # late changes raise, as after a commit
+            if self._session is not None:
+                self._session.close()  # late changes raise, as after a commit
         await self.raw_send(message)
 
     async def answered(self, error: Exception) -> bool:
@@ -198,12 +204,6 @@ class Deferred:
         """After the response: a late logout of a begun cycle ends its session now."""
         if self._cycle is not None:
             await self.manager.after_response(self._cycle)
-
-
-def _close(scope: Scope) -> None:
-    session = scope.get("session")
-    if isinstance(session, Session):
-        session.close()
 
 
 def id_headers(gate: Gate) -> tuple[bytes, ...]:
