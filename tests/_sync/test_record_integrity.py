@@ -16,11 +16,11 @@ from typing import cast
 import pytest
 
 from sessionary import SessionConfig, SessionManager
-from sessionary.backends.redis._layout import META_FIELD, parse_hash
+from sessionary.backends.redis._layout import SEAL_FIELD, parse_hash
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import RecordMeta
-from sessionary.sansio.record_auth import SEAL_BYTES, record_seal
+from sessionary.sansio.record_auth import record_seal
 from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, session_config
@@ -102,9 +102,8 @@ class RawRecords:
         stored = parse_hash([part for pair in raw.items() for part in pair])
         assert stored is not None
         attributes = {**stored.attributes, name: value}
-        seal = _seal(mac_key, key, stored.meta, attributes)
-        header = raw[META_FIELD]  # the seal is the metadata header's last bytes (_layout.py)
-        fields = {name.encode(): value, META_FIELD: header[:-SEAL_BYTES] + seal}
+        seal = _seal(mac_key, key, stored.meta, attributes)  # in its own field (_layout.py)
+        fields = {name.encode(): value, SEAL_FIELD: seal}
         store.client.hset(redis_key, mapping=fields)  # type: ignore[arg-type]
 
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pytest
 import redis
-from benchmarks.micro import mapped_errors, ping_loop, pool_load, record_auth
+from benchmarks.micro import (
+    asgi_anonymous,
+    browser_login_memory,
+    mapped_errors,
+    ping_loop,
+    pool_load,
+    record_auth,
+)
 
 
 def test_mapped_errors_reports_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,3 +49,20 @@ def test_record_auth_reports_read_and_write(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "record MAC per read:" in out
     assert "record MAC per write:" in out
+
+
+def test_asgi_anonymous_reports_each_application(capsys: pytest.CaptureFixture[str]) -> None:
+    assert asgi_anonymous.main(["--calls", "50", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in asgi_anonymous.APPS:
+        assert f"{name}: " in out
+
+
+def test_browser_login_memory_reports_and_cleans_up(
+    redis_url: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert browser_login_memory.main(["--redis-url", redis_url, "--sessions", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "session hash:" in out
+    assert "B MEMORY USAGE on average over 2 " in out
+    assert list(redis_admin.scan_iter(match="mem-*")) == []

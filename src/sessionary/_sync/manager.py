@@ -342,15 +342,7 @@ class SessionManager:
         decision = gate.decide(info, request)
         if isinstance(decision, Open):
             try:
-                cycle = self.open(
-                    info.cookies,
-                    client=info.client,
-                    token_headers=info.tokens,
-                    user_agent=info.user_agent,
-                    lock=decision.lock,
-                    tenant=decision.tenant,
-                    store_down=decision.store_down,
-                )
+                cycle = self.open_admitted(info, decision)
             except LockNotAcquiredError:
                 if info.websocket:
                     raise
@@ -364,6 +356,22 @@ class SessionManager:
         if isinstance(decision, Refuse) and decision.event is not None:
             notify(self.observer, decision.event)
         return decision
+
+    def open_admitted(self, info: RequestInfo, opened: Open) -> SessionCycle:
+        """Open the session of a request the gate opened: its tenant, lock and store-down policy.
+
+        :meth:`admit` does this at once; an adapter that loads lazily calls it when the
+        handler first asks for the session. The CSRF token is :meth:`admit`'s to check.
+        """
+        return self.open(
+            info.cookies,
+            client=info.client,
+            token_headers=info.tokens,
+            user_agent=info.user_agent,
+            lock=opened.lock,
+            tenant=opened.tenant,
+            store_down=opened.store_down,
+        )
 
     def settle(
         self,

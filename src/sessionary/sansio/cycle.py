@@ -157,6 +157,29 @@ class SessionCycle:
             if self._op is None:
                 self._phase = advance(self._phase, Step.COMMITTED)
 
+    def adopt(self, session: Session) -> None:
+        """Take over the empty session an adapter handed out before beginning this cycle.
+
+        For a request that presented no ID, whose adapter gave the handler a fresh
+        ``Session`` and begins the cycle only if the handler used it (an anonymous request
+        that never touches its session costs no cycle at all). Only a cycle that read no ID
+        and a session that no stored record backs can be joined this way.
+        """
+        state = self._state
+        current = state.session
+        if (
+            self._phase is not Phase.READY
+            or state.token is not None
+            or state.clear_cookie
+            or current is None
+            or not current.is_new
+            or not session.is_new
+            or session.unavailable
+        ):
+            msg = "only a cycle without a presented ID can adopt a new session"
+            raise SessionStateError(msg)
+        state.session = session
+
     def fail(self, error: StoreError) -> None:
         """The store failed during the request phase: apply the store-down policy.
 
