@@ -88,15 +88,15 @@ def test_devices_page_lists_and_ends_sessions(browsers: list[Browser]) -> None:
     assert page.status_code == 200
     assert "3 signed-in session(s)" in page.text
     rows = page.text.split("<tr>")[2:]  # after the header row: this device first
-    assert "Firefox on Ubuntu" in rows[0]
+    assert "Firefox 133 on Linux" in rows[0]  # the label the library recorded
     assert "this device" in rows[0]
-    assert "Safari on iPhone" in page.text
-    assert "Chrome on Windows" in page.text
+    assert "Safari 17 on iOS" in page.text
+    assert "Chrome 131 on Windows" in page.text
     assert PHONE not in page.text  # readable names, not raw agents
     assert "Yes, sign out the 2 other device(s)" in page.text
 
     # Log out the phone only: its ref comes from the page, never its session ID.
-    row = next(r for r in rows if "Safari on iPhone" in r)
+    row = next(r for r in rows if "Safari 17 on iOS" in r)
     ref = re.search(r"name=ref value=([0-9a-f]+)", row)
     assert ref is not None
     assert phone.cookie is not None

@@ -47,6 +47,11 @@ BROWSERS = [
         "Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0",
         "Opera 106 on Windows",
     ),
+    (  # what Chromium says when it runs headless (the demo's browser test)
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/131.0.0.0 Safari/537.36",
+        "Chrome 131 on Linux",
+    ),
 ]
 
 

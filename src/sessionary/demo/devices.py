@@ -1,8 +1,10 @@
 """Readable device names for the demo's "Your devices" page ("Chrome on Linux").
 
-The ``User-Agent`` a session recorded at sign-in is parsed with ``ua-parser`` (the
-``cli`` extra, with its regularly refreshed rule set ``ua-parser-builtins``). Without it, or
-for an agent it does not know, the page shows the raw string, cut short.
+A login records a compact label of the ``User-Agent`` (``sansio/devices.py``: "Chrome 120
+on Windows"), shown as it is. A session recorded before labels holds the raw agent: that is
+parsed with ``ua-parser`` (the ``cli`` extra, with its regularly refreshed rule set
+``ua-parser-builtins``). Without it, or for an agent it does not know, the page shows the
+raw string, cut short.
 """
 
 from __future__ import annotations

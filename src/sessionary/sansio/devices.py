@@ -28,7 +28,7 @@ _BROWSERS = (
     ("Opera", re.compile(r"\bOPR/(\d+)")),
     ("Samsung", re.compile(r"\bSamsungBrowser/(\d+)")),
     ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/(\d+)")),
-    ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/(\d+)")),
+    ("Chrome", re.compile(r"\b(?:Headless)?(?:Chrome|CriOS)/(\d+)")),
     ("Safari", re.compile(r"\bVersion/(\d+)[.\d]* (?:Mobile/\w+ )?Safari/")),
 )
 _SYSTEMS = (
