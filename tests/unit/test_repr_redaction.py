@@ -50,10 +50,12 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.sealed import SealedPayload, Sealer
 from sessionary.sansio.settle import Answer
 from sessionary.stores import (
+    AsyncCachingStore,
     AsyncDelegatingStore,
     AsyncMemoryStore,
     AsyncRedisEventStream,
     AsyncRedisStore,
+    CachingStore,
     CookieStore,
     DelegatingStore,
     MemoryStore,
@@ -284,6 +286,8 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(AsyncMemoryStore())
     add(DelegatingStore(redis_store))
     add(AsyncDelegatingStore(async_redis_store))
+    add(CachingStore(redis_store))
+    add(AsyncCachingStore(async_redis_store))
     add(AsyncSessionManager(AsyncMemoryStore(), r.config))
 
     keys: list[str | bytes] = [KEY, KEY.encode(), *ring.subkeys("cookie-seal")]

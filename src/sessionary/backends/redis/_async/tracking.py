@@ -1,0 +1,174 @@
+"""Server-assisted invalidation: one RESP3 connection with ``CLIENT TRACKING ... BCAST``.
+
+``AsyncTracker`` owns one connection of its own (never a pooled one: its tracking state
+must not be shared or silently re-established). On it, ``CLIENT TRACKING on BCAST PREFIX
+<prefix>:s: PREFIX <prefix>:u:`` makes Redis push an ``invalidate`` message for every
+change of a session hash or a user's epoch, by any client, to this connection; a ``PING``
+with a counter proves how far the stream has been read: Redis queues the invalidation of a
+write ahead of the writer's own reply, so once the answer to a ping sent at ``t`` has been
+read, every change made before ``t`` has been seen (:attr:`confirmed_at` is ``t``).
+
+Nothing runs in the background: :meth:`poll` (called by the cache on each load) reads what
+has arrived without waiting, and keeps one ping in flight. Any error on the connection (a
+restart, a failover, a timeout) drops it: the sink is told to flush, :attr:`confirmed_at`
+is cleared, :attr:`generation` moves on, and a new connection is tried at most once per
+``retry_s``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from sessionary.backends.redis._lru import InvalidationSink
+from sessionary.backends.redis._trylock import AsyncTryLock
+
+__all__ = ["AsyncTracker", "async_tracking_connection"]
+
+INVALIDATE = b"invalidate"
+
+
+def async_tracking_connection(client: Any) -> Any:
+    """A new RESP3 connection to the server ``client`` (a standalone redis-py client) uses.
+
+    Same address, credentials, TLS and database as the client's pool; no retries and no
+    health checks (a reconnection redis-py made by itself would lose the tracking).
+    """
+    pool = client.connection_pool
+    options = dict(pool.connection_kwargs)
+    options.update(protocol=3, retry=Retry(NoBackoff(), 0), health_check_interval=0)
+    return pool.connection_class(**options)
+
+
+async def _echo(message: Any) -> Any:
+    """Hand an ``invalidate`` push message back to the reader as it is."""
+    return message
+
+
+class AsyncTracker:
+    """The invalidation stream of one Redis server, read on demand (see the module)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        prefixes: tuple[str, ...],
+        sink: InvalidationSink,
+        *,
+        timeout_s: float = 1.0,
+        retry_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._connect = connect
+        self._prefixes = prefixes
+        self._sink = sink
+        self._timeout_s = timeout_s
+        self._retry_s = retry_s
+        self._clock = clock
+        self._conn: Any = None  # a redis-py Connection (of this flavour)
+        self._guard = AsyncTryLock()
+        self._retry_at = 0.0
+        self._sent = 0
+        self._ping_at: float | None = None
+        self.generation = 0
+        """Moves on with every (re)connection and loss: a load that started in another
+        generation must not fill the cache."""
+        self.confirmed_at: float | None = None
+        """Send time (``clock``) of the last ping answered: every change made on the server
+        before it has been read. ``None`` while tracking is not established."""
+        self.connections = 0
+        """How many times tracking was established."""
+
+    @property
+    def tracking(self) -> bool:
+        """Whether the server tracks for this connection now (as far as is known)."""
+        return self._conn is not None
+
+    async def poll(self) -> None:
+        """Read what has arrived (never waiting); keep one ping in flight; reconnect when due.
+
+        Another caller already reading is not waited for.
+        """
+        if not self._guard.acquire():
+            return
+        try:
+            if self._conn is None:
+                await self._open()
+            else:
+                await self._read()
+        finally:
+            self._guard.release()
+
+    async def _open(self) -> None:
+        now = self._clock()
+        if now < self._retry_at:
+            return
+        conn = self._connect()
+        try:
+            await conn.connect()
+            command: list[str] = ["CLIENT", "TRACKING", "on", "BCAST"]
+            for prefix in self._prefixes:
+                command += ["PREFIX", prefix]
+            await conn.send_command(*command)
+            reply = await conn.read_response()
+            if reply not in (b"OK", "OK"):
+                raise RedisError(f"CLIENT TRACKING answered {reply!r}")
+            conn._parser.set_invalidation_push_handler(_echo)
+        except (RedisError, OSError):
+            self._retry_at = now + self._retry_s
+            await conn.disconnect()
+            return
+        self._conn = conn
+        self.generation += 1
+        self.connections += 1
+        await self._read()
+
+    async def _read(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            while await conn.can_read():
+                message = await conn.read_response(push_request=True)
+                self._take(message)
+            now = self._clock()
+            if self._ping_at is None:
+                self._sent += 1
+                await conn.send_command("PING", str(self._sent))
+                self._ping_at = now
+            elif now - self._ping_at > self._timeout_s:
+                await self._lose("unanswered")
+        except (RedisError, OSError):
+            await self._lose("disconnect")
+
+    def _take(self, message: Any) -> None:
+        if isinstance(message, list) and message and message[0] == INVALIDATE:
+            keys = message[1] if len(message) > 1 else None
+            if keys is None:  # FLUSHDB / FLUSHALL
+                self._sink.flush("server_flush")
+            else:
+                self._sink.invalidated(list(keys))
+        elif isinstance(message, bytes) and message == str(self._sent).encode():
+            self.confirmed_at = self._ping_at
+            self._ping_at = None
+
+    async def _lose(self, cause: str) -> None:
+        conn, self._conn = self._conn, None
+        self.confirmed_at = None
+        self._ping_at = None
+        self.generation += 1
+        self._retry_at = self._clock()  # reconnect at once, then back off
+        self._sink.flush(cause)
+        if conn is not None:
+            await conn.disconnect()
+
+    async def aclose(self) -> None:
+        """Close the connection (the cache stops being served)."""
+        conn, self._conn = self._conn, None
+        self.confirmed_at = None
+        self.generation += 1
+        if conn is not None:
+            await conn.disconnect()
