@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from sessionary.sansio.events import EventName, SessionEvent
 
 __all__ = [
+    "CACHE_OUTCOMES",
     "TOUCHED_OUTCOME",
     "LoggingObserver",
     "NullObserver",
@@ -26,6 +27,21 @@ __all__ = [
 
 TOUCHED_OUTCOME = "touched"
 """Outcome of a load that found the session and extended its idle expiry (the touch was due)."""
+
+CACHE_OUTCOMES = frozenset(
+    {
+        "hit",
+        "miss",
+        "miss_touch",
+        "bypass",
+        "evicted",
+        "invalidated",
+        "flush_disconnect",
+        "flush_unanswered",
+        "flush_server_flush",
+    }
+)
+"""Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""
 
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")

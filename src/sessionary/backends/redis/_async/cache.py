@@ -27,6 +27,7 @@ The tracking connection belongs to the event loop that first uses the cache.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -156,7 +157,7 @@ class AsyncCachingStore(AsyncDelegatingStore):
             self._count("bypass")
             return await self._fetch(op)
         record = self._lru.get(op.key)
-        if record is None or record.meta.digest != op.digest:
+        if record is None or not hmac.compare_digest(record.meta.digest, op.digest):
             self._count("miss")
             return await self._fetch(op)
         meta = record.meta

@@ -29,6 +29,7 @@ The tracking connection belongs to the event loop that first uses the cache.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from typing import Any
@@ -158,7 +159,7 @@ class CachingStore(DelegatingStore):
             self._count("bypass")
             return self._fetch(op)
         record = self._lru.get(op.key)
-        if record is None or record.meta.digest != op.digest:
+        if record is None or not hmac.compare_digest(record.meta.digest, op.digest):
             self._count("miss")
             return self._fetch(op)
         meta = record.meta
