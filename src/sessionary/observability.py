@@ -39,6 +39,7 @@ CACHE_OUTCOMES = frozenset(
         "flush_disconnect",
         "flush_unanswered",
         "flush_server_flush",
+        "flush_error",
     }
 )
 """Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""

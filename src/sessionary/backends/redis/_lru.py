@@ -33,7 +33,10 @@ class InvalidationSink(Protocol):
         """These keys changed (or expired, or were deleted) on the server."""
 
     def flush(self, cause: str) -> None:
-        """Forget everything: ``cause`` is ``disconnect``, ``unanswered`` or ``server_flush``."""
+        """Forget everything.
+
+        ``cause``: ``disconnect``, ``unanswered``, ``server_flush`` or ``error``.
+        """
 
 
 def record_size(key: str, record: StoredSession) -> int:

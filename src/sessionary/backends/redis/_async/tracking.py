@@ -17,6 +17,7 @@ is cleared, :attr:`generation` moves on, and a new connection is tried at most o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +49,12 @@ def async_tracking_connection(client: Any) -> Any:
 async def _echo(message: Any) -> Any:
     """Hand an ``invalidate`` push message back to the reader as it is."""
     return message
+
+
+async def _close(conn: Any) -> None:
+    """Disconnect, ignoring a failure (the connection is being given up anyway)."""
+    with contextlib.suppress(Exception):
+        await conn.disconnect()
 
 
 class AsyncTracker:
@@ -100,6 +107,8 @@ class AsyncTracker:
                 await self._open()
             else:
                 await self._read()
+        except Exception:  # the cache is only an optimisation: it must never fail a load
+            await self._lose("error")
         finally:
             self._guard.release()
 
@@ -120,7 +129,7 @@ class AsyncTracker:
             conn._parser.set_invalidation_push_handler(_echo)
         except (RedisError, OSError):
             self._retry_at = now + self._retry_s
-            await conn.disconnect()
+            await _close(conn)
             return
         self._conn = conn
         self.generation += 1
@@ -163,7 +172,7 @@ class AsyncTracker:
         self._retry_at = self._clock()  # reconnect at once, then back off
         self._sink.flush(cause)
         if conn is not None:
-            await conn.disconnect()
+            await _close(conn)
 
     async def aclose(self) -> None:
         """Close the connection (the cache stops being served)."""
@@ -171,4 +180,4 @@ class AsyncTracker:
         self.confirmed_at = None
         self.generation += 1
         if conn is not None:
-            await conn.disconnect()
+            await _close(conn)

@@ -19,6 +19,7 @@ is cleared, :attr:`generation` moves on, and a new connection is tried at most o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,12 @@ def sync_tracking_connection(client: Any) -> Any:
 def _echo(message: Any) -> Any:
     """Hand an ``invalidate`` push message back to the reader as it is."""
     return message
+
+
+def _close(conn: Any) -> None:
+    """Disconnect, ignoring a failure (the connection is being given up anyway)."""
+    with contextlib.suppress(Exception):
+        conn.disconnect()
 
 
 class Tracker:
@@ -102,6 +109,8 @@ class Tracker:
                 self._open()
             else:
                 self._read()
+        except Exception:  # the cache is only an optimisation: it must never fail a load
+            self._lose("error")
         finally:
             self._guard.release()
 
@@ -122,7 +131,7 @@ class Tracker:
             conn._parser.set_invalidation_push_handler(_echo)
         except (RedisError, OSError):
             self._retry_at = now + self._retry_s
-            conn.disconnect()
+            _close(conn)
             return
         self._conn = conn
         self.generation += 1
@@ -165,7 +174,7 @@ class Tracker:
         self._retry_at = self._clock()  # reconnect at once, then back off
         self._sink.flush(cause)
         if conn is not None:
-            conn.disconnect()
+            _close(conn)
 
     def close(self) -> None:
         """Close the connection (the cache stops being served)."""
@@ -173,4 +182,4 @@ class Tracker:
         self.confirmed_at = None
         self.generation += 1
         if conn is not None:
-            conn.disconnect()
+            _close(conn)
