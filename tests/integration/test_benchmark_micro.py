@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import redis
-from benchmarks.micro import mapped_errors, ping_loop, pool_load, record_auth
+from benchmarks.micro import cache, mapped_errors, ping_loop, pool_load, record_auth
 
 
 def test_mapped_errors_reports_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,3 +42,14 @@ def test_record_auth_reports_read_and_write(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "record MAC per read:" in out
     assert "record MAC per write:" in out
+
+
+def test_cache_reports_hot_reads_and_staleness(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--calls", "20", "--repeat", "1", "--trials", "3"]
+    assert cache.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hot read, bare Redis store:" in out
+    assert "hot read, with the cache:" in out
+    assert "reads served after the 5 ms bound: 0" in out
