@@ -40,6 +40,7 @@ CACHE_OUTCOMES = frozenset(
         "flush_unanswered",
         "flush_server_flush",
         "flush_error",
+        "flush_loop",
     }
 )
 """Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""

@@ -38,4 +38,4 @@ async def async_store(
     assert cached.capabilities == async_store.capabilities
     yield cached
     assert cached.stats.get("flush_disconnect", 0) == 0
-    await cached.tracker.aclose()
+    await cached.stop_tracking()

@@ -38,4 +38,4 @@ def sync_store(sync_store: SessionStore, request: pytest.FixtureRequest) -> Iter
     assert cached.capabilities == sync_store.capabilities
     yield cached
     assert cached.stats.get("flush_disconnect", 0) == 0
-    cached.tracker.close()
+    cached.stop_tracking()

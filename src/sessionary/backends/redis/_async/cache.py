@@ -22,7 +22,8 @@ sessions from memory, with no round trip. The rules (docs/cache.md explains them
   (``touch_after``), the load goes to the server, which touches as it always does. A
   session read on many instances is thus touched once per touch interval, not per read.
 
-The tracking connection belongs to the event loop that first uses the cache.
+Each event loop that uses the cache gets its own tracking connection (closed when the loop
+shuts down); when loads move to another loop, the cache is flushed first.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from sessionary.backends.redis._async.tracking import (
     AsyncTracker,
     async_tracking_connection,
 )
+from sessionary.backends.redis._loops import AsyncLoopClients
 from sessionary.backends.redis._lru import RecordLRU
 from sessionary.exceptions import ConfigurationError
 from sessionary.observability import NullObserver, Observer
@@ -103,13 +105,30 @@ class AsyncCachingStore(AsyncDelegatingStore):
         prefix = inner.layout.prefix
         self._session_prefix = f"{prefix}:s:{{".encode()
         self._epoch_prefix = f"{prefix}:u:{{".encode()
-        self.tracker = AsyncTracker(
-            connect or (lambda: async_tracking_connection(inner.client)),
-            (f"{prefix}:s:", f"{prefix}:u:"),
-            self,
-            clock=clock,
+        self._prefixes = (f"{prefix}:s:", f"{prefix}:u:")
+        self._connect = connect or (lambda: async_tracking_connection(inner.client))
+        self._trackers: AsyncLoopClients[AsyncTracker] = AsyncLoopClients(
+            self._new_tracker, cluster=False, close=_close_tracker
         )
-        """The invalidation connection."""
+        self._in_use: AsyncTracker | None = None
+
+    def _new_tracker(self) -> AsyncTracker:
+        return AsyncTracker(self._connect, self._prefixes, self, clock=self._clock)
+
+    @property
+    def tracker(self) -> AsyncTracker:
+        """The invalidation connection of the running event loop (one per loop)."""
+        return self._trackers()
+
+    def _tracker(self) -> AsyncTracker:
+        """The running loop's tracker, for a load: moving to another loop flushes."""
+        tracker = self._trackers()
+        if tracker is not self._in_use:
+            # Another loop's connection may have missed changes this one saw, or the reverse.
+            if self._in_use is not None:
+                self.flush("loop")
+            self._in_use = tracker
+        return tracker
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -146,14 +165,15 @@ class AsyncCachingStore(AsyncDelegatingStore):
         self._count(f"flush_{cause}")
 
     # ------------------------------------------------------------------ reads
-    def _fresh(self) -> bool:
-        confirmed = self.tracker.confirmed_at
+    def _fresh(self, tracker: AsyncTracker) -> bool:
+        confirmed = tracker.confirmed_at
         return confirmed is not None and self._clock() - confirmed <= self.staleness_s
 
     async def load(self, op: Load) -> LoadResult:
         """From memory when fresh, verified and no touch is due; otherwise from Redis."""
-        await self.tracker.poll()
-        if not self._fresh():
+        tracker = self._tracker()
+        await tracker.poll()
+        if not self._fresh(tracker):
             self._count("bypass")
             return await self._fetch(op)
         record = self._lru.get(op.key)
@@ -175,7 +195,8 @@ class AsyncCachingStore(AsyncDelegatingStore):
         return LoadResult(LoadStatus.FOUND, record)
 
     async def _fetch(self, op: Load) -> LoadResult:
-        generation = self.tracker.generation if self.tracker.tracking else None
+        tracker = self._tracker()
+        generation = tracker.generation if tracker.tracking else None
         self._lru.begin(op.key)
         try:
             result = await super().load(op)
@@ -187,7 +208,8 @@ class AsyncCachingStore(AsyncDelegatingStore):
             and record is not None
             and result.status is LoadStatus.FOUND
             and generation is not None
-            and generation == self.tracker.generation
+            and tracker is self._in_use
+            and generation == tracker.generation
         ):
             self._lru.put(op.key, _untouched(record))
         return result
@@ -238,10 +260,19 @@ class AsyncCachingStore(AsyncDelegatingStore):
             self._lru.invalidate(key)
 
     async def aclose(self) -> None:
-        """Close the tracking connection, then the wrapped store."""
-        self._lru.clear()
-        await self.tracker.aclose()
+        """Close the tracking connections, then the wrapped store."""
+        await self.stop_tracking()
         await super().aclose()
+
+    async def stop_tracking(self) -> None:
+        """Close the tracking connections and forget everything (a later load reopens)."""
+        self._lru.clear()
+        self._in_use = None
+        await self._trackers.aclose()
+
+
+async def _close_tracker(tracker: AsyncTracker) -> None:
+    await tracker.aclose()
 
 
 def _untouched(record: StoredSession) -> StoredSession:

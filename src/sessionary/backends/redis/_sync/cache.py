@@ -24,7 +24,8 @@ sessions from memory, with no round trip. The rules (docs/cache.md explains them
   (``touch_after``), the load goes to the server, which touches as it always does. A
   session read on many instances is thus touched once per touch interval, not per read.
 
-The tracking connection belongs to the event loop that first uses the cache.
+Each event loop that uses the cache gets its own tracking connection (closed when the loop
+shuts down); when loads move to another loop, the cache is flushed first.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sessionary._sync.delegating import DelegatingStore
+from sessionary.backends.redis._loops import LoopClients
 from sessionary.backends.redis._lru import RecordLRU
 from sessionary.backends.redis._sync.store import RedisStore
 from sessionary.backends.redis._sync.tracking import (
@@ -105,13 +107,30 @@ class CachingStore(DelegatingStore):
         prefix = inner.layout.prefix
         self._session_prefix = f"{prefix}:s:{{".encode()
         self._epoch_prefix = f"{prefix}:u:{{".encode()
-        self.tracker = Tracker(
-            connect or (lambda: sync_tracking_connection(inner.client)),
-            (f"{prefix}:s:", f"{prefix}:u:"),
-            self,
-            clock=clock,
+        self._prefixes = (f"{prefix}:s:", f"{prefix}:u:")
+        self._connect = connect or (lambda: sync_tracking_connection(inner.client))
+        self._trackers: LoopClients[Tracker] = LoopClients(
+            self._new_tracker, cluster=False, close=_close_tracker
         )
-        """The invalidation connection."""
+        self._in_use: Tracker | None = None
+
+    def _new_tracker(self) -> Tracker:
+        return Tracker(self._connect, self._prefixes, self, clock=self._clock)
+
+    @property
+    def tracker(self) -> Tracker:
+        """The invalidation connection of the running event loop (one per loop)."""
+        return self._trackers()
+
+    def _tracker(self) -> Tracker:
+        """The running loop's tracker, for a load: moving to another loop flushes."""
+        tracker = self._trackers()
+        if tracker is not self._in_use:
+            # Another loop's connection may have missed changes this one saw, or the reverse.
+            if self._in_use is not None:
+                self.flush("loop")
+            self._in_use = tracker
+        return tracker
 
     def __len__(self) -> int:
         return len(self._lru)
@@ -148,14 +167,15 @@ class CachingStore(DelegatingStore):
         self._count(f"flush_{cause}")
 
     # ------------------------------------------------------------------ reads
-    def _fresh(self) -> bool:
-        confirmed = self.tracker.confirmed_at
+    def _fresh(self, tracker: Tracker) -> bool:
+        confirmed = tracker.confirmed_at
         return confirmed is not None and self._clock() - confirmed <= self.staleness_s
 
     def load(self, op: Load) -> LoadResult:
         """From memory when fresh, verified and no touch is due; otherwise from Redis."""
-        self.tracker.poll()
-        if not self._fresh():
+        tracker = self._tracker()
+        tracker.poll()
+        if not self._fresh(tracker):
             self._count("bypass")
             return self._fetch(op)
         record = self._lru.get(op.key)
@@ -177,7 +197,8 @@ class CachingStore(DelegatingStore):
         return LoadResult(LoadStatus.FOUND, record)
 
     def _fetch(self, op: Load) -> LoadResult:
-        generation = self.tracker.generation if self.tracker.tracking else None
+        tracker = self._tracker()
+        generation = tracker.generation if tracker.tracking else None
         self._lru.begin(op.key)
         try:
             result = super().load(op)
@@ -189,7 +210,8 @@ class CachingStore(DelegatingStore):
             and record is not None
             and result.status is LoadStatus.FOUND
             and generation is not None
-            and generation == self.tracker.generation
+            and tracker is self._in_use
+            and generation == tracker.generation
         ):
             self._lru.put(op.key, _untouched(record))
         return result
@@ -240,10 +262,19 @@ class CachingStore(DelegatingStore):
             self._lru.invalidate(key)
 
     def close(self) -> None:
-        """Close the tracking connection, then the wrapped store."""
-        self._lru.clear()
-        self.tracker.close()
+        """Close the tracking connections, then the wrapped store."""
+        self.stop_tracking()
         super().close()
+
+    def stop_tracking(self) -> None:
+        """Close the tracking connections and forget everything (a later load reopens)."""
+        self._lru.clear()
+        self._in_use = None
+        self._trackers.close()
+
+
+def _close_tracker(tracker: Tracker) -> None:
+    tracker.close()
 
 
 def _untouched(record: StoredSession) -> StoredSession:
