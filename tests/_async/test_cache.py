@@ -108,6 +108,16 @@ async def instances(
     return AsyncSessionManager(pair[0], config), AsyncSessionManager(pair[1], config)
 
 
+async def watched(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> tuple[AsyncSessionManager, AsyncSessionManager, str]:
+    """Instance A logs in; instance B serves the session from its cache."""
+    a, b = await instances(pair)
+    cookie = await logged_in(a)
+    await warm(b, pair[1], cookie)
+    return a, b, cookie
+
+
 async def test_a_hot_session_is_served_from_memory(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
@@ -128,9 +138,7 @@ async def test_a_hot_session_is_served_from_memory(
 async def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
-    a, b = await instances(pair)
-    cookie = await logged_in(a)
-    await warm(b, pair[1], cookie)
+    a, b, cookie = await watched(pair)
     await request(a, cookie, lambda s: s.logout())
     seen = await reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
@@ -140,9 +148,7 @@ async def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
 async def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
-    a, b = await instances(pair)
-    cookie = await logged_in(a)
-    await warm(b, pair[1], cookie)
+    a, b, cookie = await watched(pair)
     assert await a.revoke_user("alice") >= 1
     seen = await reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
@@ -178,9 +184,7 @@ async def test_a_new_user_epoch_alone_drops_the_users_entries(
 async def test_a_rotation_retires_the_old_cookie_on_the_other_instance(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
-    a, b = await instances(pair)
-    cookie = await logged_in(a)
-    await warm(b, pair[1], cookie)
+    a, b, cookie = await watched(pair)
     _, rotated = await request(a, cookie, lambda s: s.rotate())
     assert rotated is not None
     assert rotated != cookie

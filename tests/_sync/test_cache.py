@@ -110,6 +110,16 @@ def instances(
     return SessionManager(pair[0], config), SessionManager(pair[1], config)
 
 
+def watched(
+    pair: tuple[CachingStore, CachingStore],
+) -> tuple[SessionManager, SessionManager, str]:
+    """Instance A logs in; instance B serves the session from its cache."""
+    a, b = instances(pair)
+    cookie = logged_in(a)
+    warm(b, pair[1], cookie)
+    return a, b, cookie
+
+
 def test_a_hot_session_is_served_from_memory(
     pair: tuple[CachingStore, CachingStore],
 ) -> None:
@@ -130,9 +140,7 @@ def test_a_hot_session_is_served_from_memory(
 def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
     pair: tuple[CachingStore, CachingStore],
 ) -> None:
-    a, b = instances(pair)
-    cookie = logged_in(a)
-    warm(b, pair[1], cookie)
+    a, b, cookie = watched(pair)
     request(a, cookie, lambda s: s.logout())
     seen = reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
@@ -142,9 +150,7 @@ def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
 def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(
     pair: tuple[CachingStore, CachingStore],
 ) -> None:
-    a, b = instances(pair)
-    cookie = logged_in(a)
-    warm(b, pair[1], cookie)
+    a, b, cookie = watched(pair)
     assert a.revoke_user("alice") >= 1
     seen = reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
@@ -180,9 +186,7 @@ def test_a_new_user_epoch_alone_drops_the_users_entries(
 def test_a_rotation_retires_the_old_cookie_on_the_other_instance(
     pair: tuple[CachingStore, CachingStore],
 ) -> None:
-    a, b = instances(pair)
-    cookie = logged_in(a)
-    warm(b, pair[1], cookie)
+    a, b, cookie = watched(pair)
     _, rotated = request(a, cookie, lambda s: s.rotate())
     assert rotated is not None
     assert rotated != cookie
