@@ -17,6 +17,7 @@ is cleared, :attr:`generation` moves on, and a new connection is tried at most o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -139,6 +140,10 @@ class AsyncTracker:
     async def _read(self) -> None:
         conn = self._conn
         assert conn is not None
+        # Let the event loop take in what arrived on the socket: a load answered from memory
+        # suspends nowhere else, and a loop that never runs its selector never sees the
+        # invalidations (nor the end of a connection) that came meanwhile.
+        await asyncio.sleep(0)
         try:
             while await conn.can_read():
                 message = await conn.read_response(push_request=True)

@@ -141,6 +141,10 @@ class Tracker:
     def _read(self) -> None:
         conn = self._conn
         assert conn is not None
+        # Let the event loop take in what arrived on the socket: a load answered from memory
+        # suspends nowhere else, and a loop that never runs its selector never sees the
+        # invalidations (nor the end of a connection) that came meanwhile.
+        time.sleep(0)
         try:
             while conn.can_read():
                 message = conn.read_response(push_request=True)
