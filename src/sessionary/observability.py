@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 from sessionary.sansio.events import EventName, SessionEvent
 
 __all__ = [
+    "CACHE_OPERATION",
     "CACHE_OUTCOMES",
     "TOUCHED_OUTCOME",
     "LoggingObserver",
@@ -28,6 +29,9 @@ __all__ = [
 TOUCHED_OUTCOME = "touched"
 """Outcome of a load that found the session and extended its idle expiry (the touch was due)."""
 
+CACHE_OPERATION = "cache"
+"""The operation name the local cache reports under: counts, not round trips (exporters
+record no duration and no span for it)."""
 CACHE_OUTCOMES = frozenset(
     {
         "hit",

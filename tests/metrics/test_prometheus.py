@@ -297,5 +297,10 @@ def test_the_local_cache_reports_hits_and_misses_not_errors(
             f"{PREFIX}_store_operations_total", {"operation": "cache", "outcome": "error"}
         )
         assert errors is None
+        # Counts, not round trips: no duration is recorded for them.
+        timed = registry.get_sample_value(
+            f"{PREFIX}_store_operation_duration_seconds_count", {"operation": "cache"}
+        )
+        assert timed is None
     finally:
         store.close()

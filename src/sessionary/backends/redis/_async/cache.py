@@ -42,7 +42,7 @@ from sessionary.backends.redis._async.tracking import (
 from sessionary.backends.redis._loops import AsyncLoopClients
 from sessionary.backends.redis._lru import RecordLRU
 from sessionary.exceptions import ConfigurationError
-from sessionary.observability import NullObserver, Observer
+from sessionary.observability import CACHE_OPERATION, NullObserver, Observer
 from sessionary.sansio.expiry import effective_idle, expiry_status, touch_due
 from sessionary.sansio.ops import (
     CommitResult,
@@ -61,8 +61,6 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_STALENESS_MS = 5
-CACHE_OPERATION = "cache"
-"""The operation name the cache reports to the observer (``outcome`` says what happened)."""
 
 
 class AsyncCachingStore(AsyncDelegatingStore):

@@ -44,7 +44,7 @@ from sessionary.backends.redis._sync.tracking import (
     sync_tracking_connection,
 )
 from sessionary.exceptions import ConfigurationError
-from sessionary.observability import NullObserver, Observer
+from sessionary.observability import CACHE_OPERATION, NullObserver, Observer
 from sessionary.sansio.expiry import effective_idle, expiry_status, touch_due
 from sessionary.sansio.ops import (
     CommitResult,
@@ -63,8 +63,6 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_STALENESS_MS = 5
-CACHE_OPERATION = "cache"
-"""The operation name the cache reports to the observer (``outcome`` says what happened)."""
 
 
 class CachingStore(DelegatingStore):
