@@ -70,7 +70,10 @@ class AsyncCachingStore(AsyncDelegatingStore):
     change made elsewhere may go unseen here (see the module). ``observer``: receives
     ``operation("cache", seconds, outcome)`` with outcome ``hit``, ``miss``,
     ``miss_touch`` (a touch was due), ``bypass`` (tracking not confirmed), ``evicted``,
-    ``invalidated`` and ``flush_<cause>``; :attr:`stats` counts the same.
+    ``invalidated`` and ``flush_<cause>``; :attr:`stats` counts the same. ``clock``: the
+    monotonic clock the bound is measured with (tests move it). ``connect``: makes the
+    tracking connection (by default a RESP3 connection to the wrapped store's server, with
+    its address, credentials and TLS).
     """
 
     def __init__(
