@@ -1,8 +1,9 @@
 """The store suites again, through the local cache (``AsyncCachingStore``) on a real Redis.
 
 The store contract, user, lock, event, commit-race and manager suites run unchanged with
-the Redis, Valkey and Sentinel stores wrapped in the cache (the kinds it serves; the
-others skip here): a cache that served a stale or foreign record, or lost a write, fails them.
+every Redis store kind (standalone, Valkey, Sentinel, Cluster) wrapped in the cache (the
+memory store skips here): a cache that served a stale or foreign record, or lost a write,
+fails them.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ pytestmark = pytest.mark.anyio
 async def async_store(
     async_store: AsyncSessionStore, request: pytest.FixtureRequest
 ) -> AsyncIterator[AsyncSessionStore]:
-    """The Redis, Valkey and Sentinel stores of the suites, wrapped in the local cache."""
+    """Every Redis store kind of the suites, wrapped in the local cache."""
     kind = request.node.callspec.params.get("async_store")
-    if kind not in ("redis", "valkey", "sentinel"):
+    if kind == "memory":
         pytest.skip(f"the local cache does not serve the {kind} store")
     assert isinstance(async_store, AsyncRedisStore)
     cached = AsyncCachingStore(async_store, staleness_ms=50)

@@ -1,8 +1,9 @@
 """A local cache in front of a Redis store, kept coherent by the server.
 
 ``AsyncCachingStore`` (asyncio; ``CachingStore`` is its generated twin) wraps an
-:class:`~sessionary.stores.AsyncRedisStore` on a standalone Redis and answers loads of hot
-sessions from memory, with no round trip. The rules (docs/cache.md explains them):
+:class:`~sessionary.stores.AsyncRedisStore` (standalone, Sentinel or Cluster: one tracking
+connection per primary) and answers loads of hot sessions from memory, with no round
+trip. The rules (docs/cache.md explains them):
 
 * **What is cached:** the records the server returned on a load (``FOUND``), by storage
   key, in a bounded LRU (entries and bytes). The core verifies a cached record exactly as
@@ -36,6 +37,7 @@ from typing import Any
 from sessionary._async.delegating import AsyncDelegatingStore
 from sessionary.backends.redis._async.store import AsyncRedisStore
 from sessionary.backends.redis._async.tracking import (
+    AsyncClusterTracker,
     AsyncTracker,
     async_tracking_connection,
 )
@@ -61,6 +63,9 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_STALENESS_MS = 5
+
+Tracking = AsyncTracker | AsyncClusterTracker
+"""A standalone (or Sentinel-managed) server's stream, or a Cluster's streams as one."""
 
 
 class AsyncCachingStore(AsyncDelegatingStore):
@@ -91,9 +96,6 @@ class AsyncCachingStore(AsyncDelegatingStore):
         if not isinstance(inner, AsyncRedisStore):
             msg = "AsyncCachingStore wraps an AsyncRedisStore"
             raise ConfigurationError(msg)
-        if getattr(inner, "_cluster", False):
-            msg = "the local cache does not support Redis Cluster yet"
-            raise ConfigurationError(msg)
         if max_entries < 1 or max_bytes < 1 or staleness_ms < 0:
             msg = "max_entries and max_bytes must be positive, staleness_ms not negative"
             raise ConfigurationError(msg)
@@ -108,20 +110,26 @@ class AsyncCachingStore(AsyncDelegatingStore):
         self._epoch_prefix = f"{prefix}:u:{{".encode()
         self._prefixes = (f"{prefix}:s:", f"{prefix}:u:")
         self._connect = connect or (lambda: async_tracking_connection(inner.client))
-        self._trackers: AsyncLoopClients[AsyncTracker] = AsyncLoopClients(
+        self._cluster = bool(getattr(inner, "_cluster", False))
+        self._trackers: AsyncLoopClients[Tracking] = AsyncLoopClients(
             self._new_tracker, cluster=False, close=_close_tracker
         )
-        self._in_use: AsyncTracker | None = None
+        self._in_use: Tracking | None = None
 
-    def _new_tracker(self) -> AsyncTracker:
+    def _new_tracker(self) -> Tracking:
+        if self._cluster:  # one stream per primary
+            inner = self.inner
+            return AsyncClusterTracker(
+                lambda: inner.client, self._prefixes, self, clock=self._clock
+            )
         return AsyncTracker(self._connect, self._prefixes, self, clock=self._clock)
 
     @property
-    def tracker(self) -> AsyncTracker:
-        """The invalidation connection of the running event loop (one per loop)."""
+    def tracker(self) -> Tracking:
+        """The invalidation stream of the running event loop (one per loop)."""
         return self._trackers()
 
-    def _tracker(self) -> AsyncTracker:
+    def _tracker(self) -> Tracking:
         """The running loop's tracker, for a load: moving to another loop flushes."""
         tracker = self._trackers()
         if tracker is not self._in_use:
@@ -166,7 +174,7 @@ class AsyncCachingStore(AsyncDelegatingStore):
         self._count(f"flush_{cause}")
 
     # ------------------------------------------------------------------ reads
-    def _fresh(self, tracker: AsyncTracker) -> bool:
+    def _fresh(self, tracker: Tracking) -> bool:
         confirmed = tracker.confirmed_at
         return confirmed is not None and self._clock() - confirmed <= self.staleness_s
 
@@ -272,7 +280,7 @@ class AsyncCachingStore(AsyncDelegatingStore):
         await self._trackers.aclose()
 
 
-async def _close_tracker(tracker: AsyncTracker) -> None:
+async def _close_tracker(tracker: Tracking) -> None:
     await tracker.aclose()
 
 

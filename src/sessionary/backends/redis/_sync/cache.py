@@ -3,8 +3,9 @@
 """A local cache in front of a Redis store, kept coherent by the server.
 
 ``CachingStore`` (asyncio; ``CachingStore`` is its generated twin) wraps an
-:class:`~sessionary.stores.RedisStore` on a standalone Redis and answers loads of hot
-sessions from memory, with no round trip. The rules (docs/cache.md explains them):
+:class:`~sessionary.stores.RedisStore` (standalone, Sentinel or Cluster: one tracking
+connection per primary) and answers loads of hot sessions from memory, with no round
+trip. The rules (docs/cache.md explains them):
 
 * **What is cached:** the records the server returned on a load (``FOUND``), by storage
   key, in a bounded LRU (entries and bytes). The core verifies a cached record exactly as
@@ -40,6 +41,7 @@ from sessionary.backends.redis._loops import LoopClients
 from sessionary.backends.redis._lru import RecordLRU
 from sessionary.backends.redis._sync.store import RedisStore
 from sessionary.backends.redis._sync.tracking import (
+    ClusterTracker,
     Tracker,
     sync_tracking_connection,
 )
@@ -63,6 +65,9 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_STALENESS_MS = 5
+
+Tracking = Tracker | ClusterTracker
+"""A standalone (or Sentinel-managed) server's stream, or a Cluster's streams as one."""
 
 
 class CachingStore(DelegatingStore):
@@ -93,9 +98,6 @@ class CachingStore(DelegatingStore):
         if not isinstance(inner, RedisStore):
             msg = "CachingStore wraps an RedisStore"
             raise ConfigurationError(msg)
-        if getattr(inner, "_cluster", False):
-            msg = "the local cache does not support Redis Cluster yet"
-            raise ConfigurationError(msg)
         if max_entries < 1 or max_bytes < 1 or staleness_ms < 0:
             msg = "max_entries and max_bytes must be positive, staleness_ms not negative"
             raise ConfigurationError(msg)
@@ -110,20 +112,24 @@ class CachingStore(DelegatingStore):
         self._epoch_prefix = f"{prefix}:u:{{".encode()
         self._prefixes = (f"{prefix}:s:", f"{prefix}:u:")
         self._connect = connect or (lambda: sync_tracking_connection(inner.client))
-        self._trackers: LoopClients[Tracker] = LoopClients(
+        self._cluster = bool(getattr(inner, "_cluster", False))
+        self._trackers: LoopClients[Tracking] = LoopClients(
             self._new_tracker, cluster=False, close=_close_tracker
         )
-        self._in_use: Tracker | None = None
+        self._in_use: Tracking | None = None
 
-    def _new_tracker(self) -> Tracker:
+    def _new_tracker(self) -> Tracking:
+        if self._cluster:  # one stream per primary
+            inner = self.inner
+            return ClusterTracker(lambda: inner.client, self._prefixes, self, clock=self._clock)
         return Tracker(self._connect, self._prefixes, self, clock=self._clock)
 
     @property
-    def tracker(self) -> Tracker:
-        """The invalidation connection of the running event loop (one per loop)."""
+    def tracker(self) -> Tracking:
+        """The invalidation stream of the running event loop (one per loop)."""
         return self._trackers()
 
-    def _tracker(self) -> Tracker:
+    def _tracker(self) -> Tracking:
         """The running loop's tracker, for a load: moving to another loop flushes."""
         tracker = self._trackers()
         if tracker is not self._in_use:
@@ -168,7 +174,7 @@ class CachingStore(DelegatingStore):
         self._count(f"flush_{cause}")
 
     # ------------------------------------------------------------------ reads
-    def _fresh(self, tracker: Tracker) -> bool:
+    def _fresh(self, tracker: Tracking) -> bool:
         confirmed = tracker.confirmed_at
         return confirmed is not None and self._clock() - confirmed <= self.staleness_s
 
@@ -274,7 +280,7 @@ class CachingStore(DelegatingStore):
         self._trackers.close()
 
 
-def _close_tracker(tracker: Tracker) -> None:
+def _close_tracker(tracker: Tracking) -> None:
     tracker.close()
 
 

@@ -29,9 +29,10 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from sessionary.backends.redis._lru import InvalidationSink
+from sessionary.backends.redis._tracking_nodes import Nodes
 from sessionary.backends.redis._trylock import TryLock
 
-__all__ = ["Tracker", "sync_tracking_connection"]
+__all__ = ["ClusterTracker", "Tracker", "sync_tracking_connection"]
 
 INVALIDATE = b"invalidate"
 
@@ -187,3 +188,85 @@ class Tracker:
         self.generation += 1
         if conn is not None:
             _close(conn)
+
+
+class ClusterTracker:
+    """One :class:`Tracker` per primary of a Cluster, seen as one.
+
+    Confirmed only while every primary's stream is (the oldest confirmation counts); a
+    change of the primaries (a failover, a node added or removed) flushes the cache and
+    starts over with the new set. Before the client knows the topology, nothing is tracked
+    (every load goes to the server, which teaches the client the topology).
+    """
+
+    def __init__(
+        self,
+        client: Callable[[], Any],
+        prefixes: tuple[str, ...],
+        sink: InvalidationSink,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._prefixes = prefixes
+        self._sink = sink
+        self._clock = clock
+        self._members: dict[str, Tracker] = {}
+        self._shape: tuple[int, ...] = ()
+        self._changes = 0
+        self._generation = 0
+        self.connections = 0
+        """How many times tracking was established, on any primary."""
+
+    def poll(self) -> None:
+        """Follow the primaries, then poll each one's stream."""
+        try:
+            current = Nodes.primaries(self._client())
+        except Exception:  # the client is being rebuilt: track nothing meanwhile
+            current = []
+        if {name for name, _ in current} != set(self._members):
+            old, self._members = (
+                self._members,
+                {
+                    name: Tracker(connect, self._prefixes, self._sink, clock=self._clock)
+                    for name, connect in current
+                },
+            )
+            self._changes += 1
+            if old:
+                self._sink.flush("topology")
+            for tracker in old.values():
+                tracker.close()
+        for tracker in list(self._members.values()):
+            before = tracker.connections
+            tracker.poll()
+            self.connections += tracker.connections - before
+
+    @property
+    def tracking(self) -> bool:
+        """Whether every primary's stream is tracked now."""
+        return bool(self._members) and all(t.tracking for t in self._members.values())
+
+    @property
+    def confirmed_at(self) -> float | None:
+        """The oldest confirmation over the primaries (``None`` if one has none)."""
+        times = [t.confirmed_at for t in self._members.values()]
+        if not times or any(at is None for at in times):
+            return None
+        return min(at for at in times if at is not None)
+
+    @property
+    def generation(self) -> int:
+        """Moves on whenever any primary's stream, or the set of primaries, changes."""
+        shape = (self._changes, *(t.generation for t in self._members.values()))
+        if shape != self._shape:
+            self._shape = shape
+            self._generation += 1
+        return self._generation
+
+    def close(self) -> None:
+        """Close every primary's connection."""
+        members, self._members = self._members, {}
+        self._changes += 1
+        for tracker in members.values():
+            tracker.close()
