@@ -45,6 +45,7 @@ CACHE_OUTCOMES = frozenset(
         "flush_server_flush",
         "flush_error",
         "flush_loop",
+        "flush_topology",
     }
 )
 """Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""
