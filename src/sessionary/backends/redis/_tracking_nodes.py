@@ -36,6 +36,11 @@ class AsyncNodes:
     """The primaries of an asyncio ``RedisCluster``."""
 
     @staticmethod
+    async def refresh(client: Any) -> None:
+        """Ask the cluster for its topology again (a primary's stream cannot be reached)."""
+        await client.nodes_manager.initialize()
+
+    @staticmethod
     def primaries(client: Any) -> list[Primary]:
         """``(name, connect)`` per primary the client knows now."""
         return [
@@ -53,6 +58,11 @@ class AsyncNodes:
 
 class Nodes:
     """The primaries of a sync ``RedisCluster``."""
+
+    @staticmethod
+    def refresh(client: Any) -> None:
+        """Ask the cluster for its topology again (a primary's stream cannot be reached)."""
+        client.nodes_manager.initialize()
 
     @staticmethod
     def primaries(client: Any) -> list[Primary]:

@@ -35,6 +35,8 @@ from sessionary.backends.redis._trylock import TryLock
 __all__ = ["ClusterTracker", "Tracker", "sync_tracking_connection"]
 
 INVALIDATE = b"invalidate"
+REFRESH_S = 1.0
+"""How often a Cluster's topology is asked for while a primary's stream is down."""
 
 
 def sync_tracking_connection(client: Any) -> Any:
@@ -215,11 +217,22 @@ class ClusterTracker:
         self._shape: tuple[int, ...] = ()
         self._changes = 0
         self._generation = 0
+        self._refreshed_at = 0.0
         self.connections = 0
         """How many times tracking was established, on any primary."""
 
     def poll(self) -> None:
-        """Follow the primaries, then poll each one's stream."""
+        """Follow the primaries, then poll each one's stream.
+
+        While a primary's stream is down, the topology is asked for again (at most every
+        ``REFRESH_S``): the loads themselves may never touch the dead primary's slots, and
+        the client would not learn of its replacement.
+        """
+        now = self._clock()
+        if self._members and not self.tracking and now - self._refreshed_at > REFRESH_S:
+            self._refreshed_at = now
+            with contextlib.suppress(Exception):
+                Nodes.refresh(self._client())
         try:
             current = Nodes.primaries(self._client())
         except Exception:  # the client is being rebuilt: track nothing meanwhile
