@@ -30,7 +30,7 @@ from benchmarks._harness import Counters
 from benchmarks._variants import PROFILE, RACE_PAUSE_S, RAW_TTL_S, USER, Variant
 from sessionary import NullObserver, SessionConfig
 from sessionary.config import CookieOptions
-from sessionary.integrations.asgi import SessionMiddleware, get_session
+from sessionary.integrations.asgi import SessionMiddleware, get_session, load_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 
@@ -130,7 +130,7 @@ def _baseline_routes() -> list[Route]:
 
 # ------------------------------------------------------------------------- sessionary
 async def _scope_session(request: Request) -> MutableMapping[str, Any]:
-    return get_session(request)
+    return await load_session(request)  # lazy=True: loaded when a route asks
 
 
 def _sessionary_login(request: Request, _: MutableMapping[str, Any]) -> None:
@@ -145,7 +145,7 @@ def sessionary_app(store: AsyncSessionStore) -> SessionMiddleware:
     """Starlette inside sessionary's ASGI middleware."""
     app = Starlette(routes=session_routes(_scope_session, _sessionary_login, _sessionary_logout))
     config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
-    return SessionMiddleware(app, store=store, config=config, observer=NullObserver())
+    return SessionMiddleware(app, store=store, config=config, observer=NullObserver(), lazy=True)
 
 
 async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:

@@ -3,7 +3,8 @@
 Every application answers the same paths, so one driver runs every library:
 
 =====================  ===================================================================
-``GET /anonymous``     does not touch the session (no cookie is sent either)
+``GET /anonymous``     does not touch the session (workload *anonymous*: no cookie is sent;
+                       *untouched*: the signed-in session's cookie is sent)
 ``GET /read``          reads ``count``
 ``POST /write``        increments ``count``
 ``POST /login``        logs in as ``user-42``: rotates the session ID where the library can,

@@ -48,9 +48,10 @@ from benchmarks._harness import (
 )
 from benchmarks._variants import Variant
 
-WORKLOADS = ("anonymous", "read", "write", "login")
+WORKLOADS = ("anonymous", "untouched", "read", "write", "login")
 _ROUTES = {
     "anonymous": ("GET", "/anonymous"),
+    "untouched": ("GET", "/anonymous"),  # the same route, with the signed-in cookie
     "read": ("GET", "/read"),
     "write": ("POST", "/write"),
     "login": ("POST", "/login"),

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DIRS = [
     (ROOT / "src/sessionary/_async", ROOT / "src/sessionary/_sync"),
     (ROOT / "src/sessionary/backends/redis/_async", ROOT / "src/sessionary/backends/redis/_sync"),
+    (ROOT / "src/sessionary/backends/legacy/_async", ROOT / "src/sessionary/backends/legacy/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
 ]
 SUBS = [

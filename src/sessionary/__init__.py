@@ -22,9 +22,11 @@ from sessionary._lazy import lazy_exports as _lazy_exports
 if typing.TYPE_CHECKING:
     from sessionary._async.events import AsyncMemoryEventLog
     from sessionary._async.manager import AsyncSessionManager
+    from sessionary._async.migration import AsyncLegacyMigration
     from sessionary._async.sweeper import AsyncSweeper
     from sessionary._sync.events import MemoryEventLog
     from sessionary._sync.manager import SessionManager
+    from sessionary._sync.migration import LegacyMigration
     from sessionary._sync.sweeper import Sweeper
     from sessionary.config import (
         ClientBinding,
@@ -42,6 +44,7 @@ if typing.TYPE_CHECKING:
         LockError,
         LockLostError,
         LockNotAcquiredError,
+        MigrationError,
         ReauthenticationRequiredError,
         SessionaryError,
         SessionClosedError,
@@ -65,6 +68,7 @@ if typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncLegacyMigration",
     "AsyncMemoryEventLog",
     "AsyncSessionManager",
     "AsyncSweeper",
@@ -76,12 +80,14 @@ __all__ = [
     "CookieTooLargeError",
     "DecodeError",
     "EventName",
+    "LegacyMigration",
     "LimitPolicy",
     "LockError",
     "LockLostError",
     "LockNotAcquiredError",
     "LoggingObserver",
     "MemoryEventLog",
+    "MigrationError",
     "NullObserver",
     "Observer",
     "ObserverGroup",
@@ -113,9 +119,11 @@ __all__ = [
 _HOMES = {
     "sessionary._async.events": ("AsyncMemoryEventLog",),
     "sessionary._async.manager": ("AsyncSessionManager",),
+    "sessionary._async.migration": ("AsyncLegacyMigration",),
     "sessionary._async.sweeper": ("AsyncSweeper",),
     "sessionary._sync.events": ("MemoryEventLog",),
     "sessionary._sync.manager": ("SessionManager",),
+    "sessionary._sync.migration": ("LegacyMigration",),
     "sessionary._sync.sweeper": ("Sweeper",),
     "sessionary.config": (
         "ClientBinding",
@@ -133,6 +141,7 @@ _HOMES = {
         "LockError",
         "LockLostError",
         "LockNotAcquiredError",
+        "MigrationError",
         "ReauthenticationRequiredError",
         "SessionaryError",
         "SessionClosedError",

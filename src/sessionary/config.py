@@ -259,8 +259,11 @@ class SessionConfig:
     secret_keys: Sequence[str | bytes]
     """Ordered key ring: the first key is used for new sessions, all keys are accepted."""
     cookie: CookieOptions = field(default_factory=CookieOptions)
+    """The session cookie's name and attributes (:class:`CookieOptions`)."""
     idle_timeout: Duration = 30 * 60
+    """Seconds (or a ``timedelta``) without a request after which a session expires."""
     absolute_timeout: Duration = 12 * 3600
+    """The longest a session lives from its login, however active (at least ``idle_timeout``)."""
     touch_interval: Duration | None = None
     """Minimum time between sliding-expiry writes; default ``max(60 s, idle/10)``, <= idle/2."""
     expiry_notice: Duration = 3600
@@ -271,7 +274,9 @@ class SessionConfig:
     max_size: int = 64 * 1024
     """Upper bound, in bytes, for a session's encoded attributes (names plus values)."""
     codec: Literal["json", "msgpack"] = "json"
+    """How attribute values are encoded in the store (``msgpack`` needs its extra)."""
     conflict_policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
+    """What a commit does when a field it read and wrote was changed meanwhile."""
     store_down: StoreDownPolicy = StoreDownPolicy.FAIL_CLOSED
     """What requests get while the store is unavailable (adapters may override per route)."""
     max_raw_id_length: int = 128
@@ -308,6 +313,10 @@ class SessionConfig:
     encrypt_at_rest: bool = False
     """Seal attribute values (AES-256-GCM) and authenticate metadata in server-side stores
     (:mod:`sessionary.sansio.at_rest`; needs the ``crypto`` extra)."""
+    signed_in_cache_control: str | None = "no-store"
+    """The ``Cache-Control`` of a response that used a signed-in session, unless the
+    application set its own: so that Back after a logout, or a shared cache, never shows a
+    signed-in page from a cache. ``None`` leaves such responses alone."""
 
     # Derived, validated values (not constructor arguments).
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
@@ -390,6 +399,15 @@ class SessionConfig:
             if name.lower() in ("cookie", "set-cookie"):
                 msg = f"{what} cannot be {name!r}: use transport='cookie' for cookies"
                 raise ConfigurationError(msg)
+        cache_control = self.signed_in_cache_control
+        if cache_control is not None and (
+            not isinstance(cache_control, str)
+            or not cache_control.strip()
+            or not cache_control.isprintable()
+            or not cache_control.isascii()
+        ):
+            msg = "signed_in_cache_control must be a Cache-Control header value or None"
+            raise ConfigurationError(msg)
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
             raise ConfigurationError(msg)

@@ -15,6 +15,7 @@ escape a store: they are mapped at the store boundary::
     │   ├── SessionClosedError         the session was changed after its response was sent
     │   └── SessionLimitError          a login beyond ``max_sessions_per_user`` (reject_new)
     ├── ReauthenticationRequiredError  ``require_recent_auth`` found the last login too old
+    ├── MigrationError                 a legacy session could not be read or migrated
     └── StoreError                     the store could not do what was asked
         ├── StoreUnavailableError      store down or unreachable → 503
         │   ├── StoreTimeoutError      the store did not answer in time → HTTP 503
@@ -40,6 +41,7 @@ __all__ = [
     "LockError",
     "LockLostError",
     "LockNotAcquiredError",
+    "MigrationError",
     "ReauthenticationRequiredError",
     "SessionClosedError",
     "SessionLimitError",
@@ -139,6 +141,19 @@ class SessionLimitError(SessionStateError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the user already has the maximum of {limit} sessions")
         self.limit = limit
+
+
+class MigrationError(SessionaryError):
+    """A legacy session could not be migrated: unreadable, or in a format not allowed.
+
+    Raised by legacy sources (:mod:`sessionary.sansio.migration`) for a record they cannot
+    decode (corrupt, signed with another secret, or pickled without the explicit opt-in)
+    and by a pickle opt-in that is refused. ``reason`` says which, never a value.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class StoreError(SessionaryError):

@@ -244,7 +244,8 @@ async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncSessionS
         clock.advance(599)
         assert await browser.request() == {"x": 1}
     clock.advance(600)  # exactly idle_timeout since the last (touched) access
-    assert await browser.request() == {}
+    reasons: list[str | None] = []
+    assert await browser.request(lambda s: reasons.append(s.end_reason)) == {}
     assert browser.cookie is None  # cleared
     assert observer.names()[-1] is EventName.EXPIRED_IDLE
 
@@ -254,8 +255,9 @@ async def test_expiry_is_judged_by_the_injected_clock(async_store: AsyncSessionS
         clock.advance(590)
         assert await browser.request() == {"x": 1}
     clock.advance(60)  # 3600 s since creation: the absolute deadline, though active
-    assert await browser.request() == {}
+    assert await browser.request(lambda s: reasons.append(s.end_reason)) == {}
     assert observer.names()[-1] is EventName.EXPIRED_ABSOLUTE
+    assert reasons == ["expired_idle", "expired_absolute"]  # what the app can tell the user
 
 
 class BrokenStore:

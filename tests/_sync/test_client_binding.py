@@ -136,3 +136,19 @@ def test_binding_options_are_validated() -> None:
     for fields in [("ip",), (), ["user_agent"]]:
         with pytest.raises(ConfigurationError, match="client_binding_fields"):
             session_config(client_binding_fields=fields)
+
+
+def test_the_agent_is_compared_by_its_label(sync_store: SessionStore, clock: FakeClock) -> None:
+    """A browser's minor update is the same device; another major version or system is not."""
+    observer = CapturingObserver()
+    manager = manager_for(sync_store, clock, observer, client_binding="detect")
+    device = Device(manager, ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.0.0")
+    device.login("alice")
+    device.ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0.6099.71"
+    assert device.whoami() == "alice"
+    assert mismatches(observer) == []
+    device.ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/121.0.0.0"
+    assert device.whoami() == "alice"
+    device.ua = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0"
+    assert device.whoami() == "alice"
+    assert mismatches(observer) == [(["user_agent"], False), (["user_agent"], False)]

@@ -16,8 +16,11 @@ from typing import cast
 import pytest
 
 from sessionary import SessionConfig, SessionManager
+from sessionary.backends.redis._layout import SEAL_FIELD, parse_hash
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ops import RecordMeta
+from sessionary.sansio.record_auth import record_seal
 from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, session_config
@@ -81,6 +84,44 @@ class RawRecords:
             return
         assert isinstance(store, RedisStore)
         store.client.hset(store.layout.session_key(key), USER_FIELD, user.encode())
+
+    def reseal_attribute(self, key: str, name: str, value: bytes, mac_key: bytes) -> None:
+        """Put ``value`` under ``name`` *with* a correct record MAC: a record the core could
+        have written itself (a bug, a value from an older version), not a forgery."""
+        store = self.store
+        if isinstance(store, MemoryStore):
+            record = store.engine._records[key]
+            record.attributes = {**record.attributes, name: value}
+            meta = record.snapshot(touched=False).meta
+            record.seal = _seal(mac_key, key, meta, record.attributes)
+            record.meta = None
+            return
+        assert isinstance(store, RedisStore)
+        redis_key = store.layout.session_key(key)
+        raw = cast("dict[bytes, bytes]", store.client.hgetall(redis_key))
+        stored = parse_hash([part for pair in raw.items() for part in pair])
+        assert stored is not None
+        attributes = {**stored.attributes, name: value}
+        seal = _seal(mac_key, key, stored.meta, attributes)  # in its own field (_layout.py)
+        fields = {name.encode(): value, SEAL_FIELD: seal}
+        store.client.hset(redis_key, mapping=fields)  # type: ignore[arg-type]
+
+
+def _seal(mac_key: bytes, key: str, meta: RecordMeta, attributes: dict[str, bytes]) -> bytes:
+    return record_seal(
+        mac_key,
+        key,
+        version=meta.version,
+        digest=meta.digest,
+        created=meta.created,
+        idle=meta.idle,
+        deadline=meta.deadline,
+        user=meta.user,
+        auth_time=meta.auth_time,
+        user_key=meta.user_key,
+        device=meta.device,
+        attributes=attributes,
+    )
 
 
 def signed_in(
@@ -176,3 +217,20 @@ def test_an_untouched_record_still_loads(
     browser, observer, _ = signed_in(sync_store, integrity_config, role="user")
     assert browser.request() == {"role": "user"}
     assert observer.of(EventName.CORRUPT_RECORD) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"\x01NaN", b'\x01{"truncated": [1, 2', b"\x7funknown envelope", b""],
+    ids=["nan", "truncated", "envelope", "empty"],
+)
+def test_an_undecodable_value_makes_the_whole_record_corrupt(
+    sync_store: SessionStore, value: bytes
+) -> None:
+    """An authentic record (its MAC is right) with a value that does not decode: the signed-in
+    session is not kept with a field missing; the record is refused whole and deleted."""
+    config = session_config()
+    browser, observer, key = signed_in(sync_store, config, cart=[1])
+    mac_key = browser.manager.core.record_keys[0]
+    RawRecords(sync_store).reseal_attribute(key, "bad", value, mac_key)
+    assert_refused_as_corrupt(browser, observer, sync_store, "undecodable value")

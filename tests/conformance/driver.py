@@ -25,7 +25,8 @@ The standard application (every route answers JSON, status 200 unless stated):
                              caught at commit); answers ``{"cart": [...]}``
 ``POST /login``              ``session.login(user)`` with ``?user=``; answers ``{"user": ...}``
 ``POST /logout``             ``session.logout()``; answers ``{}``
-``GET /whoami``              ``{"user": session.user_id}``
+``GET /whoami``              ``{"user": session.user_id}``; with ``?cache=v`` the application sets
+                             its own ``Cache-Control: v`` on the response
 ``GET /csrf``                ``{"token": ...}``: the adapter's CSRF token helper (``spec.csrf``; not
                              in the Django drivers, which use Django's own CSRF)
 ``GET /json``                the session itself as the JSON body, written the framework's usual
@@ -279,6 +280,11 @@ def failing_view(path: str, query: dict[str, str], session: Any) -> dict[str, An
             "z_in_session": "z" in session,
         }
     return None
+
+
+def own_cache_control(query: Mapping[str, str]) -> dict[str, str]:
+    """The headers the application sets itself: ``Cache-Control`` from ``?cache=``."""
+    return {"Cache-Control": query["cache"]} if "cache" in query else {}
 
 
 FAILED_STATUS = {"/write-then-500": 500}

@@ -198,3 +198,32 @@ def commit_on_error(open_app: OpenApp) -> None:
         assert driver.request(Request("POST", "/write-then-500?b=3", jar(token))).status == 500
         read = driver.request(Request("GET", "/read", jar(token)))
         assert read.json == {"data": {"a": "2", "b": "3"}}
+
+
+def signed_in_cache_control(open_app: OpenApp) -> None:
+    """A response that used a signed-in session gets ``Cache-Control: no-store`` unless the
+    application set its own; anonymous reads stay cacheable; configurable, ``None`` is off."""
+    with _open(open_app) as driver:
+        anonymous = session_cookie(driver.request(Request("POST", "/write?a=1")))
+        assert anonymous is not None
+        read = driver.request(Request("GET", "/read", jar(anonymous)))
+        assert (read.status, read.header("cache-control")) == (200, None)
+        cookie = session_cookie(driver.request(Request("POST", "/login?user=carol")))
+        assert cookie is not None
+        page = driver.request(Request("GET", "/whoami", jar(cookie)))
+        assert page.json == {"user": "carol"}
+        assert page.header("cache-control") == "no-store"
+        assert "cookie" in (page.header("vary") or "").lower()
+        own = driver.request(Request("GET", "/whoami?cache=private%2C+max-age%3D60", jar(cookie)))
+        assert own.header("cache-control") == "private, max-age=60"
+        untouched = driver.request(Request("GET", "/untouched", jar(cookie)))
+        assert untouched.header("cache-control") is None  # the session was not used
+    custom = session_config(signed_in_cache_control="private, no-cache")
+    with _open(open_app, config=custom) as driver:
+        cookie = session_cookie(driver.request(Request("POST", "/login?user=carol")))
+        page = driver.request(Request("GET", "/whoami", jar(cookie)))
+        assert page.header("cache-control") == "private, no-cache"
+    with _open(open_app, config=session_config(signed_in_cache_control=None)) as driver:
+        cookie = session_cookie(driver.request(Request("POST", "/login?user=carol")))
+        page = driver.request(Request("GET", "/whoami", jar(cookie)))
+        assert page.header("cache-control") is None

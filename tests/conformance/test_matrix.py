@@ -26,6 +26,7 @@ from tests.conformance.features import header_transport as header
 from tests.conformance.features import lock, tenants
 from tests.conformance.features import origin_check as origin
 from tests.conformance.features import origin_check_opted_in as opted_in
+from tests.conformance.features import signed_in_cache_control as cache
 from tests.conformance.features import store_down as down
 from tests.conformance.features import websocket_origin as socket
 
@@ -38,6 +39,7 @@ FEATURES = (
     "header_transport",
     "websocket_origin",
     "commit_on_error",
+    "signed_in_cache_control",
 )
 
 
@@ -50,19 +52,19 @@ class NotServed:
 
 Cell = Callable[[features.OpenApp], None] | NotServed
 NO_WEBSOCKETS = NotServed("WSGI serves no WebSockets")
-DJANGO_WEBSOCKETS = NotServed("Django serves WebSockets through Channels, not this middleware")
+VIA_CHANNELS = NotServed("Django serves WebSockets through Channels, not this middleware")
 
 MATRIX: dict[str, tuple[Cell, ...]] = {
     # the columns are FEATURES: lock, store_down, csrf_token, origin_check, tenants,
-    # header_transport, websocket_origin, commit_on_error
-    "asgi":         (lock, down, token, origin, tenants, header, socket, errors),
-    "asgi_nowith":  (lock, down, token, origin, tenants, header, socket, errors),
-    "fastapi":      (lock, down, token, origin, tenants, header, socket, errors),
-    "flask":        (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors),
-    "wsgi":         (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors),
-    "django":       (lock, down, token, opted_in, tenants, header, DJANGO_WEBSOCKETS, errors),
-    "django_async": (lock, down, token, opted_in, tenants, header, DJANGO_WEBSOCKETS, errors),
-    "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors),
+    # header_transport, websocket_origin, commit_on_error, signed_in_cache_control
+    "asgi":         (lock, down, token, origin, tenants, header, socket, errors, cache),
+    "asgi_nowith":  (lock, down, token, origin, tenants, header, socket, errors, cache),
+    "fastapi":      (lock, down, token, origin, tenants, header, socket, errors, cache),
+    "flask":        (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors, cache),
+    "wsgi":         (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors, cache),
+    "django":       (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
+    "django_async": (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
+    "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors, cache),
 }  # fmt: skip
 """One row per driver, one cell per feature in the order of :data:`FEATURES`."""
 

@@ -3,6 +3,8 @@ commit failures and setup errors."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,9 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sessionary import ConfigurationError
 from sessionary.integrations.aiohttp import Handler, get_session, new_session, setup
 from sessionary.sansio.ids import mint_token
-from sessionary.stores import AsyncMemoryStore
+from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import session_config
+from tests.redis_counting import AsyncCountingRedis
 from tests.scripted_stores import FailingStore
 
 pytestmark = pytest.mark.anyio
@@ -164,3 +167,60 @@ async def test_an_inner_error_middlewares_500_for_an_outage_becomes_503() -> Non
             assert response.status == 503
             assert await response.text() == "Service Unavailable"
             assert "Set-Cookie" not in response.headers
+
+
+# ------------------------------------------------------------------------ lazy=True
+async def untouched(_: web.Request) -> web.Response:
+    return web.Response(text="static")
+
+
+async def test_lazy_loads_only_for_handlers_that_ask(redis_url: str, key_prefix: str) -> None:
+    """``setup(..., lazy=True)``: 0 round trips for a handler that never asks, 1 to read."""
+    redis_client = AsyncCountingRedis.from_url(redis_url)
+    assert isinstance(redis_client, AsyncCountingRedis)
+    store = AsyncRedisStore(redis_client, prefix=key_prefix)
+    app = web.Application()
+    app.router.add_post("/write", write)
+    app.router.add_get("/read", read)
+    app.router.add_get("/static", untouched)
+    setup(app, store=store, config=session_config(), lazy=True)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        written = await client.post("/write")  # no cookie yet: nothing to load
+        token = cookie_of(written)
+        assert token is not None
+        headers = {"Cookie": f"{COOKIE}={token}"}
+        redis_client.sent.clear()
+        static = await client.get("/static", headers=headers)
+        assert await static.text() == "static"
+        assert redis_client.sent == []
+        assert "Set-Cookie" not in static.headers
+        assert await (await client.get("/read", headers=headers)).json() == {"n": 1}
+        assert len(redis_client.sent) == 1, redis_client.sent  # the load
+        redis_client.sent.clear()
+        assert await (await client.post("/write", headers=headers)).json() == {"n": 2}
+        assert len(redis_client.sent) == 2, redis_client.sent  # the load and the update
+    finally:
+        await client.close()
+        async for key in redis_client.scan_iter(match=f"{key_prefix}*"):
+            await redis_client.delete(key)
+
+
+async def test_lazy_handlers_that_do_not_ask_answer_while_redis_hangs() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        port = listener.getsockname()[1]
+        store = AsyncRedisStore.from_url(f"redis://127.0.0.1:{port}/0", timeout=30, retries=0)
+        app = web.Application()
+        app.router.add_get("/static", untouched)
+        setup(app, store=store, config=session_config(), lazy=True)
+        client = TestClient(TestServer(app))
+        await client.start_server()
+        try:
+            headers = {"Cookie": f"{COOKIE}={mint_token().value}"}  # a well-formed ID
+            reply = await asyncio.wait_for(client.get("/static", headers=headers), 10)
+            assert reply.status == 200
+        finally:
+            await client.close()

@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
-from sessionary import AsyncSessionManager, ConfigurationError, SessionConfig
+from sessionary import AsyncSessionManager, ConfigurationError, Session, SessionConfig
 from sessionary.exceptions import SessionClosedError
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore
@@ -393,6 +393,16 @@ def test_writes_after_the_response_started_raise(client: TestClient) -> None:
     assert "late" not in client.get("/read").json()
 
 
+def test_writes_after_the_response_started_raise_without_a_cookie_too(
+    client: TestClient,
+) -> None:
+    """No ID presented and the session untouched until the body: no cycle was begun, yet the
+    late write raises rather than being lost."""
+    with pytest.raises(SessionClosedError):
+        client.get("/stream")
+    assert "__Host-session" not in client.cookies
+
+
 def test_a_raise_leaves_the_frameworks_500_when_the_cookie_stays(
     store: AsyncSessionStore, config: SessionConfig
 ) -> None:
@@ -452,11 +462,34 @@ def test_a_request_calls_into_the_core_once_to_open_and_once_to_commit(
     app = Starlette(routes=[Route("/write", write), Route("/read", read)])
     app.add_middleware(SessionMiddleware, manager=manager)
     with TestClient(app, base_url=BASE) as client:
-        client.get("/write?a=1")
-        assert manager.calls == ["admit", "settle", "after_response"]
+        client.get("/write?a=1")  # no cookie yet: nothing to admit, the new session commits
+        assert manager.calls == ["settle", "after_response"]
         manager.calls.clear()
         assert client.get("/read").json() == {"a": "1"}
         assert manager.calls == ["admit", "settle", "after_response"]
+
+
+def test_an_anonymous_request_that_leaves_its_session_alone_calls_nothing(
+    config: SessionConfig,
+) -> None:
+    """No cookie and an untouched session: no admit, no settle, no cycle, no headers."""
+    manager = CountingManager(AsyncMemoryStore(), config)
+
+    async def untouched(request: Request) -> PlainTextResponse:
+        assert isinstance(request.scope["session"], Session)  # there (request.session reads)
+        return PlainTextResponse("static")
+
+    app = Starlette(routes=[Route("/static", untouched)])
+    app.add_middleware(SessionMiddleware, manager=manager)
+    with TestClient(app, base_url=BASE) as client:
+        reply = client.get("/static")
+        head = client.head("/static")
+    assert reply.text == "static"
+    assert manager.calls == []
+    for answer in (reply, head):
+        assert "set-cookie" not in answer.headers
+        assert "vary" not in answer.headers
+        assert "cache-control" not in answer.headers
 
 
 def test_get_session_needs_the_middleware() -> None:

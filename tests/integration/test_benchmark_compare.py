@@ -59,15 +59,19 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         assert "fastapi-redis-sdk" in report["servers"]
         assert "fastapi-redis-sdk needs hash-field expiry, so it ran on" in markdown
     expected |= {("django", v) for v in DJANGO}
-    for workload in ("anonymous", "read", "write", "login"):
+    for workload in compare.WORKLOADS:
         rows = [r for r in report["rows"] if r["workload"] == workload]
         assert {(r["framework"], r["variant"]) for r in rows} == expected
         assert all(r["req_per_s"] > 0 and r["p50_us"] <= r["p99_us"] <= r["p999_us"] for r in rows)
         assert all(r["vs_baseline"] is not None for r in rows)
         assert f"**{workload}**" in markdown
     by_key = {(r["framework"], r["variant"], r["workload"]): r for r in report["rows"]}
-    # The round-trip budgets the table reports: 0 without a cookie, 1 to read, 2 to write.
+    # The round-trip budgets the table reports: 0 without a cookie, 0 with a cookie on a
+    # route that never touches the session (lazy=True), 1 to read, 2 to write.
+    assert compare.WORKLOADS == ("anonymous", "untouched", "read", "write", "login")
     assert by_key["starlette", "sessionary-redis", "anonymous"]["round_trips_per_request"] == 0
+    assert by_key["starlette", "sessionary-redis", "untouched"]["round_trips_per_request"] == 0
+    assert by_key["starlette", "sessionary-redis", "untouched"]["redis_commands_per_request"] == 0
     assert by_key["starlette", "sessionary-redis", "read"]["round_trips_per_request"] == 1
     assert by_key["starlette", "sessionary-redis", "write"]["round_trips_per_request"] == 2
     assert by_key["starlette", "raw-redis-py", "read"]["vs_raw"] == 1

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import pytest
 import redis
-from benchmarks.micro import cache, mapped_errors, ping_loop, pool_load, record_auth
+from benchmarks.micro import (
+    asgi_anonymous,
+    browser_login_memory,
+    cache,
+    mapped_errors,
+    ping_loop,
+    pool_load,
+    record_auth,
+)
 
 
 def test_mapped_errors_reports_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,3 +61,20 @@ def test_cache_reports_hot_reads_and_staleness(
     assert "hot read, bare Redis store:" in out
     assert "hot read, with the cache:" in out
     assert "reads served after the 5 ms bound: 0" in out
+
+
+def test_asgi_anonymous_reports_each_application(capsys: pytest.CaptureFixture[str]) -> None:
+    assert asgi_anonymous.main(["--calls", "50", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in asgi_anonymous.APPS:
+        assert f"{name}: " in out
+
+
+def test_browser_login_memory_reports_and_cleans_up(
+    redis_url: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert browser_login_memory.main(["--redis-url", redis_url, "--sessions", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "session hash:" in out
+    assert "B MEMORY USAGE on average over 2 " in out
+    assert list(redis_admin.scan_iter(match="mem-*")) == []

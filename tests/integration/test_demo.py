@@ -23,6 +23,7 @@ from sessionary.cli.demo import _read_or_create_secret
 from sessionary.demo.app import DEMO_PASSWORD, create_app, create_app_from_environ
 from sessionary.demo.settings import DemoSettings, redacted_url
 from sessionary.exceptions import ConfigurationError
+from tests.integration.demo_forms import FormClient, page_token, post_form
 from tests.services import free_port
 
 BASE = "https://localhost:8000"
@@ -39,7 +40,7 @@ def settings(request: pytest.FixtureRequest, key_prefix: str) -> DemoSettings:
 
 @pytest.fixture
 def client(settings: DemoSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
+    with FormClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -47,20 +48,38 @@ def sign_in(client: TestClient, user: str = "ada") -> httpx2.Response:
     return client.post("/login", data={"username": user, "password": DEMO_PASSWORD})
 
 
-def test_anonymous_visitors_get_the_login_form_and_no_cookie(client: TestClient) -> None:
+def test_anonymous_visitors_get_the_login_form_and_no_session(
+    client: TestClient, settings: DemoSettings
+) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert "Sign in" in page.text
     assert f"worker process <strong>{os.getpid()}</strong>" in page.text
-    assert "set-cookie" not in page.headers
+    # The form's CSRF token rides on a pre-session ID: a cookie, but nothing stored.
+    assert client.cookies[COOKIE].startswith("p.")
+    assert page_token(page.text)
     assert client.get("/api/session").json() == {"user": None, "pid": os.getpid()}
+    if settings.uses_redis:
+        admin = redis.Redis.from_url(settings.store)
+        assert list(admin.scan_iter(match=f"{settings.prefix}:*")) == []
+        admin.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(client: TestClient) -> None:
+    sign_in(client)
+    refused = TestClient.post(client, "/increment")  # no token: a forged form
+    assert refused.status_code == 403
+    wrong = TestClient.post(client, "/increment", data={"csrf_token": "x" * 86})
+    assert wrong.status_code == 403
+    assert client.get("/api/session").json()["count"] == 0
+    assert client.post("/increment").status_code == 303  # the page's token
 
 
 def test_an_expired_session_says_why(settings: DemoSettings) -> None:
     # Real short timeouts: the record outlives its idle deadline (never served) so the
     # returning browser learns why it was signed out, on memory and on Redis.
     quick = DemoSettings(store=settings.store, prefix=settings.prefix, idle_timeout=1)
-    with TestClient(create_app(quick), base_url=BASE, follow_redirects=False) as client:
+    with FormClient(create_app(quick), base_url=BASE, follow_redirects=False) as client:
         sign_in(client)
         assert "Hello, ada" in client.get("/").text
         time.sleep(1.3)
@@ -112,6 +131,81 @@ def test_wrong_password_or_bad_name_sets_no_cookie(client: TestClient) -> None:
         assert "set-cookie" not in bad.headers
 
 
+def test_a_wrong_password_keeps_the_user_name_and_logout_says_so(client: TestClient) -> None:
+    wrong = client.post("/login", data={"username": "ada <&>", "password": "nope"})
+    assert 'value="ada &lt;&amp;&gt;"' in wrong.text
+    sign_in(client)
+    logged_out = client.post("/logout")
+    assert logged_out.headers["location"] == "/?signed-out"
+    assert "You are signed out." in client.get(logged_out.headers["location"]).text
+
+
+def test_signed_in_pages_are_not_kept_by_the_browser_cache(client: TestClient) -> None:
+    assert "cache-control" not in client.get("/healthz").headers  # no session used
+    assert client.get("/").headers["cache-control"] == "no-store"  # the form's CSRF token
+    sign_in(client)
+    for path in ("/", "/devices", "/api/session"):
+        page = client.get(path)
+        assert page.headers["cache-control"] == "no-store", path  # Back after a logout
+    assert client.get("/favicon.svg").headers["cache-control"] == "public, max-age=86400"
+
+
+def test_every_page_is_for_phones_too_and_closes_its_connection(client: TestClient) -> None:
+    page = client.get("/")
+    assert '<meta name=viewport content="width=device-width, initial-scale=1">' in page.text
+    assert "<link rel=icon type=image/svg+xml href=/favicon.svg>" in page.text
+    assert page.headers["connection"] == "close"  # each reload may reach another worker
+    for path in ("/favicon.svg", "/favicon.ico"):
+        icon = client.get(path)
+        assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
+        assert icon.text.startswith("<svg")
+
+
+def test_unknown_pages_and_methods_get_styled_pages(client: TestClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "<h1>404</h1>" in missing.text
+    assert "<style>" in missing.text
+    wrong = client.get("/logout")
+    assert wrong.status_code == 405
+    assert "<h1>405</h1>" in wrong.text
+    assert "POST" in wrong.headers["allow"]
+
+
+def test_the_page_names_the_workers_of_the_last_increments(client: TestClient) -> None:
+    sign_in(client)
+    assert "served by worker processes: <strong>none yet</strong>" in client.get("/").text
+    for _ in range(7):
+        client.post("/increment")
+    page = client.get("/").text
+    pid = os.getpid()
+    assert f"served by worker processes: <strong>{', '.join([str(pid)] * 5)}</strong>" in page
+
+
+def _ids(page: str) -> tuple[str, str]:
+    found = re.search(r"<code class=id-now>(\w+)</code>.*<code class=id-before>(\w+)</code>", page)
+    assert found is not None
+    return found.group(2), found.group(1)
+
+
+def test_the_page_shows_the_session_id_rotate(client: TestClient) -> None:
+    sign_in(client)
+    before, first = _ids(client.get("/").text)
+    assert re.fullmatch(r"[0-9a-f]{8}", before)  # the pre-session ID of the sign-in form
+    assert re.fullmatch(r"[0-9a-f]{8}", first)
+    assert before != first  # signing in gave a new ID
+    assert client.cookies[COOKIE] not in client.get("/").text  # a keyed fingerprint only
+    old_cookie = client.cookies[COOKIE]
+    assert client.post("/rotate").status_code == 303
+    assert client.cookies[COOKIE] != old_cookie
+    before, second = _ids(client.get("/").text)
+    assert (before, second != first) == (first, True)
+    client.cookies.clear()
+    stale = client.get("/api/session", headers={"Cookie": f"{COOKIE}={old_cookie}"})
+    assert stale.json()["user"] is None  # the old ID stopped working
+
+
 def test_user_names_are_escaped(client: TestClient) -> None:
     sign_in(client, "<script>alert(1)</script>")
     page = client.get("/")
@@ -144,7 +238,7 @@ def test_healthz_never_touches_the_session(client: TestClient) -> None:
 
 
 def test_insecure_cookie_mode_drops_secure_and_the_host_prefix() -> None:
-    with TestClient(
+    with FormClient(
         create_app(DemoSettings(insecure_cookie=True)),
         base_url="http://localhost:8000",
         follow_redirects=False,
@@ -164,7 +258,7 @@ def test_settings_travel_through_the_environment(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("SESSIONARY_DEMO_STORE", "memory")
     app = create_app_from_environ()
-    with TestClient(app, base_url="http://localhost", follow_redirects=False) as client:
+    with FormClient(app, base_url="http://localhost", follow_redirects=False) as client:
         assert sign_in(client).headers["set-cookie"].startswith("sessionary-demo=")
 
 
@@ -253,25 +347,22 @@ def test_two_worker_processes_share_the_session_through_redis(
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_until_serving(base, process, time.monotonic() + 30)
-        login = httpx2.post(
-            f"{base}/login",
-            data={"username": "ada", "password": DEMO_PASSWORD},
-            headers={"Origin": base},
-        )
+        # The demo closes every connection: either worker may take each request.
+        browser = httpx2.Client(base_url=base, headers={"Origin": base})
+        login = post_form(browser, "/login", {"username": "ada", "password": DEMO_PASSWORD})
         assert login.status_code == 303
-        cookie = {"sessionary-demo": login.cookies["sessionary-demo"]}
         pids: set[int] = set()
         deadline = time.monotonic() + 20
         count = 0
         while (len(pids) < 2 or count < 10) and time.monotonic() < deadline:
-            # A fresh connection each time, so the kernel may hand it to either worker.
-            bumped = httpx2.post(f"{base}/increment", cookies=cookie, headers={"Origin": base})
+            bumped = post_form(browser, "/increment")
             assert bumped.status_code == 303
             count += 1
-            state = httpx2.get(f"{base}/api/session", cookies=cookie).json()
+            state = browser.get("/api/session").json()
             assert state["user"] == "ada"
             assert state["count"] == count
             pids.add(state["pid"])
+        browser.close()
         assert len(pids) == 2, f"only worker(s) {pids} answered"
         assert any(redis_admin.scan_iter(match=f"{key_prefix}:s:*"))
     finally:

@@ -11,6 +11,8 @@ from starlette.testclient import TestClient
 
 from sessionary.demo.app import DEMO_PASSWORD, create_app
 from sessionary.demo.settings import DemoSettings
+from sessionary.sansio.csrf import CSRF_FIELD
+from tests.integration.demo_forms import page_token
 
 BASE = "https://localhost:8000"
 
@@ -49,13 +51,26 @@ class Browser:
     def get(self, path: str) -> httpx2.Response:
         return self.send("GET", path)
 
-    def post(self, path: str, **kwargs: object) -> httpx2.Response:
-        return self.send("POST", path, **kwargs)
+    def post(self, path: str, data: dict[str, str] | None = None) -> httpx2.Response:
+        """Post a form with the CSRF token of this browser's current page."""
+        token = page_token(self.get("/").text)
+        return self.send("POST", path, data={**(data or {}), CSRF_FIELD: token})
+
+
+LAPTOP = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+WORK = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture
 def browsers(app_settings: DemoSettings) -> Iterator[list[Browser]]:
-    agents = ("Firefox on laptop", "Safari on phone", "Chrome at work")
+    agents = (LAPTOP, PHONE, WORK)
     with TestClient(create_app(app_settings), base_url=BASE, follow_redirects=False) as client:
         yield [Browser(client, agent) for agent in agents]
 
@@ -72,25 +87,38 @@ def test_devices_page_lists_and_ends_sessions(browsers: list[Browser]) -> None:
     page = laptop.get("/devices")
     assert page.status_code == 200
     assert "3 signed-in session(s)" in page.text
-    assert "Safari on phone" in page.text
-    assert "this device" in page.text
-    assert "Log out all 2 other device(s)" in page.text
+    rows = page.text.split("<tr>")[2:]  # after the header row: this device first
+    assert "Firefox on Ubuntu" in rows[0]
+    assert "this device" in rows[0]
+    assert "Safari on iPhone" in page.text
+    assert "Chrome on Windows" in page.text
+    assert PHONE not in page.text  # readable names, not raw agents
+    assert "Yes, sign out the 2 other device(s)" in page.text
 
     # Log out the phone only: its ref comes from the page, never its session ID.
-    row = next(r for r in page.text.split("<tr>") if "Safari on phone" in r)
+    row = next(r for r in rows if "Safari on iPhone" in r)
     ref = re.search(r"name=ref value=([0-9a-f]+)", row)
     assert ref is not None
     assert phone.cookie is not None
     assert phone.cookie not in page.text
-    assert laptop.post("/devices/revoke", data={"ref": ref.group(1)}).status_code == 303
+    ended = laptop.post("/devices/revoke", data={"ref": ref.group(1)})
+    assert (ended.status_code, ended.headers["location"]) == (303, "/devices?done=one")
     assert "signed out from another device" in phone.get("/").text
-    assert "2 signed-in session(s)" in laptop.get("/devices").text
+    after = laptop.get("/devices?done=one").text
+    assert "2 signed-in session(s)" in after
+    assert "That device is signed out." in after
 
-    # Log out everything else: the laptop stays, work is signed out.
-    assert laptop.post("/devices/revoke-others").status_code == 303
+    # "Log out all other devices" needs its confirmation box ticked.
+    unconfirmed = laptop.post("/devices/revoke-others")
+    assert unconfirmed.headers["location"] == "/devices?done=unconfirmed"
+    assert "Hello, ada" in work.get("/").text
+    assert "tick the box to confirm" in laptop.get("/devices?done=unconfirmed").text
+    done = laptop.post("/devices/revoke-others", data={"confirm": "yes"})
+    assert done.headers["location"] == "/devices?done=others"
     assert "signed out from another device" in work.get("/").text
-    final = laptop.get("/devices").text
+    final = laptop.get("/devices?done=others").text
     assert "1 signed-in session(s)" in final
+    assert "Every other device is signed out" in final
     assert "other device(s)" not in final
     assert "Hello, ada" in laptop.get("/").text
 

@@ -20,7 +20,9 @@ from starlette.testclient import TestClient
 
 import sessionary.demo.metrics
 from sessionary.demo.app import DEMO_PASSWORD, create_app
+from sessionary.demo.metrics import MULTIPROCESS_DIR, shared_metrics
 from sessionary.demo.settings import DemoSettings
+from tests.integration.demo_forms import FormClient, post_form
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +59,7 @@ def client(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[TestClie
     if request.param == "redis":
         request.getfixturevalue("redis_admin")  # deletes this test's keys afterwards
         settings = DemoSettings(store=request.getfixturevalue("redis_url"), prefix=key_prefix)
-    with TestClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
+    with FormClient(create_app(settings), base_url=BASE, follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -101,7 +103,8 @@ def test_metrics_move_with_the_requests(client: TestClient) -> None:
     assert sample(after, "sessionary_store_operations_total", operation="update", outcome="ok") == 3
     assert sample(after, "sessionary_load_misses_total", reason="missing") == 1  # the stale one
     hits = sample(after, "sessionary_load_hits_total")
-    assert hits == 5  # three increments, one read, the logout
+    # three increments, one read, the logout; each post also loads the page its token came from
+    assert hits == 3 * 2 + 1 + 2
     touched = sample(after, "sessionary_touches_total", result="touched")
     skipped = sample(after, "sessionary_touches_total", result="skipped")
     assert touched + skipped == hits
@@ -109,13 +112,13 @@ def test_metrics_move_with_the_requests(client: TestClient) -> None:
         sample(after, "sessionary_store_operation_duration_seconds_count", operation=name)
         for name in ("load", "touch")
     )
-    assert loads == 6
+    assert loads == hits + 1  # and the stale ID's miss
     assert sample(after, "sessionary_store_operation_duration_seconds_sum", operation="update") > 0
 
 
 def test_without_prometheus_client_there_is_no_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessionary.demo.metrics, "prometheus_available", lambda: False)
-    with TestClient(create_app(), base_url=BASE, follow_redirects=False) as client:
+    with FormClient(create_app(), base_url=BASE, follow_redirects=False) as client:
         assert client.get("/metrics").status_code == 404
         assert (
             client.post("/login", data={"username": "a", "password": DEMO_PASSWORD}).status_code
@@ -140,18 +143,19 @@ def test_the_served_demo_exposes_metrics_over_http() -> None:
                 assert time.monotonic() < deadline, "the demo did not start serving in time"
                 time.sleep(0.1)
         with httpx2.Client(base_url=base, headers={"Origin": base}) as http:
-            login = http.post("/login", data={"username": "ada", "password": DEMO_PASSWORD})
+            login = post_form(http, "/login", {"username": "ada", "password": DEMO_PASSWORD})
             assert login.status_code == 303
-            assert http.post("/increment").status_code == 303
+            assert post_form(http, "/increment").status_code == 303
             assert http.get("/api/session").json()["count"] == 1
             bad = httpx2.get(f"{base}/api/session", cookies={"sessionary-demo": "garbage"})
             assert bad.json()["user"] is None
-            assert http.post("/logout").status_code == 303
+            assert post_form(http, "/logout").status_code == 303
             samples = scrape(http.get("/metrics").text)
         assert sample(samples, "sessionary_events_total", event="created") == 1
         assert sample(samples, "sessionary_events_total", event="destroyed") == 1
         assert sample(samples, "sessionary_events_total", event="invalid_id") == 1
-        assert sample(samples, "sessionary_load_hits_total") == 3
+        # the increment, the read, the logout; each post loads the page of its token first
+        assert sample(samples, "sessionary_load_hits_total") == 2 + 1 + 2
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=15)
@@ -182,3 +186,57 @@ def test_the_readme_demo_command_installs_what_metrics_need() -> None:
     (extras,) = re.findall(r'pip install -e "\.\[([a-z,]+)\]"', command)
     installed = set().union(*(_extra_requirements(extra) for extra in extras.split(",")))
     assert "prometheus_client" in installed, f"{command!r} installs no prometheus_client"
+
+
+def test_two_workers_serve_the_same_figures(
+    redis_url: str, redis_admin: object, key_prefix: str
+) -> None:
+    """With ``--workers 2``, ``/metrics`` sums both workers: every scrape, whichever worker
+    answers it, reports the same totals."""
+    from tests.integration.test_demo_serve import serving  # noqa: PLC0415
+
+    with serving("--store", redis_url, "--workers", "2", "--prefix", key_prefix) as (_, base):
+        deadline = time.monotonic() + 30
+        while not _answers(f"{base}/healthz"):  # the banner comes once bound, before listening
+            assert time.monotonic() < deadline, "the demo did not start serving in time"
+            time.sleep(0.1)
+        browser = httpx2.Client(base_url=base, headers={"Origin": base})
+        post_form(browser, "/login", {"username": "ada", "password": DEMO_PASSWORD})
+        for _ in range(6):  # the demo closes every connection: either worker may serve it
+            post_form(browser, "/increment")
+        browser.close()
+        workers: set[int] = set()
+        totals: set[tuple[float, float]] = set()
+        deadline = time.monotonic() + 20
+        while (len(workers) < 2 or len(totals) == 0) and time.monotonic() < deadline:
+            workers.add(httpx2.get(f"{base}/healthz").json()["pid"])
+            samples = scrape(httpx2.get(f"{base}/metrics").text)
+            totals.add(
+                (
+                    sample(samples, "sessionary_events_total", event="created"),
+                    sample(samples, "sessionary_load_hits_total"),
+                )
+            )
+        assert len(workers) == 2, f"only worker {workers} answered"
+        # one login, six increments each loading its page then posting: every scrape the same
+        assert totals == {(1.0, 12.0)}
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx2.get(url, timeout=1).status_code == 200
+    except httpx2.TransportError:
+        return False
+
+
+def test_shared_metrics_gives_the_workers_a_directory_and_removes_it() -> None:
+    environ: dict[str, str] = {}
+    with shared_metrics(environ):
+        directory = Path(environ[MULTIPROCESS_DIR])
+        assert directory.is_dir()
+    assert MULTIPROCESS_DIR not in environ
+    assert not directory.exists()
+    operator = {MULTIPROCESS_DIR: "/var/run/prometheus"}  # the operator's own: left alone
+    with shared_metrics(operator):
+        assert operator == {MULTIPROCESS_DIR: "/var/run/prometheus"}
+    assert operator == {MULTIPROCESS_DIR: "/var/run/prometheus"}

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from sessionary.cli.commands import cli
 from sessionary.demo.app import DEMO_PASSWORD
+from tests.integration.demo_forms import post_form
 from tests.services import DEFAULT_HOST
 
 BANNER = re.compile(r"sessionary demo on http://localhost:(\d+)")
@@ -35,9 +36,10 @@ START_TIMEOUT_S = 60  # a loaded 2-core machine imports uvicorn and Starlette sl
 class Demo:
     """A ``sessionary demo`` process; its merged stdout/stderr read line by line."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, insecure_cookie: bool = True) -> None:
         command = [sys.executable, "-m", "sessionary.cli", "demo", *args]
-        command += ["--insecure-cookie", "--log-level", "warning"]
+        command += ["--insecure-cookie"] if insecure_cookie else []
+        command += ["--log-level", "warning"]
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -162,9 +164,10 @@ def test_operator_commands_find_the_demo_sessions_and_events_without_a_prefix(
             except httpx2.TransportError:
                 assert time.monotonic() < deadline, "the demo does not answer"
                 time.sleep(0.1)
-        signed_in = browser.post(
+        signed_in = post_form(
+            browser,
             "/login",
-            data={"username": "ada", "password": DEMO_PASSWORD},
+            {"username": "ada", "password": DEMO_PASSWORD},
             headers={"Origin": base, "User-Agent": "demo-test-browser"},
         )
         assert signed_in.status_code == 303

@@ -216,3 +216,48 @@ def test_django_async_views_under_wsgi_use_the_async_store_from_every_loop() -> 
     replies = [client.get("/async/count", secure=True) for _ in range(50)]
     assert [reply.status_code for reply in replies] == [200] * 50
     assert [reply.json()["n"] for reply in replies] == list(range(1, 51))
+
+
+def test_each_loop_keeps_the_one_round_trip_budget(private_redis: str) -> None:
+    """The per-loop clients of ``from_url()`` cost no extra command per request: on every
+    fresh loop, a read of a signed-in session is one ``EVALSHA`` and a write one more (what
+    a new connection says to the server on connecting is not a request's)."""
+    admin = redis.Redis.from_url(private_redis)
+    store = AsyncRedisStore.from_url(private_redis)
+    config = session_config()
+    reads_per_loop = 5
+
+    def calls(command: str) -> int:
+        stats = admin.info("commandstats")
+        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    def evalsha_calls() -> int:
+        return calls("evalsha")
+
+    def hello_calls() -> int:
+        return calls("hello")
+
+    async def sign_in() -> str:
+        manager = AsyncSessionManager(store, config)
+        cycle = await manager.open([])
+        cycle.session.login("ada")
+        return cookie(await manager.commit(cycle))
+
+    async def requests(value: str) -> None:
+        manager = AsyncSessionManager(store, config)
+        for index in range(reads_per_loop):
+            cycle = await manager.open([value])
+            assert cycle.session.user_id == "ada"
+            if index == 0:
+                cycle.session["visits"] = cycle.session.get("visits", 0) + 1  # one write
+            await manager.commit(cycle)
+
+    value = asyncio.run(sign_in())
+    asyncio.run(requests(value))  # the server loads each script once (NOSCRIPT, then retried)
+    for _ in range(3):
+        before, connections = evalsha_calls(), hello_calls()
+        asyncio.run(requests(value))
+        assert evalsha_calls() - before == reads_per_loop + 1  # one script per round trip
+        assert hello_calls() - connections == 1  # the loop's one connection
+    asyncio.run(store.aclose())
+    admin.close()

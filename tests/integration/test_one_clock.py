@@ -110,6 +110,38 @@ def test_a_node_clock_stepped_back_an_hour_does_not_stretch_the_absolute_deadlin
     assert (user_of(fresh, cookie) == "ada") is alive
 
 
+@pytest.mark.parametrize(("authority", "alive"), [("store", True), ("local", False)])
+def test_a_node_ten_minutes_ahead_does_not_expire_sessions_early(
+    stores: list[RedisStore], authority: str, alive: bool
+) -> None:
+    on_time = node(stores[0], SkewedClock(), "store")
+    ahead = share_the_secret(on_time, node(stores[1], SkewedClock(600), authority))
+    cookie = sign_in(on_time)
+    # Seconds after the login, well inside both timeouts in real time: a node whose wall
+    # clock runs ten minutes ahead must not judge the session idle (or past its deadline).
+    assert (user_of(ahead, cookie) == "ada") is alive
+
+
+def test_an_absolute_expiry_in_real_time_tells_the_returning_client_why(
+    stores: list[RedisStore],
+) -> None:
+    # Real timeouts on Redis: the record outlives its absolute deadline (never served) so
+    # the session of the next request can say why it ended.
+    manager = node(stores[0], SkewedClock(), "store")
+    cookie = sign_in(manager)
+    deadline = time.monotonic() + ABSOLUTE_S + 0.3
+    while time.monotonic() < deadline:  # active all along: only the absolute deadline ends it
+        time.sleep(0.4)
+        cycle = manager.open([cookie])
+        ended = cycle.session.end_reason
+        user = cycle.session.user_id
+        manager.commit(cycle)
+        if user is None:
+            break
+    assert user is None
+    assert ended == "expired_absolute"
+
+
 def test_the_store_clock_is_sampled_once_a_minute_not_per_request(
     stores: list[RedisStore],
 ) -> None:

@@ -50,6 +50,21 @@ async def test_a_cluster_only_option_is_refused_elsewhere(store_class: Any, kind
 
 
 @pytest.mark.parametrize("store_class", STORES)
+@pytest.mark.parametrize(
+    ("name", "value"), [("read_from_replicas", True), ("load_balancing_strategy", "round_robin")]
+)
+async def test_a_cluster_store_refuses_reads_from_replicas(
+    store_class: Any, name: str, value: object
+) -> None:
+    """A replica can lag behind a logout: a read there could serve the ended session."""
+    with pytest.raises(ConfigurationError, match=f"{name}=.*reads from the primary only"):
+        store_class.from_url(URLS["cluster"], **{name: value})
+    with pytest.raises(ConfigurationError, match="read_from_replicas='yes'"):
+        store_class.from_url(f"{URLS['cluster']}?read_from_replicas=yes")
+    store_class.from_url(URLS["cluster"], read_from_replicas=False)
+
+
+@pytest.mark.parametrize("store_class", STORES)
 async def test_options_in_the_query_string_are_checked_too(store_class: Any) -> None:
     with pytest.raises(ConfigurationError, match="'read_from_replicas'"):
         store_class.from_url(f"redis://{NOBODY}/0?read_from_replicas=yes")

@@ -26,7 +26,9 @@ pytestmark = pytest.mark.anyio
     [
         pytest.param(lambda meta: meta + b"x", id="one-byte-long"),
         pytest.param(lambda meta: meta[:-1], id="one-byte-short"),
-        pytest.param(lambda meta: b"\x03" + meta[1:], id="unknown-format"),
+        pytest.param(lambda meta: b"\x04" + meta[1:], id="unknown-format"),
+        pytest.param(lambda meta: b"\x02" + meta[1:], id="format-2-byte-at-format-3-length"),
+        pytest.param(lambda meta: meta + b"s" * 16, id="format-3-byte-at-format-2-length"),
     ],
 )
 async def test_metadata_of_another_length_or_format_is_no_session(

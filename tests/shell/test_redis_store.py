@@ -24,6 +24,7 @@ from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._layout import (
     ENDED_FIELD,
     META_FIELD,
+    SEAL_FIELD,
     RedisLayout,
     pack_meta,
     parse_commit_reply,
@@ -39,6 +40,8 @@ from sessionary.testing import CapturingObserver, session_config
 from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, TOUCH, Ref
 
 pytestmark = pytest.mark.anyio
+
+LISTPACK_VALUE = 64  # Redis's default hash-max-listpack-value
 
 
 async def test_ttl_follows_idle_and_never_passes_the_deadline(
@@ -111,10 +114,50 @@ async def test_stored_layout_holds_no_raw_identifiers(
     await async_redis_store.create(ref.create({"cart": b"\x01[1]"}, user="u1", auth_time=T0))
     key = async_redis_store.layout.session_key(ref.key)
     fields: dict[bytes, bytes] = redis_admin.hgetall(key)  # type: ignore[assignment]
-    assert set(fields) == {b"cart", b"\xffm", b"\xffu"}
-    meta = unpack_meta(fields[b"\xffm"], "u1")
+    assert set(fields) == {b"cart", b"\xffm", b"\xffu", b"\xffs"}
+    meta = unpack_meta(fields[b"\xffm"], "u1", fields[b"\xffs"])
     assert meta is not None
     assert (meta.created, meta.idle, meta.deadline, meta.auth_time) == (T0, IDLE, T0 + ABSOLUTE, T0)
+    assert len(fields[b"\xffm"]) == 57
+    assert len(meta.seal) == 16
+    assert meta.seal == fields[b"\xffs"]
+    assert all(len(value) <= LISTPACK_VALUE for value in fields.values())
+    assert redis_admin.object("encoding", key) == b"listpack"
+
+
+async def test_a_format_2_record_loads_keeps_its_format_when_touched_and_updates_to_format_3(
+    async_redis_store: AsyncRedisStore, redis_admin: redis.Redis
+) -> None:
+    """Records written before format 3 carried the seal inside a 73-byte header."""
+    ref = Ref()
+    seal = b"S" * 16
+    await async_redis_store.create(ref.create({"cart": b"\x01[1]"}, user="u1", seal=seal))
+    key = async_redis_store.layout.session_key(ref.key)
+    header = redis_admin.hget(key, META_FIELD)
+    assert isinstance(header, bytes)
+    legacy = b"\x02" + header[1:] + seal  # what format 2 wrote
+    redis_admin.hset(key, META_FIELD, legacy)
+    redis_admin.hdel(key, SEAL_FIELD)
+    loaded = await async_redis_store.load(ref.load(now=T0 + TOUCH))  # touched
+    assert loaded.record is not None
+    assert loaded.record.touched
+    assert loaded.record.meta.seal == seal
+    touched = redis_admin.hget(key, META_FIELD)
+    assert touched is not None
+    assert len(touched) == 73
+    assert touched[0] == 2
+    assert touched[-16:] == seal
+    new_seal = b"N" * 16
+    updated = await async_redis_store.update(ref.update({"a": b"\x011"}, seal=new_seal))
+    assert updated.status is CommitStatus.OK
+    header = redis_admin.hget(key, META_FIELD)
+    assert header is not None
+    assert (len(header), header[0]) == (57, 3)
+    assert redis_admin.hget(key, SEAL_FIELD) == new_seal
+    again = await async_redis_store.load(ref.load(now=T0 + TOUCH))
+    assert again.record is not None
+    assert again.record.meta.seal == new_seal
+    assert again.record.meta.version == 2
 
 
 async def test_tools_read_keys_and_records_as_the_store_writes_them(
@@ -235,8 +278,12 @@ async def test_driver_errors_are_mapped(raised: Exception, expected: type[Except
 
 def test_reply_parsing_tolerates_garbage() -> None:
     assert parse_load_reply([7]).record is None
-    assert parse_hash([b"\xffm", b"\x01" + b"\x00" * 56]) is None  # the old format
-    assert parse_hash([b"\xffm", b"\x03" + b"\x00" * 72]) is None  # an unknown one
+    assert parse_hash([b"\xffm", b"\x01" + b"\x00" * 56]) is None  # the oldest format
+    assert parse_hash([b"\xffm", b"\x03" + b"\x00" * 72]) is None  # format 3 is 57 bytes
+    assert parse_hash([b"\xffm", b"\x02" + b"\x00" * 56]) is None  # format 2 is 73 bytes
+    unsealed = parse_hash([b"\xffm", b"\x03" + b"\x00" * 56])  # its \xffs field missing
+    assert unsealed is not None
+    assert unsealed.meta.seal == b""  # the core finds it unauthenticated
     assert parse_hash([b"a", b"1"]) is None  # no metadata
     assert parse_commit_reply([b"STALE", [b"a", b"1"]]).status is CommitStatus.GONE
     with pytest.raises(ValueError, match="nonce"):
@@ -249,7 +296,6 @@ def test_reply_parsing_tolerates_garbage() -> None:
             nonce=b"",
             version=1,
             auth_time=None,
-            seal=b"",
         )
 
 

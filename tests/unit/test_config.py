@@ -64,6 +64,9 @@ def test_durations_accept_timedelta_and_seconds() -> None:
         ({"clock_skew_tolerance": 0}, "positive"),
         ({"clock_skew_tolerance": 301}, "at most 5 minutes"),
         ({"cookie": {"name": "x"}}, "CookieOptions"),
+        ({"signed_in_cache_control": ""}, "Cache-Control"),
+        ({"signed_in_cache_control": "no-store\r\nX-Evil: 1"}, "Cache-Control"),
+        ({"signed_in_cache_control": 1}, "Cache-Control"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:

@@ -179,6 +179,21 @@ def test_login_rotates_in_place_and_the_old_id_dies() -> None:
     assert fresh.session["a"] == 1
 
 
+def test_a_signed_in_sessions_response_asks_caches_not_to_store_it() -> None:
+    h = Harness()
+    h.request(write(a=1))
+    _, anonymous = h.request(lambda s: s["a"])
+    assert anonymous == ResponseUpdate(vary_cookie=True)  # an anonymous page stays cacheable
+    h.request(lambda s: s.login("carol"))
+    _, page = h.request(lambda s: s.user_id)
+    assert page == ResponseUpdate(vary_cookie=True, cache_control="no-store")
+    _, untouched = h.request()
+    assert untouched == ResponseUpdate()  # the response does not depend on the session
+    off = Harness(session_config(clock=FakeClock(1_750_000_000), signed_in_cache_control=None))
+    off.request(lambda s: s.login("carol"))
+    assert off.request(lambda s: s.user_id)[1] == ResponseUpdate(vary_cookie=True)
+
+
 @pytest.mark.parametrize("change", [Session.elevate, Session.reauthenticate])
 def test_elevate_and_reauthenticate_issue_a_new_id_and_the_old_one_dies(
     change: Callable[[Session], None],
@@ -506,3 +521,43 @@ def test_response_headers_helper() -> None:
         ("Vary", "Cookie"),
     ]
     assert ResponseUpdate().headers() == []
+
+
+def test_a_cycle_without_an_id_adopts_the_session_handed_out_before_it_began() -> None:
+    """An adapter gave the handler a new session first; the cycle commits that one."""
+    h = Harness()
+    early = Session(h.core.codec, now=h.core.now_ms())
+    early["cart"] = [1]
+    cycle = h.core.begin([], client="198.51.100.1")
+    cycle.adopt(early)
+    assert cycle.session is early
+    cycle.finish()
+    h.drive(cycle)
+    assert [type(op) for op in h.ops] == [Create]
+    update = cycle.response()
+    assert update.set_cookie is not None
+    h.cookie = update.set_cookie.split(";", 1)[0].split("=", 1)[1]
+    loaded, _ = h.request()
+    assert loaded.session["cart"] == [1]
+
+
+def test_only_a_cycle_without_an_id_adopts_and_only_a_new_session() -> None:
+    h = Harness()
+    h.request(write(x=1))
+    with_id = h.core.begin([f"__Host-session={h.cookie}"])
+    h.drive(with_id)
+    with pytest.raises(SessionStateError, match="adopt"):
+        with_id.adopt(Session(h.core.codec))  # the loaded session stays
+    pending = h.core.begin([f"__Host-session={h.cookie}"])  # its load not driven yet
+    with pytest.raises(SessionStateError, match="adopt"):
+        pending.adopt(Session(h.core.codec))
+    fresh = h.core.begin([])
+    for other in (
+        Session(h.core.codec, is_new=False),
+        Session(h.core.codec, error=StoreUnavailableError("down")),
+    ):
+        with pytest.raises(SessionStateError, match="adopt"):
+            fresh.adopt(other)
+    invalid = h.core.begin(["__Host-session=short"])  # to be cleared: not a blank request
+    with pytest.raises(SessionStateError, match="adopt"):
+        invalid.adopt(Session(h.core.codec))

@@ -442,3 +442,32 @@ def test_the_failed_request_rule(status: int, commit_on_error: bool, refused: bo
     answer = plan.after(VARY)
     assert answer.status == (503 if outage else None)
     assert not answer.reraise
+
+
+# ------------------------------------------------------------------------ blind opening
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "TRACE", "get"])
+def test_a_safe_method_opens_blind_unless_tenants_must_be_resolved(method: str) -> None:
+    assert gate().opens_blind(method)
+    assert gate(csrf=True).opens_blind(method)
+    assert not gate(tenants={"a.example": "a"}).opens_blind(method)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_an_unsafe_method_opens_blind_only_without_the_origin_check(method: str) -> None:
+    assert not gate().opens_blind(method)
+    assert not gate(csrf=True).opens_blind(method)
+    assert gate(csrf=False).opens_blind(method)
+
+
+@settings(max_examples=200)
+@given(method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE"]), csrf=st.booleans())
+def test_opening_blind_means_decide_opens_whatever_the_headers(method: str, csrf: bool) -> None:
+    """The promise adapters rely on: a blind method is Open, with no token to check."""
+    mount = gate(csrf=None if csrf else False)
+    if not mount.opens_blind(method):
+        return
+    hostile = {"origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    for headers in ({}, hostile):
+        decision = mount.decide(RequestInfo(method, "https", "testserver", headers))
+        assert isinstance(decision, Open)
+        assert not decision.check_token

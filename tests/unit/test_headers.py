@@ -33,6 +33,7 @@ def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
         ResponseUpdate(set_cookie="s=1; Path=/", vary_cookie=True, no_store=True),
         ResponseUpdate(set_cookie="s=; Max-Age=0", no_store=True),
         ResponseUpdate(vary_cookie=True, vary_name="X-Session", token_header=("X-Session", "t")),
+        ResponseUpdate(vary_cookie=True, cache_control="no-store"),
     ],
 )
 def test_raw_merge_matches_the_string_merge(
@@ -50,3 +51,20 @@ def test_read_response_gets_vary_cookie_appended() -> None:
     merged = merge_raw_headers(headers, ResponseUpdate(vary_cookie=True))
     assert merged == [(b"content-type", b"text/plain"), (b"vary", b"Cookie")]
     assert headers == [(b"content-type", b"text/plain")]  # the input is not modified
+
+
+@pytest.mark.parametrize("merge", ["raw", "strings"])
+def test_a_signed_in_default_never_replaces_the_applications_cache_control(merge: str) -> None:
+    update = ResponseUpdate(vary_cookie=True, cache_control="no-store")
+
+    def merged(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        if merge == "strings":
+            return merge_headers(headers, update)
+        return [(k.decode(), v.decode()) for k, v in merge_raw_headers(_raw(headers), update)]
+
+    assert ("cache-control", "no-store") in [(k.lower(), v) for k, v in merged([])]
+    own = merged([("Cache-Control", "private, max-age=60")])
+    assert [v for k, v in own if k.lower() == "cache-control"] == ["private, max-age=60"]
+    # R15's replacement still wins over the application's policy
+    fresh = merge_headers([("Cache-Control", "public")], ResponseUpdate(no_store=True))
+    assert fresh == [("Cache-Control", "no-store")]

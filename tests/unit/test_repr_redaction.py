@@ -12,6 +12,7 @@ A new export fails the walk until it is classified.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import enum
 import importlib
 import inspect
@@ -25,7 +26,14 @@ import pytest
 import sessionary
 import sessionary.integrations
 import sessionary.sansio
-from sessionary import AsyncSessionManager, SessionConfig, SessionManager
+from sessionary import (
+    AsyncLegacyMigration,
+    AsyncSessionManager,
+    LegacyMigration,
+    SessionConfig,
+    SessionManager,
+)
+from sessionary.backends.legacy import AsyncStarletteCookieSource, StarletteCookieSource
 from sessionary.integrations._csrf import CsrfContext
 from sessionary.sansio.at_rest import AtRest
 from sessionary.sansio.cookies import read_cookie
@@ -36,6 +44,7 @@ from sessionary.sansio.gate import Open, Refuse, RequestInfo
 from sessionary.sansio.headers import header_changes
 from sessionary.sansio.ids import mint_token
 from sessionary.sansio.keys import KeyRing
+from sessionary.sansio.migration import Converted, LegacySession
 from sessionary.sansio.ops import (
     Create,
     Destroy,
@@ -74,6 +83,11 @@ VALUE = "tok-" + secrets.token_hex(16)
 
 # Classes holding nothing secret, and why. Exceptions, enums and protocols are skipped.
 HOLD_NOTHING: dict[str, str] = {
+    "CopyReport": "counts by reason and key names (never a value or an ID)",
+    "DjangoCacheSource": "a cache alias",
+    "PickleTrust": "the application's statement about who writes a legacy cache",
+    "DjangoDbSource": "a cookie name (its repr leaves the old secrets out)",
+    "AsyncDjangoDbSource": "the DjangoDbSource it wraps",
     "CookieOptions": "cookie name and attributes",
     "CsrfOptions": "header and field names, origins",
     "UserSession": "a ref (a hash of a storage key), times, user agent, keyed address hash",
@@ -289,6 +303,11 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(CachingStore(redis_store))
     add(AsyncCachingStore(async_redis_store))
     add(AsyncSessionManager(AsyncMemoryStore(), r.config))
+    add(LegacySession(VALUE, {"token": VALUE}, 1))
+    add(Converted({"token": VALUE.encode()}, ("dropped",), 3))
+    until = dt.datetime.now(dt.timezone.utc)
+    add(AsyncLegacyMigration(AsyncStarletteCookieSource(KEY), until=until))
+    add(LegacyMigration(StarletteCookieSource(KEY), until=until))
 
     keys: list[str | bytes] = [KEY, KEY.encode(), *ring.subkeys("cookie-seal")]
     keys += ring.subkeys("csrf") + ring.subkeys("at-rest")

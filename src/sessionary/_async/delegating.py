@@ -1,8 +1,8 @@
 """A store that hands every operation to another: the base of wrappers (caches, tracers).
 
-``AsyncDelegatingStore`` (asyncio) and its generated twin ``DelegatingStore`` forward every
-method of every capability (:mod:`sessionary.stores.base`) to the store they wrap and
-declare exactly the wrapped store's capabilities, so a wrapper overrides only what it
+``AsyncDelegatingStore`` (the sync module is generated from the asyncio one) forwards every
+method of every capability (:mod:`sessionary.stores.base`) to the store it wraps and
+declares exactly the wrapped store's capabilities, so a wrapper overrides only what it
 changes and loses nothing::
 
     class CountingStore(AsyncDelegatingStore):

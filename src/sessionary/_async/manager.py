@@ -15,6 +15,7 @@ from typing import cast
 
 from sessionary._async.events import AsyncEventSink
 from sessionary._async.leases import async_wait_for_lease
+from sessionary._async.migration import AsyncLegacyMigration
 from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import (
     ConfigurationError,
@@ -111,6 +112,7 @@ class AsyncSessionManager:
         events: AsyncEventSink | None = None,
         lock_lease: float = DEFAULT_LOCK_LEASE_S,
         lock_wait: float = DEFAULT_LOCK_WAIT_S,
+        legacy: AsyncLegacyMigration | None = None,
     ) -> None:
         if not isinstance(config, SessionConfig):
             msg = "config must be a SessionConfig"
@@ -146,6 +148,11 @@ class AsyncSessionManager:
         self.lock_lease_ms = int(lock_lease * 1000)
         self.lock_wait_s = lock_wait
         self._tenanted = False
+        if legacy is not None and (isinstance(store, SealedMode) or config.transport != "cookie"):
+            msg = "legacy= (read-through migration) needs a server-side store and cookies"
+            raise ConfigurationError(msg)
+        self.legacy = legacy
+        """The read-through migration from a legacy session library, or ``None``."""
         self._clock: AsyncClockSource | None = (
             cast("AsyncClockSource", io)
             if self.core.authority is not None and Capability.CLOCK in can
@@ -196,6 +203,8 @@ class AsyncSessionManager:
         """
         if self._clock is not None and self.core.authority is not None:
             await self._sample_clock(self._clock, self.core.authority)
+        if self.legacy is not None:
+            cookie_headers = list(cookie_headers)  # read twice: by the cycle, by the migration
         cycle = self.core.begin(
             cookie_headers,
             client=client,
@@ -208,12 +217,80 @@ class AsyncSessionManager:
             if lock:
                 await self._acquire_lock(cycle)
             await self._drive(cycle)
+            if self.legacy is not None:
+                cycle = await self._read_through(
+                    self.legacy,
+                    cycle,
+                    cookie_headers,
+                    lock=lock,
+                    client=client,
+                    user_agent=user_agent,
+                    store_down=store_down,
+                )
         except LockNotAcquiredError:
             raise
         except StoreError as exc:
             cycle.fail(exc)
         await self._publish(cycle)
         return cycle
+
+    async def _read_through(
+        self,
+        legacy: AsyncLegacyMigration,
+        cycle: SessionCycle,
+        cookie_headers: Iterable[str],
+        *,
+        lock: bool,
+        client: str | None,
+        user_agent: str | None,
+        store_down: StoreDownPolicy | None,
+    ) -> SessionCycle:
+        """No live session was named: migrate the legacy session the request carries, if any.
+
+        Returns the cycle of the migrated session (its response hands the new ID out), or
+        ``cycle`` unchanged. See :mod:`sessionary._async.migration`.
+        """
+        if cycle.loaded_id is not None or not legacy.active(cycle.now):
+            return cycle
+        legacy_id = legacy.legacy_id(cookie_headers)
+        if legacy_id is None or cycle.session.unavailable:
+            return cycle
+        # The cycle of the migrated session, started before any I/O so that a store failure
+        # meets it in its request phase: the store-down policy then applies as on any load.
+        fresh = self.core.begin(
+            [f"{self.config.cookie.name}={legacy.token_for(self.core, legacy_id).value}"],
+            client=client,
+            user_agent=user_agent,
+            tenant=cycle.tenant,
+            store_down=store_down,
+        )
+        try:
+            migrated = await legacy.migrate(
+                self.core,
+                cast("AsyncSessionStore", self._io),
+                legacy_id,
+                now=cycle.now,
+                tenant=cycle.tenant,
+                client=client,
+                user_agent=user_agent,
+            )
+            if migrated.event is not None:
+                await self._publish(cycle)
+                notify(self.observer, migrated.event)
+                await self._deliver([migrated.event])
+            if migrated.token is None:
+                return cycle
+            if lock:
+                await self._acquire_lock(fresh)
+            await self._drive(fresh)
+        except LockNotAcquiredError:
+            raise
+        except StoreError as exc:
+            await self._publish(cycle)
+            fresh.fail(exc)
+            return fresh
+        fresh.hand_out()
+        return fresh
 
     async def _sample_clock(self, source: AsyncClockSource, authority: AuthorityClock) -> None:
         """Take the store's time when a sample is due (about once a minute; R38)."""
@@ -263,15 +340,7 @@ class AsyncSessionManager:
         decision = gate.decide(info, request)
         if isinstance(decision, Open):
             try:
-                cycle = await self.open(
-                    info.cookies,
-                    client=info.client,
-                    token_headers=info.tokens,
-                    user_agent=info.user_agent,
-                    lock=decision.lock,
-                    tenant=decision.tenant,
-                    store_down=decision.store_down,
-                )
+                cycle = await self.open_admitted(info, decision)
             except LockNotAcquiredError:
                 if info.websocket:
                     raise
@@ -285,6 +354,22 @@ class AsyncSessionManager:
         if isinstance(decision, Refuse) and decision.event is not None:
             notify(self.observer, decision.event)
         return decision
+
+    async def open_admitted(self, info: RequestInfo, opened: Open) -> SessionCycle:
+        """Open the session of a request the gate opened: its tenant, lock and store-down policy.
+
+        :meth:`admit` does this at once; an adapter that loads lazily calls it when the
+        handler first asks for the session. The CSRF token is :meth:`admit`'s to check.
+        """
+        return await self.open(
+            info.cookies,
+            client=info.client,
+            token_headers=info.tokens,
+            user_agent=info.user_agent,
+            lock=opened.lock,
+            tenant=opened.tenant,
+            store_down=opened.store_down,
+        )
 
     async def settle(
         self,

@@ -1,4 +1,4 @@
-"""In-process session store: ``AsyncMemoryStore`` (asyncio) and its generated twin ``MemoryStore``.
+"""In-process session store: ``AsyncMemoryStore`` (the sync module is generated).
 
 Both twins wrap the same :class:`~sessionary.stores.memory.MemoryEngine`; the engine never
 awaits while it holds its lock, so one engine may even be shared by sync and async code.

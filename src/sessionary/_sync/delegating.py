@@ -2,9 +2,9 @@
 # Change the asyncio source and run: python scripts/unasync.py
 """A store that hands every operation to another: the base of wrappers (caches, tracers).
 
-``DelegatingStore`` (asyncio) and its generated twin ``DelegatingStore`` forward every
-method of every capability (:mod:`sessionary.stores.base`) to the store they wrap and
-declare exactly the wrapped store's capabilities, so a wrapper overrides only what it
+``DelegatingStore`` (the sync module is generated from the asyncio one) forwards every
+method of every capability (:mod:`sessionary.stores.base`) to the store it wraps and
+declares exactly the wrapped store's capabilities, so a wrapper overrides only what it
 changes and loses nothing::
 
     class CountingStore(DelegatingStore):

@@ -8,6 +8,7 @@ from sessionary import __version__
 from sessionary.cli.bench import bench
 from sessionary.cli.demo import demo
 from sessionary.cli.events import events
+from sessionary.cli.migrate import migrate
 from sessionary.cli.sessions import sessions
 from sessionary.cli.stats import stats
 
@@ -25,3 +26,4 @@ cli.add_command(sessions)
 cli.add_command(events)
 cli.add_command(bench)
 cli.add_command(stats)
+cli.add_command(migrate)

@@ -89,6 +89,8 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
     import uvicorn  # noqa: PLC0415 - a slow import, only when serving
     from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
+    from sessionary.demo.metrics import shared_metrics  # noqa: PLC0415 - imports Starlette
+
     host, port = sock.getsockname()[:2]
     if workers == 1:
         from sessionary.demo.app import create_app  # noqa: PLC0415 - imports Starlette
@@ -109,7 +111,8 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
         if workers == 1:
             server.run(sockets=[sock])
         else:
-            Multiprocess(config, sockets=[sock]).run()
+            with shared_metrics(os.environ):
+                Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         pass
     finally:
@@ -207,7 +210,8 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
     port = sock.getsockname()[1]  # the kernel's choice for --port 0
     shown_host = "localhost" if _is_loopback(host) else host
     metrics = (
-        f"Prometheus metrics: http://{shown_host}:{port}/metrics (per worker)\n"
+        f"Prometheus metrics: http://{shown_host}:{port}/metrics"
+        f"{' (summed over the workers)' if workers > 1 else ''}\n"
         if prometheus_available()
         else ""
     )

@@ -6,7 +6,8 @@ one), ``POST /devices/revoke-others`` (end all but this one), ``GET /api/session
 state as JSON, for scripts), ``GET /healthz`` (never touches the session) and, when
 ``prometheus_client`` is installed, ``GET /metrics`` (sessionary's Prometheus metrics,
 :mod:`sessionary.demo.metrics`). Unsafe requests from another origin are refused with 403
-(``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie.
+(``Origin`` / ``Sec-Fetch-Site``), on top of the ``SameSite=Lax`` cookie, and every form
+carries the session's CSRF token (``csrf=True``; before sign-in, a pre-session token).
 """
 
 from __future__ import annotations
@@ -17,20 +18,22 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from sessionary._async.events import AsyncEventSink
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import CookieOptions, SessionConfig
+from sessionary.demo.edge import CloseConnections, SameOriginMiddleware
 from sessionary.demo.metrics import with_metrics
-from sessionary.demo.pages import devices_page, home_page, login_page
+from sessionary.demo.pages import FAVICON_SVG, devices_page, error_page, home_page, login_page
 from sessionary.demo.settings import DemoSettings, redacted_url
-from sessionary.integrations.asgi import SessionMiddleware, get_manager, get_session
+from sessionary.integrations.asgi import SessionMiddleware, csrf_token, get_manager, get_session
 from sessionary.stores.base import AsyncSessionStore
 
 __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
@@ -38,7 +41,9 @@ __all__ = ["DEMO_PASSWORD", "create_app", "create_app_from_environ"]
 DEMO_PASSWORD = "demo"  # noqa: S105 - the demo's published password
 _MAX_FORM_BYTES = 4096
 _MAX_USERNAME = 64
-_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_RECENT_WORKERS = 5
+_NOT_FOUND = "There is no such page in the demo."
+_NOT_ALLOWED = "This page does not take that method: use the demo's buttons."
 
 
 def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink | None]:
@@ -66,6 +71,24 @@ def _session_config(settings: DemoSettings) -> SessionConfig:
     )
 
 
+class _Fingerprints:
+    """A short keyed fingerprint of the session ID the browser sent: rotation made visible.
+
+    Keyed with a key derived from the demo's secret, cut to 8 hex digits: it names the ID on
+    the page without revealing it (the cookie itself is ``HttpOnly``).
+    """
+
+    def __init__(self, config: SessionConfig) -> None:
+        self.cookie = config.cookie.name
+        self.key = hmac.digest(config.secrets[0], b"sessionary-demo-fingerprint", "sha256")
+
+    def __call__(self, request: Request) -> str | None:
+        value = request.cookies.get(self.cookie)
+        if not value:
+            return None
+        return hmac.digest(self.key, value.encode(), "sha256").hex()[:8]
+
+
 async def _form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
@@ -74,13 +97,11 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _cross_origin(request: Request) -> bool:
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return True
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    return urlsplit(origin).netloc != request.headers.get("host", "")
+_DEVICE_NOTICES = {
+    "one": "That device is signed out.",
+    "others": "Every other device is signed out: they see the sign-in page on their next visit.",
+    "unconfirmed": "Nothing changed: tick the box to confirm first.",
+}
 
 
 def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
@@ -92,23 +113,35 @@ def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
         if user is None:
             return RedirectResponse("/", status_code=303)
         listed = await get_manager(request).list_user_sessions(user, current=session)
+        notice = _DEVICE_NOTICES.get(request.query_params.get("done", ""))
         page = devices_page(
-            user=user, devices=listed, now=time.time(), store=store_label, pid=pid()
+            user=user,
+            devices=listed,
+            now=time.time(),
+            store=store_label,
+            pid=pid(),
+            notice=notice,
+            csrf=csrf_token(request),
         )
         return HTMLResponse(page)
 
     async def revoke_device(request: Request) -> RedirectResponse:
         session = get_session(request)
         ref = (await _form(request)).get("ref", "")
-        if session.user_id is not None and ref and ref != session.ref:
-            await get_manager(request).revoke_session(session.user_id, ref)
+        user = session.user_id
+        manager = get_manager(request)
+        if user is not None and ref and ref != session.ref:
+            ended = await manager.revoke_session(user, ref)
+            return RedirectResponse("/devices?done=one" if ended else "/devices", status_code=303)
         return RedirectResponse("/devices", status_code=303)
 
     async def revoke_others(request: Request) -> RedirectResponse:
         session = get_session(request)
+        if (await _form(request)).get("confirm") != "yes":
+            return RedirectResponse("/devices?done=unconfirmed", status_code=303)
         if session.user_id is not None:
             await get_manager(request).revoke_user(session.user_id, keep_current=session)
-        return RedirectResponse("/devices", status_code=303)
+        return RedirectResponse("/devices?done=others", status_code=303)
 
     return [
         Route("/devices", devices),
@@ -117,23 +150,37 @@ def _device_routes(store_label: str, pid: Callable[[], int]) -> list[Route]:
     ]
 
 
-def create_app(settings: DemoSettings | None = None) -> Starlette:
-    """Build the demo application (a new store, closed by the application's lifespan)."""
-    settings = settings or DemoSettings()
-    store, events = _open_store(settings)
-    store_label = redacted_url(settings.store)
-
-    def pid() -> int:
-        return os.getpid()
+def _counter_routes(
+    store_label: str, pid: Callable[[], int], fingerprint: _Fingerprints
+) -> list[Route]:
+    """Sign in, the counter, a new session ID, log out, and the same state as JSON."""
 
     async def home(request: Request) -> HTMLResponse:
         session = get_session(request)
         user = session.user_id
         if user is None:
-            page = login_page(store=store_label, pid=pid(), ended=session.end_reason)
+            notice = "You are signed out." if "signed-out" in request.query_params else None
+            page = login_page(
+                store=store_label,
+                pid=pid(),
+                ended=session.end_reason,
+                notice=notice,
+                csrf=csrf_token(request),
+            )
             return HTMLResponse(page)
         count = int(session.get("count", 0))
-        return HTMLResponse(home_page(user=user, count=count, store=store_label, pid=pid()))
+        workers = [int(w) for w in session.get("workers", [])]
+        ids = (session.get("previous_id"), fingerprint(request))
+        page = home_page(
+            user=user,
+            count=count,
+            store=store_label,
+            pid=pid(),
+            workers=workers,
+            ids=ids,
+            csrf=csrf_token(request),
+        )
+        return HTMLResponse(page)
 
     async def login(request: Request) -> HTMLResponse | RedirectResponse:
         form = await _form(request)
@@ -145,22 +192,34 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         elif not hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode()):
             error = "Wrong password (it is 'demo')."
         if error is not None:
-            page = login_page(store=store_label, pid=pid(), error=error)
+            kept = username[:_MAX_USERNAME] if username.isprintable() else ""
+            csrf = csrf_token(request)
+            page = login_page(store=store_label, pid=pid(), error=error, username=kept, csrf=csrf)
             return HTMLResponse(page, status_code=401)
         session = get_session(request)
         session.login(username)
         session.setdefault("count", 0)
+        session["previous_id"] = fingerprint(request)  # the ID before: none for a visitor
+        return RedirectResponse("/", status_code=303)
+
+    async def new_id(request: Request) -> RedirectResponse:
+        session = get_session(request)
+        if session.user_id is not None:
+            session.rotate()  # the old ID stops working at once
+            session["previous_id"] = fingerprint(request)
         return RedirectResponse("/", status_code=303)
 
     async def increment(request: Request) -> RedirectResponse:
         session = get_session(request)
         if session.user_id is not None:
             session["count"] = int(session.get("count", 0)) + 1
+            recent = [*session.get("workers", []), pid()][-_RECENT_WORKERS:]
+            session["workers"] = recent  # which worker process served each of the last +1s
         return RedirectResponse("/", status_code=303)
 
     async def logout(request: Request) -> RedirectResponse:
         get_session(request).logout()
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse("/?signed-out", status_code=303)
 
     async def state(request: Request) -> JSONResponse:
         session = get_session(request)
@@ -170,8 +229,39 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
             payload["count"] = int(session.get("count", 0))
         return JSONResponse(payload)
 
+    return [
+        Route("/", home),
+        Route("/login", login, methods=["POST"]),
+        Route("/increment", increment, methods=["POST"]),
+        Route("/rotate", new_id, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/api/session", state),
+    ]
+
+
+def create_app(settings: DemoSettings | None = None) -> Starlette:
+    """Build the demo application (a new store, closed by the application's lifespan)."""
+    settings = settings or DemoSettings()
+    store, events = _open_store(settings)
+    store_label = redacted_url(settings.store)
+    config = _session_config(settings)
+
+    def pid() -> int:
+        return os.getpid()
+
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "pid": pid(), "store": store_label})
+
+    async def favicon(request: Request) -> Response:
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return Response(FAVICON_SVG, media_type="image/svg+xml", headers=headers)
+
+    async def http_error(request: Request, exc: Exception) -> HTMLResponse:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = _NOT_ALLOWED if status == 405 else _NOT_FOUND
+        page = error_page(status, message, store=store_label, pid=pid())
+        headers = getattr(exc, "headers", None)  # 405: Allow
+        return HTMLResponse(page, status_code=status, headers=headers)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -185,43 +275,28 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/", home),
-            Route("/login", login, methods=["POST"]),
-            Route("/increment", increment, methods=["POST"]),
-            Route("/logout", logout, methods=["POST"]),
+            *_counter_routes(store_label, pid, _Fingerprints(config)),
             *_device_routes(store_label, pid),
-            Route("/api/session", state),
             Route("/healthz", healthz),
+            Route("/favicon.svg", favicon),
+            Route("/favicon.ico", favicon),
         ],
         lifespan=lifespan,
+        exception_handlers={404: http_error, 405: http_error},
     )
     app.add_middleware(
         SessionMiddleware,
+        csrf=True,  # every form carries the session's CSRF token (a pre-session one at first)
         manager=AsyncSessionManager(
             store,
-            _session_config(settings),
+            config,
             observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
             events=events,  # on Redis: what `sessionary events tail` shows
         ),
     )
-    app.add_middleware(_SameOriginMiddleware)
+    app.add_middleware(SameOriginMiddleware)
+    app.add_middleware(CloseConnections)
     return app
-
-
-class _SameOriginMiddleware:
-    """Refuses unsafe cross-origin requests before the session is even loaded."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS:
-            request = Request(scope)
-            if _cross_origin(request):
-                response = PlainTextResponse("Cross-origin request refused", status_code=403)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def create_app_from_environ() -> Starlette:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Sequence
 from html import escape
 
+from sessionary.demo.devices import device_name
+from sessionary.sansio.csrf import CSRF_FIELD
 from sessionary.sansio.users import UserSession
 
-__all__ = ["devices_page", "home_page", "login_page"]
+__all__ = ["FAVICON_SVG", "devices_page", "error_page", "home_page", "login_page"]
 
 _END_REASONS = {
     "revoked": "You were signed out from another device.",
@@ -17,103 +21,193 @@ _END_REASONS = {
 }
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem;
-       color: #1d2430; }
-h1 { font-size: 1.5rem; } .muted { color: #5b6474; font-size: .9rem; }
-.count { font-size: 3rem; font-weight: 700; margin: .5rem 0; }
+:root { color-scheme: light; --ink: #1d2430; --muted: #5b6474; --line: #dde2ea;
+        --accent: #2457c5; --bad: #a4161a; --good: #1f6f43; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem;
+       color: var(--ink); line-height: 1.45; }
+h1 { font-size: 1.5rem; overflow-wrap: anywhere; } a { color: var(--accent); }
+.muted { color: var(--muted); font-size: .9rem; } .count { font-size: 3rem; font-weight: 700;
+  margin: .5rem 0; }
 form { display: inline-block; margin: .25rem .5rem .25rem 0; }
-input { padding: .4rem; margin: .2rem 0; } button { padding: .4rem .9rem; cursor: pointer; }
-.error { color: #a4161a; } code { background: #eef1f5; padding: 0 .25rem; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-td, th { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #dde2ea; }
+label { display: block; margin: .4rem 0; }
+input[type=text], input[type=password] { width: 100%; max-width: 20rem; padding: .45rem;
+  border: 1px solid #b8c0cc; border-radius: 4px; font: inherit; }
+button { padding: .45rem .9rem; cursor: pointer; font: inherit; border-radius: 4px;
+  border: 1px solid var(--accent); background: var(--accent); color: #fff; }
+button.secondary { background: #fff; color: var(--accent); }
+.error { color: var(--bad); } .notice { color: var(--good); }
+code { background: #eef1f5; padding: 0 .25rem; overflow-wrap: anywhere; }
+table { border-collapse: collapse; width: 100%; margin: 1rem 0; table-layout: fixed; }
+td, th { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line);
+  overflow-wrap: anywhere; vertical-align: top; }
 .current { font-weight: 600; }
+@media (max-width: 32rem) {
+  body { margin: 1rem auto; }
+  .devices thead { display: none; }
+  .devices tr { display: block; border-bottom: 1px solid var(--line); padding: .4rem 0; }
+  .devices td { display: block; border: 0; padding: .1rem 0; }
+}
 """
 
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
+    '<rect width="32" height="32" rx="6" fill="#2457c5"/>'
+    '<text x="16" y="23" font-size="20" text-anchor="middle" fill="#fff" '
+    'font-family="sans-serif">s</text></svg>'
+)
+"""The demo's icon (``GET /favicon.svg`` and ``/favicon.ico``)."""
 
-def _layout(title: str, body: str, *, store: str, pid: int) -> str:
+
+_POST_FORM = re.compile(r"(<form method=post [^>]*>)")
+
+
+def _layout(title: str, body: str, *, store: str, pid: int, csrf: str | None = None) -> str:
+    """The page around ``body``; every POST form carries the CSRF token ``csrf``, if given."""
+    if csrf is not None:
+        field = f'<input type=hidden name={CSRF_FIELD} value="{escape(csrf, quote=True)}">'
+        body = _POST_FORM.sub(lambda form: form.group(1) + field, body)
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        "<link rel=icon type=image/svg+xml href=/favicon.svg>"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body><main>"
         f"{body}"
-        f"<p class=muted>Served by worker process <strong>{pid}</strong> · "
+        f"</main><p class=muted>Served by worker process <strong>{pid}</strong> · "
         f"store: <code>{escape(store)}</code></p>"
         "</body></html>"
     )
 
 
-def login_page(*, store: str, pid: int, error: str | None = None, ended: str | None = None) -> str:
+def error_page(status: int, message: str, *, store: str, pid: int) -> str:
+    """A styled error page (404, 405) with a way back."""
+    body = f"<h1>{status}</h1><p>{escape(message)}</p><p><a href=/>Back to the demo</a></p>"
+    return _layout(f"sessionary demo - {status}", body, store=store, pid=pid)
+
+
+def login_page(
+    *,
+    store: str,
+    pid: int,
+    error: str | None = None,
+    ended: str | None = None,
+    notice: str | None = None,
+    username: str = "",
+    csrf: str | None = None,
+) -> str:
     """The anonymous visitor's page: a login form (any user name, password ``demo``).
 
-    ``ended`` is the session's end reason, when the visitor was just signed out.
+    ``ended`` is the session's end reason, when the visitor was just signed out; ``notice``
+    a confirmation (signed out); ``username`` refills the form after a wrong password.
     """
     problem = f"<p class=error>{escape(error)}</p>" if error else ""
     if ended in _END_REASONS:
         problem = f"<p class=error>{escape(_END_REASONS[ended])}</p>" + problem
+    if notice:
+        problem = f"<p class=notice role=status>{escape(notice)}</p>" + problem
     body = (
         "<h1>sessionary demo</h1>"
         "<p>Sign in with any user name and the password <code>demo</code>. "
-        "Until you do, this page sets no cookie and the store is not touched.</p>"
+        "Until you do, the store is not touched: the only cookie is a pre-session ID that "
+        "carries this form's CSRF token.</p>"
         f"{problem}"
         "<form method=post action=/login>"
-        "<label>User name<br><input name=username required maxlength=64 "
-        "autocomplete=username></label><br>"
-        "<label>Password<br><input name=password type=password required "
-        "autocomplete=current-password></label><br>"
+        "<label>User name<input type=text name=username required maxlength=64 "
+        f'autocomplete=username value="{escape(username, quote=True)}"></label>'
+        "<label>Password<input name=password type=password required "
+        "autocomplete=current-password></label>"
         "<button type=submit>Sign in</button></form>"
     )
-    return _layout("sessionary demo", body, store=store, pid=pid)
+    return _layout("sessionary demo", body, store=store, pid=pid, csrf=csrf)
 
 
-def home_page(*, user: str, count: int, store: str, pid: int) -> str:
-    """The signed-in user's page: their counter, +1 and log out."""
+def home_page(
+    *,
+    user: str,
+    count: int,
+    store: str,
+    pid: int,
+    workers: Sequence[int] = (),
+    ids: tuple[str | None, str | None] = (None, None),
+    csrf: str | None = None,
+) -> str:
+    """The signed-in user's page: the counter, +1, a new ID, log out, workers, ID fingerprints.
+
+    ``ids`` are the fingerprints of the session ID before sign-in (or the last new ID) and now.
+    """
+    served = ", ".join(str(worker) for worker in workers) or "none yet"
+    before, now = (escape(fingerprint or "none") for fingerprint in ids)
     body = (
         f"<h1>Hello, {escape(user)}</h1>"
         "<p>Your counter lives in your session:</p>"
         f"<p class=count>{count}</p>"
         "<form method=post action=/increment><button type=submit>+1</button></form>"
-        "<form method=post action=/logout><button type=submit>Log out</button></form>"
+        "<form method=post action=/logout><button type=submit class=secondary>Log out"
+        "</button></form>"
+        "<form method=post action=/rotate><button type=submit class=secondary>New session ID"
+        "</button></form>"
         "<p><a href=/devices>Your devices</a></p>"
+        f"<p>Session ID fingerprint: <code class=id-now>{now}</code>; before sign-in (or the "
+        f"last new ID): <code class=id-before>{before}</code>.</p>"
+        f"<p>Your last +1s were served by worker processes: <strong>{served}</strong>.</p>"
         "<p class=muted>Signing in rotated your session ID; logging out deletes the session "
-        "from the store and clears the cookie. With <code>--store redis://…</code> and "
-        "<code>--workers N</code>, reload to see other worker processes serve the same "
-        "session.</p>"
+        "from the store and clears the cookie. Every response closes its connection, so each "
+        "request may reach another worker: with <code>--store redis://…</code> and "
+        "<code>--workers N</code>, press +1 a few times and watch the workers change while "
+        "the count goes on.</p>"
     )
-    return _layout(f"sessionary demo - {user}", body, store=store, pid=pid)
+    return _layout(f"sessionary demo - {user}", body, store=store, pid=pid, csrf=csrf)
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
 def devices_page(
-    *, user: str, devices: Sequence[UserSession], now: float, store: str, pid: int
+    *,
+    user: str,
+    devices: Sequence[UserSession],
+    now: float,
+    store: str,
+    pid: int,
+    notice: str | None = None,
+    csrf: str | None = None,
 ) -> str:
-    """The signed-in user's sessions: end one, or every one but this."""
+    """The signed-in user's sessions, this one first: end one, or every one but this."""
     rows = []
-    for device in devices:
-        agent = escape(device.user_agent or "unknown browser")
-        where = escape(device.client_hash or "unknown")
+    for device in sorted(devices, key=lambda d: (not d.current, -d.last_seen)):
+        name = escape(device_name(device.user_agent))
+        signed_in = _when(device.auth_time if device.auth_time is not None else device.created)
         if device.current:
             action = "<span class=current>this device</span>"
         else:
             action = (
                 "<form method=post action=/devices/revoke>"
                 f"<input type=hidden name=ref value={escape(device.ref, quote=True)}>"
-                "<button type=submit>Log out</button></form>"
+                "<button type=submit class=secondary>Log out</button></form>"
             )
         rows.append(
-            f"<tr><td>{agent}</td><td><code>{where}</code></td>"
+            f"<tr><td>{name}</td><td>{signed_in}</td>"
             f"<td>{escape(device.describe_age(now))}</td><td>{action}</td></tr>"
         )
     others = len(devices) - sum(d.current for d in devices)
+    message = f"<p class=notice role=status>{escape(notice)}</p>" if notice else ""
     body = (
         f"<h1>Your devices, {escape(user)}</h1>"
-        f"<p>{len(devices)} signed-in session(s). Addresses are shown as keyed hashes.</p>"
-        "<table><tr><th>Browser</th><th>Address</th><th>Last seen</th><th></th></tr>"
+        f"{message}"
+        f"<p>{len(devices)} signed-in session(s).</p>"
+        "<table class=devices><thead><tr><th>Device</th><th>Signed in</th><th>Last seen</th>"
+        "<th></th></tr></thead><tbody>"
         + "".join(rows)
-        + "</table>"
+        + "</tbody></table>"
         + (
             "<form method=post action=/devices/revoke-others>"
-            f"<button type=submit>Log out all {others} other device(s)</button></form>"
+            "<label><input type=checkbox name=confirm value=yes required> "
+            f"Yes, sign out the {others} other device(s)</label>"
+            "<button type=submit>Log out all other devices</button></form>"
             if others
             else ""
         )
         + "<p><a href=/>Back</a></p>"
     )
-    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid)
+    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid, csrf=csrf)

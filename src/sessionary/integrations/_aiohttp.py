@@ -7,33 +7,73 @@ handlers): the per-request state, and the commit as a response is returned or pr
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from sessionary._async.manager import AsyncSessionManager
-from sessionary.exceptions import ConfigurationError
-from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext
+from sessionary.exceptions import ConfigurationError, StoreUnavailableError
+from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for
 from sessionary.integrations._info import request_info
 from sessionary.integrations._response import apply_update
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
-from sessionary.sansio.gate import Gate, RequestInfo
+from sessionary.sansio.gate import Gate, Open, RequestInfo
 
-__all__ = ["CSRF", "STATE", "State", "error_response", "info", "on_prepare", "settle", "state_of"]
+__all__ = [
+    "CSRF",
+    "STATE",
+    "Handler",
+    "State",
+    "error_response",
+    "info",
+    "on_prepare",
+    "serve",
+    "settle",
+    "state_of",
+]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 logger = logging.getLogger("sessionary")
 
 
 class State:
-    """Per-request state: the cycle, the mount's manager and gate, whether it was settled."""
+    """Per-request state: the cycle, the mount's manager and gate, whether it was settled.
 
-    __slots__ = ("cycle", "gate", "manager", "settled")
+    With ``setup(..., lazy=True)`` the cycle is ``None`` until the handler first awaits
+    ``get_session``: ``opened`` and ``info`` are what opens it then (:meth:`load`).
+    """
 
-    def __init__(self, cycle: SessionCycle, manager: AsyncSessionManager, gate: Gate) -> None:
+    __slots__ = ("cycle", "gate", "info", "manager", "opened", "settled")
+
+    def __init__(
+        self,
+        cycle: SessionCycle | None,
+        manager: AsyncSessionManager,
+        gate: Gate,
+        *,
+        opened: Open | None = None,
+        info: RequestInfo | None = None,
+    ) -> None:
         self.cycle = cycle
         self.manager = manager
         self.gate = gate
         self.settled = False
+        self.opened = opened
+        self.info = info
+
+    async def load(self, request: web.Request) -> SessionCycle:
+        """The request's cycle, opened now if it was deferred (at most one round trip)."""
+        cycle = self.cycle
+        if cycle is None:
+            opened, info = self.opened, self.info
+            assert opened is not None  # deferred with both
+            assert info is not None
+            cycle = self.cycle = await self.manager.open_admitted(info, opened)
+            context = context_for(self.gate, cycle)
+            if context is not None:
+                request[CSRF] = context
+        return cycle
 
 
 # aiohttp >= 3.13 wants typed request keys; older versions take a string.
@@ -77,12 +117,35 @@ async def settle(state: State, response: web.StreamResponse) -> web.Response | N
     if state.settled:
         return None
     state.settled = True
+    if state.cycle is None:  # lazy, and the handler never asked for the session
+        return None
     answer = await state.manager.settle(state.cycle, state.gate, status=response.status)
     if answer.status is not None:
         return error_response(answer.status, answer.body)
     if answer.update is not None:
         apply_update(answer.update, response.headers)
     return None
+
+
+async def serve(state: State, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run ``handler`` and settle the session as its response is returned (or prepared)."""
+    request[STATE] = state
+    try:
+        response = await handler(request)
+        if response.prepared:
+            return response  # streamed: settled on prepare, the body has been sent
+        error = await settle(state, response)
+        return error if error is not None else response
+    except StoreUnavailableError as exc:
+        cycle = state.cycle
+        if state.settled or cycle is None:
+            raise
+        state.settled = True
+        answer = await state.manager.settle(cycle, state.gate, error=exc)
+        return error_response(answer.status or 503, answer.body, answer.update)
+    finally:
+        if state.settled and state.cycle is not None:
+            await state.manager.after_response(state.cycle)  # a late logout() ends it now
 
 
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:

@@ -17,8 +17,18 @@ from sessionary.sansio.gate import Gate, NeedForm, Refuse, RequestInfo
 from sessionary.sansio.headers import merge_raw_headers
 from sessionary.sansio.response import ResponseUpdate
 
-__all__ = ["Exchange", "read_form", "refuse", "scope_info", "send_error"]
+__all__ = [
+    "MANAGER_SCOPE_KEY",
+    "TENANT_SCOPE_KEY",
+    "Exchange",
+    "read_form",
+    "refuse",
+    "scope_info",
+    "send_error",
+]
 
+MANAGER_SCOPE_KEY = "sessionary.manager"
+TENANT_SCOPE_KEY = "sessionary.tenant"
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

@@ -7,6 +7,7 @@ request's :class:`CsrfContext` where their ``csrf_token()`` helper finds it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from sessionary.exceptions import ConfigurationError
@@ -25,16 +26,21 @@ class CsrfContext:
 
     __slots__ = ("_cycle", "_guard")
 
-    def __init__(self, guard: CsrfGuard, cycle: SessionCycle) -> None:
+    def __init__(self, guard: CsrfGuard, cycle: SessionCycle | Callable[[], SessionCycle]) -> None:
+        """``cycle``: the request's cycle, or a function beginning it on first use."""
         self._guard = guard
         self._cycle = cycle
+
+    def _current(self) -> SessionCycle:
+        cycle = self._cycle
+        return cycle if isinstance(cycle, SessionCycle) else cycle()
 
     def __repr__(self) -> str:
         return "CsrfContext(<token hidden>)"
 
     def token(self) -> str:
         """A masked token for this response (put it in a form field or the header)."""
-        return self._guard.token(self._cycle)
+        return self._guard.token(self._current())
 
     @property
     def header_name(self) -> str:
@@ -53,7 +59,7 @@ class CsrfContext:
 
     def check_token(self, presented: str | None) -> CsrfFailure | None:
         """Verify the token presented with this unsafe request."""
-        return self._guard.check_token(self._cycle, presented)
+        return self._guard.check_token(self._current(), presented)
 
 
 def context_for(gate: Gate, cycle: SessionCycle) -> CsrfContext | None:
@@ -64,10 +70,14 @@ def context_for(gate: Gate, cycle: SessionCycle) -> CsrfContext | None:
 def find_context(holder: object, key: object, hint: str) -> CsrfContext:
     """The :class:`CsrfContext` stored under ``key`` in a scope, environ or request.
 
+    A function stored there instead is called for it (an adapter that builds it on demand).
+
     ``hint`` says how to turn CSRF protection on, for the error when it is off.
     """
     getter = getattr(holder, "get", None)
     context = getter(key) if callable(getter) else None
+    if callable(context):  # built on first use (a deferred ASGI connection)
+        context = context()
     if not isinstance(context, CsrfContext):
         msg = f"no CSRF context on this request: {hint}"
         raise ConfigurationError(msg)

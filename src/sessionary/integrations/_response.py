@@ -16,9 +16,16 @@ __all__ = ["apply_update"]
 
 
 def apply_update(update: ResponseUpdate, headers: Any) -> None:
-    """Replace ``Cache-Control``/``Vary``/the token header, add ``Set-Cookie``."""
+    """Replace ``Cache-Control``/``Vary``/the token header, add ``Set-Cookie``.
+
+    A ``Cache-Control`` default (a signed-in session) is set only where the application set
+    none.
+    """
     changes = header_changes(update, headers.get("Vary"))
     for name, value in changes.replace.items():
         headers[name] = value
+    for name, value in changes.default.items():
+        if name not in headers:
+            headers[name] = value
     for name, value in changes.append:
         headers.add(name, value)

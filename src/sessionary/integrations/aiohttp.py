@@ -34,21 +34,20 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
-from sessionary.exceptions import StoreUnavailableError
 from sessionary.integrations._aiohttp import (
     CSRF,
-    STATE,
+    Handler,
     State,
     error_response,
     info,
     on_prepare,
-    settle,
+    serve,
     state_of,
 )
 from sessionary.integrations._csrf import context_for, find_context
 from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.observability import Observer
-from sessionary.sansio.gate import Gate, NeedForm, Refuse, WebSocketGateOptions
+from sessionary.sansio.gate import Gate, NeedForm, Open, Refuse, WebSocketGateOptions
 from sessionary.sansio.session import Session
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
@@ -56,14 +55,12 @@ from sessionary.stores.cookie import CookieStore
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["csrf_token", "get_session", "new_session", "session_middleware", "setup"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["Handler", "csrf_token", "get_session", "new_session", "session_middleware", "setup"]
 
 
 async def get_session(request: web.Request) -> Session:
-    """The request's :class:`~sessionary.Session`."""
-    session = state_of(request).cycle.session
+    """The request's :class:`~sessionary.Session` (loaded now with ``setup(..., lazy=True)``)."""
+    session = (await state_of(request).load(request)).session
     session.mark_accessed()  # raises StoreUnavailableError when the store is down
     return session
 
@@ -85,13 +82,18 @@ def csrf_token(request: web.Request) -> str:
 
 
 def session_middleware(
-    manager: AsyncSessionManager, gate: Gate
+    manager: AsyncSessionManager, gate: Gate, *, lazy: bool = False
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The middleware; :func:`setup` installs it (with the prepare hook and cleanup)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_info = info(request, gate.token_header)
+        if lazy and not request_info.websocket:
+            opened = gate.decide(request_info, request)
+            if isinstance(opened, Open) and not opened.check_token and not opened.lock:
+                state = State(None, manager, gate, opened=opened, info=request_info)
+                return await serve(state, request, handler)
         entry = await manager.admit(gate, request_info, request)
         if isinstance(entry, NeedForm):  # aiohttp parses the form (client_max_size applies)
             value = (await request.post()).get(entry.field)
@@ -100,25 +102,10 @@ def session_middleware(
         assert not isinstance(entry, NeedForm)  # the form was read
         if isinstance(entry, Refuse):
             return error_response(entry.status, entry.body)
-        state = request[STATE] = State(entry, manager, gate)
         context = context_for(gate, entry)
         if context is not None:
             request[CSRF] = context
-        try:
-            response = await handler(request)
-            if response.prepared:
-                return response  # streamed: settled on prepare, the body has been sent
-            error = await settle(state, response)
-            return error if error is not None else response
-        except StoreUnavailableError as exc:
-            if state.settled:
-                raise
-            state.settled = True
-            answer = await manager.settle(entry, gate, error=exc)
-            return error_response(answer.status or 503, answer.body, answer.update)
-        finally:
-            if state.settled:  # a logout() while the body streamed ends the session now
-                await manager.after_response(entry)
+        return await serve(State(entry, manager, gate), request, handler)
 
     return middleware
 
@@ -130,14 +117,20 @@ def setup(
     config: SessionConfig | None = None,
     manager: AsyncSessionManager | None = None,
     observer: Observer | None = None,
+    lazy: bool = False,
     **options: Unpack[WebSocketGateOptions],
 ) -> AsyncSessionManager:
-    """Install sessionary on ``app``; returns the manager."""
+    """Install sessionary on ``app``; returns the manager.
+
+    ``lazy=True``: a presented session is loaded on the handler's first ``await
+    get_session(request)``; a handler that never asks makes no store call (a request whose
+    CSRF token must be checked, a locked one and a WebSocket handshake load at once).
+    """
     manager = manager_for(
         AsyncSessionManager, manager, store, config, observer=observer, owner="setup()"
     )
     gate = gate_for(manager, options, multipart=True)
-    app.middlewares.append(session_middleware(manager, gate))
+    app.middlewares.append(session_middleware(manager, gate, lazy=lazy))
     app.on_response_prepare.append(on_prepare)
 
     async def close_store(app: web.Application) -> None:

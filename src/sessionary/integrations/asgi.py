@@ -31,6 +31,8 @@ from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._asgi import (
+    MANAGER_SCOPE_KEY,
+    TENANT_SCOPE_KEY,
     Exchange,
     Receive,
     Scope,
@@ -39,11 +41,18 @@ from sessionary.integrations._asgi import (
     refuse,
     scope_info,
 )
+from sessionary.integrations._asgi_deferred import (
+    DEFERRED_KEY,
+    Deferred,
+    blind_methods,
+    id_headers,
+    presents_id,
+)
 from sessionary.integrations._asgi_outages import answer_store_outages
 from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for, find_context
 from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.observability import Observer
-from sessionary.sansio.gate import NeedForm, Refuse, StoreDownChoice, WebSocketGateOptions
+from sessionary.sansio.gate import NeedForm, Open, Refuse, StoreDownChoice, WebSocketGateOptions
 from sessionary.sansio.session import Session
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.stores.cookie import CookieStore
@@ -61,11 +70,10 @@ __all__ = [
     "csrf_token",
     "get_manager",
     "get_session",
+    "load_session",
 ]
 
 ASGIApp = Callable[[Scope, Receive, Send], Any]
-MANAGER_SCOPE_KEY = "sessionary.manager"
-TENANT_SCOPE_KEY = "sessionary.tenant"
 _CSRF_HINT = "pass csrf=True to SessionMiddleware"
 
 
@@ -92,6 +100,18 @@ def get_manager(connection: object) -> AsyncSessionManager:
     return manager
 
 
+async def load_session(connection: object) -> Session:
+    """The request's session, loaded now if the mount is ``lazy=True`` (one round trip).
+
+    Without ``lazy=True`` the session is already loaded and this returns it at once.
+    """
+    scope = _scope_of(connection)
+    deferred = scope.get(DEFERRED_KEY)
+    if isinstance(deferred, Deferred):
+        return await deferred.load()
+    return get_session(connection)
+
+
 def csrf_context(connection: object) -> CsrfContext:
     """The request's CSRF helper (``SessionMiddleware(..., csrf=True)`` must be installed)."""
     return find_context(getattr(connection, "scope", connection), CONTEXT_KEY, _CSRF_HINT)
@@ -113,6 +133,7 @@ class SessionMiddleware:
         config: SessionConfig | None = None,
         manager: AsyncSessionManager | None = None,
         observer: Observer | None = None,
+        lazy: bool = False,
         **options: Unpack[WebSocketGateOptions],
     ) -> None:
         manager = manager_for(
@@ -126,15 +147,32 @@ class SessionMiddleware:
         self.app = app
         self.manager = manager
         self.gate = gate_for(manager, options)
+        self.lazy = lazy
+        self._id_headers = id_headers(self.gate)
+        self._blind = blind_methods(self.gate)
         answer_store_outages(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind == "http":
+            if scope.get("method", "GET") in self._blind and not presents_id(
+                scope["headers"], self._id_headers
+            ):
+                deferred = Deferred.anonymous(self.manager, self.gate, scope, send)
+                await deferred.serve(self.app, receive)
+                return
+        elif kind != "websocket":
             await self.app(scope, receive, send)
             return
         manager, gate = self.manager, self.gate
         info = scope_info(scope, gate.token_header)
+        if self.lazy and kind == "http":
+            opened = gate.decide(info, scope)
+            if isinstance(opened, Open) and not opened.check_token and not opened.lock:
+                deferred = Deferred(manager, gate, scope, send, opened=opened, info=info)
+                await deferred.serve(self.app, receive)
+                return
         entry = await manager.admit(gate, info, scope)
         if isinstance(entry, NeedForm):
             info, receive = await read_form(info, receive, entry)

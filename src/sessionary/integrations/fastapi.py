@@ -10,6 +10,9 @@ ask for the session in any path operation or WebSocket endpoint::
         session.setdefault("cart", []).append(item)
         return session["cart"]
 
+With ``SessionMiddleware(..., lazy=True)`` the session of a request that presents an ID is
+loaded only when a dependency asks for it, so routes without ``Session`` cost no store call.
+
 ``Session`` is ``Annotated[sessionary.Session, Depends(current_session)]``: a real
 :class:`sessionary.Session` (``login``, ``logout``, ``rotate``, ``user_id``), typed for
 editors and mypy, unlike Starlette's ``request.session`` (annotated as ``dict``).
@@ -31,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     msg = "sessionary.integrations.fastapi needs FastAPI: pip install 'sessionary[fastapi]'"
     raise ImportError(msg) from exc
 
-from sessionary.integrations.asgi import csrf_token, get_session
+from sessionary.integrations.asgi import csrf_token, load_session
 from sessionary.sansio.session import Session as _Session
 
 __all__ = [
@@ -44,16 +47,20 @@ __all__ = [
 ]
 
 
-def current_session(connection: HTTPConnection) -> _Session:
-    """The request's (or WebSocket's) session; requires ``SessionMiddleware``."""
-    return get_session(connection)
+async def current_session(connection: HTTPConnection) -> _Session:
+    """The request's (or WebSocket's) session; requires ``SessionMiddleware``.
+
+    With ``SessionMiddleware(..., lazy=True)`` this loads it (one round trip): a path
+    operation that does not ask for ``Session`` makes no store call.
+    """
+    return await load_session(connection)
 
 
 Session = Annotated[_Session, Depends(current_session)]
 """A path-operation parameter annotated ``Session`` receives the request's session."""
 
 
-def require_user(session: Session) -> str:
+async def require_user(session: Session) -> str:
     """The signed-in user's ID, or 401 when the session is anonymous."""
     user = session.user_id
     if user is None:

@@ -57,6 +57,7 @@ from sessionary.stores.cookie import CookieStore
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from sessionary._sync.migration import LegacyMigration
     from sessionary.stores.base import SessionStore
 
 __all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask", "csrf_token"]
@@ -155,7 +156,8 @@ def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]
 class Sessionary:
     """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``.
 
-    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``).
+    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``). ``legacy``:
+    a read-through migration from another session library (docs/migration.md).
     """
 
     def __init__(
@@ -165,11 +167,10 @@ class Sessionary:
         store: SessionStore | CookieStore | None = None,
         config: SessionConfig | None = None,
         observer: Observer | None = None,
+        legacy: LegacyMigration | None = None,
         **options: Unpack[GateOptions],
     ) -> None:
-        self.store = store
-        self.config = config
-        self.observer = observer
+        self.store, self.config, self.observer, self.legacy = store, config, observer, legacy
         self.options = options
         if app is not None:
             self.init_app(app)
@@ -181,7 +182,7 @@ class Sessionary:
 
             self.store = MemoryStore()
         config = self.config or config_from_flask(app)
-        manager = SessionManager(self.store, config, observer=self.observer)
+        manager = SessionManager(self.store, config, observer=self.observer, legacy=self.legacy)
         gate = gate_for(manager, options_from_flask(app, self.options), multipart=True)
         interface = SessionaryInterface(manager, gate)
         app.session_interface = interface

@@ -70,6 +70,10 @@ class CoreContext(Protocol):
     def vary(self) -> ResponseUpdate:
         """The update of a response that depends on the session but changes nothing."""
 
+    @property
+    def signed_in_vary(self) -> ResponseUpdate:
+        """:attr:`vary` with the ``signed_in_cache_control`` default (a signed-in session)."""
+
     def now_ms(self) -> int:
         """The current time in milliseconds (the one clock, R38)."""
         ...

@@ -43,6 +43,7 @@ class SessionCore:
         "presession_keys",
         "record_keys",
         "request_header",
+        "signed_in_vary",
         "strict",
         "vary",
     )
@@ -71,6 +72,13 @@ class SessionCore:
         """Lower-case name of the request header adapters must pass as ``token_headers``."""
         vary_name = config.token_header if self.header_mode else "Cookie"
         self.vary = ResponseUpdate(vary_cookie=True, vary_name=vary_name)
+        cache_control = config.signed_in_cache_control
+        self.signed_in_vary = (
+            self.vary
+            if cache_control is None
+            else ResponseUpdate(vary_cookie=True, vary_name=vary_name, cache_control=cache_control)
+        )
+        """What a response that used a signed-in session carries (``Cache-Control`` too)."""
         self.mode: ServerMode | SealedMode = mode.bind(self)
         """Where sessions live (bound to this core's keys)."""
         server = isinstance(self.mode, ServerMode)

@@ -79,6 +79,11 @@ class Flow(Protocol):
         """The client's ID when it named a live session."""
         ...
 
+    @property
+    def loaded_deadline(self) -> int | None:
+        """The loaded session's absolute deadline (ms), or ``None``."""
+        ...
+
     def csrf_binding(self, *, create: bool, committed: bool) -> bytes | None:
         """What the session's CSRF secret is bound to."""
         ...
@@ -151,6 +156,29 @@ class SessionCycle:
         finally:
             if self._op is None:
                 self._phase = advance(self._phase, Step.COMMITTED)
+
+    def adopt(self, session: Session) -> None:
+        """Take over the empty session an adapter handed out before beginning this cycle.
+
+        For a request that presented no ID, whose adapter gave the handler a fresh
+        ``Session`` and begins the cycle only if the handler used it (an anonymous request
+        that never touches its session costs no cycle at all). Only a cycle that read no ID
+        and a session that no stored record backs can be joined this way.
+        """
+        state = self._state
+        current = state.session
+        if (
+            self._phase is not Phase.READY
+            or state.token is not None
+            or state.clear_cookie
+            or current is None
+            or not current.is_new
+            or not session.is_new
+            or session.unavailable
+        ):
+            msg = "only a cycle without a presented ID can adopt a new session"
+            raise SessionStateError(msg)
+        state.session = session
 
     def fail(self, error: StoreError) -> None:
         """The store failed during the request phase: apply the store-down policy.
@@ -273,6 +301,20 @@ class SessionCycle:
     def loaded_id(self) -> str | None:
         """The client's ID when it named a live session (after the request phase)."""
         return self._flow.loaded_id
+
+    def hand_out(self) -> None:
+        """The client reached this session without holding its ID: the response hands it out.
+
+        For a migration (:mod:`sessionary.sansio.migration`): the session was loaded under
+        the ID derived from the client's legacy cookie, which the client learns only from
+        this response's ``Set-Cookie``. Nothing happens when no live session was loaded.
+        """
+        state = self._state
+        deadline = self._flow.loaded_deadline
+        if self._phase is not Phase.READY or state.token is None or deadline is None:
+            return
+        state.set_cookie = (state.token, deadline)
+        state.clear_cookie = False
 
     @property
     def issued_id(self) -> str | None:

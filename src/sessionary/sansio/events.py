@@ -54,6 +54,9 @@ class EventName(str, enum.Enum):
     ROTATION_JOINED = "rotation_joined"
     """A write raced a rotation of its session by another request of the same user; it was
     carried over to the rotated record (whose new cookie the other response carries)."""
+    MIGRATED = "migrated"
+    """A legacy session became a sessionary session (``detail["source"]``, ``"outcome"``;
+    ``detail["dropped"]`` names the values sessionary's codec cannot represent)."""
 
 
 @dataclass(frozen=True, slots=True)

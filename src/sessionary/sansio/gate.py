@@ -267,6 +267,19 @@ class Gate:
         """Header transport: the lower-case request header whose values are ``tokens``."""
 
     # ------------------------------------------------------------------ the decision
+    def opens_blind(self, method: str) -> bool:
+        """Whether an HTTP request with ``method`` is opened whatever its headers say.
+
+        ``True`` without tenants to resolve and without an origin check for ``method`` (a
+        safe method, or ``csrf=False``): :meth:`decide` would answer :class:`Open` with no
+        token to check, so an adapter may skip reading the headers of such a request that
+        presents no session ID (its session is new and empty, no store call either way).
+        """
+        if self._tenants is not None:
+            return False
+        guard = self.csrf
+        return guard is None or not guard.is_unsafe(method)
+
     def decide(self, info: RequestInfo, request: object = None) -> Decision:
         """The one decision for a request, before any session work (see the module doc)."""
         tenant = ""

@@ -2,14 +2,18 @@
 
 Pure helpers so each adapter only translates its framework's header container:
 ``Set-Cookie`` (or the token header) is appended, ``Cache-Control`` is replaced by
-``no-store`` when the ID is set or cleared (R15), and ``Cookie`` (or the token header) is
-added to ``Vary`` unless ``Vary`` already names it (or is ``*``).
+``no-store`` when the ID is set or cleared (R15), set to ``no-store`` when a signed-in
+session was used and the application set no ``Cache-Control`` of its own, and ``Cookie`` (or
+the token header) is added to ``Vary`` unless ``Vary`` already names it (or is ``*``).
 
 Adapters with a header object (Flask, Django, aiohttp) use :func:`header_changes`::
 
     changes = header_changes(update, response.headers.get("Vary"))
     for name, value in changes.replace.items():
         response.headers[name] = value
+    for name, value in changes.default.items():
+        if name not in response.headers:
+            response.headers[name] = value
     for name, value in changes.append:
         response.headers.add(name, value)
 """
@@ -48,17 +52,24 @@ def vary_with_cookie(existing: str | None) -> str | None:
 
 @dataclass(slots=True)
 class HeaderChanges:
-    """Headers to overwrite (``replace``) and headers to add (``append``), in that order."""
+    """Headers to overwrite (``replace``), to set if absent (``default``), to add (``append``).
+
+    Applied in that order.
+    """
 
     replace: dict[str, str] = field(default_factory=dict)
     append: list[tuple[str, str]] = field(default_factory=list)
+    default: dict[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.replace or self.append)
+        return bool(self.replace or self.append or self.default)
 
     def __repr__(self) -> str:
         # Header names only: the values carry the session ID or the sealed cookie (R79).
-        return f"HeaderChanges(replace={list(self.replace)}, append={[n for n, _ in self.append]})"
+        return (
+            f"HeaderChanges(replace={list(self.replace)}, default={list(self.default)}, "
+            f"append={[n for n, _ in self.append]})"
+        )
 
 
 def header_changes(update: ResponseUpdate, existing_vary: str | None) -> HeaderChanges:
@@ -66,6 +77,8 @@ def header_changes(update: ResponseUpdate, existing_vary: str | None) -> HeaderC
     changes = HeaderChanges()
     if update.no_store:
         changes.replace["Cache-Control"] = "no-store"
+    elif update.cache_control is not None:
+        changes.default["Cache-Control"] = update.cache_control
     if update.vary_cookie:
         new_vary = vary_with(existing_vary, update.vary_name)
         if new_vary is not None:
@@ -82,7 +95,7 @@ def merge_raw_headers(
 ) -> list[tuple[bytes, bytes]]:
     """Apply ``update`` to ASGI-style raw headers (lower-case names, latin-1 bytes)."""
     merged = list(headers)
-    if update.set_cookie is None and not update.no_store:
+    if update.set_cookie is None and not update.no_store and update.cache_control is None:
         if not update.vary_cookie:
             return merged
         # The common read: only ``Vary`` to add, and usually no ``Vary`` yet (hot path).
@@ -98,6 +111,10 @@ def merge_raw_headers(
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in changes.replace.items()
         ]
+    for name, value in changes.default.items():
+        raw = name.lower().encode("latin-1")
+        if all(k.lower() != raw for k, _ in merged):
+            merged.append((raw, value.encode("latin-1")))
     merged += [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in changes.append
     ]
@@ -116,5 +133,7 @@ def merge_headers(
     replaced = {name.lower() for name in changes.replace}
     merged = [(k, v) for k, v in merged if k.lower() not in replaced]
     merged += list(changes.replace.items())
+    present = {k.lower() for k, _ in merged}
+    merged += [(k, v) for k, v in changes.default.items() if k.lower() not in present]
     merged += changes.append
     return merged

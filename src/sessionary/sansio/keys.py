@@ -12,6 +12,7 @@ two purposes:
 * ``csrf``        — HMAC key of CSRF tokens (:mod:`sessionary.sansio.csrf`)
 * ``record``      — keyed BLAKE2b MAC of stored records (:mod:`sessionary.sansio.record_auth`)
 * ``presession``  — tag of pre-session IDs (:mod:`sessionary.sansio.presession`)
+* ``migration``   — derives the ID a legacy session migrates to (:mod:`sessionary.sansio.migration`)
 
 Each purpose has its own HKDF ``info`` string, so keys of different purposes are
 independent even though they come from one secret.
@@ -46,6 +47,7 @@ PURPOSES: dict[str, bytes] = {
     "csrf": b"sessionary csrf hmac-sha256",
     "record": b"sessionary record-mac blake2b",
     "presession": b"sessionary presession-tag blake2b",
+    "migration": b"sessionary legacy-migration hmac-sha256",
 }
 """Purposes served by :meth:`KeyRing.subkeys`, with their HKDF ``info`` strings."""
 

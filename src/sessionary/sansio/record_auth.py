@@ -29,6 +29,7 @@ can always compute the MAC of the whole record it is about to write.
 from __future__ import annotations
 
 import hmac
+import struct
 from collections.abc import Mapping
 from hashlib import blake2b
 
@@ -39,18 +40,19 @@ _PERSON = b"sessionary-rec1"
 _NONE = b"\xff"
 
 
-def _chunk(data: bytes) -> bytes:
-    return len(data).to_bytes(4, "big") + data
+_LENGTH = struct.Struct(">I").pack
+_NUMBERS = struct.Struct(">Qqqq").pack  # version, created, idle, deadline
 
 
 def _text(value: str | None) -> bytes:
     if value is None:
         return _NONE
-    return b"\x00" + _chunk(value.encode("utf-8", "surrogatepass"))
+    data = value.encode("utf-8", "surrogatepass")
+    return b"\x00" + _LENGTH(len(data)) + data
 
 
 def _blob(value: bytes | None) -> bytes:
-    return _NONE if value is None else b"\x00" + _chunk(value)
+    return _NONE if value is None else b"\x00" + _LENGTH(len(value)) + value
 
 
 def _number(value: int | None) -> bytes:
@@ -72,29 +74,31 @@ def record_seal(
     device: bytes | None,
     attributes: Mapping[str, bytes],
 ) -> bytes:
-    """The MAC of one record state (16 bytes), under the generation's ``record`` subkey."""
-    mac = blake2b(key=key, digest_size=SEAL_BYTES, person=_PERSON)
-    mac.update(_chunk(storage_key.encode("ascii")))
-    mac.update(
-        b"".join(
-            (
-                version.to_bytes(8, "big"),
-                _chunk(digest),
-                created.to_bytes(8, "big", signed=True),
-                idle.to_bytes(8, "big", signed=True),
-                deadline.to_bytes(8, "big", signed=True),
-                _text(user),
-                _number(auth_time),
-                _text(user_key),
-                _blob(device),
-                len(attributes).to_bytes(4, "big"),
-            )
-        )
-    )
+    """The MAC of one record state (16 bytes), under the generation's ``record`` subkey.
+
+    Every variable-length part is length-prefixed (4 bytes, big-endian) and every number
+    fixed-width, so no two record states share an input; the attributes follow in name order.
+    """
+    key_bytes = storage_key.encode("ascii")
+    numbers = _NUMBERS(version, created, idle, deadline)
+    parts = [
+        _LENGTH(len(key_bytes)),
+        key_bytes,
+        numbers[:8],  # the version
+        _LENGTH(len(digest)),
+        digest,
+        numbers[8:],  # created, idle, deadline
+        _text(user),
+        _number(auth_time),
+        _text(user_key),
+        _blob(device),
+        _LENGTH(len(attributes)),
+    ]
     for name in sorted(attributes):
-        mac.update(_chunk(name.encode("utf-8", "surrogatepass")))
-        mac.update(_chunk(attributes[name]))
-    return mac.digest()
+        encoded = name.encode("utf-8", "surrogatepass")
+        value = attributes[name]
+        parts += (_LENGTH(len(encoded)), encoded, _LENGTH(len(value)), value)
+    return blake2b(b"".join(parts), key=key, digest_size=SEAL_BYTES, person=_PERSON).digest()
 
 
 def seal_matches(expected: bytes, presented: bytes) -> bool:

@@ -26,7 +26,11 @@ NOTHING = ResponseUpdate()
 
 
 def plan_response(state: RequestState) -> ResponseUpdate:
-    """The headers for what the request did: a new ID, a cleared one, or only ``Vary``."""
+    """The headers for what the request did: a new ID, a cleared one, or only ``Vary``.
+
+    A response that used a signed-in session also gets ``Cache-Control`` (``no-store`` by
+    default, ``SessionConfig.signed_in_cache_control``) unless the application set its own.
+    """
     core = state.core
     config = core.config
     if state.set_cookie is not None:
@@ -44,11 +48,18 @@ def plan_response(state: RequestState) -> ResponseUpdate:
         if core.header_mode:
             return _header_update(core, "")
         return ResponseUpdate(render_clear_cookie(config.cookie), vary_cookie=True, no_store=True)
+    return _depending_update(state)
+
+
+def _depending_update(state: RequestState) -> ResponseUpdate:
+    """No new ID: ``Vary`` where the session was used, and what a cache may keep."""
+    core = state.core
+    if state.private:  # a CSRF token was issued: never kept by a shared cache
+        return replace(core.vary, no_store=True)
     session = state.session
-    private = state.private  # a CSRF token was issued: never kept by a shared cache
-    if private or (session is not None and session.accessed):
-        vary = core.vary
-        return replace(vary, no_store=True) if private else vary
+    if session is not None and session.accessed:
+        # A signed-in page must not come back from a cache after a logout (Back button).
+        return core.signed_in_vary if session.signed_in else core.vary
     return NOTHING
 
 

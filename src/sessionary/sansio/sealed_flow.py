@@ -222,6 +222,11 @@ class SealedFlow:
         """Always ``None``: a sealed session has no server-side ID."""
         return None
 
+    @property
+    def loaded_deadline(self) -> int | None:
+        """Always ``None``: a sealed session is never handed out by a migration."""
+        return None
+
     def read(self, found: CookieState) -> None:
         """The revocation store's answer: admit the cookie's session, or refuse it.
 

@@ -101,6 +101,12 @@ class ServerFlow:
             return None
         return token.value
 
+    @property
+    def loaded_deadline(self) -> int | None:
+        """The loaded session's absolute deadline (ms), when the client named a live one."""
+        stored = self._record.stored
+        return None if stored is None else stored.meta.deadline
+
     def csrf_binding(self, *, create: bool, committed: bool) -> bytes | None:
         """What this session's CSRF secret is bound to (:mod:`sessionary.sansio.csrf`).
 

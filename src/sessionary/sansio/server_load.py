@@ -17,6 +17,7 @@ from functools import partial
 from sessionary.config import ClientBinding
 from sessionary.exceptions import DecodeError
 from sessionary.sansio.cookies import CookieReadStatus, read_cookie
+from sessionary.sansio.devices import compact_user_agent
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import SessionToken, parse_token
 from sessionary.sansio.keys import KeyRing
@@ -258,9 +259,11 @@ class ServerLoad:
         login = decode_device(recorded)
         fields = core.config.client_binding_fields
         differ = []
-        if "user_agent" in fields and login.user_agent is not None:
+        agent = login.user_agent
+        if "user_agent" in fields and agent is not None:
             current = (state.user_agent or "")[:MAX_USER_AGENT_LENGTH]
-            if current != login.user_agent:
+            # Recorded as its label (sansio/devices.py); whole by releases before the label.
+            if agent not in {current, compact_user_agent(current)}:
                 differ.append("user_agent")
         if "client" in fields and login.client_hash is not None:
             client = state.client

@@ -267,6 +267,7 @@ class ServerWrite(_WritePlan):
         assert stored is not None
         assert lifecycle is not None
         state.clear_cookie = True
+        state.set_cookie = None  # an ID handed out by a migration is dead too
         if self._rekey:  # the same session under the newest key: a new record with it all
             delta = self._delta = session.encoded()
             self._check_size(delta.size)
@@ -337,6 +338,7 @@ class ServerWrite(_WritePlan):
             raise LockLostError(msg)
         # GONE: destroyed or expired meanwhile — never resurrect it; the cookie is dead.
         state.clear_cookie = True
+        state.set_cookie = None  # an ID handed out by a migration is dead too
         state.event(EventName.COMMIT_REFUSED, reason=status.value)
         return None
 
@@ -360,6 +362,7 @@ class ServerWrite(_WritePlan):
             raise StoreError(msg)
         if not record.authentic(current):
             state.clear_cookie = True
+            state.set_cookie = None  # an ID handed out by a migration is dead too
             state.event(EventName.CORRUPT_RECORD, reason="unauthenticated record")
             return Discard(record.key)
         verdict = judge_race(

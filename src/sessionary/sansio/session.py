@@ -115,6 +115,11 @@ class Session(TrackedDict):
         return self._user_id
 
     @property
+    def signed_in(self) -> bool:
+        """Whether a user is signed in (for the cycle: reading it is no access)."""
+        return self._user_id is not None
+
+    @property
     def auth_time(self) -> dt.datetime | None:
         """When the user last authenticated (UTC), or ``None``."""
         self._check()

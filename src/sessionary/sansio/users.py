@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from sessionary.config import LimitPolicy
+from sessionary.sansio.devices import compact_user_agent
 from sessionary.sansio.expiry import effective_idle, expiry_status
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import LoadStatus, RecordMeta, UserBinding
@@ -131,10 +132,14 @@ class DeviceInfo:
 
 
 def encode_device(info: DeviceInfo) -> bytes:
-    """Encode device information for storage (compact JSON)."""
+    """Encode device information for storage (compact JSON, within 64 bytes).
+
+    The agent is stored as its label (:func:`~sessionary.sansio.devices.compact_user_agent`),
+    so that the record stays in Redis's compact hash encoding.
+    """
     data: dict[str, str] = {}
     if info.user_agent:
-        data["ua"] = info.user_agent[:MAX_USER_AGENT_LENGTH]
+        data["ua"] = compact_user_agent(info.user_agent)
     if info.client_hash:
         data["ip"] = info.client_hash
     return orjson.dumps(data)

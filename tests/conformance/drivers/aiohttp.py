@@ -21,6 +21,7 @@ from tests.conformance.driver import (
     WebSocketReply,
     failing_view,
     normalise_headers,
+    own_cache_control,
 )
 from tests.conformance.drivers.asgi import async_store
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
@@ -59,7 +60,8 @@ async def _logout(request: web.Request) -> web.Response:
 
 
 async def _whoami(request: web.Request) -> web.Response:
-    return web.json_response({"user": (await get_session(request)).user_id})
+    headers = own_cache_control(request.query)
+    return web.json_response({"user": (await get_session(request)).user_id}, headers=headers)
 
 
 async def _csrf(request: web.Request) -> web.Response:

@@ -31,6 +31,7 @@ from tests.conformance.driver import (
     WebSocketReply,
     failing_view,
     normalise_headers,
+    own_cache_control,
 )
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
 
@@ -68,7 +69,8 @@ async def _logout(request: StarletteRequest) -> JSONResponse:
 
 
 async def _whoami(request: StarletteRequest) -> JSONResponse:
-    return JSONResponse({"user": get_session(request).user_id})
+    headers = own_cache_control(request.query_params)
+    return JSONResponse({"user": get_session(request).user_id}, headers=headers)
 
 
 async def _csrf(request: StarletteRequest) -> JSONResponse:

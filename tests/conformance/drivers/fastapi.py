@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Response, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
@@ -19,6 +19,7 @@ from tests.conformance.driver import (
     AppSpec,
     Driver,
     failing_view,
+    own_cache_control,
 )
 from tests.conformance.drivers.asgi import serve_asgi
 
@@ -58,7 +59,10 @@ def _fastapi_app() -> FastAPI:
         return {}
 
     @app.get("/whoami")
-    async def whoami(session: Session) -> dict[str, str | None]:
+    async def whoami(
+        request: Request, response: Response, session: Session
+    ) -> dict[str, str | None]:
+        response.headers.update(own_cache_control(request.query_params))
         return {"user": session.user_id}
 
     @app.get("/csrf")

@@ -10,7 +10,7 @@ from flask import Flask, abort, request, session
 
 from sessionary.integrations.flask import FlaskSession, Sessionary, csrf_token
 from sessionary.sansio.session import Session
-from tests.conformance.driver import FAILED_STATUS, AppSpec, Driver
+from tests.conformance.driver import FAILED_STATUS, AppSpec, Driver, own_cache_control
 from tests.conformance.drivers.wsgi import (
     WerkzeugDriver,
     standard_view,
@@ -32,12 +32,13 @@ def _flask_app(extension: Sessionary) -> Flask:
         return dict(session)  # Flask answers a returned dict as JSON
 
     @app.route("/<name>", methods=["GET", "POST"])
-    def standard(name: str) -> tuple[dict[str, Any], int]:
+    def standard(name: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         path = f"/{name}"
-        result = standard_view(path, dict(request.args), _flask_session, csrf_token)
+        query = dict(request.args)
+        result = standard_view(path, query, _flask_session, csrf_token)
         if result is None:
             abort(404)
-        return result, FAILED_STATUS.get(path, 200)
+        return result, FAILED_STATUS.get(path, 200), own_cache_control(query)
 
     extension.init_app(app)
     return app

@@ -26,6 +26,7 @@ from tests.conformance.driver import (
     failing_view,
     increment,
     normalise_headers,
+    own_cache_control,
 )
 
 
@@ -91,7 +92,8 @@ def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
         return [b"not found"]
     body = json.dumps(result).encode()
     status = "500 Internal Server Error" if path in FAILED_STATUS else "200 OK"
-    start_response(status, [("Content-Type", "application/json")])
+    headers = [("Content-Type", "application/json"), *own_cache_control(query).items()]
+    start_response(status, headers)
     return [body]
 
 

@@ -5,10 +5,10 @@ session)::
 
     <prefix>:s:{<storage key>}   HASH
         <name>     enveloped attribute value (the field is the UTF-8 attribute name)
-        \xffm      packed metadata, 73 bytes (below):
+        \xffm      packed metadata, 57 bytes (below):
                    format(1) created(6) accessed(6) idle(4) deadline(6) digest(16)
-                   nonce(8) version(4) auth_time(6) seal(16), big-endian, times in ms;
-                   ``seal`` is the record's MAC (:mod:`sessionary.sansio.record_auth`)
+                   nonce(8) version(4) auth_time(6), big-endian, times in ms
+        \xffs      the record's MAC, 16 bytes (:mod:`sessionary.sansio.record_auth`)
         \xffu      user ID (authenticated sessions only)
         \xffh      the user's index tag: its index ``<prefix>:u:{<tag>}`` and epoch
                    ``<prefix>:u:{<tag>}:ep`` (authenticated sessions only)
@@ -18,8 +18,13 @@ session)::
 
 Metadata fields start with byte 0xFF, which never begins a UTF-8 string, so no attribute
 name can collide with them and no other application's hash parses as a session (R41): a
-record is a session only if ``\xffm`` holds a 73-byte format-2 header. A key of another type
-under a session's name loads as corrupt (never an error).
+record is a session only if ``\xffm`` holds a 57-byte format-3 header (or a 73-byte
+format-2 header, which carried the MAC inside: records written before format 3 are read,
+touched in their format, and rewritten in format 3 by their next update).
+
+Every field stays within Redis's default ``hash-max-listpack-value`` (64 bytes) unless the
+application's own values are longer, so a session hash keeps the compact encoding. A key of
+another type under a session's name loads as corrupt (never an error).
 
 Each script touches exactly one key, so every hot-path call is Cluster-safe; the hash tag
 ``{…}`` is a keyed hash computed by the core, never client input (R44). Timestamps are
@@ -59,6 +64,7 @@ __all__ = [
     "DISCARD_SCRIPT",
     "LOAD_SCRIPT",
     "META_FIELD",
+    "SEAL_FIELD",
     "UPDATE_SCRIPT",
     "USER_FIELD",
     "RedisLayout",
@@ -76,8 +82,11 @@ USER_KEY_FIELD = b"\xffh"
 STAMP_FIELD = b"\xffe"
 DEVICE_FIELD = b"\xffd"
 ENDED_FIELD = b"\xffx"
-META_FORMAT = 2
-META_SIZE = 73
+SEAL_FIELD = b"\xffs"
+META_FORMAT = 3
+META_SIZE = 57
+LEGACY_FORMAT = 2
+LEGACY_SIZE = 73
 NONCE_BYTES = 8
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -92,11 +101,10 @@ def pack_meta(
     nonce: bytes,
     version: int,
     auth_time: int | None,
-    seal: bytes,
 ) -> bytes:
-    """The 73-byte metadata header (the Lua scripts read it with ``struct.unpack``)."""
-    if len(digest) != 16 or len(nonce) != NONCE_BYTES or len(seal) != 16:
-        msg = "digest and seal must be 16 bytes and nonce 8 bytes"
+    """The 57-byte metadata header (the Lua scripts read it with ``struct.unpack``)."""
+    if len(digest) != 16 or len(nonce) != NONCE_BYTES:
+        msg = "digest must be 16 bytes and nonce 8 bytes"
         raise ValueError(msg)
     return b"".join(
         (
@@ -109,14 +117,21 @@ def pack_meta(
             nonce,
             version.to_bytes(4, "big"),
             (auth_time or 0).to_bytes(6, "big"),
-            seal,
         )
     )
 
 
-def unpack_meta(data: bytes, user: str | None) -> RecordMeta | None:
-    """Parse a metadata header; ``None`` when it is not a format-2 header."""
-    if len(data) != META_SIZE or data[0] != META_FORMAT:
+def unpack_meta(data: bytes, user: str | None, seal: bytes | None = None) -> RecordMeta | None:
+    r"""Parse a metadata header; ``None`` when it is neither a format-3 nor a format-2 header.
+
+    ``seal``: the ``\xffs`` field beside a format-3 header (a missing one reads as empty, so
+    the core finds the record unauthenticated); a format-2 header carries its own.
+    """
+    if len(data) == META_SIZE and data[0] == META_FORMAT:
+        seal = seal or b""
+    elif len(data) == LEGACY_SIZE and data[0] == LEGACY_FORMAT:
+        seal = data[57:73]
+    else:
         return None
     auth_time = int.from_bytes(data[51:57], "big")
     return RecordMeta(
@@ -128,7 +143,7 @@ def unpack_meta(data: bytes, user: str | None) -> RecordMeta | None:
         version=int.from_bytes(data[47:51], "big"),
         user=user,
         auth_time=auth_time or None,
-        seal=data[57:73],
+        seal=seal,
     )
 
 
@@ -152,20 +167,28 @@ class Script:
 
 
 LUA_COMMON = """
-local META = '>BI6I6I4I6c16c8I4I6c16'  -- see pack_meta()
+local META = '>BI6I6I4I6c16c8I4I6'  -- see pack_meta(); format 2 appended the seal (c16)
 local META_FIELD = string.char(255) .. 'm'
+local SEAL_FIELD = string.char(255) .. 's'
 local TAG_FIELD = string.char(255) .. 'h'
 local ENDED_FIELD = string.char(255) .. 'x'
 local function unpack_meta(m)
-  if m == false or m == nil or #m ~= 73 or string.byte(m, 1) ~= 2 then return nil end
-  local _, created, accessed, idle, deadline, digest, nonce, version, auth, seal =
+  if type(m) ~= 'string' then return nil end  -- missing (false), or an error (a table)
+  local format = string.byte(m, 1)
+  if not ((#m == 57 and format == 3) or (#m == 73 and format == 2)) then return nil end
+  local _, created, accessed, idle, deadline, digest, nonce, version, auth =
     struct.unpack(META, m)
-  return {created = created, accessed = accessed, idle = idle, deadline = deadline,
-          digest = digest, nonce = nonce, version = version, auth = auth, seal = seal}
+  local t = {created = created, accessed = accessed, idle = idle, deadline = deadline,
+             digest = digest, nonce = nonce, version = version, auth = auth}
+  if format == 2 then t.seal = string.sub(m, 58) end
+  return t
 end
 local function pack_meta(t)
-  return struct.pack(META, 2, t.created, t.accessed, t.idle, t.deadline, t.digest, t.nonce,
-                     t.version, t.auth, t.seal)
+  -- In the header's own format: a format-2 header keeps its seal inside.
+  local m = struct.pack(META, t.seal and 2 or 3, t.created, t.accessed, t.idle, t.deadline,
+                        t.digest, t.nonce, t.version, t.auth)
+  if t.seal then m = m .. t.seal end
+  return m
 end
 local function hset_range(key, first, last)
   -- HSET ARGV[first..last] in batches (unpack is limited by the Lua C stack).
@@ -286,10 +309,10 @@ if now > m.accessed then m.accessed = now end
 if ARGV[7] ~= '' then m.deadline = tonumber(ARGV[7]) end
 if ARGV[8] ~= '' then m.auth = tonumber(ARGV[8]) end
 m.digest = ARGV[5]
-m.seal = ARGV[6]
+m.seal = nil  -- format 3: the seal in its own field
 m.nonce = ARGV[1]
 m.version = m.version + 1
-redis.call('HSET', key, META_FIELD, pack_meta(m))
+redis.call('HSET', key, META_FIELD, pack_meta(m), SEAL_FIELD, ARGV[6])
 expire_at(key, now, math.min(m.accessed + idle, m.deadline), tonumber(ARGV[10]))
 return {'OK'}
 """,
@@ -430,7 +453,6 @@ class RedisLayout:
             nonce=op.nonce,
             version=1,
             auth_time=op.auth_time,
-            seal=op.seal,
         )
         args: list[bytes | str | int] = [
             op.nonce,
@@ -440,6 +462,8 @@ class RedisLayout:
             op.linger,
             META_FIELD,
             meta,
+            SEAL_FIELD,
+            op.seal,
         ]
         if op.user is not None:
             args += [USER_FIELD, op.user.encode()]
@@ -519,7 +543,8 @@ def meta_from_fields(special: Mapping[bytes, bytes | None]) -> RecordMeta | None
     if meta_raw is None:
         return None
     user_raw = special.get(USER_FIELD)
-    meta = unpack_meta(meta_raw, None if user_raw is None else user_raw.decode("utf-8", "replace"))
+    user = None if user_raw is None else user_raw.decode("utf-8", "replace")
+    meta = unpack_meta(meta_raw, user, special.get(SEAL_FIELD))
     if meta is None:
         return None
     tag, stamp = special.get(USER_KEY_FIELD), special.get(STAMP_FIELD)

@@ -23,6 +23,10 @@ from sessionary.exceptions import ConfigurationError
 __all__ = ["check_cluster_options", "check_pool_options", "keywords_of"]
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+_PRIMARY_ONLY = ("read_from_replicas", "load_balancing_strategy")
+"""Cluster options that would send reads to replicas: a replica can lag behind a logout, a
+revocation or a rotation, so the store reads from the primary only."""
+_OFF = (None, False, "", "0", "false", "no", "off")
 _INJECTED = frozenset({"connection_pool"})
 """Set by redis-py's Sentinel pool itself, taken by its connection class (``**kwargs``)."""
 
@@ -64,6 +68,15 @@ def check_cluster_options(
         msg = f"invalid Redis URL (scheme {_scheme(store_url)!r}): {exc}"
         raise ConfigurationError(msg) from exc
     _refuse((set(options) | set(from_query)) - accepted, accepted, store_url)
+    for name in _PRIMARY_ONLY:
+        value = options.get(name, from_query.get(name))
+        if (value.lower() if isinstance(value, str) else value) not in _OFF:
+            msg = (
+                f"{name}={value!r} for a {_scheme(store_url)}:// store: the store reads from "
+                "the primary only (a replica can lag behind a logout, a revocation or a "
+                "rotation); leave the option out"
+            )
+            raise ConfigurationError(msg)
 
 
 def _scheme(url: str) -> str:

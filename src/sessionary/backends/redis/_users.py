@@ -18,6 +18,7 @@ from sessionary.backends.redis._layout import (
     ENDED_FIELD,
     LUA_COMMON,
     META_FIELD,
+    SEAL_FIELD,
     STAMP_FIELD,
     USER_FIELD,
     USER_KEY_FIELD,
@@ -223,6 +224,7 @@ SESSION_META_FIELDS = (
     STAMP_FIELD,
     DEVICE_FIELD,
     ENDED_FIELD,
+    SEAL_FIELD,
 )
 """What one ``HMGET`` reads of a session for device lists, limits and the sweeper."""
 

@@ -18,6 +18,10 @@ Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SE
 ``CONFIG``                     a complete :class:`~sessionary.SessionConfig` (overrides all
                                of the above except the store keys)
 ``OBSERVER``                   a :class:`~sessionary.observability.Observer`
+``LEGACY`` / ``ASYNC_LEGACY``  a :class:`~sessionary.LegacyMigration` for the sync manager and
+                               an :class:`~sessionary.AsyncLegacyMigration` for the asyncio
+                               one (or their dotted paths): the read-through migration from
+                               Django's own sessions (docs/migration.md)
 =============================  ===============================================================
 
 The request options, named as every adapter's (``docs/adapters.md``); a callable may be
@@ -48,7 +52,9 @@ from typing import Any
 from django.core.signals import setting_changed
 
 from sessionary._async.manager import AsyncSessionManager
+from sessionary._async.migration import AsyncLegacyMigration
 from sessionary._sync.manager import SessionManager
+from sessionary._sync.migration import LegacyMigration
 from sessionary.config import SessionConfig, StoreDownPolicy
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations.django.config import (
@@ -96,15 +102,21 @@ class Runtime:
         csrf: CsrfOptions | bool | None = False,
         lock: LockChoice | None = None,
         store_down: StoreDownChoice | None = None,
+        legacy: LegacyMigration | None = None,
+        async_legacy: AsyncLegacyMigration | None = None,
     ) -> None:
         self.config = config
         self.tenants = tenants
         """Resolves each request's tenant from its host (``SESSIONARY['TENANTS']``), if set."""
         self.store = store
         self._owned = owned
-        self._sync = SessionManager(store, config, observer=observer) if store else None
+        self._sync = (
+            SessionManager(store, config, observer=observer, legacy=legacy) if store else None
+        )
         self.async_manager = (
-            AsyncSessionManager(async_store, config, observer=observer) if async_store else None
+            AsyncSessionManager(async_store, config, observer=observer, legacy=async_legacy)
+            if async_store
+            else None
         )
         """The asyncio manager, or ``None`` (async code then runs the sync one in a thread)."""
         either = self._sync or self.async_manager
@@ -163,6 +175,8 @@ def _build() -> Runtime:
         csrf=options.get("CSRF", False),
         lock=_imported(options.get("LOCK")),
         store_down=_imported(options.get("STORE_DOWN")),
+        legacy=_imported(options.get("LEGACY")),
+        async_legacy=_imported(options.get("ASYNC_LEGACY")),
     )
 
 

@@ -165,7 +165,8 @@ class SessionMiddleware:
             return _error(answer.status, answer.body)
         update = answer.update or ResponseUpdate()
         if not store.accessed and not delivers_id(update):
-            update = replace(update, vary_cookie=False)  # ``accessed = False``, as in Django
+            # ``accessed = False``, as in Django: the response does not depend on the session
+            update = replace(update, vary_cookie=False, cache_control=None)
         apply(update, response)
         if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):
             end_with_the_stream(response, store)

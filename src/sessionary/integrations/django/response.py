@@ -32,6 +32,9 @@ def apply(update: ResponseUpdate, response: HttpResponseBase) -> None:
     changes = header_changes(update, response.headers.get("Vary"))
     for name, value in changes.replace.items():
         response.headers[name] = value
+    for name, value in changes.default.items():
+        if name not in response.headers:  # the view's own policy (``cache_control``) wins
+            response.headers[name] = value
     for name, value in changes.append:
         if name.lower() != "set-cookie" or not _into_cookie_jar(response, value):
             response.headers[name] = value

@@ -47,6 +47,7 @@ def _merge(old: ResponseUpdate | None, new: ResponseUpdate) -> ResponseUpdate:
         set_cookie=new.set_cookie if new.set_cookie is not None else old.set_cookie,
         vary_cookie=old.vary_cookie or new.vary_cookie,
         no_store=old.no_store or new.no_store,
+        cache_control=new.cache_control or old.cache_control,
         vary_name=new.vary_name,
         token_header=new.token_header if new.token_header is not None else old.token_header,
     )

@@ -1,4 +1,4 @@
-"""Redis session store: ``AsyncRedisStore`` (asyncio) and its generated twin ``RedisStore``.
+"""Redis session store: ``AsyncRedisStore`` (the sync module is generated from the asyncio one).
 
 Each operation is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
 Cluster-safe. redis-py errors are mapped to sessionary's store errors here, at the boundary.

@@ -1,0 +1,27 @@
+"""mkdocs hooks: the site's home page is README.md, so the two never drift.
+
+``mkdocs.yml`` names this file under ``hooks:``. The README links to ``docs/x.md`` (right on a
+repository page); on the site those pages sit beside the home page, so the prefix goes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parent.parent
+_DOCS_LINK = re.compile(r"\]\(docs/")
+
+
+def home_page() -> str:
+    """README.md as the site's ``index.md`` (links into ``docs/`` made relative)."""
+    return _DOCS_LINK.sub("](", (ROOT / "README.md").read_text(encoding="utf-8"))
+
+
+def on_files(files: Files, config: Any) -> Files:
+    """Add the generated home page."""
+    files.append(File.generated(config, "index.md", content=home_page()))
+    return files

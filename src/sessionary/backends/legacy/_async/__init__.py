@@ -1,0 +1,1 @@
+"""Legacy sources, asyncio flavour (the sync twins in ``_sync/`` are generated)."""

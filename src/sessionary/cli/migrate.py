@@ -1,0 +1,189 @@
+"""``sessionary migrate --from KIND URL --to URL``: copy every live legacy session in bulk.
+
+The copy is :meth:`sessionary.LegacyMigration.copy`: each legacy session is created under
+the ID a request with its old cookie would migrate it to, so a run is idempotent (run it
+again to resume), requests arriving meanwhile are never served a duplicate, and the legacy
+records stay (the read-through deletes each one when its user comes back).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sessionary.cli._help import examples
+from sessionary.cli._store import open_redis_store, store_failure
+from sessionary.config import SessionConfig
+from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
+from sessionary.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from sessionary._sync.migration import LegacyMigration
+    from sessionary.sansio.migration import CopyReport
+
+__all__ = ["migrate"]
+
+_KINDS = {"flask-session": "session:", "starsessions": "starsessions."}
+"""Sources the command reads, with their libraries' default key prefixes."""
+_FAR_FUTURE = 2**40  # the window of a bulk copy is the run itself
+
+
+def _config(path: str | None, secret_env: str) -> SessionConfig:
+    """The application's ``SessionConfig`` (``module:name``), or one from ``$secret_env``."""
+    if path is not None:
+        module, _, name = path.partition(":")
+        try:
+            value = getattr(importlib.import_module(module), name or "SESSION_CONFIG")
+        except (ImportError, AttributeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--config") from None
+        if not isinstance(value, SessionConfig):
+            msg = f"{path} is not a SessionConfig"
+            raise click.BadParameter(msg, param_hint="--config")
+        return value
+    secret = os.environ.get(secret_env)
+    if not secret:
+        msg = f"set ${secret_env} to the application's secret, or pass --config MODULE:NAME"
+        raise click.UsageError(msg)
+    try:
+        return SessionConfig(secret_keys=[secret])
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _migration(kind: str, url: str, prefix: str | None, user_key: str | None) -> LegacyMigration:
+    import datetime as dt  # noqa: PLC0415
+
+    import redis  # noqa: PLC0415 - the legacy extra
+
+    from sessionary._sync.migration import LegacyMigration  # noqa: PLC0415
+    from sessionary.backends.legacy import FlaskSessionSource, StarsessionsSource  # noqa: PLC0415
+
+    client = redis.Redis.from_url(url)
+    legacy_prefix = _KINDS[kind] if prefix is None else prefix
+    source = (
+        FlaskSessionSource(client, prefix=legacy_prefix)
+        if kind == "flask-session"
+        else StarsessionsSource(client, prefix=legacy_prefix)
+    )
+    user = None if user_key is None else (lambda data: data.get(user_key))
+    until = dt.datetime.fromtimestamp(_FAR_FUTURE / 1000, tz=dt.timezone.utc)
+    return LegacyMigration(source, until=until, user_id=user)
+
+
+def _figures(report: CopyReport, elapsed: float, *, dry_run: bool) -> dict[str, Any]:
+    return {
+        "dry_run": dry_run,
+        "seen": report.seen,
+        "migrated": report.migrated,
+        "skipped": dict(sorted(report.skipped.items())),
+        "failed": dict(sorted(report.failed.items())),
+        "dropped_keys": dict(sorted(report.dropped.items())),
+        "seconds": round(elapsed, 3),
+        "per_second": round(report.seen / elapsed) if elapsed > 0 else None,
+    }
+
+
+def _print(console: Console, figures: dict[str, Any]) -> None:
+    title = "Bulk migration (dry run: nothing written)" if figures["dry_run"] else "Bulk migration"
+    table = Table(title=title, show_header=False)
+    verb = "would migrate" if figures["dry_run"] else "migrated"
+    table.add_row(verb, str(figures["migrated"]))
+    for group in ("skipped", "failed", "dropped_keys"):
+        for reason, count in figures[group].items():
+            table.add_row(f"{group.replace('_', ' ')}: {reason}", str(count))
+    table.add_row("records seen", str(figures["seen"]))
+    table.add_row("time", f"{figures['seconds']} s ({figures['per_second']} records/s)")
+    console.print(table)
+
+
+@click.command(
+    epilog=examples(
+        "sessionary migrate --from flask-session redis://old:6379/0 "
+        "--to redis://localhost:6379/0 --user-key _user_id --dry-run",
+        "sessionary migrate --from starsessions redis://old:6379/0 --to redis://new:6379/0 "
+        "--config myapp.settings:SESSION_CONFIG --json",
+    )
+)
+@click.option(
+    "--from",
+    "source",
+    nargs=2,
+    type=(click.Choice(sorted(_KINDS)), str),
+    required=True,
+    metavar="KIND URL",
+    help="The legacy library and the Redis URL of its sessions.",
+)
+@click.option("--to", "store_url", required=True, metavar="URL", help="sessionary's Redis URL.")
+@click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="sessionary's prefix.")
+@click.option("--legacy-prefix", default=None, help="The legacy key prefix (its default).")
+@click.option("--user-key", default=None, help="The session key holding the signed-in user.")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="MODULE:NAME",
+    help="The application's SessionConfig (its secrets, timeouts, codec).",
+)
+@click.option(
+    "--secret-env",
+    default="SESSION_SECRET",
+    show_default=True,
+    help="Without --config: the variable holding the application's secret.",
+)
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Read and convert, write nothing: the report.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def migrate(
+    *,
+    source: tuple[str, str],
+    store_url: str,
+    prefix: str,
+    legacy_prefix: str | None,
+    user_key: str | None,
+    config_path: str | None,
+    secret_env: str,
+    batch: int,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Copy every live session of a legacy library into sessionary (idempotent, resumable).
+
+    Give the application's SessionConfig (--config, for its secrets, timeouts and codec) or
+    its secret in $SESSION_SECRET. Each session keeps its remaining lifetime; its user is
+    read from --user-key. Running it again skips what is already there. The legacy records
+    are kept for the read-through, which deletes each one when its user comes back.
+    """
+    kind, legacy_url = source
+    config = _config(config_path, secret_env)
+    migration = _migration(kind, legacy_url, legacy_prefix, user_key)
+    from sessionary.sansio.core import SessionCore  # noqa: PLC0415
+
+    core = SessionCore(config)
+    console = Console(stderr=as_json)
+    started = time.perf_counter()
+    with open_redis_store(store_url, prefix) as store, store_failure(legacy_url):
+        total = getattr(migration.source, "count", lambda: None)()
+        columns = (TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=as_json) as progress:
+            task = progress.add_task("copy", total=total)
+            report = migration.copy(
+                core,
+                store,
+                dry_run=dry_run,
+                batch=batch,
+                progress=lambda r: progress.update(task, completed=r.seen),
+            )
+    figures = _figures(report, time.perf_counter() - started, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+    else:
+        _print(console, figures)
+        console.print(f"from {redacted_url(legacy_url)} to {redacted_url(store_url)}")
