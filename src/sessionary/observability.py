@@ -16,6 +16,8 @@ from typing import Protocol, runtime_checkable
 from sessionary.sansio.events import EventName, SessionEvent
 
 __all__ = [
+    "CACHE_OPERATION",
+    "CACHE_OUTCOMES",
     "TOUCHED_OUTCOME",
     "LoggingObserver",
     "NullObserver",
@@ -26,6 +28,27 @@ __all__ = [
 
 TOUCHED_OUTCOME = "touched"
 """Outcome of a load that found the session and extended its idle expiry (the touch was due)."""
+
+CACHE_OPERATION = "cache"
+"""The operation name the local cache reports under: counts, not round trips (exporters
+record no duration and no span for it)."""
+CACHE_OUTCOMES = frozenset(
+    {
+        "hit",
+        "miss",
+        "miss_touch",
+        "bypass",
+        "evicted",
+        "invalidated",
+        "flush_disconnect",
+        "flush_unanswered",
+        "flush_server_flush",
+        "flush_error",
+        "flush_loop",
+        "flush_topology",
+    }
+)
+"""Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""
 
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")

@@ -10,6 +10,7 @@ import redis
 from benchmarks.micro import (
     asgi_anonymous,
     browser_login_memory,
+    cache,
     mapped_errors,
     ping_loop,
     pool_load,
@@ -49,6 +50,17 @@ def test_record_auth_reports_read_and_write(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "record MAC per read:" in out
     assert "record MAC per write:" in out
+
+
+def test_cache_reports_hot_reads_and_staleness(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--calls", "20", "--repeat", "1", "--trials", "3"]
+    assert cache.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "hot read, bare Redis store:" in out
+    assert "hot read, with the cache:" in out
+    assert "reads served after the 5 ms bound: 0" in out
 
 
 def test_asgi_anonymous_reports_each_application(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ from opentelemetry.trace import StatusCode
 
 from sessionary import SessionManager
 from sessionary.metrics.otel import OpenTelemetryObserver
+from sessionary.observability import CACHE_OPERATION
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.stores import MemoryStore
 from sessionary.testing import session_config
@@ -110,3 +111,16 @@ def test_the_observer_never_raises(telemetry: Telemetry, caplog: pytest.LogCaptu
         telemetry.observer.event(SessionEvent(EventName.CREATED, 1))  # no current span: fine
     assert len([r for r in caplog.records if "OpenTelemetry observer failed" in r.message]) == 1
     assert telemetry.observer._failed
+
+
+def test_the_local_cache_is_counted_without_spans_or_durations(telemetry: Telemetry) -> None:
+    for outcome in ("hit", "hit", "miss", "flush_disconnect"):
+        telemetry.observer.operation(CACHE_OPERATION, 0.0, outcome)
+    assert telemetry.spans.get_finished_spans() == ()
+    assert telemetry.points("sessionary.store.operation.duration") == []
+    counted = {
+        p.attributes["sessionary.outcome"]: p.value
+        for p in telemetry.points("sessionary.store.operations")
+        if p.attributes["sessionary.operation"] == CACHE_OPERATION
+    }
+    assert counted == {"hit": 2, "miss": 1, "flush_disconnect": 1}

@@ -14,7 +14,7 @@ from sessionary.metrics.prometheus import PrometheusObserver
 from sessionary.observability import LoggingObserver, ObserverGroup
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import CommitStatus, LoadStatus
-from sessionary.stores import MemoryStore
+from sessionary.stores import CachingStore, MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
 from sessionary.testing import FakeClock, session_config
 from tests.scripted_stores import SyncFailingStore
@@ -265,3 +265,42 @@ def test_every_load_status_is_a_hit_or_a_miss_never_an_error(
         if sample.name == f"{PREFIX}_store_errors_total"
     ]
     assert errors == []
+
+
+@pytest.mark.redis
+def test_the_local_cache_reports_hits_and_misses_not_errors(
+    metrics: PrometheusObserver,
+    registry: CollectorRegistry,
+    redis_url: str,
+    redis_admin: object,  # deletes this test's keys afterwards
+    key_prefix: str,
+) -> None:
+
+    store = CachingStore(
+        RedisStore.from_url(redis_url, prefix=key_prefix), staleness_ms=50, observer=metrics
+    )
+    browser = Browser(SessionManager(store, session_config()))
+    try:
+        browser.request({"a": 1})
+        for _ in range(50):
+            browser.request()
+            if store.stats.get("hit"):
+                break
+
+        def count(outcome: str) -> float:
+            labels = {"operation": "cache", "outcome": outcome}
+            return registry.get_sample_value(f"{PREFIX}_store_operations_total", labels) or 0.0
+
+        assert count("hit") == store.stats["hit"] >= 1
+        assert count("miss") + count("bypass") >= 1
+        errors = registry.get_sample_value(
+            f"{PREFIX}_store_operations_total", {"operation": "cache", "outcome": "error"}
+        )
+        assert errors is None
+        # Counts, not round trips: no duration is recorded for them.
+        timed = registry.get_sample_value(
+            f"{PREFIX}_store_operation_duration_seconds_count", {"operation": "cache"}
+        )
+        assert timed is None
+    finally:
+        store.close()

@@ -59,10 +59,12 @@ from sessionary.sansio.ops import (
 from sessionary.sansio.sealed import SealedPayload, Sealer
 from sessionary.sansio.settle import Answer
 from sessionary.stores import (
+    AsyncCachingStore,
     AsyncDelegatingStore,
     AsyncMemoryStore,
     AsyncRedisEventStream,
     AsyncRedisStore,
+    CachingStore,
     CookieStore,
     DelegatingStore,
     MemoryStore,
@@ -298,6 +300,8 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(AsyncMemoryStore())
     add(DelegatingStore(redis_store))
     add(AsyncDelegatingStore(async_redis_store))
+    add(CachingStore(redis_store))
+    add(AsyncCachingStore(async_redis_store))
     add(AsyncSessionManager(AsyncMemoryStore(), r.config))
     add(LegacySession(VALUE, {"token": VALUE}, 1))
     add(Converted({"token": VALUE.encode()}, ("dropped",), 3))

@@ -8,7 +8,7 @@ bounded: outcome labels come from fixed sets, error type names are capped.
 
 from __future__ import annotations
 
-from sessionary.observability import TOUCHED_OUTCOME
+from sessionary.observability import CACHE_OUTCOMES, TOUCHED_OUTCOME
 from sessionary.sansio.ops import CommitStatus, LoadStatus
 
 __all__ = [
@@ -31,6 +31,7 @@ _RESULTS = (
     | LOAD_MISSES
     | {status.value for status in CommitStatus}
     | {"deleted", "absent"}  # destroy
+    | CACHE_OUTCOMES  # the local cache's reports (operation "cache")
 )
 ERROR_OUTCOME = "error"
 OTHER_ERROR = "other"

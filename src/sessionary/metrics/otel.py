@@ -32,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from sessionary import __version__
 from sessionary.metrics._outcomes import ERROR_OUTCOME, ErrorNames, is_error, operation_label
+from sessionary.observability import CACHE_OPERATION
 from sessionary.sansio.events import EventName, SessionEvent
 
 __all__ = ["OpenTelemetryObserver"]
@@ -90,6 +91,11 @@ class OpenTelemetryObserver:
         operation = operation_label(name, outcome)
         failed = is_error(outcome)
         result = ERROR_OUTCOME if failed else outcome
+        if name == CACHE_OPERATION:  # the local cache's counts: no round trip, no span
+            self._operations.add(
+                1, {"sessionary.operation": operation, "sessionary.outcome": result}
+            )
+            return
         self._duration.record(seconds, {"sessionary.operation": operation})
         self._operations.add(1, {"sessionary.operation": operation, "sessionary.outcome": result})
         end = time.time_ns()

@@ -49,7 +49,7 @@ from sessionary.metrics._outcomes import (
     is_error,
     operation_label,
 )
-from sessionary.observability import TOUCHED_OUTCOME
+from sessionary.observability import CACHE_OPERATION, TOUCHED_OUTCOME
 from sessionary.sansio.events import EventName, SessionEvent
 
 __all__ = ["DEFAULT_BUCKETS", "PrometheusObserver"]
@@ -164,6 +164,9 @@ class PrometheusObserver:
     # ------------------------------------------------------------------ internals
     def _operation(self, name: str, seconds: float, outcome: str) -> None:
         operation = operation_label(name, outcome)
+        if name == CACHE_OPERATION:  # the local cache's counts: no round trip to time
+            self._operations.labels(operation, outcome).inc()
+            return
         observe = self._timers.get(operation)
         if observe is None:
             observe = self._timers[operation] = self._duration.labels(operation).observe

@@ -28,11 +28,13 @@ from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.cookie import CookieStore
 
 __all__ = [
+    "AsyncCachingStore",
     "AsyncDelegatingStore",
     "AsyncMemoryStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncSessionStore",
+    "CachingStore",
     "CookieStore",
     "DelegatingStore",
     "MemoryStore",
@@ -55,5 +57,7 @@ __getattr__ = _lazy_exports(
         "AsyncRedisEventStream": _REDIS,
         "RedisEventStream": _REDIS,
         "ReplicaWait": _REDIS,
+        "AsyncCachingStore": _REDIS,
+        "CachingStore": _REDIS,
     },
 )

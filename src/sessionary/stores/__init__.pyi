@@ -4,8 +4,10 @@ from sessionary._async.delegating import AsyncDelegatingStore as AsyncDelegating
 from sessionary._async.memory import AsyncMemoryStore as AsyncMemoryStore
 from sessionary._sync.delegating import DelegatingStore as DelegatingStore
 from sessionary._sync.memory import MemoryStore as MemoryStore
+from sessionary.backends.redis import AsyncCachingStore as AsyncCachingStore
 from sessionary.backends.redis import AsyncRedisEventStream as AsyncRedisEventStream
 from sessionary.backends.redis import AsyncRedisStore as AsyncRedisStore
+from sessionary.backends.redis import CachingStore as CachingStore
 from sessionary.backends.redis import RedisEventStream as RedisEventStream
 from sessionary.backends.redis import RedisStore as RedisStore
 from sessionary.backends.redis import ReplicaWait as ReplicaWait
@@ -14,11 +16,13 @@ from sessionary.stores.base import SessionStore as SessionStore
 from sessionary.stores.cookie import CookieStore as CookieStore
 
 __all__ = [
+    "AsyncCachingStore",
     "AsyncDelegatingStore",
     "AsyncMemoryStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
     "AsyncSessionStore",
+    "CachingStore",
     "CookieStore",
     "DelegatingStore",
     "MemoryStore",

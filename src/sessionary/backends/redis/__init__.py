@@ -5,6 +5,7 @@ asyncio                     sync                      what
 ==========================  ========================  ==========================================
 ``AsyncRedisStore``         ``RedisStore``            the session store (``from_url()``)
 ``AsyncRedisEventStream``   ``RedisEventStream``      lifecycle events in a Redis Stream
+``AsyncCachingStore``       ``CachingStore``          a local cache in front of the store
 ==========================  ========================  ==========================================
 
 Pure helpers, for tools that work on a deployment's keys (the ``sessionary`` command):
@@ -28,11 +29,13 @@ import typing
 from sessionary._lazy import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
+    from sessionary.backends.redis._async.cache import AsyncCachingStore
     from sessionary.backends.redis._async.events import AsyncRedisEventStream
     from sessionary.backends.redis._async.store import AsyncRedisStore
     from sessionary.backends.redis._durability import ReplicaWait
     from sessionary.backends.redis._errors import mapped_redis_errors
     from sessionary.backends.redis._layout import RedisLayout
+    from sessionary.backends.redis._sync.cache import CachingStore
     from sessionary.backends.redis._sync.events import RedisEventStream
     from sessionary.backends.redis._sync.store import RedisStore
     from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
@@ -44,8 +47,10 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "SESSION_META_FIELDS",
+    "AsyncCachingStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
+    "CachingStore",
     "RedisEventStream",
     "RedisLayout",
     "RedisStore",
@@ -62,6 +67,8 @@ _HOMES = {
     "RedisStore": "_sync.store",
     "AsyncRedisEventStream": "_async.events",
     "RedisEventStream": "_sync.events",
+    "AsyncCachingStore": "_async.cache",
+    "CachingStore": "_sync.cache",
     "ReplicaWait": "_durability",
     "mapped_redis_errors": "_errors",
     "RedisLayout": "_layout",

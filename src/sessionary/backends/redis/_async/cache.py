@@ -1,0 +1,288 @@
+"""A local cache in front of a Redis store, kept coherent by the server.
+
+``AsyncCachingStore`` (asyncio; ``CachingStore`` is its generated twin) wraps an
+:class:`~sessionary.stores.AsyncRedisStore` (standalone, Sentinel or Cluster: one tracking
+connection per primary) and answers loads of hot sessions from memory, with no round
+trip. The rules (docs/cache.md explains them):
+
+* **What is cached:** the records the server returned on a load (``FOUND``), by storage
+  key, in a bounded LRU (entries and bytes). The core verifies a cached record exactly as
+  a fresh one (validator, record MAC, revocation, both expiry clocks).
+* **Coherence from the server:** an :class:`AsyncTracker` connection receives an
+  ``invalidate`` message for every change of a session hash or a user's epoch, by any
+  instance; the entry (or all of the user's entries) is dropped when it is read.
+* **Staleness bound:** an entry is served only while the tracking stream has been
+  confirmed read up to at most ``staleness_ms`` ago; otherwise the load goes to the server.
+  A logout, a revocation or a "log out everywhere" done anywhere is therefore seen here
+  within that bound, and typically within one loopback round trip.
+* **Failures:** a lost tracking connection (restart, failover, timeout) flushes the whole
+  cache, and nothing is served until tracking is established and confirmed again.
+* **Writes** always go to the server (conflicts are detected there); this instance's own
+  writes also drop the entry at once, so it reads its own writes.
+* **Sliding expiry:** a cached read never touches; when the touch is due
+  (``touch_after``), the load goes to the server, which touches as it always does. A
+  session read on many instances is thus touched once per touch interval, not per read.
+
+Each event loop that uses the cache gets its own tracking connection (closed when the loop
+shuts down); when loads move to another loop, the cache is flushed first.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sessionary._async.delegating import AsyncDelegatingStore
+from sessionary.backends.redis._async.store import AsyncRedisStore
+from sessionary.backends.redis._async.tracking import (
+    AsyncClusterTracker,
+    AsyncTracker,
+    async_tracking_connection,
+)
+from sessionary.backends.redis._loops import AsyncLoopClients
+from sessionary.backends.redis._lru import RecordLRU
+from sessionary.exceptions import ConfigurationError
+from sessionary.observability import CACHE_OPERATION, NullObserver, Observer
+from sessionary.sansio.expiry import effective_idle, expiry_status, touch_due
+from sessionary.sansio.ops import (
+    CommitResult,
+    Create,
+    Destroy,
+    Discard,
+    Load,
+    LoadResult,
+    LoadStatus,
+    StoredSession,
+    Update,
+)
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "AsyncCachingStore"]
+
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+DEFAULT_STALENESS_MS = 5
+
+Tracking = AsyncTracker | AsyncClusterTracker
+"""A standalone (or Sentinel-managed) server's stream, or a Cluster's streams as one."""
+
+
+class AsyncCachingStore(AsyncDelegatingStore):
+    """Serves hot loads from memory; everything else is the wrapped Redis store's.
+
+    ``max_entries`` / ``max_bytes``: the LRU's bounds. ``staleness_ms``: the longest time a
+    change made elsewhere may go unseen here (see the module). ``observer``: receives
+    ``operation("cache", seconds, outcome)`` with outcome ``hit``, ``miss``,
+    ``miss_touch`` (a touch was due), ``bypass`` (tracking not confirmed), ``evicted``,
+    ``invalidated`` and ``flush_<cause>``; :attr:`stats` counts the same. ``clock``: the
+    monotonic clock the bound is measured with (tests move it). ``connect``: makes the
+    tracking connection (by default a RESP3 connection to the wrapped store's server, with
+    its address, credentials and TLS).
+    """
+
+    def __init__(
+        self,
+        inner: AsyncRedisStore,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        staleness_ms: float = DEFAULT_STALENESS_MS,
+        observer: Observer | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        super().__init__(inner)
+        if not isinstance(inner, AsyncRedisStore):
+            msg = "AsyncCachingStore wraps an AsyncRedisStore"
+            raise ConfigurationError(msg)
+        if max_entries < 1 or max_bytes < 1 or staleness_ms < 0:
+            msg = "max_entries and max_bytes must be positive, staleness_ms not negative"
+            raise ConfigurationError(msg)
+        self.staleness_s = staleness_ms / 1000
+        self.observer: Observer = observer if observer is not None else NullObserver()
+        self.stats: dict[str, int] = {}
+        """Counts by outcome (the observer's ``outcome`` values)."""
+        self._clock = clock
+        self._lru = RecordLRU(max_entries, max_bytes, on_evict=self._evicted)
+        prefix = inner.layout.prefix
+        self._session_prefix = f"{prefix}:s:{{".encode()
+        self._epoch_prefix = f"{prefix}:u:{{".encode()
+        self._prefixes = (f"{prefix}:s:", f"{prefix}:u:")
+        self._connect = connect or (lambda: async_tracking_connection(inner.client))
+        self._cluster = bool(getattr(inner, "_cluster", False))
+        self._trackers: AsyncLoopClients[Tracking] = AsyncLoopClients(
+            self._new_tracker, cluster=False, close=_close_tracker
+        )
+        self._in_use: Tracking | None = None
+
+    def _new_tracker(self) -> Tracking:
+        if self._cluster:  # one stream per primary
+            inner = self.inner
+            return AsyncClusterTracker(
+                lambda: inner.client, self._prefixes, self, clock=self._clock
+            )
+        return AsyncTracker(self._connect, self._prefixes, self, clock=self._clock)
+
+    @property
+    def tracker(self) -> Tracking:
+        """The invalidation stream of the running event loop (one per loop)."""
+        return self._trackers()
+
+    def _tracker(self) -> Tracking:
+        """The running loop's tracker, for a load: moving to another loop flushes."""
+        tracker = self._trackers()
+        if tracker is not self._in_use:
+            # Another loop's connection may have missed changes this one saw, or the reverse.
+            if self._in_use is not None:
+                self.flush("loop")
+            self._in_use = tracker
+        return tracker
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+    # ------------------------------------------------------------------ reporting
+    def _count(self, outcome: str, n: int = 1) -> None:
+        self.stats[outcome] = self.stats.get(outcome, 0) + n
+        try:
+            for _ in range(n):
+                self.observer.operation(CACHE_OPERATION, 0.0, outcome)
+        except Exception:  # an observer must never break a request
+            self.observer = NullObserver()
+
+    def _evicted(self, count: int) -> None:
+        self._count("evicted", count)
+
+    # ------------------------------------------------------------------ the sink
+    def invalidated(self, keys: list[bytes]) -> None:
+        """Drop the entries of changed sessions, or of every session of a changed epoch."""
+        dropped = 0
+        for raw in keys:
+            if raw.startswith(self._session_prefix) and raw.endswith(b"}"):
+                key = raw[len(self._session_prefix) : -1].decode("ascii", "replace")
+                dropped += self._lru.invalidate(key)
+            elif raw.startswith(self._epoch_prefix) and raw.endswith(b"}:ep"):
+                tag = raw[len(self._epoch_prefix) : -4].decode("utf-8", "surrogateescape")
+                dropped += self._lru.invalidate_user(tag)
+        if dropped:
+            self._count("invalidated", dropped)
+
+    def flush(self, cause: str) -> None:
+        """Forget everything (the tracking stream was lost, or the server was flushed)."""
+        self._lru.clear()
+        self._count(f"flush_{cause}")
+
+    # ------------------------------------------------------------------ reads
+    def _fresh(self, tracker: Tracking) -> bool:
+        confirmed = tracker.confirmed_at
+        return confirmed is not None and self._clock() - confirmed <= self.staleness_s
+
+    async def load(self, op: Load) -> LoadResult:
+        """From memory when fresh, verified and no touch is due; otherwise from Redis."""
+        tracker = self._tracker()
+        await tracker.poll()
+        if not self._fresh(tracker):
+            self._count("bypass")
+            return await self._fetch(op)
+        record = self._lru.get(op.key)
+        if record is None or not hmac.compare_digest(record.meta.digest, op.digest):
+            self._count("miss")
+            return await self._fetch(op)
+        meta = record.meta
+        idle = effective_idle(meta.idle, op.max_idle)
+        if (
+            expiry_status(now=op.now, accessed=meta.accessed, idle=idle, deadline=meta.deadline)
+            is not LoadStatus.FOUND
+        ):
+            self._count("miss")  # the server deletes it and says why
+            return await self._fetch(op)
+        if touch_due(now=op.now, accessed=meta.accessed, touch_after=op.touch_after):
+            self._count("miss_touch")
+            return await self._fetch(op)
+        self._count("hit")
+        return LoadResult(LoadStatus.FOUND, record)
+
+    async def _fetch(self, op: Load) -> LoadResult:
+        tracker = self._tracker()
+        generation = tracker.generation if tracker.tracking else None
+        self._lru.begin(op.key)
+        try:
+            result = await super().load(op)
+        finally:
+            clean = self._lru.end(op.key)
+        record = result.record
+        if (
+            clean
+            and record is not None
+            and result.status is LoadStatus.FOUND
+            and generation is not None
+            and tracker is self._in_use
+            and generation == tracker.generation
+        ):
+            self._lru.put(op.key, _untouched(record))
+        return result
+
+    # ------------------------------------------------------------------ writes
+    async def create(self, op: Create) -> CommitResult:
+        """Forwarded; the key's entry is dropped."""
+        try:
+            return await super().create(op)
+        finally:
+            self._lru.invalidate(op.key)
+
+    async def update(self, op: Update) -> CommitResult:
+        """Forwarded; the key's entry is dropped (this instance reads its own write)."""
+        try:
+            return await super().update(op)
+        finally:
+            self._lru.invalidate(op.key)
+
+    async def destroy(self, op: Destroy) -> bool:
+        """Forwarded; the key's entry is dropped."""
+        try:
+            return await super().destroy(op)
+        finally:
+            self._lru.invalidate(op.key)
+
+    async def discard(self, op: Discard) -> bool:
+        """Forwarded; the key's entry is dropped."""
+        try:
+            return await super().discard(op)
+        finally:
+            self._lru.invalidate(op.key)
+
+    async def revoke_user(
+        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
+    ) -> int:
+        """Forwarded; every entry of the user is dropped."""
+        try:
+            return await super().revoke_user(user_key, now, keep, sessions_end_by=sessions_end_by)
+        finally:
+            self._lru.invalidate_user(user_key)
+
+    async def end_session(self, user_key: str, key: str, reason: str) -> bool:
+        """Forwarded; the key's entry is dropped."""
+        try:
+            return await super().end_session(user_key, key, reason)
+        finally:
+            self._lru.invalidate(key)
+
+    async def aclose(self) -> None:
+        """Close the tracking connections, then the wrapped store."""
+        await self.stop_tracking()
+        await super().aclose()
+
+    async def stop_tracking(self) -> None:
+        """Close the tracking connections and forget everything (a later load reopens)."""
+        self._lru.clear()
+        self._in_use = None
+        await self._trackers.aclose()
+
+
+async def _close_tracker(tracker: Tracking) -> None:
+    await tracker.aclose()
+
+
+def _untouched(record: StoredSession) -> StoredSession:
+    return record if not record.touched else record._replace(touched=False)

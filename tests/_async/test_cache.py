@@ -1,0 +1,299 @@
+"""The local cache (``AsyncCachingStore``) on real Redis: hits, coherence, bounds, failures.
+
+Two cached stores sharing one Redis stand for two application instances: one logs out,
+revokes or rotates while the other reads the old cookie in a loop; no read that starts
+later than the staleness bound after the change may see the old state. A Redis restart
+(a private server, stopped and started again on its port) flushes the cache and serves
+nothing stale.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis
+
+from sessionary import AsyncSessionManager, SessionConfig
+from sessionary.sansio.session import Session
+from sessionary.stores import AsyncCachingStore, AsyncRedisStore
+from sessionary.testing import CapturingObserver, FakeClock, session_config
+from tests.services import RedisServer, redis_server_binary
+
+pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+
+BOUND_MS = 5.0
+
+
+async def cached_store(url: str, prefix: str, **options: Any) -> AsyncCachingStore:
+    return AsyncCachingStore(AsyncRedisStore.from_url(url, prefix=prefix), **options)
+
+
+@pytest.fixture
+async def pair(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> AsyncIterator[tuple[AsyncCachingStore, AsyncCachingStore]]:
+    """Two instances: two cached stores, each with its own clients, on one Redis."""
+    first = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS)
+    second = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS)
+    yield first, second
+    await first.aclose()
+    await second.aclose()
+
+
+async def request(
+    manager: AsyncSessionManager, cookie: str | None, handler: Callable[[Session], Any] = id
+) -> tuple[str | None, str | None]:
+    """One request with ``cookie``: (the user it found, the cookie it sets, if any)."""
+    name = manager.config.cookie.name
+    cycle = await manager.open([f"{name}={cookie}"] if cookie else [])
+    user = cycle.session.user_id
+    handler(cycle.session)
+    update = await manager.commit(cycle)
+    new = None
+    if update.set_cookie is not None:
+        new = update.set_cookie.split(";", 1)[0].split("=", 1)[1] or None
+    return (None if user is None else str(user)), new
+
+
+def setting(name: str, value: object) -> Callable[[Session], None]:
+    def handler(session: Session) -> None:
+        session[name] = value
+
+    return handler
+
+
+async def logged_in(manager: AsyncSessionManager, user: str = "alice") -> str:
+    _, cookie = await request(manager, None, lambda s: s.login(user))
+    assert cookie is not None
+    return cookie
+
+
+async def warm(manager: AsyncSessionManager, store: AsyncCachingStore, cookie: str) -> None:
+    """Read until the session is served from memory."""
+    for _ in range(200):
+        before = store.stats.get("hit", 0)
+        assert (await request(manager, cookie))[0] == "alice"
+        if store.stats.get("hit", 0) > before:
+            return
+    pytest.fail(f"never served from the cache: {store.stats}")
+
+
+async def reads_after(
+    manager: AsyncSessionManager, cookie: str, changed_at: float, seconds: float = 0.05
+) -> list[tuple[float, str | None]]:
+    """Read ``cookie`` in a loop: (start of the read minus ``changed_at``, user found)."""
+    seen = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        started = time.monotonic()
+        seen.append((started - changed_at, (await request(manager, cookie))[0]))
+    return seen
+
+
+def assert_none_served_after_the_bound(
+    seen: list[tuple[float, str | None]], bound_ms: float = BOUND_MS
+) -> None:
+    late = [(round(at * 1000, 3), user) for at, user in seen if at > bound_ms / 1000 and user]
+    assert not late, f"old state served after the bound (ms after the change, user): {late}"
+    assert seen[-1][1] is None
+
+
+async def instances(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> tuple[AsyncSessionManager, AsyncSessionManager]:
+    config = session_config()
+    return AsyncSessionManager(pair[0], config), AsyncSessionManager(pair[1], config)
+
+
+async def watched(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> tuple[AsyncSessionManager, AsyncSessionManager, str]:
+    """Instance A logs in; instance B serves the session from its cache."""
+    a, b = await instances(pair)
+    cookie = await logged_in(a)
+    await warm(b, pair[1], cookie)
+    return a, b, cookie
+
+
+async def test_a_hot_session_is_served_from_memory(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, _ = await instances(pair)
+    store = pair[0]
+    cookie = await logged_in(a)
+    await warm(a, store, cookie)
+    hits = store.stats["hit"]
+    loads = store.stats.get("miss", 0) + store.stats.get("bypass", 0)
+    for _ in range(20):
+        assert (await request(a, cookie))[0] == "alice"
+    # Mostly hits: a read now and then finds the liveness check not yet answered.
+    assert store.stats["hit"] - hits >= 10
+    assert store.stats.get("miss", 0) + store.stats.get("bypass", 0) - loads <= 10
+    assert len(store) == 1
+
+
+async def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, b, cookie = await watched(pair)
+    await request(a, cookie, lambda s: s.logout())
+    seen = await reads_after(b, cookie, time.monotonic())
+    assert_none_served_after_the_bound(seen)
+    assert pair[1].stats.get("invalidated", 0) >= 1
+
+
+async def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, b, cookie = await watched(pair)
+    assert await a.revoke_user("alice") >= 1
+    seen = await reads_after(b, cookie, time.monotonic())
+    assert_none_served_after_the_bound(seen)
+
+
+async def test_a_new_user_epoch_alone_drops_the_users_entries(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    # A bound of a second: within the 100 ms of reads below only the server's message about
+    # the epoch can retire the entry (no bypass reloads it). The message is read by the first
+    # load after it arrives (within a loopback round trip; 25 ms allow for a loaded machine).
+    reader = await cached_store(redis_url, key_prefix, staleness_ms=1000)
+    writer = AsyncRedisStore.from_url(redis_url, prefix=key_prefix)
+    manager = AsyncSessionManager(reader, session_config())
+    try:
+        await writer.client.ping()  # connected before the timed part
+        cookie = await logged_in(manager)
+        await warm(manager, reader, cookie)
+        (record,) = [entry for entry, _ in reader._lru._entries.values()]
+        assert record.meta.user_key is not None
+        # Only the epoch moves (as "log out everywhere" does): the session hash is untouched.
+        epoch_key = reader.inner.layout.user_epoch_key(record.meta.user_key)
+        bypassed = reader.stats.get("bypass", 0)
+        await writer.client.set(epoch_key, int(time.time() * 1000) + 60_000)
+        seen = await reads_after(manager, cookie, time.monotonic(), seconds=0.1)
+        assert_none_served_after_the_bound(seen, bound_ms=25)
+        assert reader.stats.get("bypass", 0) == bypassed
+    finally:
+        await reader.aclose()
+        await writer.aclose()
+
+
+async def test_a_rotation_retires_the_old_cookie_on_the_other_instance(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, b, cookie = await watched(pair)
+    _, rotated = await request(a, cookie, lambda s: s.rotate())
+    assert rotated is not None
+    assert rotated != cookie
+    seen = await reads_after(b, cookie, time.monotonic())
+    assert_none_served_after_the_bound(seen)
+    assert (await request(b, rotated))[0] == "alice"
+
+
+async def test_own_writes_are_read_back_at_once(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, _ = await instances(pair)
+    cookie = await logged_in(a)
+    await warm(a, pair[0], cookie)
+    for n in range(5):
+        await request(a, cookie, setting("n", n))
+        name = a.config.cookie.name
+        cycle = await a.open([f"{name}={cookie}"])
+        assert cycle.session.get("n") == n
+        await a.commit(cycle)
+
+
+async def test_nothing_is_served_past_the_staleness_bound(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    now = [100.0]
+    store = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0])
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        cookie = await logged_in(manager)
+        for _ in range(3):  # the first read sends the ping, a later one reads its answer
+            await request(manager, cookie)
+        await warm(manager, store, cookie)
+        # The tracking stream's liveness was confirmed "long ago": the cache is not used.
+        now[0] += 1.0
+        bypassed, hits = store.stats.get("bypass", 0), store.stats["hit"]
+        assert (await request(manager, cookie))[0] == "alice"
+        assert store.stats["bypass"] == bypassed + 1
+        assert store.stats["hit"] == hits
+    finally:
+        await store.aclose()
+
+
+async def test_a_due_touch_goes_to_the_server(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    clock = FakeClock(1_750_000_000.0)
+    config = SessionConfig(
+        secret_keys=session_config().secret_keys, clock=clock, touch_interval=60, idle_timeout=600
+    )
+    store = await cached_store(redis_url, key_prefix, staleness_ms=50)
+    manager = AsyncSessionManager(store, config)
+    try:
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        key = next(iter(store._lru._entries))
+        accessed = store._lru._entries[key][0].meta.accessed
+        clock.advance(61)
+        assert (await request(manager, cookie))[0] == "alice"
+        assert store.stats["miss_touch"] == 1
+        await warm(manager, store, cookie)
+        assert store._lru._entries[key][0].meta.accessed == accessed + 61_000
+    finally:
+        await store.aclose()
+
+
+async def test_the_observer_counts_hits_and_misses(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    observer = CapturingObserver()
+    store = await cached_store(redis_url, key_prefix, staleness_ms=50, observer=observer)
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        outcomes = [outcome for name, _, outcome in observer.operations if name == "cache"]
+        assert "hit" in outcomes
+        assert outcomes.count("hit") == store.stats["hit"]
+        assert {"miss", "bypass"} & set(outcomes)
+    finally:
+        await store.aclose()
+
+
+async def test_a_redis_restart_flushes_the_cache_and_serves_nothing_stale(key_prefix: str) -> None:
+    binary = redis_server_binary("a Redis to restart")
+    server = RedisServer(binary).start()
+    port = server.port
+    store = await cached_store(server.url, key_prefix, staleness_ms=50)
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        server.stop()
+        server = RedisServer(binary, port=port).start()  # empty: the session is gone
+        for _ in range(5):
+            assert (await request(manager, cookie))[0] is None
+        assert store.stats.get("flush_disconnect", 0) == 1
+        assert len(store) == 0
+        # Tracking comes back on its own, and the cache with it.
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        assert store.tracker.connections == 2
+        # A FLUSHALL is an invalidation of everything.
+        redis.Redis(port=port).flushall()
+        flushed_at = time.monotonic()
+        seen = await reads_after(manager, cookie, flushed_at, seconds=0.1)
+        late = [(at, user) for at, user in seen if at > 0.05 and user]
+        assert not late
+        assert store.stats.get("flush_server_flush", 0) == 1
+    finally:
+        await store.aclose()
+        server.stop()

@@ -1,0 +1,104 @@
+"""Two processes sharing one Redis, each with its own local cache (``CachingStore``).
+
+The child (``tests/cache_reader.py``) reads a logged-in cookie in a loop, from its cache;
+this process logs out, revokes the user everywhere, or rotates the session. No read the
+child started later than the staleness bound after the change may find the old user.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from sessionary import SessionManager
+from sessionary.sansio.session import Session
+from sessionary.stores import CachingStore, RedisStore
+from sessionary.testing import session_config
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+BOUND_MS = 5.0
+READ_SECONDS = 1.0
+
+
+def request(
+    manager: SessionManager, cookie: str | None, handler: Callable[[Session], object]
+) -> str | None:
+    name = manager.config.cookie.name
+    cycle = manager.open([f"{name}={cookie}"] if cookie else [])
+    handler(cycle.session)
+    update = manager.commit(cycle)
+    if update.set_cookie is None:
+        return None
+    return update.set_cookie.split(";", 1)[0].split("=", 1)[1] or None
+
+
+def logout(manager: SessionManager, cookie: str) -> None:
+    request(manager, cookie, lambda s: s.logout())
+
+
+def revoke(manager: SessionManager, cookie: str) -> None:
+    assert manager.revoke_user("alice") >= 1
+
+
+def rotate(manager: SessionManager, cookie: str) -> None:
+    assert request(manager, cookie, lambda s: s.rotate()) not in (None, cookie)
+
+
+@pytest.mark.parametrize("change", [logout, revoke, rotate], ids=lambda f: f.__name__)
+def test_the_other_process_never_serves_the_old_state_after_the_bound(
+    change: Callable[[SessionManager, str], None],
+    redis_url: str,
+    redis_admin: redis.Redis,
+    key_prefix: str,
+) -> None:
+    secret = secrets.token_bytes(32)
+    store = CachingStore(RedisStore.from_url(redis_url, prefix=key_prefix), staleness_ms=BOUND_MS)
+    manager = SessionManager(store, session_config(secret_keys=[secret]))
+    cookie = request(manager, None, lambda s: s.login("alice"))
+    assert cookie is not None
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.cache_reader",
+            redis_url,
+            key_prefix,
+            secret.hex(),
+            cookie,
+            str(READ_SECONDS),
+            str(BOUND_MS),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "READY"
+        time.sleep(READ_SECONDS / 4)  # the child reads the old state from its cache meanwhile
+        change(manager, cookie)
+        changed_at = time.monotonic()
+        output, _ = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        store.close()
+    reads = [
+        (float(at) - changed_at, user)
+        for at, user in (line.split() for line in output.split("\n") if line)
+    ]
+    before = [user for at, user in reads if at < 0]
+    after = [(round(at * 1000, 3), user) for at, user in reads if at > BOUND_MS / 1000]
+    assert "alice" in before, "the child never read the session before the change"
+    assert after, "the child did not read after the change"
+    late = [(at, user) for at, user in after if user != "-"]
+    assert not late, f"old state served after the bound (ms after the change, user): {late[:5]}"
