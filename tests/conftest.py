@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from hypothesis import settings
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
@@ -29,6 +30,11 @@ from tests.services import (
     redis_server_binary,
     unavailable,
 )
+
+# Property tests check outcomes, never timing: no per-example deadline, which a loaded
+# 2-core CI machine would otherwise turn into rare, meaningless failures.
+settings.register_profile("sessionary", deadline=None)
+settings.load_profile("sessionary")
 
 STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster"]
 
