@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DIRS = [
     (ROOT / "src/sessionary/_async", ROOT / "src/sessionary/_sync"),
     (ROOT / "src/sessionary/backends/redis/_async", ROOT / "src/sessionary/backends/redis/_sync"),
+    (ROOT / "src/sessionary/backends/sql/_async", ROOT / "src/sessionary/backends/sql/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
 ]
 SUBS = [

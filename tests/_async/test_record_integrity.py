@@ -14,12 +14,15 @@ from typing import cast
 import pytest
 
 from sessionary import AsyncSessionManager, SessionConfig
+from sessionary.backends.sql import AsyncSQLStore
+from sessionary.backends.sql._rows import decode_attributes, encode_attributes
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, session_config
 from tests._async.test_manager import Client
+from tests.sql_raw import async_sql_rows, async_sql_run
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +40,9 @@ class RawRecords:
         store = self.store
         if isinstance(store, AsyncMemoryStore):
             return list(store.engine._records)
+        if isinstance(store, AsyncSQLStore):
+            rows = await async_sql_rows(store, "SELECT key FROM sessionary_sessions ORDER BY key")
+            return [str(row[0]) for row in rows]
         assert isinstance(store, AsyncRedisStore)
         pattern = store.layout.session_pattern()
         names = [bytes(k).decode() async for k in store.client.scan_iter(match=pattern)]
@@ -46,6 +52,10 @@ class RawRecords:
         store = self.store
         if isinstance(store, AsyncMemoryStore):
             return dict(store.engine._records[key].attributes)
+        if isinstance(store, AsyncSQLStore):
+            sql = "SELECT attributes FROM sessionary_sessions WHERE key = ?"
+            (row,) = await async_sql_rows(store, sql, (key,))
+            return decode_attributes(bytes(row[0]))
         assert isinstance(store, AsyncRedisStore)
         raw = cast("dict[bytes, bytes]", await store.client.hgetall(store.layout.session_key(key)))
         return {k.decode(): v for k, v in raw.items() if k[:1] != b"\xff"}
@@ -57,6 +67,9 @@ class RawRecords:
             record.attributes = {**record.attributes, name: value}
             record.meta = None
             return
+        if isinstance(store, AsyncSQLStore):
+            await self._write_attributes(key, {**await self.attributes(key), name: value})
+            return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hset(store.layout.session_key(key), name.encode(), value)
 
@@ -66,6 +79,10 @@ class RawRecords:
             record = store.engine._records[key]
             record.attributes = {k: v for k, v in record.attributes.items() if k != name}
             record.meta = None
+            return
+        if isinstance(store, AsyncSQLStore):
+            fields = await self.attributes(key)
+            await self._write_attributes(key, {k: v for k, v in fields.items() if k != name})
             return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hdel(store.layout.session_key(key), name.encode())
@@ -77,8 +94,17 @@ class RawRecords:
             record.user = user
             record.meta = None
             return
+        if isinstance(store, AsyncSQLStore):
+            sql = "UPDATE sessionary_sessions SET user_id = ? WHERE key = ?"
+            await async_sql_run(store, sql, (user, key))
+            return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hset(store.layout.session_key(key), USER_FIELD, user.encode())
+
+    async def _write_attributes(self, key: str, fields: dict[str, bytes]) -> None:
+        assert isinstance(self.store, AsyncSQLStore)
+        sql = "UPDATE sessionary_sessions SET attributes = ? WHERE key = ?"
+        await async_sql_run(self.store, sql, (encode_attributes(fields), key))
 
 
 async def signed_in(

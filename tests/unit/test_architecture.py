@@ -48,7 +48,12 @@ LAYERS_BELOW = {
     "_async": ("sessionary.backends", *BUILT_ON_BACKENDS),
     "_sync": ("sessionary.backends", *BUILT_ON_BACKENDS),
 }
-FACES = ["sessionary", "sessionary.stores", "sessionary.backends.redis"]
+FACES = [
+    "sessionary",
+    "sessionary.stores",
+    "sessionary.backends.redis",
+    "sessionary.backends.sql",
+]
 """Package faces that hand their names on lazily (``sessionary._lazy``)."""
 NEVER = {"pickle", "marshal", "shelve", "yaml", "dill", "cloudpickle", "random"}
 
@@ -100,7 +105,11 @@ def test_no_module_imports_pickle_or_random() -> None:
 
 def test_generated_sync_modules_mirror_the_async_ones() -> None:
     async_dirs = sorted(PACKAGE.rglob("_async"))
-    assert async_dirs == [PACKAGE / "_async", PACKAGE / "backends" / "redis" / "_async"]
+    assert async_dirs == [
+        PACKAGE / "_async",
+        PACKAGE / "backends" / "redis" / "_async",
+        PACKAGE / "backends" / "sql" / "_async",
+    ]
     for async_dir in async_dirs:
         sync_dir = async_dir.with_name("_sync")
         async_names = {p.relative_to(async_dir) for p in async_dir.rglob("*.py")}
