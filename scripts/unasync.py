@@ -34,6 +34,7 @@ SUBS = [
     (r"AsyncIterator", "Iterator"),
     (r"AsyncGenerator", "Generator"),
     (r"AsyncExitStack", "ExitStack"),
+    (r"AbstractAsyncContextManager", "AbstractContextManager"),
     (r"asynccontextmanager", "contextmanager"),
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),
     (r"async_([a-z][a-z0-9_]*)", r"sync_\1"),

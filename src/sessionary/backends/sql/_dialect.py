@@ -37,6 +37,8 @@ class Dialect:
     """Serialises schema changes of concurrent instances (empty: the write lock does)."""
     greatest: str
     """The larger of two values."""
+    writable_ctes: bool
+    """Whether one statement can read, touch and delete (a read is then one round trip)."""
 
     def sql(self, text: str) -> str:
         """``text`` with this driver's placeholders."""
@@ -56,6 +58,7 @@ SQLITE = Dialect(
     ),
     schema_lock="",
     greatest="MAX",
+    writable_ctes=False,
 )
 """SQLite: every transaction starts with ``BEGIN IMMEDIATE`` (the write lock), so reads
 need no row locks."""
@@ -71,12 +74,35 @@ POSTGRES = Dialect(
     has_schema_table="SELECT 1 WHERE to_regclass('sessionary_schema') IS NOT NULL",
     schema_lock="SELECT pg_advisory_xact_lock(7363737369)",  # "sessi" in digits: sessionary's
     greatest="GREATEST",
+    writable_ctes=True,
 )
 """PostgreSQL: row locks (``FOR UPDATE``) serialise writers of one session or one user."""
 
 _S = "sessionary_sessions"
+
 _COLUMNS = ", ".join(f"s.{name.strip()}" for name in SESSION_COLUMNS.split(","))
 _KEY = "tenant = ? AND key = ?"
+_C_COLUMNS = ", ".join(f"c.{name.strip()}" for name in SESSION_COLUMNS.split(","))
+_T_KEY = "t.tenant = %(tenant)s AND t.key = %(key)s"
+_EXPIRED = "(%(now)s >= t.deadline OR %(now)s >= t.accessed + LEAST(t.idle, %(max_idle)s))"
+LOAD_AT_ONCE = (
+    f"WITH cur AS (SELECT {_C_COLUMNS}, u.epoch FROM {_S} c "
+    "LEFT JOIN sessionary_users u ON u.tenant = c.tenant AND u.user_key = c.user_key "
+    "WHERE c.tenant = %(tenant)s AND c.key = %(key)s), "
+    f"gone AS (DELETE FROM {_S} t WHERE {_T_KEY} AND (t.gc_at < %(now)s OR "
+    f"(t.digest = %(digest)s AND t.ended IS NULL AND {_EXPIRED})) RETURNING 1), "
+    f"touched AS (UPDATE {_S} t SET accessed = %(now)s, "
+    "gc_at = %(now)s + GREATEST(1, LEAST(%(now)s + LEAST(t.idle, %(max_idle)s), t.deadline) "
+    "- %(now)s) + %(linger)s, expires_at = LEAST(t.deadline, %(now)s + t.idle) "
+    f"WHERE {_T_KEY} AND t.gc_at >= %(now)s AND t.digest = %(digest)s AND t.ended IS NULL "
+    f"AND NOT {_EXPIRED} AND %(now)s - t.accessed >= %(touch_after)s RETURNING 1) "
+    "SELECT cur.*, (SELECT COUNT(*) FROM touched) FROM cur"
+)
+"""PostgreSQL's read: verify, expire (delete) or touch in one statement, one round trip.
+
+The writes re-check their conditions on the row as it is when they run, so a write that
+committed meanwhile is never undone; the caller judges the status from ``cur``, the row as
+the statement found it (the same rules: :func:`sessionary.sansio.expiry.expiry_status`)."""
 
 
 class Statements:

@@ -16,9 +16,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,6 +34,7 @@ __all__ = ["AsyncSQLiteDriver", "AsyncSQLiteTx", "SQLiteDriver", "SQLiteTx"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
+Params = Sequence[object] | Mapping[str, object]
 
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
@@ -87,9 +93,10 @@ class _Connection:
                 conn.rollback()
                 raise _mapped(error) from error
 
-    def rows(self, sql: str, params: Sequence[object]) -> list[Row]:
+    def rows(self, sql: str, params: Params) -> list[Row]:
         try:
-            return self._open().execute(sql, tuple(params)).fetchall()
+            bound = params if isinstance(params, Mapping) else tuple(params)
+            return self._open().execute(sql, bound).fetchall()
         except sqlite3.Error as error:
             raise _mapped(error) from error
 
@@ -111,7 +118,7 @@ class SQLiteTx:
     def __init__(self, conn: _Connection) -> None:
         self._conn = conn
 
-    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def rows(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query; every row."""
         return self._conn.rows(sql, params)
 
@@ -141,6 +148,10 @@ class SQLiteDriver:
                 raise
             self._conn.finish(commit=True)
 
+    def statement(self) -> AbstractContextManager[SQLiteTx]:
+        """The same as :meth:`transaction` (SQLite's round trips are local calls)."""
+        return self.transaction()
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
@@ -153,7 +164,7 @@ class AsyncSQLiteTx:
     def __init__(self, driver: AsyncSQLiteDriver) -> None:
         self._driver = driver
 
-    async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    async def rows(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query; every row."""
         return await self._driver.call(self._driver.conn.rows, sql, params)
 
@@ -198,6 +209,10 @@ class AsyncSQLiteDriver:
                 await asyncio.shield(self.call(partial(self.conn.finish, commit=False)))
                 raise
             await self.call(partial(self.conn.finish, commit=True))
+
+    def statement(self) -> AbstractAsyncContextManager[AsyncSQLiteTx]:
+        """The same as :meth:`transaction` (SQLite's round trips are local calls)."""
+        return self.transaction()
 
     async def aclose(self) -> None:
         """Close the connection and stop the thread."""

@@ -9,8 +9,8 @@ to sessionary's store errors here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -34,7 +34,9 @@ class AsyncPostgresTx:
     def __init__(self, conn: AsyncConnection[Row]) -> None:
         self._conn = conn
 
-    async def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    async def rows(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[Row]:
         """Run a query; every row."""
         cursor = await self._conn.execute(sql, params)
         return await cursor.fetchall()
@@ -60,7 +62,7 @@ class AsyncPostgresDriver:
         schema: str | None = None,
     ) -> None:
         self._conninfo = conninfo
-        self._kwargs: dict[str, Any] = {"autocommit": False}
+        self._kwargs: dict[str, Any] = {"autocommit": True}
         if schema is not None:
             self._kwargs["options"] = f"-c search_path={schema}"
         self._sizes = (min_size, max_size)
@@ -81,13 +83,24 @@ class AsyncPostgresDriver:
             self._pool = pool
         return self._pool
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncPostgresTx]:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncPostgresTx]:
         """One transaction on a pooled connection: committed, or rolled back on an error."""
+        return self._connection(transaction=True)
+
+    def statement(self) -> AbstractAsyncContextManager[AsyncPostgresTx]:
+        """A pooled connection for one statement, outside a transaction (one round trip)."""
+        return self._connection(transaction=False)
+
+    @asynccontextmanager
+    async def _connection(self, *, transaction: bool) -> AsyncIterator[AsyncPostgresTx]:
         pool = await self._opened()
         try:
             async with pool.connection() as conn:
-                yield AsyncPostgresTx(conn)
+                if transaction:
+                    async with conn.transaction():
+                        yield AsyncPostgresTx(conn)
+                else:
+                    yield AsyncPostgresTx(conn)
         except (DeadlockDetected, SerializationFailure) as error:
             raise Retry(message=str(error)) from error
         except PoolTimeout as error:

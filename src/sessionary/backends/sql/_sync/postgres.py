@@ -11,8 +11,8 @@ to sessionary's store errors here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -36,7 +36,7 @@ class PostgresTx:
     def __init__(self, conn: Connection[Row]) -> None:
         self._conn = conn
 
-    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+    def rows(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> list[Row]:
         """Run a query; every row."""
         cursor = self._conn.execute(sql, params)
         return cursor.fetchall()
@@ -62,7 +62,7 @@ class PostgresDriver:
         schema: str | None = None,
     ) -> None:
         self._conninfo = conninfo
-        self._kwargs: dict[str, Any] = {"autocommit": False}
+        self._kwargs: dict[str, Any] = {"autocommit": True}
         if schema is not None:
             self._kwargs["options"] = f"-c search_path={schema}"
         self._sizes = (min_size, max_size)
@@ -83,13 +83,24 @@ class PostgresDriver:
             self._pool = pool
         return self._pool
 
-    @contextmanager
-    def transaction(self) -> Iterator[PostgresTx]:
+    def transaction(self) -> AbstractContextManager[PostgresTx]:
         """One transaction on a pooled connection: committed, or rolled back on an error."""
+        return self._connection(transaction=True)
+
+    def statement(self) -> AbstractContextManager[PostgresTx]:
+        """A pooled connection for one statement, outside a transaction (one round trip)."""
+        return self._connection(transaction=False)
+
+    @contextmanager
+    def _connection(self, *, transaction: bool) -> Iterator[PostgresTx]:
         pool = self._opened()
         try:
             with pool.connection() as conn:
-                yield PostgresTx(conn)
+                if transaction:
+                    with conn.transaction():
+                        yield PostgresTx(conn)
+                else:
+                    yield PostgresTx(conn)
         except (DeadlockDetected, SerializationFailure) as error:
             raise Retry(message=str(error)) from error
         except PoolTimeout as error:

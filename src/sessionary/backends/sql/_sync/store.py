@@ -17,7 +17,7 @@ import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-from sessionary.backends.sql._dialect import Statements
+from sessionary.backends.sql._dialect import LOAD_AT_ONCE, Statements
 from sessionary.backends.sql._rows import (
     SessionRow,
     decode_attributes,
@@ -112,16 +112,18 @@ class SQLStore:
         return f"{type(self).__name__}({self._url_hint!r})"
 
     # ------------------------------------------------------------------ transactions
-    def _run(self, body: Callable[[Tx], T]) -> T:
+    def _run(self, body: Callable[[Tx], T], *, one: bool = False) -> T:
+        """Run ``body`` in a transaction (``one``: a single statement, no transaction)."""
         if not self._checked:
             self.check_schema()
+        driver = self._driver
         for _ in range(_ATTEMPTS - 1):
             try:
-                with self._driver.transaction() as tx:
+                with driver.statement() if one else driver.transaction() as tx:
                     return body(tx)
             except Retry:
                 continue
-        with self._driver.transaction() as tx:
+        with driver.statement() if one else driver.transaction() as tx:
             return body(tx)
 
     def schema_version(self) -> int | None:
@@ -173,8 +175,48 @@ class SQLStore:
         return row, None if epoch is None else int(epoch)
 
     def load(self, op: Load) -> LoadResult:
-        """Read, verify and (when due) touch a session; see :class:`~sessionary.sansio.ops.Load`."""
+        """Read, verify and (when due) touch a session; see :class:`~sessionary.sansio.ops.Load`.
+
+        On PostgreSQL one statement (one round trip) reads, expires or touches; on SQLite
+        one short transaction does.
+        """
+        if self._driver.dialect.writable_ctes:
+            return self._run(lambda tx: self._load_at_once(tx, op), one=True)
         return self._run(lambda tx: self._load(tx, op))
+
+    def _load_at_once(self, tx: Tx, op: Load) -> LoadResult:
+        params = {
+            "tenant": self.tenant,
+            "key": op.key,
+            "digest": op.digest,
+            "now": op.now,
+            "max_idle": op.max_idle,
+            "touch_after": op.touch_after,
+            "linger": op.linger,
+        }
+        rows = tx.rows(LOAD_AT_ONCE, params)
+        if not rows:
+            return _MISSING
+        row = SessionRow(rows[0][:-2])
+        epoch, touches = rows[0][-2], int(rows[0][-1])
+        if int(row.gc_at) < op.now:
+            return _MISSING
+        if not hmac.compare_digest(row.digest, op.digest):
+            return _INVALID
+        if row.ended is not None:
+            return LoadResult(LoadStatus.ENDED, reason=str(row.ended))
+        status = expiry_status(
+            now=op.now,
+            accessed=int(row.accessed),
+            idle=effective_idle(int(row.idle), op.max_idle),
+            deadline=int(row.deadline),
+        )
+        if status is not LoadStatus.FOUND:
+            return LoadResult(status)
+        if touches:
+            row.accessed = op.now
+        user_epoch = None if row.user_key is None or epoch is None else int(epoch)
+        return LoadResult(LoadStatus.FOUND, row.stored(touched=touches > 0, user_epoch=user_epoch))
 
     def _load(self, tx: Tx, op: Load) -> LoadResult:
         row, epoch = self._session(tx, op.key, op.now)
