@@ -175,6 +175,7 @@ class Statements:
             "AND forget_at < ?"
         )
         self.count_sessions = q(f"SELECT COUNT(*) FROM {_S} WHERE tenant = ?")
+        self.count_purgeable = q(f"SELECT COUNT(*) FROM {_S} WHERE tenant = ? AND gc_at < ?")
         self.session_digest = q(f"SELECT digest FROM {_S} WHERE {_KEY}")
         self.acquire = q(
             "INSERT INTO sessionary_locks (tenant, key, token, until) "

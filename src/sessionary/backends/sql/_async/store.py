@@ -558,6 +558,12 @@ class AsyncSQLStore:
         rows = await self._run(lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)))
         return int(rows[0][0])
 
+    async def count_purgeable(self, now_ms: int) -> int:
+        """How many rows :meth:`purge_expired` would delete at ``now_ms``."""
+        params = (self.tenant, now_ms)
+        rows = await self._run(lambda tx: tx.rows(self._sql.count_purgeable, params))
+        return int(rows[0][0])
+
     async def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch."""
         rows = await self._run(lambda tx: tx.rows(self._sql.now))

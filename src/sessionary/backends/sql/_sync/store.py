@@ -550,6 +550,12 @@ class SQLStore:
         rows = self._run(lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)))
         return int(rows[0][0])
 
+    def count_purgeable(self, now_ms: int) -> int:
+        """How many rows :meth:`purge_expired` would delete at ``now_ms``."""
+        params = (self.tenant, now_ms)
+        rows = self._run(lambda tx: tx.rows(self._sql.count_purgeable, params))
+        return int(rows[0][0])
+
     def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch."""
         rows = self._run(lambda tx: tx.rows(self._sql.now))
