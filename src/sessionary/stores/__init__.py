@@ -5,6 +5,8 @@ asyncio                  sync                       where sessions live
 =======================  =========================  =======================================
 ``AsyncMemoryStore``     ``MemoryStore``            this process (one worker)
 ``AsyncRedisStore``      ``RedisStore``             Redis or Valkey (extra: ``redis``)
+``AsyncPostgresStore``   ``PostgresStore``          PostgreSQL (extra: ``postgres``)
+``AsyncSQLiteStore``     ``SQLiteStore``            a SQLite file, shared by worker processes
 ``CookieStore``          ``CookieStore``            the client, sealed (extra: ``crypto``)
 =======================  =========================  =======================================
 
@@ -27,18 +29,23 @@ from sessionary.stores.cookie import CookieStore
 
 __all__ = [
     "AsyncMemoryStore",
+    "AsyncPostgresStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
+    "AsyncSQLiteStore",
     "AsyncSessionStore",
     "CookieStore",
     "MemoryStore",
+    "PostgresStore",
     "RedisEventStream",
     "RedisStore",
     "ReplicaWait",
+    "SQLiteStore",
     "SessionStore",
 ]
 
 _REDIS = "sessionary.backends.redis"
+_SQL = "sessionary.backends.sql"
 __getattr__ = _lazy_exports(
     __name__,
     {
@@ -49,5 +56,9 @@ __getattr__ = _lazy_exports(
         "AsyncRedisEventStream": _REDIS,
         "RedisEventStream": _REDIS,
         "ReplicaWait": _REDIS,
+        "AsyncPostgresStore": _SQL,
+        "PostgresStore": _SQL,
+        "AsyncSQLiteStore": _SQL,
+        "SQLiteStore": _SQL,
     },
 )
