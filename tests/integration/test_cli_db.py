@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from sessionary.backends.sql import sql_store_from_url
+from sessionary.backends.sql._schema import TENANT_TABLES
 from sessionary.cli.commands import cli
 from sessionary.sansio.ops import Create
-from tests.sql_raw import sync_sql_run
+from tests.sql_raw import sync_sql_rows, sync_sql_run
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -78,3 +79,27 @@ def test_db_commands_refuse_a_redis_url() -> None:
     result = CliRunner().invoke(cli, ["db", "status", "--store", "redis://127.0.0.1:1/0"])
     assert result.exit_code == 2
     assert "db commands work on a SQL store" in result.output
+
+
+def test_init_with_row_security_creates_the_policies_on_postgresql_only(store_url: str) -> None:
+    code, out = run("db", "init", "--row-security", "--store", store_url)
+    if store_url.startswith("sqlite"):
+        assert code == 1
+        assert "row-level security needs PostgreSQL" in out
+        return
+    assert code == 0
+    schema = store_url.rsplit("schema=", 1)[1]
+    store = sql_store_from_url(store_url)
+    try:
+        rows = sync_sql_rows(
+            store,
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.policyname "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_policies p ON p.schemaname = n.nspname AND p.tablename = c.relname "
+            "WHERE n.nspname = ? ORDER BY c.relname",
+            (schema,),
+        )
+    finally:
+        store.close()
+    assert [row[0] for row in rows] == sorted(TENANT_TABLES)
+    assert {row[1:] for row in rows} == {(True, True, "tenant_isolation")}

@@ -65,9 +65,9 @@ def db() -> None:
     """Create, upgrade, inspect and purge a SQL store's tables."""
 
 
-def _apply(url: str, verb: str) -> None:
+def _apply(url: str, verb: str, *, row_security: bool) -> None:
     with _opened(url) as store:
-        found = store.init_schema()
+        found = store.init_schema(row_security=row_security)
     if found == SCHEMA_VERSION:
         click.echo(f"schema already at version {SCHEMA_VERSION}: nothing to do")
     elif found is None:
@@ -76,18 +76,33 @@ def _apply(url: str, verb: str) -> None:
         click.echo(f"{verb}: schema upgraded from version {found} to {SCHEMA_VERSION}")
 
 
-@db.command(epilog=examples("sessionary db init --store sqlite:///sessions.db"))
+_ROW_SECURITY = click.option(
+    "--row-security",
+    is_flag=True,
+    help="PostgreSQL: isolate tenants by row-level security (run as the tables' owner; the "
+    "application then connects as another role, never a superuser).",
+)
+
+
+@db.command(
+    epilog=examples(
+        "sessionary db init --store sqlite:///sessions.db",
+        "sessionary db init --row-security --store postgresql://owner@db/app",
+    )
+)
 @_store_option
-def init(store_url: str) -> None:
+@_ROW_SECURITY
+def init(store_url: str, row_security: bool) -> None:
     """Create the tables (idempotent; concurrent runs wait for each other)."""
-    _apply(store_url, "init")
+    _apply(store_url, "init", row_security=row_security)
 
 
-@db.command(epilog=examples("sessionary db upgrade --store postgresql://app@db/app"))
+@db.command(epilog=examples("sessionary db upgrade --store postgresql://owner@db/app"))
 @_store_option
-def upgrade(store_url: str) -> None:
+@_ROW_SECURITY
+def upgrade(store_url: str, row_security: bool) -> None:
     """Move the tables to this release's schema version (idempotent)."""
-    _apply(store_url, "upgrade")
+    _apply(store_url, "upgrade", row_security=row_security)
 
 
 @db.command(epilog=examples("sessionary db status --store sqlite:///sessions.db"))

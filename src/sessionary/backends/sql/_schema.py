@@ -15,8 +15,11 @@ from sessionary.exceptions import ConfigurationError
 __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
+    "TENANT_SETTING",
+    "TENANT_TABLES",
     "check_version",
     "create_statements",
+    "row_security_statements",
 ]
 
 SCHEMA_VERSION = 1
@@ -86,6 +89,34 @@ CREATE TABLE IF NOT EXISTS sessionary_schema (
     version INTEGER NOT NULL
 )
 """
+
+
+TENANT_TABLES = TABLES[:-1]
+"""The tables whose rows carry a tenant (all but ``sessionary_schema``)."""
+
+TENANT_SETTING = "app.current_tenant"
+"""The PostgreSQL setting a tenant-scoped store sets in every transaction (``set_config``)."""
+
+
+def row_security_statements() -> list[str]:
+    """PostgreSQL: every tenant table shows and takes only the current tenant's rows.
+
+    ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` (the owner is bound too; only superusers and
+    ``BYPASSRLS`` roles are not, so the application must connect as another role) and one
+    policy, ``tenant_isolation``, on ``current_setting('app.current_tenant', true)``. An
+    unset or empty setting matches no row at all, never every row. Idempotent.
+    """
+    statements = []
+    for table in TENANT_TABLES:
+        statements += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS tenant_isolation ON {table}",
+            f"CREATE POLICY tenant_isolation ON {table} "
+            f"USING (tenant = NULLIF(current_setting('{TENANT_SETTING}', true), '')) "
+            f"WITH CHECK (tenant = NULLIF(current_setting('{TENANT_SETTING}', true), ''))",
+        ]
+    return statements
 
 
 def create_statements(blob_type: str) -> list[str]:

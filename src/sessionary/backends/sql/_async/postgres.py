@@ -20,12 +20,14 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sessionary.backends.sql._async.store import AsyncSQLStore, Retry
 from sessionary.backends.sql._dialect import POSTGRES, Dialect
+from sessionary.backends.sql._schema import TENANT_SETTING
 from sessionary.backends.sql._urls import parse_postgres_url
 from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
 
 __all__ = ["AsyncPostgresDriver", "AsyncPostgresStore", "AsyncPostgresTx"]
 
 Row = tuple[Any, ...]
+_SET_TENANT = "SELECT set_config(%s, %s, true)"
 
 
 class AsyncPostgresTx:
@@ -60,8 +62,10 @@ class AsyncPostgresDriver:
         max_size: int = 10,
         timeout_s: float = 5.0,
         schema: str | None = None,
+        tenant: str = "",
     ) -> None:
         self._conninfo = conninfo
+        self._tenant = tenant
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if schema is not None:
             self._kwargs["options"] = f"-c search_path={schema}"
@@ -88,8 +92,11 @@ class AsyncPostgresDriver:
         return self._connection(transaction=True)
 
     def statement(self) -> AbstractAsyncContextManager[AsyncPostgresTx]:
-        """A pooled connection for one statement, outside a transaction (one round trip)."""
-        return self._connection(transaction=False)
+        """A pooled connection for one statement, outside a transaction (one round trip).
+
+        A tenant-scoped driver runs it in a transaction that sets the tenant first.
+        """
+        return self._connection(transaction=bool(self._tenant))
 
     @asynccontextmanager
     async def _connection(self, *, transaction: bool) -> AsyncIterator[AsyncPostgresTx]:
@@ -98,6 +105,8 @@ class AsyncPostgresDriver:
             async with pool.connection() as conn:
                 if transaction:
                     async with conn.transaction():
+                        if self._tenant:  # for the row-level security policies, this transaction
+                            await conn.execute(_SET_TENANT, (TENANT_SETTING, self._tenant))
                         yield AsyncPostgresTx(conn)
                 else:
                     yield AsyncPostgresTx(conn)
@@ -127,6 +136,9 @@ class AsyncPostgresStore(AsyncSQLStore):
     ``max_size``: the pool's bounds; ``timeout_s``: how long an operation waits for a
     pooled connection; ``schema``: the schema (``search_path``) holding the tables. Create
     them once with ``sessionary db init --store postgresql://...`` (or :meth:`init_schema`).
+    ``tenant``: the tenant this store's rows belong to; every transaction sets it
+    (``set_config('app.current_tenant', tenant, true)``) for the row-level security
+    policies of ``init_schema(row_security=True)`` (``sessionary db init --row-security``).
     """
 
     def __init__(
@@ -141,7 +153,12 @@ class AsyncPostgresStore(AsyncSQLStore):
         display: str = "postgresql://...",
     ) -> None:
         driver = AsyncPostgresDriver(
-            conninfo, min_size=min_size, max_size=max_size, timeout_s=timeout_s, schema=schema
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout_s=timeout_s,
+            schema=schema,
+            tenant=tenant,
         )
         super().__init__(driver, tenant=tenant, url_hint=display)
 

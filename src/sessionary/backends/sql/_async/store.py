@@ -22,8 +22,13 @@ from sessionary.backends.sql._rows import (
     encode_attributes,
     merge_attributes,
 )
-from sessionary.backends.sql._schema import SCHEMA_VERSION, check_version, create_statements
-from sessionary.exceptions import StoreConflictError
+from sessionary.backends.sql._schema import (
+    SCHEMA_VERSION,
+    check_version,
+    create_statements,
+    row_security_statements,
+)
+from sessionary.exceptions import ConfigurationError, StoreConflictError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
@@ -140,13 +145,21 @@ class AsyncSQLStore:
         check_version(await self.schema_version(), self._url_hint)
         self._checked = True
 
-    async def init_schema(self) -> int | None:
+    async def init_schema(self, *, row_security: bool = False) -> int | None:
         """Create the tables, or upgrade them, to :data:`SCHEMA_VERSION` (idempotent).
 
         Safe when several instances start at once: one transaction, serialised by an
         advisory lock on PostgreSQL and by the write lock on SQLite. Returns the version
         found before (``None``: there were no tables). A newer schema is refused.
+
+        ``row_security`` (PostgreSQL): isolate tenants in the database too, by row-level
+        security (:func:`~sessionary.backends.sql._schema.row_security_statements`); the
+        application must then connect as a role that is not a superuser, and every store
+        must name its ``tenant``.
         """
+        if row_security and not self._driver.dialect.writable_ctes:
+            msg = "row-level security needs PostgreSQL"
+            raise ConfigurationError(msg)
         async with self._driver.transaction() as tx:
             if self._driver.dialect.schema_lock:
                 await tx.rows(self._driver.dialect.schema_lock)
@@ -154,6 +167,8 @@ class AsyncSQLStore:
             if found is not None and found > SCHEMA_VERSION:
                 check_version(found, self._url_hint)
             for statement in create_statements(self._driver.dialect.blob):
+                await tx.run(statement)
+            for statement in row_security_statements() if row_security else ():
                 await tx.run(statement)
             await tx.run(self._sql.write_version, (SCHEMA_VERSION,))
         self._checked = True

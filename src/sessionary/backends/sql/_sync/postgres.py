@@ -21,6 +21,7 @@ from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sessionary.backends.sql._dialect import POSTGRES, Dialect
+from sessionary.backends.sql._schema import TENANT_SETTING
 from sessionary.backends.sql._sync.store import Retry, SQLStore
 from sessionary.backends.sql._urls import parse_postgres_url
 from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
@@ -28,6 +29,7 @@ from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailabl
 __all__ = ["PostgresDriver", "PostgresStore", "PostgresTx"]
 
 Row = tuple[Any, ...]
+_SET_TENANT = "SELECT set_config(%s, %s, true)"
 
 
 class PostgresTx:
@@ -60,8 +62,10 @@ class PostgresDriver:
         max_size: int = 10,
         timeout_s: float = 5.0,
         schema: str | None = None,
+        tenant: str = "",
     ) -> None:
         self._conninfo = conninfo
+        self._tenant = tenant
         self._kwargs: dict[str, Any] = {"autocommit": True}
         if schema is not None:
             self._kwargs["options"] = f"-c search_path={schema}"
@@ -88,8 +92,11 @@ class PostgresDriver:
         return self._connection(transaction=True)
 
     def statement(self) -> AbstractContextManager[PostgresTx]:
-        """A pooled connection for one statement, outside a transaction (one round trip)."""
-        return self._connection(transaction=False)
+        """A pooled connection for one statement, outside a transaction (one round trip).
+
+        A tenant-scoped driver runs it in a transaction that sets the tenant first.
+        """
+        return self._connection(transaction=bool(self._tenant))
 
     @contextmanager
     def _connection(self, *, transaction: bool) -> Iterator[PostgresTx]:
@@ -98,6 +105,8 @@ class PostgresDriver:
             with pool.connection() as conn:
                 if transaction:
                     with conn.transaction():
+                        if self._tenant:  # for the row-level security policies, this transaction
+                            conn.execute(_SET_TENANT, (TENANT_SETTING, self._tenant))
                         yield PostgresTx(conn)
                 else:
                     yield PostgresTx(conn)
@@ -127,6 +136,9 @@ class PostgresStore(SQLStore):
     ``max_size``: the pool's bounds; ``timeout_s``: how long an operation waits for a
     pooled connection; ``schema``: the schema (``search_path``) holding the tables. Create
     them once with ``sessionary db init --store postgresql://...`` (or :meth:`init_schema`).
+    ``tenant``: the tenant this store's rows belong to; every transaction sets it
+    (``set_config('app.current_tenant', tenant, true)``) for the row-level security
+    policies of ``init_schema(row_security=True)`` (``sessionary db init --row-security``).
     """
 
     def __init__(
@@ -141,7 +153,12 @@ class PostgresStore(SQLStore):
         display: str = "postgresql://...",
     ) -> None:
         driver = PostgresDriver(
-            conninfo, min_size=min_size, max_size=max_size, timeout_s=timeout_s, schema=schema
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout_s=timeout_s,
+            schema=schema,
+            tenant=tenant,
         )
         super().__init__(driver, tenant=tenant, url_hint=display)
 
