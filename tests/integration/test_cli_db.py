@@ -14,6 +14,7 @@ from sessionary.backends.sql._schema import TENANT_TABLES
 from sessionary.cli.commands import cli
 from sessionary.sansio.ops import Create
 from tests.sql_raw import sync_sql_rows, sync_sql_run
+from tests.sql_services import with_params
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -21,7 +22,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sessions.db'}"
     url = request.getfixturevalue("postgres_url")
-    return f"{url}?schema={request.getfixturevalue('postgres_schema')}"
+    return with_params(url, schema=request.getfixturevalue("postgres_schema"))
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -28,7 +28,7 @@ TENANTS = ("tenant-a", "tenant-b")
 
 def _as_role(url: str, role: str) -> str:
     parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
+    host = parts.hostname or ""  # none: a socket directory in the query (host=...)
     netloc = f"{role}@{host}:{parts.port}" if parts.port else f"{role}@{host}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 

@@ -31,6 +31,7 @@ from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_manager import Client
 from tests.helpers import HOUR, IDLE, MINUTE, T0, TOUCH, Ref
 from tests.sql_raw import sync_sql_rows, sync_sql_run
+from tests.sql_services import with_params
 
 SQL_KINDS = ["sqlite", "postgres"]
 Opener = Callable[[], SQLStore]
@@ -42,7 +43,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'sessions.db'}"
     url = request.getfixturevalue("postgres_url")
-    return f"{url}?schema={request.getfixturevalue('postgres_schema')}"
+    return with_params(url, schema=request.getfixturevalue("postgres_schema"))
 
 
 @pytest.fixture
