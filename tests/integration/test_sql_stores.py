@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from sessionary import MemoryEventLog, SessionManager, Sweeper
 from sessionary.backends.sql import (
     AsyncPostgresStore,
+    PostgresStore,
     SQLStore,
     sql_store_from_url,
 )
@@ -27,6 +29,7 @@ from sessionary.backends.sql._async.postgres import AsyncPostgresTx
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import Create, LoadStatus
+from sessionary.stores.base import Capability
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_manager import Client
 from tests.helpers import HOUR, IDLE, MINUTE, T0, TOUCH, Ref
@@ -287,3 +290,13 @@ def test_purge_deletes_only_rows_whose_time_is_over_in_batches(open_store: Opene
         batches.append(done)
     assert batches == [100, 100, 100]
     assert store.count() == ALIVE
+
+
+def test_postgresql_declares_its_clock_and_sqlite_does_not(open_store: Opener) -> None:
+    """R38: the database's clock is the one authority on PostgreSQL (the app nodes' may differ)."""
+    store = open_store()
+    if isinstance(store, PostgresStore):
+        assert Capability.CLOCK in store.capabilities
+        assert abs(store.server_time() - time.time() * 1000) < 60_000
+    else:
+        assert Capability.CLOCK not in store.capabilities

@@ -580,7 +580,7 @@ class AsyncSQLStore:
         return int(rows[0][0])
 
     async def server_time(self) -> int:
-        """The database's clock, in milliseconds since the epoch."""
+        """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
         rows = await self._run(lambda tx: tx.rows(self._sql.now))
         return int(rows[0][0])
 

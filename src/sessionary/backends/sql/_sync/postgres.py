@@ -25,6 +25,7 @@ from sessionary.backends.sql._schema import TENANT_SETTING
 from sessionary.backends.sql._sync.store import Retry, SQLStore
 from sessionary.backends.sql._urls import parse_postgres_url
 from sessionary.exceptions import StoreError, StoreTimeoutError, StoreUnavailableError
+from sessionary.stores.base import Capability
 
 __all__ = ["PostgresDriver", "PostgresStore", "PostgresTx"]
 
@@ -130,7 +131,7 @@ class PostgresDriver:
 
 
 class PostgresStore(SQLStore):
-    """Sessions in PostgreSQL.
+    """Sessions in PostgreSQL; its clock is the one authority expiry is judged by (R38).
 
     ``conninfo``: a libpq connection string or ``postgresql://`` URL; ``min_size``,
     ``max_size``: the pool's bounds; ``timeout_s``: how long an operation waits for a
@@ -161,6 +162,9 @@ class PostgresStore(SQLStore):
             tenant=tenant,
         )
         super().__init__(driver, tenant=tenant, url_hint=display)
+
+    capabilities = SQLStore.capabilities | {Capability.CLOCK}
+    """A SQL store's capabilities, and the database's clock (``server_time``)."""
 
     @classmethod
     def from_url(cls, url: str, *, tenant: str = "") -> PostgresStore:

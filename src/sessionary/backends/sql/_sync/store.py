@@ -572,7 +572,7 @@ class SQLStore:
         return int(rows[0][0])
 
     def server_time(self) -> int:
-        """The database's clock, in milliseconds since the epoch."""
+        """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
         rows = self._run(lambda tx: tx.rows(self._sql.now))
         return int(rows[0][0])
 
