@@ -104,6 +104,18 @@ The writes re-check their conditions on the row as it is when they run, so a wri
 committed meanwhile is never undone; the caller judges the status from ``cur``, the row as
 the statement found it (the same rules: :func:`sessionary.sansio.expiry.expiry_status`)."""
 
+_PG_NOW = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+ACQUIRE_AT_ONCE = (
+    f"WITH s AS (SELECT 1 FROM {_S} WHERE tenant = %s AND key = %s AND digest = %s), "
+    "taken AS (INSERT INTO sessionary_locks (tenant, key, token, until) "
+    f"SELECT %s, %s, %s, {_PG_NOW} + %s WHERE EXISTS (SELECT 1 FROM s) "
+    "ON CONFLICT (tenant, key) DO UPDATE SET token = excluded.token, until = excluded.until "
+    f"WHERE sessionary_locks.until <= {_PG_NOW} RETURNING 1) "
+    "SELECT (SELECT COUNT(*) FROM s), (SELECT COUNT(*) FROM taken)"
+)
+"""PostgreSQL's lock: whether the session (with this digest) exists, and whether the lock
+was taken, in one statement."""
+
 
 class Statements:
     """Every statement a SQL store sends, in one dialect."""

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-from sessionary.backends.sql._dialect import LOAD_AT_ONCE, Statements
+from sessionary.backends.sql._dialect import ACQUIRE_AT_ONCE, LOAD_AT_ONCE, Statements
 from sessionary.backends.sql._rows import (
     SessionRow,
     decode_attributes,
@@ -365,13 +365,15 @@ class AsyncSQLStore:
     async def destroy(self, op: Destroy) -> bool:
         """Delete a record if its digest matches; ``True`` when something was deleted."""
         deleted = await self._run(
-            lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest))
+            lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest)), one=True
         )
         return deleted > 0
 
     async def discard(self, op: Discard) -> bool:
         """Delete whatever is under the key (the core found it corrupt or forged)."""
-        deleted = await self._run(lambda tx: tx.run(self._sql.delete, (self.tenant, op.key)))
+        deleted = await self._run(
+            lambda tx: tx.run(self._sql.delete, (self.tenant, op.key)), one=True
+        )
         return deleted > 0
 
     # ------------------------------------------------------------------ users
@@ -468,18 +470,20 @@ class AsyncSQLStore:
 
     async def end_session(self, user_key: str, key: str, reason: str) -> bool:
         """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
-        return await self._run(lambda tx: self._end(tx, user_key, key, reason))
+        return await self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
 
     async def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""
-        rows = await self._run(lambda tx: tx.rows(self._sql.epoch, (self.tenant, user_key)))
+        rows = await self._run(
+            lambda tx: tx.rows(self._sql.epoch, (self.tenant, user_key)), one=True
+        )
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
     # ------------------------------------------------------------------ sealed cookie floors
     async def read_cookie_state(self, op: ReadCookieState) -> CookieState:
         """A sealed cookie session's floor and, for ``op.user_key``, its user's epoch."""
         params = (self.tenant, op.cookie_key, op.now, self.tenant, op.user_key)
-        rows = await self._run(lambda tx: tx.rows(self._sql.cookie_state, params))
+        rows = await self._run(lambda tx: tx.rows(self._sql.cookie_state, params), one=True)
         floor, epoch = rows[0]
         return CookieState(
             None if floor is None else int(floor), None if epoch is None else int(epoch)
@@ -495,12 +499,17 @@ class AsyncSQLStore:
             op.now,
             op.now,
         )
-        rows = await self._run(lambda tx: tx.rows(self._sql.pin, params))
+        rows = await self._run(lambda tx: tx.rows(self._sql.pin, params), one=True)
         return int(rows[0][0])
 
     # ------------------------------------------------------------------ locks
     async def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
         """Take the lock unless another token holds it (``None``: no such session)."""
+        if self._driver.dialect.writable_ctes:  # one statement: check the session, take the lock
+            params = (self.tenant, key, digest, self.tenant, key, token, ttl_ms)
+            rows = await self._run(lambda tx: tx.rows(ACQUIRE_AT_ONCE, params), one=True)
+            found, taken = rows[0]
+            return None if not found else bool(taken)
 
         async def body(tx: AsyncTx) -> bool | None:
             rows = await tx.rows(self._sql.session_digest, (self.tenant, key))
@@ -513,13 +522,15 @@ class AsyncSQLStore:
     async def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while ``token`` holds the lock."""
         renewed = await self._run(
-            lambda tx: tx.run(self._sql.renew, (ttl_ms, self.tenant, key, token))
+            lambda tx: tx.run(self._sql.renew, (ttl_ms, self.tenant, key, token)), one=True
         )
         return renewed > 0
 
     async def release_lock(self, key: str, token: bytes) -> bool:
         """Release the lock if ``token`` holds it."""
-        released = await self._run(lambda tx: tx.run(self._sql.release, (self.tenant, key, token)))
+        released = await self._run(
+            lambda tx: tx.run(self._sql.release, (self.tenant, key, token)), one=True
+        )
         return released > 0
 
     # ------------------------------------------------------------------ expiry
@@ -570,18 +581,20 @@ class AsyncSQLStore:
 
     async def count(self) -> int:
         """How many rows (sessions and tombstones) this store's tenant has."""
-        rows = await self._run(lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)))
+        rows = await self._run(
+            lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)), one=True
+        )
         return int(rows[0][0])
 
     async def count_purgeable(self, now_ms: int) -> int:
         """How many rows :meth:`purge_expired` would delete at ``now_ms``."""
         params = (self.tenant, now_ms)
-        rows = await self._run(lambda tx: tx.rows(self._sql.count_purgeable, params))
+        rows = await self._run(lambda tx: tx.rows(self._sql.count_purgeable, params), one=True)
         return int(rows[0][0])
 
     async def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
-        rows = await self._run(lambda tx: tx.rows(self._sql.now))
+        rows = await self._run(lambda tx: tx.rows(self._sql.now), one=True)
         return int(rows[0][0])
 
     async def aclose(self) -> None:

@@ -17,7 +17,7 @@ import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-from sessionary.backends.sql._dialect import LOAD_AT_ONCE, Statements
+from sessionary.backends.sql._dialect import ACQUIRE_AT_ONCE, LOAD_AT_ONCE, Statements
 from sessionary.backends.sql._rows import (
     SessionRow,
     decode_attributes,
@@ -366,12 +366,14 @@ class SQLStore:
 
     def destroy(self, op: Destroy) -> bool:
         """Delete a record if its digest matches; ``True`` when something was deleted."""
-        deleted = self._run(lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest)))
+        deleted = self._run(
+            lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest)), one=True
+        )
         return deleted > 0
 
     def discard(self, op: Discard) -> bool:
         """Delete whatever is under the key (the core found it corrupt or forged)."""
-        deleted = self._run(lambda tx: tx.run(self._sql.delete, (self.tenant, op.key)))
+        deleted = self._run(lambda tx: tx.run(self._sql.delete, (self.tenant, op.key)), one=True)
         return deleted > 0
 
     # ------------------------------------------------------------------ users
@@ -462,18 +464,18 @@ class SQLStore:
 
     def end_session(self, user_key: str, key: str, reason: str) -> bool:
         """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
-        return self._run(lambda tx: self._end(tx, user_key, key, reason))
+        return self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
 
     def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""
-        rows = self._run(lambda tx: tx.rows(self._sql.epoch, (self.tenant, user_key)))
+        rows = self._run(lambda tx: tx.rows(self._sql.epoch, (self.tenant, user_key)), one=True)
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
     # ------------------------------------------------------------------ sealed cookie floors
     def read_cookie_state(self, op: ReadCookieState) -> CookieState:
         """A sealed cookie session's floor and, for ``op.user_key``, its user's epoch."""
         params = (self.tenant, op.cookie_key, op.now, self.tenant, op.user_key)
-        rows = self._run(lambda tx: tx.rows(self._sql.cookie_state, params))
+        rows = self._run(lambda tx: tx.rows(self._sql.cookie_state, params), one=True)
         floor, epoch = rows[0]
         return CookieState(
             None if floor is None else int(floor), None if epoch is None else int(epoch)
@@ -489,12 +491,17 @@ class SQLStore:
             op.now,
             op.now,
         )
-        rows = self._run(lambda tx: tx.rows(self._sql.pin, params))
+        rows = self._run(lambda tx: tx.rows(self._sql.pin, params), one=True)
         return int(rows[0][0])
 
     # ------------------------------------------------------------------ locks
     def acquire_lock(self, key: str, token: bytes, ttl_ms: int, digest: bytes) -> bool | None:
         """Take the lock unless another token holds it (``None``: no such session)."""
+        if self._driver.dialect.writable_ctes:  # one statement: check the session, take the lock
+            params = (self.tenant, key, digest, self.tenant, key, token, ttl_ms)
+            rows = self._run(lambda tx: tx.rows(ACQUIRE_AT_ONCE, params), one=True)
+            found, taken = rows[0]
+            return None if not found else bool(taken)
 
         def body(tx: Tx) -> bool | None:
             rows = tx.rows(self._sql.session_digest, (self.tenant, key))
@@ -506,12 +513,16 @@ class SQLStore:
 
     def renew_lock(self, key: str, token: bytes, ttl_ms: int) -> bool:
         """Extend the lease while ``token`` holds the lock."""
-        renewed = self._run(lambda tx: tx.run(self._sql.renew, (ttl_ms, self.tenant, key, token)))
+        renewed = self._run(
+            lambda tx: tx.run(self._sql.renew, (ttl_ms, self.tenant, key, token)), one=True
+        )
         return renewed > 0
 
     def release_lock(self, key: str, token: bytes) -> bool:
         """Release the lock if ``token`` holds it."""
-        released = self._run(lambda tx: tx.run(self._sql.release, (self.tenant, key, token)))
+        released = self._run(
+            lambda tx: tx.run(self._sql.release, (self.tenant, key, token)), one=True
+        )
         return released > 0
 
     # ------------------------------------------------------------------ expiry
@@ -562,18 +573,18 @@ class SQLStore:
 
     def count(self) -> int:
         """How many rows (sessions and tombstones) this store's tenant has."""
-        rows = self._run(lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)))
+        rows = self._run(lambda tx: tx.rows(self._sql.count_sessions, (self.tenant,)), one=True)
         return int(rows[0][0])
 
     def count_purgeable(self, now_ms: int) -> int:
         """How many rows :meth:`purge_expired` would delete at ``now_ms``."""
         params = (self.tenant, now_ms)
-        rows = self._run(lambda tx: tx.rows(self._sql.count_purgeable, params))
+        rows = self._run(lambda tx: tx.rows(self._sql.count_purgeable, params), one=True)
         return int(rows[0][0])
 
     def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
-        rows = self._run(lambda tx: tx.rows(self._sql.now))
+        rows = self._run(lambda tx: tx.rows(self._sql.now), one=True)
         return int(rows[0][0])
 
     def close(self) -> None:
