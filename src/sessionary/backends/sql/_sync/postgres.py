@@ -11,6 +11,7 @@ to sessionary's store errors here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -73,20 +74,27 @@ class PostgresDriver:
         self._sizes = (min_size, max_size)
         self._timeout_s = timeout_s
         self._pool: ConnectionPool[Connection[Row]] | None = None
+        self._creating = threading.Lock()
+        self._ready = False
 
     def _opened(self) -> ConnectionPool[Connection[Row]]:
-        if self._pool is None:
-            pool: ConnectionPool[Connection[Row]] = ConnectionPool(
-                self._conninfo,
-                min_size=self._sizes[0],
-                max_size=self._sizes[1],
-                timeout=self._timeout_s,
-                kwargs=self._kwargs,
-                open=False,
-            )
-            pool.open(wait=False)
-            self._pool = pool
-        return self._pool
+        pool = self._pool
+        if pool is None:
+            with self._creating:  # one pool, whichever task or thread comes first
+                if self._pool is None:
+                    self._pool = ConnectionPool(
+                        self._conninfo,
+                        min_size=self._sizes[0],
+                        max_size=self._sizes[1],
+                        timeout=self._timeout_s,
+                        kwargs=self._kwargs,
+                        open=False,
+                    )
+                pool = self._pool
+        if not self._ready:
+            pool.open(wait=False)  # a no-op once open: every first caller may call it
+            self._ready = True
+        return pool
 
     def transaction(self) -> AbstractContextManager[PostgresTx]:
         """One transaction on a pooled connection: committed, or rolled back on an error."""
@@ -126,6 +134,7 @@ class PostgresDriver:
     def close(self) -> None:
         """Close the pool."""
         pool, self._pool = self._pool, None
+        self._ready = False
         if pool is not None:
             pool.close()
 
