@@ -9,6 +9,7 @@ or a schema of its own in the run's PostgreSQL database.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -22,11 +23,12 @@ from sessionary import MemoryEventLog, SessionManager, Sweeper
 from sessionary.backends.sql import (
     AsyncPostgresStore,
     PostgresStore,
+    SQLiteStore,
     SQLStore,
     sql_store_from_url,
 )
 from sessionary.backends.sql._async.postgres import AsyncPostgresTx
-from sessionary.exceptions import ConfigurationError
+from sessionary.exceptions import ConfigurationError, StoreTimeoutError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import Create, LoadStatus
 from sessionary.stores.base import Capability
@@ -300,3 +302,26 @@ def test_postgresql_declares_its_clock_and_sqlite_does_not(open_store: Opener) -
         assert abs(store.server_time() - time.time() * 1000) < 60_000
     else:
         assert Capability.CLOCK not in store.capabilities
+
+
+def test_driver_errors_become_store_errors(tmp_path: Path) -> None:
+    """A SQLite file another process holds, or a PostgreSQL that does not answer: typed errors."""
+    path = tmp_path / "locked.db"
+    setup = SQLiteStore(str(path))
+    setup.init_schema()
+    setup.close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write, never finished
+    store = SQLiteStore(str(path), busy_timeout_s=0.1)
+    try:
+        with pytest.raises(StoreTimeoutError, match="locked"):
+            store.create(Ref().create())
+    finally:
+        store.close()
+        holder.close()
+    nobody = PostgresStore("postgresql://postgres@127.0.0.1:1/db?connect_timeout=1", timeout_s=1)
+    try:
+        with pytest.raises(StoreUnavailableError):
+            nobody.load(Ref().load())
+    finally:
+        nobody.close()
