@@ -1,7 +1,8 @@
-"""``sessionary db init|upgrade|status|purge --store URL`` on SQLite and PostgreSQL."""
+"""``sessionary db init|upgrade|status|purge`` and ``sessions list|revoke`` on SQL stores."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sessionary import SessionManager
 from sessionary.backends.sql import sql_store_from_url
 from sessionary.backends.sql._schema import TENANT_TABLES
 from sessionary.cli.commands import cli
 from sessionary.sansio.ops import Create
+from sessionary.testing import CapturingObserver, session_config
 from tests.sql_raw import sync_sql_rows, sync_sql_run
 from tests.sql_services import with_params
 
@@ -104,3 +107,24 @@ def test_init_with_row_security_creates_the_policies_on_postgresql_only(store_ur
         store.close()
     assert [row[0] for row in rows] == sorted(TENANT_TABLES)
     assert {row[1:] for row in rows} == {(True, True, "tenant_isolation")}
+
+
+def test_sessions_list_and_revoke_work_on_a_sql_store(store_url: str) -> None:
+    run("db", "init", "--store", store_url)
+    store = sql_store_from_url(store_url)
+    try:
+        manager = SessionManager(store, session_config(), observer=CapturingObserver())
+        for agent in ("Laptop", "Phone"):
+            cycle = manager.open([], user_agent=agent, client="192.0.2.1")
+            cycle.session.login("alice")
+            manager.commit(cycle)
+        code, out = run("sessions", "list", "--user", "alice", "--json", "--store", store_url)
+        assert code == 0
+        assert [entry["user_agent"] for entry in json.loads(out)] == ["Laptop", "Phone"]
+        code, out = run("sessions", "revoke", "--user", "alice", "--yes", "--store", store_url)
+        assert code == 0
+        assert "2 session(s) ended" in out
+        code, out = run("sessions", "list", "--user", "alice", "--json", "--store", store_url)
+        assert json.loads(out) == []
+    finally:
+        store.close()
