@@ -160,7 +160,10 @@ class Statements:
             "WHERE tenant = ? AND user_key = ? AND indexed_until IS NOT NULL "
             "AND ended IS NULL AND key <> ?"
         )
-        self.restamp = q(f"UPDATE {_S} SET stamp = ? WHERE {_KEY}")
+        self.restamp = q(  # the session revoke_user keeps: restamped, and in the index
+            f"UPDATE {_S} SET stamp = ?, indexed_until = COALESCE(indexed_until, deadline) "
+            f"WHERE {_KEY}"
+        )
         self.ensure_user = q(
             "INSERT INTO sessionary_users (tenant, user_key) VALUES (?, ?) "
             "ON CONFLICT (tenant, user_key) DO NOTHING"
