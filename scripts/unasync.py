@@ -34,15 +34,19 @@ DIRS = [
     (ROOT / "src/sessionary/_async", ROOT / "src/sessionary/_sync"),
     (ROOT / "src/sessionary/backends/redis/_async", ROOT / "src/sessionary/backends/redis/_sync"),
     (ROOT / "src/sessionary/backends/legacy/_async", ROOT / "src/sessionary/backends/legacy/_sync"),
+    (ROOT / "src/sessionary/backends/sql/_async", ROOT / "src/sessionary/backends/sql/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
 ]
 SUBS = [
     (r"redis\.asyncio\.retry", "redis.retry"),
     (r"redis\.asyncio", "redis"),
     (r"Awaitable\[([^\[\]]*)\]", r"\1"),
+    (r"AbstractAsyncContextManager", "AbstractContextManager"),
+    (r"asynccontextmanager", "contextmanager"),
     (r"Async([A-Z][A-Za-z0-9_]*)", r"\1"),  # AsyncIterator, AsyncExitStack... too
     (r"async_([a-z][a-z0-9_]*)", r"sync_\1"),
     (r"async def", "def"),
+    (r"async with", "with"),
     (r"async for", "for"),
     (r"await ", ""),
     (r"aclose", "close"),

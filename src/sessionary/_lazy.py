@@ -21,7 +21,11 @@ from typing import Any
 
 __all__ = ["LazyExports", "lazy_exports"]
 
-EXTRAS = {"redis": ("redis-py", "redis")}
+EXTRAS = {
+    "redis": ("redis-py", "redis"),
+    "psycopg": ("psycopg", "postgres"),
+    "psycopg_pool": ("psycopg", "postgres"),
+}
 """The optional libraries a face may hand on: by import name, the library and its extra."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from sessionary.backends.sql import AsyncSQLStore
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
@@ -25,7 +26,7 @@ async def test_floors_rise_only_and_are_read_with_the_user_epoch(
     async_store: AsyncSessionStore,
 ) -> None:
     assert {Capability.COOKIE_STATES, Capability.USER_INDEX} <= async_store.capabilities
-    assert isinstance(async_store, AsyncMemoryStore | AsyncRedisStore)
+    assert isinstance(async_store, AsyncMemoryStore | AsyncRedisStore | AsyncSQLStore)
     cookie = KeyRing.cookie_key(b"s" * 16, "t1")
     user = KeyRing.user_key("ada", "t1")
     read = ReadCookieState(cookie, user, NOW)

@@ -15,6 +15,13 @@ import pytest
 
 from sessionary import AsyncSessionManager, SessionConfig
 from sessionary.backends.redis._layout import SEAL_FIELD, parse_hash
+from sessionary.backends.sql import AsyncSQLStore
+from sessionary.backends.sql._rows import (
+    SESSION_COLUMNS,
+    SessionRow,
+    decode_attributes,
+    encode_attributes,
+)
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import RecordMeta
@@ -23,6 +30,7 @@ from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, session_config
 from tests._async.test_manager import Client
+from tests.sql_raw import async_sql_rows, async_sql_run
 
 pytestmark = pytest.mark.anyio
 
@@ -40,6 +48,9 @@ class RawRecords:
         store = self.store
         if isinstance(store, AsyncMemoryStore):
             return list(store.engine._records)
+        if isinstance(store, AsyncSQLStore):
+            rows = await async_sql_rows(store, "SELECT key FROM sessionary_sessions ORDER BY key")
+            return [str(row[0]) for row in rows]
         assert isinstance(store, AsyncRedisStore)
         pattern = store.layout.session_pattern()
         names = [bytes(k).decode() async for k in store.client.scan_iter(match=pattern)]
@@ -49,6 +60,10 @@ class RawRecords:
         store = self.store
         if isinstance(store, AsyncMemoryStore):
             return dict(store.engine._records[key].attributes)
+        if isinstance(store, AsyncSQLStore):
+            sql = "SELECT attributes FROM sessionary_sessions WHERE key = ?"
+            (row,) = await async_sql_rows(store, sql, (key,))
+            return decode_attributes(bytes(row[0]))
         assert isinstance(store, AsyncRedisStore)
         raw = cast("dict[bytes, bytes]", await store.client.hgetall(store.layout.session_key(key)))
         return {k.decode(): v for k, v in raw.items() if k[:1] != b"\xff"}
@@ -60,6 +75,9 @@ class RawRecords:
             record.attributes = {**record.attributes, name: value}
             record.meta = None
             return
+        if isinstance(store, AsyncSQLStore):
+            await self._write_attributes(key, {**await self.attributes(key), name: value})
+            return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hset(store.layout.session_key(key), name.encode(), value)
 
@@ -69,6 +87,10 @@ class RawRecords:
             record = store.engine._records[key]
             record.attributes = {k: v for k, v in record.attributes.items() if k != name}
             record.meta = None
+            return
+        if isinstance(store, AsyncSQLStore):
+            fields = await self.attributes(key)
+            await self._write_attributes(key, {k: v for k, v in fields.items() if k != name})
             return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hdel(store.layout.session_key(key), name.encode())
@@ -80,8 +102,17 @@ class RawRecords:
             record.user = user
             record.meta = None
             return
+        if isinstance(store, AsyncSQLStore):
+            sql = "UPDATE sessionary_sessions SET user_id = ? WHERE key = ?"
+            await async_sql_run(store, sql, (user, key))
+            return
         assert isinstance(store, AsyncRedisStore)
         await store.client.hset(store.layout.session_key(key), USER_FIELD, user.encode())
+
+    async def _write_attributes(self, key: str, fields: dict[str, bytes]) -> None:
+        assert isinstance(self.store, AsyncSQLStore)
+        sql = "UPDATE sessionary_sessions SET attributes = ? WHERE key = ?"
+        await async_sql_run(self.store, sql, (encode_attributes(fields), key))
 
     async def reseal_attribute(self, key: str, name: str, value: bytes, mac_key: bytes) -> None:
         """Put ``value`` under ``name`` *with* a correct record MAC: a record the core could
@@ -93,6 +124,15 @@ class RawRecords:
             meta = record.snapshot(touched=False).meta
             record.seal = _seal(mac_key, key, meta, record.attributes)
             record.meta = None
+            return
+        if isinstance(store, AsyncSQLStore):
+            sql = f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions WHERE key = ?"
+            (row,) = await async_sql_rows(store, sql, (key,))
+            stored_row = SessionRow(row).stored(touched=False)
+            merged = {**stored_row.attributes, name: value}
+            seal = _seal(mac_key, key, stored_row.meta, merged)
+            sql = "UPDATE sessionary_sessions SET attributes = ?, seal = ? WHERE key = ?"
+            await async_sql_run(store, sql, (encode_attributes(merged), seal, key))
             return
         assert isinstance(store, AsyncRedisStore)
         redis_key = store.layout.session_key(key)

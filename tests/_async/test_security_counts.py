@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from sessionary import AsyncSessionManager, Session, SessionConfig
+from sessionary.backends.sql import AsyncSQLStore
 from sessionary.sansio.cycle import ResponseUpdate
 from sessionary.sansio.events import EventName
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
@@ -32,6 +33,8 @@ async def stored_keys(store: AsyncSessionStore) -> int:
     """How many records (or Redis keys under the store's prefix) exist."""
     if isinstance(store, AsyncMemoryStore):
         return len(store.engine)
+    if isinstance(store, AsyncSQLStore):
+        return await store.count()
     assert isinstance(store, AsyncRedisStore)
     count = 0
     async for _ in store.client.scan_iter(match=f"{store.layout.prefix}:*"):

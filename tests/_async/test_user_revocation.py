@@ -11,6 +11,7 @@ from functools import partial
 import pytest
 
 from sessionary import AsyncSessionManager, ConfigurationError, RevocationReason
+from sessionary.backends.sql import AsyncSQLStore
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
@@ -18,6 +19,7 @@ from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._async.test_users import Device, manager_for
+from tests.sql_raw import async_sql_rows, async_sql_run
 
 pytestmark = pytest.mark.anyio
 
@@ -30,6 +32,10 @@ async def index_members(store: AsyncSessionStore, user_key: str) -> set[str] | N
     if isinstance(store, AsyncMemoryStore):
         index = store.engine._index.get(user_key)
         return None if index is None else set(index)
+    if isinstance(store, AsyncSQLStore):  # the index is a column of the session rows
+        sql = "SELECT key FROM sessionary_sessions WHERE user_key = ? AND indexed_until IS NOT NULL"
+        found = {str(row[0]) for row in await async_sql_rows(store, sql, (user_key,))}
+        return found or None
     assert isinstance(store, AsyncRedisStore)
     key = store.layout.user_index_key(user_key)
     if not await store.client.exists(key):
@@ -44,6 +50,10 @@ async def put_in_index(
     """Write a stale entry into the user's index, as a missed cleanup would leave it."""
     if isinstance(store, AsyncMemoryStore):
         store.engine._index.setdefault(user_key, {})[storage_key] = score
+        return
+    if isinstance(store, AsyncSQLStore):  # an entry lives in its row: none without the row
+        sql = "UPDATE sessionary_sessions SET indexed_until = ?, user_key = ? WHERE key = ?"
+        await async_sql_run(store, sql, (score, user_key, storage_key))
         return
     assert isinstance(store, AsyncRedisStore)
     await store.client.zadd(store.layout.user_index_key(user_key), {storage_key: score})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 
+from sessionary.backends.sql import SQLStore
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.keys import KeyRing
 from sessionary.stores import MemoryStore, RedisStore
@@ -27,7 +28,7 @@ def test_floors_rise_only_and_are_read_with_the_user_epoch(
     sync_store: SessionStore,
 ) -> None:
     assert {Capability.COOKIE_STATES, Capability.USER_INDEX} <= sync_store.capabilities
-    assert isinstance(sync_store, MemoryStore | RedisStore)
+    assert isinstance(sync_store, MemoryStore | RedisStore | SQLStore)
     cookie = KeyRing.cookie_key(b"s" * 16, "t1")
     user = KeyRing.user_key("ada", "t1")
     read = ReadCookieState(cookie, user, NOW)

@@ -17,6 +17,13 @@ import pytest
 
 from sessionary import SessionConfig, SessionManager
 from sessionary.backends.redis._layout import SEAL_FIELD, parse_hash
+from sessionary.backends.sql import SQLStore
+from sessionary.backends.sql._rows import (
+    SESSION_COLUMNS,
+    SessionRow,
+    decode_attributes,
+    encode_attributes,
+)
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import RecordMeta
@@ -25,6 +32,7 @@ from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, session_config
 from tests._sync.test_manager import Client
+from tests.sql_raw import sync_sql_rows, sync_sql_run
 
 pytestmark = pytest.mark.anyio
 
@@ -42,6 +50,9 @@ class RawRecords:
         store = self.store
         if isinstance(store, MemoryStore):
             return list(store.engine._records)
+        if isinstance(store, SQLStore):
+            rows = sync_sql_rows(store, "SELECT key FROM sessionary_sessions ORDER BY key")
+            return [str(row[0]) for row in rows]
         assert isinstance(store, RedisStore)
         pattern = store.layout.session_pattern()
         names = [bytes(k).decode() for k in store.client.scan_iter(match=pattern)]
@@ -51,6 +62,10 @@ class RawRecords:
         store = self.store
         if isinstance(store, MemoryStore):
             return dict(store.engine._records[key].attributes)
+        if isinstance(store, SQLStore):
+            sql = "SELECT attributes FROM sessionary_sessions WHERE key = ?"
+            (row,) = sync_sql_rows(store, sql, (key,))
+            return decode_attributes(bytes(row[0]))
         assert isinstance(store, RedisStore)
         raw = cast("dict[bytes, bytes]", store.client.hgetall(store.layout.session_key(key)))
         return {k.decode(): v for k, v in raw.items() if k[:1] != b"\xff"}
@@ -62,6 +77,9 @@ class RawRecords:
             record.attributes = {**record.attributes, name: value}
             record.meta = None
             return
+        if isinstance(store, SQLStore):
+            self._write_attributes(key, {**self.attributes(key), name: value})
+            return
         assert isinstance(store, RedisStore)
         store.client.hset(store.layout.session_key(key), name.encode(), value)
 
@@ -71,6 +89,10 @@ class RawRecords:
             record = store.engine._records[key]
             record.attributes = {k: v for k, v in record.attributes.items() if k != name}
             record.meta = None
+            return
+        if isinstance(store, SQLStore):
+            fields = self.attributes(key)
+            self._write_attributes(key, {k: v for k, v in fields.items() if k != name})
             return
         assert isinstance(store, RedisStore)
         store.client.hdel(store.layout.session_key(key), name.encode())
@@ -82,8 +104,17 @@ class RawRecords:
             record.user = user
             record.meta = None
             return
+        if isinstance(store, SQLStore):
+            sql = "UPDATE sessionary_sessions SET user_id = ? WHERE key = ?"
+            sync_sql_run(store, sql, (user, key))
+            return
         assert isinstance(store, RedisStore)
         store.client.hset(store.layout.session_key(key), USER_FIELD, user.encode())
+
+    def _write_attributes(self, key: str, fields: dict[str, bytes]) -> None:
+        assert isinstance(self.store, SQLStore)
+        sql = "UPDATE sessionary_sessions SET attributes = ? WHERE key = ?"
+        sync_sql_run(self.store, sql, (encode_attributes(fields), key))
 
     def reseal_attribute(self, key: str, name: str, value: bytes, mac_key: bytes) -> None:
         """Put ``value`` under ``name`` *with* a correct record MAC: a record the core could
@@ -95,6 +126,15 @@ class RawRecords:
             meta = record.snapshot(touched=False).meta
             record.seal = _seal(mac_key, key, meta, record.attributes)
             record.meta = None
+            return
+        if isinstance(store, SQLStore):
+            sql = f"SELECT {SESSION_COLUMNS} FROM sessionary_sessions WHERE key = ?"
+            (row,) = sync_sql_rows(store, sql, (key,))
+            stored_row = SessionRow(row).stored(touched=False)
+            merged = {**stored_row.attributes, name: value}
+            seal = _seal(mac_key, key, stored_row.meta, merged)
+            sql = "UPDATE sessionary_sessions SET attributes = ?, seal = ? WHERE key = ?"
+            sync_sql_run(store, sql, (encode_attributes(merged), seal, key))
             return
         assert isinstance(store, RedisStore)
         redis_key = store.layout.session_key(key)

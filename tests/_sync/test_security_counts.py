@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from sessionary import Session, SessionConfig, SessionManager
+from sessionary.backends.sql import SQLStore
 from sessionary.sansio.cycle import ResponseUpdate
 from sessionary.sansio.events import EventName
 from sessionary.stores import MemoryStore, RedisStore
@@ -34,6 +35,8 @@ def stored_keys(store: SessionStore) -> int:
     """How many records (or Redis keys under the store's prefix) exist."""
     if isinstance(store, MemoryStore):
         return len(store.engine)
+    if isinstance(store, SQLStore):
+        return store.count()
     assert isinstance(store, RedisStore)
     count = 0
     for _ in store.client.scan_iter(match=f"{store.layout.prefix}:*"):

@@ -13,6 +13,7 @@ from functools import partial
 import pytest
 
 from sessionary import ConfigurationError, RevocationReason, SessionManager
+from sessionary.backends.sql import SQLStore
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.keys import KeyRing
@@ -20,6 +21,7 @@ from sessionary.stores import MemoryStore, RedisStore
 from sessionary.stores.base import SessionStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests._sync.test_users import Device, manager_for
+from tests.sql_raw import sync_sql_rows, sync_sql_run
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +34,10 @@ def index_members(store: SessionStore, user_key: str) -> set[str] | None:
     if isinstance(store, MemoryStore):
         index = store.engine._index.get(user_key)
         return None if index is None else set(index)
+    if isinstance(store, SQLStore):  # the index is a column of the session rows
+        sql = "SELECT key FROM sessionary_sessions WHERE user_key = ? AND indexed_until IS NOT NULL"
+        found = {str(row[0]) for row in sync_sql_rows(store, sql, (user_key,))}
+        return found or None
     assert isinstance(store, RedisStore)
     key = store.layout.user_index_key(user_key)
     if not store.client.exists(key):
@@ -44,6 +50,10 @@ def put_in_index(store: SessionStore, user_key: str, storage_key: str, score: in
     """Write a stale entry into the user's index, as a missed cleanup would leave it."""
     if isinstance(store, MemoryStore):
         store.engine._index.setdefault(user_key, {})[storage_key] = score
+        return
+    if isinstance(store, SQLStore):  # an entry lives in its row: none without the row
+        sql = "UPDATE sessionary_sessions SET indexed_until = ?, user_key = ? WHERE key = ?"
+        sync_sql_run(store, sql, (score, user_key, storage_key))
         return
     assert isinstance(store, RedisStore)
     store.client.zadd(store.layout.user_index_key(user_key), {storage_key: score})

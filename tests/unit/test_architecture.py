@@ -48,7 +48,12 @@ LAYERS_BELOW = {
     "_async": ("sessionary.backends", *BUILT_ON_BACKENDS),
     "_sync": ("sessionary.backends", *BUILT_ON_BACKENDS),
 }
-FACES = ["sessionary", "sessionary.stores", "sessionary.backends.redis"]
+FACES = [
+    "sessionary",
+    "sessionary.stores",
+    "sessionary.backends.redis",
+    "sessionary.backends.sql",
+]
 """Package faces that hand their names on lazily (``sessionary._lazy``)."""
 NEVER = {"pickle", "marshal", "shelve", "yaml", "dill", "cloudpickle", "random"}
 
@@ -104,6 +109,7 @@ def test_generated_sync_modules_mirror_the_async_ones() -> None:
         PACKAGE / "_async",
         PACKAGE / "backends" / "legacy" / "_async",
         PACKAGE / "backends" / "redis" / "_async",
+        PACKAGE / "backends" / "sql" / "_async",
     ]
     for async_dir in async_dirs:
         sync_dir = async_dir.with_name("_sync")

@@ -62,14 +62,18 @@ from sessionary.stores import (
     AsyncCachingStore,
     AsyncDelegatingStore,
     AsyncMemoryStore,
+    AsyncPostgresStore,
     AsyncRedisEventStream,
     AsyncRedisStore,
+    AsyncSQLiteStore,
     CachingStore,
     CookieStore,
     DelegatingStore,
     MemoryStore,
+    PostgresStore,
     RedisEventStream,
     RedisStore,
+    SQLiteStore,
 )
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import FakeClock
@@ -296,6 +300,11 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     add(async_redis_store)
     add(RedisEventStream(redis_store.client))
     add(AsyncRedisEventStream(async_redis_store.client))
+    sql_url = f"postgresql://user:{PASSWORD}@127.0.0.1:1/db?sslmode=disable"
+    add(PostgresStore.from_url(sql_url))
+    add(AsyncPostgresStore.from_url(sql_url))
+    add(SQLiteStore.from_url("sqlite:///unused-by-this-test.db"))
+    add(AsyncSQLiteStore.from_url("sqlite:///unused-by-this-test.db"))
     add(SessionManager(MemoryStore(), r.config))
     add(AsyncMemoryStore())
     add(DelegatingStore(redis_store))

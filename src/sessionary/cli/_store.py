@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from sessionary.backends.sql import is_sql_url
 from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 
 if TYPE_CHECKING:
     from sessionary.backends.redis import RedisStore
+    from sessionary.backends.sql import SQLStore
 
-__all__ = ["open_redis_store", "store_failure", "store_options"]
+__all__ = ["open_redis_store", "open_user_store", "store_failure", "store_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +36,7 @@ def store_options(command: F) -> F:
         required=True,
         metavar="URL",
         help="redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL "
-        "(or $SESSIONARY_STORE).",
+        "(or $SESSIONARY_STORE); sessions list|revoke take postgresql:// and sqlite:/// too.",
     )(command)
 
 
@@ -60,11 +62,33 @@ def open_redis_store(url: str, prefix: str) -> Iterator[RedisStore]:
 
 
 @contextmanager
+def open_user_store(url: str, prefix: str) -> Iterator[RedisStore | SQLStore]:
+    """A store with a user index: Redis (as :func:`open_redis_store`) or a SQL store."""
+    from sessionary.backends.sql import sql_store_from_url  # noqa: PLC0415
+
+    if not is_sql_url(url):
+        with open_redis_store(url, prefix) as redis_store:
+            yield redis_store
+        return
+    try:
+        store = sql_store_from_url(url)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+    try:
+        yield store
+    except ConfigurationError as exc:  # the schema is missing or unknown: say which command
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+@contextmanager
 def store_failure(url: str) -> Iterator[None]:
     """Turn a store error into ``click.ClickException`` naming the (redacted) URL."""
     try:
         yield
     except StoreError as exc:
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-        msg = f"Redis at {redacted_url(url)}: {exc}{cause}"
+        where = "the database" if is_sql_url(url) else "Redis"
+        msg = f"{where} at {redacted_url(url)}: {exc}{cause}"
         raise click.ClickException(msg) from None

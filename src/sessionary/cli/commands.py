@@ -6,6 +6,7 @@ import click
 
 from sessionary import __version__
 from sessionary.cli.bench import bench
+from sessionary.cli.db import db
 from sessionary.cli.demo import demo
 from sessionary.cli.events import events
 from sessionary.cli.migrate import migrate
@@ -27,3 +28,4 @@ cli.add_command(events)
 cli.add_command(bench)
 cli.add_command(stats)
 cli.add_command(migrate)
+cli.add_command(db)

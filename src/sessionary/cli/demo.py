@@ -67,6 +67,21 @@ def _check_redis(settings: DemoSettings) -> None:
         store.close()
 
 
+def _prepare_sql(settings: DemoSettings) -> None:
+    """Create the SQL store's tables if they are missing (the demo sets itself up)."""
+    from sessionary.backends.sql import sql_store_from_url  # noqa: PLC0415
+
+    store = sql_store_from_url(settings.store)
+    try:
+        store.init_schema()
+    except (StoreError, ConfigurationError) as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        msg = f"cannot use the database at {redacted_url(settings.store)}: {exc}{cause}"
+        raise click.ClickException(msg) from None
+    finally:
+        store.close()
+
+
 def _bind(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` as uvicorn binds one; a taken port is a clean error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -124,6 +139,7 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
 @click.command(
     epilog=examples(
         "sessionary demo",
+        "sessionary demo --store sqlite:///demo.db --workers 4",
         "sessionary demo --store redis://localhost:6379/0 --workers 4",
     )
 )
@@ -132,14 +148,15 @@ def _serve(settings: DemoSettings, sock: socket.socket, workers: int, log_level:
     default="memory",
     show_default=True,
     metavar="memory|URL",
-    help="'memory' (this process only) or a redis://, rediss:// or unix:// URL.",
+    help="'memory' (this process only), sqlite:///path.db (shared by workers, kept across "
+    "restarts, no server), postgresql://... or a redis://, rediss:// or unix:// URL.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Worker processes; more than one needs a shared store (--store redis://...).",
+    help="Worker processes; more than one needs a shared store (--store sqlite:///demo.db).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
@@ -189,16 +206,18 @@ def demo(  # noqa: PLR0917 - click passes one parameter per option
         )
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), param_hint="--store") from None
-    if workers > 1 and not settings.uses_redis:
+    if workers > 1 and not settings.shares_sessions:
         msg = (
             "the memory store lives inside one process, so several workers would not share "
-            "sessions; use --store redis://localhost:6379/0 with --workers"
+            "sessions; use --store sqlite:///demo.db (or a redis:// URL) with --workers"
         )
         raise click.UsageError(msg)
     console = Console(stderr=True, highlight=False)
     if settings.uses_redis:
         console.print(f"Checking Redis at {redacted_url(store)} ...")
         _check_redis(settings)
+    if settings.uses_sql:
+        _prepare_sql(settings)
     if not insecure_cookie and not _is_loopback(host):
         console.print(
             "[yellow]Browsers send Secure cookies over plain HTTP only to localhost; "

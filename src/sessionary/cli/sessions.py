@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sessionary.cli._help import examples
-from sessionary.cli._store import open_redis_store, store_failure, store_options
+from sessionary.cli._store import open_user_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
@@ -64,7 +64,7 @@ _TENANT = click.option(
 def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, prefix: str) -> None:
     """List the live sessions of a user, oldest first."""
     console = Console()
-    with open_redis_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix) as store, store_failure(store_url):
         now = int(time.time() * 1000)
         entries = store.list_user(KeyRing.user_key(user_id, tenant), now, _ANY_IDLE)
     devices = [
@@ -134,13 +134,11 @@ def revoke_sessions(
 ) -> None:
     """Log a user out everywhere: every session that exists now stops working.
 
-    A "revoked" event (reason "admin") goes to the deployment's event stream. The user's
-    revocation record expires once no session begun before it can still be alive.
+    On Redis, a "revoked" event (reason "admin") goes to the deployment's event stream. The
+    user's revocation record expires once no session begun before it can still be alive.
     """
-    from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - redis extra
-
     console = Console()
-    with open_redis_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix) as store, store_failure(store_url):
         user_key = KeyRing.user_key(user_id, tenant)
         now = int(time.time() * 1000)
         listed = store.list_user(user_key, now, _ANY_IDLE)
@@ -163,7 +161,11 @@ def revoke_sessions(
             user_id,
             {"scope": "user", "sessions": ended, "reason": RevocationReason.ADMIN.value},
         )
-        RedisEventStream(store.client, prefix=prefix).publish([event])
+        client = getattr(store, "client", None)
+        if client is not None:  # a Redis deployment: its event stream
+            from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - an extra
+
+            RedisEventStream(client, prefix=prefix).publish([event])
     console.print(
         f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
         "any session begun before now is refused from now on."

@@ -48,6 +48,10 @@ _NOT_ALLOWED = "This page does not take that method: use the demo's buttons."
 
 def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink | None]:
     """The store, and on Redis the event stream the operator commands read."""
+    if settings.uses_sql:
+        from sessionary.backends.sql import async_sql_store_from_url  # noqa: PLC0415
+
+        return async_sql_store_from_url(settings.store), None
     if not settings.uses_redis:
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 

@@ -21,6 +21,7 @@ _ENV_SECRET = "SESSIONARY_DEMO_SECRET"  # noqa: S105 - the variable's name, not 
 _ENV_PREFIX = "SESSIONARY_DEMO_PREFIX"
 _ENV_INSECURE = "SESSIONARY_DEMO_INSECURE_COOKIE"
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
+_SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 def redacted_url(url: str) -> str:
@@ -39,7 +40,8 @@ def redacted_url(url: str) -> str:
 class DemoSettings:
     """The demo's configuration.
 
-    ``store`` is ``"memory"`` or a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    ``store`` is ``"memory"``, a ``redis://``, ``rediss://`` or ``unix://`` URL, or a SQL
+    store's ``sqlite:///path.db`` or ``postgresql://`` URL.
     ``prefix`` is the Redis key prefix: by default the library's, where the operator
     commands (``sessionary sessions|events|stats``) look unless told otherwise.
     ``insecure_cookie`` drops the ``Secure`` attribute (and the ``__Host-`` prefix) for
@@ -54,16 +56,27 @@ class DemoSettings:
     idle_timeout: float = 30 * 60
 
     def __post_init__(self) -> None:
-        if self.store != "memory" and urlsplit(self.store).scheme not in _REDIS_SCHEMES:
+        scheme = urlsplit(self.store).scheme
+        if self.store != "memory" and scheme not in _REDIS_SCHEMES + _SQL_SCHEMES:
             msg = (
-                f"unsupported store {redacted_url(self.store)!r}: use 'memory' or a "
-                "redis://, rediss:// or unix:// URL"
+                f"unsupported store {redacted_url(self.store)!r}: use 'memory', a "
+                "redis://, rediss:// or unix:// URL, or sqlite:///path.db or postgresql://"
             )
             raise ConfigurationError(msg)
 
     @property
     def uses_redis(self) -> bool:
-        """Whether sessions live in Redis (and can be shared by several workers)."""
+        """Whether sessions live in Redis."""
+        return urlsplit(self.store).scheme in _REDIS_SCHEMES
+
+    @property
+    def uses_sql(self) -> bool:
+        """Whether sessions live in a SQL database (SQLite or PostgreSQL)."""
+        return urlsplit(self.store).scheme in _SQL_SCHEMES
+
+    @property
+    def shares_sessions(self) -> bool:
+        """Whether several worker processes share the sessions (any store but memory)."""
         return self.store != "memory"
 
     def export(self, environ: MutableMapping[str, str]) -> None:

@@ -5,6 +5,8 @@ asyncio                  sync                       where sessions live
 =======================  =========================  =======================================
 ``AsyncMemoryStore``     ``MemoryStore``            this process (one worker)
 ``AsyncRedisStore``      ``RedisStore``             Redis or Valkey (extra: ``redis``)
+``AsyncPostgresStore``   ``PostgresStore``          PostgreSQL (extra: ``postgres``)
+``AsyncSQLiteStore``     ``SQLiteStore``            a SQLite file, shared by worker processes
 ``CookieStore``          ``CookieStore``            the client, sealed (extra: ``crypto``)
 =======================  =========================  =======================================
 
@@ -31,20 +33,25 @@ __all__ = [
     "AsyncCachingStore",
     "AsyncDelegatingStore",
     "AsyncMemoryStore",
+    "AsyncPostgresStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
+    "AsyncSQLiteStore",
     "AsyncSessionStore",
     "CachingStore",
     "CookieStore",
     "DelegatingStore",
     "MemoryStore",
+    "PostgresStore",
     "RedisEventStream",
     "RedisStore",
     "ReplicaWait",
+    "SQLiteStore",
     "SessionStore",
 ]
 
 _REDIS = "sessionary.backends.redis"
+_SQL = "sessionary.backends.sql"
 __getattr__ = _lazy_exports(
     __name__,
     {
@@ -59,5 +66,9 @@ __getattr__ = _lazy_exports(
         "ReplicaWait": _REDIS,
         "AsyncCachingStore": _REDIS,
         "CachingStore": _REDIS,
+        "AsyncPostgresStore": _SQL,
+        "PostgresStore": _SQL,
+        "AsyncSQLiteStore": _SQL,
+        "SQLiteStore": _SQL,
     },
 )

@@ -11,6 +11,10 @@ from sessionary.backends.redis import CachingStore as CachingStore
 from sessionary.backends.redis import RedisEventStream as RedisEventStream
 from sessionary.backends.redis import RedisStore as RedisStore
 from sessionary.backends.redis import ReplicaWait as ReplicaWait
+from sessionary.backends.sql import AsyncPostgresStore as AsyncPostgresStore
+from sessionary.backends.sql import AsyncSQLiteStore as AsyncSQLiteStore
+from sessionary.backends.sql import PostgresStore as PostgresStore
+from sessionary.backends.sql import SQLiteStore as SQLiteStore
 from sessionary.stores.base import AsyncSessionStore as AsyncSessionStore
 from sessionary.stores.base import SessionStore as SessionStore
 from sessionary.stores.cookie import CookieStore as CookieStore
@@ -19,15 +23,19 @@ __all__ = [
     "AsyncCachingStore",
     "AsyncDelegatingStore",
     "AsyncMemoryStore",
+    "AsyncPostgresStore",
     "AsyncRedisEventStream",
     "AsyncRedisStore",
+    "AsyncSQLiteStore",
     "AsyncSessionStore",
     "CachingStore",
     "CookieStore",
     "DelegatingStore",
     "MemoryStore",
+    "PostgresStore",
     "RedisEventStream",
     "RedisStore",
     "ReplicaWait",
+    "SQLiteStore",
     "SessionStore",
 ]

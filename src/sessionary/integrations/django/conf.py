@@ -5,8 +5,9 @@ Read from ``settings.SESSIONARY`` (a dict, every key optional) and Django's ``SE
 =============================  ===============================================================
 ``SECRET_KEYS``                key ring, newest first (default: ``SECRET_KEY`` followed by
                                ``SECRET_KEY_FALLBACKS``)
-``STORE_URL``                  ``"memory"`` (default) or a ``redis://``/``rediss://``/``unix://``
-                               URL; ``PREFIX`` is the Redis key prefix (default ``sessionary``)
+``STORE_URL``                  ``"memory"`` (default), a ``redis://``/``rediss://``/``unix://``
+                               URL (``PREFIX``: the Redis key prefix, default ``sessionary``),
+                               or ``postgresql://...`` / ``sqlite:///path.db`` (docs/sql.md)
 ``STORE`` / ``ASYNC_STORE``    store instances instead of ``STORE_URL`` (a memory store's twin
                                is derived; give both for Redis when serving ASGI and WSGI)
 ``IDLE_TIMEOUT``               seconds or ``timedelta`` (default 30 min, or ``SESSION_COOKIE_AGE``

@@ -102,6 +102,10 @@ def stores_from_settings(
         if url == "memory":
             engine = MemoryEngine()
             return MemoryStore(engine=engine), AsyncMemoryStore(engine=engine), True
+        from sessionary.backends import sql  # noqa: PLC0415 - loads nothing until a SQL URL
+
+        if sql.is_sql_url(url):  # tables created by `sessionary db init --store URL`
+            return sql.sql_store_from_url(url), sql.async_sql_store_from_url(url), True
         from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: PLC0415 - an extra
 
         prefix = options.get("PREFIX", "sessionary")

@@ -1,0 +1,130 @@
+"""``sessionary db init|upgrade|status|purge`` and ``sessions list|revoke`` on SQL stores."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sessionary import SessionManager
+from sessionary.backends.sql import sql_store_from_url
+from sessionary.backends.sql._schema import TENANT_TABLES
+from sessionary.cli.commands import cli
+from sessionary.sansio.ops import Create
+from sessionary.testing import CapturingObserver, session_config
+from tests.sql_raw import sync_sql_rows, sync_sql_run
+from tests.sql_services import with_params
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sessions.db'}"
+    url = request.getfixturevalue("postgres_url")
+    return with_params(url, schema=request.getfixturevalue("postgres_schema"))
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_init_status_and_upgrade(store_url: str) -> None:
+    code, out = run("db", "status", "--store", store_url)
+    assert code == 1
+    assert "run `sessionary db init --store" in out
+    code, out = run("db", "init", "--store", store_url)
+    assert (code, out.strip()) == (0, "init: created the sessionary tables at schema version 1")
+    code, out = run("db", "init", "--store", store_url)
+    assert (code, out.strip()) == (0, "schema already at version 1: nothing to do")
+    code, out = run("db", "status", "--store", store_url)
+    assert (code, out.strip()) == (0, "schema version 1 (this release: 1): up to date")
+    store = sql_store_from_url(store_url)
+    try:
+        sync_sql_run(store, "UPDATE sessionary_schema SET version = ?", (0,))  # an older schema
+    finally:
+        store.close()
+    code, out = run("db", "status", "--store", store_url)
+    assert code == 1
+    assert "needs `sessionary db upgrade`" in out
+    code, out = run("db", "upgrade", "--store", store_url)
+    assert (code, out.strip()) == (0, "upgrade: schema upgraded from version 0 to 1")
+
+
+def test_purge_deletes_expired_rows_in_batches(store_url: str) -> None:
+    run("db", "init", "--store", store_url)
+    store = sql_store_from_url(store_url)
+    now = int(time.time() * 1000)
+    try:
+        for age in [3_600_000] * 25 + [0] * 5:  # 25 sessions that ended an hour ago, 5 live
+            store.create(
+                Create(
+                    key=secrets.token_urlsafe(16),
+                    digest=secrets.token_bytes(16),
+                    nonce=secrets.token_bytes(8),
+                    now=now - age - 60_000,
+                    idle=60_000 + (0 if age else 600_000),
+                    deadline=now + 3_600_000,
+                    attributes={"n": b"\x011"},
+                )
+            )
+        code, out = run("db", "purge", "--store", store_url, "--batch", "10", "--quiet")
+        assert (code, out.strip()) == (0, "purged 25 expired rows (batches of 10)")
+        assert store.count() == 5
+    finally:
+        store.close()
+
+
+def test_db_commands_refuse_a_redis_url() -> None:
+    result = CliRunner().invoke(cli, ["db", "status", "--store", "redis://127.0.0.1:1/0"])
+    assert result.exit_code == 2
+    assert "db commands work on a SQL store" in result.output
+
+
+def test_init_with_row_security_creates_the_policies_on_postgresql_only(store_url: str) -> None:
+    code, out = run("db", "init", "--row-security", "--store", store_url)
+    if store_url.startswith("sqlite"):
+        assert code == 1
+        assert "row-level security needs PostgreSQL" in out
+        return
+    assert code == 0
+    schema = store_url.rsplit("schema=", 1)[1]
+    store = sql_store_from_url(store_url)
+    try:
+        rows = sync_sql_rows(
+            store,
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, p.policyname "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_policies p ON p.schemaname = n.nspname AND p.tablename = c.relname "
+            "WHERE n.nspname = ? ORDER BY c.relname",
+            (schema,),
+        )
+    finally:
+        store.close()
+    assert [row[0] for row in rows] == sorted(TENANT_TABLES)
+    assert {row[1:] for row in rows} == {(True, True, "tenant_isolation")}
+
+
+def test_sessions_list_and_revoke_work_on_a_sql_store(store_url: str) -> None:
+    run("db", "init", "--store", store_url)
+    store = sql_store_from_url(store_url)
+    try:
+        manager = SessionManager(store, session_config(), observer=CapturingObserver())
+        for agent in ("Laptop", "Phone"):
+            cycle = manager.open([], user_agent=agent, client="192.0.2.1")
+            cycle.session.login("alice")
+            manager.commit(cycle)
+        code, out = run("sessions", "list", "--user", "alice", "--json", "--store", store_url)
+        assert code == 0
+        assert [entry["user_agent"] for entry in json.loads(out)] == ["Laptop", "Phone"]
+        code, out = run("sessions", "revoke", "--user", "alice", "--yes", "--store", store_url)
+        assert code == 0
+        assert "2 session(s) ended" in out
+        code, out = run("sessions", "list", "--user", "alice", "--json", "--store", store_url)
+        assert json.loads(out) == []
+    finally:
+        store.close()
