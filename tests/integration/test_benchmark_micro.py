@@ -11,6 +11,7 @@ from benchmarks.micro import (
     asgi_anonymous,
     browser_login_memory,
     cache,
+    core_loop,
     mapped_errors,
     ping_loop,
     pool_load,
@@ -78,3 +79,8 @@ def test_browser_login_memory_reports_and_cleans_up(
     assert "session hash:" in out
     assert "B MEMORY USAGE on average over 2 " in out
     assert list(redis_admin.scan_iter(match="mem-*")) == []
+
+
+def test_core_loop_runs_each_workload() -> None:
+    for workload in core_loop.WORKLOADS:
+        assert core_loop.main([workload, "3"]) == 0
