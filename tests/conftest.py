@@ -51,6 +51,25 @@ settings.load_profile("sessionary")
 STORE_KINDS = ["memory", "redis", "valkey", "sentinel", "cluster", "sqlite", "postgres"]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.store_kinds(...)``: a suite that applies to some store kinds only (the
+    local cache wraps Redis stores) is not run on the others at all, rather than skipped."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("store_kinds")
+        params = getattr(item, "callspec", None)
+        kind = None
+        if params is not None:
+            kind = params.params.get("async_store", params.params.get("sync_store"))
+        if marker is not None and kind is not None and kind not in marker.args:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

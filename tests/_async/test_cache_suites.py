@@ -23,17 +23,19 @@ from tests._async.test_store_contract import *  # noqa: F403
 from tests._async.test_user_index import *  # noqa: F403
 from tests._async.test_users import *  # noqa: F403
 
-pytestmark = pytest.mark.anyio
+# (The star imports above defined pytestmark as one mark: this module sets two.)
+pytestmark = [  # type: ignore[assignment]
+    pytest.mark.anyio,
+    pytest.mark.store_kinds("redis", "valkey", "sentinel", "cluster"),
+]
 
 
 @pytest.fixture
 async def async_store(
-    async_store: AsyncSessionStore, request: pytest.FixtureRequest
+    async_store: AsyncSessionStore,
 ) -> AsyncIterator[AsyncSessionStore]:
     """Every Redis store kind of the suites, wrapped in the local cache."""
-    kind = request.node.callspec.params.get("async_store")
-    if not isinstance(async_store, AsyncRedisStore):  # memory, SQLite, PostgreSQL
-        pytest.skip(f"the local cache serves Redis stores only, not the {kind} store")
+    assert isinstance(async_store, AsyncRedisStore)  # store_kinds: Redis ones only
     cached = AsyncCachingStore(async_store, staleness_ms=50)
     assert cached.capabilities == async_store.capabilities
     yield cached

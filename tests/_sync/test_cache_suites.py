@@ -25,15 +25,19 @@ from tests._sync.test_store_contract import *  # noqa: F403
 from tests._sync.test_user_index import *  # noqa: F403
 from tests._sync.test_users import *  # noqa: F403
 
-pytestmark = pytest.mark.anyio
+# (The star imports above defined pytestmark as one mark: this module sets two.)
+pytestmark = [  # type: ignore[assignment]
+    pytest.mark.anyio,
+    pytest.mark.store_kinds("redis", "valkey", "sentinel", "cluster"),
+]
 
 
 @pytest.fixture
-def sync_store(sync_store: SessionStore, request: pytest.FixtureRequest) -> Iterator[SessionStore]:
+def sync_store(
+    sync_store: SessionStore,
+) -> Iterator[SessionStore]:
     """Every Redis store kind of the suites, wrapped in the local cache."""
-    kind = request.node.callspec.params.get("sync_store")
-    if not isinstance(sync_store, RedisStore):  # memory, SQLite, PostgreSQL
-        pytest.skip(f"the local cache serves Redis stores only, not the {kind} store")
+    assert isinstance(sync_store, RedisStore)  # store_kinds: Redis ones only
     cached = CachingStore(sync_store, staleness_ms=50)
     assert cached.capabilities == sync_store.capabilities
     yield cached

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx2
 
 from sessionary.demo.app import DEMO_PASSWORD
+from tests.integration.demo_forms import post_form
 from tests.integration.test_demo import _wait_until_serving
 from tests.services import free_port
 
@@ -50,11 +51,13 @@ def test_four_workers_share_one_sqlite_file_and_a_restart_keeps_the_session(
 ) -> None:
     database, secret = tmp_path / "demo.db", tmp_path / "secret"
     with demo(database, secret, WORKERS) as base:
-        login = httpx2.post(
-            f"{base}/login",
-            data={"username": "ada", "password": DEMO_PASSWORD},
-            headers={"Origin": base},
-        )
+        with httpx2.Client(base_url=base) as browser:  # the demo's forms carry a CSRF token
+            login = post_form(
+                browser,
+                "/login",
+                {"username": "ada", "password": DEMO_PASSWORD},
+                headers={"Origin": base},
+            )
         assert login.status_code == 303
         cookie = {"sessionary-demo": login.cookies["sessionary-demo"]}
         pids: set[int] = set()
@@ -62,7 +65,8 @@ def test_four_workers_share_one_sqlite_file_and_a_restart_keeps_the_session(
         deadline = time.monotonic() + 60
         while (len(pids) < WORKERS or count < 20) and time.monotonic() < deadline:
             # A fresh connection each time, so the kernel may hand it to any worker.
-            bumped = httpx2.post(f"{base}/increment", cookies=cookie, headers={"Origin": base})
+            with httpx2.Client(base_url=base, cookies=cookie) as browser:
+                bumped = post_form(browser, "/increment", headers={"Origin": base})
             assert bumped.status_code == 303
             count += 1
             state = httpx2.get(f"{base}/api/session", cookies=cookie).json()
