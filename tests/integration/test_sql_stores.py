@@ -27,7 +27,7 @@ from sessionary.backends.sql import (
     SQLStore,
     sql_store_from_url,
 )
-from sessionary.backends.sql._async.postgres import AsyncPostgresTx
+from sessionary.backends.sql._async.postgres_driver import AsyncPostgresTx
 from sessionary.exceptions import ConfigurationError, StoreTimeoutError, StoreUnavailableError
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import Create, LoadStatus

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from sessionary.backends.sql._dialect import ACQUIRE_AT_ONCE, LOAD_AT_ONCE, Statements
+from sessionary.backends.sql._retry import Retry
 from sessionary.backends.sql._rows import (
     SessionRow,
     decode_attributes,
@@ -28,7 +29,7 @@ from sessionary.backends.sql._schema import (
     create_statements,
     row_security_statements,
 )
-from sessionary.exceptions import ConfigurationError, StoreConflictError
+from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
@@ -50,7 +51,7 @@ from sessionary.sansio.users import is_live_session_of, next_epoch, sessions_to_
 from sessionary.stores.base import Capability
 
 if TYPE_CHECKING:
-    from sessionary.backends.sql._async.postgres import AsyncPostgresDriver, AsyncPostgresTx
+    from sessionary.backends.sql._async.postgres_driver import AsyncPostgresDriver, AsyncPostgresTx
     from sessionary.backends.sql._sqlite import AsyncSQLiteDriver, AsyncSQLiteTx
 
     AsyncDriver: TypeAlias = AsyncSQLiteDriver | AsyncPostgresDriver
@@ -70,10 +71,6 @@ _INVALID = LoadResult(LoadStatus.INVALID)
 _EMPTY = encode_attributes({})
 _ATTEMPTS = 5
 """How often a transaction the database aborted (a deadlock, a serialisation failure) runs."""
-
-
-class Retry(StoreConflictError):  # noqa: N818 - a signal between driver and store, not an error
-    """Raised by a driver when the database aborted a transaction that may simply run again."""
 
 
 def _expires_at(accessed: int, idle: int, deadline: int) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from sessionary.backends.sql._dialect import ACQUIRE_AT_ONCE, LOAD_AT_ONCE, Statements
+from sessionary.backends.sql._retry import Retry
 from sessionary.backends.sql._rows import (
     SessionRow,
     decode_attributes,
@@ -30,7 +31,7 @@ from sessionary.backends.sql._schema import (
     create_statements,
     row_security_statements,
 )
-from sessionary.exceptions import ConfigurationError, StoreConflictError
+from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
@@ -53,7 +54,7 @@ from sessionary.stores.base import Capability
 
 if TYPE_CHECKING:
     from sessionary.backends.sql._sqlite import SQLiteDriver, SQLiteTx
-    from sessionary.backends.sql._sync.postgres import PostgresDriver, PostgresTx
+    from sessionary.backends.sql._sync.postgres_driver import PostgresDriver, PostgresTx
 
     Driver: TypeAlias = SQLiteDriver | PostgresDriver
     Tx: TypeAlias = SQLiteTx | PostgresTx
@@ -72,10 +73,6 @@ _INVALID = LoadResult(LoadStatus.INVALID)
 _EMPTY = encode_attributes({})
 _ATTEMPTS = 5
 """How often a transaction the database aborted (a deadlock, a serialisation failure) runs."""
-
-
-class Retry(StoreConflictError):  # noqa: N818 - a signal between driver and store, not an error
-    """Raised by a driver when the database aborted a transaction that may simply run again."""
 
 
 def _expires_at(accessed: int, idle: int, deadline: int) -> int:
