@@ -24,8 +24,7 @@ from sessionary.backends.sql._rows import (
 )
 from sessionary.codecs import get_codec
 from sessionary.sansio.events import EventName
-from sessionary.sansio.ops import RecordMeta
-from sessionary.sansio.record_auth import record_seal
+from sessionary.sansio.server_record import ServerRecord
 from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 from sessionary.testing import CapturingObserver, session_config
@@ -114,7 +113,9 @@ class RawRecords:
         sql = "UPDATE sessionary_sessions SET attributes = ? WHERE key = ?"
         await async_sql_run(self.store, sql, (encode_attributes(fields), key))
 
-    async def reseal_attribute(self, key: str, name: str, value: bytes, mac_key: bytes) -> None:
+    async def reseal_attribute(
+        self, key: str, name: str, value: bytes, sealer: ServerRecord
+    ) -> None:
         """Put ``value`` under ``name`` *with* a correct record MAC: a record the core could
         have written itself (a bug, a value from an older version), not a forgery."""
         store = self.store
@@ -122,7 +123,7 @@ class RawRecords:
             record = store.engine._records[key]
             record.attributes = {**record.attributes, name: value}
             meta = record.snapshot(touched=False).meta
-            record.seal = _seal(mac_key, key, meta, record.attributes)
+            record.seal = sealer.seal_of(meta, record.attributes)
             record.meta = None
             return
         if isinstance(store, AsyncSQLStore):
@@ -130,7 +131,7 @@ class RawRecords:
             (row,) = await async_sql_rows(store, sql, (key,))
             stored_row = SessionRow(row).stored(touched=False)
             merged = {**stored_row.attributes, name: value}
-            seal = _seal(mac_key, key, stored_row.meta, merged)
+            seal = sealer.seal_of(stored_row.meta, merged)
             sql = "UPDATE sessionary_sessions SET attributes = ?, seal = ? WHERE key = ?"
             await async_sql_run(store, sql, (encode_attributes(merged), seal, key))
             return
@@ -140,26 +141,9 @@ class RawRecords:
         stored = parse_hash([part for pair in raw.items() for part in pair])
         assert stored is not None
         attributes = {**stored.attributes, name: value}
-        seal = _seal(mac_key, key, stored.meta, attributes)  # in its own field (_layout.py)
+        seal = sealer.seal_of(stored.meta, attributes)  # in its own field (_layout.py)
         fields = {name.encode(): value, SEAL_FIELD: seal}
         await store.client.hset(redis_key, mapping=fields)  # type: ignore[arg-type]
-
-
-def _seal(mac_key: bytes, key: str, meta: RecordMeta, attributes: dict[str, bytes]) -> bytes:
-    return record_seal(
-        mac_key,
-        key,
-        version=meta.version,
-        digest=meta.digest,
-        created=meta.created,
-        idle=meta.idle,
-        deadline=meta.deadline,
-        user=meta.user,
-        auth_time=meta.auth_time,
-        user_key=meta.user_key,
-        device=meta.device,
-        attributes=attributes,
-    )
 
 
 async def signed_in(
@@ -269,6 +253,6 @@ async def test_an_undecodable_value_makes_the_whole_record_corrupt(
     session is not kept with a field missing; the record is refused whole and deleted."""
     config = session_config()
     browser, observer, key = await signed_in(async_store, config, cart=[1])
-    mac_key = browser.manager.core.record_keys[0]
-    await RawRecords(async_store).reseal_attribute(key, "bad", value, mac_key)
+    sealer = ServerRecord(browser.manager.core, key=key)  # the core's own MAC of the record
+    await RawRecords(async_store).reseal_attribute(key, "bad", value, sealer)
     await assert_refused_as_corrupt(browser, observer, async_store, "undecodable value")
