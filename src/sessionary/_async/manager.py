@@ -11,7 +11,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from sessionary._async.events import AsyncEventSink
 from sessionary._async.leases import async_wait_for_lease
@@ -52,7 +52,6 @@ from sessionary.sansio.settle import COMMIT_ERRORS, Answer
 from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     AsyncClockSource,
-    AsyncCookieStates,
     AsyncSessionLocks,
     AsyncSessionStore,
     AsyncUserIndex,
@@ -216,7 +215,10 @@ class AsyncSessionManager:
         try:
             if lock:
                 await self._acquire_lock(cycle)
-            await self._drive(cycle)
+            op = cycle.next_op()  # the loop of _drive, inlined: it runs on every request
+            while op is not None:
+                cycle.send(await self._perform(op))
+                op = cycle.next_op()
             if self.legacy is not None:
                 cycle = await self._read_through(
                     self.legacy,
@@ -231,7 +233,8 @@ class AsyncSessionManager:
             raise
         except StoreError as exc:
             cycle.fail(exc)
-        await self._publish(cycle)
+        if cycle.has_events:
+            await self._publish(cycle)
         return cycle
 
     async def _read_through(
@@ -316,13 +319,18 @@ class AsyncSessionManager:
         """
         try:
             cycle.finish(failed=failed)
-            await self._drive(cycle)
+            op = cycle.next_op()  # as in open()
+            while op is not None:
+                cycle.send(await self._perform(op))
+                op = cycle.next_op()
         except StoreUnavailableError as exc:
             cycle.refuse(exc)
             raise
         finally:
-            await self._release_lock(cycle)
-            await self._publish(cycle)
+            if cycle.lock_token is not None:
+                await self._release_lock(cycle)
+            if cycle.has_events:
+                await self._publish(cycle)
         return cycle.response()
 
     # ------------------------------------------------------------------ adapters
@@ -429,36 +437,33 @@ class AsyncSessionManager:
 
     async def _perform(self, op: Operation) -> Result:
         """Perform one operation on the store; each answers with its own result type."""
-        io: object = self._io
-        name = _OPERATION_NAMES[type(op)]
+        # A session store, or a sealed cookie's revocation store (both checked when built).
+        io: Any = self._io
         started = time.perf_counter()
         try:
-            result = await self._dispatch(io, op)
+            # One frame per operation: the dispatch is inlined (it runs on every request).
+            result: Result
+            match op:
+                case Load():
+                    result = await io.load(op)
+                case Update():
+                    result = await io.update(op)
+                case Create():
+                    result = await io.create(op)
+                case Destroy():
+                    result = DestroyResult(await io.destroy(op))
+                case Discard():
+                    result = DiscardResult(await io.discard(op))
+                case PinCookie():  # a login, rotation or logout of a sealed cookie
+                    result = PinResult(await io.pin_cookie(op))
+                case ReadCookieState():  # the floor and the user epoch of a sealed cookie
+                    result = await io.read_cookie_state(op)
         except StoreError as exc:
-            self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
+            elapsed = time.perf_counter() - started
+            self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, type(exc).__name__)
             raise
-        self.observer.operation(name, time.perf_counter() - started, _outcome(result))
-        return result
-
-    @staticmethod
-    async def _dispatch(io: object, op: Operation) -> Result:
-        if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
-            floors = cast("AsyncCookieStates", io)  # declared: checked when built
-            if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
-                return PinResult(await floors.pin_cookie(op))
-            return await floors.read_cookie_state(op)  # the floor and the user epoch
-        store = cast("AsyncSessionStore", io)  # the sealed flow asks only the two above
-        match op:
-            case Load():
-                result: Result = await store.load(op)
-            case Create():
-                result = await store.create(op)
-            case Update():
-                result = await store.update(op)
-            case Destroy():
-                result = DestroyResult(await store.destroy(op))
-            case Discard():
-                result = DiscardResult(await store.discard(op))
+        elapsed = time.perf_counter() - started
+        self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, _outcome(result))
         return result
 
     async def _publish(self, cycle: SessionCycle) -> None:

@@ -13,7 +13,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from sessionary._sync.events import EventSink
 from sessionary._sync.leases import sync_wait_for_lease
@@ -55,7 +55,6 @@ from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     Capability,
     ClockSource,
-    CookieStates,
     SessionLocks,
     SessionStore,
     UserIndex,
@@ -218,7 +217,10 @@ class SessionManager:
         try:
             if lock:
                 self._acquire_lock(cycle)
-            self._drive(cycle)
+            op = cycle.next_op()  # the loop of _drive, inlined: it runs on every request
+            while op is not None:
+                cycle.send(self._perform(op))
+                op = cycle.next_op()
             if self.legacy is not None:
                 cycle = self._read_through(
                     self.legacy,
@@ -233,7 +235,8 @@ class SessionManager:
             raise
         except StoreError as exc:
             cycle.fail(exc)
-        self._publish(cycle)
+        if cycle.has_events:
+            self._publish(cycle)
         return cycle
 
     def _read_through(
@@ -318,13 +321,18 @@ class SessionManager:
         """
         try:
             cycle.finish(failed=failed)
-            self._drive(cycle)
+            op = cycle.next_op()  # as in open()
+            while op is not None:
+                cycle.send(self._perform(op))
+                op = cycle.next_op()
         except StoreUnavailableError as exc:
             cycle.refuse(exc)
             raise
         finally:
-            self._release_lock(cycle)
-            self._publish(cycle)
+            if cycle.lock_token is not None:
+                self._release_lock(cycle)
+            if cycle.has_events:
+                self._publish(cycle)
         return cycle.response()
 
     # ------------------------------------------------------------------ adapters
@@ -431,36 +439,33 @@ class SessionManager:
 
     def _perform(self, op: Operation) -> Result:
         """Perform one operation on the store; each answers with its own result type."""
-        io: object = self._io
-        name = _OPERATION_NAMES[type(op)]
+        # A session store, or a sealed cookie's revocation store (both checked when built).
+        io: Any = self._io
         started = time.perf_counter()
         try:
-            result = self._dispatch(io, op)
+            # One frame per operation: the dispatch is inlined (it runs on every request).
+            result: Result
+            match op:
+                case Load():
+                    result = io.load(op)
+                case Update():
+                    result = io.update(op)
+                case Create():
+                    result = io.create(op)
+                case Destroy():
+                    result = DestroyResult(io.destroy(op))
+                case Discard():
+                    result = DiscardResult(io.discard(op))
+                case PinCookie():  # a login, rotation or logout of a sealed cookie
+                    result = PinResult(io.pin_cookie(op))
+                case ReadCookieState():  # the floor and the user epoch of a sealed cookie
+                    result = io.read_cookie_state(op)
         except StoreError as exc:
-            self.observer.operation(name, time.perf_counter() - started, type(exc).__name__)
+            elapsed = time.perf_counter() - started
+            self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, type(exc).__name__)
             raise
-        self.observer.operation(name, time.perf_counter() - started, _outcome(result))
-        return result
-
-    @staticmethod
-    def _dispatch(io: object, op: Operation) -> Result:
-        if isinstance(op, ReadCookieState | PinCookie):  # a sealed cookie's revocation store
-            floors = cast("CookieStates", io)  # declared: checked when built
-            if isinstance(op, PinCookie):  # a login, rotation or logout of a cookie
-                return PinResult(floors.pin_cookie(op))
-            return floors.read_cookie_state(op)  # the floor and the user epoch
-        store = cast("SessionStore", io)  # the sealed flow asks only the two above
-        match op:
-            case Load():
-                result: Result = store.load(op)
-            case Create():
-                result = store.create(op)
-            case Update():
-                result = store.update(op)
-            case Destroy():
-                result = DestroyResult(store.destroy(op))
-            case Discard():
-                result = DiscardResult(store.discard(op))
+        elapsed = time.perf_counter() - started
+        self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, _outcome(result))
         return result
 
     def _publish(self, cycle: SessionCycle) -> None:

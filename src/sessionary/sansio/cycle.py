@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow", "FlowSource", "ResponseUpdate", "SessionCycle"]
 
+# The transitions every request takes whose source phase is known where they happen, looked
+# up once in the table (sansio/phase.py) instead of on each request.
+_READY = advance(Phase.REQUEST, Step.LOADED)
+_DONE = advance(Phase.RESPONSE, Step.COMMITTED)
+
 
 class Flow(Protocol):
     """What a storage mode does for one request (server-side store, sealed cookie)."""
@@ -131,7 +136,7 @@ class SessionCycle:
         """The storage key the shell's lock was taken on (see :meth:`hold_lock`)."""
         self._flow = mode.flow(state)
         self._op = self._flow.start(cookie_headers, token_headers)
-        self._phase = Phase.REQUEST if self._op is not None else advance(Phase.REQUEST, Step.LOADED)
+        self._phase = Phase.REQUEST if self._op is not None else _READY
 
     # ------------------------------------------------------------------ driver interface
     def next_op(self) -> Operation | None:
@@ -147,7 +152,7 @@ class SessionCycle:
         if self._phase is Phase.REQUEST:
             self._op = self._flow.on_request(result)
             if self._op is None:
-                self._phase = advance(self._phase, Step.LOADED)
+                self._phase = _READY  # from REQUEST, checked above
             return
         session = self._state.session
         assert session is not None
@@ -272,7 +277,7 @@ class SessionCycle:
             self._op = self._flow.plan(session)
         finally:
             if self._op is None:
-                self._phase = advance(self._phase, Step.COMMITTED)
+                self._phase = _DONE  # from RESPONSE, entered above
 
     def late_op(self) -> Operation | None:
         """After the response was sent: the destroy a late :meth:`Session.logout` asked for.
@@ -350,6 +355,11 @@ class SessionCycle:
         session is neither written nor read.
         """
         self._state.private = True
+
+    @property
+    def has_events(self) -> bool:
+        """Whether lifecycle events wait to be drained."""
+        return bool(self._state.events)
 
     def drain_events(self) -> list[SessionEvent]:
         """Lifecycle events produced so far (each is returned once)."""

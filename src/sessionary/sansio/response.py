@@ -31,6 +31,8 @@ def plan_response(state: RequestState) -> ResponseUpdate:
     A response that used a signed-in session also gets ``Cache-Control`` (``no-store`` by
     default, ``SessionConfig.signed_in_cache_control``) unless the application set its own.
     """
+    if state.set_cookie is None and not state.clear_cookie:
+        return _depending_update(state)  # the common case: no new ID, none cleared
     core = state.core
     config = core.config
     if state.set_cookie is not None:
@@ -44,11 +46,9 @@ def plan_response(state: RequestState) -> ResponseUpdate:
         )
         cookie = render_set_cookie(config.cookie, token.value, max_age)
         return ResponseUpdate(cookie, vary_cookie=True, no_store=True)
-    if state.clear_cookie:
-        if core.header_mode:
-            return _header_update(core, "")
-        return ResponseUpdate(render_clear_cookie(config.cookie), vary_cookie=True, no_store=True)
-    return _depending_update(state)
+    if core.header_mode:
+        return _header_update(core, "")
+    return ResponseUpdate(render_clear_cookie(config.cookie), vary_cookie=True, no_store=True)
 
 
 def _depending_update(state: RequestState) -> ResponseUpdate:

@@ -39,7 +39,8 @@ class ServerFlow:
         self._state = state
         record = self._record = ServerRecord(state.core)
         self._load = ServerLoad(state, record)
-        self._write = ServerWrite(state, record)
+        self._write: ServerWrite | None = None
+        """Built by the first commit that may write (most requests write nothing)."""
         self._pending: Operation | None = None
         self._late = False
 
@@ -61,12 +62,20 @@ class ServerFlow:
 
     def plan(self, session: Session) -> Operation | None:
         """The commit's first operation, or ``None`` when nothing must be written."""
-        op = self._pending = self._write.plan(session)
+        if session.clean and not self._record.pre_minted:
+            return None  # nothing to write: no write plan at all (most requests)
+        op = self._pending = self._writer().plan(session)
         return op
+
+    def _writer(self) -> ServerWrite:
+        write = self._write
+        if write is None:
+            write = self._write = ServerWrite(self._state, self._record)
+        return write
 
     def on_response(self, result: Result, session: Session) -> Operation | None:
         """A response-phase result: the next operation, or ``None`` when the commit is done."""
-        write = self._write
+        write = self._writer()
         op: Operation | None
         match result:
             case CommitResult():
@@ -90,7 +99,7 @@ class ServerFlow:
         if self._late:
             return None
         self._late = True
-        op = self._pending = self._write.late_op(session)
+        op = self._pending = self._writer().late_op(session)
         return op
 
     @property

@@ -104,6 +104,15 @@ class Session(TrackedDict):
         return bool(self._destroy_loaded or self._rotate or self._meta_changed or self.delta())
 
     @property
+    def clean(self) -> bool:
+        """Whether nothing the handler did can need a write (a cheap check, no encoding).
+
+        No assignment, deletion or read of a mutable value, and no login, logout or
+        rotation. ``False`` does not mean something changed: :meth:`delta` decides that.
+        """
+        return not (self._dirty or self._rotate or self._meta_changed or self._destroy_loaded)
+
+    @property
     def is_new(self) -> bool:
         """``True`` when no stored record backs this session (yet)."""
         return self._is_new
