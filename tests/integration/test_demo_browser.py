@@ -130,6 +130,12 @@ class Screen:
         WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(expected_conditions.staleness_of(page))
         self.loaded()
 
+    def wait_for(self, condition: Any) -> None:
+        """Wait (at most ``PAGE_TIMEOUT_S``) until ``condition(driver)`` holds."""
+        from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
+
+        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(condition)
+
     def loaded(self) -> None:
         """Wait until the current document has finished loading."""
         from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
@@ -284,6 +290,15 @@ def test_the_demo_in_two_browsers(demo: str, screens: tuple[Screen, Screen]) -> 
     assert "revoked" in events  # the devices page ended the laptop's session earlier
     assert "Lifecycle events" in laptop.text  # a chart of the exporter's counters
     laptop.shot("07-admin")
+    # Events as they happen: carol takes a new session ID on her phone; the admin page
+    # shows the rotation without being reloaded (it fetches its events every few seconds).
+    page = laptop.driver.find_element("tag name", "html")
+    newest = "table.events tbody tr:first-child"
+    assert "rotated" not in laptop.driver.find_element("css selector", newest).text
+    phone.go(demo)
+    phone.press("New session ID")
+    laptop.wait_for(lambda driver: "rotated" in driver.find_element("css selector", newest).text)
+    assert page == laptop.driver.find_element("tag name", "html")  # the same document
     laptop.press("End all sessions", within=carol)
     assert "Every session of carol is ended" in laptop.text
     phone.go(demo)
