@@ -15,6 +15,10 @@ mount's :class:`Gate` (built once from the adapter's options) for one decision:
   :attr:`Open.lock`, with the store-down policy :attr:`Open.store_down`; once it is loaded,
   :meth:`Gate.check` verifies the CSRF token (a refusal then releases the lock).
 
+Whatever the decision, :meth:`Gate.strict_transport_for` names the
+``Strict-Transport-Security`` value (``SessionConfig.strict_transport_security``) an adapter
+adds to the response of an HTTPS request.
+
 ``manager.admit(gate, info, request)`` runs exactly this and ``manager.settle(...)`` applies
 the commit rules (:mod:`sessionary.sansio.settle`), so each adapter is a translation.
 ``request`` is the framework's own request object (an ASGI scope, a WSGI environ, a Flask,
