@@ -121,7 +121,7 @@ def _sessions_table(listed: Sequence[tuple[str, Sequence[UserSession]]], now: fl
         )
     return (
         "<table class=users><colgroup><col class=user><col class=live><col class=devices>"
-        "<col class=action></colgroup><thead><tr><th>User</th><th>Sessions</th>"
+        "<col class=action></colgroup><thead><tr><th>User</th><th>Live</th>"
         f"<th>Devices</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
