@@ -1,7 +1,8 @@
-"""mkdocs hooks: the site's home page is README.md, so the two never drift.
+"""mkdocs hooks: the site's home page is README.md and its changelog CHANGELOG.md.
 
-``mkdocs.yml`` names this file under ``hooks:``. The README links to ``docs/x.md`` (right on a
-repository page); on the site those pages sit beside the home page, so the prefix goes.
+So neither drifts from its copy on the repository page. ``mkdocs.yml`` names this file under
+``hooks:``. The README links to ``docs/x.md`` (right on a repository page); on the site those
+pages sit beside the home page, so the prefix goes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def home_page() -> str:
 
 
 def on_files(files: Files, config: Any) -> Files:
-    """Add the generated home page."""
+    """Add the generated home page and the changelog."""
     files.append(File.generated(config, "index.md", content=home_page()))
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    files.append(File.generated(config, "changelog.md", content=changelog))
     return files

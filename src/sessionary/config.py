@@ -121,6 +121,33 @@ def _to_ms(value: Duration, what: str, *, allow_zero: bool = False) -> int:
     return round(seconds * 1000)
 
 
+_HSTS_PRELOAD_MIN_AGE_S = 31_536_000  # the preload list's minimum: one year
+
+
+def _check_strict_transport(value: object) -> None:
+    """A ``Strict-Transport-Security`` value: directives of RFC 6797 section 6.1."""
+    msg = "strict_transport_security must be a Strict-Transport-Security value or None"
+    if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+        raise ConfigurationError(msg)
+    directives: dict[str, str] = {}
+    for part in value.split(";"):
+        if not part.strip():
+            continue  # empty directives are allowed (RFC 6797 section 6.1)
+        name, _, argument = part.strip().partition("=")
+        if not name or not set(name) <= _TOKEN_CHARS or name.lower() in directives:
+            raise ConfigurationError(msg)
+        directives[name.lower()] = argument.strip().strip('"')
+    max_age = directives.get("max-age", "")
+    if not max_age.isdigit():
+        msg = "strict_transport_security needs a max-age=<seconds> directive"
+        raise ConfigurationError(msg)
+    if "preload" in directives and (
+        "includesubdomains" not in directives or int(max_age) < _HSTS_PRELOAD_MIN_AGE_S
+    ):
+        msg = "strict_transport_security: preload needs includeSubDomains and max-age >= 1 year"
+        raise ConfigurationError(msg)
+
+
 def _check_secret(raw: str | bytes, index: int) -> bytes:
     """A configured secret as bytes, or :class:`ConfigurationError` (docs/security.md R56).
 
@@ -317,6 +344,13 @@ class SessionConfig:
     """The ``Cache-Control`` of a response that used a signed-in session, unless the
     application set its own: so that Back after a logout, or a shared cache, never shows a
     signed-in page from a cache. ``None`` leaves such responses alone."""
+    strict_transport_security: str | None = None
+    """A ``Strict-Transport-Security`` value (``"max-age=31536000; includeSubDomains"``) the
+    adapters add to every response to an HTTPS request, unless the application set its own;
+    never over plain HTTP (RFC 6797 section 7.2). ``None`` (the default): none; send it from
+    the TLS-terminating proxy instead (docs/deploy.md). ``max-age`` is required; ``preload``
+    only with ``includeSubDomains`` and a ``max-age`` of a year or more (the browsers'
+    preload list refuses less)."""
 
     # Derived, validated values (not constructor arguments).
     secrets: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
@@ -369,6 +403,19 @@ class SessionConfig:
             raise ConfigurationError(msg)
         object.__setattr__(self, "clock_skew_tolerance_ms", skew)
 
+    def _check_response_headers(self) -> None:
+        cache_control = self.signed_in_cache_control
+        if cache_control is not None and (
+            not isinstance(cache_control, str)
+            or not cache_control.strip()
+            or not cache_control.isprintable()
+            or not cache_control.isascii()
+        ):
+            msg = "signed_in_cache_control must be a Cache-Control header value or None"
+            raise ConfigurationError(msg)
+        if self.strict_transport_security is not None:
+            _check_strict_transport(self.strict_transport_security)
+
     def _check_options(self) -> None:
         if not isinstance(self.cookie, CookieOptions):
             msg = "cookie must be a CookieOptions instance"
@@ -399,15 +446,7 @@ class SessionConfig:
             if name.lower() in ("cookie", "set-cookie"):
                 msg = f"{what} cannot be {name!r}: use transport='cookie' for cookies"
                 raise ConfigurationError(msg)
-        cache_control = self.signed_in_cache_control
-        if cache_control is not None and (
-            not isinstance(cache_control, str)
-            or not cache_control.strip()
-            or not cache_control.isprintable()
-            or not cache_control.isascii()
-        ):
-            msg = "signed_in_cache_control must be a Cache-Control header value or None"
-            raise ConfigurationError(msg)
+        self._check_response_headers()
         if not callable(self.clock):
             msg = "clock must be a callable returning seconds since the epoch"
             raise ConfigurationError(msg)

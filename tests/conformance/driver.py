@@ -26,7 +26,8 @@ The standard application (every route answers JSON, status 200 unless stated):
 ``POST /login``              ``session.login(user)`` with ``?user=``; answers ``{"user": ...}``
 ``POST /logout``             ``session.logout()``; answers ``{}``
 ``GET /whoami``              ``{"user": session.user_id}``; with ``?cache=v`` the application sets
-                             its own ``Cache-Control: v`` on the response
+                             its own ``Cache-Control: v`` on the response, with ``?sts=v`` its
+                             own ``Strict-Transport-Security: v``
 ``GET /csrf``                ``{"token": ...}``: the adapter's CSRF token helper (``spec.csrf``; not
                              in the Django drivers, which use Django's own CSRF)
 ``GET /json``                the session itself as the JSON body, written the framework's usual
@@ -139,6 +140,8 @@ class Request:
     path: str
     headers: Sequence[tuple[str, str]] = ()
     body: bytes = b""
+    scheme: Literal["http", "https"] | None = None
+    """Send it over this scheme (``None``: the driver's usual one; most drivers use https)."""
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive)."""
@@ -282,9 +285,13 @@ def failing_view(path: str, query: dict[str, str], session: Any) -> dict[str, An
     return None
 
 
-def own_cache_control(query: Mapping[str, str]) -> dict[str, str]:
-    """The headers the application sets itself: ``Cache-Control`` from ``?cache=``."""
-    return {"Cache-Control": query["cache"]} if "cache" in query else {}
+def own_headers(query: Mapping[str, str]) -> dict[str, str]:
+    """The headers the application sets itself: ``Cache-Control`` from ``?cache=``,
+    ``Strict-Transport-Security`` from ``?sts=``."""
+    headers = {"Cache-Control": query["cache"]} if "cache" in query else {}
+    if "sts" in query:
+        headers["Strict-Transport-Security"] = query["sts"]
+    return headers
 
 
 FAILED_STATUS = {"/write-then-500": 500}

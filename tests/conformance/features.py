@@ -227,3 +227,36 @@ def signed_in_cache_control(open_app: OpenApp) -> None:
         cookie = session_cookie(driver.request(Request("POST", "/login?user=carol")))
         page = driver.request(Request("GET", "/whoami", jar(cookie)))
         assert page.header("cache-control") is None
+
+
+STS = "max-age=63072000; includeSubDomains"
+STS_HEADER = "strict-transport-security"
+
+
+def strict_transport_security(open_app: OpenApp) -> None:
+    """``strict_transport_security``: every response to an HTTPS request carries it (one
+    that never touches the session, a login, a refusal), unless the application set its
+    own; never a response over plain HTTP; off by default."""
+    with _open(open_app) as driver:
+        default = driver.request(Request("GET", "/untouched", scheme="https"))
+        assert (default.status, default.header(STS_HEADER)) == (200, None)
+    config = session_config(strict_transport_security=STS)
+    with _open(open_app, config=config, tenants=TENANTS) as driver:
+        host = [("Host", "a.example.com")]
+        untouched = driver.request(Request("GET", "/untouched", host, scheme="https"))
+        assert (untouched.status, untouched.header(STS_HEADER)) == (200, STS)
+        login = driver.request(Request("POST", "/login?user=carol", host, scheme="https"))
+        cookie = session_cookie(login)
+        assert cookie is not None
+        assert login.header(STS_HEADER) == STS
+        signed_in = [*host, *jar(cookie)]
+        own = driver.request(Request("GET", "/whoami?sts=max-age%3D0", signed_in, scheme="https"))
+        assert (own.json, own.header(STS_HEADER)) == ({"user": "carol"}, "max-age=0")
+        unknown = [("Host", "unknown.example.com")]
+        refused = driver.request(Request("GET", "/untouched", unknown, scheme="https"))
+        assert (refused.status, refused.header(STS_HEADER)) == (400, STS)
+        plain = driver.request(Request("GET", "/whoami", signed_in, scheme="http"))
+        assert (plain.json, plain.header(STS_HEADER)) == ({"user": "carol"}, None)
+        plain_login = driver.request(Request("POST", "/login?user=dan", host, scheme="http"))
+        assert session_cookie(plain_login) is not None
+        assert plain_login.header(STS_HEADER) is None

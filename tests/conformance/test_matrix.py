@@ -28,6 +28,7 @@ from tests.conformance.features import origin_check as origin
 from tests.conformance.features import origin_check_opted_in as opted_in
 from tests.conformance.features import signed_in_cache_control as cache
 from tests.conformance.features import store_down as down
+from tests.conformance.features import strict_transport_security as hsts
 from tests.conformance.features import websocket_origin as socket
 
 FEATURES = (
@@ -40,6 +41,7 @@ FEATURES = (
     "websocket_origin",
     "commit_on_error",
     "signed_in_cache_control",
+    "strict_transport_security",
 )
 
 
@@ -51,20 +53,21 @@ class NotServed:
 
 
 Cell = Callable[[features.OpenApp], None] | NotServed
-NO_WEBSOCKETS = NotServed("WSGI serves no WebSockets")
-VIA_CHANNELS = NotServed("Django serves WebSockets through Channels, not this middleware")
+NO_WS = NotServed("WSGI serves no WebSockets")
+CHANNELS = NotServed("Django serves WebSockets through Channels, not this middleware")
 
 MATRIX: dict[str, tuple[Cell, ...]] = {
     # the columns are FEATURES: lock, store_down, csrf_token, origin_check, tenants,
-    # header_transport, websocket_origin, commit_on_error, signed_in_cache_control
-    "asgi":         (lock, down, token, origin, tenants, header, socket, errors, cache),
-    "asgi_nowith":  (lock, down, token, origin, tenants, header, socket, errors, cache),
-    "fastapi":      (lock, down, token, origin, tenants, header, socket, errors, cache),
-    "flask":        (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors, cache),
-    "wsgi":         (lock, down, token, origin, tenants, header, NO_WEBSOCKETS, errors, cache),
-    "django":       (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
-    "django_async": (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
-    "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors, cache),
+    # header_transport, websocket_origin, commit_on_error, signed_in_cache_control,
+    # strict_transport_security
+    "asgi":         (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
+    "asgi_nowith":  (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
+    "fastapi":      (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
+    "flask":        (lock, down, token, origin, tenants, header, NO_WS, errors, cache, hsts),
+    "wsgi":         (lock, down, token, origin, tenants, header, NO_WS, errors, cache, hsts),
+    "django":       (lock, down, token, opted_in, tenants, header, CHANNELS, errors, cache, hsts),
+    "django_async": (lock, down, token, opted_in, tenants, header, CHANNELS, errors, cache, hsts),
+    "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
 }  # fmt: skip
 """One row per driver, one cell per feature in the order of :data:`FEATURES`."""
 

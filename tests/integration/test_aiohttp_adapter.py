@@ -224,3 +224,35 @@ async def test_lazy_handlers_that_do_not_ask_answer_while_redis_hangs() -> None:
             assert reply.status == 200
         finally:
             await client.close()
+
+
+@web.middleware
+async def _tls_proxy(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The scheme a TLS-terminating proxy reported (the test server speaks plain HTTP)."""
+    if request.headers.get("X-Forwarded-Proto") == "https":
+        request = request.clone(scheme="https")
+    return await handler(request)
+
+
+async def missing(request: web.Request) -> web.Response:
+    await get_session(request)
+    raise web.HTTPNotFound
+
+
+async def test_hsts_reaches_streamed_responses_and_raised_http_errors() -> None:
+    hsts = "max-age=63072000; includeSubDomains"
+    app = web.Application(middlewares=[_tls_proxy])
+    app.router.add_get("/stream", stream)
+    app.router.add_get("/missing", missing)
+    setup(app, store=AsyncMemoryStore(), config=session_config(strict_transport_security=hsts))
+    https = {"X-Forwarded-Proto": "https"}
+    async with TestClient(TestServer(app)) as client:
+        async with client.get("/stream", headers=https) as response:
+            assert await response.read() == b"chunk"
+            assert response.headers["Strict-Transport-Security"] == hsts
+        async with client.get("/missing", headers=https) as response:
+            assert response.status == 404
+            assert response.headers["Strict-Transport-Security"] == hsts
+        async with client.get("/stream") as response:  # plain HTTP
+            assert await response.read() == b"chunk"
+            assert "Strict-Transport-Security" not in response.headers

@@ -119,15 +119,22 @@ class Screen:
             box.clear()
             box.send_keys(value)
 
-    def press(self, label: str) -> None:
-        """Click the button and wait for the page it leads to."""
+    def press(self, label: str, within: Any = None) -> None:
+        """Click the button (inside element ``within``, if given); wait for the next page."""
         from selenium.webdriver.support import expected_conditions  # noqa: PLC0415
         from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
 
         page = self.driver.find_element("tag name", "html")
-        self.driver.find_element("xpath", f"//button[normalize-space()='{label}']").click()
+        scope = self.driver if within is None else within
+        scope.find_element("xpath", f".//button[normalize-space()='{label}']").click()
         WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(expected_conditions.staleness_of(page))
         self.loaded()
+
+    def wait_for(self, condition: Any) -> None:
+        """Wait (at most ``PAGE_TIMEOUT_S``) until ``condition(driver)`` holds."""
+        from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
+
+        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(condition)
 
     def loaded(self) -> None:
         """Wait until the current document has finished loading."""
@@ -267,3 +274,36 @@ def test_the_demo_in_two_browsers(demo: str, screens: tuple[Screen, Screen]) -> 
     laptop.driver.back()
     assert "Hello, carol" not in laptop.text
     laptop.shot("06-logged-out")
+
+    # The admin view, behind the demo admin's password: carol's live session (her phone),
+    # the lifecycle events and the metrics; ending her sessions signs the phone out.
+    phone.go(f"{demo}/admin")
+    assert "The admin view is for the demo admin" in phone.text  # carol is no admin
+    laptop.sign_in("admin", password="demo")
+    assert "Wrong password (it is 'admin')" in laptop.text
+    laptop.sign_in("admin", password="admin")
+    laptop.go(f"{demo}/admin")
+    users = laptop.driver.find_elements("css selector", "table.users tbody tr")
+    carol = next(row for row in users if row.text.startswith("carol"))
+    assert "on iOS" in carol.text
+    events = laptop.driver.find_element("css selector", "table.events").text
+    assert "revoked" in events  # the devices page ended the laptop's session earlier
+    assert "Lifecycle events" in laptop.text  # a chart of the exporter's counters
+    laptop.shot("07-admin")
+    # Events as they happen: carol takes a new session ID on her phone; the admin page
+    # shows the rotation without being reloaded (it fetches its events every few seconds).
+    page = laptop.driver.find_element("tag name", "html")
+    newest = "table.events tbody tr:first-child"
+    assert "rotated" not in laptop.driver.find_element("css selector", newest).text
+    phone.go(demo)
+    phone.press("New session ID")
+    laptop.wait_for(lambda driver: "rotated" in driver.find_element("css selector", newest).text)
+    assert page == laptop.driver.find_element("tag name", "html")  # the same document
+    laptop.press("End all sessions", within=carol)
+    assert "Every session of carol is ended" in laptop.text
+    phone.go(demo)
+    assert "You were signed out" in phone.text
+    phone.sign_in("admin", password="admin")
+    phone.go(f"{demo}/admin")
+    assert phone.fits()
+    phone.shot("04-admin")

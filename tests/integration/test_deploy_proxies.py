@@ -33,13 +33,14 @@ SITE = "https://app.example"
 BROWSER_POST = {"Origin": SITE, "Host": "app.example", "X-Forwarded-Proto": "https"}
 
 
-def _starlette() -> Any:  # an ASGI application, typed loosely for uvicorn's middleware
+def _starlette(**config: Any) -> Any:  # an ASGI application, typed loosely for uvicorn's
     async def write(request: Request) -> JSONResponse:
         asgi.get_session(request)["a"] = "1"
         return JSONResponse({"scheme": request.url.scheme})
 
     app = Starlette(routes=[Route("/write", write, methods=["POST"])])
-    app.add_middleware(asgi.SessionMiddleware, store=AsyncMemoryStore(), config=session_config())
+    store = AsyncMemoryStore()
+    app.add_middleware(asgi.SessionMiddleware, store=store, config=session_config(**config))
     return app
 
 
@@ -66,6 +67,16 @@ def test_asgi_a_client_that_is_not_the_proxy_cannot_claim_https() -> None:
     direct = _post_from(CLIENT, app)  # the same headers, from an address that is no proxy
     assert direct.status_code == 403  # http://app.example is not the https Origin
     assert "set-cookie" not in direct.headers
+
+
+def test_asgi_hsts_only_for_https_the_trusted_proxy_reports() -> None:
+    hsts = "max-age=63072000; includeSubDomains"
+    app = ProxyHeadersMiddleware(_starlette(strict_transport_security=hsts), trusted_hosts=[PROXY])
+    through_proxy = _post_from(PROXY, app)
+    assert through_proxy.status_code == 200
+    assert through_proxy.headers["strict-transport-security"] == hsts
+    direct = _post_from(CLIENT, app)  # claims https, is no proxy: plain HTTP, no HSTS
+    assert "strict-transport-security" not in direct.headers
 
 
 def test_asgi_without_proxy_headers_the_https_origin_is_refused() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,8 @@ def test_the_nav_lists_every_page_of_docs() -> None:
     config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=Loader)
     listed = set(_nav_pages(config["nav"]))
     pages = {path.name for path in (ROOT / "docs").glob("*.md")}
-    assert listed == pages | {"index.md"}  # index.md is README.md (scripts/mkdocs_hooks.py)
+    # index.md is README.md, changelog.md is CHANGELOG.md (scripts/mkdocs_hooks.py)
+    assert listed == pages | {"index.md", "changelog.md"}
 
 
 def test_the_home_page_is_the_readme_with_working_links(site: Path) -> None:
@@ -77,3 +79,17 @@ def test_every_setting_is_in_the_generated_reference(site: Path, settings: type)
             assert f'id="sessionary.config.{settings.__name__}.{setting.name}"' in page, (
                 setting.name
             )
+
+
+def test_the_changelog_page_is_changelog_md_in_keep_a_changelog_shape(site: Path) -> None:
+    text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    versions = re.findall(r"^## (.+)$", text, re.MULTILINE)
+    assert versions[0] == "[Unreleased]"
+    for version in versions[1:]:  # a release: "[1.2.3] - 2027-01-31"
+        assert re.fullmatch(r"\[\d+\.\d+\.\d+\] - \d{4}-\d{2}-\d{2}", version), version
+    kinds = re.findall(r"^### (.+)$", text, re.MULTILINE)
+    assert kinds
+    assert set(kinds) <= {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
+    page = (site / "changelog" / "index.html").read_text()
+    assert "Unreleased" in page
+    assert "strict_transport_security" in page

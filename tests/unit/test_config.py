@@ -67,11 +67,33 @@ def test_durations_accept_timedelta_and_seconds() -> None:
         ({"signed_in_cache_control": ""}, "Cache-Control"),
         ({"signed_in_cache_control": "no-store\r\nX-Evil: 1"}, "Cache-Control"),
         ({"signed_in_cache_control": 1}, "Cache-Control"),
+        ({"strict_transport_security": ""}, "max-age"),
+        ({"strict_transport_security": "includeSubDomains"}, "max-age"),
+        ({"strict_transport_security": "max-age=one-year"}, "max-age"),
+        ({"strict_transport_security": "max-age=1; max-age=2"}, "Strict-Transport-Security"),
+        ({"strict_transport_security": "max-age=1\r\nX-Evil: 1"}, "Strict-Transport-Security"),
+        ({"strict_transport_security": b"max-age=1"}, "Strict-Transport-Security"),
+        ({"strict_transport_security": "max-age=31536000; preload"}, "preload"),
+        ({"strict_transport_security": "max-age=86400; includeSubDomains; preload"}, "preload"),
     ],
 )
 def test_invalid_settings(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         config(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "max-age=0",
+        "max-age=31536000",
+        "max-age=63072000; includeSubDomains",
+        'max-age="63072000"; includeSubDomains;',
+        "max-age=63072000; includeSubDomains; preload",
+    ],
+)
+def test_strict_transport_security_values(value: str) -> None:
+    assert config(strict_transport_security=value).strict_transport_security == value
 
 
 def test_conflict_policy_from_string() -> None:

@@ -94,6 +94,16 @@ def test_the_repr_shows_no_cookie_token_or_header_value() -> None:
 
 
 # ------------------------------------------------------------------------ plain requests
+def test_strict_transport_security_is_for_https_responses_only() -> None:
+    assert gate().strict_transport_for("https") is None  # off by default
+    value = "max-age=63072000; includeSubDomains"
+    core = SessionCore(session_config(strict_transport_security=value))
+    on = Gate(core)
+    assert on.strict_transport_for("https") == value
+    for scheme in ("http", "ws", "wss", "HTTP"):  # never over plain HTTP (RFC 6797 7.2)
+        assert on.strict_transport_for(scheme) is None
+
+
 def test_no_options_opens_every_request() -> None:
     g = gate(csrf=False)
     for method in (*SAFE, *UNSAFE):

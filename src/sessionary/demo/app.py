@@ -26,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from sessionary._async.events import AsyncEventSink
+from sessionary._async.events import AsyncEventSink, AsyncMemoryEventLog
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import CookieOptions, SessionConfig
+from sessionary.demo.admin import ADMIN_PASSWORD, ADMIN_USER, admin_routes
 from sessionary.demo.edge import CloseConnections, SameOriginMiddleware
 from sessionary.demo.metrics import with_metrics
 from sessionary.demo.pages import FAVICON_SVG, devices_page, error_page, home_page, login_page
@@ -46,16 +47,20 @@ _NOT_FOUND = "There is no such page in the demo."
 _NOT_ALLOWED = "This page does not take that method: use the demo's buttons."
 
 
-def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink | None]:
-    """The store, and on Redis the event stream the operator commands read."""
+def _open_store(settings: DemoSettings) -> tuple[AsyncSessionStore, AsyncEventSink]:
+    """The store and where its lifecycle events go.
+
+    On Redis the stream the operator commands read (shared by every worker), otherwise an
+    in-process log (the admin view's, per worker).
+    """
     if settings.uses_sql:
         from sessionary.backends.sql import async_sql_store_from_url  # noqa: PLC0415
 
-        return async_sql_store_from_url(settings.store), None
+        return async_sql_store_from_url(settings.store), AsyncMemoryEventLog()
     if not settings.uses_redis:
         from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
 
-        return AsyncMemoryStore(), None
+        return AsyncMemoryStore(), AsyncMemoryEventLog()
     from sessionary.backends.redis import (  # noqa: PLC0415 - redis is optional
         AsyncRedisEventStream,
         AsyncRedisStore,
@@ -91,6 +96,11 @@ class _Fingerprints:
         if not value:
             return None
         return hmac.digest(self.key, value.encode(), "sha256").hex()[:8]
+
+
+def _password_of(username: str) -> str:
+    """The demo's published passwords: ``admin`` for the demo admin, ``demo`` for anyone."""
+    return ADMIN_PASSWORD if username == ADMIN_USER else DEMO_PASSWORD
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -193,8 +203,8 @@ def _counter_routes(
         error = None
         if not username or len(username) > _MAX_USERNAME or not username.isprintable():
             error = f"Enter a user name of 1 to {_MAX_USERNAME} printable characters."
-        elif not hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode()):
-            error = "Wrong password (it is 'demo')."
+        elif not hmac.compare_digest(password.encode(), _password_of(username).encode()):
+            error = f"Wrong password (it is '{_password_of(username)}')."
         if error is not None:
             kept = username[:_MAX_USERNAME] if username.isprintable() else ""
             csrf = csrf_token(request)
@@ -288,14 +298,17 @@ def create_app(settings: DemoSettings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: http_error, 405: http_error},
     )
+    observer, figures = with_metrics(app)  # and GET /metrics with prometheus_client
+    admin = admin_routes(sink=events, figures=figures, store=store_label, pid=pid, form=_form)
+    app.router.routes.extend(admin)
     app.add_middleware(
         SessionMiddleware,
         csrf=True,  # every form carries the session's CSRF token (a pre-session one at first)
         manager=AsyncSessionManager(
             store,
             config,
-            observer=with_metrics(app),  # and GET /metrics when prometheus_client is installed
-            events=events,  # on Redis: what `sessionary events tail` shows
+            observer=observer,
+            events=events,  # on Redis: what `sessionary events tail` shows; the admin view's
         ),
     )
     app.add_middleware(SameOriginMiddleware)

@@ -14,8 +14,9 @@ import importlib.util
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,8 +25,22 @@ from starlette.routing import Route
 
 from sessionary.observability import LoggingObserver, Observer, ObserverGroup
 
-__all__ = ["demo_observer", "prometheus_available", "shared_metrics", "with_metrics"]
+__all__ = [
+    "Figures",
+    "demo_observer",
+    "prometheus_available",
+    "shared_metrics",
+    "with_metrics",
+]
 
+Figures = Callable[[], dict[str, dict[str, float]]]
+"""The counters the admin view charts: per chart title, a value per label."""
+_CHARTS = {  # sample name: chart title, the labels naming a bar, a prefix of the bar's name
+    "sessionary_store_operations_total": ("Store round trips", ("operation", "outcome"), ""),
+    "sessionary_load_hits_total": ("Loads", (), "hit"),
+    "sessionary_load_misses_total": ("Loads", ("reason",), "miss: "),
+    "sessionary_events_total": ("Lifecycle events", ("event",), ""),
+}
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 """The variable ``prometheus_client`` reads, at import, to share figures between processes."""
 
@@ -35,10 +50,33 @@ def prometheus_available() -> bool:
     return importlib.util.find_spec("prometheus_client") is not None
 
 
-def demo_observer() -> tuple[Observer, list[Route]]:
-    """The demo's observer (logging, plus Prometheus when available) and its routes."""
+def _no_figures() -> dict[str, dict[str, float]]:
+    return {}
+
+
+def _figures(registry: Any) -> Figures:
+    """Read the exporter's counters from ``registry`` (summed over workers when shared)."""
+
+    def read() -> dict[str, dict[str, float]]:
+        charts: dict[str, dict[str, float]] = {}
+        for family in registry.collect():
+            for sample in family.samples:
+                chart = _CHARTS.get(sample.name)
+                if chart is None:
+                    continue
+                title, labels, prefix = chart
+                label = prefix + " ".join(sample.labels.get(name, "") for name in labels)
+                values = charts.setdefault(title, {})
+                values[label] = values.get(label, 0.0) + sample.value
+        return charts
+
+    return read
+
+
+def demo_observer() -> tuple[Observer, list[Route], Figures]:
+    """The demo's observer (logging, plus Prometheus when available), routes and figures."""
     if not prometheus_available():
-        return LoggingObserver(), []
+        return LoggingObserver(), [], _no_figures
     from prometheus_client import (  # noqa: PLC0415 - optional extra
         CONTENT_TYPE_LATEST,
         CollectorRegistry,
@@ -59,14 +97,18 @@ def demo_observer() -> tuple[Observer, list[Route]]:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(served), media_type=CONTENT_TYPE_LATEST)
 
-    return ObserverGroup([LoggingObserver(), exporter]), [Route("/metrics", metrics)]
+    observer = ObserverGroup([LoggingObserver(), exporter])
+    return observer, [Route("/metrics", metrics)], _figures(served)
 
 
-def with_metrics(app: Starlette) -> Observer:
-    """Add ``GET /metrics`` to ``app`` when available; the observer for its middleware."""
-    observer, routes = demo_observer()
+def with_metrics(app: Starlette) -> tuple[Observer, Figures]:
+    """Add ``GET /metrics`` to ``app`` when available.
+
+    Returns the observer for its middleware and the figures for the admin view's charts.
+    """
+    observer, routes, figures = demo_observer()
     app.router.routes.extend(routes)
-    return observer
+    return observer, figures
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from sessionary.demo.devices import device_name
 from sessionary.sansio.csrf import CSRF_FIELD
 from sessionary.sansio.users import UserSession
 
-__all__ = ["FAVICON_SVG", "devices_page", "error_page", "home_page", "login_page"]
+__all__ = ["FAVICON_SVG", "devices_page", "error_page", "home_page", "layout", "login_page", "when"]
 
 _END_REASONS = {
     "revoked": "You were signed out from another device.",
@@ -41,12 +41,19 @@ code { background: #eef1f5; padding: 0 .25rem; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; table-layout: fixed; }
 td, th { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line);
   overflow-wrap: anywhere; vertical-align: top; }
-.current { font-weight: 600; }
+.current { font-weight: 600; } .num { text-align: right; }
+.chart { margin: 1rem 0; } .chart figcaption { font-weight: 600; }
+.chart table { margin: .25rem 0; } .chart th { width: 45%; font-weight: 400; }
+.chart td { border: 0; } .chart td.num { width: 15%; }
+.users col.user { width: 22%; } .users col.live { width: 14%; }
+.users col.action { width: 24%; }
+.bar { display: inline-block; height: .8rem; background: var(--accent); border-radius: 2px; }
 @media (max-width: 32rem) {
   body { margin: 1rem auto; }
-  .devices thead { display: none; }
-  .devices tr { display: block; border-bottom: 1px solid var(--line); padding: .4rem 0; }
-  .devices td { display: block; border: 0; padding: .1rem 0; }
+  .devices thead, .users thead { display: none; }
+  .devices tr, .users tr { display: block; border-bottom: 1px solid var(--line);
+    padding: .4rem 0; }
+  .devices td, .users td { display: block; border: 0; padding: .1rem 0; text-align: left; }
 }
 """
 
@@ -62,7 +69,7 @@ FAVICON_SVG = (
 _POST_FORM = re.compile(r"(<form method=post [^>]*>)")
 
 
-def _layout(title: str, body: str, *, store: str, pid: int, csrf: str | None = None) -> str:
+def layout(title: str, body: str, *, store: str, pid: int, csrf: str | None = None) -> str:
     """The page around ``body``; every POST form carries the CSRF token ``csrf``, if given."""
     if csrf is not None:
         field = f'<input type=hidden name={CSRF_FIELD} value="{escape(csrf, quote=True)}">'
@@ -82,7 +89,7 @@ def _layout(title: str, body: str, *, store: str, pid: int, csrf: str | None = N
 def error_page(status: int, message: str, *, store: str, pid: int) -> str:
     """A styled error page (404, 405) with a way back."""
     body = f"<h1>{status}</h1><p>{escape(message)}</p><p><a href=/>Back to the demo</a></p>"
-    return _layout(f"sessionary demo - {status}", body, store=store, pid=pid)
+    return layout(f"sessionary demo - {status}", body, store=store, pid=pid)
 
 
 def login_page(
@@ -107,7 +114,8 @@ def login_page(
         problem = f"<p class=notice role=status>{escape(notice)}</p>" + problem
     body = (
         "<h1>sessionary demo</h1>"
-        "<p>Sign in with any user name and the password <code>demo</code>. "
+        "<p>Sign in with any user name and the password <code>demo</code> (or as "
+        "<code>admin</code> with the password <code>admin</code> for the admin view). "
         "Until you do, the store is not touched: the only cookie is a pre-session ID that "
         "carries this form's CSRF token.</p>"
         f"{problem}"
@@ -118,7 +126,7 @@ def login_page(
         "autocomplete=current-password></label>"
         "<button type=submit>Sign in</button></form>"
     )
-    return _layout("sessionary demo", body, store=store, pid=pid, csrf=csrf)
+    return layout("sessionary demo", body, store=store, pid=pid, csrf=csrf)
 
 
 def home_page(
@@ -146,7 +154,9 @@ def home_page(
         "</button></form>"
         "<form method=post action=/rotate><button type=submit class=secondary>New session ID"
         "</button></form>"
-        "<p><a href=/devices>Your devices</a></p>"
+        "<p><a href=/devices>Your devices</a>"
+        + (" · <a href=/admin>Admin</a>" if user == "admin" else "")
+        + "</p>"
         f"<p>Session ID fingerprint: <code class=id-now>{now}</code>; before sign-in (or the "
         f"last new ID): <code class=id-before>{before}</code>.</p>"
         f"<p>Your last +1s were served by worker processes: <strong>{served}</strong>.</p>"
@@ -156,10 +166,11 @@ def home_page(
         "<code>--workers N</code>, press +1 a few times and watch the workers change while "
         "the count goes on.</p>"
     )
-    return _layout(f"sessionary demo - {user}", body, store=store, pid=pid, csrf=csrf)
+    return layout(f"sessionary demo - {user}", body, store=store, pid=pid, csrf=csrf)
 
 
-def _when(seconds: float) -> str:
+def when(seconds: float) -> str:
+    """A UTC time to the minute, for tables."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds))
 
 
@@ -177,7 +188,7 @@ def devices_page(
     rows = []
     for device in sorted(devices, key=lambda d: (not d.current, -d.last_seen)):
         name = escape(device_name(device.user_agent))
-        signed_in = _when(device.auth_time if device.auth_time is not None else device.created)
+        signed_in = when(device.auth_time if device.auth_time is not None else device.created)
         if device.current:
             action = "<span class=current>this device</span>"
         else:
@@ -210,4 +221,4 @@ def devices_page(
         )
         + "<p><a href=/>Back</a></p>"
     )
-    return _layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid, csrf=csrf)
+    return layout(f"sessionary demo - {user} - devices", body, store=store, pid=pid, csrf=csrf)

@@ -23,6 +23,7 @@ from sessionary.sansio.gate import Gate, Open, RequestInfo
 __all__ = [
     "CSRF",
     "STATE",
+    "STRICT_TRANSPORT",
     "Handler",
     "State",
     "error_response",
@@ -33,6 +34,7 @@ __all__ = [
     "state_of",
 ]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+STRICT_TRANSPORT = "Strict-Transport-Security"
 
 logger = logging.getLogger("sessionary")
 
@@ -44,7 +46,7 @@ class State:
     ``get_session``: ``opened`` and ``info`` are what opens it then (:meth:`load`).
     """
 
-    __slots__ = ("cycle", "gate", "info", "manager", "opened", "settled")
+    __slots__ = ("cycle", "gate", "hsts", "info", "manager", "opened", "settled")
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class State:
         *,
         opened: Open | None = None,
         info: RequestInfo | None = None,
+        hsts: str | None = None,
     ) -> None:
         self.cycle = cycle
         self.manager = manager
@@ -61,6 +64,8 @@ class State:
         self.settled = False
         self.opened = opened
         self.info = info
+        self.hsts = hsts
+        """The ``Strict-Transport-Security`` value for this HTTPS request's response."""
 
     async def load(self, request: web.Request) -> SessionCycle:
         """The request's cycle, opened now if it was deferred (at most one round trip)."""
@@ -151,7 +156,11 @@ async def serve(state: State, request: web.Request, handler: Handler) -> web.Str
 async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     """Streamed responses and WebSocket handshakes: commit just before the headers go out."""
     state = request.get(STATE)
-    if not isinstance(state, State) or state.settled:
+    if not isinstance(state, State):
+        return
+    if state.hsts is not None:
+        response.headers.setdefault(STRICT_TRANSPORT, state.hsts)
+    if state.settled:
         return
     error = await settle(state, response)
     if error is not None:

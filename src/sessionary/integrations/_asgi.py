@@ -25,6 +25,7 @@ __all__ = [
     "refuse",
     "scope_info",
     "send_error",
+    "with_strict_transport",
 ]
 
 MANAGER_SCOPE_KEY = "sessionary.manager"
@@ -117,6 +118,21 @@ async def refuse(refusal: Refuse, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": refusal.close_code})
         return
     await send_error(send, refusal.status, refusal.body)
+
+
+def with_strict_transport(send: Send, value: str) -> Send:
+    """``send``, adding ``Strict-Transport-Security: value`` to a response that has none."""
+    raw = value.encode("latin-1")
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            if all(name.lower() != b"strict-transport-security" for name, _ in headers):
+                headers.append((b"strict-transport-security", raw))
+                message["headers"] = headers
+        await send(message)
+
+    return sending
 
 
 class Exchange:

@@ -59,6 +59,8 @@ def config_from_flask(app: Flask) -> SessionConfig:
     if "SESSIONARY_ABSOLUTE_TIMEOUT" in conf:
         absolute = seconds_setting(conf["SESSIONARY_ABSOLUTE_TIMEOUT"], "absolute timeout")
         options["absolute_timeout"] = absolute
+    if "SESSIONARY_STRICT_TRANSPORT_SECURITY" in conf:
+        options["strict_transport_security"] = conf["SESSIONARY_STRICT_TRANSPORT_SECURITY"]
     return SessionConfig(secret_keys=keys, cookie=cookie, **options)
 
 

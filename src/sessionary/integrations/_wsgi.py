@@ -19,7 +19,15 @@ from sessionary.sansio.gate import Gate, NeedForm, RequestInfo
 from sessionary.sansio.headers import merge_headers
 from sessionary.sansio.settle import Answer
 
-__all__ = ["Body", "Exchange", "StartResponse", "error_headers", "read_form", "status_line"]
+__all__ = [
+    "Body",
+    "Exchange",
+    "StartResponse",
+    "error_headers",
+    "read_form",
+    "status_line",
+    "with_strict_transport",
+]
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -50,6 +58,19 @@ def error_headers(body: bytes) -> list[tuple[str, str]]:
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
     ]
+
+
+def with_strict_transport(start: StartResponse, value: str) -> StartResponse:
+    """``start``, adding ``Strict-Transport-Security: value`` to a response that has none."""
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        if all(name.lower() != "strict-transport-security" for name, _ in headers):
+            headers = [*headers, ("Strict-Transport-Security", value)]
+        return start(status, headers, exc_info)
+
+    return start_response
 
 
 class Exchange:

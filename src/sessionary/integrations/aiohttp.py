@@ -36,6 +36,7 @@ from sessionary._async.manager import AsyncSessionManager
 from sessionary.config import SessionConfig
 from sessionary.integrations._aiohttp import (
     CSRF,
+    STRICT_TRANSPORT,
     Handler,
     State,
     error_response,
@@ -88,11 +89,28 @@ def session_middleware(
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if gate.strict_transport is None:
+            return await respond(request, handler, None)
+        hsts = gate.strict_transport_for(request.scheme)
+        if hsts is None:
+            return await respond(request, handler, None)
+        try:
+            response = await respond(request, handler, hsts)
+        except web.HTTPException as error:
+            error.headers.setdefault(STRICT_TRANSPORT, hsts)
+            raise
+        if not response.prepared:  # a streamed one got it as it was prepared (on_prepare)
+            response.headers.setdefault(STRICT_TRANSPORT, hsts)
+        return response
+
+    async def respond(
+        request: web.Request, handler: Handler, hsts: str | None
+    ) -> web.StreamResponse:
         request_info = info(request, gate.token_header)
         if lazy and not request_info.websocket:
             opened = gate.decide(request_info, request)
             if isinstance(opened, Open) and not opened.check_token and not opened.lock:
-                state = State(None, manager, gate, opened=opened, info=request_info)
+                state = State(None, manager, gate, opened=opened, info=request_info, hsts=hsts)
                 return await serve(state, request, handler)
         entry = await manager.admit(gate, request_info, request)
         if isinstance(entry, NeedForm):  # aiohttp parses the form (client_max_size applies)
@@ -105,7 +123,7 @@ def session_middleware(
         context = context_for(gate, entry)
         if context is not None:
             request[CSRF] = context
-        return await serve(State(entry, manager, gate), request, handler)
+        return await serve(State(entry, manager, gate, hsts=hsts), request, handler)
 
     return middleware
 

@@ -40,6 +40,7 @@ from sessionary.integrations._asgi import (
     read_form,
     refuse,
     scope_info,
+    with_strict_transport,
 )
 from sessionary.integrations._asgi_deferred import (
     DEFERRED_KEY,
@@ -156,6 +157,10 @@ class SessionMiddleware:
         """Handle one ASGI connection."""
         kind = scope["type"]
         if kind == "http":
+            if self.gate.strict_transport is not None:
+                hsts = self.gate.strict_transport_for(scope.get("scheme", "http"))
+                if hsts is not None:
+                    send = with_strict_transport(send, hsts)
             if scope.get("method", "GET") in self._blind and not presents_id(
                 scope["headers"], self._id_headers
             ):

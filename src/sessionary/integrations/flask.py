@@ -22,6 +22,7 @@ a ``logout()`` in a streamed body ends the stored session when the response is c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -149,6 +150,18 @@ def _refused() -> Response | None:
     return None if refusal is None else Response(refusal.body, refusal.status, _PLAIN)
 
 
+def _strict_transport(gate: Gate) -> Callable[[Response], Response]:
+    """``after_request``: ``Strict-Transport-Security`` on an HTTPS response without one."""
+
+    def add(response: Response) -> Response:
+        value = gate.strict_transport_for(current_request.scheme)
+        if value is not None:
+            response.headers.setdefault("Strict-Transport-Security", value)
+        return response
+
+    return add
+
+
 def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]]:
     return "Service Unavailable", 503, {"Cache-Control": "no-store"}
 
@@ -190,6 +203,8 @@ class Sessionary:
         app.register_error_handler(StoreUnavailableError, _unavailable)
         app.extensions["sessionary"] = self
         app.before_request(_refused)
+        if gate.strict_transport is not None:
+            app.after_request(_strict_transport(gate))
         if gate.csrf is not None:
             app.jinja_env.globals["csrf_token"] = csrf_token
 

@@ -47,6 +47,7 @@ from sessionary.integrations._wsgi import (
     error_headers,
     read_form,
     status_line,
+    with_strict_transport,
 )
 from sessionary.observability import Observer
 from sessionary.sansio.gate import GateOptions, NeedForm, Refuse
@@ -116,6 +117,10 @@ class SessionMiddleware:
         """Handle one WSGI request."""
         manager, gate = self.manager, self.gate
         info = environ_info(environ, gate.token_header)
+        if gate.strict_transport is not None:
+            hsts = gate.strict_transport_for(info.scheme)
+            if hsts is not None:
+                start_response = with_strict_transport(start_response, hsts)
         entry = manager.admit(gate, info, environ)
         if isinstance(entry, NeedForm):
             entry = manager.admit(gate, read_form(environ, info, entry), environ)

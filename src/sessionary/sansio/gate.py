@@ -15,6 +15,10 @@ mount's :class:`Gate` (built once from the adapter's options) for one decision:
   :attr:`Open.lock`, with the store-down policy :attr:`Open.store_down`; once it is loaded,
   :meth:`Gate.check` verifies the CSRF token (a refusal then releases the lock).
 
+Whatever the decision, :meth:`Gate.strict_transport_for` names the
+``Strict-Transport-Security`` value (``SessionConfig.strict_transport_security``) an adapter
+adds to the response of an HTTPS request.
+
 ``manager.admit(gate, info, request)`` runs exactly this and ``manager.settle(...)`` applies
 the commit rules (:mod:`sessionary.sansio.settle`), so each adapter is a translation.
 ``request`` is the framework's own request object (an ASGI scope, a WSGI environ, a Flask,
@@ -232,6 +236,7 @@ class Gate:
         "core",
         "csrf",
         "multipart",
+        "strict_transport",
         "token_header",
     )
 
@@ -265,6 +270,8 @@ class Gate:
         self.multipart = multipart
         self.token_header = core.request_header
         """Header transport: the lower-case request header whose values are ``tokens``."""
+        self.strict_transport = core.config.strict_transport_security
+        """``SessionConfig.strict_transport_security`` (``None``: adapters add nothing)."""
 
     # ------------------------------------------------------------------ the decision
     def opens_blind(self, method: str) -> bool:
@@ -279,6 +286,17 @@ class Gate:
             return False
         guard = self.csrf
         return guard is None or not guard.is_unsafe(method)
+
+    def strict_transport_for(self, scheme: str) -> str | None:
+        """The ``Strict-Transport-Security`` value for every response to a ``scheme`` request.
+
+        Only over HTTPS: a host must not send it over plain HTTP (RFC 6797 section 7.2), and a
+        browser ignores it there. The scheme is the one the server reports, so behind a
+        TLS-terminating proxy it is ``https`` only where the server trusts that proxy's
+        ``X-Forwarded-Proto`` (docs/deploy.md). Adapters add the value where the application
+        set no ``Strict-Transport-Security`` of its own, refusals and errors included.
+        """
+        return self.strict_transport if scheme == "https" else None
 
     def decide(self, info: RequestInfo, request: object = None) -> Decision:
         """The one decision for a request, before any session work (see the module doc)."""

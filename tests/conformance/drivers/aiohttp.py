@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from aiohttp import DummyCookieJar, WSServerHandshakeError, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from sessionary.integrations.aiohttp import csrf_token, get_session, setup
+from sessionary.integrations.aiohttp import Handler, csrf_token, get_session, setup
 from tests.conformance.driver import (
     FAILED_STATUS,
     FAILING_ROUTES,
@@ -21,10 +21,23 @@ from tests.conformance.driver import (
     WebSocketReply,
     failing_view,
     normalise_headers,
-    own_cache_control,
+    own_headers,
 )
 from tests.conformance.drivers.asgi import async_store
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
+
+
+@web.middleware
+async def _tls_proxy(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What a TLS-terminating proxy in front leaves the app: the scheme it was asked with.
+
+    (The test server speaks plain HTTP; a ``Request`` with ``scheme="https"`` says so in
+    ``X-Forwarded-Proto``, trusted here as from the one proxy, the way ``aiohttp_remotes``
+    does it.)
+    """
+    if request.headers.get("X-Forwarded-Proto") == "https":
+        request = request.clone(scheme="https")
+    return await handler(request)
 
 
 async def _untouched(request: web.Request) -> web.Response:
@@ -60,7 +73,7 @@ async def _logout(request: web.Request) -> web.Response:
 
 
 async def _whoami(request: web.Request) -> web.Response:
-    headers = own_cache_control(request.query)
+    headers = own_headers(request.query)
     return web.json_response({"user": (await get_session(request)).user_id}, headers=headers)
 
 
@@ -108,8 +121,11 @@ class AiohttpDriver(LoopDriver):
 
     async def send(self, request: Request) -> Reply:
         """Send one request through aiohttp's test client."""
+        headers = list(request.headers)
+        if request.scheme == "https":
+            headers.append(("X-Forwarded-Proto", "https"))
         async with self._client.request(
-            request.method, request.path, headers=list(request.headers), data=request.body
+            request.method, request.path, headers=headers, data=request.body
         ) as response:
             body = await response.read()
             return Reply(response.status, normalise_headers(list(response.headers.items())), body)
@@ -132,7 +148,7 @@ def make_driver(spec: AppSpec) -> Iterator[Driver]:
     with loop_thread() as loop:
 
         async def start() -> TestClient[web.Request, web.Application]:
-            app = web.Application()
+            app = web.Application(middlewares=[_tls_proxy])
             app.router.add_get("/untouched", _untouched)
             app.router.add_get("/read", _read)
             app.router.add_post("/write", _write)

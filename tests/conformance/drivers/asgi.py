@@ -31,7 +31,7 @@ from tests.conformance.driver import (
     WebSocketReply,
     failing_view,
     normalise_headers,
-    own_cache_control,
+    own_headers,
 )
 from tests.conformance.loop_thread import LoopDriver, LoopThread, loop_thread
 
@@ -69,7 +69,7 @@ async def _logout(request: StarletteRequest) -> JSONResponse:
 
 
 async def _whoami(request: StarletteRequest) -> JSONResponse:
-    headers = own_cache_control(request.query_params)
+    headers = own_headers(request.query_params)
     return JSONResponse({"user": get_session(request).user_id}, headers=headers)
 
 
@@ -134,8 +134,13 @@ class AsgiDriver(LoopDriver):
 
     async def send(self, request: Request) -> Reply:
         """Send one request through httpx's ASGI transport."""
+        url = (
+            request.path
+            if request.scheme is None
+            else f"{request.scheme}://testserver{request.path}"
+        )
         response = await self._client.request(
-            request.method, request.path, headers=list(request.headers), content=request.body
+            request.method, url, headers=list(request.headers), content=request.body
         )
         return Reply(
             response.status_code,

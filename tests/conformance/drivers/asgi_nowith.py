@@ -41,8 +41,13 @@ class AsgiNoWithDriver(ThreadedDriver):
 
     def request(self, request: Request) -> Reply:
         """Send one request (the client starts and ends a loop for it)."""
+        url = (
+            request.path
+            if request.scheme is None
+            else f"{request.scheme}://testserver{request.path}"
+        )
         response = self._client.request(
-            request.method, request.path, headers=list(request.headers), content=request.body
+            request.method, url, headers=list(request.headers), content=request.body
         )
         return Reply(
             response.status_code,

@@ -19,7 +19,7 @@ import django
 from django.conf import settings
 
 from tests.conformance import driver as conformance
-from tests.conformance.driver import FAILED_STATUS, failing_view, own_cache_control
+from tests.conformance.driver import FAILED_STATUS, failing_view, own_headers
 from tests.conformance.drivers.wsgi import standard_view, sync_store
 
 MIDDLEWARE = [
@@ -86,9 +86,7 @@ def django_view(request: HttpRequest, name: str) -> HttpResponse:
         )
     if result is None:
         raise Http404
-    return JsonResponse(
-        result, status=FAILED_STATUS.get(path, 200), headers=own_cache_control(query)
-    )
+    return JsonResponse(result, status=FAILED_STATUS.get(path, 200), headers=own_headers(query))
 
 
 def standard(request: HttpRequest, name: str) -> HttpResponse:
@@ -107,7 +105,7 @@ def client_arguments(request: conformance.Request) -> dict[str, Any]:
     return {
         "data": request.body,
         "content_type": content_type,
-        "secure": True,
+        "secure": request.scheme != "http",
         "headers": client_headers(request.headers),
     }
 

@@ -19,7 +19,7 @@ from tests.conformance.driver import (
     AppSpec,
     Driver,
     failing_view,
-    own_cache_control,
+    own_headers,
 )
 from tests.conformance.drivers.asgi import serve_asgi
 
@@ -62,7 +62,7 @@ def _fastapi_app() -> FastAPI:
     async def whoami(
         request: Request, response: Response, session: Session
     ) -> dict[str, str | None]:
-        response.headers.update(own_cache_control(request.query_params))
+        response.headers.update(own_headers(request.query_params))
         return {"user": session.user_id}
 
     @app.get("/csrf")

@@ -10,7 +10,7 @@ from flask import Flask, abort, request, session
 
 from sessionary.integrations.flask import FlaskSession, Sessionary, csrf_token
 from sessionary.sansio.session import Session
-from tests.conformance.driver import FAILED_STATUS, AppSpec, Driver, own_cache_control
+from tests.conformance.driver import FAILED_STATUS, AppSpec, Driver, own_headers
 from tests.conformance.drivers.wsgi import (
     WerkzeugDriver,
     standard_view,
@@ -38,7 +38,7 @@ def _flask_app(extension: Sessionary) -> Flask:
         result = standard_view(path, query, _flask_session, csrf_token)
         if result is None:
             abort(404)
-        return result, FAILED_STATUS.get(path, 200), own_cache_control(query)
+        return result, FAILED_STATUS.get(path, 200), own_headers(query)
 
     extension.init_app(app)
     return app

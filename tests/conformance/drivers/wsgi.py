@@ -26,7 +26,7 @@ from tests.conformance.driver import (
     failing_view,
     increment,
     normalise_headers,
-    own_cache_control,
+    own_headers,
 )
 
 
@@ -92,7 +92,7 @@ def _app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byt
         return [b"not found"]
     body = json.dumps(result).encode()
     status = "500 Internal Server Error" if path in FAILED_STATUS else "200 OK"
-    headers = [("Content-Type", "application/json"), *own_cache_control(query).items()]
+    headers = [("Content-Type", "application/json"), *own_headers(query).items()]
     start_response(status, headers)
     return [body]
 
@@ -147,7 +147,7 @@ class WerkzeugDriver(ThreadedDriver):
             query_string=query,
             headers=list(request.headers),
             data=request.body,
-            base_url="https://localhost",
+            base_url=f"{request.scheme or 'https'}://localhost",
         )
         try:
             return Reply(

@@ -67,6 +67,22 @@ def _info(request: HttpRequest, runtime: Runtime) -> RequestInfo:
     return environ_info(request.META, header, scheme=request.scheme, cookies=cookies, tokens=tokens)
 
 
+def _strict_transport(
+    runtime: Runtime, request: HttpRequest, response: HttpResponseBase
+) -> HttpResponseBase:
+    """``Strict-Transport-Security`` on an HTTPS response that has none.
+
+    ``request.scheme`` follows ``SECURE_PROXY_SSL_HEADER``; Django's ``SecurityMiddleware``
+    (``SECURE_HSTS_SECONDS``) leaves a value already set alone.
+    """
+    gate = runtime.gate
+    if gate.strict_transport is not None:
+        value = gate.strict_transport_for(request.scheme or "http")
+        if value is not None and "Strict-Transport-Security" not in response.headers:
+            response.headers["Strict-Transport-Security"] = value
+    return response
+
+
 def _with_form(request: HttpRequest, info: RequestInfo, need: NeedForm) -> RequestInfo:
     """Django parses the form (its ``DATA_UPLOAD_MAX_*`` limits apply)."""
     value = request.POST.get(need.field)
@@ -109,14 +125,15 @@ class SessionMiddleware:
             entry = admit(_with_form(request, info, entry), request)
         store = self._install(request, runtime, entry)
         if not isinstance(store, SessionStore):
-            return store
+            return _strict_transport(runtime, request, store)
         try:
             response = self.get_response(request)
         except Exception as exc:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
             with suppress(SessionaryError):
                 store.settle(error=exc)
             raise
-        return self._respond(store, store.settle(status=response.status_code), response)
+        response = self._respond(store, store.settle(status=response.status_code), response)
+        return _strict_transport(runtime, request, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Handle one request in async mode."""
@@ -133,14 +150,15 @@ class SessionMiddleware:
             entry = await admit(_with_form(request, info, entry), request)
         store = self._install(request, runtime, entry)
         if not isinstance(store, SessionStore):
-            return store
+            return _strict_transport(runtime, request, store)
         try:
             response = await self.get_response(request)
         except Exception as exc:  # DEBUG_PROPAGATE_EXCEPTIONS: no response, the request failed
             with suppress(SessionaryError):
                 await store.asettle(error=exc)
             raise
-        return self._respond(store, await store.asettle(status=response.status_code), response)
+        response = self._respond(store, await store.asettle(status=response.status_code), response)
+        return _strict_transport(runtime, request, response)
 
     @staticmethod
     def _install(
