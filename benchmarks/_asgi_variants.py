@@ -2,6 +2,8 @@
 
 * ``no-session``: the same routes, no session at all (the baseline).
 * ``sessionary-memory`` / ``sessionary-redis``: :mod:`sessionary.integrations.asgi`.
+* ``sessionary-redis-cached``: the same over ``AsyncCachingStore`` (the local cache in front
+  of Redis, docs/cache.md; default staleness bound), with its own key prefix.
 * ``starsessions-redis``: starsessions' middleware and its ``RedisStore``.
 * ``starlette-cookie``: Starlette's signed-cookie ``SessionMiddleware`` (client side).
 * ``raw-redis-py``: no middleware; each handler does the minimal Redis work by hand with an
@@ -31,7 +33,7 @@ from benchmarks._variants import PROFILE, RACE_PAUSE_S, RAW_TTL_S, USER, Variant
 from sessionary import NullObserver, SessionConfig
 from sessionary.config import CookieOptions
 from sessionary.integrations.asgi import SessionMiddleware, get_session, load_session
-from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores import AsyncCachingStore, AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -149,11 +151,7 @@ def sessionary_app(store: AsyncSessionStore) -> SessionMiddleware:
 
 
 async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:
-    """sessionary with the memory store and with the Redis store."""
-    client = AsyncCountingRedis.from_url(url)
-    assert isinstance(client, AsyncCountingRedis)
-    store = AsyncRedisStore(client, prefix=f"sya-{prefix}")
-    await store.warm_up()
+    """sessionary with the memory store, the Redis store, and the Redis store cached."""
     return [
         Variant(
             "sessionary-memory",
@@ -163,17 +161,32 @@ async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list
             Counters(admin),
             server_side=True,
         ),
-        Variant(
-            "sessionary-redis",
-            "starlette",
-            "asgi",
-            sessionary_app(store),
-            Counters(admin, lambda: len(client.sent)),
-            server_side=True,
-            closers=[client.aclose],
-            redis_prefix=f"sya-{prefix}",
-        ),
+        await _redis_variant("sessionary-redis", url, f"sya-{prefix}", admin, cached=False),
+        await _redis_variant("sessionary-redis-cached", url, f"syc-{prefix}", admin, cached=True),
     ]
+
+
+async def _redis_variant(
+    name: str, url: str, key_prefix: str, admin: redis.Redis, *, cached: bool
+) -> Variant:
+    client = AsyncCountingRedis.from_url(url)
+    assert isinstance(client, AsyncCountingRedis)
+    inner = AsyncRedisStore(client, prefix=key_prefix)
+    await inner.warm_up()
+    store: AsyncSessionStore = AsyncCachingStore(inner) if cached else inner
+    return Variant(
+        name,
+        "starlette",
+        "asgi",
+        sessionary_app(store),
+        # Round trips on the store's own client. With the cache, the tracking connection's
+        # pings (left out of the command count, like every PING) and the invalidations
+        # Redis pushes to it are in the server's CPU figure.
+        Counters(admin, lambda: len(client.sent)),
+        server_side=True,
+        closers=[store.aclose, client.aclose] if cached else [client.aclose],
+        redis_prefix=key_prefix,
+    )
 
 
 # ----------------------------------------------------------------------- starsessions

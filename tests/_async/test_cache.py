@@ -139,10 +139,12 @@ async def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
     a, b, cookie = await watched(pair)
+    messages = pair[1].tracker.messages
     await request(a, cookie, lambda s: s.logout())
     seen = await reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
     assert pair[1].stats.get("invalidated", 0) >= 1
+    assert pair[1].tracker.messages > messages  # the logout's invalidation, counted
 
 
 async def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(

@@ -141,10 +141,12 @@ def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
     pair: tuple[CachingStore, CachingStore],
 ) -> None:
     a, b, cookie = watched(pair)
+    messages = pair[1].tracker.messages
     request(a, cookie, lambda s: s.logout())
     seen = reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
     assert pair[1].stats.get("invalidated", 0) >= 1
+    assert pair[1].tracker.messages > messages  # the logout's invalidation, counted
 
 
 def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(
