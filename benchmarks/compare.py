@@ -48,6 +48,7 @@ from benchmarks._harness import (
     wsgi_request,
 )
 from benchmarks._variants import Variant
+from sessionary.backends.redis._async.cache import DEFAULT_STALENESS_MS
 
 WORKLOADS = ("anonymous", "untouched", "read", "write", "login")
 _ROUTES = {
@@ -220,7 +221,7 @@ async def run(args: argparse.Namespace) -> Report:
     prefix = uuid.uuid4().hex[:6]
     report = Report(machine(admin), _settings(args))
     with contextlib.ExitStack() as servers:
-        variants = [*await asgi_variants(args.redis_url, prefix, admin)]
+        variants = [*await asgi_variants(args.redis_url, prefix, admin, args.cache_staleness_ms)]
         frs = _fastapi_redis_sdk.open_server(args.redis_url, admin, args.redis74_url, servers)
         if isinstance(frs, str):
             report.unavailable[_fastapi_redis_sdk.NAME] = frs
@@ -266,6 +267,7 @@ async def _measure(
             trials=args.cache_trials,
             sessions=CACHE_SESSIONS,
             requests=args.cache_requests,
+            bound_ms=args.cache_staleness_ms,
         )
 
 
@@ -298,6 +300,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_iterations": args.cpu_iterations,
         "cache_trials": args.cache_trials,
         "cache_requests": args.cache_requests,
+        "cache_staleness_ms": args.cache_staleness_ms,
         "command": "python -m benchmarks.compare " + " ".join(args.argv),
     }
 
@@ -586,6 +589,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--cache-requests", type=int, default=4000, help="per routing, over 4 cached instances"
     )
     parser.add_argument(
+        "--cache-staleness-ms",
+        type=float,
+        default=DEFAULT_STALENESS_MS,
+        help="the local cache's staleness bound (cached variant and cache section)",
+    )
+    parser.add_argument(
         "--sections",
         type=lambda text: set(text.split(",")),
         default=set(SECTIONS),
@@ -604,6 +613,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                args.cache_trials, args.cache_requests)  # fmt: skip
     if min(numbers) < 1 or args.warmup < 0 or args.cpu_iterations < 1:
         parser.error("counts must be positive (--warmup may be 0)")
+    if args.cache_staleness_ms < 0:
+        parser.error("--cache-staleness-ms must not be negative")
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--sections takes a comma-separated subset of {','.join(SECTIONS)}")
     return args
