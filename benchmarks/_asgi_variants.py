@@ -2,6 +2,8 @@
 
 * ``no-session``: the same routes, no session at all (the baseline).
 * ``sessionary-memory`` / ``sessionary-redis``: :mod:`sessionary.integrations.asgi`.
+* ``sessionary-redis-cached``: the same over ``AsyncCachingStore`` (the local cache in front
+  of Redis, docs/cache.md; default staleness bound), with its own key prefix.
 * ``starsessions-redis``: starsessions' middleware and its ``RedisStore``.
 * ``starlette-cookie``: Starlette's signed-cookie ``SessionMiddleware`` (client side).
 * ``raw-redis-py``: no middleware; each handler does the minimal Redis work by hand with an
@@ -29,9 +31,10 @@ from tests.redis_counting import AsyncCountingRedis
 from benchmarks._harness import Counters
 from benchmarks._variants import PROFILE, RACE_PAUSE_S, RAW_TTL_S, USER, Variant
 from sessionary import NullObserver, SessionConfig
+from sessionary.backends.redis._async.cache import DEFAULT_STALENESS_MS
 from sessionary.config import CookieOptions
 from sessionary.integrations.asgi import SessionMiddleware, get_session, load_session
-from sessionary.stores import AsyncMemoryStore, AsyncRedisStore
+from sessionary.stores import AsyncCachingStore, AsyncMemoryStore, AsyncRedisStore
 from sessionary.stores.base import AsyncSessionStore
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -148,12 +151,10 @@ def sessionary_app(store: AsyncSessionStore) -> SessionMiddleware:
     return SessionMiddleware(app, store=store, config=config, observer=NullObserver(), lazy=True)
 
 
-async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:
-    """sessionary with the memory store and with the Redis store."""
-    client = AsyncCountingRedis.from_url(url)
-    assert isinstance(client, AsyncCountingRedis)
-    store = AsyncRedisStore(client, prefix=f"sya-{prefix}")
-    await store.warm_up()
+async def sessionary_variants(
+    url: str, prefix: str, admin: redis.Redis, staleness_ms: float = DEFAULT_STALENESS_MS
+) -> list[Variant]:
+    """sessionary with the memory store, the Redis store, and the Redis store cached."""
     return [
         Variant(
             "sessionary-memory",
@@ -163,17 +164,37 @@ async def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list
             Counters(admin),
             server_side=True,
         ),
-        Variant(
-            "sessionary-redis",
-            "starlette",
-            "asgi",
-            sessionary_app(store),
-            Counters(admin, lambda: len(client.sent)),
-            server_side=True,
-            closers=[client.aclose],
-            redis_prefix=f"sya-{prefix}",
+        await _redis_variant("sessionary-redis", url, f"sya-{prefix}", admin),
+        await _redis_variant(
+            "sessionary-redis-cached", url, f"syc-{prefix}", admin, cached=staleness_ms
         ),
     ]
+
+
+async def _redis_variant(
+    name: str, url: str, key_prefix: str, admin: redis.Redis, *, cached: float | None = None
+) -> Variant:
+    """The Redis store, or (``cached``: the staleness bound in ms) the local cache over it."""
+    client = AsyncCountingRedis.from_url(url)
+    assert isinstance(client, AsyncCountingRedis)
+    inner = AsyncRedisStore(client, prefix=key_prefix)
+    await inner.warm_up()
+    store: AsyncSessionStore = (
+        inner if cached is None else AsyncCachingStore(inner, staleness_ms=cached)
+    )
+    return Variant(
+        name,
+        "starlette",
+        "asgi",
+        sessionary_app(store),
+        # Round trips on the store's own client. With the cache, the tracking connection's
+        # pings (left out of the command count, like every PING) and the invalidations
+        # Redis pushes to it are in the server's CPU figure.
+        Counters(admin, lambda: len(client.sent)),
+        server_side=True,
+        closers=[client.aclose] if cached is None else [store.aclose, client.aclose],
+        redis_prefix=key_prefix,
+    )
 
 
 # ----------------------------------------------------------------------- starsessions
@@ -348,11 +369,13 @@ def baseline_variant(admin: redis.Redis) -> Variant:
     return Variant("no-session", "starlette", "asgi", app, Counters(admin), False, baseline=True)
 
 
-async def asgi_variants(url: str, prefix: str, admin: redis.Redis) -> list[Variant]:
-    """Every ASGI variant, baseline first."""
+async def asgi_variants(
+    url: str, prefix: str, admin: redis.Redis, staleness_ms: float = DEFAULT_STALENESS_MS
+) -> list[Variant]:
+    """Every ASGI variant, baseline first (``staleness_ms``: the cached variant's bound)."""
     return [
         baseline_variant(admin),
-        *await sessionary_variants(url, prefix, admin),
+        *await sessionary_variants(url, prefix, admin, staleness_ms),
         starsessions_variant(url, prefix, admin),
         starlette_cookie_variant(admin),
         raw_variant(url, prefix, admin),

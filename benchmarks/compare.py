@@ -6,7 +6,8 @@ threads), so the network stack does not dominate. Each figure is a ratio to the 
 baseline of the same framework in the same run, and (ASGI and Flask) to a raw redis-py
 handler doing the minimal Redis work by hand. Then: correctness under concurrency (lost
 updates, resurrections), Redis memory per session, and sessionary's own CPU per request
-against a stub store. The output is Markdown, ready for ``docs/benchmarks.md``.
+against a stub store, and the local cache across instances (:mod:`benchmarks._cache`). The
+output is Markdown, ready for ``docs/benchmarks.md``.
 
 Use a Redis that nothing else uses during the run: command counts are ``INFO
 commandstats`` deltas, and every key the run creates is deleted at the end (by prefix; the
@@ -35,7 +36,7 @@ from typing import Any
 import redis
 
 import sessionary
-from benchmarks import _checks, _cpu, _fastapi_redis_sdk
+from benchmarks import _cache, _checks, _cpu, _fastapi_redis_sdk
 from benchmarks._harness import (
     CookieJar,
     Row,
@@ -47,6 +48,7 @@ from benchmarks._harness import (
     wsgi_request,
 )
 from benchmarks._variants import Variant
+from sessionary.backends.redis._async.cache import DEFAULT_STALENESS_MS
 
 WORKLOADS = ("anonymous", "untouched", "read", "write", "login")
 _ROUTES = {
@@ -57,7 +59,11 @@ _ROUTES = {
     "login": ("POST", "/login"),
 }
 MEMORY_SIZES = (20, 100, 1000)
-SECTIONS = ("throughput", "races", "memory", "cpu")
+CACHED = "sessionary-redis-cached"
+"""The ASGI variant with the local cache (docs/cache.md) in front of the Redis store."""
+SECTIONS = ("throughput", "races", "memory", "cpu", "cache")
+CACHE_SESSIONS = 40
+"""Sessions shared by the cached instances of the cache section."""
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Report:
     races: list[_checks.RaceRow] = field(default_factory=list)
     memory: list[_checks.MemoryRow] = field(default_factory=list)
     cpu: list[_cpu.CpuRow] = field(default_factory=list)
+    cache: _cache.CacheFigures | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
     servers: dict[str, str] = field(default_factory=dict)
     """Variants measured on another server than the run's Redis, and that server."""
@@ -214,7 +221,7 @@ async def run(args: argparse.Namespace) -> Report:
     prefix = uuid.uuid4().hex[:6]
     report = Report(machine(admin), _settings(args))
     with contextlib.ExitStack() as servers:
-        variants = [*await asgi_variants(args.redis_url, prefix, admin)]
+        variants = [*await asgi_variants(args.redis_url, prefix, admin, args.cache_staleness_ms)]
         frs = _fastapi_redis_sdk.open_server(args.redis_url, admin, args.redis74_url, servers)
         if isinstance(frs, str):
             report.unavailable[_fastapi_redis_sdk.NAME] = frs
@@ -230,6 +237,7 @@ async def run(args: argparse.Namespace) -> Report:
             for variant in variants:
                 await variant.close()
             _delete_keys(variants, admin)
+            _delete_prefix(admin, _cache_prefix(prefix))
     admin.close()
     return report
 
@@ -252,6 +260,19 @@ async def _measure(
         report.cpu += await _cpu.measure_redis_calls(
             args.redis_url, prefix, max(1, args.cpu_iterations // 4)
         )
+    if "cache" in args.sections:
+        report.cache = await _cache.measure(
+            args.redis_url,
+            _cache_prefix(prefix),
+            trials=args.cache_trials,
+            sessions=CACHE_SESSIONS,
+            requests=args.cache_requests,
+            bound_ms=args.cache_staleness_ms,
+        )
+
+
+def _cache_prefix(prefix: str) -> str:
+    return f"syx-{prefix}"
 
 
 def _delete_keys(variants: list[Variant], admin: redis.Redis) -> None:
@@ -259,10 +280,13 @@ def _delete_keys(variants: list[Variant], admin: redis.Redis) -> None:
     for variant in variants:
         if variant.redis_prefix is None:
             continue
-        server = variant.counters.admin or admin
-        keys = list(server.scan_iter(match=f"{variant.redis_prefix}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            server.delete(*keys[start : start + 1000])
+        _delete_prefix(variant.counters.admin or admin, variant.redis_prefix)
+
+
+def _delete_prefix(server: redis.Redis, prefix: str) -> None:
+    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 1000):
+        server.delete(*keys[start : start + 1000])
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -274,6 +298,9 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "race_trials": args.race_trials,
         "race_writers": args.race_writers,
         "cpu_iterations": args.cpu_iterations,
+        "cache_trials": args.cache_trials,
+        "cache_requests": args.cache_requests,
+        "cache_staleness_ms": args.cache_staleness_ms,
         "command": "python -m benchmarks.compare " + " ".join(args.argv),
     }
 
@@ -424,6 +451,8 @@ def render(report: Report) -> str:
         out += _render_memory(report)
     if report.cpu:
         out += _render_cpu(report)
+    if report.cache is not None:
+        out += _cache.render(report.cache)
     out += ["### Targets (in-process ASGI, this run)", ""]
     out += _table(["target", "measured", "verdict"], targets(report))
     if report.unavailable:
@@ -439,8 +468,15 @@ def _row(report: Report, framework: str, variant: str, workload: str) -> Row | N
     return None
 
 
-def _ratio_target(report: Report, workload: str, other: str, goal: float, label: str) -> list[str]:
-    mine = _row(report, "starlette", "sessionary-redis", workload)
+def _ratio_target(
+    report: Report,
+    workload: str,
+    other: str,
+    goal: float,
+    label: str,
+    variant: str = "sessionary-redis",
+) -> list[str]:
+    mine = _row(report, "starlette", variant, workload)
     theirs = _row(report, "starlette", other, workload)
     if mine is None or theirs is None:
         return [label, "not measured", "-"]
@@ -465,7 +501,25 @@ def targets(report: Report) -> list[list[str]]:
         _ratio_target(report, "read", "raw-redis-py", 0.90, "read ≥ 0.90 x raw redis-py"),
         _ratio_target(report, "read", "starsessions-redis", 2.0, "read ≥ 2 x starsessions"),
         _ratio_target(report, "write", "raw-redis-py", 0.85, "write ≥ 0.85 x raw redis-py"),
+        _ratio_target(
+            report, "read", "raw-redis-py", 3.0, "cached read ≥ 3 x raw redis-py", CACHED
+        ),
+        _ratio_target(
+            report, "read", "starlette-cookie", 0.5, "cached read ≥ 0.5 x Starlette cookie", CACHED
+        ),
     ]
+    if report.cache is not None:
+        cache = report.cache
+        lines.append(
+            [
+                "logout seen by another instance: p99 ≤ 5 ms, no read accepted past the bound",
+                f"p99 {cache.staleness_ms['p99']:.3f} ms, {cache.late_reads} late reads, "
+                f"{cache.failed_trials} trials without a refusal",
+                "met"
+                if cache.staleness_ms["p99"] <= 5 and cache.late_reads == cache.failed_trials == 0
+                else "gap",
+            ]
+        )
     for row in report.cpu:
         if row.layer.startswith("core"):
             lines.append(
@@ -529,6 +583,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--race-writers", type=int, default=10, help="writers per logout race")
     parser.add_argument("--cpu-iterations", type=int, default=20000, help="stub-store requests")
     parser.add_argument(
+        "--cache-trials", type=int, default=200, help="logouts watched by another instance"
+    )
+    parser.add_argument(
+        "--cache-requests", type=int, default=4000, help="per routing, over 4 cached instances"
+    )
+    parser.add_argument(
+        "--cache-staleness-ms",
+        type=float,
+        default=DEFAULT_STALENESS_MS,
+        help="the local cache's staleness bound (cached variant and cache section)",
+    )
+    parser.add_argument(
         "--sections",
         type=lambda text: set(text.split(",")),
         default=set(SECTIONS),
@@ -542,9 +608,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.requests, args.concurrency, args.rounds, args.warmup = 40, 4, 1, 2
         args.race_trials, args.race_writers, args.cpu_iterations = 2, 6, 300
-    numbers = (args.requests, args.concurrency, args.rounds, args.race_trials, args.race_writers)
+        args.cache_trials, args.cache_requests = 3, 80
+    numbers = (args.requests, args.concurrency, args.rounds, args.race_trials, args.race_writers,
+               args.cache_trials, args.cache_requests)  # fmt: skip
     if min(numbers) < 1 or args.warmup < 0 or args.cpu_iterations < 1:
         parser.error("counts must be positive (--warmup may be 0)")
+    if args.cache_staleness_ms < 0:
+        parser.error("--cache-staleness-ms must not be negative")
     if not args.sections or not args.sections <= set(SECTIONS):
         parser.error(f"--sections takes a comma-separated subset of {','.join(SECTIONS)}")
     return args

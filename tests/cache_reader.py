@@ -2,8 +2,9 @@
 
 Run as ``python -m tests.cache_reader URL PREFIX SECRET_HEX COOKIE SECONDS BOUND_MS``: it
 builds its own ``CachingStore`` and ``SessionManager`` (the same secret as the test's), reads
-until the session is served from its cache, prints ``READY``, then reads for ``SECONDS``
-and prints one line per read: the read's start (``time.monotonic()``, the same clock in
+until the session is served from its cache, prints ``READY``, waits for a line on its
+standard input (so that several readers start together), then reads for ``SECONDS`` and
+prints one line per read: the read's start (``time.monotonic()``, the same clock in
 every process on the machine) and the user it found, or ``-``.
 """
 
@@ -32,6 +33,7 @@ def main(url: str, prefix: str, secret: str, cookie: str, seconds: str, bound_ms
     while not store.stats.get("hit") and time.monotonic() < deadline:
         read()
     print("READY" if store.stats.get("hit") else "NEVER-HIT", flush=True)
+    sys.stdin.readline()
     lines = []
     end = time.monotonic() + float(seconds)
     while time.monotonic() < end:

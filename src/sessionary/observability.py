@@ -38,6 +38,7 @@ CACHE_OUTCOMES = frozenset(
         "miss",
         "miss_touch",
         "bypass",
+        "recovered",
         "evicted",
         "invalidated",
         "flush_disconnect",
@@ -48,7 +49,9 @@ CACHE_OUTCOMES = frozenset(
         "flush_topology",
     }
 )
-"""Outcomes the local cache reports as ``operation("cache", 0.0, outcome)`` (docs/cache.md)."""
+"""Outcomes the local cache reports as ``operation("cache", seconds, outcome)``: ``seconds`` is
+how stale a ``hit`` may be, or the time bypassed for ``bypass`` and ``recovered``, else 0
+(docs/cache.md)."""
 
 events_logger = logging.getLogger("sessionary.events")
 _logger = logging.getLogger("sessionary")

@@ -139,10 +139,12 @@ async def test_logout_on_one_instance_is_seen_by_the_other_within_the_bound(
     pair: tuple[AsyncCachingStore, AsyncCachingStore],
 ) -> None:
     a, b, cookie = await watched(pair)
+    messages = pair[1].tracker.messages
     await request(a, cookie, lambda s: s.logout())
     seen = await reads_after(b, cookie, time.monotonic())
     assert_none_served_after_the_bound(seen)
     assert pair[1].stats.get("invalidated", 0) >= 1
+    assert pair[1].tracker.messages > messages  # the logout's invalidation, counted
 
 
 async def test_log_out_everywhere_is_seen_by_the_other_within_the_bound(
@@ -224,6 +226,49 @@ async def test_nothing_is_served_past_the_staleness_bound(
         assert (await request(manager, cookie))[0] == "alice"
         assert store.stats["bypass"] == bypassed + 1
         assert store.stats["hit"] == hits
+    finally:
+        await store.aclose()
+
+
+async def test_hits_report_their_staleness_and_bypasses_their_duration(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    now = [100.0]
+    reports: list[tuple[float, str, float]] = []  # (clock, outcome, seconds)
+
+    class Clocked(CapturingObserver):
+        def operation(self, name: str, seconds: float, outcome: str) -> None:
+            if name == "cache":
+                reports.append((now[0], outcome, seconds))
+
+    store = await cached_store(
+        redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0], observer=Clocked()
+    )
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        now[0] += 0.5  # the last confirmation is now 0.5 s old: loads bypass the cache
+        bypass_start, recoveries = now[0], store.stats.get("recovered", 0)
+        await request(manager, cookie)
+        for _ in range(200):  # 1 ms per read: pings sent meanwhile confirm the stream again
+            now[0] += 0.001
+            await request(manager, cookie)
+            if store.stats.get("recovered", 0) > recoveries:
+                break
+        # (the first loads, before tracking was confirmed, were a bypass period too)
+        later = [(at, o, s) for at, o, s in reports if at >= bypass_start]
+        recovered = [at for at, outcome, _ in later if outcome == "recovered"]
+        assert len(recovered) == 1, store.stats
+        bypassed = [s for _, o, s in later if o in ("bypass", "recovered")]
+        assert sum(bypassed) == pytest.approx(recovered[0] - bypass_start)
+        earlier = [s for at, o, s in reports if o in ("bypass", "recovered") and at < bypass_start]
+        assert store.bypass_seconds == pytest.approx(sum(earlier) + sum(bypassed))
+        await warm(manager, store, cookie)
+        hits = [seconds for _, outcome, seconds in reports if outcome == "hit"]
+        assert hits
+        assert all(0 <= seconds <= BOUND_MS / 1000 for seconds in hits)
+        assert max(hits) > 0  # measured against the moving clock, not reported as 0
     finally:
         await store.aclose()
 

@@ -28,8 +28,8 @@ needs_alternatives = pytest.mark.skipif(
     reason="the alternatives are missing: pip install -e '.[bench]'",
 )
 
-ASGI = {"no-session", "sessionary-memory", "sessionary-redis", "starsessions-redis",
-        "starlette-cookie", "raw-redis-py"}  # fmt: skip
+ASGI = {"no-session", "sessionary-memory", "sessionary-redis", "sessionary-redis-cached",
+        "starsessions-redis", "starlette-cookie", "raw-redis-py"}  # fmt: skip
 FLASK = {"no-session", "sessionary-memory", "sessionary-redis", "flask-cookie",
          "flask-session-redis", "raw-redis-py"}  # fmt: skip
 DJANGO = {"no-session", "django-cache"}
@@ -107,7 +107,16 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         ("core+manager+asgi adapter", "write"),
         ("redis-py call", "HGETALL"),
     }
+    cache = report["cache"]  # the local cache across instances (another process reads)
+    assert cache["late_reads"] == 0
+    assert cache["trials"] == 3
+    assert cache["failed_trials"] <= cache["trials"]
+    assert set(cache["hit_rate"]) == set(cache["messages_per_write"]) == {"round_robin", "sticky"}
+    assert all(0 <= rate <= 1 for rate in cache["hit_rate"].values())
+    # Redis BCAST sends every write's invalidation to each of the 4 tracking connections
+    assert all(0 < n <= 4 for n in cache["messages_per_write"].values())
     for heading in (
+        "### The local cache across instances",
         "### Throughput and latency",
         "### Correctness under concurrency",
         "### Redis memory per session",
@@ -116,6 +125,8 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
     ):
         assert heading in markdown
     assert "| framework | variant | req/s | vs baseline | vs raw |" in markdown
+    assert "| cached read ≥ 3 x raw redis-py |" in markdown
+    assert "| logout seen by another instance: p99 ≤ 5 ms" in markdown
     assert report["machine"]["server"].startswith(("Redis ", "Valkey "))
     assert f"Python {report['machine']['python']}, {report['machine']['server']} (" in markdown
 

@@ -1,7 +1,7 @@
-"""Two processes sharing one Redis, each with its own local cache (``CachingStore``).
+"""Two (and four) processes sharing one Redis, each with its own local cache (``CachingStore``).
 
-The child (``tests/cache_reader.py``) reads a logged-in cookie in a loop, from its cache;
-this process logs out, revokes the user everywhere, or rotates the session. No read the
+Each child (``tests/cache_reader.py``) reads a logged-in cookie in a loop, from its cache;
+this process logs out, revokes the user everywhere, or rotates the session. No read any
 child started later than the staleness bound after the change may find the old user.
 """
 
@@ -53,9 +53,11 @@ def rotate(manager: SessionManager, cookie: str) -> None:
     assert request(manager, cookie, lambda s: s.rotate()) not in (None, cookie)
 
 
+@pytest.mark.parametrize("processes", [2, 4])
 @pytest.mark.parametrize("change", [logout, revoke, rotate], ids=lambda f: f.__name__)
 def test_the_other_process_never_serves_the_old_state_after_the_bound(
     change: Callable[[SessionManager, str], None],
+    processes: int,
     redis_url: str,
     redis_admin: redis.Redis,
     key_prefix: str,
@@ -65,40 +67,38 @@ def test_the_other_process_never_serves_the_old_state_after_the_bound(
     manager = SessionManager(store, session_config(secret_keys=[secret]))
     cookie = request(manager, None, lambda s: s.login("alice"))
     assert cookie is not None
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.cache_reader",
-            redis_url,
-            key_prefix,
-            secret.hex(),
-            cookie,
-            str(READ_SECONDS),
-            str(BOUND_MS),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    argv = [sys.executable, "-m", "tests.cache_reader", redis_url, key_prefix, secret.hex(),
+            cookie, str(READ_SECONDS), str(BOUND_MS)]  # fmt: skip
+    children = [
+        subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(processes - 1)
+    ]
+    outputs = []
     try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "READY"
-        time.sleep(READ_SECONDS / 4)  # the child reads the old state from its cache meanwhile
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "READY"
+        for child in children:  # every child reads from now on, for READ_SECONDS
+            assert child.stdin is not None
+            child.stdin.write("GO\n")
+            child.stdin.flush()
+        time.sleep(READ_SECONDS / 4)  # the children read the old state from their caches
         change(manager, cookie)
         changed_at = time.monotonic()
-        output, _ = child.communicate(timeout=30)
+        outputs = [child.communicate(timeout=30)[0] for child in children]  # closes stdin
     finally:
-        if child.poll() is None:
-            child.kill()
+        for child in children:
+            if child.poll() is None:
+                child.kill()
         store.close()
-    reads = [
-        (float(at) - changed_at, user)
-        for at, user in (line.split() for line in output.split("\n") if line)
-    ]
-    before = [user for at, user in reads if at < 0]
-    after = [(round(at * 1000, 3), user) for at, user in reads if at > BOUND_MS / 1000]
-    assert "alice" in before, "the child never read the session before the change"
-    assert after, "the child did not read after the change"
-    late = [(at, user) for at, user in after if user != "-"]
-    assert not late, f"old state served after the bound (ms after the change, user): {late[:5]}"
+    for output in outputs:
+        reads = [
+            (float(at) - changed_at, user)
+            for at, user in (line.split() for line in output.split("\n") if line)
+        ]
+        before = [user for at, user in reads if at < 0]
+        after = [(round(at * 1000, 3), user) for at, user in reads if at > BOUND_MS / 1000]
+        assert "alice" in before, "a child never read the session before the change"
+        assert after, "a child did not read after the change"
+        late = [(at, user) for at, user in after if user != "-"]
+        assert not late, f"old state served after the bound (ms after the change, user): {late[:5]}"

@@ -13,7 +13,7 @@ from redis.cluster import RedisCluster
 from sessionary import SessionManager
 from sessionary.cli._stats_collect import eviction_risk
 from sessionary.cli.commands import cli
-from sessionary.stores import RedisStore
+from sessionary.stores import CachingStore, RedisStore
 from sessionary.testing import session_config
 from tests.cluster import RedisClusterNodes
 from tests.services import RedisServer, free_port, redis_server_binary
@@ -141,6 +141,30 @@ def test_an_evicting_policy_is_a_warning() -> None:
     assert any("every session key has one" in w for w in figures["warnings"])
     assert figures["live_sessions"] == 0
     assert figures["memory_per_session"] is None
+
+
+def test_the_local_caches_tracking_connections_are_shown(key_prefix: str) -> None:
+    binary = redis_server_binary("a Redis of our own (tracking clients are counted server-wide)")
+    with RedisServer(binary) as server:
+        assert stats_json(server.url)["tracking_clients"] == 0
+        caches = [CachingStore(RedisStore.from_url(server.url, prefix=key_prefix)) for _ in "ab"]
+        try:
+            for cache in caches:  # the first load opens the invalidation connection
+                manager = SessionManager(cache, session_config())
+                cycle = manager.open([])
+                cycle.session.login("alice")
+                cookie = manager.commit(cycle).set_cookie
+                assert cookie is not None
+                manager.commit(manager.open([cookie.split(";", 1)[0]]))
+            figures = stats_json(server.url, "--prefix", key_prefix)
+            assert figures["tracking_clients"] == 2
+            assert figures["tracking_prefixes"] == 2  # <prefix>:s: and <prefix>:u:
+            result = CliRunner().invoke(cli, ["stats", server.url, "--prefix", key_prefix])
+            assert "tracking (local caches)" in result.output
+            assert "2 (2 prefixes)" in result.output
+        finally:
+            for cache in caches:
+                cache.close()
 
 
 @pytest.mark.slow

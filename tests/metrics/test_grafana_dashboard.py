@@ -103,6 +103,9 @@ def exposed() -> tuple[set[str], set[str]]:
         ("update", "gone"),
         ("update", "StoreTimeoutError"),
         ("destroy", "deleted"),
+        ("cache", "hit"),
+        ("cache", "bypass"),
+        ("cache", "flush_disconnect"),
     ]:
         observer.operation(name, 0.001, outcome)
     for event in EventName:

@@ -124,3 +124,15 @@ def test_the_local_cache_is_counted_without_spans_or_durations(telemetry: Teleme
         if p.attributes["sessionary.operation"] == CACHE_OPERATION
     }
     assert counted == {"hit": 2, "miss": 1, "flush_disconnect": 1}
+
+
+def test_the_local_cache_staleness_and_bypass_time_are_recorded(telemetry: Telemetry) -> None:
+    for seconds, outcome in [(0.0004, "hit"), (0.003, "hit"), (0.25, "bypass"),
+                             (0.5, "recovered")]:  # fmt: skip
+        telemetry.observer.operation(CACHE_OPERATION, seconds, outcome)
+    (staleness,) = telemetry.points("sessionary.cache.staleness")
+    assert staleness.count == 2
+    assert staleness.sum == pytest.approx(0.0034)
+    (bypassed,) = telemetry.points("sessionary.cache.bypass")
+    assert bypassed.value == pytest.approx(0.75)
+    assert telemetry.points("sessionary.store.operation.duration") == []

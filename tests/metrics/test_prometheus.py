@@ -267,6 +267,21 @@ def test_every_load_status_is_a_hit_or_a_miss_never_an_error(
     assert errors == []
 
 
+def test_the_local_cache_staleness_and_bypass_time_are_recorded(
+    metrics: PrometheusObserver, registry: CollectorRegistry
+) -> None:
+    for seconds, outcome in [(0.0004, "hit"), (0.003, "hit"), (0.0, "bypass"),
+                             (0.25, "bypass"), (0.5, "recovered"), (0.0, "miss")]:  # fmt: skip
+        metrics.operation("cache", seconds, outcome)
+    assert value(registry, "cache_staleness_seconds_count") == 2
+    assert value(registry, "cache_staleness_seconds_sum") == pytest.approx(0.0034)
+    assert value(registry, "cache_staleness_seconds_bucket", le="0.0005") == 1
+    assert value(registry, "cache_staleness_seconds_bucket", le="0.005") == 2
+    assert value(registry, "cache_bypass_seconds_total") == pytest.approx(0.75)
+    assert value(registry, "store_operations_total", operation="cache", outcome="recovered") == 1
+    assert value(registry, "store_operation_duration_seconds_count", operation="cache") == 0
+
+
 @pytest.mark.redis
 def test_the_local_cache_reports_hits_and_misses_not_errors(
     metrics: PrometheusObserver,

@@ -6,7 +6,8 @@ an eviction, kept until its TTL so the client learns why) or *revoked* (stamped 
 user's epoch, ``revoke_user``). Sessions per user come from the user field of the live
 ones, which is exact; the per-user indexes (``<prefix>:u:{<tag>}``) are counted but not
 trusted for this, because they keep idle-expired entries until their absolute deadline.
-Server figures come from ``INFO``, summed over the primaries; memory per session is the
+Server figures come from ``INFO``, summed over the primaries (among them the connections
+that local caches keep for their invalidations); memory per session is the
 mean ``MEMORY USAGE`` of a sample of live sessions.
 """
 
@@ -71,6 +72,12 @@ class Stats:
     evicted_keys: int
     expired_keys: int
     connected_clients: int
+    tracking_clients: int
+    """Connections with client-side caching on (``INFO``'s ``tracking_clients``): each
+    instance running the local cache (docs/cache.md) holds one per primary. Its hits and
+    misses live in that process (Prometheus, ``store.stats``), not in Redis."""
+    tracking_prefixes: int
+    """Prefixes tracked in broadcast mode (``tracking_total_prefixes``)."""
     ping_ms: dict[str, float]
     warnings: list[str] = field(default_factory=list)
 
@@ -208,6 +215,8 @@ def collect_stats(
         evicted_keys=_total(infos, "evicted_keys"),
         expired_keys=_total(infos, "expired_keys"),
         connected_clients=_total(infos, "connected_clients"),
+        tracking_clients=_total(infos, "tracking_clients"),
+        tracking_prefixes=_total(infos, "tracking_total_prefixes"),
         ping_ms=_ping_ms(deployment),
     )
     for policy in policies:

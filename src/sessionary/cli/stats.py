@@ -62,6 +62,11 @@ def _print(console: Console, stats: Stats) -> None:
     table.add_row("evicted keys", f"{stats.evicted_keys:,}")
     table.add_row("expired keys", f"{stats.expired_keys:,}")
     table.add_row("connected clients", f"{stats.connected_clients:,}")
+    if stats.tracking_clients:  # local caches (AsyncCachingStore / CachingStore) at work
+        table.add_row(
+            "  tracking (local caches)",
+            f"{stats.tracking_clients:,} ({stats.tracking_prefixes:,} prefixes)",
+        )
     ping = stats.ping_ms
     table.add_row(
         "PING round trip",

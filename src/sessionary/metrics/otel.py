@@ -16,7 +16,9 @@ exporters as usual in the application) and hand the observer to the adapter::
 * Metrics: histogram ``sessionary.store.operation.duration`` (s) by ``sessionary.operation``,
   and counters ``sessionary.store.operations`` (``sessionary.operation``,
   ``sessionary.outcome``), ``sessionary.store.errors`` (``error.type``) and
-  ``sessionary.session.events`` (``sessionary.event``).
+  ``sessionary.session.events`` (``sessionary.event``); for the local cache
+  (docs/cache.md), histogram ``sessionary.cache.staleness`` (s) of its hits and counter
+  ``sessionary.cache.bypass`` (s) of the time it was bypassed.
 
 Attributes never carry session IDs, fingerprints or user IDs. It never raises.
 """
@@ -64,6 +66,16 @@ class OpenTelemetryObserver:
         self._events = meter.create_counter(
             "sessionary.session.events", description="Session lifecycle events."
         )
+        self._staleness = meter.create_histogram(
+            "sessionary.cache.staleness",
+            unit="s",
+            description="Local cache hits by the age of the invalidation stream's confirmation.",
+        )
+        self._bypassed = meter.create_counter(
+            "sessionary.cache.bypass",
+            unit="s",
+            description="Time the local cache was bypassed (stream not confirmed in time).",
+        )
         self._error_names = ErrorNames()
         self._failed = False
 
@@ -95,6 +107,10 @@ class OpenTelemetryObserver:
             self._operations.add(
                 1, {"sessionary.operation": operation, "sessionary.outcome": result}
             )
+            if outcome == "hit":
+                self._staleness.record(seconds)
+            elif seconds > 0:  # bypass, recovered: the time bypassed since the last report
+                self._bypassed.add(seconds)
             return
         self._duration.record(seconds, {"sessionary.operation": operation})
         self._operations.add(1, {"sessionary.operation": operation, "sessionary.outcome": result})

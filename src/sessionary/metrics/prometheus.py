@@ -24,7 +24,14 @@ Metrics (``namespace`` defaults to ``sessionary``; no label ever holds an ID or 
   (``last_writer_wins`` or ``refused``)
 * ``unavailable_responses_total{response}`` — answers while the store was down
   (``fail_closed`` or ``fail_open_readonly``)
+* ``cache_staleness_seconds`` — histogram, the local cache (docs/cache.md): per load
+  answered from memory, the age of the invalidation stream's last confirmation (how late a
+  change made elsewhere could be seen; never above the ``staleness_ms`` bound)
+* ``cache_bypass_seconds_total`` — time the local cache spent bypassed (its invalidation
+  stream not confirmed within the bound), as the bypassed loads report it
 
+The local cache's events are counted in ``store_operations_total`` under the operation
+``cache`` (outcomes: ``sessionary.observability.CACHE_OUTCOMES``), with no duration.
 ``operation`` is ``load`` (read only), ``touch`` (a load that also extended the idle
 expiry: the throttled touch was due), ``create``, ``update`` (commits) or ``destroy``.
 ``outcome`` is the result status, or ``error``. ``event`` is an
@@ -52,7 +59,7 @@ from sessionary.metrics._outcomes import (
 from sessionary.observability import CACHE_OPERATION, TOUCHED_OUTCOME
 from sessionary.sansio.events import EventName, SessionEvent
 
-__all__ = ["DEFAULT_BUCKETS", "PrometheusObserver"]
+__all__ = ["DEFAULT_BUCKETS", "STALENESS_BUCKETS", "PrometheusObserver"]
 
 _logger = logging.getLogger("sessionary")
 
@@ -60,6 +67,8 @@ DEFAULT_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 )  # fmt: skip
 """Latency buckets in seconds: a Redis round trip is ~0.1-1 ms; the client gives up near 2 s."""
+STALENESS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
+"""Buckets of the local cache's staleness in seconds (its default bound is 5 ms)."""
 
 _RESOLUTIONS = {"ok": "last_writer_wins", "conflict": "refused"}
 _UNAVAILABLE = {
@@ -129,6 +138,17 @@ class PrometheusObserver:
             ["response"],
             **common,
         )
+        self._staleness = Histogram(
+            "cache_staleness_seconds",
+            "Local cache hits by the age of the invalidation stream's last confirmation.",
+            buckets=STALENESS_BUCKETS,
+            **common,
+        )
+        self._bypassed = Counter(
+            "cache_bypass_seconds",
+            "Time the local cache was bypassed (invalidation stream not confirmed in time).",
+            **common,
+        )
         self._error_names = ErrorNames()
         self._timers: dict[str, Callable[[float], None]] = {}
         self._counted: dict[tuple[str, str], Callable[[], None]] = {}
@@ -166,6 +186,10 @@ class PrometheusObserver:
         operation = operation_label(name, outcome)
         if name == CACHE_OPERATION:  # the local cache's counts: no round trip to time
             self._operations.labels(operation, outcome).inc()
+            if outcome == "hit":
+                self._staleness.observe(seconds)
+            elif seconds > 0:  # bypass, recovered: the time bypassed since the last report
+                self._bypassed.inc(seconds)
             return
         observe = self._timers.get(operation)
         if observe is None:

@@ -76,8 +76,12 @@ class CachingStore(DelegatingStore):
     ``max_entries`` / ``max_bytes``: the LRU's bounds. ``staleness_ms``: the longest time a
     change made elsewhere may go unseen here (see the module). ``observer``: receives
     ``operation("cache", seconds, outcome)`` with outcome ``hit``, ``miss``,
-    ``miss_touch`` (a touch was due), ``bypass`` (tracking not confirmed), ``evicted``,
-    ``invalidated`` and ``flush_<cause>``; :attr:`stats` counts the same. ``clock``: the
+    ``miss_touch`` (a touch was due), ``bypass`` (tracking not confirmed), ``recovered``
+    (served again after bypassing), ``evicted``, ``invalidated`` and ``flush_<cause>``;
+    ``seconds`` is the age of the stream's last confirmation for a ``hit`` (how stale the
+    answer may be) and, for ``bypass`` and ``recovered``, the time spent bypassing since
+    the previous report (their sum over a period is how long the cache could not serve).
+    :attr:`stats` counts the outcomes, :attr:`bypass_seconds` adds up the latter. ``clock``: the
     monotonic clock the bound is measured with (tests move it). ``connect``: makes the
     tracking connection (by default a RESP3 connection to the wrapped store's server, with
     its address, credentials and TLS).
@@ -105,6 +109,9 @@ class CachingStore(DelegatingStore):
         self.observer: Observer = observer if observer is not None else NullObserver()
         self.stats: dict[str, int] = {}
         """Counts by outcome (the observer's ``outcome`` values)."""
+        self.bypass_seconds = 0.0
+        """Time spent bypassing the cache (tracking not confirmed within the bound)."""
+        self._bypass_mark: float | None = None
         self._clock = clock
         self._lru = RecordLRU(max_entries, max_bytes, on_evict=self._evicted)
         prefix = inner.layout.prefix
@@ -143,13 +150,20 @@ class CachingStore(DelegatingStore):
         return len(self._lru)
 
     # ------------------------------------------------------------------ reporting
-    def _count(self, outcome: str, n: int = 1) -> None:
+    def _count(self, outcome: str, n: int = 1, seconds: float = 0.0) -> None:
         self.stats[outcome] = self.stats.get(outcome, 0) + n
         try:
             for _ in range(n):
-                self.observer.operation(CACHE_OPERATION, 0.0, outcome)
+                self.observer.operation(CACHE_OPERATION, seconds, outcome)
         except Exception:  # an observer must never break a request
             self.observer = NullObserver()
+
+    def _bypassing(self, now: float, outcome: str) -> None:
+        """Report the time bypassed since the last report (``bypass``, ``recovered``)."""
+        mark, self._bypass_mark = self._bypass_mark, (now if outcome == "bypass" else None)
+        seconds = 0.0 if mark is None else max(0.0, now - mark)
+        self.bypass_seconds += seconds
+        self._count(outcome, seconds=seconds)
 
     def _evicted(self, count: int) -> None:
         self._count("evicted", count)
@@ -174,17 +188,16 @@ class CachingStore(DelegatingStore):
         self._count(f"flush_{cause}")
 
     # ------------------------------------------------------------------ reads
-    def _fresh(self, tracker: Tracking) -> bool:
-        confirmed = tracker.confirmed_at
-        return confirmed is not None and self._clock() - confirmed <= self.staleness_s
-
     def load(self, op: Load) -> LoadResult:
         """From memory when fresh, verified and no touch is due; otherwise from Redis."""
         tracker = self._tracker()
         tracker.poll()
-        if not self._fresh(tracker):
-            self._count("bypass")
+        now, confirmed = self._clock(), tracker.confirmed_at
+        if confirmed is None or now - confirmed > self.staleness_s:
+            self._bypassing(now, "bypass")
             return self._fetch(op)
+        if self._bypass_mark is not None:
+            self._bypassing(now, "recovered")
         record = self._lru.get(op.key)
         if record is None or not hmac.compare_digest(record.meta.digest, op.digest):
             self._count("miss")
@@ -200,7 +213,7 @@ class CachingStore(DelegatingStore):
         if touch_due(now=op.now, accessed=meta.accessed, touch_after=op.touch_after):
             self._count("miss_touch")
             return self._fetch(op)
-        self._count("hit")
+        self._count("hit", seconds=now - confirmed)
         return LoadResult(LoadStatus.FOUND, record)
 
     def _fetch(self, op: Load) -> LoadResult:

@@ -94,6 +94,8 @@ class Tracker:
         before it has been read. ``None`` while tracking is not established."""
         self.connections = 0
         """How many times tracking was established."""
+        self.messages = 0
+        """How many ``invalidate`` messages were received."""
 
     @property
     def tracking(self) -> bool:
@@ -164,6 +166,7 @@ class Tracker:
 
     def _take(self, message: Any) -> None:
         if isinstance(message, list) and message and message[0] == INVALIDATE:
+            self.messages += 1
             keys = message[1] if len(message) > 1 else None
             if keys is None:  # FLUSHDB / FLUSHALL
                 self._sink.flush("server_flush")
@@ -254,6 +257,11 @@ class ClusterTracker:
             before = tracker.connections
             tracker.poll()
             self.connections += tracker.connections - before
+
+    @property
+    def messages(self) -> int:
+        """How many ``invalidate`` messages the current primaries' streams received."""
+        return sum(t.messages for t in self._members.values())
 
     @property
     def tracking(self) -> bool:
