@@ -65,6 +65,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "django":       (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
     "django_async": (lock, down, token, opted_in, tenants, header, VIA_CHANNELS, errors, cache),
     "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors, cache),
+    "litestar":     (lock, down, token, origin, tenants, header, socket, errors, cache),
+    "quart":        (lock, down, token, origin, tenants, header, socket, errors, cache),
 }  # fmt: skip
 """One row per driver, one cell per feature in the order of :data:`FEATURES`."""
 
