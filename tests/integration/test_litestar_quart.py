@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 from litestar import Litestar, Request, get, post
 from litestar.testing import TestClient
-from quart import Quart, session
+from quart import Quart, session, websocket
 
 from sessionary.integrations.litestar import Session, SessionaryConfig, SessionaryPlugin
 from sessionary.integrations.quart import Sessionary
 from sessionary.stores import AsyncMemoryStore
 from sessionary.testing import session_config
+from tests.conformance.driver import Request as SuiteRequest
+from tests.conformance.drivers.asgi import asgi_websocket
 
 COOKIE = "__Host-session"
 AnyRequest = Request[Any, Any, Any]
@@ -142,4 +144,20 @@ async def test_quart_reads_flasks_settings() -> None:
     cookie = reply.headers["Set-Cookie"]
     assert cookie.startswith("__Secure-sid=")
     assert "SameSite=Strict" in cookie
+    await extension.close()
+
+
+@pytest.mark.anyio
+async def test_quart_closes_a_foreign_handshake_1008_where_it_cannot_answer_403() -> None:
+    """Without the ``websocket.http.response`` extension the refusal is a close, as ASGI's."""
+    app = Quart(__name__)
+
+    @app.websocket("/ws")
+    async def socket() -> None:  # pragma: no cover - refused before it runs
+        await websocket.accept()
+
+    extension = Sessionary(app, store=AsyncMemoryStore(), config=session_config())
+    evil = SuiteRequest("GET", "/ws", [("Origin", "https://evil.example")])
+    refused = await asgi_websocket(app, evil)  # a scope without extensions
+    assert (refused.accepted, refused.code) == (False, 1008)
     await extension.close()
