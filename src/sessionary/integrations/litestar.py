@@ -6,9 +6,8 @@
     app = Litestar(route_handlers=[...], plugins=[SessionaryPlugin(config)])
 
     @post("/cart")
-    async def add(item: int, session: Session) -> list[int]:
+    async def add(item: int, session: Session) -> None:
         session.setdefault("cart", []).append(item)
-        return session["cart"]
 
 The plugin installs the middleware (``config.middleware``, a ``DefineMiddleware`` in the style
 of Litestar's own ``ServerSideSessionConfig``; it can be placed on any layer by hand), provides
@@ -17,9 +16,8 @@ masked ``csrf_token`` with ``csrf=True``), answers a store outage 503 and closes
 shutdown. ``request.session`` is the same :class:`~sessionary.Session` (a ``dict``);
 ``request.set_session(value)`` replaces its contents and ``request.clear_session()`` logs out.
 
-The middleware is :class:`sessionary.integrations.asgi.SessionMiddleware` around each route, so
-the options are the ASGI adapter's (``csrf``, ``tenants``, ``lock`` and ``store_down``: a
-value or a function of the ASGI scope, ``commit_on_error``, ``websocket_origins``, ``lazy``).
+It is the ASGI ``SessionMiddleware`` around each route: the options are the ASGI adapter's
+(``lock``/``store_down`` functions receive the ASGI scope). docs/litestar.md.
 """
 
 from __future__ import annotations
