@@ -91,8 +91,17 @@ async def asgi_request(app: ASGIApp, method: str, path: str, jar: CookieJar) -> 
     set_cookies: list[str] = []
     body: list[bytes] = []
 
+    received = False
+
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        # Like a server: nothing more until the client goes (Quart listens all along and
+        # cancels the listener when its response is done).
+        await asyncio.Event().wait()
+        raise AssertionError  # pragma: no cover - the wait above never ends
 
     async def send(message: Message) -> None:
         nonlocal status

@@ -230,6 +230,8 @@ async def run(args: argparse.Namespace) -> Report:
             at = 1 + max(i for i, v in enumerate(variants) if v.name == "starsessions-redis")
             variant = _fastapi_redis_sdk.fastapi_redis_sdk_variant(frs.url, prefix, frs.admin)
             variants.insert(at, variant)
+        variants += _litestar(args.redis_url, prefix, admin, report)
+        variants += _quart(args.redis_url, prefix, admin, report)
         variants += wsgi_variants(args.redis_url, prefix, admin)
         try:
             await _measure(report, variants, admin, prefix, args)
@@ -240,6 +242,29 @@ async def run(args: argparse.Namespace) -> Report:
             _delete_prefix(admin, _cache_prefix(prefix))
     admin.close()
     return report
+
+
+def _litestar(url: str, prefix: str, admin: redis.Redis, report: Report) -> list[Variant]:
+    """The Litestar variants, where Litestar is installed (the ``litestar`` extra)."""
+    try:
+        from benchmarks._litestar_variants import litestar_variants  # noqa: PLC0415
+    except ImportError as exc:
+        report.unavailable["litestar-server-side-redis"] = f"Litestar is not installed ({exc})"
+        return []
+    return litestar_variants(url, prefix, admin)
+
+
+def _quart(url: str, prefix: str, admin: redis.Redis, report: Report) -> list[Variant]:
+    """The Quart variants, where Quart is installed (Quart-Session too for its row)."""
+    try:
+        from benchmarks._quart_variants import quart_variants  # noqa: PLC0415
+    except ImportError as exc:
+        report.unavailable["quart-session-redis"] = f"Quart is not installed ({exc})"
+        return []
+    variants = quart_variants(url, prefix, admin)
+    if all(v.name != "quart-session-redis" for v in variants):
+        report.unavailable["quart-session-redis"] = "Quart-Session is not installed"
+    return variants
 
 
 async def _measure(

@@ -35,7 +35,8 @@ The standard application (every route answers JSON, status 200 unless stated):
                              returning ``request.session``, Flask returning ``dict(session)``,
                              WSGI ``json.dumps(session)``, Django
                              ``JsonResponse(dict(request.session))``, aiohttp
-                             ``web.json_response(session)``
+                             ``web.json_response(session)``, Litestar returning
+                             ``request.session``, Quart returning ``dict(session)``
 ``POST /dict-ops``           ``before = dict(session)``; ``session |= {"x": "1", "y": "2"}``;
                              ``last = session.popitem()`` (the newest pair, as ``dict`` does);
                              ``copy = session.copy()``; ``copy["z"] = "3"``; answers ``{"last":

@@ -21,7 +21,18 @@ from tests.conformance import features
 from tests.conformance.driver import AppSpec, Driver, MakeDriver, Reply, Request, StoreKind
 from tests.conformance.features import COOKIE, session_cookie
 
-ADAPTERS = ["asgi", "asgi_nowith", "fastapi", "flask", "wsgi", "django", "django_async", "aiohttp"]
+ADAPTERS = [
+    "asgi",
+    "asgi_nowith",
+    "fastapi",
+    "flask",
+    "wsgi",
+    "django",
+    "django_async",
+    "aiohttp",
+    "litestar",
+    "quart",
+]
 CONCURRENT_SESSIONS = 1000
 
 DriverFactory = Callable[..., AbstractContextManager[Driver]]

@@ -9,7 +9,7 @@ import pytest
 
 from sessionary.testing import session_config
 from tests.conformance.driver import AppSpec, Request
-from tests.conformance.drivers import aiohttp, django, fastapi, flask, wsgi
+from tests.conformance.drivers import aiohttp, django, fastapi, flask, litestar, quart, wsgi
 
 COOKIE = "__Host-session"
 
@@ -50,7 +50,7 @@ def test_every_adapter_reads_what_every_other_wrote(
     redis_url: str, key_prefix: str, redis_admin: object
 ) -> None:
     spec = AppSpec("redis", session_config(), redis_url, key_prefix)
-    modules = [flask, wsgi, django, aiohttp, fastapi]
+    modules = [flask, wsgi, django, aiohttp, fastapi, litestar, quart]
     with flask.make_driver(spec) as first:
         token = set_cookie_value(first.request(Request("POST", "/write?by=flask")).headers)
     expected = {"by": "flask"}

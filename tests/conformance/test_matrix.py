@@ -68,6 +68,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "django":       (lock, down, token, opted_in, tenants, header, CHANNELS, errors, cache, hsts),
     "django_async": (lock, down, token, opted_in, tenants, header, CHANNELS, errors, cache, hsts),
     "aiohttp":      (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
+    "litestar":     (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
+    "quart":        (lock, down, token, origin, tenants, header, socket, errors, cache, hsts),
 }  # fmt: skip
 """One row per driver, one cell per feature in the order of :data:`FEATURES`."""
 

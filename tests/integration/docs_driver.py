@@ -2,8 +2,9 @@
 
 ``tests/integration/test_docs_blocks.py`` runs each Python block of the docs in a process of
 its own and appends a call to :func:`drive` (never part of the docs): every Starlette/FastAPI,
-Flask, aiohttp, Django or sessionary WSGI application the block left in its module namespace
-answers ``GET /`` through its framework's own test client, with no server error. Each answer
+Flask, Quart, Litestar, aiohttp, Django or sessionary WSGI application the block left in its
+module namespace answers ``GET /`` through its framework's own test client, with no server
+error. Each answer
 is printed as ``docs-driver: <framework> GET / -> <status>``.
 """
 
@@ -38,6 +39,21 @@ def _aiohttp(app: Any) -> int:
     return asyncio.run(get())
 
 
+def _quart(app: Any) -> int:
+    async def get() -> int:
+        response = await app.test_client().get("/", scheme="https")
+        return int(response.status_code)
+
+    return asyncio.run(get())
+
+
+def _litestar(app: Any) -> int:
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    with TestClient(app, base_url="https://localhost.local") as client:
+        return int(client.get("/").status_code)
+
+
 def _wsgi(app: Any) -> int:
     from werkzeug.test import Client  # noqa: PLC0415
 
@@ -67,6 +83,14 @@ def _kinds() -> list[tuple[str, type[Any], Callable[[Any], int]]]:
         from aiohttp import web  # noqa: PLC0415
 
         kinds.append(("aiohttp", web.Application, _aiohttp))
+    if "quart" in sys.modules:
+        from quart import Quart  # noqa: PLC0415
+
+        kinds.append(("quart", Quart, _quart))
+    if "litestar" in sys.modules:
+        from litestar import Litestar  # noqa: PLC0415
+
+        kinds.append(("litestar", Litestar, _litestar))
     if "sessionary.integrations.wsgi" in sys.modules:
         from sessionary.integrations.wsgi import SessionMiddleware  # noqa: PLC0415
 

@@ -8,12 +8,24 @@ import textwrap
 
 import pytest
 
-FRAMEWORKS = ("starlette", "fastapi", "flask", "werkzeug", "django", "aiohttp", "uvicorn")
+FRAMEWORKS = (
+    "starlette",
+    "fastapi",
+    "flask",
+    "werkzeug",
+    "django",
+    "aiohttp",
+    "uvicorn",
+    "litestar",
+    "quart",
+)
 ADAPTER_EXTRAS = {
     "sessionary.integrations.fastapi": ("fastapi", "sessionary[fastapi]"),
     "sessionary.integrations.flask": ("flask", "sessionary[flask]"),
     "sessionary.integrations.aiohttp": ("aiohttp", "sessionary[aiohttp]"),
     "sessionary.integrations.django": ("django", "sessionary[django]"),
+    "sessionary.integrations.litestar": ("litestar", "sessionary[litestar]"),
+    "sessionary.integrations.quart": ("quart", "sessionary[quart]"),
 }
 
 

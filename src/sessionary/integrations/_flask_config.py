@@ -6,10 +6,9 @@ Re-exported by :mod:`sessionary.integrations.flask`; the names are Flask's own
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, cast
-
-from flask import Flask
+from typing import Any, Protocol, cast
 
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError
@@ -21,8 +20,17 @@ __all__ = ["config_from_flask", "options_from_flask"]
 _FLASK_DEFAULT_LIFETIME = timedelta(days=31)
 
 
-def config_from_flask(app: Flask) -> SessionConfig:
-    """Map Flask's session settings onto a :class:`~sessionary.SessionConfig`."""
+class Configured(Protocol):
+    """A Flask or Quart application: what is read here is its ``config``."""
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        """The application's settings."""
+        ...
+
+
+def config_from_flask(app: Configured) -> SessionConfig:
+    """Map Flask's (or Quart's) session settings onto a :class:`~sessionary.SessionConfig`."""
     conf = app.config
     keys = conf.get("SESSIONARY_SECRET_KEYS")
     if keys is None:
@@ -64,10 +72,15 @@ def config_from_flask(app: Flask) -> SessionConfig:
     return SessionConfig(secret_keys=keys, cookie=cookie, **options)
 
 
-def options_from_flask(app: Flask, options: GateOptions) -> GateOptions:
-    """The options given (not ``None``), else their ``SESSIONARY_<NAME>`` in ``app.config``."""
+def options_from_flask(
+    app: Configured, options: GateOptions, names: Iterable[str] = GateOptions.__optional_keys__
+) -> GateOptions:
+    """The options given (not ``None``), else their ``SESSIONARY_<NAME>`` in ``app.config``.
+
+    ``names``: the options the adapter takes (Quart's include ``websocket_origins``).
+    """
     found: dict[str, Any] = {}
-    for name in GateOptions.__optional_keys__:
+    for name in names:
         value = options.get(name)
         if value is None:
             value = app.config.get(f"SESSIONARY_{name.upper()}")

@@ -6,6 +6,8 @@ Kept apart from :mod:`sessionary.integrations.flask` (which re-exports
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from flask import request as current_request
 from flask.sessions import SessionMixin
 from werkzeug.exceptions import HTTPException
@@ -110,11 +112,17 @@ class FlaskSession(Session):
 SessionMixin.register(FlaskSession)
 
 
-def flask_session(cycle: SessionCycle) -> FlaskSession:
-    """The cycle's session as ``flask.session`` (the same object, re-classed)."""
+S = TypeVar("S", bound=FlaskSession)
+
+
+def flask_session(cycle: SessionCycle, kind: type[S] = FlaskSession) -> S:  # type: ignore[assignment]
+    """The cycle's session as ``flask.session`` (the same object, re-classed as ``kind``).
+
+    Quart's session is a ``kind`` of its own (:mod:`sessionary.integrations.quart`).
+    """
     session = cycle.session
     # Same memory layout (FlaskSession adds no slots): the session the cycle commits is the
     # very object Flask hands out, so nothing is copied back and forth.
-    session.__class__ = FlaskSession
-    assert isinstance(session, FlaskSession)
+    session.__class__ = kind
+    assert isinstance(session, kind)
     return session
