@@ -81,7 +81,7 @@ class QuartDriver(LoopDriver):
         self._client = client
 
     async def send(self, request: Request) -> Reply:
-        """Send one request through Quart's test client (over ``https`` unless it says otherwise)."""
+        """Send one request through Quart's test client (``https`` unless it names a scheme)."""
         response = await self._client.open(
             request.path,
             method=request.method,
