@@ -14,8 +14,9 @@ from sessionary import SessionManager
 from sessionary.backends.sql import sql_store_from_url
 from sessionary.backends.sql._schema import TENANT_TABLES
 from sessionary.cli.commands import cli
-from sessionary.sansio.ops import Create
+from sessionary.sansio.ops import Create, LoadStatus
 from sessionary.testing import CapturingObserver, session_config
+from tests.helpers import Ref
 from tests.sql_raw import sync_sql_rows, sync_sql_run
 from tests.sql_services import with_params
 
@@ -38,21 +39,30 @@ def test_init_status_and_upgrade(store_url: str) -> None:
     assert code == 1
     assert "run `sessionary db init --store" in out
     code, out = run("db", "init", "--store", store_url)
-    assert (code, out.strip()) == (0, "init: created the sessionary tables at schema version 1")
+    assert (code, out.strip()) == (0, "init: created the sessionary tables at schema version 2")
     code, out = run("db", "init", "--store", store_url)
-    assert (code, out.strip()) == (0, "schema already at version 1: nothing to do")
+    assert (code, out.strip()) == (0, "schema already at version 2: nothing to do")
     code, out = run("db", "status", "--store", store_url)
-    assert (code, out.strip()) == (0, "schema version 1 (this release: 1): up to date")
+    assert (code, out.strip()) == (0, "schema version 2 (this release: 2): up to date")
     store = sql_store_from_url(store_url)
-    try:
-        sync_sql_run(store, "UPDATE sessionary_schema SET version = ?", (0,))  # an older schema
+    ref = Ref()
+    try:  # back to version 1: the tables as they were before the events table
+        store.create(ref.create({"kept": b"\x011"}))
+        sync_sql_run(store, "DROP TABLE sessionary_events")
+        sync_sql_run(store, "UPDATE sessionary_schema SET version = ?", (1,))
     finally:
         store.close()
     code, out = run("db", "status", "--store", store_url)
     assert code == 1
     assert "needs `sessionary db upgrade`" in out
     code, out = run("db", "upgrade", "--store", store_url)
-    assert (code, out.strip()) == (0, "upgrade: schema upgraded from version 0 to 1")
+    assert (code, out.strip()) == (0, "upgrade: schema upgraded from version 1 to 2")
+    store = sql_store_from_url(store_url)
+    try:  # the session kept, the events table there
+        assert store.load(ref.load()).status is LoadStatus.FOUND
+        assert store.count_events() == 0
+    finally:
+        store.close()
 
 
 def test_purge_deletes_expired_rows_in_batches(store_url: str) -> None:
