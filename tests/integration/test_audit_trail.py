@@ -248,3 +248,19 @@ def test_a_sql_store_alone_writes_the_events_table_itself(target: SQLStore) -> N
     names = [event.name for _, event in target.user_events("dave")]
     assert names == [EventName.CREATED, EventName.DESTROYED]
     assert [event.name for _, event in target.recent_events(1)] == [EventName.DESTROYED]
+
+
+def test_stats_shows_the_audit_groups_lag(
+    source: RedisStore, target: SQLStore, redis_url: str, key_prefix: str
+) -> None:
+    mover = AuditMover(source, target, batch=5)
+    mover.step()  # creates the group
+    publish(source, 12)
+    mover.step()
+    code, out = run("stats", redis_url, "--prefix", key_prefix, "--json", "--top", "0")
+    assert code == 0, out
+    audit = json.loads(out)["audit"]
+    assert audit == [{"group": "sessionary-audit", "pending": 0, "lag": 7, "behind": 7}]
+    code, out = run("stats", redis_url, "--prefix", key_prefix, "--top", "0")
+    assert "audit group 'sessionary-audit'" in out
+    assert "lag 7, pending 0" in out

@@ -42,7 +42,8 @@ def store_options(command: F) -> F:
         required=True,
         metavar="URL",
         help="redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL "
-        "(or $SESSIONARY_STORE); sessions list|revoke take postgresql:// and sqlite:/// too.",
+        "(or $SESSIONARY_STORE); sessions list|revoke and events tail take postgresql:// and "
+        "sqlite:/// too.",
     )(command)
 
 

@@ -231,6 +231,31 @@ class Statements:
             "ORDER BY at, entry_id LIMIT ?"
         )
         self.count_events = q("SELECT COUNT(*) FROM sessionary_events WHERE tenant = ?")
+        live = f"FROM {_S} WHERE tenant = ? AND ended IS NULL AND expires_at > ?"
+        self.census = q(
+            f"SELECT (SELECT COUNT(*) {live}), "
+            f"(SELECT COUNT(*) {live} AND user_id IS NOT NULL), "
+            f"(SELECT COUNT(DISTINCT user_id) {live}), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ? AND ended IS NOT NULL), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ? AND gc_at < ?), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ?), "
+            "(SELECT COUNT(*) FROM sessionary_locks WHERE tenant = ? AND until > ?), "
+            "(SELECT COUNT(*) FROM sessionary_events WHERE tenant = ?)"
+        )
+        self.top_users = q(
+            f"SELECT user_id, COUNT(*) {live} AND user_id IS NOT NULL "
+            "GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT ?"
+        )
+        self.forget_tenant = [
+            q(f"DELETE FROM {table} WHERE tenant = ?")
+            for table in (
+                _S,
+                "sessionary_users",
+                "sessionary_locks",
+                "sessionary_floors",
+                "sessionary_events",
+            )
+        ]
         self.now = f"SELECT {d.now_ms}"
         self.read_version = "SELECT version FROM sessionary_schema WHERE id = 1"
         self.write_version = q(

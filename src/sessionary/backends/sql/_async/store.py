@@ -29,6 +29,7 @@ from sessionary.backends.sql._dialect import (
 from sessionary.backends.sql._retry import Retry
 from sessionary.backends.sql._rows import (
     SessionRow,
+    SQLCensus,
     decode_attributes,
     encode_attributes,
     merge_attributes,
@@ -653,6 +654,37 @@ class AsyncSQLStore:
         """How many events this store's tenant has in ``sessionary_events``."""
         rows = await self._run(lambda tx: tx.rows(self._sql.count_events, (self.tenant,)), one=True)
         return int(rows[0][0])
+
+    # ------------------------------------------------------------------ operators
+    async def census(self, now_ms: int) -> SQLCensus:
+        """What ``sessionary stats`` shows of this store's tenant, in one statement."""
+        t = self.tenant
+        params = (t, now_ms, t, now_ms, t, now_ms, t, t, now_ms, t, t, now_ms, t)
+        rows = await self._run(lambda tx: tx.rows(self._sql.census, params), one=True)
+        return SQLCensus(*(int(value) for value in rows[0]))
+
+    async def top_users(self, now_ms: int, count: int) -> list[tuple[str, int]]:
+        """The users with the most live sessions, most first."""
+        params = (self.tenant, now_ms, count)
+        rows = await self._run(lambda tx: tx.rows(self._sql.top_users, params), one=True)
+        return [(str(user), int(sessions)) for user, sessions in rows]
+
+    async def forget_tenant(self) -> int:
+        """Delete every row of this store's tenant, events included; how many sessions.
+
+        For a tenant that leaves, or a benchmark's cleanup. Refused without a tenant.
+        """
+        if not self.tenant:
+            msg = "forget_tenant() needs a store with a tenant"
+            raise ConfigurationError(msg)
+
+        async def body(tx: AsyncTx) -> int:
+            counts = [
+                await tx.run(statement, (self.tenant,)) for statement in self._sql.forget_tenant
+            ]
+            return counts[0]
+
+        return await self._run(body)
 
     async def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
