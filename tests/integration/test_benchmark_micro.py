@@ -96,7 +96,7 @@ def test_rls_overhead_measures_both_schemas_and_drops_them(
     out = capsys.readouterr().out
     assert "{'rls': 10, 'plain': 200}" in out  # the policy applies to the application role
     assert "| row-level security (tenant_isolation) |" in out
-    assert "overhead:" in out
+    assert "overhead (median of the rounds' ratios):" in out
     with psycopg.connect(postgres_url) as conn:
         left = conn.execute(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
