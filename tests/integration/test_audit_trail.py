@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from sessionary.metrics.audit import AuditMetrics
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.stores import RedisEventStream, RedisStore
 from sessionary.testing import CapturingObserver, session_config
-from tests.services import unavailable
+from tests.services import free_port, unavailable
 from tests.sql_services import private_database, stoppable_postgres, with_params
 
 SQL_KINDS = ["sqlite", "postgres"]
@@ -264,3 +265,22 @@ def test_stats_shows_the_audit_groups_lag(
     code, out = run("stats", redis_url, "--prefix", key_prefix, "--top", "0")
     assert "audit group 'sessionary-audit'" in out
     assert "lag 7, pending 0" in out
+
+
+def test_audit_run_serves_its_metrics_for_prometheus(
+    source: RedisStore, sql_url: str, redis_url: str, key_prefix: str
+) -> None:
+    publish(source, 9)
+    port = free_port()
+    code, out = run(
+        "audit", "run", "--from", redis_url, "--prefix", key_prefix, "--to", sql_url,
+        "--until-idle", "--metrics-port", str(port), "--batch", "4",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "moved 9 events" in out
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    assert "sessionary_audit_moved_total 9.0" in text
+    assert "sessionary_audit_pending_entries 0.0" in text
+    assert "sessionary_audit_lag_entries 0.0" in text
+    assert "sessionary_audit_errors_total 0.0" in text

@@ -130,6 +130,8 @@ def run(
         except KeyboardInterrupt:
             moved = mover.moved
         lag = mover.lag()
+        if metrics is not None:  # the final state, for a scrape after the run
+            metrics.observe(lag)
     click.echo(f"moved {moved} events; group {group!r}: {lag.pending} pending, lag {lag.lag}")
 
 
