@@ -145,6 +145,8 @@ def _prewarm(url: str, schemas: list[str]) -> None:
     policy's (it made the first runs of this script report +44 %).
     """
     with psycopg.connect(url, autocommit=True) as conn:
+        there = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'")
+        created = there.fetchone() is None
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
         for schema in schemas:
             relations = conn.execute(
@@ -155,6 +157,8 @@ def _prewarm(url: str, schemas: list[str]) -> None:
             ).fetchall()
             for (relation,) in relations:
                 conn.execute("SELECT pg_prewarm(%s::regclass, 'read')", (relation,))
+        if created:  # leave the database as it was
+            conn.execute("DROP EXTENSION pg_prewarm")
 
 
 def _visible_rows(setup: Setup, side: str) -> int:
