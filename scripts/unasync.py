@@ -35,6 +35,7 @@ DIRS = [
     (ROOT / "src/sessionary/backends/redis/_async", ROOT / "src/sessionary/backends/redis/_sync"),
     (ROOT / "src/sessionary/backends/legacy/_async", ROOT / "src/sessionary/backends/legacy/_sync"),
     (ROOT / "src/sessionary/backends/sql/_async", ROOT / "src/sessionary/backends/sql/_sync"),
+    (ROOT / "src/sessionary/audit/_async", ROOT / "src/sessionary/audit/_sync"),
     (ROOT / "tests/_async", ROOT / "tests/_sync"),
 ]
 SUBS = [

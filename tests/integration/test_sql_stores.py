@@ -21,6 +21,7 @@ import pytest
 
 from sessionary import MemoryEventLog, SessionManager, Sweeper
 from sessionary.backends.sql import (
+    SCHEMA_VERSION,
     AsyncPostgresStore,
     PostgresStore,
     SQLiteStore,
@@ -110,7 +111,7 @@ def test_concurrent_schema_creation_is_serialised(store_url: str) -> None:
         thread.join(timeout=60)
     try:
         assert errors == []
-        assert {store.schema_version() for store in stores} == {1}
+        assert {store.schema_version() for store in stores} == {SCHEMA_VERSION}
     finally:
         for store in stores:
             store.close()

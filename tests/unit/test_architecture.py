@@ -29,6 +29,7 @@ UPPER_LAYERS = {
 }
 BUILT_ON_BACKENDS = (
     "sessionary.integrations",
+    "sessionary.audit",
     "sessionary.cli",
     "sessionary.demo",
     "sessionary.metrics",
@@ -53,6 +54,7 @@ FACES = [
     "sessionary.stores",
     "sessionary.backends.redis",
     "sessionary.backends.sql",
+    "sessionary.audit",
 ]
 """Package faces that hand their names on lazily (``sessionary._lazy``)."""
 NEVER = {"pickle", "marshal", "shelve", "yaml", "dill", "cloudpickle", "random"}
@@ -107,6 +109,7 @@ def test_generated_sync_modules_mirror_the_async_ones() -> None:
     async_dirs = sorted(PACKAGE.rglob("_async"))
     assert async_dirs == [
         PACKAGE / "_async",
+        PACKAGE / "audit" / "_async",
         PACKAGE / "backends" / "legacy" / "_async",
         PACKAGE / "backends" / "redis" / "_async",
         PACKAGE / "backends" / "sql" / "_async",

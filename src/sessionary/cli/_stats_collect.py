@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from redis.exceptions import ResponseError
+
+from sessionary.audit._lag import AuditLag, group_lag
 from sessionary.backends.redis import SESSION_META_FIELDS, RedisLayout, parse_session_record
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.sansio.users import is_revoked
@@ -79,6 +82,8 @@ class Stats:
     tracking_prefixes: int
     """Prefixes tracked in broadcast mode (``tracking_total_prefixes``)."""
     ping_ms: dict[str, float]
+    audit: list[AuditLag] = field(default_factory=list)
+    """The consumer groups reading the event stream (``sessionary audit run``): their lag."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -92,7 +97,26 @@ class Stats:
         data = asdict(self)
         data["top_users"] = [{"user": user, "sessions": n} for user, n in self.top_users]
         data["keyspace_hit_rate"] = self.hit_rate
+        data["audit"] = [
+            {"group": lag.group, "pending": lag.pending, "lag": lag.lag, "behind": lag.behind}
+            for lag in self.audit
+        ]
         return data
+
+
+def _audit_groups(deployment: RedisDeployment, layout: RedisLayout) -> list[AuditLag]:
+    """Every consumer group of the event stream with its lag (none: no stream yet)."""
+    try:
+        groups = deployment.router.xinfo_groups(layout.events_key())
+    except ResponseError:
+        return []
+    names = sorted(_name(group) for group in groups)
+    return [group_lag(groups, name) for name in names]
+
+
+def _name(info: Any) -> str:
+    value = info.get("name", info.get(b"name", b""))
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _session_keys(deployment: RedisDeployment, layout: RedisLayout) -> list[bytes]:
@@ -218,6 +242,7 @@ def collect_stats(
         tracking_clients=_total(infos, "tracking_clients"),
         tracking_prefixes=_total(infos, "tracking_total_prefixes"),
         ping_ms=_ping_ms(deployment),
+        audit=_audit_groups(deployment, layout),
     )
     for policy in policies:
         risk = eviction_risk(policy)

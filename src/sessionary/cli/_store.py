@@ -16,7 +16,13 @@ if TYPE_CHECKING:
     from sessionary.backends.redis import RedisStore
     from sessionary.backends.sql import SQLStore
 
-__all__ = ["open_redis_store", "open_user_store", "store_failure", "store_options"]
+__all__ = [
+    "open_redis_store",
+    "open_sql_store",
+    "open_user_store",
+    "store_failure",
+    "store_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +42,8 @@ def store_options(command: F) -> F:
         required=True,
         metavar="URL",
         help="redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL "
-        "(or $SESSIONARY_STORE); sessions list|revoke take postgresql:// and sqlite:/// too.",
+        "(or $SESSIONARY_STORE); sessions list|revoke and events tail take postgresql:// and "
+        "sqlite:/// too.",
     )(command)
 
 
@@ -62,24 +69,37 @@ def open_redis_store(url: str, prefix: str) -> Iterator[RedisStore]:
 
 
 @contextmanager
-def open_user_store(url: str, prefix: str) -> Iterator[RedisStore | SQLStore]:
-    """A store with a user index: Redis (as :func:`open_redis_store`) or a SQL store."""
+def open_sql_store(
+    url: str, *, param: str = "--store", tenant: str = "", needs: str = "this command"
+) -> Iterator[SQLStore]:
+    """A SQL store for an operator command; its errors become clean CLI errors (exit 1)."""
     from sessionary.backends.sql import sql_store_from_url  # noqa: PLC0415
 
     if not is_sql_url(url):
-        with open_redis_store(url, prefix) as redis_store:
-            yield redis_store
-        return
+        msg = f"{needs} work on a SQL store: postgresql://... or sqlite:///path.db"
+        raise click.BadParameter(msg, param_hint=param)
     try:
-        store = sql_store_from_url(url)
+        store = sql_store_from_url(url, tenant=tenant)
     except ConfigurationError as exc:
-        raise click.BadParameter(str(exc), param_hint="--store") from None
+        raise click.BadParameter(str(exc), param_hint=param) from None
     try:
-        yield store
+        with store_failure(url):
+            yield store
     except ConfigurationError as exc:  # the schema is missing or unknown: say which command
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+
+
+@contextmanager
+def open_user_store(url: str, prefix: str) -> Iterator[RedisStore | SQLStore]:
+    """A store with a user index: Redis (as :func:`open_redis_store`) or a SQL store."""
+    if not is_sql_url(url):
+        with open_redis_store(url, prefix) as redis_store:
+            yield redis_store
+        return
+    with open_sql_store(url) as store:
+        yield store
 
 
 @contextmanager

@@ -1,10 +1,11 @@
 """``sessionary bench``: a load generator for session operations, like ``redis-benchmark``.
 
 Runs a mix of create/load/touch/commit/rotate/destroy request cycles through the real
-manager and store against ``memory://`` or a Redis URL, then prints throughput, latency
-percentiles, errors, the store hit rate and (on Redis) commands per operation from the
-``INFO commandstats`` delta. Sessions live under a fresh key prefix and are deleted at the
-end. Bounded: at most 10 million operations, one hour, 1024 concurrent workers.
+manager and store against ``memory://``, a Redis URL or a SQL store URL, then prints
+throughput, latency percentiles, errors, the store hit rate and (on Redis) commands per
+operation from the ``INFO commandstats`` delta. Sessions live under a fresh key prefix (on
+SQL, a tenant of their own) and are deleted at the end. Bounded: at most 10 million
+operations, one hour, 1024 concurrent workers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sessionary.backends.redis import mapped_redis_errors, parse_redis_url
+from sessionary.backends.sql import async_sql_store_from_url, is_sql_url, sql_store_from_url
 from sessionary.cli._bench_run import (
     DEFAULT_MIX,
     BenchPlan,
@@ -56,6 +58,8 @@ _QUANTILES = (("p50", 0.5), ("p99", 0.99), ("p999", 0.999))
 def _check_url(url: str) -> str:
     if url in _MEMORY_URLS:
         return "memory"
+    if is_sql_url(url):
+        return url
     try:
         parse_redis_url(url)
     except ConfigurationError as exc:
@@ -70,6 +74,8 @@ def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncSessionStore:
 
         room = plan.sessions + (plan.requests or MAX_REQUESTS)
         return AsyncMemoryStore(max_entries=room)
+    if is_sql_url(url):  # the run's rows carry a tenant of their own, forgotten at the end
+        return async_sql_store_from_url(url, tenant=prefix)
     from sessionary.backends.redis import AsyncRedisStore  # noqa: PLC0415 - redis is optional
 
     return AsyncRedisStore.from_url(
@@ -78,12 +84,13 @@ def _open_store(url: str, prefix: str, plan: BenchPlan) -> AsyncSessionStore:
 
 
 class _RedisSide:
-    """Command counts and cleanup on the Redis behind the store (nothing for memory)."""
+    """Command counts and cleanup on the Redis behind the store (SQL: cleanup only)."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self.deployment: Any = None
         self.prefix = prefix
-        if url != "memory":
+        self.sql_url = url if is_sql_url(url) else None
+        if url != "memory" and self.sql_url is None:
             from sessionary.cli._redis_admin import RedisDeployment  # noqa: PLC0415
 
             self.deployment = RedisDeployment(url)
@@ -105,6 +112,8 @@ class _RedisSide:
             self.delta = {name: calls for name, calls in delta.items() if calls > 0}
 
     def cleanup(self, console: Console) -> None:
+        if self.sql_url is not None:
+            self._forget_tenant(self.sql_url, console)
         if self.deployment is None:
             return
         try:
@@ -116,6 +125,15 @@ class _RedisSide:
             )
         finally:
             self.deployment.close()
+
+    def _forget_tenant(self, url: str, console: Console) -> None:
+        store = sql_store_from_url(url, tenant=self.prefix)
+        try:
+            self.removed = store.forget_tenant()
+        except (StoreError, ConfigurationError) as exc:
+            console.print(f"[red]cleanup failed ({exc}): delete the tenant {self.prefix}'s rows[/]")
+        finally:
+            store.close()
 
 
 @contextmanager
@@ -188,6 +206,7 @@ def _report(result: BenchResult, side: _RedisSide, url: str) -> dict[str, Any]:
         "store_hit_rate": result.hit_rate,
         "ops": ops,
         "redis": redis,
+        "sql_rows_removed": side.removed if side.sql_url is not None else None,
     }
 
 
@@ -235,6 +254,8 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
             "INFO commandstats delta, so other clients' traffic counts too"
         )
         console.print(f"cleanup: {redis['keys_removed']} keys removed")
+    elif report["sql_rows_removed"] is not None:
+        console.print(f"cleanup: {report['sql_rows_removed']} session rows removed")
 
 
 @click.command(
@@ -242,6 +263,7 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
         "sessionary bench memory:// -n 50000",
         "sessionary bench redis://localhost:6379/0 -c 64 -d 30",
         "sessionary bench redis://localhost:6379/0 --mix load=90,commit=10 --json",
+        "sessionary bench 'postgresql://app@db/app?pool_max=32' -c 32 -d 30",
     )
 )
 @click.argument("url", metavar="URL")
@@ -293,9 +315,10 @@ def bench(  # noqa: PLR0917 - click passes one parameter per option
 ) -> None:
     """Stress a session store with a mix of session operations and print the numbers.
 
-    URL is memory:// or a redis://, rediss://, unix://, redis+cluster:// or
-    redis+sentinel:// URL. Sessions are written under a fresh key prefix and removed at
-    the end.
+    URL is memory://, a redis://, rediss://, unix://, redis+cluster:// or
+    redis+sentinel:// URL, or a postgresql:// or sqlite:/// URL (tables created by
+    sessionary db init). Sessions are written under a fresh key prefix (SQL: a tenant of
+    their own) and removed at the end.
     """
     url = _check_url(url)
     try:
@@ -319,6 +342,8 @@ def bench(  # noqa: PLR0917 - click passes one parameter per option
         cause = f" ({exc.__cause__})" if exc.__cause__ else ""
         msg = f"cannot benchmark {redacted_url(url)}: {exc}{cause}"
         raise click.ClickException(msg) from None
+    except ConfigurationError as exc:  # a SQL store without its tables: says which command
+        raise click.ClickException(str(exc)) from None
     finally:
         side.cleanup(console)
     report = _report(result, side, url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sessionary import __version__
+from sessionary.cli.audit import audit
 from sessionary.cli.bench import bench
 from sessionary.cli.db import db
 from sessionary.cli.demo import demo
@@ -29,3 +30,4 @@ cli.add_command(bench)
 cli.add_command(stats)
 cli.add_command(migrate)
 cli.add_command(db)
+cli.add_command(audit)

@@ -10,18 +10,17 @@ with a progress bar.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
-from sessionary.backends.sql import SCHEMA_VERSION, SQLStore, is_sql_url, sql_store_from_url
+from sessionary.backends.sql import SCHEMA_VERSION, SQLStore
 from sessionary.cli._help import examples
-from sessionary.demo.settings import redacted_url
-from sessionary.exceptions import ConfigurationError, StoreError
+from sessionary.cli._store import open_sql_store
 
 __all__ = ["db"]
 
@@ -39,25 +38,8 @@ def _store_option(command: F) -> F:
     )(command)
 
 
-@contextmanager
-def _opened(url: str) -> Iterator[SQLStore]:
-    if not is_sql_url(url):
-        msg = "db commands work on a SQL store: postgresql://... or sqlite:///path.db"
-        raise click.BadParameter(msg, param_hint="--store")
-    try:
-        store = sql_store_from_url(url)
-    except ConfigurationError as exc:
-        raise click.BadParameter(str(exc), param_hint="--store") from None
-    try:
-        yield store
-    except StoreError as exc:
-        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
-        msg = f"database at {redacted_url(url)}: {exc}{cause}"
-        raise click.ClickException(msg) from None
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
+def _opened(url: str) -> AbstractContextManager[SQLStore]:
+    return open_sql_store(url, needs="db commands")
 
 
 @click.group()

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from sessionary.backends.sql import SQLStore
 from sessionary.cli._help import examples
 from sessionary.cli._store import open_user_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
@@ -161,11 +162,12 @@ def revoke_sessions(
             user_id,
             {"scope": "user", "sessions": ended, "reason": RevocationReason.ADMIN.value},
         )
-        client = getattr(store, "client", None)
-        if client is not None:  # a Redis deployment: its event stream
+        if isinstance(store, SQLStore):  # its audit table
+            store.publish([event])
+        else:  # a Redis deployment: its event stream
             from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - an extra
 
-            RedisEventStream(client, prefix=prefix).publish([event])
+            RedisEventStream(store.client, prefix=prefix).publish([event])
     console.print(
         f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
         "any session begun before now is refused from now on."

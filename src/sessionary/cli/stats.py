@@ -1,23 +1,31 @@
-"""``sessionary stats URL``: the monitoring view of a running sessionary deployment on Redis.
+"""``sessionary stats URL``: the monitoring view of a running sessionary deployment.
 
-Live sessions and sessions per user (``SCAN`` over every primary, never ``KEYS``), Redis
-memory in total and per session (``MEMORY USAGE`` of a sample), keyspace hit rate, ops/s,
-evicted keys, PING round trips, and the ``maxmemory-policy`` with a warning when it can evict
-sessions. ``--json`` prints the same as a JSON document.
+On a SQL store (``postgresql://``, ``sqlite:///``): live, signed-in and ended sessions,
+users, rows past their time, locks and audit events, counted by the database in one
+statement, and the users with the most sessions. On Redis: live sessions and sessions per
+user (``SCAN`` over every primary, never ``KEYS``), Redis memory in total and per session
+(``MEMORY USAGE`` of a sample), keyspace hit rate, ops/s, evicted keys, PING round trips,
+the lag of each consumer group reading the event stream (``sessionary audit run``), and the
+``maxmemory-policy`` with a warning when it can evict sessions. ``--json`` prints the same
+as a JSON document.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from sessionary.backends.redis import RedisLayout, mapped_redis_errors
+from sessionary.backends.sql import is_sql_url
 from sessionary.cli._help import examples
 from sessionary.cli._redis_admin import RedisDeployment
 from sessionary.cli._stats_collect import Stats, collect_stats
+from sessionary.cli._store import open_sql_store
 from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
 from sessionary.exceptions import ConfigurationError, StoreError
 
@@ -72,27 +80,86 @@ def _print(console: Console, stats: Stats) -> None:
         "PING round trip",
         f"min {ping['min']:.3f} / p50 {ping['p50']:.3f} / max {ping['max']:.3f} ms",
     )
+    for lag in stats.audit:
+        behind = "?" if lag.lag is None else f"{lag.lag:,}"
+        table.add_row(f"audit group {lag.group!r}", f"lag {behind}, pending {lag.pending:,}")
     console.print(table)
-    if stats.top_users:
-        console.print(f"top {len(stats.top_users)} users by live sessions:")
+    _print_top(console, stats.top_users)
+    for warning in stats.warnings:
+        console.print(f"[bold red]WARNING:[/] {warning}")
+
+
+def _print_top(console: Console, top_users: list[tuple[str, int]]) -> None:
+    if top_users:
+        console.print(f"top {len(top_users)} users by live sessions:")
         users = Table()
         users.add_column("user")
         users.add_column("sessions", justify="right")
-        for user, count in stats.top_users:
+        for user, count in top_users:
             users.add_row(user, str(count))
         console.print(users)
-    for warning in stats.warnings:
-        console.print(f"[bold red]WARNING:[/] {warning}")
+
+
+def _sql_stats(url: str, *, tenant: str, top: int, as_json: bool) -> None:
+    """The SQL store's figures: its rows, counted by the database in one statement."""
+    now_ms = int(time.time() * 1000)
+    with open_sql_store(url, param="URL", tenant=tenant) as store:
+        version = store.schema_version()
+        store.check_schema()
+        started = time.perf_counter()
+        census = store.census(now_ms)
+        census_ms = (time.perf_counter() - started) * 1000
+        top_users = store.top_users(now_ms, top) if top else []
+    figures: dict[str, Any] = {
+        "url": redacted_url(url),
+        "tenant": tenant,
+        "schema_version": version,
+        **census._asdict(),
+        "top_users": [{"user": user, "sessions": n} for user, n in top_users],
+        "census_ms": census_ms,
+    }
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    console = Console(highlight=False, width=max(100, Console().width))
+    where = f" (tenant {tenant!r})" if tenant else ""
+    console.print(f"[bold]sessionary stats[/] — {redacted_url(url)}{where}", soft_wrap=True)
+    rows = [
+        ("schema version", str(version)),
+        ("live sessions", f"{census.live_sessions:,}"),
+        ("  signed in", f"{census.authenticated_sessions:,}"),
+        ("  users", f"{census.users:,}"),
+        ("ended, awaiting purge", f"{census.ended_sessions:,}"),
+        ("rows past their time", f"{census.purgeable_rows:,}"),
+        ("session rows", f"{census.rows:,}"),
+        ("locks held", f"{census.locks_held:,}"),
+        ("audit events", f"{census.events:,}"),
+        ("census query", f"{census_ms:.1f} ms"),
+    ]
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    _print_top(console, top_users)
+    if census.purgeable_rows:
+        console.print(
+            f"{census.purgeable_rows:,} rows are past their time: the sweeper or "
+            "`sessionary db purge` deletes them"
+        )
 
 
 @click.command(
     epilog=examples(
         "sessionary stats redis://localhost:6379/0",
         "sessionary stats redis+cluster://node1:7000 --prefix myapp --top 20 --json",
+        "sessionary stats postgresql://app@db/app --tenant acme",
     )
 )
 @click.argument("url", metavar="URL")
 @click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="The stores' key prefix.")
+@click.option("--tenant", default="", help="SQL: the tenant whose rows to count.")
 @click.option(
     "--top", type=click.IntRange(0, 1000), default=10, show_default=True, help="Users to list."
 )
@@ -104,12 +171,18 @@ def _print(console: Console, stats: Stats) -> None:
     help="Sessions whose MEMORY USAGE is measured.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
-def stats(url: str, prefix: str, top: int, sample: int, as_json: bool) -> None:
-    """Show the health of a sessionary deployment on Redis: sessions, users, memory, eviction.
+def stats(  # noqa: PLR0917 - click passes one parameter per option
+    url: str, prefix: str, tenant: str, top: int, sample: int, as_json: bool
+) -> None:
+    """Show the health of a sessionary deployment: sessions, users, memory, eviction.
 
-    URL is a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL. Only
-    reads: SCAN, HMGET, GET, MEMORY USAGE, INFO and PING.
+    URL is a redis://, rediss://, unix://, redis+cluster:// or redis+sentinel:// URL (only
+    reads: SCAN, HMGET, GET, MEMORY USAGE, INFO, XINFO and PING), or a postgresql:// or
+    sqlite:/// URL (one counting query, and the top users).
     """
+    if is_sql_url(url):
+        _sql_stats(url, tenant=tenant, top=top, as_json=as_json)
+        return
     try:
         RedisLayout(prefix)
     except ConfigurationError as exc:

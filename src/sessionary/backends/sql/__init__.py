@@ -25,6 +25,7 @@ if typing.TYPE_CHECKING:
     from sessionary.backends.sql._async.sqlite import AsyncSQLiteStore
     from sessionary.backends.sql._async.store import AsyncSQLStore
     from sessionary.backends.sql._factory import async_sql_store_from_url, sql_store_from_url
+    from sessionary.backends.sql._rows import SQLCensus
     from sessionary.backends.sql._schema import SCHEMA_VERSION
     from sessionary.backends.sql._sync.postgres import PostgresStore
     from sessionary.backends.sql._sync.sqlite import SQLiteStore
@@ -37,6 +38,7 @@ __all__ = [
     "AsyncSQLStore",
     "AsyncSQLiteStore",
     "PostgresStore",
+    "SQLCensus",
     "SQLStore",
     "SQLiteStore",
     "async_sql_store_from_url",
@@ -52,6 +54,7 @@ _HOMES = {
     "AsyncSQLStore": "_async.store",
     "SQLStore": "_sync.store",
     "SCHEMA_VERSION": "_schema",
+    "SQLCensus": "_rows",
     "is_sql_url": "_urls",
     "sql_store_from_url": "_factory",
     "async_sql_store_from_url": "_factory",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sessionary.backends.sql._rows import SESSION_COLUMNS
 
-__all__ = ["POSTGRES", "SQLITE", "Dialect", "Statements"]
+__all__ = ["EVENTS_PER_INSERT", "POSTGRES", "SQLITE", "Dialect", "Statements", "insert_events"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +221,58 @@ class Statements:
             f"ELSE {big}(f.drop_at, excluded.drop_at) END RETURNING floor"
         )
         self.purge_floors = q("DELETE FROM sessionary_floors WHERE tenant = ? AND drop_at < ?")
+        events = "SELECT entry_id, at, event, fingerprint, user_id, detail FROM sessionary_events"
+        self.user_events = q(
+            f"{events} WHERE tenant = ? AND user_id = ? AND at >= ? ORDER BY at, entry_id LIMIT ?"
+        )
+        self.recent_events = q(f"{events} WHERE tenant = ? ORDER BY at DESC, entry_id DESC LIMIT ?")
+        self.events_after = q(
+            f"{events} WHERE tenant = ? AND (at > ? OR (at = ? AND entry_id > ?)) "
+            "ORDER BY at, entry_id LIMIT ?"
+        )
+        self.count_events = q("SELECT COUNT(*) FROM sessionary_events WHERE tenant = ?")
+        live = f"FROM {_S} WHERE tenant = ? AND ended IS NULL AND expires_at > ?"
+        self.census = q(
+            f"SELECT (SELECT COUNT(*) {live}), "
+            f"(SELECT COUNT(*) {live} AND user_id IS NOT NULL), "
+            f"(SELECT COUNT(DISTINCT user_id) {live}), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ? AND ended IS NOT NULL), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ? AND gc_at < ?), "
+            f"(SELECT COUNT(*) FROM {_S} WHERE tenant = ?), "
+            "(SELECT COUNT(*) FROM sessionary_locks WHERE tenant = ? AND until > ?), "
+            "(SELECT COUNT(*) FROM sessionary_events WHERE tenant = ?)"
+        )
+        self.top_users = q(
+            f"SELECT user_id, COUNT(*) {live} AND user_id IS NOT NULL "
+            "GROUP BY user_id ORDER BY COUNT(*) DESC, user_id LIMIT ?"
+        )
+        self.forget_tenant = [
+            q(f"DELETE FROM {table} WHERE tenant = ?")
+            for table in (
+                _S,
+                "sessionary_users",
+                "sessionary_locks",
+                "sessionary_floors",
+                "sessionary_events",
+            )
+        ]
         self.now = f"SELECT {d.now_ms}"
         self.read_version = "SELECT version FROM sessionary_schema WHERE id = 1"
         self.write_version = q(
             "INSERT INTO sessionary_schema (id, version) VALUES (1, ?) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version"
         )
+
+
+EVENTS_PER_INSERT = 100
+"""Rows one ``INSERT`` into ``sessionary_events`` carries (7 parameters each: within
+SQLite's oldest limit of 999 parameters per statement)."""
+
+
+def insert_events(d: Dialect, rows: int) -> str:
+    """An idempotent insert of ``rows`` events: an entry ID already there is skipped."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return d.sql(
+        "INSERT INTO sessionary_events (tenant, entry_id, at, event, fingerprint, user_id, "
+        f"detail) VALUES {values} ON CONFLICT (tenant, entry_id) DO NOTHING"
+    )

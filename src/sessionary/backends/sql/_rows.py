@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sessionary.sansio.ops import RecordMeta, StoredSession
 
 __all__ = [
     "SESSION_COLUMNS",
+    "SQLCensus",
     "SessionRow",
     "decode_attributes",
     "encode_attributes",
@@ -154,3 +155,18 @@ class SessionRow:
     def stored(self, *, touched: bool, user_epoch: int | None = None) -> StoredSession:
         """The record as a store returns it."""
         return StoredSession(decode_attributes(self.attributes), self.meta(), touched, user_epoch)
+
+
+class SQLCensus(NamedTuple):
+    """A SQL store's rows at one instant (``sessionary stats``)."""
+
+    live_sessions: int
+    authenticated_sessions: int
+    users: int
+    ended_sessions: int
+    """Tombstones (a logout elsewhere, a revocation, an eviction, a sweep) kept a while."""
+    purgeable_rows: int
+    """Rows past their time, for ``sessionary db purge`` or the sweeper."""
+    rows: int
+    locks_held: int
+    events: int

@@ -6,6 +6,11 @@ have. ``sessionary db init`` creates them and ``sessionary db upgrade`` moves th
 SQLite's write lock); a store refuses to run on any other version (see
 :func:`check_version`). Rows hold keyed hashes only: storage keys and user index tags
 computed by the core, never a raw session or user ID in a key column.
+
+``sessionary_events`` is the audit trail: lifecycle events, appended and never changed,
+one row per event under a unique entry ID (the Redis stream entry's ID when
+``sessionary audit run`` moved it there), so inserting an entry twice keeps one row.
+Version 1 had no such table; ``upgrade`` creates it.
 """
 
 from __future__ import annotations
@@ -22,14 +27,15 @@ __all__ = [
     "row_security_statements",
 ]
 
-SCHEMA_VERSION = 1
-"""The schema version this release reads and writes."""
+SCHEMA_VERSION = 2
+"""The schema version this release reads and writes (2 added ``sessionary_events``)."""
 
 TABLES = (
     "sessionary_sessions",
     "sessionary_users",
     "sessionary_locks",
     "sessionary_floors",
+    "sessionary_events",
     "sessionary_schema",
 )
 """Every table the SQL stores own."""
@@ -84,6 +90,18 @@ CREATE TABLE IF NOT EXISTS sessionary_floors (
     drop_at BIGINT NOT NULL,
     PRIMARY KEY (tenant, cookie_key)
 );
+CREATE TABLE IF NOT EXISTS sessionary_events (
+    tenant TEXT NOT NULL DEFAULT '',
+    entry_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    fingerprint TEXT,
+    user_id TEXT,
+    detail TEXT,
+    PRIMARY KEY (tenant, entry_id)
+);
+CREATE INDEX IF NOT EXISTS sessionary_events_user ON sessionary_events (tenant, user_id, at);
+CREATE INDEX IF NOT EXISTS sessionary_events_at ON sessionary_events (tenant, at);
 CREATE TABLE IF NOT EXISTS sessionary_schema (
     id INTEGER PRIMARY KEY,
     version INTEGER NOT NULL

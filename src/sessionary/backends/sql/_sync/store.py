@@ -14,13 +14,24 @@ concurrent logins. Rows hold keyed hashes only (the core's storage keys and user
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-from sessionary.backends.sql._dialect import ACQUIRE_AT_ONCE, LOAD_AT_ONCE, Statements
+import orjson
+
+from sessionary._sync.events import StreamEntry
+from sessionary.backends.sql._dialect import (
+    ACQUIRE_AT_ONCE,
+    EVENTS_PER_INSERT,
+    LOAD_AT_ONCE,
+    Statements,
+    insert_events,
+)
 from sessionary.backends.sql._retry import Retry
 from sessionary.backends.sql._rows import (
     SessionRow,
+    SQLCensus,
     decode_attributes,
     encode_attributes,
     merge_attributes,
@@ -33,6 +44,7 @@ from sessionary.backends.sql._schema import (
 )
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
+from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
@@ -579,6 +591,87 @@ class SQLStore:
         rows = self._run(lambda tx: tx.rows(self._sql.count_purgeable, params), one=True)
         return int(rows[0][0])
 
+    # ------------------------------------------------------------------ audit trail
+    def publish(self, events: Sequence[SessionEvent]) -> None:
+        """Append lifecycle events to ``sessionary_events`` (an event sink: ``events=store``).
+
+        For deployments with no Redis: the manager and the sweeper then publish into the
+        store's own database. Each event gets a new entry ID (``<ms>-<random>``).
+        """
+        self.append_events([(f"{e.at}-{secrets.token_hex(8)}", e) for e in events])
+
+    def append_events(self, entries: Sequence[StreamEntry]) -> int:
+        """Insert entries (ID, event) in one transaction; an ID already there is skipped.
+
+        Idempotent, so a mover may insert a batch again after a failure (at least once, no
+        duplicates). Returns how many rows are new.
+        """
+        if not entries:
+            return 0
+        rows = [_event_row(self.tenant, entry_id, event) for entry_id, event in entries]
+
+        def body(tx: Tx) -> int:
+            added = 0
+            for start in range(0, len(rows), EVENTS_PER_INSERT):
+                chunk = rows[start : start + EVENTS_PER_INSERT]
+                params = [value for row in chunk for value in row]
+                added += tx.run(insert_events(self._driver.dialect, len(chunk)), params)
+            return added
+
+        return self._run(body)
+
+    def user_events(self, user: str, *, since_ms: int = 0, limit: int = 1000) -> list[StreamEntry]:
+        """The user's events from ``since_ms`` on, oldest first (at most ``limit``)."""
+        params = (self.tenant, user, since_ms, limit)
+        rows = self._run(lambda tx: tx.rows(self._sql.user_events, params), one=True)
+        return _event_entries(rows)
+
+    def recent_events(self, count: int) -> list[StreamEntry]:
+        """The ``count`` most recent events, oldest first."""
+        params = (self.tenant, count)
+        rows = self._run(lambda tx: tx.rows(self._sql.recent_events, params), one=True)
+        return _event_entries(list(reversed(rows)))
+
+    def events_after(self, at: int, entry_id: str, *, count: int = 500) -> list[StreamEntry]:
+        """Events after the one at ``at`` with ID ``entry_id``, oldest first (for tailing)."""
+        params = (self.tenant, at, at, entry_id, count)
+        rows = self._run(lambda tx: tx.rows(self._sql.events_after, params), one=True)
+        return _event_entries(rows)
+
+    def count_events(self) -> int:
+        """How many events this store's tenant has in ``sessionary_events``."""
+        rows = self._run(lambda tx: tx.rows(self._sql.count_events, (self.tenant,)), one=True)
+        return int(rows[0][0])
+
+    # ------------------------------------------------------------------ operators
+    def census(self, now_ms: int) -> SQLCensus:
+        """What ``sessionary stats`` shows of this store's tenant, in one statement."""
+        t = self.tenant
+        params = (t, now_ms, t, now_ms, t, now_ms, t, t, now_ms, t, t, now_ms, t)
+        rows = self._run(lambda tx: tx.rows(self._sql.census, params), one=True)
+        return SQLCensus(*(int(value) for value in rows[0]))
+
+    def top_users(self, now_ms: int, count: int) -> list[tuple[str, int]]:
+        """The users with the most live sessions, most first."""
+        params = (self.tenant, now_ms, count)
+        rows = self._run(lambda tx: tx.rows(self._sql.top_users, params), one=True)
+        return [(str(user), int(sessions)) for user, sessions in rows]
+
+    def forget_tenant(self) -> int:
+        """Delete every row of this store's tenant, events included; how many sessions.
+
+        For a tenant that leaves, or a benchmark's cleanup. Refused without a tenant.
+        """
+        if not self.tenant:
+            msg = "forget_tenant() needs a store with a tenant"
+            raise ConfigurationError(msg)
+
+        def body(tx: Tx) -> int:
+            counts = [tx.run(statement, (self.tenant,)) for statement in self._sql.forget_tenant]
+            return counts[0]
+
+        return self._run(body)
+
     def server_time(self) -> int:
         """The database's clock, in milliseconds since the epoch (PostgreSQL declares it)."""
         rows = self._run(lambda tx: tx.rows(self._sql.now), one=True)
@@ -592,3 +685,27 @@ class SQLStore:
 _NONE = SessionRow((None,) * 18)
 """Stands for "no row" (a dead row reads as none)."""
 _NO_ROW: tuple[SessionRow, int | None] = (_NONE, None)
+
+
+def _event_row(tenant: str, entry_id: str, event: SessionEvent) -> tuple[object, ...]:
+    detail = orjson.dumps(event.detail, default=str).decode() if event.detail else None
+    return (tenant, entry_id, event.at, event.name.value, event.fingerprint, event.user, detail)
+
+
+def _event_entries(rows: Sequence[tuple[object, ...]]) -> list[StreamEntry]:
+    out: list[StreamEntry] = []
+    for entry_id, at, name, fingerprint, user, detail in rows:
+        try:
+            kind = EventName(str(name))
+        except ValueError:
+            continue  # written by a newer release: not an event this one knows
+        loaded = orjson.loads(str(detail)) if detail else {}
+        event = SessionEvent(
+            kind,
+            int(str(at)),
+            None if fingerprint is None else str(fingerprint),
+            None if user is None else str(user),
+            loaded if isinstance(loaded, dict) else {},
+        )
+        out.append((str(entry_id), event))
+    return out

@@ -1,0 +1,1 @@
+"""The audit mover, asyncio (source of the generated ``_sync`` package)."""
