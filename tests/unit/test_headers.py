@@ -34,13 +34,16 @@ def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
         ResponseUpdate(set_cookie="s=; Max-Age=0", no_store=True),
         ResponseUpdate(vary_cookie=True, vary_name="X-Session", token_header=("X-Session", "t")),
         ResponseUpdate(vary_cookie=True, cache_control="no-store"),
+        ResponseUpdate(vary_cookie=True, vary_name="X-Session", cache_control="private"),
+        ResponseUpdate(cache_control="no-store"),
     ],
 )
 def test_raw_merge_matches_the_string_merge(
     headers: list[tuple[str, str]], update: ResponseUpdate
 ) -> None:
     raw = merge_raw_headers(_raw(headers), update)
-    if update.set_cookie is None and not update.no_store and not update.vary_cookie:
+    nothing = update.cache_control is None and not update.vary_cookie
+    if update.set_cookie is None and not update.no_store and nothing:
         assert raw == _raw(headers)  # nothing to do: the headers pass through untouched
     else:
         assert raw == _raw(merge_headers(headers, update))

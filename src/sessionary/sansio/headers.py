@@ -95,12 +95,22 @@ def merge_raw_headers(
 ) -> list[tuple[bytes, bytes]]:
     """Apply ``update`` to ASGI-style raw headers (lower-case names, latin-1 bytes)."""
     merged = list(headers)
-    if update.set_cookie is None and not update.no_store and update.cache_control is None:
-        if not update.vary_cookie:
-            return merged
-        # The common read: only ``Vary`` to add, and usually no ``Vary`` yet (hot path).
-        if update.token_header is None and all(k.lower() != b"vary" for k, _ in merged):
-            merged.append((b"vary", update.vary_name.encode("latin-1")))
+    if update.set_cookie is None and not update.no_store and update.token_header is None:
+        # The common responses (hot path): a ``Vary`` and a signed-in page's default
+        # ``Cache-Control`` to add, and usually no ``Vary`` yet. One pass over the headers;
+        # the same result as the general path below.
+        has_vary = has_cache_control = False
+        for name, _ in merged:
+            name = name.lower()
+            if name == b"vary":
+                has_vary = True
+            elif name == b"cache-control":
+                has_cache_control = True
+        if not has_vary or not update.vary_cookie:
+            if update.vary_cookie:
+                merged.append((b"vary", update.vary_name.encode("latin-1")))
+            if update.cache_control is not None and not has_cache_control:
+                merged.append((b"cache-control", update.cache_control.encode("latin-1")))
             return merged
     vary_values = [v.decode("latin-1") for k, v in merged if k.lower() == b"vary"]
     changes = header_changes(update, ", ".join(vary_values) if vary_values else None)
