@@ -5,6 +5,8 @@ They check that each script still produces its figure, not the figure's value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis
 from benchmarks.micro import (
@@ -12,10 +14,12 @@ from benchmarks.micro import (
     browser_login_memory,
     cache,
     core_loop,
+    load_path,
     mapped_errors,
     ping_loop,
     pool_load,
     record_auth,
+    sweeper,
 )
 
 
@@ -35,14 +39,30 @@ def test_ping_loop_reports_one_and_ten_at_a_time(
     assert "10 at a time:" in out
 
 
-def test_pool_load_reports_each_pool_and_cleans_up(
-    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("script", "lines"),
+    [
+        pytest.param(pool_load, [f"with {name}:" for name in pool_load.POOLS], id="pool_load"),
+        pytest.param(
+            load_path,
+            ["HGETALL: ", "load, read path: ", "load, load script: "],
+            id="load_path",
+        ),
+    ],
+)
+def test_store_load_scripts_report_each_line_and_clean_up(
+    script: Any,
+    lines: list[str],
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     command = ["--redis-url", redis_url, "--calls", "20", "--repeat", "1", "--prefix", key_prefix]
-    assert pool_load.main(command) == 0
+    assert script.main(command) == 0
     out = capsys.readouterr().out
-    for name in pool_load.POOLS:
-        assert f"with {name}:" in out
+    for line in lines:
+        assert line in out
     assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
 
 
@@ -84,3 +104,14 @@ def test_browser_login_memory_reports_and_cleans_up(
 def test_core_loop_runs_each_workload() -> None:
     for workload in core_loop.WORKLOADS:
         assert core_loop.main([workload, "3"]) == 0
+
+
+def test_sweeper_drains_its_backlog_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--sessions", "30", "--prefix", key_prefix]
+    assert sweeper.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "swept 30 expirations in 1 passes" in out
+    assert "expirations/s: " in out
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
