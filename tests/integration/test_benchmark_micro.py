@@ -13,6 +13,7 @@ from benchmarks.micro import (
     asgi_anonymous,
     browser_login_memory,
     cache,
+    cluster_spread,
     core_loop,
     load_path,
     mapped_errors,
@@ -115,3 +116,10 @@ def test_sweeper_drains_its_backlog_and_cleans_up(
     assert "swept 30 expirations in 1 passes" in out
     assert "expirations/s: " in out
     assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
+
+
+@pytest.mark.slow
+def test_cluster_spread_reports_every_primary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cluster_spread.main(["--requests", "60", "--sessions", "10", "--concurrency", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("primary 127.0.0.1:") == 3

@@ -106,6 +106,10 @@ def test_cluster_spreads_and_cleans_every_primary(redis_cluster: RedisClusterNod
     assert commands["evalsha"] + commands["hgetall"] >= report["store_round_trips_per_op"]
     ops = report["ops"]
     assert report["redis"]["keys_removed"] == 30 + ops["create"]["count"] - ops["destroy"]["count"]
+    primaries = report["redis"]["by_primary"]
+    assert len(primaries) == 3
+    assert all(p["commands"] > 0 and p["keys"] > 0 for p in primaries)  # spread over all three
+    assert sum(p["keys"] for p in primaries) == report["redis"]["keys_removed"]
 
 
 @pytest.mark.parametrize(
