@@ -15,6 +15,7 @@ from benchmarks.micro import (
     cache,
     cluster_spread,
     core_loop,
+    live_sessions,
     load_path,
     mapped_errors,
     ping_loop,
@@ -123,3 +124,15 @@ def test_cluster_spread_reports_every_primary(capsys: pytest.CaptureFixture[str]
     assert cluster_spread.main(["--requests", "60", "--sessions", "10", "--concurrency", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("primary 127.0.0.1:") == 3
+
+
+def test_live_sessions_reports_both_sizes_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--few", "20", "--many", "40", "--requests", "60"]
+    assert live_sessions.main([*argv, "--rounds", "1", "--prefix", key_prefix]) == 0
+    out = capsys.readouterr().out
+    assert "20 live sessions (few): " in out
+    assert "40 live sessions (many): " in out
+    assert "ratio few/many, ops/s: " in out
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
