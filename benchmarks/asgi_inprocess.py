@@ -181,7 +181,7 @@ async def bench_raw(url: str, args: argparse.Namespace, admin: redis.Redis) -> l
     """The raw redis-py limit: the same hash reads and writes, no session layer at all."""
     client = AsyncCountingRedis.from_url(url)
     assert isinstance(client, AsyncCountingRedis)
-    counters = Counters(admin, lambda: len(client.sent))
+    counters = Counters(admin, lambda: client.round_trips)
     prefix = f"sessionary-bench-raw-{uuid.uuid4().hex[:8]}"
     keys = [f"{prefix}:{i}" for i in range(args.concurrency)]
     for key in keys:
@@ -227,7 +227,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
         store = AsyncRedisStore(client, prefix=prefix)
         try:
             await store.warm_up()
-            counters = Counters(admin, lambda: len(client.sent))
+            counters = Counters(admin, lambda: client.round_trips)
             results += await bench_sessionary(store, "redis", args, counters)
             results += await bench_raw(args.redis, args, admin)
         finally:
