@@ -12,7 +12,8 @@ Workloads (one session per virtual client, ``--concurrency`` clients at a time):
 * ``write``: the handler increments a counter (2 commands: load + conditional update).
 * ``raw-read`` / ``raw-write``: ``HGETALL`` / ``HGETALL`` + ``HSET`` with redis-py.
 
-Two counts per request: *round trips* (commands the client sent, counted on the client)
+Two counts per request: *round trips* (writes the client made, counted on its connections:
+a pipeline, or a read's ``HGETALL`` with its epoch ``GET``, is one)
 and *server commands* (``INFO commandstats`` deltas, which include the commands a Lua
 script runs inside Redis).
 Run::
@@ -265,7 +266,7 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
         )
     lines.append("")
     lines.append(
-        "round trips: commands the client sent per request; server cmds: commands Redis "
+        "round trips: writes the client made per request; server cmds: commands Redis "
         "executed per request, including those inside Lua scripts; vs raw: req/s relative "
         "to the same work done with bare redis-py."
     )
