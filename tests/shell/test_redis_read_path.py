@@ -224,13 +224,15 @@ def _interleave(store: RedisStore, change: Any) -> None:
     store._read = read_then_change  # type: ignore[method-assign,assignment]
 
 
-@pytest.mark.parametrize("change", ["logout", "rotation", "tombstone", "retyped"])
+@pytest.mark.parametrize(
+    "change", ["logout", "rotation", "tombstone", "retyped", "deadline-now", "idle-ran-out"]
+)
 def test_a_touch_never_writes_a_record_changed_after_the_read(
     sync_redis_store: RedisStore, redis_admin: redis.Redis, change: str
 ) -> None:
-    """A session logged out, rotated, ended or replaced by another type between the read and
-    its due touch: the touch writes nothing (no recreated key, no moved access time), the load
-    script's verdict stands."""
+    """A session logged out, rotated, ended, replaced by another type or expired between the
+    read and its due touch: the touch writes nothing (no recreated key, no moved access
+    time), the load script's verdict stands."""
     store = sync_redis_store
     ref = Ref()
     key = store.layout.session_key(ref.key)
@@ -238,6 +240,7 @@ def test_a_touch_never_writes_a_record_changed_after_the_read(
     before = redis_admin.hget(key, META_FIELD)
     assert isinstance(before, bytes)
     rotated = secrets.token_bytes(16)
+    now = T0 + TOUCH + 1
 
     def concurrent() -> None:
         if change == "logout":
@@ -247,22 +250,31 @@ def test_a_touch_never_writes_a_record_changed_after_the_read(
         elif change == "retyped":
             redis_admin.delete(key)
             redis_admin.set(key, b"not a session")
+        elif change == "deadline-now":  # another node cut the deadline to this very moment
+            redis_admin.hset(key, META_FIELD, before[:17] + now.to_bytes(6, "big") + before[23:])
+        elif change == "idle-ran-out":  # another node's access stamp: idle over right now
+            accessed = (now - IDLE).to_bytes(6, "big")
+            redis_admin.hset(key, META_FIELD, before[:7] + accessed + before[13:])
         else:
             redis_admin.hset(key, ENDED_FIELD, b"revoked")
 
     _interleave(store, concurrent)
-    result = store.load(ref.load(now=T0 + TOUCH + 1))
+    result = store.load(ref.load(now=now))
     expected = {
         "logout": LoadStatus.MISSING,
         "rotation": LoadStatus.INVALID,
         "tombstone": LoadStatus.ENDED,
         "retyped": LoadStatus.CORRUPT,
+        "deadline-now": LoadStatus.EXPIRED_ABSOLUTE,
+        "idle-ran-out": LoadStatus.EXPIRED_IDLE,
     }
     assert result.status is expected[change]
     if change == "logout":
         assert redis_admin.exists(key) == 0  # never recreated
     elif change == "retyped":
         assert redis_admin.get(key) == b"not a session"
+    elif change in ("deadline-now", "idle-ran-out"):
+        assert redis_admin.exists(key) == 0  # the load script deleted it
     else:
         after = redis_admin.hget(key, META_FIELD)
         assert isinstance(after, bytes)
