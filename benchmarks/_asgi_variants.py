@@ -190,7 +190,7 @@ async def _redis_variant(
         # Round trips on the store's own client. With the cache, the tracking connection's
         # pings (left out of the command count, like every PING) and the invalidations
         # Redis pushes to it are in the server's CPU figure.
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.aclose] if cached is None else [store.aclose, client.aclose],
         redis_prefix=key_prefix,
@@ -237,7 +237,7 @@ def starsessions_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         "starlette",
         "asgi",
         app,
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.aclose],
         redis_prefix=f"sss-{prefix}",
@@ -355,7 +355,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         "starlette",
         "asgi",
         app,
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.aclose],
         raw=True,

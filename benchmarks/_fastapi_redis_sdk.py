@@ -164,7 +164,7 @@ def fastapi_redis_sdk_variant(url: str, prefix: str, admin: redis.Redis) -> Vari
         "starlette",
         "asgi",
         app,
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.aclose],
         redis_prefix=f"frs-{prefix}",

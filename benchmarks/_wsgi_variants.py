@@ -112,7 +112,7 @@ def sessionary_variants(url: str, prefix: str, admin: redis.Redis) -> list[Varia
     variants = []
     for name, store, counters in (
         ("sessionary-memory", MemoryStore(), Counters(admin)),
-        ("sessionary-redis", redis_store, Counters(admin, lambda: len(client.sent))),
+        ("sessionary-redis", redis_store, Counters(admin, lambda: client.round_trips)),
     ):
         app = flask_app(_sessionary_login, _sessionary_logout)
         config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
@@ -156,7 +156,7 @@ def flask_session_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         "flask",
         "wsgi",
         app,
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.close],
         redis_prefix=f"fls-{prefix}",
@@ -245,7 +245,7 @@ def raw_variant(url: str, prefix: str, admin: redis.Redis) -> Variant:
         "flask",
         "wsgi",
         app,
-        Counters(admin, lambda: len(client.sent)),
+        Counters(admin, lambda: client.round_trips),
         server_side=True,
         closers=[client.close],
         raw=True,

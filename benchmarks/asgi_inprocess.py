@@ -12,7 +12,8 @@ Workloads (one session per virtual client, ``--concurrency`` clients at a time):
 * ``write``: the handler increments a counter (2 commands: load + conditional update).
 * ``raw-read`` / ``raw-write``: ``HGETALL`` / ``HGETALL`` + ``HSET`` with redis-py.
 
-Two counts per request: *round trips* (commands the client sent, counted on the client)
+Two counts per request: *round trips* (writes the client made, counted on its connections:
+a pipeline, or a read's ``HGETALL`` with its epoch ``GET``, is one)
 and *server commands* (``INFO commandstats`` deltas, which include the commands a Lua
 script runs inside Redis).
 Run::
@@ -181,7 +182,7 @@ async def bench_raw(url: str, args: argparse.Namespace, admin: redis.Redis) -> l
     """The raw redis-py limit: the same hash reads and writes, no session layer at all."""
     client = AsyncCountingRedis.from_url(url)
     assert isinstance(client, AsyncCountingRedis)
-    counters = Counters(admin, lambda: len(client.sent))
+    counters = Counters(admin, lambda: client.round_trips)
     prefix = f"sessionary-bench-raw-{uuid.uuid4().hex[:8]}"
     keys = [f"{prefix}:{i}" for i in range(args.concurrency)]
     for key in keys:
@@ -227,7 +228,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
         store = AsyncRedisStore(client, prefix=prefix)
         try:
             await store.warm_up()
-            counters = Counters(admin, lambda: len(client.sent))
+            counters = Counters(admin, lambda: client.round_trips)
             results += await bench_sessionary(store, "redis", args, counters)
             results += await bench_raw(args.redis, args, admin)
         finally:
@@ -265,7 +266,7 @@ def render(results: list[Result], args: argparse.Namespace) -> str:
         )
     lines.append("")
     lines.append(
-        "round trips: commands the client sent per request; server cmds: commands Redis "
+        "round trips: writes the client made per request; server cmds: commands Redis "
         "executed per request, including those inside Lua scripts; vs raw: req/s relative "
         "to the same work done with bare redis-py."
     )

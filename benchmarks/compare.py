@@ -348,8 +348,9 @@ def _render_throughput(report: Report) -> list[str]:
         "req/s is the median over rounds; latencies pool every round; *vs baseline* divides "
         "by the no-session application of the same framework, *vs raw* by the raw redis-py "
         "handler of the same framework; Redis cmds counts what the server executed "
-        "(`INFO commandstats`, commands inside Lua scripts included), round trips what the "
-        "client sent (- where the library builds its own client); app CPU is the CPU time of "
+        "(`INFO commandstats`, commands inside Lua scripts included), round trips the writes "
+        "the client made, a pipeline counting one (- where the library builds its own "
+        "client); app CPU is the CPU time of "
         "the benchmark process per request (framework, session layer and redis-py: everything "
         "runs in it), Redis CPU the server's (`INFO cpu`).",
         "",

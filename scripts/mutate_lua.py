@@ -51,6 +51,7 @@ TESTS = [
     "tests/_async/test_lock_and_events.py",
     "tests/shell/test_redis_store.py",
     "tests/shell/test_redis_lua_decisions.py",
+    "tests/shell/test_redis_read_path.py",
     "tests/integration/test_sweeper.py",
 ]
 # The Redis-backed tests: every store kind but these (the sweeper's have no "redis" in name).

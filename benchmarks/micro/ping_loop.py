@@ -14,7 +14,7 @@ import asyncio
 
 import redis.asyncio
 
-from benchmarks.micro._timing import best_cpu_us, redis_parser
+from benchmarks.micro._timing import best_cpu_us, run_micro
 
 
 async def measure(url: str, *, calls: int, repeat: int, batch: int) -> dict[str, float]:
@@ -40,15 +40,10 @@ async def measure(url: str, *, calls: int, repeat: int, batch: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = redis_parser(__doc__)
-    parser.add_argument("--batch", type=int, default=10)
-    args = parser.parse_args(argv)
-    results = asyncio.run(
-        measure(args.redis_url, calls=args.calls, repeat=args.repeat, batch=args.batch)
+    options = {"batch": 10}
+    return run_micro(
+        argv, __doc__, measure, options=options, label="PING, {name}", unit="µs CPU per call"
     )
-    for name, micros in results.items():
-        print(f"PING, {name}: {micros:.1f} µs CPU per call")
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,14 +14,13 @@ the end.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import redis.asyncio
 from redis.asyncio import BlockingConnectionPool, ConnectionPool
 
 from benchmarks._cpu import logged_in_load
-from benchmarks.micro._timing import best_cpu_us, redis_parser
+from benchmarks.micro._timing import best_cpu_us, run_micro
 from sessionary.backends.redis._pool import AsyncWaitingPool
 from sessionary.sansio.ops import Load
 from sessionary.stores import AsyncRedisStore
@@ -57,15 +56,10 @@ async def measure(url: str, *, calls: int, repeat: int, prefix: str) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = redis_parser(__doc__)
-    parser.add_argument("--prefix", default="micro-pool", help="key prefix of its sessions")
-    args = parser.parse_args(argv)
-    results = asyncio.run(
-        measure(args.redis_url, calls=args.calls, repeat=args.repeat, prefix=args.prefix)
+    options = {"prefix": "micro-pool"}
+    return run_micro(
+        argv, __doc__, measure, options=options, label="AsyncRedisStore.load with {name}"
     )
-    for name, micros in results.items():
-        print(f"AsyncRedisStore.load with {name}: {micros:.1f} µs CPU")
-    return 0
 
 
 if __name__ == "__main__":

@@ -103,17 +103,17 @@ async def browser(app: Starlette) -> AsyncIterator[httpx2.AsyncClient]:
         yield client
 
 
-Counted = tuple[AsyncRedisStore, list[str]]
+Counted = tuple[AsyncRedisStore, AsyncCountingRedis]
 
 
 @pytest.fixture
 async def counted(redis_url: str, key_prefix: str) -> AsyncIterator[Counted]:
-    """A Redis store and the names of the commands its client sends."""
+    """A Redis store and its client, which counts the commands and round trips it sends."""
     client = AsyncCountingRedis.from_url(redis_url)
     assert isinstance(client, AsyncCountingRedis)
     store = AsyncRedisStore(client, prefix=key_prefix)
     await store.warm_up()
-    yield store, client.sent
+    yield store, client
     async for key in client.scan_iter(match=f"{key_prefix}*"):
         await client.delete(key)
     await client.aclose()
@@ -122,26 +122,31 @@ async def counted(redis_url: str, key_prefix: str) -> AsyncIterator[Counted]:
 async def test_an_untouched_route_makes_no_round_trip_and_a_reading_route_one(
     counted: Counted,
 ) -> None:
-    store, sent = counted
+    store, counting = counted
+    sent = counting.sent
     async with browser(lazy_app(store)) as client:
         assert (await client.post("/login")).status_code == 200
         assert client.cookies.get(COOKIE)
         for path in ("/static", "/api/static"):
             sent.clear()
+            counting.round_trips = 0
             reply = await client.get(path)
             assert reply.status_code == 200
-            assert sent == [], path
+            assert (sent, counting.round_trips) == ([], 0), path
             assert "set-cookie" not in reply.headers
             assert "vary" not in reply.headers  # the response does not depend on it
         for path in ("/read", "/api/read"):
             sent.clear()
+            counting.round_trips = 0
             reply = await client.get(path)
             assert reply.json() == {"n": 1}
-            assert len(sent) == 1, (path, sent)  # the load: one round trip
+            # the load: the hash and its user's epoch, in one round trip
+            assert (sent, counting.round_trips) == (["HGETALL", "GET"], 1), path
             assert reply.headers["vary"] == "Cookie"
         sent.clear()
+        counting.round_trips = 0
         assert (await client.post("/write")).json() == {"n": 2}
-        assert len(sent) == 2, sent  # the load, then the conditional update
+        assert counting.round_trips == 2, sent  # the load, then the conditional update
         assert (await client.get("/read")).json() == {"n": 2}
 
 
@@ -157,7 +162,8 @@ async def test_the_session_is_refused_until_it_is_loaded(counted: Counted) -> No
 async def test_without_a_cookie_a_lazy_mount_still_hands_out_a_new_session(
     counted: Counted,
 ) -> None:
-    store, sent = counted
+    store, counting = counted
+    sent = counting.sent
     async with browser(lazy_app(store)) as client:
         sent.clear()
         reply = await client.get("/read")

@@ -5,6 +5,8 @@ They check that each script still produces its figure, not the figure's value.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 import redis
@@ -12,12 +14,16 @@ from benchmarks.micro import (
     asgi_anonymous,
     browser_login_memory,
     cache,
+    cluster_spread,
     core_loop,
+    live_sessions,
+    load_path,
     mapped_errors,
     ping_loop,
     pool_load,
     record_auth,
     rls_overhead,
+    sweeper,
 )
 
 
@@ -37,14 +43,30 @@ def test_ping_loop_reports_one_and_ten_at_a_time(
     assert "10 at a time:" in out
 
 
-def test_pool_load_reports_each_pool_and_cleans_up(
-    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("script", "lines"),
+    [
+        pytest.param(pool_load, [f"with {name}:" for name in pool_load.POOLS], id="pool_load"),
+        pytest.param(
+            load_path,
+            ["HGETALL: ", "load, read path: ", "load, load script: "],
+            id="load_path",
+        ),
+    ],
+)
+def test_store_load_scripts_report_each_line_and_clean_up(
+    script: Any,
+    lines: list[str],
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     command = ["--redis-url", redis_url, "--calls", "20", "--repeat", "1", "--prefix", key_prefix]
-    assert pool_load.main(command) == 0
+    assert script.main(command) == 0
     out = capsys.readouterr().out
-    for name in pool_load.POOLS:
-        assert f"with {name}:" in out
+    for line in lines:
+        assert line in out
     assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
 
 
@@ -102,3 +124,33 @@ def test_rls_overhead_measures_both_schemas_and_drops_them(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
         ).fetchone()
     assert left == (0,)
+
+
+def test_sweeper_drains_its_backlog_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--sessions", "30", "--prefix", key_prefix]
+    assert sweeper.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "swept 30 expirations in 1 passes" in out
+    assert "expirations/s: " in out
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
+
+
+@pytest.mark.slow
+def test_cluster_spread_reports_every_primary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cluster_spread.main(["--requests", "60", "--sessions", "10", "--concurrency", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("primary 127.0.0.1:") == 3
+
+
+def test_live_sessions_reports_both_sizes_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--redis-url", redis_url, "--few", "20", "--many", "40", "--requests", "60"]
+    assert live_sessions.main([*argv, "--rounds", "1", "--prefix", key_prefix]) == 0
+    out = capsys.readouterr().out
+    assert "20 live sessions (few): " in out
+    assert "40 live sessions (many): " in out
+    assert "ratio few/many, ops/s: " in out
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []

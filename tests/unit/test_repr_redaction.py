@@ -106,6 +106,7 @@ HOLD_NOTHING: dict[str, str] = {
     "ServerMode": "nothing",
     "FlaskSession": "it is Session (a dict): its repr is Session's, checked as such",
     "QuartSession": "FlaskSession for Quart: its repr is Session's, checked as such",
+    "PendingFlaskSession": "a FlaskSession that holds nothing (a lazy mount's placeholder)",
     "TrackedDict": "Session's base: its repr shows names only (Session is checked)",
     "RaceVerdict": "flags and field names",
     "SealedMode": "its revocation store, which shows itself (checked as CookieStore)",

@@ -102,11 +102,32 @@ class RedisDeployment:
         Counts include commands run inside Lua scripts.
         """
         totals: dict[str, int] = {}
-        for stats in self.info("commandstats"):
-            for name, values in stats.items():
-                command = name.removeprefix("cmdstat_")
-                totals[command] = totals.get(command, 0) + int(values["calls"])
+        for calls in self.command_calls_by_primary():
+            for command, count in calls.items():
+                totals[command] = totals.get(command, 0) + count
         return totals
+
+    def command_calls_by_primary(self) -> list[dict[str, int]]:
+        """Calls per command since start-up of each primary (in :attr:`primaries` order)."""
+        return [
+            {name.removeprefix("cmdstat_"): int(values["calls"]) for name, values in stats.items()}
+            for stats in self.info("commandstats")
+        ]
+
+    def addresses(self) -> list[str]:
+        """``host:port`` of each primary (in :attr:`primaries` order)."""
+        found = []
+        for client in self.primaries:
+            kwargs = client.connection_pool.connection_kwargs
+            found.append(f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}")
+        return found
+
+    def count_matching(self, pattern: str) -> list[int]:
+        """How many keys match ``pattern`` on each primary (``SCAN``)."""
+        return [
+            sum(1 for _ in client.scan_iter(match=pattern, count=_SCAN_COUNT))
+            for client in self.primaries
+        ]
 
     # ------------------------------------------------------------------ keys
     def scan(

@@ -94,22 +94,38 @@ class _RedisSide:
             from sessionary.cli._redis_admin import RedisDeployment  # noqa: PLC0415
 
             self.deployment = RedisDeployment(url)
-        self.before: dict[str, int] = {}
+        self.before: list[dict[str, int]] = []
         self.delta: dict[str, int] = {}
+        self.by_primary: list[dict[str, Any]] = []
+        """Per primary: its address, the commands it ran and the run's keys it holds."""
         self.removed = 0
 
     def start(self) -> None:
         if self.deployment is not None:
             with mapped_redis_errors("INFO commandstats"):
-                self.before = self.deployment.command_calls()
+                self.before = self.deployment.command_calls_by_primary()
 
     def stop(self) -> None:
-        if self.deployment is not None:
-            with mapped_redis_errors("INFO commandstats"):
-                after = self.deployment.command_calls()
-            delta = {name: calls - self.before.get(name, 0) for name, calls in after.items()}
+        deployment = self.deployment
+        if deployment is None:
+            return
+        with mapped_redis_errors("INFO commandstats"):
+            after = deployment.command_calls_by_primary()
+            keys = deployment.count_matching(f"{self.prefix}:*")
+        totals: dict[str, int] = {}
+        self.by_primary = []
+        for address, now, then, held in zip(
+            deployment.addresses(), after, self.before, keys, strict=True
+        ):
+            delta = {name: calls - then.get(name, 0) for name, calls in now.items()}
             delta.pop("info", None)  # this tool's own INFO calls
-            self.delta = {name: calls for name, calls in delta.items() if calls > 0}
+            delta.pop("replconf", None)  # a Cluster's replicas acknowledging, not the bench
+            for name, calls in delta.items():
+                totals[name] = totals.get(name, 0) + calls
+            self.by_primary.append(
+                {"address": address, "commands": sum(delta.values()), "keys": held}
+            )
+        self.delta = {name: calls for name, calls in totals.items() if calls > 0}
 
     def cleanup(self, console: Console) -> None:
         if self.sql_url is not None:
@@ -186,6 +202,7 @@ def _report(result: BenchResult, side: _RedisSide, url: str) -> dict[str, Any]:
                 for name, calls in sorted(side.delta.items(), key=lambda item: -item[1])
             },
             "keys_removed": side.removed,
+            "by_primary": side.by_primary,
         }
     return {
         "store": redacted_url(url),
@@ -253,6 +270,16 @@ def _print_report(console: Console, report: dict[str, Any]) -> None:
             f"Redis commands per op {redis['commands_per_op']:.2f} ({top}); server-wide "
             "INFO commandstats delta, so other clients' traffic counts too"
         )
+        primaries = redis["by_primary"]
+        if len(primaries) > 1:  # a Cluster: how the run spread over its primaries
+            commands = sum(p["commands"] for p in primaries) or 1
+            keys = sum(p["keys"] for p in primaries) or 1
+            for primary in primaries:
+                console.print(
+                    f"primary {primary['address']}: {primary['commands']} commands "
+                    f"({primary['commands'] / commands:.1%}), {primary['keys']} keys "
+                    f"({primary['keys'] / keys:.1%})"
+                )
         console.print(f"cleanup: {redis['keys_removed']} keys removed")
     elif report["sql_rows_removed"] is not None:
         console.print(f"cleanup: {report['sql_rows_removed']} session rows removed")

@@ -6,34 +6,72 @@ Kept apart from :mod:`sessionary.integrations.flask` (which re-exports
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import request as current_request
+from flask.ctx import RequestContext
+from flask.globals import request_ctx
 from flask.sessions import SessionMixin
 from werkzeug.exceptions import HTTPException
 
-from sessionary.exceptions import ConfigurationError
+from sessionary._sync.manager import SessionManager
+from sessionary.codecs.base import Codec
+from sessionary.exceptions import ConfigurationError, SessionStateError
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.gate import Refuse
+from sessionary.sansio.gate import Open, Refuse, RequestInfo
 from sessionary.sansio.session import Session
 
-__all__ = ["STATE_KEY", "FlaskSession", "RequestState", "flask_session", "request_state"]
+__all__ = [
+    "LATE_LOAD",
+    "STATE_KEY",
+    "FlaskSession",
+    "PendingFlaskSession",
+    "RequestState",
+    "flask_session",
+    "lazy_supported",
+    "pending_session",
+    "request_state",
+]
+
+LATE_LOAD = "the response is on its way: a lazily loaded session must be used before it starts"
 
 STATE_KEY = "sessionary.flask"
 
 
 class RequestState:
-    """What sessionary keeps per request (in ``request.environ``): the cycle and its fate."""
+    """What sessionary keeps per request (in ``request.environ``): the cycle and its fate.
 
-    __slots__ = ("cycle", "refusal", "settled")
+    ``cycle`` is ``None`` on a lazy mount until the view first uses ``flask.session``:
+    :meth:`load` opens it then from ``admitted`` (the request the gate let in).
+    """
 
-    def __init__(self, cycle: SessionCycle, refusal: Refuse | HTTPException | None) -> None:
+    __slots__ = ("admitted", "cycle", "manager", "refusal", "settled")
+
+    def __init__(
+        self,
+        cycle: SessionCycle | None,
+        refusal: Refuse | HTTPException | None,
+        *,
+        manager: SessionManager | None = None,
+        admitted: tuple[RequestInfo, Open] | None = None,
+    ) -> None:
         self.cycle = cycle
         self.refusal = refusal
         """The gate refused the request (or its form could not be read): answered by a
         ``before_request`` hook, before any view."""
         self.settled = refusal is not None
         """The commit was made (or tried), or there is nothing to commit."""
+        self.manager = manager
+        self.admitted = admitted
+
+    def load(self) -> SessionCycle:
+        """The request's cycle, opened now on a lazy mount (one round trip at most)."""
+        cycle = self.cycle
+        if cycle is None:
+            if self.settled or self.manager is None or self.admitted is None:
+                raise SessionStateError(LATE_LOAD)
+            cycle = self.cycle = self.manager.open_admitted(*self.admitted)
+        return cycle
 
 
 def request_state() -> RequestState:
@@ -64,7 +102,7 @@ class FlaskSession(Session):
     @property
     def cycle(self) -> SessionCycle:
         """The request's session cycle (inside a request)."""
-        return request_state().cycle
+        return request_state().load()
 
     @property
     def permanent(self) -> bool:
@@ -110,6 +148,43 @@ class FlaskSession(Session):
 
 
 SessionMixin.register(FlaskSession)
+
+
+class PendingFlaskSession(FlaskSession):
+    """``flask.session`` of a lazy mount before the view uses it: the first use loads it.
+
+    Flask (3.1 and later) sets ``accessed`` on the session each time ``flask.session`` is
+    looked up, then returns the request context's session: setting it here loads the
+    request's session and puts it in the context's place, so the lookup returns the loaded
+    one. This object itself refuses every use.
+    """
+
+    __slots__ = ()
+
+    @property
+    def accessed(self) -> bool:
+        """Never: the session was not loaded."""
+        return False
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        if value:
+            loaded: FlaskSession = flask_session(request_state().load())
+            context: Any = request_ctx  # a LocalProxy of the request context
+            context._get_current_object()._session = loaded
+
+
+def lazy_supported() -> bool:
+    """Whether this Flask sets ``accessed`` on each ``flask.session`` lookup (3.1 and later)."""
+    return isinstance(getattr(RequestContext, "session", None), property)
+
+
+def pending_session(codec: Codec) -> PendingFlaskSession:
+    """The placeholder a lazy mount hands Flask (any use but the lookup raises)."""
+    session = Session(codec, error=SessionStateError(LATE_LOAD))
+    session.__class__ = PendingFlaskSession
+    assert isinstance(session, PendingFlaskSession)
+    return session
 
 
 S = TypeVar("S", bound=FlaskSession)

@@ -58,6 +58,7 @@ class QuartSession(FlaskSession):
         """The request's session cycle (inside a request)."""
         state = state_of()
         assert state is not None, "quart.session is not a sessionary session"
+        assert state.cycle is not None  # a Quart mount loads eagerly
         return state.cycle
 
 

@@ -13,15 +13,18 @@ from types import TracebackType
 from typing import Any
 
 from sessionary._sync.manager import SessionManager
+from sessionary.exceptions import SessionStateError
 from sessionary.integrations._csrf import form_token
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.gate import Gate, NeedForm, RequestInfo
+from sessionary.sansio.gate import Gate, NeedForm, Open, RequestInfo
 from sessionary.sansio.headers import merge_headers
+from sessionary.sansio.session import Session
 from sessionary.sansio.settle import Answer
 
 __all__ = [
     "Body",
     "Exchange",
+    "LazyLoad",
     "StartResponse",
     "error_headers",
     "read_form",
@@ -74,10 +77,14 @@ def with_strict_transport(start: StartResponse, value: str) -> StartResponse:
 
 
 class Exchange:
-    """One request: settles on ``start_response`` and swaps in an error response if needed."""
+    """One request: settles on ``start_response`` and swaps in an error response if needed.
+
+    ``cycle`` is ``None`` for a lazy mount until the application asks for the session
+    (:class:`LazyLoad`); a response that starts before then passes through untouched.
+    """
 
     def __init__(
-        self, manager: SessionManager, gate: Gate, cycle: SessionCycle, start: StartResponse
+        self, manager: SessionManager, gate: Gate, cycle: SessionCycle | None, start: StartResponse
     ) -> None:
         self.manager = manager
         self.gate = gate
@@ -94,6 +101,8 @@ class Exchange:
         if self.settled:  # an error handler restarting the response: headers already merged
             return self.start(status, headers, exc_info)
         self.settled = True
+        if self.cycle is None:  # a lazy mount whose session was never asked for
+            return self.start(status, headers, exc_info)
         try:
             code = int(status[:3])
         except ValueError:
@@ -115,6 +124,8 @@ class Exchange:
     def answered(self, error: Exception) -> bool:
         """The application raised before its response started; ``True`` once answered here."""
         self.settled = True
+        if self.cycle is None:
+            return False
         answer = self.manager.settle(self.cycle, self.gate, error=error)
         if answer.status is None:
             return False
@@ -165,4 +176,49 @@ class Body:
             if close is not None:
                 close()
         finally:
-            self.exchange.manager.after_response(self.exchange.cycle)
+            cycle = self.exchange.cycle
+            if cycle is not None:
+                self.exchange.manager.after_response(cycle)
+
+
+LATE_LOAD = "the response has started: ask for a lazily loaded session before start_response"
+
+
+class LazyLoad:
+    """A lazy mount's session before the application asks for it (kept in the environ).
+
+    :meth:`load` opens it (one round trip) the first time, puts the session in its place in
+    the environ and gives the exchange its cycle; a request whose application never asks
+    makes no store call. The gate admitted the request already: no token to check, no lock.
+    """
+
+    __slots__ = ("environ", "exchange", "info", "key", "opened")
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        info: RequestInfo,
+        opened: Open,
+        environ: dict[str, Any],
+        key: str,
+    ) -> None:
+        self.exchange = exchange
+        self.info = info
+        self.opened = opened
+        self.environ = environ
+        self.key = key
+
+    def cycle(self) -> SessionCycle:
+        """The request's cycle, opened now if it was not yet."""
+        exchange = self.exchange
+        cycle = exchange.cycle
+        if cycle is None:
+            if exchange.settled:
+                raise SessionStateError(LATE_LOAD)
+            cycle = exchange.cycle = exchange.manager.open_admitted(self.info, self.opened)
+            self.environ[self.key] = cycle.session
+        return cycle
+
+    def load(self) -> Session:
+        """The request's session, loaded now if it was not yet (at most one round trip)."""
+        return self.cycle().session

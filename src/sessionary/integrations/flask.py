@@ -18,6 +18,10 @@ function of the Flask ``request``), ``commit_on_error``. A refused request is an
 ``before_request`` hook (400, 403 or 409) before any view; a store outage answers 503 where
 the session is used. A failed request (a 5xx) commits only a logout or an explicit rotation;
 a ``logout()`` in a streamed body ends the stored session when the response is closed.
+
+``lazy=True`` (or ``SESSIONARY_LAZY``; Flask 3.1 or later): a request's session is loaded
+when the view first uses ``flask.session`` (one round trip), and a view that never does makes
+no store call; requests that check a CSRF token or take the lock load at once.
 """
 
 from __future__ import annotations
@@ -38,21 +42,23 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 from sessionary._sync.manager import SessionManager
 from sessionary.config import SessionConfig
-from sessionary.exceptions import SessionaryError, StoreUnavailableError
-from sessionary.integrations._csrf import CONTEXT_KEY, context_for, find_context
+from sessionary.exceptions import ConfigurationError, SessionaryError, StoreUnavailableError
+from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for, find_context
 from sessionary.integrations._flask_config import config_from_flask, options_from_flask
 from sessionary.integrations._flask_session import (
     STATE_KEY,
     FlaskSession,
     RequestState,
     flask_session,
+    lazy_supported,
+    pending_session,
 )
 from sessionary.integrations._info import request_info
 from sessionary.integrations._manager import gate_for
 from sessionary.integrations._response import apply_update
 from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Refuse, RequestInfo
+from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Open, Refuse, RequestInfo
 from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
@@ -73,9 +79,10 @@ def _info(request: Request, token_header: str | None) -> RequestInfo:
 class SessionaryInterface(SessionInterface):
     """Flask's session interface: translates the request for the gate, drives the manager."""
 
-    def __init__(self, manager: SessionManager, gate: Gate) -> None:
+    def __init__(self, manager: SessionManager, gate: Gate, *, lazy: bool = False) -> None:
         self.manager = manager
         self.gate = gate
+        self.lazy = lazy
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin:
         """Admit the request and load its session (at most one store round trip).
@@ -85,6 +92,15 @@ class SessionaryInterface(SessionInterface):
         """
         manager, gate = self.manager, self.gate
         info = _info(request, gate.token_header)
+        if self.lazy:
+            opened = gate.decide(info, request)
+            if isinstance(opened, Open) and not opened.check_token and not opened.lock:
+                state = RequestState(None, None, manager=manager, admitted=(info, opened))
+                request.environ[STATE_KEY] = state
+                request.environ[CONTEXT_KEY] = (
+                    None if gate.csrf is None else CsrfContext(gate.csrf, state.load)
+                )
+                return cast(SessionMixin, pending_session(manager.core.codec))
         entry: SessionCycle | Refuse | NeedForm | HTTPException = manager.admit(gate, info, request)
         if isinstance(entry, NeedForm):  # Flask parses the form (its own limits apply)
             try:
@@ -111,6 +127,8 @@ class SessionaryInterface(SessionInterface):
             return
         state.settled = True
         cycle = state.cycle
+        if cycle is None:  # a lazy mount whose view never used the session
+            return
         response.call_on_close(partial(self.manager.after_response, cycle))
         answer = self.manager.settle(cycle, self.gate, status=response.status_code)
         if answer.status is not None:
@@ -131,6 +149,8 @@ class SessionaryInterface(SessionInterface):
         if not isinstance(state, RequestState) or state.settled:
             return
         state.settled = True
+        if state.cycle is None:
+            return
         with suppress(SessionaryError):  # the application's own error is the one to report
             self.manager.settle(state.cycle, self.gate, error=error)
 
@@ -181,9 +201,11 @@ class Sessionary:
         config: SessionConfig | None = None,
         observer: Observer | None = None,
         legacy: LegacyMigration | None = None,
+        lazy: bool | None = None,
         **options: Unpack[GateOptions],
     ) -> None:
         self.store, self.config, self.observer, self.legacy = store, config, observer, legacy
+        self.lazy = lazy
         self.options = options
         if app is not None:
             self.init_app(app)
@@ -197,7 +219,11 @@ class Sessionary:
         config = self.config or config_from_flask(app)
         manager = SessionManager(self.store, config, observer=self.observer, legacy=self.legacy)
         gate = gate_for(manager, options_from_flask(app, self.options), multipart=True)
-        interface = SessionaryInterface(manager, gate)
+        lazy = self.lazy if self.lazy is not None else bool(app.config.get("SESSIONARY_LAZY"))
+        if lazy and not lazy_supported():
+            msg = "lazy=True needs Flask 3.1 or later (it loads on the first flask.session use)"
+            raise ConfigurationError(msg)
+        interface = SessionaryInterface(manager, gate, lazy=lazy)
         app.session_interface = interface
         app.teardown_request(interface.request_ended)
         app.register_error_handler(StoreUnavailableError, _unavailable)

@@ -107,7 +107,9 @@ class SessionaryInterface(SessionInterface):
         if state is None or state.settled:
             return
         state.settled = True
-        cycle, finish = state.cycle, partial(self.manager.after_response, state.cycle)
+        cycle = state.cycle
+        assert cycle is not None  # a Quart mount loads eagerly
+        finish = partial(self.manager.after_response, cycle)
         status = 200 if response is None else response.status_code  # None: a WebSocket ended
         answer = await self.manager.settle(cycle, self.gate, status=status)
         if response is None:
@@ -131,9 +133,11 @@ class SessionaryInterface(SessionInterface):
         if state is None or state.settled:
             return
         state.settled = True
+        cycle = state.cycle
+        assert cycle is not None  # a Quart mount loads eagerly
         with suppress(SessionaryError):  # the application's own error is the one to report
-            await self.manager.settle(state.cycle, self.gate, error=error)
-        await self.manager.after_response(state.cycle)
+            await self.manager.settle(cycle, self.gate, error=error)
+        await self.manager.after_response(cycle)
 
 
 def csrf_token() -> str:

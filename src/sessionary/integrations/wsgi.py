@@ -11,6 +11,12 @@
     def view(environ, start_response):
         session = get_session(environ)   # environ["sessionary.session"]
 
+``lazy=True``: a request that presents a session ID loads it when the application first
+calls :func:`get_session` (one round trip), and a request whose application never asks makes
+no store call (``environ["sessionary.session"]`` holds a loader until then; ask before
+``start_response``). Requests that must check a CSRF token or take the session's lock load
+at once, as without it.
+
 The session is committed inside ``start_response``, before the status and headers can leave
 the server; a change made while the body is iterated raises
 :class:`~sessionary.exceptions.SessionClosedError` (R85), and a ``logout()`` then ends the
@@ -43,6 +49,7 @@ from sessionary.integrations._manager import gate_for, manager_for
 from sessionary.integrations._wsgi import (
     Body,
     Exchange,
+    LazyLoad,
     StartResponse,
     error_headers,
     read_form,
@@ -50,7 +57,7 @@ from sessionary.integrations._wsgi import (
     with_strict_transport,
 )
 from sessionary.observability import Observer
-from sessionary.sansio.gate import GateOptions, NeedForm, Refuse
+from sessionary.sansio.gate import GateOptions, NeedForm, Open, Refuse, RequestInfo
 from sessionary.sansio.session import Session
 from sessionary.stores.base import SessionStore
 from sessionary.stores.cookie import CookieStore
@@ -73,8 +80,10 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def get_session(environ: dict[str, Any], key: str = ENVIRON_KEY) -> Session:
-    """The :class:`~sessionary.Session` of a WSGI request."""
+    """The :class:`~sessionary.Session` of a WSGI request (loaded now on a lazy mount)."""
     session = environ.get(key)
+    if isinstance(session, LazyLoad):
+        return session.load()
     if not isinstance(session, Session):
         msg = "no sessionary session in this environ: is the WSGI SessionMiddleware installed?"
         raise ConfigurationError(msg)
@@ -103,6 +112,7 @@ class SessionMiddleware:
         manager: SessionManager | None = None,
         observer: Observer | None = None,
         environ_key: str = ENVIRON_KEY,
+        lazy: bool = False,
         **options: Unpack[GateOptions],
     ) -> None:
         manager = manager_for(
@@ -112,6 +122,7 @@ class SessionMiddleware:
         self.manager = manager
         self.environ_key = environ_key
         self.gate = gate_for(manager, options)
+        self.lazy = lazy
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Handle one WSGI request."""
@@ -121,6 +132,10 @@ class SessionMiddleware:
             hsts = gate.strict_transport_for(info.scheme)
             if hsts is not None:
                 start_response = with_strict_transport(start_response, hsts)
+        if self.lazy:
+            opened = gate.decide(info, environ)
+            if isinstance(opened, Open) and not opened.check_token and not opened.lock:
+                return self._lazily(environ, start_response, info, opened)
         entry = manager.admit(gate, info, environ)
         if isinstance(entry, NeedForm):
             entry = manager.admit(gate, read_form(environ, info, entry), environ)
@@ -130,7 +145,24 @@ class SessionMiddleware:
             return [entry.body]
         environ[self.environ_key] = entry.session
         environ[CONTEXT_KEY] = context_for(gate, entry)
-        exchange = Exchange(manager, gate, entry, start_response)
+        return self._serve(environ, Exchange(manager, gate, entry, start_response))
+
+    def _lazily(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        info: RequestInfo,
+        opened: Open,
+    ) -> Iterable[bytes]:
+        """A lazy mount: the session is loaded when the application first asks for it."""
+        gate = self.gate
+        exchange = Exchange(self.manager, gate, None, start_response)
+        lazy = LazyLoad(exchange, info, opened, environ, self.environ_key)
+        environ[self.environ_key] = lazy
+        environ[CONTEXT_KEY] = None if gate.csrf is None else CsrfContext(gate.csrf, lazy.cycle)
+        return self._serve(environ, exchange)
+
+    def _serve(self, environ: dict[str, Any], exchange: Exchange) -> Iterable[bytes]:
         try:
             body = self.app(environ, exchange.start_response)
         except Exception as exc:

@@ -100,11 +100,11 @@ def merge_raw_headers(
         # ``Cache-Control`` to add, and usually no ``Vary`` yet. One pass over the headers;
         # the same result as the general path below.
         has_vary = has_cache_control = False
-        for name, _ in merged:
-            name = name.lower()
-            if name == b"vary":
+        for raw_name, _ in merged:
+            lowered = raw_name.lower()
+            if lowered == b"vary":
                 has_vary = True
-            elif name == b"cache-control":
+            elif lowered == b"cache-control":
                 has_cache_control = True
         if not has_vary or not update.vary_cookie:
             if update.vary_cookie:

@@ -65,6 +65,7 @@ __all__ = [
     "LOAD_SCRIPT",
     "META_FIELD",
     "SEAL_FIELD",
+    "TOUCH_SCRIPT",
     "UPDATE_SCRIPT",
     "USER_FIELD",
     "RedisLayout",
@@ -253,6 +254,36 @@ return {1, touched, data, epoch}
 """,
 )
 
+TOUCH_SCRIPT = Script.of(
+    "touch",
+    LUA_COMMON
+    + """
+-- The read path's sliding touch, sent only when a plain HGETALL found it due.
+-- KEYS[1] session hash; ARGV: digest, now, max_idle, touch_after, linger, epoch key prefix or ''
+-- Reply: {-1} the record is gone, another validator's, ended or expired since it was read
+--        (the caller asks the load script) | {touched, user epoch or false}
+-- Conditional like every write: it never creates a key, never writes another validator's
+-- record, and never moves the access time back or the TTL down.
+local r = redis.pcall('HMGET', KEYS[1], META_FIELD, ENDED_FIELD, TAG_FIELD)
+if r.err then return {-1} end  -- no longer a hash
+local m = unpack_meta(r[1])
+if not m or m.digest ~= ARGV[1] or r[2] then return {-1} end
+local now = tonumber(ARGV[2])
+local idle = math.min(m.idle, tonumber(ARGV[3]))
+if now >= m.deadline or now >= m.accessed + idle then return {-1} end
+local touched = 0
+if now - m.accessed >= tonumber(ARGV[4]) then
+  m.accessed = now
+  redis.call('HSET', KEYS[1], META_FIELD, pack_meta(m))
+  expire_at(KEYS[1], now, math.min(now + idle, m.deadline), tonumber(ARGV[5]))
+  touched = 1
+end
+local epoch = false
+if r[3] and ARGV[6] ~= '' then epoch = redis.call('GET', ARGV[6] .. r[3] .. '}:ep') end
+return {touched, epoch}
+""",
+)
+
 CREATE_SCRIPT = Script.of(
     "create",
     LUA_COMMON
@@ -338,7 +369,14 @@ return redis.call('DEL', KEYS[1])
 """,
 )
 
-ALL_SCRIPTS = (LOAD_SCRIPT, CREATE_SCRIPT, UPDATE_SCRIPT, DESTROY_SCRIPT, DISCARD_SCRIPT)
+ALL_SCRIPTS = (
+    LOAD_SCRIPT,
+    TOUCH_SCRIPT,
+    CREATE_SCRIPT,
+    UPDATE_SCRIPT,
+    DESTROY_SCRIPT,
+    DISCARD_SCRIPT,
+)
 
 
 def client_decodes_responses(client: object) -> bool:

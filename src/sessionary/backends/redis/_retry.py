@@ -6,6 +6,7 @@ retried:
 
 * ``load``: reads, and a touch sets the access time to the request's own ``now`` (a replay
   writes the same value);
+* ``touch``: the read path's touch when it is due, the same write as the load's;
 * ``create``: carries a random nonce; a replay of an applied create finds its own nonce and
   answers OK, and nobody else knows the freshly minted key;
 * ``destroy``: deletes only the record with the given digest; a replay finds nothing.
@@ -21,5 +22,5 @@ from __future__ import annotations
 
 __all__ = ["RETRYABLE"]
 
-RETRYABLE = frozenset({"load", "create", "destroy"})
+RETRYABLE = frozenset({"load", "touch", "create", "destroy"})
 """Names of the scripts that are safe to run again after an unknown outcome."""

@@ -38,6 +38,10 @@ given as its dotted path:
                                lock (busy → 409)
 ``STORE_DOWN``                 a ``StoreDownPolicy`` (or its name) or a callable of the
                                ``HttpRequest`` choosing one per request
+``LAZY``                       ``True``: a request's session is loaded when the view first
+                               uses ``request.session`` (one round trip), and a view that
+                               never does makes no store call (requests that check a CSRF
+                               token or take the lock load at once)
 ``COMMIT_ON_ERROR``            ``True`` commits a failed request's changes (a 5xx) like a
                                successful one's; default ``False``: only a logout or a rotation
 =============================  ===============================================================
@@ -105,8 +109,11 @@ class Runtime:
         store_down: StoreDownChoice | None = None,
         legacy: LegacyMigration | None = None,
         async_legacy: AsyncLegacyMigration | None = None,
+        lazy: bool = False,
     ) -> None:
         self.config = config
+        self.lazy = lazy
+        """Load each request's session on first use (``SESSIONARY["LAZY"]``)."""
         self.tenants = tenants
         """Resolves each request's tenant from its host (``SESSIONARY['TENANTS']``), if set."""
         self.store = store
@@ -178,6 +185,7 @@ def _build() -> Runtime:
         store_down=_imported(options.get("STORE_DOWN")),
         legacy=_imported(options.get("LEGACY")),
         async_legacy=_imported(options.get("ASYNC_LEGACY")),
+        lazy=bool(options.get("LAZY", False)),
     )
 
 

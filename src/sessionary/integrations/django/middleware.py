@@ -24,13 +24,13 @@ from django.http import (
 )
 
 from sessionary.exceptions import SessionaryError, StoreUnavailableError
-from sessionary.integrations._csrf import CONTEXT_KEY, context_for
+from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for
 from sessionary.integrations._info import environ_info
 from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.response import apply, end_with_the_stream
 from sessionary.integrations.django.store import SessionStore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
-from sessionary.sansio.gate import NeedForm, Refuse, RequestInfo
+from sessionary.sansio.gate import NeedForm, Open, Refuse, RequestInfo
 from sessionary.sansio.settle import Answer, delivers_id
 
 __all__ = ["SessionMiddleware"]
@@ -118,12 +118,14 @@ class SessionMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         runtime = get_runtime()
-        admit = partial(runtime.manager.admit, runtime.gate)
         info = _info(request, runtime)
-        entry = admit(info, request)
-        if isinstance(entry, NeedForm):
-            entry = admit(_with_form(request, info, entry), request)
-        store = self._install(request, runtime, entry)
+        store: SessionStore | HttpResponse | None = self._lazily(request, runtime, info)
+        if store is None:
+            admit = partial(runtime.manager.admit, runtime.gate)
+            entry = admit(info, request)
+            if isinstance(entry, NeedForm):
+                entry = admit(_with_form(request, info, entry), request)
+            store = self._install(request, runtime, entry)
         if not isinstance(store, SessionStore):
             return _strict_transport(runtime, request, store)
         try:
@@ -145,10 +147,12 @@ class SessionMiddleware:
             else sync_to_async(partial(runtime.manager.admit, runtime.gate))
         )
         info = _info(request, runtime)
-        entry = await admit(info, request)
-        if isinstance(entry, NeedForm):
-            entry = await admit(_with_form(request, info, entry), request)
-        store = self._install(request, runtime, entry)
+        store: SessionStore | HttpResponse | None = self._lazily(request, runtime, info)
+        if store is None:
+            entry = await admit(info, request)
+            if isinstance(entry, NeedForm):
+                entry = await admit(_with_form(request, info, entry), request)
+            store = self._install(request, runtime, entry)
         if not isinstance(store, SessionStore):
             return _strict_transport(runtime, request, store)
         try:
@@ -159,6 +163,25 @@ class SessionMiddleware:
             raise
         response = self._respond(store, await store.asettle(status=response.status_code), response)
         return _strict_transport(runtime, request, response)
+
+    @staticmethod
+    def _lazily(request: HttpRequest, runtime: Runtime, info: RequestInfo) -> SessionStore | None:
+        """``request.session`` loading on first use (``SESSIONARY["LAZY"]``), or ``None``.
+
+        Only for a request the gate opens with no token to check and no lock to take; the
+        others are admitted (and loaded) at once.
+        """
+        if not runtime.lazy:
+            return None
+        gate = runtime.gate
+        opened = gate.decide(info, request)
+        if not isinstance(opened, Open) or opened.check_token or opened.lock:
+            return None
+        store = SessionStore(runtime=runtime, tenant=opened.tenant, admitted=(info, opened))
+        request.session = store
+        if gate.csrf is not None:
+            request.META[CONTEXT_KEY] = CsrfContext(gate.csrf, store.lazy_cycle)
+        return store
 
     @staticmethod
     def _install(

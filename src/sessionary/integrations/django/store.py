@@ -29,6 +29,7 @@ from sessionary.exceptions import ConfigurationError
 from sessionary.integrations.django.conf import Runtime, get_runtime
 from sessionary.integrations.django.expiry import EXPIRY_KEY, deadline_of, shape_cookie
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
+from sessionary.sansio.gate import Open, RequestInfo
 from sessionary.sansio.ids import parse_token
 from sessionary.sansio.session import Session
 from sessionary.sansio.settle import COMMIT_ERRORS, Answer, Settlement
@@ -81,6 +82,7 @@ class SessionStore(SessionBase):
         runtime: Runtime | None = None,
         cycle: SessionCycle | None = None,
         tenant: str = "",
+        admitted: tuple[RequestInfo, Open] | None = None,
     ) -> None:
         self._runtime = runtime if runtime is not None else get_runtime()
         if self._runtime.tenants is not None and cycle is None and not tenant:
@@ -104,6 +106,7 @@ class SessionStore(SessionBase):
         self._update: ResponseUpdate | None = None
         self._finished = False  # the middleware committed the request (see finish())
         self._final: SessionCycle | None = None  # the request's cycle, closed, after finish()
+        self._admitted = admitted  # a lazy request the gate admitted: loaded on first use
         super().__init__(session_key)
         self._cancelled = False  # SessionBase.__init__ sets ``modified = False``: no request
         if cycle is not None:
@@ -152,6 +155,8 @@ class SessionStore(SessionBase):
     @property
     def session_key(self) -> str | None:
         """The session's ID in the store (``None`` until it holds data)."""
+        if self._admitted is not None:  # lazily loaded: the ID is known once it is read
+            self._get_session()
         self._settle()
         return self._key
 
@@ -191,6 +196,35 @@ class SessionStore(SessionBase):
         cookies, tokens = self._headers(key)
         return await manager.open(cookies, token_headers=tokens, tenant=self._tenant)
 
+    def _first_open(self) -> SessionCycle:
+        """The first cycle: the admitted request's own (lazy mounts), else the key's."""
+        admitted, self._admitted = self._admitted, None
+        if admitted is None:
+            return self._open(self._key)
+        cycle = self._runtime.manager.open_admitted(*admitted)
+        self._key = cycle.loaded_id
+        return cycle
+
+    async def _afirst_open(self) -> SessionCycle:
+        """Async :meth:`_first_open`."""
+        admitted, self._admitted = self._admitted, None
+        if admitted is None:
+            return await self._aopen(self._key)
+        manager = self._runtime.async_manager
+        if manager is None:
+            cycle = await sync_to_async(self._runtime.manager.open_admitted)(*admitted)
+        else:
+            cycle = await manager.open_admitted(*admitted)
+        self._key = cycle.loaded_id
+        return cycle
+
+    def lazy_cycle(self) -> SessionCycle:
+        """The request's cycle, loaded now if it was not yet (the CSRF helper's source)."""
+        self._get_session()
+        cycle = self._cycle or self._final
+        assert cycle is not None
+        return cycle
+
     def _bind(self, cycle: SessionCycle) -> None:
         self._cycle = cycle
         self._checked = False
@@ -222,22 +256,22 @@ class SessionStore(SessionBase):
     def _get_session(self, no_load: bool = False) -> Session:
         if self._finished:
             if self._final is None:
-                self._final = self._open(self._key)
+                self._final = self._first_open()
                 self._runtime.manager.commit(self._final)  # nothing changed: closes it
             return self._closed(self._final.session)
         if self._cycle is None:
-            self._bind(self._open(self._key))
+            self._bind(self._first_open())
         assert self._cycle is not None
         return self._ready(self._cycle.session)
 
     async def _aget_session(self, no_load: bool = False) -> Session:
         if self._finished:
             if self._final is None:
-                self._final = await self._aopen(self._key)
+                self._final = await self._afirst_open()
                 await self._commit_with(self._final, failed=False)  # nothing changed
             return self._closed(self._final.session)
         if self._cycle is None:
-            self._bind(await self._aopen(self._key))
+            self._bind(await self._afirst_open())
         assert self._cycle is not None
         return self._ready(self._cycle.session)
 

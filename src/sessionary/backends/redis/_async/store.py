@@ -1,6 +1,7 @@
 """Redis session store: ``AsyncRedisStore`` (the sync module is generated from the asyncio one).
 
-Each operation is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
+A read is one ``HGETALL`` judged in the client (:mod:`sessionary.backends.redis._reads`);
+every write is one ``EVALSHA`` of a single-key Lua script: one round trip, atomic, and
 Cluster-safe. redis-py errors are mapped to sessionary's store errors here, at the boundary.
 Durable writes (:class:`~sessionary.stores.ReplicaWait`) add ``WAIT`` to the same round trip;
 failed idempotent operations are retried with backoff (see :mod:`sessionary.backends.redis._retry`).
@@ -17,7 +18,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from sessionary.backends.redis._async.admission import AsyncAdmission
 from sessionary.backends.redis._async.io import (
@@ -25,6 +26,7 @@ from sessionary.backends.redis._async.io import (
     async_execute_pipeline,
     async_owner_of,
     async_pause,
+    async_raw_replies,
     async_send_pipeline,
 )
 from sessionary.backends.redis._cluster import owner_moved
@@ -36,6 +38,7 @@ from sessionary.backends.redis._layout import (
     DESTROY_SCRIPT,
     DISCARD_SCRIPT,
     LOAD_SCRIPT,
+    TOUCH_SCRIPT,
     UPDATE_SCRIPT,
     RedisLayout,
     Script,
@@ -50,6 +53,7 @@ from sessionary.backends.redis._pool import (
     AsyncWaitingPool,
     AsyncWaitingSentinelPool,
 )
+from sessionary.backends.redis._reads import NOT_A_HASH, ReadStep, TagMemory, judge_read
 from sessionary.backends.redis._retry import RETRYABLE
 from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
 from sessionary.backends.redis._users import (
@@ -82,6 +86,7 @@ from sessionary.sansio.ops import (
     ExpiredSession,
     Load,
     LoadResult,
+    LoadStatus,
     RecordMeta,
     Update,
     UserBinding,
@@ -174,6 +179,8 @@ class AsyncRedisStore:
         self._admission = AsyncAdmission(self._clients, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
+        self._tags = TagMemory()
+        """Each session's user tag as last seen, so a read sends the epoch GET at once."""
         self.track_expiry = track_expiry
         """Keep the expiry schedule the sweeper reads (one more round trip per create); the
         store then declares the ``EXPIRY_SWEEP`` capability."""
@@ -311,19 +318,7 @@ class AsyncRedisStore:
         """
         keys = [key] if isinstance(key, str) else key
         wait = self._durability if durable else None
-        retries = self._retries if script.name in RETRYABLE else 0
-        attempt = 0
-        while True:
-            try:
-                with mapped_redis_errors(f"the {script.name} script"):
-                    return await self._eval(script, keys, args, wait)
-            except StoreDurabilityError:
-                raise
-            except StoreUnavailableError:
-                if attempt >= retries:
-                    raise
-            attempt += 1
-            await async_pause(_BACKOFF.compute(attempt))
+        return await self._retried(script.name, partial(self._eval, script, keys, args, wait))
 
     async def _eval(
         self,
@@ -332,11 +327,12 @@ class AsyncRedisStore:
         args: list[bytes | str | int],
         wait: ReplicaWait | None,
     ) -> Any:
-        try:
-            return await self._send(script, keys, args, wait)
-        except NoScriptError:  # flushed or failed over: load it and try once more
-            await self._client.script_load(script.source)
-            return await self._send(script, keys, args, wait)
+        with mapped_redis_errors(f"the {script.name} script"):
+            try:
+                return await self._send(script, keys, args, wait)
+            except NoScriptError:  # flushed or failed over: load it and try once more
+                await self._client.script_load(script.source)
+                return await self._send(script, keys, args, wait)
 
     async def _send(
         self,
@@ -387,9 +383,92 @@ class AsyncRedisStore:
         return self._durability is not None and self._durability.commits
 
     async def load(self, op: Load) -> LoadResult:
-        """Read, verify and touch a session in one round trip.
+        """Read a session: one ``HGETALL`` judged in the client, no script (see ``_reads``).
 
-        On Cluster a user's session takes two: the epoch lives in the user's slot.
+        A signed-in session's user epoch goes out in the same write when this store knows
+        the record's user tag (from its login here or an earlier read); otherwise it is a
+        second round trip, as on a Cluster, where the epoch lives in the user's slot. A
+        touch that is due adds the conditional touch script; an expired record, the load
+        script that deletes it.
+        """
+        layout = self._layout
+        key = layout.session_key(op.key)
+        tag = None if self._cluster else self._tags.get(op.key)
+        reply, epoch = await self._retried("load", partial(self._read, key, tag))
+        result, step = judge_read(reply, op, tag, epoch)
+        if step is ReadStep.SCRIPT:
+            return await self._load_by_script(op)
+        record = result.record
+        if record is None:
+            return result
+        user_key = record.meta.user_key
+        if step is ReadStep.TOUCH:
+            args = [*layout.load_args(op), self._epoch_prefix]
+            touch = await self._run(TOUCH_SCRIPT, key, args)
+            if int(touch[0]) < 0:  # changed since the read: the script's verdict stands
+                return await self._load_by_script(op)
+            if int(touch[0]):
+                record = record._replace(meta=record.meta._replace(accessed=op.now), touched=True)
+            if not self._cluster:  # the touch read the epoch of the record's own user
+                tag = user_key
+                record = record._replace(user_epoch=_int_or_none(touch[1] or None))
+        if user_key is not None and user_key != tag:
+            with mapped_redis_errors("reading the user epoch"):
+                epoch = await self._client.get(layout.user_epoch_key(user_key))
+            record = record._replace(user_epoch=_int_or_none(epoch))
+        elif step is ReadStep.DONE and user_key == tag:
+            return result  # as read, and the tag memory already right
+        if not self._cluster:
+            self._tags.remember(op.key, user_key)
+        return LoadResult(LoadStatus.FOUND, record)
+
+    async def _read(self, key: str, tag: str | None) -> tuple[Any, Any]:
+        """``HGETALL`` of a session hash, with the epoch ``GET`` of ``tag`` if one is given.
+
+        The hash comes back raw (``NOT_A_HASH`` for another type under its name: corrupt,
+        never an error); an error reply to the ``GET`` is raised, as the load script's would.
+        """
+        commands = [("HGETALL", key)]
+        if tag is not None:
+            commands.append(("GET", self._layout.user_epoch_key(tag)))
+        with mapped_redis_errors("reading a session"):
+            replies = await async_raw_replies(self._client, commands)
+            if replies is None:  # a Cluster: redis-py routes the command
+                client: Any = self._client
+                try:
+                    replies = [await client.execute_command("HGETALL", key)]
+                except ResponseError as error:
+                    replies = [error]
+            reply = replies[0]
+            if isinstance(reply, ResponseError) and str(reply).startswith("WRONGTYPE"):
+                reply = NOT_A_HASH
+            for each in (reply, *replies[1:]):
+                if isinstance(each, ResponseError):
+                    raise each
+        return reply, replies[1] if tag is not None else None
+
+    async def _retried(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``call``; retried on unavailability when ``name`` is in ``RETRYABLE``.
+
+        A :class:`~sessionary.exceptions.StoreDurabilityError` is never retried.
+        """
+        retries = self._retries if name in RETRYABLE else 0
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except StoreDurabilityError:
+                raise
+            except StoreUnavailableError:
+                if attempt >= retries:
+                    raise
+            attempt += 1
+            await async_pause(_BACKOFF.compute(attempt))
+
+    async def _load_by_script(self, op: Load) -> LoadResult:
+        """Read, verify and touch a session in one script (expired records, changed ones).
+
+        On Cluster a user's session takes two round trips: the epoch lives in the user's slot.
         """
         layout = self._layout
         args = [*layout.load_args(op), self._epoch_prefix]
@@ -473,6 +552,7 @@ class AsyncRedisStore:
         key = self._layout.session_key(op.key)
         args = self._layout.destroy_args(op)
         deleted = bool(await self._run(DESTROY_SCRIPT, key, args, durable=True))
+        self._tags.remember(op.key, None)
         if deleted and op.user_key is not None:
             with mapped_redis_errors("updating the user index"):
                 await self._client.zrem(self._layout.user_index_key(op.user_key), op.key)
@@ -501,6 +581,7 @@ class AsyncRedisStore:
     ) -> None:
         """Index a login under its user and keep the expiry schedule (after the write)."""
         if binding is not None:
+            self._tags.remember(key, binding.user_key)
             index = self._layout.user_index_key(binding.user_key)
             await self._run(INDEX_ADD_SCRIPT, index, [now, key, binding.deadline])
         if self.track_expiry:

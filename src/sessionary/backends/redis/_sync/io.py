@@ -19,6 +19,13 @@
   :func:`sync_execute_pipeline`, which refreshes the map when the pipeline fails, for the
   clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
   pipeline refreshes by itself).
+* :func:`sync_raw_replies`: the read path's commands (``HGETALL``, and the user's epoch
+  ``GET`` when its key is known) written at once on one pooled connection, their replies
+  read unparsed: no pipeline object, no response callback (``HGETALL``'s turns the reply
+  into a dict the store would flatten again), none of ``execute_command``'s per-call
+  bookkeeping. Errors behave as in ``execute_command``: redis-py's connection disconnects
+  itself on any failure while sending or reading (a cancellation too), so a half-read
+  connection never goes back to the pool.
 
 The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
 """
@@ -27,9 +34,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis import Redis
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._pool import ClustersToRefresh
@@ -39,6 +48,7 @@ __all__ = [
     "sync_execute_pipeline",
     "sync_owner_of",
     "sync_pause",
+    "sync_raw_replies",
     "sync_refresh_slots",
     "sync_send_pipeline",
 ]
@@ -97,3 +107,28 @@ def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
     """:func:`sync_execute_pipeline` with redis-py's errors mapped to the store's."""
     with mapped_redis_errors(operation):
         return sync_execute_pipeline(client, pipe)
+
+
+def sync_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[Any] | None:
+    """Send ``commands`` in one write on one pooled connection and read their raw replies.
+
+    An error reply comes back in the list as its ``ResponseError`` (the later replies are
+    still read, so the connection stays in step). ``None`` when ``client`` is not a pooled
+    standalone or Sentinel client (a Cluster, a single-connection client): the caller then
+    sends through redis-py's commands. redis-py's errors are raised as redis-py raised them.
+    """
+    if not isinstance(client, Redis) or client.connection is not None:
+        return None
+    pool: Any = client.connection_pool
+    connection: Any = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        replies: list[Any] = []
+        for _ in commands:
+            try:
+                replies.append(connection.read_response())
+            except ResponseError as error:
+                replies.append(error)
+        return replies
+    finally:
+        pool.release(connection)
