@@ -42,6 +42,9 @@ def stored_record(
     values: dict[str, bytes] | None = None,
     user: str | None = None,
     auth_time: int | None = None,
+    user_key: str | None = None,
+    stamp: int | None = None,
+    user_epoch: int | None = None,
 ) -> StoredSession:
     """A record as a store would return it for ``load``, with the digest it asked for unless
     ``digest`` says otherwise, sealed with ``record_key`` as the core would have written it
@@ -60,7 +63,7 @@ def stored_record(
         deadline=deadline,
         user=user,
         auth_time=auth_time,
-        user_key=None,
+        user_key=user_key,
         device=None,
         attributes=attributes,
     )
@@ -72,9 +75,11 @@ def stored_record(
         digest=digest,
         user=user,
         auth_time=auth_time,
+        user_key=user_key,
+        stamp=stamp,
         seal=seal,
     )
-    return StoredSession(attributes=attributes, meta=meta)
+    return StoredSession(attributes=attributes, meta=meta, user_epoch=user_epoch)
 
 
 class Double:
@@ -413,3 +418,38 @@ def test_a_clock_skew_beyond_the_tolerance_is_reported_to_the_ms(
     assert admitted(cycle)
     skew = [e for e in cycle.drain_events() if e.name is EventName.CLOCK_SKEW]
     assert bool(skew) is reported
+
+
+@pytest.mark.parametrize(
+    ("user_key", "epoch_offset", "revoked"),
+    [("u:ada", -1, False), ("u:ada", 0, True), ("u:ada", 1, True), (None, 1, False)],
+    ids=["epoch-before-login", "epoch-at-login", "epoch-after-login", "not-indexed"],
+)
+def test_a_record_its_users_epoch_revoked_is_refused_by_the_core(
+    user_key: str | None, epoch_offset: int, revoked: bool
+) -> None:
+    """``revoke_user`` (log out everywhere): the store hands over the user's epoch with the
+    record; a session stamped at or before it is over, whatever the store's verdict."""
+    store = double()
+    cycle, load = store.begin()
+    stamp = load.now - 60_000
+    record = store.record(
+        load,
+        accessed=load.now,
+        deadline=load.now + ABSOLUTE_MS,
+        user="ada",
+        user_key=user_key,
+        stamp=stamp,
+        user_epoch=stamp + epoch_offset,
+    )
+    update = store.answer(cycle, record)
+    events = [(e.name, e.user, e.detail.get("reason")) for e in cycle.drain_events()]
+    if not revoked:
+        assert admitted(cycle)
+        assert events == []
+        return
+    assert cycle.session.is_new
+    assert cycle.session.end_reason == "revoked"
+    assert events == [(EventName.REVOKED, "ada", "user epoch")]
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
