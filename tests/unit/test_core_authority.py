@@ -21,7 +21,7 @@ from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
-from sessionary.sansio.ops import Load, LoadResult, LoadStatus, RecordMeta, StoredSession
+from sessionary.sansio.ops import Discard, Load, LoadResult, LoadStatus, RecordMeta, StoredSession
 from sessionary.sansio.record_auth import record_seal
 from sessionary.sansio.update import ResponseUpdate
 from sessionary.testing import FakeClock, session_config
@@ -451,5 +451,63 @@ def test_a_record_its_users_epoch_revoked_is_refused_by_the_core(
     assert cycle.session.is_new
     assert cycle.session.end_reason == "revoked"
     assert events == [(EventName.REVOKED, "ada", "user epoch")]
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
+
+
+def test_a_validator_mismatch_under_any_key_is_reported_as_such() -> None:
+    """A mismatch under the newest key, then nothing under the older ones: still a mismatch
+    (a stale ID racing a rotation), not an unknown ID."""
+    keys = [secrets.token_bytes(32) for _ in range(3)]
+    store = Double(FakeClock(START_MS / 1000), session_config(secret_keys=keys))
+    cycle, _ = store.begin()
+    for status in (LoadStatus.INVALID, LoadStatus.MISSING, LoadStatus.MISSING):
+        cycle.send(LoadResult(status))
+    assert cycle.next_op() is None
+    reasons = [e.detail.get("reason") for e in cycle.drain_events()]
+    assert reasons == ["validator mismatch"]
+
+
+def test_the_load_carries_the_configured_idle_timeout_and_touch_interval() -> None:
+    store = double()
+    _, load = store.begin()
+    config = store.config
+    assert (load.max_idle, load.touch_after, load.now) == (
+        config.idle_timeout_ms,
+        config.touch_interval_ms,
+        START_MS,
+    )
+
+
+def test_a_corrupt_record_without_a_reason_is_discarded_and_reported() -> None:
+    store = double()
+    cycle, load = store.begin()
+    cycle.send(LoadResult(LoadStatus.CORRUPT))
+    discard = cycle.next_op()
+    assert isinstance(discard, Discard)
+    assert discard.key == load.key
+    reasons = [(e.name, e.detail.get("reason")) for e in cycle.drain_events()]
+    assert reasons == [(EventName.CORRUPT_RECORD, "not a session record")]
+
+
+@pytest.mark.parametrize(
+    ("reason", "event", "detail"),
+    [
+        ("expired_idle", EventName.EXPIRED_IDLE, None),
+        ("expired_absolute", EventName.EXPIRED_ABSOLUTE, None),
+        (None, EventName.REVOKED, "ended"),
+    ],
+)
+def test_an_ended_session_reports_why_it_ended(
+    reason: str | None, event: EventName, detail: str | None
+) -> None:
+    """The store's tombstone says why: an expiry the sweeper saw, or an end without reason."""
+    store = double()
+    cycle, _ = store.begin()
+    cycle.send(LoadResult(LoadStatus.ENDED, reason=reason))
+    assert cycle.session.is_new
+    assert [(e.name, e.detail.get("reason")) for e in cycle.drain_events()] == [(event, detail)]
+    cycle.finish()
+    update = cycle.response()
     assert update.set_cookie is not None
     assert "Max-Age=0" in update.set_cookie

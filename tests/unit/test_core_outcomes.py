@@ -13,10 +13,16 @@ from collections.abc import Callable
 
 import pytest
 
-from sessionary.exceptions import SessionClosedError, SessionLimitError
+from sessionary.exceptions import (
+    SessionClosedError,
+    SessionLimitError,
+    SessionTooLargeError,
+    StoreConflictError,
+)
+from sessionary.sansio import ops
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
-from sessionary.sansio.ops import Create, Destroy, Load, Update
+from sessionary.sansio.ops import Create, Destroy, Discard, Load, Update
 from sessionary.sansio.session import Session
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
@@ -184,3 +190,103 @@ def test_an_update_sends_sealed_values_bound_to_the_records_key() -> None:
     opened = at_rest.open(update.key, update.attributes)
     assert opened == {"b": h.core.codec.encode("secret-value")}
     assert b"secret-value" not in update.attributes["b"]
+
+
+# ------------------------------------------------------------------ what every write carries
+
+
+def test_a_session_of_exactly_max_size_is_written_one_byte_more_is_not() -> None:
+    """R51 on the write side, to the byte: names and encoded values together."""
+    h = harness(max_size=100)
+    h.request(write(pad="x" * 94))  # "pad" + a tag byte and a 96-byte JSON string = 100
+    (create,) = [op for op in h.ops if isinstance(op, Create)]
+    assert sum(map(len, create.attributes)) + sum(map(len, create.attributes.values())) == 100
+    with pytest.raises(SessionTooLargeError):
+        h.request(write(pad="x" * 95))
+    h.request(write(pad="y" * 94))  # an update of exactly the limit
+    assert isinstance(h.ops[-1], Update)
+
+
+def test_every_operation_carries_the_cores_linger_and_the_held_lock() -> None:
+    """The store keeps an expired record ``expiry_notice`` longer (to say why it ended) and
+    refuses a commit whose lock was lost: both only if each operation carries them."""
+    h = harness(expiry_notice=1234)
+    h.request(write(a=1))
+    cycle = h.core.begin([f"{h.config.cookie.name}={h.cookie}"])
+    h.drive(cycle)
+    cycle.hold_lock("lock-key", b"token")
+    cycle.session["a"] = 2
+    cycle.finish()
+    update = cycle.next_op()
+    assert isinstance(update, Update)
+    assert update.lock_token == b"token"
+    create, load = h.ops
+    assert isinstance(create, Create)
+    assert isinstance(load, Load)
+    assert (load.linger, create.linger, update.linger) == (1_234_000,) * 3
+
+
+def test_a_pre_session_cookie_lives_as_long_as_a_session() -> None:
+    """A CSRF token issued to a visitor without a session sets the pre-session cookie it is
+    bound to, for the absolute timeout (no store record)."""
+    h = harness(absolute_timeout=2 * HOUR_S, idle_timeout=HOUR_S)
+    cycle = h.core.begin([])
+    assert cycle.csrf_binding() is not None
+    cycle.finish()
+    assert cycle.next_op() is None  # no store call
+    assert max_age(cycle.response().set_cookie) == 2 * HOUR_S
+
+
+# ------------------------------------------------------------------ stale answers
+
+
+class Stale(Harness):
+    """The engine, except that updates are answered STALE ``times`` times, with the record
+    as loaded (or ``current`` when set) as the record "found now"."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.times = times
+        self.current: ops.StoredSession | None = None
+
+    def run(self, op: ops.Operation) -> ops.Result:
+        if isinstance(op, Update) and self.times > 0:
+            self.times -= 1
+            self.ops.append(op)
+            return ops.CommitResult(ops.CommitStatus.STALE, current=self.current)
+        result = super().run(op)
+        if isinstance(result, ops.LoadResult) and self.current is None:
+            self.current = result.record
+        return result
+
+
+@pytest.mark.parametrize(("stale", "gives_up"), [(100, False), (101, True)])
+def test_an_update_gives_up_after_a_hundred_merges(stale: int, gives_up: bool) -> None:
+    h = Stale(0)
+    h.request(write(a=1))
+    h.times = stale
+    if gives_up:
+        with pytest.raises(StoreConflictError):
+            h.request(write(a=2))
+        return
+    h.request(write(a=2))
+    assert sum(isinstance(op, Update) for op in h.ops) == stale + 1
+    seen: dict[str, object] = {}
+    h.request(seen.update)
+    assert seen == {"a": 2}
+
+
+def test_a_stale_answer_with_a_forged_record_is_discarded_as_corrupt() -> None:
+    h = Stale(0)
+    h.request(lambda s: s.login("ada"))
+    h.request()  # loads it: the record the double will forge
+    assert h.current is not None
+    meta = h.current.meta._replace(user="mallory")  # its MAC no longer matches
+    h.current = h.current._replace(meta=meta)
+    h.times = 1
+    cycle, update = h.request(write(a=1))
+    assert isinstance(h.ops[-1], Discard)
+    events = [(e.name, e.detail.get("reason")) for e in cycle.drain_events()]
+    assert events == [(EventName.CORRUPT_RECORD, "unauthenticated record")]
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
