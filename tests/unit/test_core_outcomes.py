@@ -122,6 +122,7 @@ def test_a_logout_reports_the_user_it_ended() -> None:
     (destroyed,) = events(cycle, EventName.DESTROYED)
     assert destroyed.user == "ada"
     assert destroyed.detail == {}
+    assert destroyed.at == cycle.now  # the request's time, from the core's clock
 
 
 def test_a_late_logout_ends_the_session_and_says_so() -> None:
