@@ -2,6 +2,7 @@
 
     python scripts/mutation_report.py            # the table of docs/testing.md
     python scripts/mutation_report.py --survivors sansio.cycle   # and each survivor's diff
+    python scripts/mutation_report.py --all      # also the modules not run yet (their mutants)
 
 A mutant counts as killed when a test failed or it timed out; "message only" survivors
 change nothing but the text of a string literal (an error message), shown apart because a
@@ -49,6 +50,7 @@ def message_only(removed: list[str], added: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--survivors", nargs="*", help="list survivors of these modules")
+    parser.add_argument("--all", action="store_true", help="also list modules not run yet")
     args = parser.parse_args(argv)
     print("| module | mutants run | killed | survived (message only) | no tests | kill rate |")
     print("|---|---|---|---|---|---|")
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
         done = {name: code for name, code in codes.items() if code is not None}
         if not done:
+            if args.all and codes:
+                print(f"| {module.removeprefix('sessionary.')} | 0 of {len(codes)} | | | | |")
             continue
         tally = Counter(
             "killed"

@@ -16,7 +16,7 @@ from sessionary.backends.redis._users import CLAIM_SCRIPT, REVOKE_SCRIPT
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import CommitStatus, LoadStatus, UserBinding
 from sessionary.stores import AsyncRedisStore
-from tests.helpers import ABSOLUTE, MINUTE, T0, Ref
+from tests.helpers import ABSOLUTE, IDLE, MINUTE, T0, Ref
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +120,23 @@ async def test_a_due_entry_is_claimed_by_one_sweeper_only(
     second = redis_admin.eval(source, 2, due, info, member)
     assert first == [1, f"{T0}|ada".encode()]
     assert second == [0]
+
+
+async def test_a_swept_session_becomes_a_tombstone_without_its_values(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis
+) -> None:
+    """The sweeper empties an expired record at once (its values are not kept until its TTL)
+    into a tombstone saying why it ended."""
+    store = AsyncRedisStore.from_url(redis_url, prefix=key_prefix, track_expiry=True)
+    try:
+        ref = Ref()
+        key = store.layout.session_key(ref.key)
+        assert (await store.create(ref.create({"a": b"\x011"}))).status is CommitStatus.OK
+        later = T0 + IDLE + MINUTE
+        (swept,) = await store.sweep(later, IDLE)
+        assert swept.status is LoadStatus.EXPIRED_IDLE
+        assert redis_admin.hget(key, "a") is None  # the value is gone now, not at the TTL
+        ended = await store.load(ref.load(now=later))
+        assert (ended.status, ended.reason) == (LoadStatus.ENDED, "expired_idle")
+    finally:
+        await store.aclose()

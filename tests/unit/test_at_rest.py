@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sessionary.sansio.events import EventName
 from sessionary.sansio.ops import Create, Update
 from sessionary.stores.memory import MemoryEngine
 from sessionary.testing import session_config
 from tests.unit.test_cycle import Harness, write
+from tests.unit.test_cycle_races import Race
 
 
 def sealed_harness(engine: MemoryEngine | None = None) -> Harness:
@@ -56,3 +58,16 @@ def test_off_by_default() -> None:
     (create,) = [op for op in h.ops if isinstance(op, Create)]
     assert create.attributes == {"a": b"\x01" + b"1"}
     assert h.core.at_rest is None
+
+
+def test_compare_and_set_judges_sealed_fields_by_what_was_read() -> None:
+    """A slow request that read and wrote ``n``: no conflict when the other request wrote
+    another field, a conflict when it rewrote ``n`` (sealed bytes differ at every write)."""
+    for other, conflict in ((write(y=1), False), (write(n=5), True)):
+        r = Race(sealed_harness())
+        r.h.request(write(n=1))
+        slow = r.open()
+        r.h.request(other)
+        _, events = r.close(slow, lambda s: s.__setitem__("n", s["n"] + 1))
+        assert events == ([EventName.CONFLICT] if conflict else [])
+        assert r.stored()["n"] == 2  # last writer wins either way

@@ -21,7 +21,7 @@ from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.events import EventName
 from sessionary.sansio.ids import mint_token
-from sessionary.sansio.ops import Load, LoadResult, LoadStatus, RecordMeta, StoredSession
+from sessionary.sansio.ops import Discard, Load, LoadResult, LoadStatus, RecordMeta, StoredSession
 from sessionary.sansio.record_auth import record_seal
 from sessionary.sansio.update import ResponseUpdate
 from sessionary.testing import FakeClock, session_config
@@ -42,6 +42,9 @@ def stored_record(
     values: dict[str, bytes] | None = None,
     user: str | None = None,
     auth_time: int | None = None,
+    user_key: str | None = None,
+    stamp: int | None = None,
+    user_epoch: int | None = None,
 ) -> StoredSession:
     """A record as a store would return it for ``load``, with the digest it asked for unless
     ``digest`` says otherwise, sealed with ``record_key`` as the core would have written it
@@ -60,7 +63,7 @@ def stored_record(
         deadline=deadline,
         user=user,
         auth_time=auth_time,
-        user_key=None,
+        user_key=user_key,
         device=None,
         attributes=attributes,
     )
@@ -72,9 +75,11 @@ def stored_record(
         digest=digest,
         user=user,
         auth_time=auth_time,
+        user_key=user_key,
+        stamp=stamp,
         seal=seal,
     )
-    return StoredSession(attributes=attributes, meta=meta)
+    return StoredSession(attributes=attributes, meta=meta, user_epoch=user_epoch)
 
 
 class Double:
@@ -413,3 +418,96 @@ def test_a_clock_skew_beyond_the_tolerance_is_reported_to_the_ms(
     assert admitted(cycle)
     skew = [e for e in cycle.drain_events() if e.name is EventName.CLOCK_SKEW]
     assert bool(skew) is reported
+
+
+@pytest.mark.parametrize(
+    ("user_key", "epoch_offset", "revoked"),
+    [("u:ada", -1, False), ("u:ada", 0, True), ("u:ada", 1, True), (None, 1, False)],
+    ids=["epoch-before-login", "epoch-at-login", "epoch-after-login", "not-indexed"],
+)
+def test_a_record_its_users_epoch_revoked_is_refused_by_the_core(
+    user_key: str | None, epoch_offset: int, revoked: bool
+) -> None:
+    """``revoke_user`` (log out everywhere): the store hands over the user's epoch with the
+    record; a session stamped at or before it is over, whatever the store's verdict."""
+    store = double()
+    cycle, load = store.begin()
+    stamp = load.now - 60_000
+    record = store.record(
+        load,
+        accessed=load.now,
+        deadline=load.now + ABSOLUTE_MS,
+        user="ada",
+        user_key=user_key,
+        stamp=stamp,
+        user_epoch=stamp + epoch_offset,
+    )
+    update = store.answer(cycle, record)
+    events = [(e.name, e.user, e.detail.get("reason")) for e in cycle.drain_events()]
+    if not revoked:
+        assert admitted(cycle)
+        assert events == []
+        return
+    assert cycle.session.is_new
+    assert cycle.session.end_reason == "revoked"
+    assert events == [(EventName.REVOKED, "ada", "user epoch")]
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
+
+
+def test_a_validator_mismatch_under_any_key_is_reported_as_such() -> None:
+    """A mismatch under the newest key, then nothing under the older ones: still a mismatch
+    (a stale ID racing a rotation), not an unknown ID."""
+    keys = [secrets.token_bytes(32) for _ in range(3)]
+    store = Double(FakeClock(START_MS / 1000), session_config(secret_keys=keys))
+    cycle, _ = store.begin()
+    for status in (LoadStatus.INVALID, LoadStatus.MISSING, LoadStatus.MISSING):
+        cycle.send(LoadResult(status))
+    assert cycle.next_op() is None
+    reasons = [e.detail.get("reason") for e in cycle.drain_events()]
+    assert reasons == ["validator mismatch"]
+
+
+def test_the_load_carries_the_configured_idle_timeout_and_touch_interval() -> None:
+    store = double()
+    _, load = store.begin()
+    config = store.config
+    assert (load.max_idle, load.touch_after, load.now) == (
+        config.idle_timeout_ms,
+        config.touch_interval_ms,
+        START_MS,
+    )
+
+
+def test_a_corrupt_record_without_a_reason_is_discarded_and_reported() -> None:
+    store = double()
+    cycle, load = store.begin()
+    cycle.send(LoadResult(LoadStatus.CORRUPT))
+    discard = cycle.next_op()
+    assert isinstance(discard, Discard)
+    assert discard.key == load.key
+    reasons = [(e.name, e.detail.get("reason")) for e in cycle.drain_events()]
+    assert reasons == [(EventName.CORRUPT_RECORD, "not a session record")]
+
+
+@pytest.mark.parametrize(
+    ("reason", "event", "detail"),
+    [
+        ("expired_idle", EventName.EXPIRED_IDLE, None),
+        ("expired_absolute", EventName.EXPIRED_ABSOLUTE, None),
+        (None, EventName.REVOKED, "ended"),
+    ],
+)
+def test_an_ended_session_reports_why_it_ended(
+    reason: str | None, event: EventName, detail: str | None
+) -> None:
+    """The store's tombstone says why: an expiry the sweeper saw, or an end without reason."""
+    store = double()
+    cycle, _ = store.begin()
+    cycle.send(LoadResult(LoadStatus.ENDED, reason=reason))
+    assert cycle.session.is_new
+    assert [(e.name, e.detail.get("reason")) for e in cycle.drain_events()] == [(event, detail)]
+    cycle.finish()
+    update = cycle.response()
+    assert update.set_cookie is not None
+    assert "Max-Age=0" in update.set_cookie
