@@ -5,28 +5,19 @@
     app.config["SECRET_KEY"] = os.environ["SESSION_SECRET"]
     Sessionary(app, store=RedisStore.from_url("redis://localhost:6379/0"))
 
-``flask.session`` is the request's :class:`~sessionary.Session`, a ``dict`` like Flask's own
-(:class:`FlaskSession`), with ``login``, ``logout``, ``rotate`` and ``user_id``. The
-configuration is read from Flask's ``SESSION_COOKIE_*`` and ``PERMANENT_SESSION_LIFETIME``
-settings unless a :class:`~sessionary.SessionConfig` is passed (:func:`config_from_flask`).
-
-The options are every adapter's (:class:`~sessionary.sansio.gate.GateOptions`,
-``docs/adapters.md``), given to :class:`Sessionary` or, when not, read from ``app.config``
-as ``SESSIONARY_<NAME>``: ``csrf`` (the token from ``X-CSRF-Token`` or a form field;
-templates get ``csrf_token()``), ``tenants``, ``lock`` and ``store_down`` (a value, or a
-function of the Flask ``request``), ``commit_on_error``. A refused request is answered by a
-``before_request`` hook (400, 403 or 409) before any view; a store outage answers 503 where
-the session is used. A failed request (a 5xx) commits only a logout or an explicit rotation;
-a ``logout()`` in a streamed body ends the stored session when the response is closed.
-
-``lazy=True`` (or ``SESSIONARY_LAZY``; Flask 3.1 or later): a request's session is loaded
-when the view first uses ``flask.session`` (one round trip), and a view that never does makes
-no store call; requests that check a CSRF token or take the lock load at once.
+``flask.session`` is the request's :class:`~sessionary.Session` (:class:`FlaskSession`, a
+``dict`` like Flask's own, with ``login``, ``logout``, ``rotate``, ``user_id``); the
+configuration comes from Flask's ``SESSION_COOKIE_*`` and ``PERMANENT_SESSION_LIFETIME``
+unless a :class:`~sessionary.SessionConfig` is passed. Options (``docs/adapters.md``) not
+given to :class:`Sessionary` are read from ``app.config`` as ``SESSIONARY_<NAME>``; templates
+get ``csrf_token()``. A refused request is answered (400, 403, 409) before any view; a store
+outage answers 503 where the session is used; a failed request (a 5xx) commits only a logout
+or a rotation; a ``logout()`` in a streamed body ends the session when the response closes.
+``lazy=True`` (Flask 3.1 or later) loads the session on the view's first use of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -43,22 +34,28 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 from sessionary._sync.manager import SessionManager
 from sessionary.config import SessionConfig
 from sessionary.exceptions import ConfigurationError, SessionaryError, StoreUnavailableError
-from sessionary.integrations._csrf import CONTEXT_KEY, CsrfContext, context_for, find_context
+from sessionary.integrations._csrf import CONTEXT_KEY, context_for, find_context
 from sessionary.integrations._flask_config import config_from_flask, options_from_flask
+from sessionary.integrations._flask_hooks import (
+    PLAIN,
+    info_of,
+    open_lazily,
+    refused,
+    strict_transport,
+    unavailable,
+)
 from sessionary.integrations._flask_session import (
     STATE_KEY,
     FlaskSession,
     RequestState,
     flask_session,
     lazy_supported,
-    pending_session,
 )
-from sessionary.integrations._info import request_info
 from sessionary.integrations._manager import gate_for
 from sessionary.integrations._response import apply_update
 from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Open, Refuse, RequestInfo
+from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Open, Refuse
 from sessionary.stores.cookie import CookieStore
 
 if TYPE_CHECKING:
@@ -68,12 +65,6 @@ if TYPE_CHECKING:
     from sessionary.stores.base import SessionStore
 
 __all__ = ["FlaskSession", "Sessionary", "SessionaryInterface", "config_from_flask", "csrf_token"]
-
-_PLAIN = {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
-
-
-def _info(request: Request, token_header: str | None) -> RequestInfo:
-    return request_info(request, token_header, request.headers.getlist, client=request.remote_addr)
 
 
 class SessionaryInterface(SessionInterface):
@@ -91,16 +82,11 @@ class SessionaryInterface(SessionInterface):
         ``before_request`` hook.
         """
         manager, gate = self.manager, self.gate
-        info = _info(request, gate.token_header)
+        info = info_of(request, gate.token_header)
         if self.lazy:
             opened = gate.decide(info, request)
             if isinstance(opened, Open) and not opened.check_token and not opened.lock:
-                state = RequestState(None, None, manager=manager, admitted=(info, opened))
-                request.environ[STATE_KEY] = state
-                request.environ[CONTEXT_KEY] = (
-                    None if gate.csrf is None else CsrfContext(gate.csrf, state.load)
-                )
-                return cast(SessionMixin, pending_session(manager.core.codec))
+                return open_lazily(manager, gate, request, info, opened)
         entry: SessionCycle | Refuse | NeedForm | HTTPException = manager.admit(gate, info, request)
         if isinstance(entry, NeedForm):  # Flask parses the form (its own limits apply)
             try:
@@ -135,15 +121,14 @@ class SessionaryInterface(SessionInterface):
             response.status_code = answer.status
             response.set_data(answer.body)
             response.headers.remove("Set-Cookie")
-            response.headers.update(_PLAIN)
+            response.headers.update(PLAIN)
         if answer.update is not None:
             apply_update(answer.update, response.headers)
 
     def request_ended(self, error: BaseException | None) -> None:
         """``teardown_request``: a request whose exception Flask let through was never saved.
 
-        (``PROPAGATE_EXCEPTIONS``, e.g. in tests.) It failed: a logout or rotation is still
-        committed, without a response to carry the cookie.
+        It failed: a logout or rotation is still committed (no response carries the cookie).
         """
         state = current_request.environ.get(STATE_KEY)
         if not isinstance(state, RequestState) or state.settled:
@@ -159,31 +144,6 @@ def csrf_token() -> str:
     """A masked CSRF token for this response (``Sessionary(app, csrf=True)``)."""
     environ = current_request.environ
     return find_context(environ, CONTEXT_KEY, "pass csrf=True to Sessionary()").token()
-
-
-def _refused() -> Response | None:
-    """``before_request``: answer a request the gate refused, before any view."""
-    state = current_request.environ.get(STATE_KEY)
-    refusal = state.refusal if isinstance(state, RequestState) else None
-    if isinstance(refusal, HTTPException):
-        raise refusal
-    return None if refusal is None else Response(refusal.body, refusal.status, _PLAIN)
-
-
-def _strict_transport(gate: Gate) -> Callable[[Response], Response]:
-    """``after_request``: ``Strict-Transport-Security`` on an HTTPS response without one."""
-
-    def add(response: Response) -> Response:
-        value = gate.strict_transport_for(current_request.scheme)
-        if value is not None:
-            response.headers.setdefault("Strict-Transport-Security", value)
-        return response
-
-    return add
-
-
-def _unavailable(error: StoreUnavailableError) -> tuple[str, int, dict[str, str]]:
-    return "Service Unavailable", 503, {"Cache-Control": "no-store"}
 
 
 class Sessionary:
@@ -226,11 +186,11 @@ class Sessionary:
         interface = SessionaryInterface(manager, gate, lazy=lazy)
         app.session_interface = interface
         app.teardown_request(interface.request_ended)
-        app.register_error_handler(StoreUnavailableError, _unavailable)
+        app.register_error_handler(StoreUnavailableError, unavailable)
         app.extensions["sessionary"] = self
-        app.before_request(_refused)
+        app.before_request(refused)
         if gate.strict_transport is not None:
-            app.after_request(_strict_transport(gate))
+            app.after_request(strict_transport(gate))
         if gate.csrf is not None:
             app.jinja_env.globals["csrf_token"] = csrf_token
 
