@@ -256,7 +256,7 @@ def test_each_loop_keeps_the_one_round_trip_budget(private_redis: str) -> None:
     for _ in range(3):
         before = counts()
         asyncio.run(requests(value))
-        sent = {name: calls - before[name] for name, calls in counts().items()}
+        sent = {name: count - before[name] for name, count in counts().items()}
         assert sent["hgetall"] == reads_per_loop  # one read per request
         assert sent["get"] <= reads_per_loop  # the epoch, in the read's own round trip
         assert sent["evalsha"] == 1  # the one write

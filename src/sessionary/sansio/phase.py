@@ -57,13 +57,6 @@ _TRANSITIONS: dict[tuple[Phase, Step], Phase] = {
     (Phase.DONE, Step.LATE): Phase.RESPONSE,
 }
 
-# Each step leaves exactly one phase: the table indexed by step (one identity-hashed lookup
-# and one identity comparison per transition, three times per request).
-_BY_STEP: dict[Step, tuple[Phase, Phase]] = {
-    step: (source, target) for (source, step), target in _TRANSITIONS.items()
-}
-assert len(_BY_STEP) == len(_TRANSITIONS), "a step must leave exactly one phase"
-
 _WHY = {
     Step.LOADED: "the request phase is over",
     Step.FAILED: "the store can only fail a cycle while it reads the session",
@@ -75,8 +68,8 @@ _WHY = {
 
 def advance(phase: Phase, step: Step) -> Phase:
     """The phase after ``step``; an illegal step raises ``SessionStateError``."""
-    source, target = _BY_STEP[step]
-    if phase is not source:
+    try:
+        return _TRANSITIONS[phase, step]
+    except KeyError:
         msg = f"{_WHY[step]} (the cycle is in its {phase.value} phase)"
-        raise SessionStateError(msg)
-    return target
+        raise SessionStateError(msg) from None
