@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import flask
@@ -173,6 +174,25 @@ async def legacy_redis(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
     await client.aclose()
 
 
+@dataclass(frozen=True)
+class Starsessions:
+    """A starsessions app's sessions on the test Redis, and the legacy source reading them."""
+
+    url: str
+    prefix: str
+    source: AsyncStarsessionsSource
+
+    def cookie(self, data: dict[str, object]) -> str:
+        """Sign in through the starsessions app with ``data``; the cookie it set."""
+        return starsessions_cookie(self.url, self.prefix, data)
+
+
+@pytest.fixture
+def star(redis_url: str, key_prefix: str, legacy_redis: redis.asyncio.Redis) -> Starsessions:
+    prefix = f"{key_prefix}:star."
+    return Starsessions(redis_url, prefix, AsyncStarsessionsSource(legacy_redis, prefix=prefix))
+
+
 def make_manager(
     store: AsyncRedisStore, config: SessionConfig, migration: AsyncLegacyMigration
 ) -> tuple[AsyncSessionManager, CapturingObserver]:
@@ -206,17 +226,15 @@ def session_keys(admin: redis.Redis, key_prefix: str) -> list[bytes]:
 
 # ---------------------------------------------------------------------- starsessions
 async def test_starsessions_session_migrates_signed_in_with_its_data(
-    redis_url: str,
     key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42", "cart": [1, 2]})
-    assert redis_admin.exists(prefix + old)
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42", "cart": [1, 2]})
+    assert redis_admin.exists(star.prefix + old)
+    source = star.source
     migration = AsyncLegacyMigration(source, until=later(), user_id=by_user)
     manager, observer = make_manager(store, config, migration)
 
@@ -231,7 +249,7 @@ async def test_starsessions_session_migrates_signed_in_with_its_data(
     assert seen == {"_user_id": "42", "cart": [1, 2], "user": "42"}
     assert update.set_cookie is not None
     assert 0 < max_age(update.set_cookie) <= LIFETIME_S  # the remaining lifetime, not more
-    assert not redis_admin.exists(prefix + old)  # the old ID is dead at once
+    assert not redis_admin.exists(star.prefix + old)  # the old ID is dead at once
     [event] = observer.of(EventName.MIGRATED)
     assert event.detail == {"source": "starsessions", "outcome": "created"}
     assert event.user == "42"
@@ -246,15 +264,12 @@ async def test_starsessions_session_migrates_signed_in_with_its_data(
 
 
 async def test_the_old_cookie_is_dead_once_the_grace_is_over(
-    redis_url: str,
-    key_prefix: str,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42"})
+    source = star.source
     migration = AsyncLegacyMigration(source, until=later(), user_id=by_user, grace=0)
     manager, _ = make_manager(store, config, migration)
     users: list[str | None] = []
@@ -268,17 +283,14 @@ async def test_the_old_cookie_is_dead_once_the_grace_is_over(
 
 
 async def test_a_value_the_codec_cannot_represent_is_reported_never_dropped_silently(
-    redis_url: str,
-    key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
     data = {"_user_id": "42", "deep": nested(DEEP), "cart": [1]}
-    old = starsessions_cookie(redis_url, prefix, data)
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie(data)
+    source = star.source
     manager, observer = make_manager(
         store, config, AsyncLegacyMigration(source, until=later(), user_id=by_user)
     )
@@ -289,48 +301,43 @@ async def test_a_value_the_codec_cannot_represent_is_reported_never_dropped_sile
     assert event.detail["dropped"] == ["deep"]
 
     # strict: nothing migrates, the legacy record stays for the old application
-    old = starsessions_cookie(redis_url, prefix, data)
+    old = star.cookie(data)
     strict = AsyncLegacyMigration(source, until=later(), user_id=by_user, strict=True)
     manager, observer = make_manager(store, config, strict)
     users: list[str | None] = []
     await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
     assert users == [None]
-    assert redis_admin.exists(prefix + old)
+    assert redis_admin.exists(star.prefix + old)
     [event] = observer.of(EventName.MIGRATED)
     assert event.detail == {"source": "starsessions", "outcome": "refused", "dropped": ["deep"]}
 
 
 async def test_after_the_window_the_legacy_source_is_not_asked(
-    redis_url: str,
-    key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42"})
+    source = star.source
     closed = AsyncLegacyMigration(source, until=later(hours=-1), user_id=by_user)
     manager, observer = make_manager(store, config, closed)
     users: list[str | None] = []
     await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
     assert users == [None]
-    assert redis_admin.exists(prefix + old)
+    assert redis_admin.exists(star.prefix + old)
     assert observer.of(EventName.MIGRATED) == []
 
 
 async def test_concurrent_requests_with_one_old_cookie_make_exactly_one_session(
-    redis_url: str,
     key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42", "cart": [1, 2]})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42", "cart": [1, 2]})
+    source = star.source
     migration = AsyncLegacyMigration(source, until=later(), user_id=by_user)
     manager, observer = make_manager(store, config, migration)
     users: list[str | None] = []
@@ -345,7 +352,7 @@ async def test_concurrent_requests_with_one_old_cookie_make_exactly_one_session(
     assert len(session_keys(redis_admin, key_prefix)) == 1  # exactly one sessionary session
     outcomes = [event.detail["outcome"] for event in observer.of(EventName.MIGRATED)]
     assert outcomes.count("created") == 1
-    assert not redis_admin.exists(prefix + old)
+    assert not redis_admin.exists(star.prefix + old)
 
 
 # ---------------------------------------------------------------------- Flask-Session
@@ -466,15 +473,12 @@ async def test_an_unreachable_legacy_store_leaves_the_request_anonymous_and_says
 
 
 async def test_a_mapped_user_that_is_not_an_id_is_reported_and_the_session_is_anonymous(
-    redis_url: str,
-    key_prefix: str,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "line\nbreak", "cart": [1]})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "line\nbreak", "cart": [1]})
+    source = star.source
     manager, observer = make_manager(
         store, config, AsyncLegacyMigration(source, until=later(), user_id=by_user)
     )
@@ -486,41 +490,36 @@ async def test_a_mapped_user_that_is_not_an_id_is_reported_and_the_session_is_an
 
 
 async def test_sessionarys_store_down_during_a_migration_follows_the_store_down_policy(
-    redis_url: str,
-    key_prefix: str,
     redis_admin: redis.Redis,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
+    old = star.cookie({"_user_id": "42"})
     down = AsyncRedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    source = star.source
     manager, _ = make_manager(down, config, AsyncLegacyMigration(source, until=later()))
     cycle = await manager.open([f"session={old}"])  # no exception: the policy decides
     assert cycle.session.unavailable
     with pytest.raises(StoreUnavailableError):
         cycle.session.get("_user_id")  # fail closed: the handler's use of it answers 503
-    assert redis_admin.exists(prefix + old)  # nothing migrated, nothing lost
+    assert redis_admin.exists(star.prefix + old)  # nothing migrated, nothing lost
     await down.aclose()
 
 
 async def test_a_request_that_raced_the_migration_is_served_within_the_grace(
-    redis_url: str,
     key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42"})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42"})
+    source = star.source
     migration = AsyncLegacyMigration(source, until=later(), user_id=by_user, grace=30)
     manager, observer = make_manager(store, config, migration)
     users: list[str | None] = []
     first = await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
-    assert not redis_admin.exists(prefix + old)
+    assert not redis_admin.exists(star.prefix + old)
     # sent before the first response arrived: the old cookie, the old record already gone
     late = await request(manager, [f"session={old}"], lambda c: users.append(c.session.user_id))
     assert users == ["42", "42"]
@@ -533,16 +532,14 @@ async def test_a_request_that_raced_the_migration_is_served_within_the_grace(
 
 
 async def test_a_locked_request_migrates_under_the_new_sessions_lock(
-    redis_url: str,
     key_prefix: str,
     redis_admin: redis.Redis,
     store: AsyncRedisStore,
-    legacy_redis: redis.asyncio.Redis,
     config: SessionConfig,
+    star: Starsessions,
 ) -> None:
-    prefix = f"{key_prefix}:star."
-    old = starsessions_cookie(redis_url, prefix, {"_user_id": "42", "n": 1})
-    source = AsyncStarsessionsSource(legacy_redis, prefix=prefix)
+    old = star.cookie({"_user_id": "42", "n": 1})
+    source = star.source
     manager, _ = make_manager(store, config, AsyncLegacyMigration(source, until=later()))
     cycle = await manager.open([f"session={old}"], lock=True)
     assert cycle.lock_token is not None  # the migrated session's lock is held
