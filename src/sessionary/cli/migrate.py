@@ -216,7 +216,7 @@ def _print(console: Console, figures: dict[str, Any]) -> None:
         "--config myapp.settings:SESSION_CONFIG --json",
         "sessionary migrate --from django-db myproject.settings --to redis://localhost:6379/0 "
         "--user-key _auth_user_id",
-        "OLD_SECRET_KEY=... sessionary migrate --from django-db postgresql://db/app "
+        "sessionary migrate --from django-db postgresql://db/app "
         "--legacy-secret-env OLD_SECRET_KEY --to redis://localhost:6379/0",
         "sessionary migrate --from django-cache redis://:pw@cache:6379/1 --to "
         "redis://localhost:6379/0 --trust-pickle 'cache.internal: ACL user django only, TLS'",

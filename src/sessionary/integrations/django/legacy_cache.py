@@ -115,13 +115,16 @@ class DjangoCacheSource:
     def read(self, legacy_id: str) -> LegacySession | None:
         """The cached session (unpickled by Django's cache), or ``None``."""
         cache = self.cache()
-        data = cache.get(KEY_PREFIX + legacy_id)
-        if data is None:
-            return None
-        expires_at = None
-        if isinstance(cache, RedisCache):  # the key's remaining time-to-live
-            [expires_at] = self._expiries(cache, [legacy_id])
-        return LegacySession(legacy_id, _session_data(data), expires_at)
+        if not isinstance(cache, RedisCache):
+            data = cache.get(KEY_PREFIX + legacy_id)
+            return None if data is None else LegacySession(legacy_id, _session_data(data))
+        from sessionary.backends.redis._errors import mapped_redis_errors  # noqa: PLC0415
+
+        with mapped_redis_errors("legacy read"):  # the key's remaining time-to-live too
+            [found] = self._read_many(cache, [legacy_id])
+        if isinstance(found[1], MigrationError):
+            raise found[1]
+        return found[1]
 
     def delete(self, legacy_id: str) -> None:
         """Delete the cached session."""
