@@ -130,6 +130,22 @@ def run(*args: str) -> Any:
     return CliRunner().invoke(cli, ["migrate", *args], env={"SESSION_SECRET": SECRET})
 
 
+def come_back(redis_url: str, key_prefix: str, sessionid: str) -> tuple[Any, Any, Any]:
+    """A request with the old cookie through the read-through (Django's cache ``sessions``):
+    the observer, what it was served (data, user) and its commit's update."""
+    source = DjangoCacheSource(trust=TRUST, cache_alias="sessions")
+    migration = LegacyMigration(source, until=later(), user_id=by_user)
+    store = RedisStore.from_url(redis_url, prefix=key_prefix)
+    observer = CapturingObserver()
+    config = SessionConfig(secret_keys=[SECRET])
+    manager = SessionManager(store, config, observer=observer, legacy=migration)
+    cycle = manager.open([f"sessionid={sessionid}"])
+    seen = (dict(cycle.session), cycle.session.user_id)
+    update = manager.commit(cycle)
+    store.close()
+    return observer, seen, update
+
+
 @pytest.mark.parametrize(("cache_prefix", "version"), [("", 1), ("oldapp", 3)])
 def test_the_migrate_command_copies_django_cache_sessions(
     cache_server: str,
@@ -175,19 +191,8 @@ def test_the_migrate_command_copies_django_cache_sessions(
 
     # the user comes back with the old cookie: the read-through serves the copy, kills the key
     with django_cache(cache_server, cache_prefix, version):
-        source = DjangoCacheSource(trust=TRUST, cache_alias="sessions")
-        migration = LegacyMigration(source, until=later(), user_id=by_user)
-        store = RedisStore.from_url(redis_url, prefix=key_prefix)
-        observer = CapturingObserver()
-        config = SessionConfig(secret_keys=[SECRET])
-        manager = SessionManager(store, config, observer=observer, legacy=migration)
-        cycle = manager.open([f"sessionid={keys['4']}"])
-        assert (dict(cycle.session), cycle.session.user_id) == (
-            {"_auth_user_id": "4", "basket": {"apples": 4}, "seen": [4]},
-            "4",
-        )
-        update = manager.commit(cycle)
-        store.close()
+        observer, seen, update = come_back(redis_url, key_prefix, keys["4"])
+    assert seen == ({"_auth_user_id": "4", "basket": {"apples": 4}, "seen": [4]}, "4")
     assert update.set_cookie is not None
     max_age = int(update.set_cookie.split("Max-Age=")[1].split(";")[0])
     assert LIFETIME_S - 120 < max_age <= LIFETIME_S  # the remaining lifetime, kept
@@ -228,6 +233,19 @@ def test_a_cache_that_cannot_be_listed_is_refused_by_the_source_too() -> None:
             list(source.scan())
 
 
+def test_a_value_that_does_not_unpickle_is_reported_by_the_read_through(
+    cache_server: str, cache_admin: redis.Redis, redis_url: str, key_prefix: str
+) -> None:
+    key = "corrupt0" * 4
+    cache_admin.set(f":1:{KEY_PREFIX}{key}", b"\x80\x05not a pickle", ex=LIFETIME_S)
+    with django_cache(cache_server):
+        observer, seen, _ = come_back(redis_url, key_prefix, key)
+    assert seen == ({}, None)  # served anonymous, not an error
+    [event] = observer.of(EventName.MIGRATED)
+    assert (event.detail["outcome"], event.detail["reason"]) == ("unreadable", "MigrationError")
+    assert cache_admin.exists(f":1:{KEY_PREFIX}{key}")  # kept: nothing was migrated
+
+
 @pytest.fixture
 async def async_store(
     redis_url: str, key_prefix: str, redis_admin: redis.Redis
@@ -256,6 +274,41 @@ async def test_requests_during_a_django_cache_bulk_copy_are_served_once_and_neve
     assert served == {user: user for user in keys}  # every request served its own user
     assert session_keys(redis_admin, key_prefix) == 30  # one session per old session
     assert legacy_keys(cache_admin) == 0  # every user came back: every old key is dead
+
+
+def test_the_copy_reads_the_cache_in_batches_and_counts_its_commands(
+    cache_server: str,
+    cache_admin: redis.Redis,
+    key_prefix: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Redis work per record, load-independent (docs/migration.md): the cache and
+    sessionary's store on the same private server, ``INFO commandstats`` around one run."""
+    count, batch = 2000, 500
+    with django_cache(cache_server):
+        sessions = caches["sessions"]
+        records = {
+            KEY_PREFIX + get_random_string(32, VALID_KEY_CHARS): {"_auth_user_id": str(n)}
+            for n in range(count)
+        }
+        sessions.set_many(records, LIFETIME_S)
+    cache_admin.config_resetstat()
+    args = ["--from", "django-cache", cache_server, "--to", cache_server, "--prefix", key_prefix]
+    args += ["--trust-pickle", STATEMENT, "--user-key", "_auth_user_id", "--batch", str(batch)]
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["migrated"] == count
+    stats = cache_admin.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(s["calls"]) for name, s in stats.items()}
+    calls.pop("config|resetstat", None)
+    assert calls["pttl"] == count  # one PTTL a record, pipelined by the batch
+    assert 0 < calls["mget"] <= calls["scan"]  # the values: at most one MGET a SCAN page
+    assert calls["scan"] <= count / 50  # pages of about `batch` keys, never one key a call
+    assert "get" not in calls  # never one value at a time
+    total = sum(calls.values())
+    with capsys.disabled():
+        print(f"\n{count} records, batch {batch}: {total} commands ({total / count:.2f} a record)")
+        print(json.dumps(calls, sort_keys=True))
 
 
 HUNDRED_THOUSAND = 100_000

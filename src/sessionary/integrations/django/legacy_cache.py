@@ -52,11 +52,21 @@ def untrusted_writers(cache: Any) -> str | None:
     backend = f"{type(cache).__module__}.{type(cache).__name__}".lower()
     if any(name in backend for name in _NO_AUTHENTICATION):
         return "memcached has no authentication: anyone who reaches it can write a pickle"
-    for location in getattr(cache, "_servers", None) or ():
+    for location in _locations(cache):
         parts = urlsplit(str(location))
         if parts.scheme.startswith(("redis", "rediss", "unix")) and not parts.password:
             return f"the Redis at {parts.hostname or parts.path} is reached without a password"
     return None
+
+
+def _servers(cache: BaseCache) -> str:
+    """Where a cache built outside the settings is, for the log (hosts, never a password)."""
+    hosts = [urlsplit(str(s)).hostname or str(urlsplit(str(s)).path) for s in _locations(cache)]
+    return f"{type(cache).__name__} at {', '.join(hosts) or 'an unnamed location'}"
+
+
+def _locations(cache: BaseCache) -> list[object]:
+    return list(getattr(cache, "_servers", None) or ())
 
 
 class DjangoCacheSource:
@@ -90,12 +100,13 @@ class DjangoCacheSource:
             raise ConfigurationError(msg)
         self._cache = cache
         why = untrusted_writers(caches[cache_alias] if cache is None else cache)
+        where = f"cache {cache_alias!r}" if cache is None else _servers(cache)
         if why is not None:
-            msg = f"refusing to read pickled sessions from cache {cache_alias!r}: {why}"
+            msg = f"refusing to read pickled sessions from {where}: {why}"
             raise ConfigurationError(msg)
         logger.warning(
-            "sessionary: reading pickled Django sessions from cache %r, trusted because: %s",
-            cache_alias,
+            "sessionary: reading pickled Django sessions from %s, trusted because: %s",
+            where,
             trust.statement,
         )
         self.cache_alias = cache_alias
