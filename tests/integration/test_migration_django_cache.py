@@ -43,6 +43,7 @@ from sessionary.config import SessionConfig  # noqa: E402
 from sessionary.exceptions import ConfigurationError  # noqa: E402
 from sessionary.integrations.django.legacy import AsyncDjangoDbSource  # noqa: E402
 from sessionary.integrations.django.legacy_cache import KEY_PREFIX, DjangoCacheSource  # noqa: E402
+from sessionary.sansio.core import SessionCore  # noqa: E402
 from sessionary.sansio.migration import PickleTrust  # noqa: E402
 from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: E402
 from sessionary.testing import CapturingObserver  # noqa: E402
@@ -199,6 +200,42 @@ def test_the_migrate_command_copies_django_cache_sessions(
     assert [e.detail["outcome"] for e in observer.of(EventName.MIGRATED)] == ["joined"]
     assert not cache_admin.exists(raw + keys["4"])
     assert session_keys(redis_admin, key_prefix) == 6
+
+
+class InterruptedCopyError(Exception):
+    """The operator's Ctrl-C, in the middle of a copy."""
+
+
+def test_an_interrupted_copy_resumes_where_it_stopped(
+    cache_server: str,
+    cache_admin: redis.Redis,
+    redis_url: str,
+    key_prefix: str,
+    redis_admin: redis.Redis,
+) -> None:
+    with django_cache(cache_server):
+        sign_in(range(20))
+        source = DjangoCacheSource(trust=TRUST, cache_alias="sessions")
+        migration = LegacyMigration(source, until=later(), user_id=by_user)
+        store = RedisStore.from_url(redis_url, prefix=key_prefix)
+
+        def stop_after_seven(report: Any) -> None:
+            if report.migrated == 7:
+                raise InterruptedCopyError
+
+        with pytest.raises(InterruptedCopyError):
+            migration.copy(
+                SessionCore(SessionConfig(secret_keys=[SECRET])),
+                store,
+                batch=3,
+                progress=stop_after_seven,
+            )
+        store.close()
+    assert session_keys(redis_admin, key_prefix) == 7
+    args = ["--from", "django-cache", cache_server, "--to", redis_url, "--prefix", key_prefix]
+    rest = json.loads(run(*args, "--trust-pickle", STATEMENT, "--json").stdout)
+    assert (rest["migrated"], rest["skipped"]) == (13, {"already migrated": 7})
+    assert session_keys(redis_admin, key_prefix) == 20
 
 
 def test_django_cache_bulk_is_refused_without_the_pickle_trust(
