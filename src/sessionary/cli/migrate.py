@@ -116,8 +116,12 @@ def _django_db(target: str, options: dict[str, Any]) -> Any:
     """The rows at a database URL, or the rows of a settings module's database."""
     if _scheme(target) not in _DATABASE_SCHEMES:
         return _django_source(target)
-    from sessionary.integrations.django.legacy_sql import DjangoSqlSource  # noqa: PLC0415
-
+    try:
+        from sessionary.integrations.django.legacy_sql import DjangoSqlSource  # noqa: PLC0415
+    except ImportError as exc:
+        raise click.UsageError(
+            f"--from django-db: {exc} (pip install 'sessionary[django]')"
+        ) from None
     keys = _legacy_secrets(options["legacy_secret_env"], options["legacy_secret_file"])
     try:
         return DjangoSqlSource(target, keys, table=options["table"])
@@ -127,10 +131,14 @@ def _django_db(target: str, options: dict[str, Any]) -> Any:
 
 def _django_cache(url: str, options: dict[str, Any]) -> Any:
     """The sessions of Django's Redis cache at ``url``, read only with the pickle trust."""
-    from sessionary.integrations.django.legacy_cache import (  # noqa: PLC0415
-        NOT_LISTABLE,
-        DjangoCacheSource,
-    )
+    try:
+        from sessionary.integrations.django.legacy_cache import (  # noqa: PLC0415
+            NOT_LISTABLE,
+            DjangoCacheSource,
+        )
+    except ImportError as exc:
+        needs = "pip install 'sessionary[django,redis]'"
+        raise click.UsageError(f"--from django-cache: {exc} ({needs})") from None
 
     if _scheme(url) not in _REDIS_SCHEMES:
         msg = f"--from django-cache {redacted_url(url)}: {NOT_LISTABLE}"
