@@ -69,9 +69,12 @@ def by_user(data: Any) -> Any:
 def cache_server() -> Iterator[str]:
     """A password-protected ``redis-server`` for Django's cache (the old application's).
 
-    ``SESSIONARY_TEST_PRIVATE_PORT`` pins its port (a free one otherwise).
+    ``SESSIONARY_TEST_PRIVATE_PORT`` pins its port, plus the xdist worker's number (a free
+    one otherwise).
     """
     port = int(os.environ.get("SESSIONARY_TEST_PRIVATE_PORT", "0")) or None
+    if port is not None:
+        port += int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     binary = redis_server_binary("a password-protected Redis")
     with RedisServer(binary, port=port) as server:
         admin = redis.Redis.from_url(server.url)
