@@ -27,6 +27,7 @@ from sessionary.backends.redis._async.admission import AsyncAdmission
 from sessionary.backends.redis._async.io import (
     async_close_client,
     async_execute_pipeline,
+    async_node_replies,
     async_owner_of,
     async_pause,
     async_raw_exchange,
@@ -578,15 +579,12 @@ class AsyncRedisStore:
             if len(nodes) < 2:
                 return "no replica"
             replica = nodes[1 + next(self._turn) % (len(nodes) - 1)]
-            pipe = client.pipeline(transaction=False)
-            pipe.execute_command("READONLY", target_nodes=replica)
-            pipe.execute_command("ROLE", target_nodes=replica)
-            pipe.execute_command("HGETALL", key, target_nodes=replica)
-            _, role, reply = await pipe.execute(raise_on_error=False)
+            commands = [("READONLY",), ("ROLE",), ("HGETALL", key)]
+            _, role, reply = await async_node_replies(replica, commands)
         except (RedisError, RedisClusterException, OSError):
             return "error"
         refusal = replica_refusal(role, self._floor.get(nodes[0].name))
-        if refusal is None and isinstance(reply, BaseException) and not _wrong_type(reply):
+        if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
             refusal = "error"
         if refusal is not None:
             return refusal

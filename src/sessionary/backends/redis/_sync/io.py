@@ -30,7 +30,8 @@
   and the primary's epoch ``GET`` cost one round trip, not two).
 * :func:`sync_replica_of` / :func:`sync_slot_nodes`: where a read from a replica goes
   (a Sentinel primary's replica client, made once per primary client and closed with it; a
-  Cluster slot's primary and replicas).
+  Cluster slot's primary and replicas); :func:`sync_node_replies`: raw replies from one
+  Cluster node.
 
 The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
 """
@@ -55,6 +56,7 @@ _REPLICA = "_sessionary_replica"
 __all__ = [
     "sync_close_client",
     "sync_execute_pipeline",
+    "sync_node_replies",
     "sync_owner_of",
     "sync_pause",
     "sync_raw_exchange",
@@ -197,6 +199,38 @@ def sync_replica_of(primary: Any) -> Redis:
     )
     setattr(primary, _REPLICA, replica)
     return replica
+
+
+def sync_node_replies(node: Any, commands: Sequence[tuple[str, ...]]) -> list[Any]:
+    """:func:`sync_raw_replies` on one Cluster node (a replica read: no pipeline object).
+
+    redis-py's sync ``ClusterNode`` holds a pooled client (``redis_connection``); the
+    asyncio one holds its connections itself, taken in turn as its own commands take them
+    (``_pool.py``'s waiting nodes). A connection whose replies were not all read is
+    disconnected before it goes back.
+    """
+    client = getattr(node, "redis_connection", None)  # only redis-py's sync node has one
+    if client is not None:
+        replies = sync_raw_replies(client, commands)
+        assert replies is not None  # a pooled client
+        return replies
+    take_turn = getattr(node, "_take_turn", None)
+    if take_turn is not None:
+        take_turn()
+    connection: Any = node.acquire_connection()
+    replies = []
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        for _ in commands:
+            try:
+                replies.append(connection.read_response())
+            except ResponseError as error:
+                replies.append(error)
+        return replies
+    finally:
+        if len(replies) < len(commands):
+            connection.disconnect()
+        node.release(connection)
 
 
 def sync_slot_nodes(client: Any, key: str) -> list[Any]:

@@ -63,6 +63,7 @@ from sessionary.backends.redis._sync.admission import Admission
 from sessionary.backends.redis._sync.io import (
     sync_close_client,
     sync_execute_pipeline,
+    sync_node_replies,
     sync_owner_of,
     sync_pause,
     sync_raw_exchange,
@@ -580,15 +581,12 @@ class RedisStore:
             if len(nodes) < 2:
                 return "no replica"
             replica = nodes[1 + next(self._turn) % (len(nodes) - 1)]
-            pipe = client.pipeline(transaction=False)
-            pipe.execute_command("READONLY", target_nodes=replica)
-            pipe.execute_command("ROLE", target_nodes=replica)
-            pipe.execute_command("HGETALL", key, target_nodes=replica)
-            _, role, reply = pipe.execute(raise_on_error=False)
+            commands = [("READONLY",), ("ROLE",), ("HGETALL", key)]
+            _, role, reply = sync_node_replies(replica, commands)
         except (RedisError, RedisClusterException, OSError):
             return "error"
         refusal = replica_refusal(role, self._floor.get(nodes[0].name))
-        if refusal is None and isinstance(reply, BaseException) and not _wrong_type(reply):
+        if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
             refusal = "error"
         if refusal is not None:
             return refusal
