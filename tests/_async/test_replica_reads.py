@@ -5,7 +5,8 @@ docs/redis.md, "Reads from replicas", states the semantics these tests hold the 
 * reads are answered by a replica (counted on the servers, ``INFO commandstats``);
 * a request that wrote sees its write on the next request although the replica lags
   (``CLIENT PAUSE WRITE`` on every replica: still connected, still answering reads, no
-  longer applying its primary's stream); the reads go to the primary, counted;
+  longer applying its primary's stream); the reads go to the primary, counted; writes to
+  other sessions do not send a session's reads to the primary;
 * a revocation is never hidden by a replica: a per-session revocation or a rotation is
   acknowledged only once the replica holds it (and is then refused there at once), and
   "log out everywhere" is seen at once while the replica lags (the epoch is read from the
@@ -112,6 +113,21 @@ async def test_a_request_sees_its_own_write_while_the_replica_lags(
     nodes.wait_caught_up()
     assert (await device.request())["n"] == 4
     assert store.replica_stats.replica == 2
+
+
+async def test_writes_to_other_sessions_do_not_hold_a_session_back(
+    topology: tuple[StoreMaker, DataNodes], clock: FakeClock
+) -> None:
+    """The floor is per session: the replica still answers for sessions nobody wrote."""
+    store, device, nodes = await one_device(topology, clock)
+    other = Device(device.manager)
+    await other.request(put(7))
+    nodes.wait_caught_up()
+    with nodes.paused():
+        await other.request(put(8))
+        assert (await device.request())["n"] == 1  # unchanged: the replica answers
+        assert (await other.request())["n"] == 8  # just written: the primary answers
+    assert store.replica_stats.fallbacks == {"behind": 1}
 
 
 def two_processes(

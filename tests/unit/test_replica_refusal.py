@@ -45,19 +45,33 @@ def test_the_offset_of_a_primary_s_role() -> None:
     assert primary_offset(CONNECTED) is None
 
 
-def test_the_floor_only_rises_and_a_block_holds_until_the_next_offset() -> None:
+def test_the_floor_of_a_key_only_rises_on_its_primary() -> None:
     floor = OffsetFloor()
-    assert floor.get("a") == 0
-    floor.raise_to("a", 100)
-    floor.raise_to("a", 90)
-    floor.raise_to("a", None)
-    assert floor.get("a") == 100
-    floor.block("a")
-    assert replica_refusal([*CONNECTED[:4], 10**12], floor.get("a")) == "behind"
-    floor.raise_to("a", 50)  # after the blocked write: the floor keeps its maximum
-    assert floor.get("a") == 100
-    floor.raise_to("b", 7)
-    assert (floor.get("a"), floor.get("b")) == (100, 7)
+    assert floor.get("s1", "a") == 0
+    floor.raise_to("s1", "a", 100)
+    floor.raise_to("s1", "a", 90)
+    assert floor.get("s1", "a") == 100
+    assert floor.get("s2", "a") == 0  # another session's writes do not hold this one back
+    assert replica_refusal(CONNECTED, floor.get("s2", "a")) is None
+
+
+def test_a_key_whose_primary_changed_or_whose_offset_is_unknown_is_refused() -> None:
+    floor = OffsetFloor()
+    floor.raise_to("s1", "a", 100)
+    assert replica_refusal([*CONNECTED[:4], 10**12], floor.get("s1", "b")) == "behind"
+    floor.raise_to("s1", "b", None)  # written on b at an unknown offset
+    assert replica_refusal([*CONNECTED[:4], 10**12], floor.get("s1", "b")) == "behind"
+    floor.raise_to("s1", "b", 7)  # the next write there gives one
+    assert floor.get("s1", "b") == 7
+
+
+def test_an_evicted_key_leaves_its_offset_to_its_primary() -> None:
+    floor = OffsetFloor(size=2)
+    floor.raise_to("s1", "a", 100)
+    floor.raise_to("s2", "a", 50)
+    floor.raise_to("s3", "b", 10)  # s1 goes: a's floor for keys it no longer names is 100
+    assert (floor.get("s1", "a"), floor.get("s2", "a"), floor.get("s9", "a")) == (100, 50, 100)
+    assert floor.get("s9", "b") == 0
 
 
 def test_threads_raising_the_floor_leave_the_highest_offset() -> None:
@@ -65,14 +79,14 @@ def test_threads_raising_the_floor_leave_the_highest_offset() -> None:
 
     def climb(base: int) -> None:
         for step in range(500):
-            floor.raise_to("p", base + step)
+            floor.raise_to("s", "p", base + step)
 
     threads = [threading.Thread(target=climb, args=(n * 1000,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert floor.get("p") == 7499
+    assert floor.get("s", "p") == 7499
 
 
 def test_fallbacks_are_counted_by_reason() -> None:

@@ -6,8 +6,8 @@ the replication offset the replica has *processed*, and since offsets only grow,
 ``HGETALL`` answered right after it sees at least that much of the primary's stream.
 
 The answer stands only when the replica says it is a replica, connected to its primary, at
-an offset no lower than the **floor** this process holds for that primary: the primary's
-offset right after this process's latest write there (every write the store sends carries
+an offset no lower than the **floor** this process holds for that key: the primary's offset
+right after this process's latest write of the key (every write the store sends carries
 ``ROLE`` in its round trip, see ``_async/store.py``). Anything else (an error, another
 role, a broken link, an offset behind the floor or unknown) sends the read to the primary,
 counted in :class:`ReplicaReadStats`. So a request that wrote, here, sees its write on the
@@ -83,45 +83,53 @@ def replica_refusal(role: Any, floor: int) -> str | None:
 
 
 class OffsetFloor:
-    """Per primary, the highest offset this process saw right after one of its writes.
+    """Per key, the primary and its offset right after this process's latest write there.
 
-    Raised under a lock: two threads raising it at once must leave the higher value.
+    A read of a key holds a replica of that key's primary to this offset: the key's own
+    writes, not every write the process made, so a busy process's writes to other sessions
+    do not send this session's reads to the primary. Bounded: at ``size`` keys the oldest
+    entry goes, its offset folded into its primary's floor for every key it no longer
+    names (safe: a higher floor only sends more reads to the primary). A key whose primary
+    changed since its last write here (a failover, a slot moved) is refused until a write
+    there gives a new offset. Under a lock: two threads raising it at once leave the higher
+    value.
     """
 
-    __slots__ = ("_blocked", "_floors", "_lock")
+    __slots__ = ("_floors", "_lock", "_spilled", "size")
 
-    def __init__(self) -> None:
-        self._floors: dict[str, int] = {}
-        self._blocked: set[str] = set()
+    def __init__(self, size: int = 100_000) -> None:
+        self._floors: dict[str, tuple[str, int]] = {}
+        self._spilled: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.size = size
 
-    def get(self, primary: str) -> int:
-        """The floor for ``primary`` (``0`` before this process wrote there)."""
-        if primary in self._blocked:
-            return UNREACHABLE
-        return self._floors.get(primary, 0)
+    def get(self, key: str, primary: str) -> int:
+        """The offset a replica of ``primary`` must have reached to answer for ``key``."""
+        entry = self._floors.get(key)
+        if entry is None:
+            return self._spilled.get(primary, 0)
+        written_on, offset = entry
+        return offset if written_on == primary else UNREACHABLE
 
-    def raise_to(self, primary: str, offset: int | None) -> None:
-        """Note the primary's offset after a write (``None``, unknown: nothing to note).
+    def raise_to(self, key: str, primary: str, offset: int | None) -> None:
+        """Note ``primary``'s offset after a write of ``key``.
 
-        Unblocks a blocked primary: this offset follows the write whose offset was unknown.
-        """
-        if offset is None:
-            return
-        with self._lock:
-            if primary in self._blocked:
-                self._blocked.discard(primary)
-                self._floors[primary] = max(offset, self._floors.get(primary, 0))
-            elif offset > self._floors.get(primary, 0):
-                self._floors[primary] = offset
-
-    def block(self, primary: str) -> None:
-        """Note a write on ``primary`` at an unknown offset.
-
-        No replica of it may answer until the next write there gives its offset.
+        ``None``: the offset is unknown, and no replica answers for ``key`` until the next
+        write there gives one.
         """
         with self._lock:
-            self._blocked.add(primary)
+            floors = self._floors
+            entry = floors.pop(key, None)
+            if offset is None:
+                offset = UNREACHABLE
+            elif entry is not None and entry[0] == primary and entry[1] != UNREACHABLE:
+                offset = max(offset, entry[1])
+            floors[key] = (primary, offset)
+            while len(floors) > self.size:
+                oldest = next(iter(floors))
+                written_on, spilled = floors.pop(oldest)
+                if spilled != UNREACHABLE:
+                    self._spilled[written_on] = max(spilled, self._spilled.get(written_on, 0))
 
 
 class ReplicaReadStats:

@@ -404,7 +404,7 @@ class AsyncRedisStore:
             pipe.execute_command("ROLE")
         replies = await pipe.execute()
         if role:
-            self._floor.raise_to(SENTINEL_PRIMARY, primary_offset(replies[-1]))
+            self._floor.raise_to(keys[0], SENTINEL_PRIMARY, primary_offset(replies[-1]))
         if wait is not None:
             check_acknowledged(wait, int(replies[1]), script.name)
         return replies[0]
@@ -435,9 +435,9 @@ class AsyncRedisStore:
         replies = await async_execute_pipeline(client, pipe)
         moved = owner_moved(client, keys[0], owner)
         if role and moved:
-            self._floor.block(client.get_node_from_key(keys[0]).name)
+            self._floor.raise_to(keys[0], client.get_node_from_key(keys[0]).name, None)
         elif role:
-            self._floor.raise_to(owner.name, primary_offset(replies[-1]))
+            self._floor.raise_to(keys[0], owner.name, primary_offset(replies[-1]))
         if wait is not None:
             if moved:
                 check_acknowledged(wait, 0, script.name)
@@ -543,7 +543,7 @@ class AsyncRedisStore:
         if results is None:
             return "not pooled"
         (role, reply), *epoch = results
-        refusal = replica_refusal(role, self._floor.get(SENTINEL_PRIMARY))
+        refusal = replica_refusal(role, self._floor.get(key, SENTINEL_PRIMARY))
         if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
             refusal = "error"
         if refusal is not None:
@@ -583,7 +583,7 @@ class AsyncRedisStore:
             _, role, reply = await async_node_replies(replica, commands)
         except (RedisError, RedisClusterException, OSError):
             return "error"
-        refusal = replica_refusal(role, self._floor.get(nodes[0].name))
+        refusal = replica_refusal(role, self._floor.get(key, nodes[0].name))
         if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
             refusal = "error"
         if refusal is not None:
