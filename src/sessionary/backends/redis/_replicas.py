@@ -10,7 +10,8 @@ an offset no lower than the **floor** this process holds for that key: the prima
 right after this process's latest write of the key (every write the store sends carries
 ``ROLE`` in its round trip, see ``_async/store.py``). Anything else (an error, another
 role, a broken link, an offset behind the floor or unknown) sends the read to the primary,
-counted in :class:`ReplicaReadStats`. So a request that wrote, here, sees its write on the
+counted in :class:`ReplicaReadStats`; so does a replica's "not found" (the store's
+``_judged_from_replica``). So a request that wrote, here, sees its write on the
 next request; what other processes wrote is covered by ``WAIT`` on their writes
 (docs/redis.md, "Reads from replicas").
 """

@@ -138,6 +138,8 @@ DEFAULT_RETRIES = 1
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_POOL_TIMEOUT_S = 5.0
 DEFAULT_DUE_BUCKETS = 16
+_CONFIRMED_ON_PRIMARY = frozenset({LoadStatus.MISSING, LoadStatus.INVALID, LoadStatus.CORRUPT})
+"""A replica's verdicts the primary confirms (see ``_judged_from_replica``)."""
 REPLICA_LOOKUP_INTERVAL_S = 5.0
 """How often a Cluster store re-reads a slot map that shows a slot without a replica."""
 _BACKOFF = ExponentialWithJitterBackoff(base=0.01, cap=0.2)
@@ -462,9 +464,14 @@ class RedisStore:
         layout = self._layout
         key = layout.session_key(op.key)
         tag = None if self._cluster else self._tags.get(op.key)
-        read = self._read_from_replica if self._replica_reads else self._read
-        reply, epoch = self._retried("load", partial(read, key, tag))
-        result, step = judge_read(reply, op, tag, epoch)
+        result: LoadResult
+        step: ReadStep
+        if self._replica_reads:
+            judged = partial(self._judged_from_replica, key, tag, op)
+            result, step = self._retried("load", judged)
+        else:
+            reply, epoch = self._retried("load", partial(self._read, key, tag))
+            result, step = judge_read(reply, op, tag, epoch)
         if self._replica_reads and result.status is LoadStatus.FOUND:
             self._digests.remember(op.key, op.digest.hex())
         if step is ReadStep.SCRIPT:
@@ -513,22 +520,32 @@ class RedisStore:
             reply = _checked_replies(replies)
         return reply, replies[1] if tag is not None else None
 
-    def _read_from_replica(self, key: str, tag: str | None) -> tuple[Any, Any]:
-        """:meth:`_read` answered by a replica when it may stand, else by the primary.
+    def _judged_from_replica(
+        self, key: str, tag: str | None, op: Load
+    ) -> tuple[LoadResult, ReadStep]:
+        """:meth:`_read` judged, answered by a replica when it may stand, else by the primary.
 
         The replica's ``ROLE`` goes first in the same write (see ``_replicas.py``); on
         Sentinel the epoch ``GET`` of ``tag`` goes to the primary at the same time (written
-        before either reply is read: no second round trip). Counted in ``replica_stats``.
+        before either reply is read: no second round trip). A replica that finds no record
+        for this validator is not believed: another process may have just created the
+        session or given it a new ID, which the replica has not received yet; the primary
+        confirms (a rare read: a forged, expired or logged-out cookie). Counted in
+        ``replica_stats``.
         """
         if self._cluster:
             answer = self._replica_read_on_cluster(key)
         else:
             answer = self._replica_read_on_sentinel(key, tag)
-        if isinstance(answer, str):
-            self.replica_stats.fell_back(answer)
-            return self._read(key, tag)
-        self.replica_stats.replica += 1
-        return answer
+        if not isinstance(answer, str):
+            result, step = judge_read(answer[0], op, tag, answer[1])
+            if result.status not in _CONFIRMED_ON_PRIMARY or step is not ReadStep.DONE:
+                self.replica_stats.replica += 1
+                return result, step
+            answer = "not found"
+        self.replica_stats.fell_back(answer)
+        reply, epoch = self._read(key, tag)
+        return judge_read(reply, op, tag, epoch)
 
     def _replica_read_on_sentinel(self, key: str, tag: str | None) -> tuple[Any, Any] | str:
         """The replica's ``ROLE`` and ``HGETALL`` (and the primary's epoch), or a refusal."""
