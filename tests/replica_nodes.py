@@ -96,11 +96,14 @@ class DataNodes:
                 time.sleep(0.01)
 
     @contextmanager
-    def paused(self, seconds: float = 20.0) -> Iterator[None]:
-        """Every replica stops applying its primary's stream (reads still answered)."""
+    def paused(self, seconds: float = 20.0, *, everything: bool = False) -> Iterator[None]:
+        """Every replica stops applying its primary's stream (reads still answered).
+
+        ``everything``: the replicas answer no command at all until the pause ends.
+        """
         replicas = self.replicas
         for port in replicas:
-            _ask(port, "CLIENT", "PAUSE", int(seconds * 1000), "WRITE")
+            _ask(port, "CLIENT", "PAUSE", int(seconds * 1000), "ALL" if everything else "WRITE")
         try:
             yield
         finally:

@@ -8,7 +8,8 @@ docs/redis.md, "Reads from replicas", states the semantics these tests hold the 
 * a request that wrote sees its write on the next request although the replica lags
   (``CLIENT PAUSE WRITE`` on every replica: still connected, still answering reads, no
   longer applying its primary's stream); the reads go to the primary, counted; writes to
-  other sessions do not send a session's reads to the primary;
+  other sessions do not send a session's reads to the primary; a replica that does not
+  answer in time is passed over;
 * a revocation is never hidden by a replica: a per-session revocation or a rotation is
   acknowledged only once the replica holds it (and is then refused there at once), and
   "log out everywhere" is seen at once while the replica lags (the epoch is read from the
@@ -115,6 +116,23 @@ def test_a_request_sees_its_own_write_while_the_replica_lags(
     nodes.wait_caught_up()
     assert (device.request())["n"] == 4
     assert store.replica_stats.replica == 2
+
+
+def test_a_replica_that_does_not_answer_in_time_is_passed_over(
+    topology: tuple[StoreMaker, DataNodes], clock: FakeClock
+) -> None:
+    """The read goes to the primary (counted); the half-read connection is not reused."""
+    store, device, nodes = one_device(topology, clock)
+    primaries = nodes.primaries
+    on_primaries = nodes.hgetall_calls(primaries)
+    with nodes.paused(1.5, everything=True):  # longer than the store's 1 s socket timeout
+        assert (device.request())["n"] == 1
+    assert store.replica_stats.fallbacks == {"error": 1}
+    assert nodes.hgetall_calls(primaries) - on_primaries == 1
+    nodes.wait_caught_up()
+    for _ in range(3):  # the replica answers again, each reply the right one
+        assert (device.request())["n"] == 1
+    assert store.replica_stats.replica == 3
 
 
 def test_writes_to_other_sessions_do_not_hold_a_session_back(
