@@ -69,7 +69,7 @@ def scope_info(scope: Scope, token_header: str | None) -> RequestInfo:
         scope.get("method", "GET"),
         scope.get("scheme", "ws" if websocket else "http"),
         host,
-        partial(_raw_header, raw),
+        partial(_raw_header, raw, {}),
         client[0] if client else None,
         cookies,
         tokens,
@@ -80,13 +80,19 @@ def scope_info(scope: Scope, token_header: str | None) -> RequestInfo:
     )
 
 
-def _raw_header(raw: Iterable[tuple[bytes, bytes]], name: str) -> str | None:
-    """The first value of header ``name`` (lower case) in ASGI's raw header list."""
-    key = name.encode("latin-1")
-    for raw_name, value in raw:
-        if raw_name == key:
-            return value.decode("latin-1")
-    return None
+def _raw_header(
+    raw: Iterable[tuple[bytes, bytes]], decoded: dict[str, str], name: str
+) -> str | None:
+    """The first value of header ``name`` (lower case) in ASGI's raw header list.
+
+    The first lookup decodes the list into ``decoded`` (an unsafe request asks for three
+    headers: ``Origin``, ``Referer``, ``Sec-Fetch-Site``); later ones read it.
+    """
+    if not decoded:
+        for raw_name, value in raw:
+            decoded.setdefault(raw_name.decode("latin-1"), value.decode("latin-1"))
+        decoded.setdefault("", "")  # decoded, even when there were no headers
+    return decoded.get(name)
 
 
 async def read_form(
