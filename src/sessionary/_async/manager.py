@@ -137,10 +137,16 @@ class AsyncSessionManager:
         """The store that performs this manager's operations (the revocation store for
         cookie sessions, ``None`` for cookie sessions without one)."""
         self.config = config
-        self.core = SessionCore(config, mode=mode)
+        # A store that is its own event sink and says so writes a change's events in the
+        # change's transaction (the core hands them over with the change).
+        in_store = events is not None and events is io
+        in_store = in_store and Capability.EVENTS_IN_TRANSACTION in can
+        self.core = SessionCore(config, mode=mode, events_in_store=in_store)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
-        """Durable event sink (e.g. :class:`AsyncRedisEventStream`), or ``None``."""
+        """Durable event sink (e.g. :class:`AsyncRedisEventStream`), or ``None``. The store
+        itself when it declares ``EVENTS_IN_TRANSACTION``: a change's events are then written
+        in the change's transaction."""
         if not 0 < lock_lease <= 3600 or not 0 <= lock_wait <= 3600:
             msg = "lock_lease must be in (0, 3600] seconds and lock_wait in [0, 3600]"
             raise ConfigurationError(msg)
@@ -470,6 +476,9 @@ class AsyncSessionManager:
         events = cycle.drain_events()
         for event in events:
             notify(self.observer, event)
+        recorded = cycle.drain_recorded()  # written by the store with their change already
+        if recorded:
+            events = [event for event in events if all(event is not r for r in recorded)]
         if events and self.events is not None:
             await self._deliver(events)
 

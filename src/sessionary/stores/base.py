@@ -17,6 +17,9 @@ capability          protocol (async / sync)       what for
 ``COOKIE_STATES``   ``AsyncCookieStates``         a ``CookieStore``'s revocation store
 ==================  ============================  =============================================
 
+``EVENTS_IN_TRANSACTION`` (no protocol of its own: the store is also an event sink) says that
+the store writes the lifecycle events a change carries in the change's transaction.
+
 Every store — in memory, Redis, SQL — must pass the shared contract suite in
 ``tests/_async/test_store_contract.py`` (and its generated sync twin), and the suites of the
 capabilities it declares. Driver errors never escape a store: they are mapped to
@@ -70,6 +73,10 @@ class Capability(enum.Enum):
     LOCKS = "locks"
     CLOCK = "clock"
     COOKIE_STATES = "cookie_states"
+    EVENTS_IN_TRANSACTION = "events_in_transaction"
+    """The store writes the lifecycle events a change carries (``Create.events``...) in the
+    change's own transaction, and is an event sink (``publish``): pass it as its manager's
+    ``events=`` and a request's events commit with its change, or not at all."""
 
 
 def capabilities_of(store: object) -> frozenset[Capability]:

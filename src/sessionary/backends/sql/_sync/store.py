@@ -111,9 +111,11 @@ class SQLStore:
             Capability.EXPIRY_SWEEP,
             Capability.LOCKS,
             Capability.COOKIE_STATES,
+            Capability.EVENTS_IN_TRANSACTION,
         }
     )
-    """What a SQL store can do."""
+    """What a SQL store can do. Passed as its manager's ``events=``, it writes a request's
+    lifecycle events in the transaction of the change that produced them."""
 
     def __init__(self, driver: Driver, *, tenant: str = "", url_hint: str = "URL") -> None:
         self._driver = driver
@@ -305,6 +307,8 @@ class SQLStore:
         )
         if not inserted:
             raise Retry  # another transaction created the key meanwhile: judge it again
+        if op.events is not None:
+            self._insert_events(tx, _new_entries(op.events.taken(evicted)))
         return CommitResult(CommitStatus.OK, evicted=evicted) if evicted else _OK
 
     def update(self, op: Update) -> CommitResult:
@@ -371,14 +375,28 @@ class SQLStore:
                 op.key,
             ),
         )
+        if op.events is not None:
+            self._insert_events(tx, _new_entries(op.events.taken(evicted)))
         return CommitResult(CommitStatus.OK, evicted) if evicted else _OK
 
     def destroy(self, op: Destroy) -> bool:
-        """Delete a record if its digest matches; ``True`` when something was deleted."""
-        deleted = self._run(
-            lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest)), one=True
-        )
-        return deleted > 0
+        """Delete a record if its digest matches; ``True`` when something was deleted.
+
+        The events the destroy carries are written in its transaction when it deletes.
+        """
+        params = (self.tenant, op.key, op.digest)
+        change = op.events
+        if change is None:
+            deleted = self._run(lambda tx: tx.run(self._sql.destroy, params), one=True)
+            return deleted > 0
+
+        def body(tx: Tx) -> bool:
+            if not tx.run(self._sql.destroy, params):
+                return False
+            self._insert_events(tx, _new_entries(change.taken()))
+            return True
+
+        return self._run(body)
 
     def discard(self, op: Discard) -> bool:
         """Delete whatever is under the key (the core found it corrupt or forged)."""
@@ -596,9 +614,11 @@ class SQLStore:
         """Append lifecycle events to ``sessionary_events`` (an event sink: ``events=store``).
 
         For deployments with no Redis: the manager and the sweeper then publish into the
-        store's own database. Each event gets a new entry ID (``<ms>-<random>``).
+        store's own database; a request's events about a change are written in the change's
+        own transaction (capability ``EVENTS_IN_TRANSACTION``), the others here. Each event
+        gets a new entry ID (``<ms>-<random>``).
         """
-        self.append_events([(f"{e.at}-{secrets.token_hex(8)}", e) for e in events])
+        self.append_events(_new_entries(events))
 
     def append_events(self, entries: Sequence[StreamEntry]) -> int:
         """Insert entries (ID, event) in one transaction; an ID already there is skipped.
@@ -608,17 +628,17 @@ class SQLStore:
         """
         if not entries:
             return 0
+        return self._run(lambda tx: self._insert_events(tx, entries))
+
+    def _insert_events(self, tx: Tx, entries: Sequence[StreamEntry]) -> int:
+        """Insert entries in ``tx`` (an ID already there is skipped); how many are new."""
         rows = [_event_row(self.tenant, entry_id, event) for entry_id, event in entries]
-
-        def body(tx: Tx) -> int:
-            added = 0
-            for start in range(0, len(rows), EVENTS_PER_INSERT):
-                chunk = rows[start : start + EVENTS_PER_INSERT]
-                params = [value for row in chunk for value in row]
-                added += tx.run(insert_events(self._driver.dialect, len(chunk)), params)
-            return added
-
-        return self._run(body)
+        added = 0
+        for start in range(0, len(rows), EVENTS_PER_INSERT):
+            chunk = rows[start : start + EVENTS_PER_INSERT]
+            params = [value for row in chunk for value in row]
+            added += tx.run(insert_events(self._driver.dialect, len(chunk)), params)
+        return added
 
     def user_events(self, user: str, *, since_ms: int = 0, limit: int = 1000) -> list[StreamEntry]:
         """The user's events from ``since_ms`` on, oldest first (at most ``limit``)."""
@@ -685,6 +705,11 @@ class SQLStore:
 _NONE = SessionRow((None,) * 18)
 """Stands for "no row" (a dead row reads as none)."""
 _NO_ROW: tuple[SessionRow, int | None] = (_NONE, None)
+
+
+def _new_entries(events: Sequence[SessionEvent]) -> list[StreamEntry]:
+    """Entries for events published here: each gets a new ID, ``<ms>-<random>``."""
+    return [(f"{event.at}-{secrets.token_hex(8)}", event) for event in events]
 
 
 def _event_row(tenant: str, entry_id: str, event: SessionEvent) -> tuple[object, ...]:
