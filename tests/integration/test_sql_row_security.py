@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -166,3 +167,36 @@ def test_a_store_reads_and_writes_only_through_its_tenant(
     finally:
         a.close()
         b.close()
+
+
+def test_a_tenant_read_is_one_pipeline_with_no_begin_or_commit(
+    app_url: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenant is set for the statement's own implicit transaction, sent with it."""
+    refs = populate(app_url, postgres_schema)
+    store = store_for(app_url, postgres_schema, "tenant-a")
+    counts = {"transaction": 0, "pipeline": 0, "sync": 0}
+    transaction, pipeline = psycopg.Connection.transaction, psycopg.Connection.pipeline
+    sync = psycopg.Pipeline.sync
+
+    def counted(name: str, method: Any) -> Any:
+        def call(self: object, *args: object, **kwargs: object) -> object:
+            counts[name] += 1
+            return method(self, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(psycopg.Connection, "transaction", counted("transaction", transaction))
+    monkeypatch.setattr(psycopg.Connection, "pipeline", counted("pipeline", pipeline))
+    monkeypatch.setattr(psycopg.Pipeline, "sync", counted("sync", sync))
+    try:
+        store.load(refs["tenant-a"].load(now=T0 + 1))  # the schema check, once per store
+        counts.update(transaction=0, pipeline=0, sync=0)
+        loaded = store.load(refs["tenant-a"].load(now=T0 + 2))
+        assert loaded.record is not None
+        assert dict(loaded.record.attributes) == {"tenant": b"tenant-a"}
+        assert store.load(refs["tenant-b"].load(now=T0 + 3)).status is LoadStatus.MISSING
+        # Two reads: each one pipeline (set_config and the read, synced once by the fetch).
+        assert counts == {"transaction": 0, "pipeline": 2, "sync": 0}
+    finally:
+        store.close()
