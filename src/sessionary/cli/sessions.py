@@ -47,7 +47,8 @@ _TENANT = click.option(
     "--tenant",
     default="",
     callback=_tenant,
-    help="The tenant the user belongs to (applications configured with tenants=).",
+    help="The tenant the user belongs to (applications configured with tenants=); on a SQL "
+    "store also the tenant of its rows (required under row-level security).",
 )
 
 
@@ -65,7 +66,7 @@ _TENANT = click.option(
 def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, prefix: str) -> None:
     """List the live sessions of a user, oldest first."""
     console = Console()
-    with open_user_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix, tenant) as store, store_failure(store_url):
         now = int(time.time() * 1000)
         entries = store.list_user(KeyRing.user_key(user_id, tenant), now, _ANY_IDLE)
     devices = [
@@ -139,7 +140,7 @@ def revoke_sessions(
     user's revocation record expires once no session begun before it can still be alive.
     """
     console = Console()
-    with open_user_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix, tenant) as store, store_failure(store_url):
         user_key = KeyRing.user_key(user_id, tenant)
         now = int(time.time() * 1000)
         listed = store.list_user(user_key, now, _ANY_IDLE)

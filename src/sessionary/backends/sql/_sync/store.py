@@ -153,6 +153,17 @@ class SQLStore:
         rows = tx.rows(self._sql.read_version)
         return int(rows[0][0]) if rows else None
 
+    def row_security(self) -> bool:
+        """Whether the tables isolate tenants by row-level security (PostgreSQL).
+
+        A store with no tenant then sees no row at all: name the tenant.
+        """
+        query = self._driver.dialect.row_security
+        if not query:
+            return False
+        rows = self._run(lambda tx: tx.rows(query), one=True)
+        return bool(rows and rows[0][0])
+
     def check_schema(self) -> None:
         """Refuse a database whose schema this release does not know (see ``sessionary db``)."""
         check_version(self.schema_version(), self._url_hint)
