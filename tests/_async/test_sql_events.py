@@ -10,6 +10,7 @@ commit it refuses, leaves neither the change nor the event. Sync twin generated.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ _REFUSE_EVENTS = {
         "CREATE TRIGGER sqltx_refuse BEFORE INSERT ON sessionary_events"
         " FOR EACH ROW EXECUTE FUNCTION sqltx_refuse()",
     ],
+}
+
+_ALLOW_EVENTS = {
+    "sqlite": ["DROP TRIGGER sqltx_refuse"],
+    "postgres": ["DROP TRIGGER sqltx_refuse ON sessionary_events", "DROP FUNCTION sqltx_refuse()"],
 }
 
 
@@ -208,3 +214,33 @@ async def test_another_sink_gets_every_event_and_the_store_writes_none(
     await manager.commit(cycle)
     assert [event.name for _, event in await log.read()] == [EventName.CREATED]
     assert await _events(async_store) == []
+
+
+async def test_a_revocation_and_its_event_are_one_transaction(async_store: AsyncSQLStore) -> None:
+    observer = CapturingObserver()
+    manager = _manager(async_store, observer)
+    cookies = []
+    for _ in range(3):
+        cycle = await manager.open([])
+        cycle.session.login("kim")
+        cookies.append(_cookie((await manager.commit(cycle)).set_cookie))
+    (first, *_) = await manager.list_user_sessions("kim")
+    assert await manager.revoke_session("kim", first.ref)
+    for statement in _REFUSE_EVENTS[_kind(async_store)]:
+        await async_sql_run(async_store, statement)
+    with pytest.raises(StoreError):
+        await manager.revoke_user("kim")  # its event refused: the revocation did not happen
+    assert len(await manager.list_user_sessions("kim")) == 2
+    for statement in _ALLOW_EVENTS[_kind(async_store)]:
+        await async_sql_run(async_store, statement)
+    assert await manager.revoke_user("kim") == 2
+    revoked = [e.detail for e in observer.events if e.name is EventName.REVOKED]
+    assert [d["scope"] for d in revoked] == ["session", "user"]
+    assert revoked[1]["sessions"] == 2
+    rows = await async_sql_rows(
+        async_store, "SELECT detail FROM sessionary_events WHERE event = 'revoked' ORDER BY at"
+    )
+    assert sorted(json.loads(str(detail))["scope"] for (detail,) in rows) == ["session", "user"]
+    assert [e.name for _, e in await async_store.user_events("kim")].count(EventName.REVOKED) == 2
+    cycle = await manager.open(cookies[2])
+    assert cycle.session.user_id is None  # signed out everywhere

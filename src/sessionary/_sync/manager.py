@@ -30,7 +30,7 @@ from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.gate import Gate, NeedForm, Open, Refuse, RequestInfo
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.modes import SERVER, SealedMode
@@ -55,6 +55,7 @@ from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     Capability,
     ClockSource,
+    EventsInTransaction,
     SessionLocks,
     SessionStore,
     UserIndex,
@@ -625,10 +626,15 @@ class SessionManager:
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = self._key_of(store, user_key, keep_current.ref, now)
-        ended = store.revoke_user(
-            user_key, now, keep, sessions_end_by=now + self.config.absolute_timeout_ms
-        )
-        self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
+        detail = {"scope": "user", "reason": reason.value}  # and "sessions": how many ended
+        change = ChangeEvents(counted=SessionEvent(EventName.REVOKED, now, None, uid, detail))
+        end_by = now + self.config.absolute_timeout_ms
+        if self.core.events_in_store:  # the revocation and its event: one transaction
+            in_store = cast("EventsInTransaction", store)
+            ended = in_store.revoke_user(user_key, now, keep, sessions_end_by=end_by, events=change)
+        else:
+            ended = store.revoke_user(user_key, now, keep, sessions_end_by=end_by)
+        self._announce(change.taken(ended=ended))
         return ended
 
     def account_disabled(self, user_id: str | int, *, tenant: str | None = None) -> int:
@@ -668,12 +674,19 @@ class SessionManager:
         store = self._user_store()
         uid = str(user_id)
         user_key = self._user_key(uid, tenant)
-        key = self._key_of(store, user_key, session_ref, self._now())
+        now = self._now()
+        key = self._key_of(store, user_key, session_ref, now)
         if key is None:
             return False
-        ended = store.end_session(user_key, key, "revoked")
+        detail = {"scope": "session", "ref": session_ref}
+        change = ChangeEvents((SessionEvent(EventName.REVOKED, now, None, uid, detail),))
+        if self.core.events_in_store:  # the tombstone and its event: one transaction
+            in_store = cast("EventsInTransaction", store)
+            ended = in_store.end_session(user_key, key, "revoked", events=change)
+        else:
+            ended = store.end_session(user_key, key, "revoked")
         if ended:
-            self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
+            self._announce(change.taken())
         return ended
 
     def _key_of(self, store: UserIndex, user_key: str, ref: str, now: int) -> str | None:
@@ -683,10 +696,12 @@ class SessionManager:
                 return key
         return None
 
-    def _announce(self, name: EventName, user: str, **detail: object) -> None:
-        event = SessionEvent(name, self._now(), None, user, dict(detail))
-        notify(self.observer, event)
-        self._deliver([event])
+    def _announce(self, events: list[SessionEvent]) -> None:
+        """Report a user-level change's events (the sink's unless the store wrote them)."""
+        for event in events:
+            notify(self.observer, event)
+        if not self.core.events_in_store:
+            self._deliver(events)
 
     def close(self) -> None:
         """Close the store (and the connections it created)."""

@@ -13,7 +13,7 @@ from sessionary.backends.sql import SQLStore
 from sessionary.cli._help import examples
 from sessionary.cli._store import open_user_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.tenants import check_tenant
 from sessionary.sansio.users import RevocationReason, UserSession
@@ -155,20 +155,16 @@ def revoke_sessions(
         # it (one absolute timeout), and then may expire instead of staying forever. The
         # deadlines of the sessions just listed cover an application with a longer timeout.
         horizon = max([absolute_timeout * 1000, *(meta.deadline - now for _, meta in listed)])
-        ended = store.revoke_user(user_key, now, sessions_end_by=now + horizon)
-        event = SessionEvent(
-            EventName.REVOKED,
-            now,
-            None,
-            user_id,
-            {"scope": "user", "sessions": ended, "reason": RevocationReason.ADMIN.value},
-        )
-        if isinstance(store, SQLStore):  # its audit table
-            store.publish([event])
+        detail = {"scope": "user", "reason": RevocationReason.ADMIN.value}  # and "sessions"
+        change = ChangeEvents(counted=SessionEvent(EventName.REVOKED, now, None, user_id, detail))
+        end_by = now + horizon
+        if isinstance(store, SQLStore):  # its audit table, in the revocation's transaction
+            ended = store.revoke_user(user_key, now, sessions_end_by=end_by, events=change)
         else:  # a Redis deployment: its event stream
             from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - an extra
 
-            RedisEventStream(store.client, prefix=prefix).publish([event])
+            ended = store.revoke_user(user_key, now, sessions_end_by=end_by)
+            RedisEventStream(store.client, prefix=prefix).publish(change.taken(ended=ended))
     console.print(
         f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
         "any session begun before now is refused from now on."

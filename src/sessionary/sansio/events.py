@@ -86,25 +86,29 @@ class ChangeEvents:
     events: tuple[SessionEvent, ...] = ()
     evicted: SessionEvent | None = None
     """What each session a login ends is reported as: this event with its ``ref`` added."""
+    counted: SessionEvent | None = None
+    """Reported with how many sessions the change ended (``detail["sessions"]``): a
+    revocation of every session of a user."""
 
-    def taken(self, evicted: tuple[str, ...] = ()) -> list[SessionEvent]:
-        """The change's events, ``evicted`` the storage keys of the sessions a login ended."""
+    def taken(self, evicted: tuple[str, ...] = (), *, ended: int = 0) -> list[SessionEvent]:
+        """The change's events as it took effect.
+
+        ``evicted``: the storage keys of the sessions a login ended; ``ended``: how many
+        sessions a revocation ended.
+        """
+        taken = list(self.events)
         template = self.evicted
-        if template is None or not evicted:
-            return list(self.events)
-        return [
-            *self.events,
-            *(
-                SessionEvent(
-                    template.name,
-                    template.at,
-                    template.fingerprint,
-                    template.user,
-                    {**template.detail, "ref": session_ref(key)},
-                )
-                for key in evicted
-            ),
-        ]
+        if template is not None:
+            taken += (_with(template, ref=session_ref(key)) for key in evicted)
+        if self.counted is not None:
+            taken.append(_with(self.counted, sessions=ended))
+        return taken
+
+
+def _with(event: SessionEvent, **detail: object) -> SessionEvent:
+    """``event`` with more detail."""
+    more = {**event.detail, **detail}
+    return SessionEvent(event.name, event.at, event.fingerprint, event.user, more)
 
 
 def session_ref(storage_key: str) -> str:

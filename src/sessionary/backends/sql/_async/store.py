@@ -42,7 +42,7 @@ from sessionary.backends.sql._schema import (
 )
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
@@ -476,11 +476,18 @@ class AsyncSQLStore:
         return await self._run(body)
 
     async def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
+        self,
+        user_key: str,
+        now: int,
+        keep: str | None = None,
+        *,
+        sessions_end_by: int,
+        events: ChangeEvents | None = None,
     ) -> int:
         """Move the user's epoch to ``now`` and end their sessions but ``keep``.
 
         The epoch row is kept until ``sessions_end_by`` (then :meth:`purge_expired` drops it).
+        ``events`` (``taken(ended=...)``) are written in the same transaction.
         """
 
         async def body(tx: AsyncTx) -> int:
@@ -502,13 +509,31 @@ class AsyncSQLStore:
             await tx.run(
                 self._sql.set_epoch, (next_epoch(epoch, now), until, self.tenant, user_key)
             )
-            return await tx.run(self._sql.revoke, ("revoked", _EMPTY, self.tenant, user_key, kept))
+            revoke = ("revoked", _EMPTY, self.tenant, user_key, kept)
+            ended = await tx.run(self._sql.revoke, revoke)
+            if events is not None:
+                await self._insert_events(tx, _new_entries(events.taken(ended=ended)))
+            return ended
 
         return await self._run(body)
 
-    async def end_session(self, user_key: str, key: str, reason: str) -> bool:
-        """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
-        return await self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+    async def end_session(
+        self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
+    ) -> bool:
+        """Tombstone one session of the user (it then loads as ENDED with ``reason``).
+
+        ``events`` are written in the same transaction when a session ended.
+        """
+        if events is None:
+            return await self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+
+        async def body(tx: AsyncTx) -> bool:
+            if not await self._end(tx, user_key, key, reason):
+                return False
+            await self._insert_events(tx, _new_entries(events.taken()))
+            return True
+
+        return await self._run(body)
 
     async def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""

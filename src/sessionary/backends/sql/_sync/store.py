@@ -44,7 +44,7 @@ from sessionary.backends.sql._schema import (
 )
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
@@ -472,11 +472,18 @@ class SQLStore:
         return self._run(body)
 
     def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
+        self,
+        user_key: str,
+        now: int,
+        keep: str | None = None,
+        *,
+        sessions_end_by: int,
+        events: ChangeEvents | None = None,
     ) -> int:
         """Move the user's epoch to ``now`` and end their sessions but ``keep``.
 
         The epoch row is kept until ``sessions_end_by`` (then :meth:`purge_expired` drops it).
+        ``events`` (``taken(ended=...)``) are written in the same transaction.
         """
 
         def body(tx: Tx) -> int:
@@ -496,13 +503,31 @@ class SQLStore:
                     tx.run(self._sql.restamp, (now + 1, self.tenant, keep))
             until = max(forget_at or 0, sessions_end_by)
             tx.run(self._sql.set_epoch, (next_epoch(epoch, now), until, self.tenant, user_key))
-            return tx.run(self._sql.revoke, ("revoked", _EMPTY, self.tenant, user_key, kept))
+            revoke = ("revoked", _EMPTY, self.tenant, user_key, kept)
+            ended = tx.run(self._sql.revoke, revoke)
+            if events is not None:
+                self._insert_events(tx, _new_entries(events.taken(ended=ended)))
+            return ended
 
         return self._run(body)
 
-    def end_session(self, user_key: str, key: str, reason: str) -> bool:
-        """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
-        return self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+    def end_session(
+        self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
+    ) -> bool:
+        """Tombstone one session of the user (it then loads as ENDED with ``reason``).
+
+        ``events`` are written in the same transaction when a session ended.
+        """
+        if events is None:
+            return self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+
+        def body(tx: Tx) -> bool:
+            if not self._end(tx, user_key, key, reason):
+                return False
+            self._insert_events(tx, _new_entries(events.taken()))
+            return True
+
+        return self._run(body)
 
     def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""
