@@ -23,7 +23,7 @@ from sessionary.integrations import quart as quart_adapter
 from sessionary.integrations.django import get_runtime
 from sessionary.stores import AsyncPostgresStore, AsyncSQLiteStore, PostgresStore, SQLiteStore
 from tests.conformance.drivers import django as django_driver
-from tests.sql_services import with_params
+from tests.sql_services import sql_url_with_tables
 
 SECRET = secrets.token_urlsafe(32)
 
@@ -31,17 +31,7 @@ SECRET = secrets.token_urlsafe(32)
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A SQL store URL of this test's own, its tables created (``sessionary db init``)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sessions.db'}"
-    else:
-        url = with_params(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    store = sql_store_from_url(url)
-    store.init_schema()
-    store.close()
-    return url
+    return sql_url_with_tables(request, tmp_path)
 
 
 def _count(url: str) -> int:
