@@ -19,10 +19,11 @@ import pytest
 
 from sessionary._async.events import AsyncMemoryEventLog
 from sessionary._async.manager import AsyncSessionManager
+from sessionary._async.sweeper import AsyncSweeper
 from sessionary.backends.sql import AsyncPostgresStore, AsyncSQLiteStore, AsyncSQLStore
 from sessionary.exceptions import StoreError
 from sessionary.sansio.events import EventName
-from sessionary.testing import CapturingObserver, session_config
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.sql_raw import async_sql_rows, async_sql_run
 
 pytestmark = pytest.mark.anyio
@@ -244,3 +245,26 @@ async def test_a_revocation_and_its_event_are_one_transaction(async_store: Async
     assert [e.name for _, e in await async_store.user_events("kim")].count(EventName.REVOKED) == 2
     cycle = await manager.open(cookies[2])
     assert cycle.session.user_id is None  # signed out everywhere
+
+
+async def test_a_sweep_and_its_expiry_events_are_one_transaction(
+    async_store: AsyncSQLStore,
+) -> None:
+    clock = FakeClock(1_750_000_000)
+    observer = CapturingObserver()
+    manager = _manager(async_store, observer, clock=clock, idle_timeout=60)
+    cycle = await manager.open([])
+    cycle.session.login("lea")
+    await manager.commit(cycle)
+    clock.advance(120)
+    sweeper = AsyncSweeper(manager)
+    for statement in _REFUSE_EVENTS[_kind(async_store)]:
+        await async_sql_run(async_store, statement)
+    with pytest.raises(StoreError):
+        await sweeper.sweep_once()  # its events refused: nothing was swept
+    for statement in _ALLOW_EVENTS[_kind(async_store)]:
+        await async_sql_run(async_store, statement)
+    assert await sweeper.sweep_once() == 1
+    assert await sweeper.sweep_once() == 0
+    assert sorted(await _events(async_store)) == [("created", "lea"), ("expired_idle", "lea")]
+    assert observer.names() == [EventName.CREATED, EventName.EXPIRED_IDLE]

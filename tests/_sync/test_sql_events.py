@@ -21,10 +21,11 @@ import pytest
 
 from sessionary._sync.events import MemoryEventLog
 from sessionary._sync.manager import SessionManager
+from sessionary._sync.sweeper import Sweeper
 from sessionary.backends.sql import PostgresStore, SQLiteStore, SQLStore
 from sessionary.exceptions import StoreError
 from sessionary.sansio.events import EventName
-from sessionary.testing import CapturingObserver, session_config
+from sessionary.testing import CapturingObserver, FakeClock, session_config
 from tests.sql_raw import sync_sql_rows, sync_sql_run
 
 pytestmark = pytest.mark.anyio
@@ -244,3 +245,26 @@ def test_a_revocation_and_its_event_are_one_transaction(sync_store: SQLStore) ->
     assert [e.name for _, e in sync_store.user_events("kim")].count(EventName.REVOKED) == 2
     cycle = manager.open(cookies[2])
     assert cycle.session.user_id is None  # signed out everywhere
+
+
+def test_a_sweep_and_its_expiry_events_are_one_transaction(
+    sync_store: SQLStore,
+) -> None:
+    clock = FakeClock(1_750_000_000)
+    observer = CapturingObserver()
+    manager = _manager(sync_store, observer, clock=clock, idle_timeout=60)
+    cycle = manager.open([])
+    cycle.session.login("lea")
+    manager.commit(cycle)
+    clock.advance(120)
+    sweeper = Sweeper(manager)
+    for statement in _REFUSE_EVENTS[_kind(sync_store)]:
+        sync_sql_run(sync_store, statement)
+    with pytest.raises(StoreError):
+        sweeper.sweep_once()  # its events refused: nothing was swept
+    for statement in _ALLOW_EVENTS[_kind(sync_store)]:
+        sync_sql_run(sync_store, statement)
+    assert sweeper.sweep_once() == 1
+    assert sweeper.sweep_once() == 0
+    assert sorted(_events(sync_store)) == [("created", "lea"), ("expired_idle", "lea")]
+    assert observer.names() == [EventName.CREATED, EventName.EXPIRED_IDLE]

@@ -187,6 +187,16 @@ class AsyncEventsInTransaction(Protocol):
         """As :meth:`AsyncUserIndex.end_session`, writing ``events`` when a session ended."""
         ...
 
+    async def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
+        """As :meth:`AsyncExpirySweep.sweep`, writing the events of what it ended when asked.
+
+        ``record_events``: their ``expired_*`` events
+        (:func:`~sessionary.sansio.expiry.swept_events`) in the same transaction.
+        """
+        ...
+
 
 class AsyncExpirySweep(Protocol):
     """Reports expired sessions (capability ``EXPIRY_SWEEP``)."""
@@ -347,6 +357,16 @@ class EventsInTransaction(Protocol):
         self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
     ) -> bool:
         """As :meth:`UserIndex.end_session`, writing ``events`` when a session ended."""
+        ...
+
+    def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
+        """As :meth:`ExpirySweep.sweep`, writing the events of what it ended when asked.
+
+        ``record_events``: their ``expired_*`` events
+        (:func:`~sessionary.sansio.expiry.swept_events`) in the same transaction.
+        """
         ...
 
 

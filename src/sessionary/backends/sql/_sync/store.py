@@ -45,7 +45,7 @@ from sessionary.backends.sql._schema import (
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
-from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
+from sessionary.sansio.expiry import effective_idle, expiry_status, swept_events, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -589,11 +589,14 @@ class SQLStore:
         return released > 0
 
     # ------------------------------------------------------------------ expiry
-    def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+    def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
         """Report sessions expired by ``now``, each once across concurrent sweepers.
 
         They become tombstones holding their end reason until their lingering time ends
-        (rows past it are deleted); at most ``limit`` per call, in one transaction.
+        (rows past it are deleted); at most ``limit`` per call, in one transaction, with
+        their ``expired_*`` events when ``record_events``.
         """
         del max_idle  # each record is judged by its own idle timeout, as the memory engine does
 
@@ -614,6 +617,8 @@ class SQLStore:
                     tx.run(self._sql.delete, (self.tenant, row.key))
                 else:
                     tx.run(self._sql.tombstone, (status.value, _EMPTY, self.tenant, row.key))
+            if record_events and out:
+                self._insert_events(tx, _new_entries(swept_events(out, now)))
             return out
 
         return self._run(body)
