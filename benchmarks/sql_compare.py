@@ -241,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--schema-prefix", default="bench", help="the schemas' prefix (dropped at the end)"
+    )
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
-    names = {n: f"bench_{n}_{run}" for n in ("sessionary", "flask_session", "django")}
+    names = {
+        n: f"{args.schema_prefix}_{n}_{run}" for n in ("sessionary", "flask_session", "django")
+    }
     variants: list[Variant] = []
     with tempfile.TemporaryDirectory() as directory, schemas(args.url, list(names.values())):
         try:

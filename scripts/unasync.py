@@ -51,6 +51,7 @@ SUBS = [
     (r"async for", "for"),
     (r"await ", ""),
     (r"aclose", "close"),
+    (r"enter_async_context", "enter_context"),
     (r"asyncio\.sleep", "time.sleep"),
     (r"import asyncio", "import time"),
     (r"_async", "_sync"),

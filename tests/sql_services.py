@@ -137,3 +137,25 @@ def private_schema(url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def sql_url_with_tables(request: Any, directory: Any, filename: str = "sessions.db") -> str:
+    """A SQL store URL of the test's own (``request.param``: ``sqlite`` or ``postgres``).
+
+    A SQLite file in ``directory``, or a schema of the run's PostgreSQL database (the
+    ``postgres_url`` and ``postgres_schema`` fixtures); its tables created, as
+    ``sessionary db init`` does.
+    """
+    from sessionary.backends.sql import sql_store_from_url  # noqa: PLC0415
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{directory / filename}"
+    else:
+        url = with_params(
+            request.getfixturevalue("postgres_url"),
+            schema=request.getfixturevalue("postgres_schema"),
+        )
+    store = sql_store_from_url(url)
+    store.init_schema()
+    store.close()
+    return url

@@ -30,7 +30,12 @@ from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.stores import RedisEventStream, RedisStore
 from sessionary.testing import CapturingObserver, session_config
 from tests.services import free_port, unavailable
-from tests.sql_services import private_database, stoppable_postgres, with_params
+from tests.sql_services import (
+    private_database,
+    sql_url_with_tables,
+    stoppable_postgres,
+    with_params,
+)
 
 SQL_KINDS = ["sqlite", "postgres"]
 
@@ -38,17 +43,7 @@ SQL_KINDS = ["sqlite", "postgres"]
 @pytest.fixture(params=SQL_KINDS)
 def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A SQL store URL of a database no other test uses, its tables created."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-    else:
-        url = with_params(
-            request.getfixturevalue("postgres_url"),
-            schema=request.getfixturevalue("postgres_schema"),
-        )
-    store = sql_store_from_url(url)
-    store.init_schema()
-    store.close()
-    return url
+    return sql_url_with_tables(request, tmp_path, "audit.db")
 
 
 @pytest.fixture

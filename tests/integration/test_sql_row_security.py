@@ -10,19 +10,26 @@ a ``DELETE`` for A leaves B's rows alone.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg import sql
 
+from sessionary import SessionManager
 from sessionary.backends.sql import PostgresStore
 from sessionary.backends.sql._schema import TENANT_TABLES
+from sessionary.cli.commands import cli
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.ops import LoadStatus, UserBinding
+from sessionary.testing import CapturingObserver, session_config
 from tests.helpers import T0, Ref
+from tests.sql_services import with_params
 
 TENANTS = ("tenant-a", "tenant-b")
 
@@ -166,3 +173,77 @@ def test_a_store_reads_and_writes_only_through_its_tenant(
     finally:
         a.close()
         b.close()
+
+
+def test_a_tenant_read_is_one_pipeline_with_no_begin_or_commit(
+    app_url: str, postgres_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tenant is set for the statement's own implicit transaction, sent with it."""
+    refs = populate(app_url, postgres_schema)
+    store = store_for(app_url, postgres_schema, "tenant-a")
+    counts = {"transaction": 0, "pipeline": 0, "sync": 0}
+    transaction, pipeline = psycopg.Connection.transaction, psycopg.Connection.pipeline
+    sync = psycopg.Pipeline.sync
+
+    def counted(name: str, method: Any) -> Any:
+        def call(self: object, *args: object, **kwargs: object) -> object:
+            counts[name] += 1
+            return method(self, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(psycopg.Connection, "transaction", counted("transaction", transaction))
+    monkeypatch.setattr(psycopg.Connection, "pipeline", counted("pipeline", pipeline))
+    monkeypatch.setattr(psycopg.Pipeline, "sync", counted("sync", sync))
+    try:
+        store.load(refs["tenant-a"].load(now=T0 + 1))  # the schema check, once per store
+        counts.update(transaction=0, pipeline=0, sync=0)
+        loaded = store.load(refs["tenant-a"].load(now=T0 + 2))
+        assert loaded.record is not None
+        assert dict(loaded.record.attributes) == {"tenant": b"tenant-a"}
+        assert store.load(refs["tenant-b"].load(now=T0 + 3)).status is LoadStatus.MISSING
+        # Two reads: each one pipeline (set_config and the read, synced once by the fetch).
+        assert counts == {"transaction": 0, "pipeline": 2, "sync": 0}
+    finally:
+        store.close()
+
+
+def test_sessions_list_and_revoke_name_the_tenant_under_row_security(
+    app_url: str, postgres_schema: str
+) -> None:
+    """``sessionary sessions --tenant T`` opens the store scoped to T; without it, a refusal."""
+    for tenant in TENANTS:
+        store = store_for(app_url, postgres_schema, tenant)
+        try:
+            manager = SessionManager(store, session_config(), observer=CapturingObserver())
+            for agent in ("Laptop", "Phone") if tenant == "tenant-a" else ("Tablet",):
+                cycle = manager.open([], user_agent=agent, tenant=tenant)
+                cycle.session.login("alice")
+                manager.commit(cycle)
+        finally:
+            store.close()
+    url = with_params(app_url, schema=postgres_schema)
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["sessions", *args, "--user", "alice", "--store", url])
+        return result.exit_code, result.output
+
+    code, out = run("list")
+    assert code == 2
+    assert "row-level security" in out
+    assert "--tenant" in out
+    code, out = run("list", "--tenant", "tenant-a", "--json")
+    assert code == 0
+    assert [entry["user_agent"] for entry in json.loads(out)] == ["Laptop", "Phone"]
+    code, out = run("revoke", "--tenant", "tenant-a", "--yes")
+    assert code == 0
+    assert "2 session(s) ended" in out
+    assert json.loads(run("list", "--tenant", "tenant-a", "--json")[1]) == []
+    (left,) = json.loads(run("list", "--tenant", "tenant-b", "--json")[1])
+    assert left["user_agent"] == "Tablet"  # the other tenant's session is untouched
+    revoked = store_for(app_url, postgres_schema, "tenant-a")
+    try:
+        events = [event for _, event in revoked.user_events("alice")]
+        assert [(e.name.value, e.detail["sessions"]) for e in events] == [("revoked", 2)]
+    finally:
+        revoked.close()

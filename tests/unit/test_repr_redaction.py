@@ -119,6 +119,7 @@ HOLD_NOTHING: dict[str, str] = {
     "Lifecycle": "flags, user and auth time",
     "TenantResolver": "a mapping or a callable, shown as its kind",
     "CapturingObserver": "events (checked here through SessionEvent)",
+    "ChangeEvents": "lifecycle events (checked here through SessionEvent)",
     "FakeClock": "a time",
     "NeedForm": "a form field name and a size",
     "GateOptions": "a TypedDict of adapter options (tenants, CSRF options, callables)",

@@ -20,18 +20,17 @@ from typing import cast
 from sessionary._async.manager import AsyncSessionManager
 from sessionary.exceptions import ConfigurationError, StoreError
 from sessionary.observability import notify
-from sessionary.sansio.events import EventName, SessionEvent
-from sessionary.sansio.ops import LoadStatus
-from sessionary.stores.base import AsyncExpirySweep, Capability, capabilities_of
+from sessionary.sansio.expiry import swept_events
+from sessionary.stores.base import (
+    AsyncEventsInTransaction,
+    AsyncExpirySweep,
+    Capability,
+    capabilities_of,
+)
 
 __all__ = ["AsyncSweeper"]
 
 logger = logging.getLogger("sessionary")
-
-_EVENT_OF = {
-    LoadStatus.EXPIRED_IDLE: EventName.EXPIRED_IDLE,
-    LoadStatus.EXPIRED_ABSOLUTE: EventName.EXPIRED_ABSOLUTE,
-}
 
 
 class AsyncSweeper:
@@ -53,23 +52,19 @@ class AsyncSweeper:
         """One pass over the schedule; returns how many expired sessions this sweeper won."""
         manager = self.manager
         now = manager.core.now_ms()
-        expired = await self.store.sweep(now, manager.config.idle_timeout_ms, self.batch)
+        idle = manager.config.idle_timeout_ms
+        in_store = manager.core.events_in_store  # the tombstones and their events: one commit
+        if in_store:
+            store = cast("AsyncEventsInTransaction", self.store)
+            expired = await store.sweep(now, idle, self.batch, record_events=True)
+        else:
+            expired = await self.store.sweep(now, idle, self.batch)
         if not expired:
             return 0
-        keyring = manager.core.keyring
-        events = [
-            SessionEvent(
-                _EVENT_OF.get(item.status, EventName.EXPIRED_IDLE),
-                now,
-                None,
-                item.user,
-                {"ref": keyring.session_ref(item.key), "source": "sweeper"},
-            )
-            for item in expired
-        ]
+        events = swept_events(expired, now)
         for event in events:
             notify(manager.observer, event)
-        if manager.events is not None:
+        if manager.events is not None and not in_store:
             await manager.events.publish(events)
         return len(events)
 

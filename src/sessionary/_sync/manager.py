@@ -36,7 +36,7 @@ from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import SessionCycle
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.gate import Gate, NeedForm, Open, Refuse, RequestInfo
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.modes import SERVER, SealedMode
@@ -61,6 +61,7 @@ from sessionary.sansio.users import RevocationReason, UserSession
 from sessionary.stores.base import (
     Capability,
     ClockSource,
+    EventsInTransaction,
     SessionLocks,
     SessionStore,
     UserIndex,
@@ -145,10 +146,16 @@ class SessionManager:
         """The store that performs this manager's operations (the revocation store for
         cookie sessions, ``None`` for cookie sessions without one)."""
         self.config = config
-        self.core = SessionCore(config, mode=mode)
+        # A store that is its own event sink and says so writes a change's events in the
+        # change's transaction (the core hands them over with the change).
+        in_store = events is not None and events is io
+        in_store = in_store and Capability.EVENTS_IN_TRANSACTION in can
+        self.core = SessionCore(config, mode=mode, events_in_store=in_store)
         self.observer: Observer = observer if observer is not None else LoggingObserver()
         self.events = events
-        """Durable event sink (e.g. :class:`RedisEventStream`), or ``None``."""
+        """Durable event sink (e.g. :class:`RedisEventStream`), or ``None``. The store
+        itself when it declares ``EVENTS_IN_TRANSACTION``: a change's events are then written
+        in the change's transaction."""
         if not 0 < lock_lease <= 3600 or not 0 <= lock_wait <= 3600:
             msg = "lock_lease must be in (0, 3600] seconds and lock_wait in [0, 3600]"
             raise ConfigurationError(msg)
@@ -484,6 +491,9 @@ class SessionManager:
         events = cycle.drain_events()
         for event in events:
             notify(self.observer, event)
+        recorded = cycle.drain_recorded()  # written by the store with their change already
+        if recorded:
+            events = [event for event in events if all(event is not r for r in recorded)]
         if events and self.events is not None:
             self._deliver(events)
 
@@ -628,10 +638,15 @@ class SessionManager:
         keep = None
         if keep_current is not None and keep_current.ref is not None:
             keep = self._key_of(store, user_key, keep_current.ref, now)
-        ended = store.revoke_user(
-            user_key, now, keep, sessions_end_by=now + self.config.absolute_timeout_ms
-        )
-        self._announce(EventName.REVOKED, uid, scope="user", sessions=ended, reason=reason.value)
+        detail = {"scope": "user", "reason": reason.value}  # and "sessions": how many ended
+        change = ChangeEvents(counted=SessionEvent(EventName.REVOKED, now, None, uid, detail))
+        end_by = now + self.config.absolute_timeout_ms
+        if self.core.events_in_store:  # the revocation and its event: one transaction
+            in_store = cast("EventsInTransaction", store)
+            ended = in_store.revoke_user(user_key, now, keep, sessions_end_by=end_by, events=change)
+        else:
+            ended = store.revoke_user(user_key, now, keep, sessions_end_by=end_by)
+        self._announce(change.taken(ended=ended))
         return ended
 
     def account_disabled(self, user_id: str | int, *, tenant: str | None = None) -> int:
@@ -671,12 +686,19 @@ class SessionManager:
         store = self._user_store()
         uid = str(user_id)
         user_key = self._user_key(uid, tenant)
-        key = self._key_of(store, user_key, session_ref, self._now())
+        now = self._now()
+        key = self._key_of(store, user_key, session_ref, now)
         if key is None:
             return False
-        ended = store.end_session(user_key, key, "revoked")
+        detail = {"scope": "session", "ref": session_ref}
+        change = ChangeEvents((SessionEvent(EventName.REVOKED, now, None, uid, detail),))
+        if self.core.events_in_store:  # the tombstone and its event: one transaction
+            in_store = cast("EventsInTransaction", store)
+            ended = in_store.end_session(user_key, key, "revoked", events=change)
+        else:
+            ended = store.end_session(user_key, key, "revoked")
         if ended:
-            self._announce(EventName.REVOKED, uid, scope="session", ref=session_ref)
+            self._announce(change.taken())
         return ended
 
     def _key_of(self, store: UserIndex, user_key: str, ref: str, now: int) -> str | None:
@@ -686,10 +708,12 @@ class SessionManager:
                 return key
         return None
 
-    def _announce(self, name: EventName, user: str, **detail: object) -> None:
-        event = SessionEvent(name, self._now(), None, user, dict(detail))
-        notify(self.observer, event)
-        self._deliver([event])
+    def _announce(self, events: list[SessionEvent]) -> None:
+        """Report a user-level change's events (the sink's unless the store wrote them)."""
+        for event in events:
+            notify(self.observer, event)
+        if not self.core.events_in_store:
+            self._deliver(events)
 
     def close(self) -> None:
         """Close the store (and the connections it created)."""

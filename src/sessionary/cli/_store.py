@@ -92,13 +92,23 @@ def open_sql_store(
 
 
 @contextmanager
-def open_user_store(url: str, prefix: str) -> Iterator[RedisStore | SQLStore]:
-    """A store with a user index: Redis (as :func:`open_redis_store`) or a SQL store."""
+def open_user_store(url: str, prefix: str, tenant: str = "") -> Iterator[RedisStore | SQLStore]:
+    """A store with a user index: Redis (as :func:`open_redis_store`) or a SQL store.
+
+    A SQL store is scoped to ``tenant`` (its rows); one whose tables isolate tenants by
+    row-level security is refused without one (it would show no session at all).
+    """
     if not is_sql_url(url):
         with open_redis_store(url, prefix) as redis_store:
             yield redis_store
         return
-    with open_sql_store(url) as store:
+    with open_sql_store(url, tenant=tenant) as store:
+        if not tenant and store.row_security():
+            msg = (
+                "this database isolates tenants (row-level security): with no tenant no "
+                "session is visible; pass --tenant (the tenant of the user's sessions)"
+            )
+            raise click.UsageError(msg)
         yield store
 
 

@@ -13,7 +13,7 @@ from sessionary.backends.sql import SQLStore
 from sessionary.cli._help import examples
 from sessionary.cli._store import open_user_store, store_failure, store_options
 from sessionary.exceptions import ConfigurationError
-from sessionary.sansio.events import EventName, SessionEvent
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.tenants import check_tenant
 from sessionary.sansio.users import RevocationReason, UserSession
@@ -47,7 +47,8 @@ _TENANT = click.option(
     "--tenant",
     default="",
     callback=_tenant,
-    help="The tenant the user belongs to (applications configured with tenants=).",
+    help="The tenant the user belongs to (applications configured with tenants=); on a SQL "
+    "store also the tenant of its rows (required under row-level security).",
 )
 
 
@@ -65,7 +66,7 @@ _TENANT = click.option(
 def list_sessions(*, user_id: str, tenant: str, as_json: bool, store_url: str, prefix: str) -> None:
     """List the live sessions of a user, oldest first."""
     console = Console()
-    with open_user_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix, tenant) as store, store_failure(store_url):
         now = int(time.time() * 1000)
         entries = store.list_user(KeyRing.user_key(user_id, tenant), now, _ANY_IDLE)
     devices = [
@@ -139,7 +140,7 @@ def revoke_sessions(
     user's revocation record expires once no session begun before it can still be alive.
     """
     console = Console()
-    with open_user_store(store_url, prefix) as store, store_failure(store_url):
+    with open_user_store(store_url, prefix, tenant) as store, store_failure(store_url):
         user_key = KeyRing.user_key(user_id, tenant)
         now = int(time.time() * 1000)
         listed = store.list_user(user_key, now, _ANY_IDLE)
@@ -154,20 +155,16 @@ def revoke_sessions(
         # it (one absolute timeout), and then may expire instead of staying forever. The
         # deadlines of the sessions just listed cover an application with a longer timeout.
         horizon = max([absolute_timeout * 1000, *(meta.deadline - now for _, meta in listed)])
-        ended = store.revoke_user(user_key, now, sessions_end_by=now + horizon)
-        event = SessionEvent(
-            EventName.REVOKED,
-            now,
-            None,
-            user_id,
-            {"scope": "user", "sessions": ended, "reason": RevocationReason.ADMIN.value},
-        )
-        if isinstance(store, SQLStore):  # its audit table
-            store.publish([event])
+        detail = {"scope": "user", "reason": RevocationReason.ADMIN.value}  # and "sessions"
+        change = ChangeEvents(counted=SessionEvent(EventName.REVOKED, now, None, user_id, detail))
+        end_by = now + horizon
+        if isinstance(store, SQLStore):  # its audit table, in the revocation's transaction
+            ended = store.revoke_user(user_key, now, sessions_end_by=end_by, events=change)
         else:  # a Redis deployment: its event stream
             from sessionary.backends.redis import RedisEventStream  # noqa: PLC0415 - an extra
 
-            RedisEventStream(store.client, prefix=prefix).publish([event])
+            ended = store.revoke_user(user_key, now, sessions_end_by=end_by)
+            RedisEventStream(store.client, prefix=prefix).publish(change.taken(ended=ended))
     console.print(
         f"Revoked user [bold]{user_id}[/bold]: {ended} session(s) ended; "
         "any session begun before now is refused from now on."

@@ -53,6 +53,7 @@ from sessionary.integrations._flask_session import (
 )
 from sessionary.integrations._manager import gate_for
 from sessionary.integrations._response import apply_update
+from sessionary.integrations._store_url import MEMORY, PREFIX, store_from_url
 from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.gate import Gate, GateOptions, NeedForm, Open, Refuse
@@ -149,7 +150,10 @@ def csrf_token() -> str:
 class Sessionary:
     """The Flask extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``.
 
-    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``). ``legacy``:
+    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``); with no
+    ``store``, ``SESSIONARY_STORE_URL`` names one (``memory``, ``redis://...``,
+    ``postgresql://...``, ``sqlite:///path.db``; ``SESSIONARY_PREFIX``: the Redis key prefix)
+    and the extension closes it. ``legacy``:
     a read-through migration from another session library (docs/migration.md).
     """
 
@@ -172,10 +176,9 @@ class Sessionary:
 
     def init_app(self, app: Flask) -> None:
         """Install sessionary as ``app.session_interface`` and register its hooks."""
-        if self.store is None:
-            from sessionary._sync.memory import MemoryStore  # noqa: PLC0415
-
-            self.store = MemoryStore()
+        if self.store is None:  # SESSIONARY_STORE_URL, else this process's memory
+            url = app.config.get("SESSIONARY_STORE_URL") or MEMORY
+            self.store = store_from_url(url, prefix=app.config.get("SESSIONARY_PREFIX", PREFIX))
         config = self.config or config_from_flask(app)
         manager = SessionManager(self.store, config, observer=self.observer, legacy=self.legacy)
         gate = gate_for(manager, options_from_flask(app, self.options), multipart=True)

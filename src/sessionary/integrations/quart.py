@@ -51,6 +51,7 @@ from sessionary.integrations._quart import (
     unavailable,
 )
 from sessionary.integrations._response import apply_update
+from sessionary.integrations._store_url import MEMORY, PREFIX, async_store_from_url
 from sessionary.observability import Observer
 from sessionary.sansio.cycle import SessionCycle
 from sessionary.sansio.gate import Gate, NeedForm, Refuse, WebSocketGateOptions
@@ -148,7 +149,10 @@ def csrf_token() -> str:
 class Sessionary:
     """The Quart extension: ``Sessionary(app, store=...)`` or ``ext.init_app(app)``.
 
-    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``). ``legacy``:
+    An option left ``None`` is read from ``app.config`` (``SESSIONARY_<NAME>``); with no
+    ``store``, ``SESSIONARY_STORE_URL`` names one (``memory``, ``redis://...``,
+    ``postgresql://...``, ``sqlite:///path.db``; ``SESSIONARY_PREFIX``: the Redis key prefix)
+    and the extension closes it. ``legacy``:
     a read-through migration from another session library (docs/migration.md).
     """
 
@@ -170,10 +174,10 @@ class Sessionary:
 
     def init_app(self, app: Quart) -> None:
         """Install sessionary as ``app.session_interface`` and register its hooks."""
-        if self.store is None:
-            from sessionary._async.memory import AsyncMemoryStore  # noqa: PLC0415
-
-            self.store = AsyncMemoryStore()
+        if self.store is None:  # SESSIONARY_STORE_URL, else this process's memory
+            url = app.config.get("SESSIONARY_STORE_URL") or MEMORY
+            prefix = app.config.get("SESSIONARY_PREFIX", PREFIX)
+            self.store = async_store_from_url(url, prefix=prefix)
         config = self.config or config_from_flask(app)
         manager = AsyncSessionManager(
             self.store, config, observer=self.observer, legacy=self.legacy

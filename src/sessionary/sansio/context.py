@@ -51,6 +51,10 @@ class CoreContext(Protocol):
         """How long (ms) an expired record is kept to tell a returning client why."""
 
     @property
+    def events_in_store(self) -> bool:
+        """Changes carry their lifecycle events for the store to write with them."""
+
+    @property
     def strict(self) -> bool:
         """Conflicts on fields read and written are refused (policy ``raise``)."""
 

@@ -36,6 +36,7 @@ class SessionCore:
         "binding",
         "codec",
         "config",
+        "events_in_store",
         "header_mode",
         "keyring",
         "linger",
@@ -48,8 +49,17 @@ class SessionCore:
         "vary",
     )
 
-    def __init__(self, config: SessionConfig, *, mode: ServerMode | SealedMode = SERVER) -> None:
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        mode: ServerMode | SealedMode = SERVER,
+        events_in_store: bool = False,
+    ) -> None:
         self.config = config
+        self.events_in_store = events_in_store
+        """Changes carry their lifecycle events for the store to write in their transaction
+        (the store is the event sink and declares ``Capability.EVENTS_IN_TRANSACTION``)."""
         self._time_floor = 0
         self.authority: AuthorityClock | None = (
             AuthorityClock() if config.time_authority == "store" else None

@@ -366,3 +366,13 @@ class SessionCycle:
         state = self._state
         events, state.events = state.events, []
         return events
+
+    def drain_recorded(self) -> list[SessionEvent]:
+        """Those of the drained events the store wrote with their change (each returned once).
+
+        The shell tells its observer about every event but publishes only the others: these
+        are in the event sink already, committed in the change's own transaction.
+        """
+        state = self._state
+        recorded, state.recorded = state.recorded, []
+        return recorded

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 import orjson
 
-__all__ = ["EventName", "SessionEvent", "decode_event", "encode_event"]
+__all__ = ["ChangeEvents", "EventName", "SessionEvent", "decode_event", "encode_event"]
 
 
 class EventName(str, enum.Enum):
@@ -68,6 +69,57 @@ class SessionEvent:
     fingerprint: str | None = None
     user: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvents:
+    """The lifecycle events a change (a create, update or destroy) produces once it takes effect.
+
+    The core builds them when it plans the change and emits :meth:`taken` when the store
+    reports that the change took effect. When the manager's event sink is the store itself
+    and the store declares ``Capability.EVENTS_IN_TRANSACTION``, the change carries them
+    (``Create.events``, ``Update.events``, ``Destroy.events``) and the store writes
+    :meth:`taken` in the change's own transaction: the events commit with the change, or
+    neither does.
+    """
+
+    events: tuple[SessionEvent, ...] = ()
+    evicted: SessionEvent | None = None
+    """What each session a login ends is reported as: this event with its ``ref`` added."""
+    counted: SessionEvent | None = None
+    """Reported with how many sessions the change ended (``detail["sessions"]``): a
+    revocation of every session of a user."""
+
+    def taken(self, evicted: tuple[str, ...] = (), *, ended: int = 0) -> list[SessionEvent]:
+        """The change's events as it took effect.
+
+        ``evicted``: the storage keys of the sessions a login ended; ``ended``: how many
+        sessions a revocation ended.
+        """
+        taken = list(self.events)
+        template = self.evicted
+        if template is not None:
+            taken += (_with(template, ref=session_ref(key)) for key in evicted)
+        if self.counted is not None:
+            taken.append(_with(self.counted, sessions=ended))
+        return taken
+
+
+def _with(event: SessionEvent, **detail: object) -> SessionEvent:
+    """``event`` with more detail."""
+    more = {**event.detail, **detail}
+    return SessionEvent(event.name, event.at, event.fingerprint, event.user, more)
+
+
+def session_ref(storage_key: str) -> str:
+    """A handle naming a stored session in device lists (reveals nothing about its ID).
+
+    An unkeyed hash of the storage key (itself a keyed hash of the selector), so it is the
+    same under every key ring: a ref listed before a rotation of ``secret_keys`` still
+    names its session after it.
+    """
+    mac = blake2b(storage_key.encode("ascii"), digest_size=8, person=b"sessionary-ref")
+    return mac.hexdigest()
 
 
 def encode_event(event: SessionEvent) -> dict[bytes, bytes]:

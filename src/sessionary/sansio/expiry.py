@@ -9,7 +9,10 @@ never shortens it. The TTL is only a garbage collector: expiry is decided on eve
 
 from __future__ import annotations
 
-from sessionary.sansio.ops import LoadStatus
+from collections.abc import Sequence
+
+from sessionary.sansio.events import EventName, SessionEvent, session_ref
+from sessionary.sansio.ops import ExpiredSession, LoadStatus
 
 __all__ = ["cookie_max_age_s", "effective_idle", "expiry_status", "touch_due", "ttl_ms"]
 
@@ -41,3 +44,23 @@ def ttl_ms(*, now: int, accessed: int, idle: int, deadline: int) -> int:
 def cookie_max_age_s(*, now: int, deadline: int, cap_s: int) -> int:
     """Cookie ``Max-Age``: never past the absolute deadline, never over the 400-day cap."""
     return max(0, min((deadline - now) // 1000, cap_s))
+
+
+_EVENT_OF = {
+    LoadStatus.EXPIRED_IDLE: EventName.EXPIRED_IDLE,
+    LoadStatus.EXPIRED_ABSOLUTE: EventName.EXPIRED_ABSOLUTE,
+}
+
+
+def swept_events(expired: Sequence[ExpiredSession], now: int) -> list[SessionEvent]:
+    """The ``expired_*`` events of the sessions a sweep ended at ``now`` (named by ``ref``)."""
+    return [
+        SessionEvent(
+            _EVENT_OF.get(item.status, EventName.EXPIRED_IDLE),
+            now,
+            None,
+            item.user,
+            {"ref": session_ref(item.key), "source": "sweeper"},
+        )
+        for item in expired
+    ]

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 
+from sessionary.sansio.events import session_ref
+
 __all__ = ["DIGEST_BYTES", "PURPOSES", "KeyRing", "hkdf_sha256"]
 
 DIGEST_BYTES = 16
@@ -157,12 +159,9 @@ class KeyRing:
     def session_ref(storage_key: str) -> str:
         """A handle naming a stored session in device lists (reveals nothing about its ID).
 
-        An unkeyed hash of the storage key — itself a keyed hash of the selector — so it is
-        the same under every key ring: a ref listed before a rotation of ``secret_keys``
-        still names its session after it.
+        See :func:`sessionary.sansio.events.session_ref`.
         """
-        mac = blake2b(storage_key.encode("ascii"), digest_size=8, person=b"sessionary-ref")
-        return mac.hexdigest()
+        return session_ref(storage_key)
 
     @staticmethod
     def user_key(user_id: str, tenant: str = "") -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
+from sessionary.sansio.events import ChangeEvents
 
 __all__ = [
     "CommitResult",
@@ -197,6 +198,10 @@ class Create:
     """The MAC of the new record (:mod:`sessionary.sansio.record_auth`)."""
     linger: int = 0
     """Added to the time-to-live, as for :class:`Load`."""
+    events: ChangeEvents | None = field(default=None, repr=False)
+    """Lifecycle events to write in this change's transaction when it takes effect (OK,
+    ``evicted`` from the result): set only for a store that declares
+    ``Capability.EVENTS_IN_TRANSACTION`` and is its manager's event sink; others get ``None``."""
 
 
 @dataclass(slots=True)
@@ -237,6 +242,8 @@ class Update:
     """The fenced lock token this request holds; refuse with LOCK_LOST unless it still does."""
     linger: int = 0
     """Added to the time-to-live, as for :class:`Load`."""
+    events: ChangeEvents | None = field(default=None, repr=False)
+    """Lifecycle events to write with the change when it takes effect, as for :class:`Create`."""
 
 
 @dataclass(slots=True)
@@ -249,6 +256,9 @@ class Destroy:
     key: str
     digest: bytes = field(repr=False)
     user_key: str | None = None
+    events: ChangeEvents | None = field(default=None, repr=False)
+    """Lifecycle events to write with the delete when it deletes something, as for
+    :class:`Create`."""
 
 
 @dataclass(slots=True)

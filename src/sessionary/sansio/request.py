@@ -54,15 +54,32 @@ class RequestState:
     lock_token: bytes | None = None
     """The fenced lock token the shell holds for this request (fed by the shell)."""
     events: list[SessionEvent] = field(default_factory=list)
+    recorded: list[SessionEvent] = field(default_factory=list)
+    """Those of :attr:`events` the store already wrote with the change that produced them."""
 
     def __repr__(self) -> str:
         return f"RequestState(now={self.now}, tenant={self.tenant!r})"
 
     def event(self, name: EventName, user: str | None = None, **detail: Any) -> None:
         """Record a lifecycle event, naming the session by its keyed fingerprint only."""
-        token = self.token
+        self.events.append(self.new_event(name, self.token, user, detail))
+
+    def new_event(
+        self,
+        name: EventName,
+        token: SessionToken | None,
+        user: str | None,
+        detail: dict[str, Any],
+    ) -> SessionEvent:
+        """A lifecycle event about the session ``token`` names (recorded by nobody yet)."""
         core = self.core
         fingerprint = core.keyring.fingerprint(token.selector) if token is not None else None
         if self.client is not None and name in _CLIENT_EVENTS:
             detail["client"] = self.client  # for brute-force detection and rate limits (R26)
-        self.events.append(SessionEvent(name, self.now, fingerprint, user, detail))
+        return SessionEvent(name, self.now, fingerprint, user, detail)
+
+    def changed(self, events: list[SessionEvent], *, recorded: bool) -> None:
+        """Record the events of a change that took effect (``recorded``: the store wrote them)."""
+        self.events.extend(events)
+        if recorded:
+            self.recorded.extend(events)

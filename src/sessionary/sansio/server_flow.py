@@ -85,7 +85,7 @@ class ServerFlow:
                 write.late_destroyed(result.deleted)
                 op = None
             case DestroyResult():
-                op = write.destroyed(session)
+                op = write.destroyed(session, result.deleted)
             case DiscardResult():
                 op = None  # a record found corrupt at commit time is gone
             case _:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
 from sessionary.exceptions import (
     LockLostError,
@@ -22,7 +23,7 @@ from sessionary.exceptions import (
     StoreConflictError,
     StoreError,
 )
-from sessionary.sansio.events import EventName
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
 from sessionary.sansio.ids import SessionToken, mint_token, rotate_token
 from sessionary.sansio.ops import (
     CommitResult,
@@ -48,6 +49,7 @@ _CREATE_ATTEMPTS = 3
 _UPDATE_ATTEMPTS = 100  # a write that keeps finding the record changed gives up (409)
 _NONCE_BYTES = 8  # idempotency token of one write (the Redis layout packs 8 bytes)
 _NO_VALUES: Mapping[str, bytes] = {}
+_NO_EVENTS = ChangeEvents()
 Write = Create | Update | Destroy | Discard
 
 
@@ -56,6 +58,7 @@ class _WritePlan:
 
     __slots__ = (
         "_attempts",
+        "_change",
         "_conflicts",
         "_delta",
         "_joined",
@@ -86,6 +89,8 @@ class _WritePlan:
         """This write joined a rotation another request of the same user made meanwhile."""
         self._rekey = False
         """A re-authentication moves the session to the newest key (destroy, then create)."""
+        self._change = _NO_EVENTS
+        """The lifecycle events of the change in flight, emitted once it takes effect."""
 
     # ------------------------------------------------------------------ planning
     def plan(self, session: Session) -> Write | None:
@@ -98,7 +103,10 @@ class _WritePlan:
             # failure in between signs the user out rather than keeping the old ID).
             self._rekey = True
         if (lifecycle.destroy_loaded or self._rekey) and stored is not None:
-            return Destroy(self._record.key, self._record.digest, stored.meta.user_key)
+            if not self._rekey:  # a re-key reports the create that follows (rotated)
+                user = stored.meta.user
+                self._change = ChangeEvents((self._event(EventName.DESTROYED, user),))
+            return self._destroy_op(stored)
         return self._plan_write(session, lifecycle)
 
     def late_op(self, session: Session) -> Destroy | None:
@@ -106,7 +114,24 @@ class _WritePlan:
         stored = self._record.stored
         if not session.late_destroy or stored is None:
             return None
-        return Destroy(self._record.key, self._record.digest, stored.meta.user_key)
+        user = stored.meta.user
+        self._change = ChangeEvents((self._event(EventName.DESTROYED, user, late=True),))
+        return self._destroy_op(stored)
+
+    def _destroy_op(self, stored: StoredSession) -> Destroy:
+        record = self._record
+        return Destroy(record.key, record.digest, stored.meta.user_key, self._carried())
+
+    def _carried(self) -> ChangeEvents | None:
+        """What the change carries for the store to write with it (``None``: nothing)."""
+        return self._change if self._state.core.events_in_store else None
+
+    def _event(
+        self, name: EventName, user: str | None, token: SessionToken | None = None, **detail: Any
+    ) -> SessionEvent:
+        """An event of a change about ``token`` (the presented ID when ``None``)."""
+        state = self._state
+        return state.new_event(name, state.token if token is None else token, user, detail)
 
     def _plan_write(self, session: Session, lifecycle: Lifecycle) -> Write | None:
         state, record = self._state, self._record
@@ -168,6 +193,7 @@ class _WritePlan:
             auth_time=lifecycle.auth_time if auth else None,
             binding=binding,
         )
+        self._change = self._update_events(lifecycle, binding)
         return Update(
             key=record.key,
             expect_version=meta.version,
@@ -184,7 +210,29 @@ class _WritePlan:
             binding=binding,
             lock_token=state.lock_token,
             linger=state.core.linger,
+            events=self._carried(),
         )
+
+    def _update_events(self, lifecycle: Lifecycle, binding: UserBinding | None) -> ChangeEvents:
+        """What an update reports once it takes effect (most report nothing)."""
+        joined, rotate, conflicts = self._joined, lifecycle.rotate, self._conflicts
+        if not (joined or rotate or conflicts or binding is not None):
+            return _NO_EVENTS
+        user = lifecycle.user_id
+        events = []
+        if conflicts:
+            conflict = self._event(EventName.CONFLICT, None, fields=list(conflicts), applied="ok")
+            events.append(conflict)
+        token = None  # the presented ID, unless this update rotates it
+        if joined:
+            # Another request of the same user rotated the ID meanwhile: this write goes to
+            # the rotated record, whose new cookie that request's response carries.
+            events.append(self._event(EventName.ROTATION_JOINED, user))
+        elif rotate:
+            token = self._new_token
+            events.append(self._event(EventName.ROTATED, user, token))
+        evicted = None if binding is None else self._event(EventName.EVICTED, user, token)
+        return ChangeEvents(tuple(events), evicted)
 
     def _binding(self, lifecycle: Lifecycle) -> UserBinding | None:
         """Index a login under its user; re-authentication restarts the absolute deadline."""
@@ -227,6 +275,14 @@ class _WritePlan:
         if core.at_rest is not None:
             attributes = core.at_rest.seal(key, delta.attributes)
         binding = self._binding(lifecycle) if lifecycle.auth_changed else None
+        user = lifecycle.user_id
+        made = (
+            self._event(EventName.ROTATED, user, token, rekeyed=True)
+            if self._rekey
+            else self._event(EventName.CREATED, user, token)
+        )
+        evicted = None if binding is None else self._event(EventName.EVICTED, user, token)
+        self._change = ChangeEvents((made,), evicted)
         meta = RecordMeta(
             created=state.now,
             accessed=state.now,
@@ -251,6 +307,7 @@ class _WritePlan:
             binding=binding,
             seal=record.seal_of(meta, attributes),
             linger=core.linger,
+            events=self._carried(),
         )
 
 
@@ -260,7 +317,7 @@ class ServerWrite(_WritePlan):
     __slots__ = ()
 
     # ------------------------------------------------------------------ results
-    def destroyed(self, session: Session) -> Write | None:
+    def destroyed(self, session: Session, deleted: bool) -> Write | None:
         """The loaded record is gone (a logout, or the first half of a re-key)."""
         state = self._state
         stored, lifecycle = self._record.stored, self._lifecycle
@@ -272,14 +329,13 @@ class ServerWrite(_WritePlan):
             delta = self._delta = session.encoded()
             self._check_size(delta.size)
             return self._create_op()
-        state.event(EventName.DESTROYED, user=stored.meta.user)
+        self._took_effect((), stored=deleted)  # destroyed (reported even if already gone)
         return self._plan_write(session, lifecycle)  # a new session, if written after logout
 
     def late_destroyed(self, deleted: bool) -> None:
         """The destroy of a late logout is done."""
-        stored = self._record.stored
-        if deleted and stored is not None:
-            self._state.event(EventName.DESTROYED, user=stored.meta.user, late=True)
+        if deleted:
+            self._took_effect((), stored=True)
 
     def created(self, result: CommitResult) -> Create | None:
         """A create's outcome: the cookie to set, or a retry under a fresh ID."""
@@ -292,12 +348,7 @@ class ServerWrite(_WritePlan):
             record.digest = state.core.keyring.validator_digest(token.validator)
             state.set_cookie = (token, state.now + state.core.config.absolute_timeout_ms)
             state.clear_cookie = False
-            user = self._lifecycle.user_id if self._lifecycle is not None else None
-            if self._rekey:
-                state.event(EventName.ROTATED, user=user, rekeyed=True)
-            else:
-                state.event(EventName.CREATED, user=user)
-            self._report_evictions(result, user)
+            self._took_effect(result.evicted)
             return None
         if status is CommitStatus.LIMIT:
             self._refuse_limit()
@@ -315,21 +366,14 @@ class ServerWrite(_WritePlan):
         if status is CommitStatus.STALE:
             return self._merge(result.current)
         if status is CommitStatus.OK:
-            if self._conflicts:
-                state.event(EventName.CONFLICT, fields=list(self._conflicts), applied="ok")
-            if self._joined:
-                # Another request of the same user rotated the ID meanwhile: this write went
-                # to the rotated record, whose new cookie that request's response carries.
-                state.event(EventName.ROTATION_JOINED, user=lifecycle.user_id)
-            elif lifecycle.rotate:
+            if lifecycle.rotate and not self._joined:
                 token, stored = self._new_token, record.stored
                 assert token is not None
                 assert stored is not None
                 state.token = token
                 record.digest = self._new_digest
                 state.set_cookie = (token, self._new_deadline or stored.meta.deadline)
-                state.event(EventName.ROTATED, user=lifecycle.user_id)
-            self._report_evictions(result, lifecycle.user_id)
+            self._took_effect(result.evicted)
             return None
         if status is CommitStatus.LIMIT:
             self._refuse_limit()
@@ -385,11 +429,15 @@ class ServerWrite(_WritePlan):
             raise StoreConflictError((), msg)
         return self._update_op(current)
 
-    def _report_evictions(self, result: CommitResult, user: str | None) -> None:
+    def _took_effect(self, evicted: tuple[str, ...], *, stored: bool = True) -> None:
+        """The change in flight took effect: its events (``stored``: as the store saw it).
+
+        When the change carried them, the store wrote them in its transaction (when the
+        change took effect there: ``stored``) and the shell must not publish them again.
+        """
         state = self._state
-        keyring = state.core.keyring
-        for key in result.evicted:
-            state.event(EventName.EVICTED, user=user, ref=keyring.session_ref(key))
+        recorded = stored and state.core.events_in_store
+        state.changed(self._change.taken(evicted), recorded=recorded)
 
     def _refuse_limit(self) -> None:
         state = self._state

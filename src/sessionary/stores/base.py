@@ -17,6 +17,9 @@ capability          protocol (async / sync)       what for
 ``COOKIE_STATES``   ``AsyncCookieStates``         a ``CookieStore``'s revocation store
 ==================  ============================  =============================================
 
+``EVENTS_IN_TRANSACTION`` (``AsyncEventsInTransaction``; the store is also an event sink):
+the store writes the lifecycle events a change carries in the change's transaction.
+
 Every store — in memory, Redis, SQL — must pass the shared contract suite in
 ``tests/_async/test_store_contract.py`` (and its generated sync twin), and the suites of the
 capabilities it declares. Driver errors never escape a store: they are mapped to
@@ -28,9 +31,11 @@ capabilities it declares. Driver errors never escape a store: they are mapped to
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Protocol
 
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
+from sessionary.sansio.events import ChangeEvents, SessionEvent
 from sessionary.sansio.ops import (
     CommitResult,
     Create,
@@ -46,6 +51,7 @@ from sessionary.sansio.ops import (
 __all__ = [
     "AsyncClockSource",
     "AsyncCookieStates",
+    "AsyncEventsInTransaction",
     "AsyncExpirySweep",
     "AsyncSessionLocks",
     "AsyncSessionStore",
@@ -53,6 +59,7 @@ __all__ = [
     "Capability",
     "ClockSource",
     "CookieStates",
+    "EventsInTransaction",
     "ExpirySweep",
     "SessionLocks",
     "SessionStore",
@@ -70,6 +77,10 @@ class Capability(enum.Enum):
     LOCKS = "locks"
     CLOCK = "clock"
     COOKIE_STATES = "cookie_states"
+    EVENTS_IN_TRANSACTION = "events_in_transaction"
+    """The store writes the lifecycle events a change carries (``Create.events``...) in the
+    change's own transaction, and is an event sink (``publish``): pass it as its manager's
+    ``events=`` and a request's events commit with its change, or not at all."""
 
 
 def capabilities_of(store: object) -> frozenset[Capability]:
@@ -143,6 +154,47 @@ class AsyncUserIndex(Protocol):
 
     async def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""
+        ...
+
+
+class AsyncEventsInTransaction(Protocol):
+    """A store that writes a change's events with it (capability ``EVENTS_IN_TRANSACTION``).
+
+    Besides the ``events`` a :class:`~sessionary.sansio.ops.Create`, ``Update`` or
+    ``Destroy`` carries, its user-level changes take theirs: written in the change's
+    transaction when it takes effect (:class:`~sessionary.sansio.events.ChangeEvents`).
+    """
+
+    async def publish(self, events: Sequence[SessionEvent]) -> None:
+        """Append events that belong to no change (an event sink)."""
+        ...
+
+    async def revoke_user(
+        self,
+        user_key: str,
+        now: int,
+        keep: str | None = None,
+        *,
+        sessions_end_by: int,
+        events: ChangeEvents | None = None,
+    ) -> int:
+        """As :meth:`AsyncUserIndex.revoke_user`, writing ``events.taken(ended=...)`` with it."""
+        ...
+
+    async def end_session(
+        self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
+    ) -> bool:
+        """As :meth:`AsyncUserIndex.end_session`, writing ``events`` when a session ended."""
+        ...
+
+    async def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
+        """As :meth:`AsyncExpirySweep.sweep`, writing the events of what it ended when asked.
+
+        ``record_events``: their ``expired_*`` events
+        (:func:`~sessionary.sansio.expiry.swept_events`) in the same transaction.
+        """
         ...
 
 
@@ -279,6 +331,42 @@ class ClockSource(Protocol):
 
     def server_time(self) -> int:
         """The store's current time, in milliseconds since the epoch."""
+        ...
+
+
+class EventsInTransaction(Protocol):
+    """The synchronous twin of :class:`AsyncEventsInTransaction`."""
+
+    def publish(self, events: Sequence[SessionEvent]) -> None:
+        """Append events that belong to no change (an event sink)."""
+        ...
+
+    def revoke_user(
+        self,
+        user_key: str,
+        now: int,
+        keep: str | None = None,
+        *,
+        sessions_end_by: int,
+        events: ChangeEvents | None = None,
+    ) -> int:
+        """As :meth:`UserIndex.revoke_user`, writing ``events.taken(ended=...)`` with it."""
+        ...
+
+    def end_session(
+        self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
+    ) -> bool:
+        """As :meth:`UserIndex.end_session`, writing ``events`` when a session ended."""
+        ...
+
+    def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
+        """As :meth:`ExpirySweep.sweep`, writing the events of what it ended when asked.
+
+        ``record_events``: their ``expired_*`` events
+        (:func:`~sessionary.sansio.expiry.swept_events`) in the same transaction.
+        """
         ...
 
 

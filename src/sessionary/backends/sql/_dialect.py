@@ -39,6 +39,9 @@ class Dialect:
     """The larger of two values."""
     writable_ctes: bool
     """Whether one statement can read, touch and delete (a read is then one round trip)."""
+    row_security: str = ""
+    """A query with one row, true when the sessions table has row-level security (empty: the
+    database has none)."""
 
     def sql(self, text: str) -> str:
         """``text`` with this driver's placeholders."""
@@ -75,6 +78,9 @@ POSTGRES = Dialect(
     schema_lock="SELECT pg_advisory_xact_lock(7363737369)",  # "sessi" in digits: sessionary's
     greatest="GREATEST",
     writable_ctes=True,
+    row_security=(
+        "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass('sessionary_sessions')"
+    ),
 )
 """PostgreSQL: row locks (``FOR UPDATE``) serialise writers of one session or one user."""
 

@@ -14,6 +14,7 @@ from sessionary._sync.memory import MemoryStore
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import ConfigurationError
 from sessionary.integrations._settings import cookie_setting, samesite_setting, seconds_setting
+from sessionary.integrations._store_url import MEMORY, async_store_from_url, store_from_url
 from sessionary.stores.base import AsyncSessionStore, SessionStore
 from sessionary.stores.memory import MemoryEngine
 
@@ -98,20 +99,14 @@ def stores_from_settings(
     """The sync and async stores, and whether they were built here (and are ours to close)."""
     store, async_store = options.get("STORE"), options.get("ASYNC_STORE")
     if store is None and async_store is None:
-        url = options.get("STORE_URL", "memory")
-        if url == "memory":
+        url = options.get("STORE_URL", MEMORY)
+        if url == MEMORY:  # one engine for both flavours
             engine = MemoryEngine()
             return MemoryStore(engine=engine), AsyncMemoryStore(engine=engine), True
-        from sessionary.backends import sql  # noqa: PLC0415 - loads nothing until a SQL URL
-
-        if sql.is_sql_url(url):  # tables created by `sessionary db init --store URL`
-            return sql.sql_store_from_url(url), sql.async_sql_store_from_url(url), True
-        from sessionary.stores import AsyncRedisStore, RedisStore  # noqa: PLC0415 - an extra
-
         prefix = options.get("PREFIX", "sessionary")
         sync, async_ = (
-            RedisStore.from_url(url, prefix=prefix),
-            AsyncRedisStore.from_url(url, prefix=prefix),
+            store_from_url(url, prefix=prefix),
+            async_store_from_url(url, prefix=prefix),
         )
         return sync, async_, True
     if store is None and isinstance(async_store, AsyncMemoryStore):

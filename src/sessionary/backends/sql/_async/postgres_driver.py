@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor, Pipeline
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -28,6 +28,8 @@ __all__ = ["AsyncPostgresDriver", "AsyncPostgresTx"]
 
 Row = tuple[Any, ...]
 _SET_TENANT = "SELECT set_config(%s, %s, true)"
+_PIPELINES = Pipeline.is_supported()
+"""libpq's pipeline mode (libpq 14 and later; psycopg's binary wheels bundle one)."""
 
 
 class AsyncPostgresTx:
@@ -47,6 +49,41 @@ class AsyncPostgresTx:
         """Run a statement; how many rows it changed."""
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
+
+
+class AsyncPipelinedTx(AsyncPostgresTx):
+    """One statement sent after the tenant's ``set_config`` in one pipeline: one round trip.
+
+    The pipeline is left (one Sync for both, which ends their implicit transaction) as soon
+    as the statement is queued; its result is then read from what came back.
+    """
+
+    def __init__(self, conn: AsyncConnection[Row], pipeline: AsyncExitStack) -> None:
+        super().__init__(conn)
+        self._pipeline: AsyncExitStack | None = pipeline
+
+    async def rows(
+        self, sql: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[Row]:
+        """Run the query; every row."""
+        cursor = await self._sent(sql, params)
+        return await cursor.fetchall()
+
+    async def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run the statement; how many rows it changed."""
+        cursor = await self._sent(sql, params)
+        return cursor.rowcount
+
+    async def _sent(
+        self, sql: str, params: Sequence[object] | Mapping[str, object]
+    ) -> AsyncCursor[Row]:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            msg = "a tenant's pipelined statement runs alone (use a transaction)"
+            raise StoreError(msg)
+        cursor = await self._conn.execute(sql, params)
+        await pipeline.aclose()  # leaves pipeline mode: sends both, reads both results
+        return cursor
 
 
 class AsyncPostgresDriver:
@@ -101,9 +138,27 @@ class AsyncPostgresDriver:
     def statement(self) -> AbstractAsyncContextManager[AsyncPostgresTx]:
         """A pooled connection for one statement, outside a transaction (one round trip).
 
-        A tenant-scoped driver runs it in a transaction that sets the tenant first.
+        A tenant-scoped driver sends ``set_config(tenant, is_local => true)`` and the
+        statement in one pipeline: one implicit transaction, one round trip (libpq's pipeline
+        mode; without it, a transaction that sets the tenant first).
         """
+        if self._tenant and _PIPELINES:
+            return self._pipelined()
         return self._connection(transaction=bool(self._tenant))
+
+    @asynccontextmanager
+    async def _pipelined(self) -> AsyncIterator[AsyncPostgresTx]:
+        """The tenant and one statement in one round trip (one implicit transaction).
+
+        In pipeline mode every statement up to the next sync shares one implicit
+        transaction, so the tenant set "for this transaction" holds for the statement and
+        ends with it (:class:`AsyncPipelinedTx`).
+        """
+        async with self._connection(transaction=False) as tx, AsyncExitStack() as pipeline:
+            conn = tx._conn
+            await pipeline.enter_async_context(conn.pipeline())
+            await conn.execute(_SET_TENANT, (TENANT_SETTING, self._tenant))
+            yield AsyncPipelinedTx(conn, pipeline)
 
     @asynccontextmanager
     async def _connection(self, *, transaction: bool) -> AsyncIterator[AsyncPostgresTx]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import Connection
+from psycopg import Connection, Cursor, Pipeline
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -30,6 +30,8 @@ __all__ = ["PostgresDriver", "PostgresTx"]
 
 Row = tuple[Any, ...]
 _SET_TENANT = "SELECT set_config(%s, %s, true)"
+_PIPELINES = Pipeline.is_supported()
+"""libpq's pipeline mode (libpq 14 and later; psycopg's binary wheels bundle one)."""
 
 
 class PostgresTx:
@@ -47,6 +49,37 @@ class PostgresTx:
         """Run a statement; how many rows it changed."""
         cursor = self._conn.execute(sql, params)
         return cursor.rowcount
+
+
+class PipelinedTx(PostgresTx):
+    """One statement sent after the tenant's ``set_config`` in one pipeline: one round trip.
+
+    The pipeline is left (one Sync for both, which ends their implicit transaction) as soon
+    as the statement is queued; its result is then read from what came back.
+    """
+
+    def __init__(self, conn: Connection[Row], pipeline: ExitStack) -> None:
+        super().__init__(conn)
+        self._pipeline: ExitStack | None = pipeline
+
+    def rows(self, sql: str, params: Sequence[object] | Mapping[str, object] = ()) -> list[Row]:
+        """Run the query; every row."""
+        cursor = self._sent(sql, params)
+        return cursor.fetchall()
+
+    def run(self, sql: str, params: Sequence[object] = ()) -> int:
+        """Run the statement; how many rows it changed."""
+        cursor = self._sent(sql, params)
+        return cursor.rowcount
+
+    def _sent(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> Cursor[Row]:
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is None:
+            msg = "a tenant's pipelined statement runs alone (use a transaction)"
+            raise StoreError(msg)
+        cursor = self._conn.execute(sql, params)
+        pipeline.close()  # leaves pipeline mode: sends both, reads both results
+        return cursor
 
 
 class PostgresDriver:
@@ -101,9 +134,27 @@ class PostgresDriver:
     def statement(self) -> AbstractContextManager[PostgresTx]:
         """A pooled connection for one statement, outside a transaction (one round trip).
 
-        A tenant-scoped driver runs it in a transaction that sets the tenant first.
+        A tenant-scoped driver sends ``set_config(tenant, is_local => true)`` and the
+        statement in one pipeline: one implicit transaction, one round trip (libpq's pipeline
+        mode; without it, a transaction that sets the tenant first).
         """
+        if self._tenant and _PIPELINES:
+            return self._pipelined()
         return self._connection(transaction=bool(self._tenant))
+
+    @contextmanager
+    def _pipelined(self) -> Iterator[PostgresTx]:
+        """The tenant and one statement in one round trip (one implicit transaction).
+
+        In pipeline mode every statement up to the next sync shares one implicit
+        transaction, so the tenant set "for this transaction" holds for the statement and
+        ends with it (:class:`PipelinedTx`).
+        """
+        with self._connection(transaction=False) as tx, ExitStack() as pipeline:
+            conn = tx._conn
+            pipeline.enter_context(conn.pipeline())
+            conn.execute(_SET_TENANT, (TENANT_SETTING, self._tenant))
+            yield PipelinedTx(conn, pipeline)
 
     @contextmanager
     def _connection(self, *, transaction: bool) -> Iterator[PostgresTx]:

@@ -44,8 +44,8 @@ from sessionary.backends.sql._schema import (
 )
 from sessionary.exceptions import ConfigurationError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.events import EventName, SessionEvent
-from sessionary.sansio.expiry import effective_idle, expiry_status, ttl_ms
+from sessionary.sansio.events import ChangeEvents, EventName, SessionEvent
+from sessionary.sansio.expiry import effective_idle, expiry_status, swept_events, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -111,9 +111,11 @@ class SQLStore:
             Capability.EXPIRY_SWEEP,
             Capability.LOCKS,
             Capability.COOKIE_STATES,
+            Capability.EVENTS_IN_TRANSACTION,
         }
     )
-    """What a SQL store can do."""
+    """What a SQL store can do. Passed as its manager's ``events=``, it writes a request's
+    lifecycle events in the transaction of the change that produced them."""
 
     def __init__(self, driver: Driver, *, tenant: str = "", url_hint: str = "URL") -> None:
         self._driver = driver
@@ -150,6 +152,17 @@ class SQLStore:
             return None
         rows = tx.rows(self._sql.read_version)
         return int(rows[0][0]) if rows else None
+
+    def row_security(self) -> bool:
+        """Whether the tables isolate tenants by row-level security (PostgreSQL).
+
+        A store with no tenant then sees no row at all: name the tenant.
+        """
+        query = self._driver.dialect.row_security
+        if not query:
+            return False
+        rows = self._run(lambda tx: tx.rows(query), one=True)
+        return bool(rows and rows[0][0])
 
     def check_schema(self) -> None:
         """Refuse a database whose schema this release does not know (see ``sessionary db``)."""
@@ -305,6 +318,8 @@ class SQLStore:
         )
         if not inserted:
             raise Retry  # another transaction created the key meanwhile: judge it again
+        if op.events is not None:
+            self._insert_events(tx, _new_entries(op.events.taken(evicted)))
         return CommitResult(CommitStatus.OK, evicted=evicted) if evicted else _OK
 
     def update(self, op: Update) -> CommitResult:
@@ -371,14 +386,28 @@ class SQLStore:
                 op.key,
             ),
         )
+        if op.events is not None:
+            self._insert_events(tx, _new_entries(op.events.taken(evicted)))
         return CommitResult(CommitStatus.OK, evicted) if evicted else _OK
 
     def destroy(self, op: Destroy) -> bool:
-        """Delete a record if its digest matches; ``True`` when something was deleted."""
-        deleted = self._run(
-            lambda tx: tx.run(self._sql.destroy, (self.tenant, op.key, op.digest)), one=True
-        )
-        return deleted > 0
+        """Delete a record if its digest matches; ``True`` when something was deleted.
+
+        The events the destroy carries are written in its transaction when it deletes.
+        """
+        params = (self.tenant, op.key, op.digest)
+        change = op.events
+        if change is None:
+            deleted = self._run(lambda tx: tx.run(self._sql.destroy, params), one=True)
+            return deleted > 0
+
+        def body(tx: Tx) -> bool:
+            if not tx.run(self._sql.destroy, params):
+                return False
+            self._insert_events(tx, _new_entries(change.taken()))
+            return True
+
+        return self._run(body)
 
     def discard(self, op: Discard) -> bool:
         """Delete whatever is under the key (the core found it corrupt or forged)."""
@@ -443,11 +472,18 @@ class SQLStore:
         return self._run(body)
 
     def revoke_user(
-        self, user_key: str, now: int, keep: str | None = None, *, sessions_end_by: int
+        self,
+        user_key: str,
+        now: int,
+        keep: str | None = None,
+        *,
+        sessions_end_by: int,
+        events: ChangeEvents | None = None,
     ) -> int:
         """Move the user's epoch to ``now`` and end their sessions but ``keep``.
 
         The epoch row is kept until ``sessions_end_by`` (then :meth:`purge_expired` drops it).
+        ``events`` (``taken(ended=...)``) are written in the same transaction.
         """
 
         def body(tx: Tx) -> int:
@@ -467,13 +503,31 @@ class SQLStore:
                     tx.run(self._sql.restamp, (now + 1, self.tenant, keep))
             until = max(forget_at or 0, sessions_end_by)
             tx.run(self._sql.set_epoch, (next_epoch(epoch, now), until, self.tenant, user_key))
-            return tx.run(self._sql.revoke, ("revoked", _EMPTY, self.tenant, user_key, kept))
+            revoke = ("revoked", _EMPTY, self.tenant, user_key, kept)
+            ended = tx.run(self._sql.revoke, revoke)
+            if events is not None:
+                self._insert_events(tx, _new_entries(events.taken(ended=ended)))
+            return ended
 
         return self._run(body)
 
-    def end_session(self, user_key: str, key: str, reason: str) -> bool:
-        """Tombstone one session of the user (it then loads as ENDED with ``reason``)."""
-        return self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+    def end_session(
+        self, user_key: str, key: str, reason: str, *, events: ChangeEvents | None = None
+    ) -> bool:
+        """Tombstone one session of the user (it then loads as ENDED with ``reason``).
+
+        ``events`` are written in the same transaction when a session ended.
+        """
+        if events is None:
+            return self._run(lambda tx: self._end(tx, user_key, key, reason), one=True)
+
+        def body(tx: Tx) -> bool:
+            if not self._end(tx, user_key, key, reason):
+                return False
+            self._insert_events(tx, _new_entries(events.taken()))
+            return True
+
+        return self._run(body)
 
     def user_epoch(self, user_key: str) -> int | None:
         """The user's epoch, if any."""
@@ -535,11 +589,14 @@ class SQLStore:
         return released > 0
 
     # ------------------------------------------------------------------ expiry
-    def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
+    def sweep(
+        self, now: int, max_idle: int, limit: int = 500, *, record_events: bool = False
+    ) -> list[ExpiredSession]:
         """Report sessions expired by ``now``, each once across concurrent sweepers.
 
         They become tombstones holding their end reason until their lingering time ends
-        (rows past it are deleted); at most ``limit`` per call, in one transaction.
+        (rows past it are deleted); at most ``limit`` per call, in one transaction, with
+        their ``expired_*`` events when ``record_events``.
         """
         del max_idle  # each record is judged by its own idle timeout, as the memory engine does
 
@@ -560,6 +617,8 @@ class SQLStore:
                     tx.run(self._sql.delete, (self.tenant, row.key))
                 else:
                     tx.run(self._sql.tombstone, (status.value, _EMPTY, self.tenant, row.key))
+            if record_events and out:
+                self._insert_events(tx, _new_entries(swept_events(out, now)))
             return out
 
         return self._run(body)
@@ -596,9 +655,11 @@ class SQLStore:
         """Append lifecycle events to ``sessionary_events`` (an event sink: ``events=store``).
 
         For deployments with no Redis: the manager and the sweeper then publish into the
-        store's own database. Each event gets a new entry ID (``<ms>-<random>``).
+        store's own database; a request's events about a change are written in the change's
+        own transaction (capability ``EVENTS_IN_TRANSACTION``), the others here. Each event
+        gets a new entry ID (``<ms>-<random>``).
         """
-        self.append_events([(f"{e.at}-{secrets.token_hex(8)}", e) for e in events])
+        self.append_events(_new_entries(events))
 
     def append_events(self, entries: Sequence[StreamEntry]) -> int:
         """Insert entries (ID, event) in one transaction; an ID already there is skipped.
@@ -608,17 +669,17 @@ class SQLStore:
         """
         if not entries:
             return 0
+        return self._run(lambda tx: self._insert_events(tx, entries))
+
+    def _insert_events(self, tx: Tx, entries: Sequence[StreamEntry]) -> int:
+        """Insert entries in ``tx`` (an ID already there is skipped); how many are new."""
         rows = [_event_row(self.tenant, entry_id, event) for entry_id, event in entries]
-
-        def body(tx: Tx) -> int:
-            added = 0
-            for start in range(0, len(rows), EVENTS_PER_INSERT):
-                chunk = rows[start : start + EVENTS_PER_INSERT]
-                params = [value for row in chunk for value in row]
-                added += tx.run(insert_events(self._driver.dialect, len(chunk)), params)
-            return added
-
-        return self._run(body)
+        added = 0
+        for start in range(0, len(rows), EVENTS_PER_INSERT):
+            chunk = rows[start : start + EVENTS_PER_INSERT]
+            params = [value for row in chunk for value in row]
+            added += tx.run(insert_events(self._driver.dialect, len(chunk)), params)
+        return added
 
     def user_events(self, user: str, *, since_ms: int = 0, limit: int = 1000) -> list[StreamEntry]:
         """The user's events from ``since_ms`` on, oldest first (at most ``limit``)."""
@@ -685,6 +746,11 @@ class SQLStore:
 _NONE = SessionRow((None,) * 18)
 """Stands for "no row" (a dead row reads as none)."""
 _NO_ROW: tuple[SessionRow, int | None] = (_NONE, None)
+
+
+def _new_entries(events: Sequence[SessionEvent]) -> list[StreamEntry]:
+    """Entries for events published here: each gets a new ID, ``<ms>-<random>``."""
+    return [(f"{event.at}-{secrets.token_hex(8)}", event) for event in events]
 
 
 def _event_row(tenant: str, entry_id: str, event: SessionEvent) -> tuple[object, ...]:
