@@ -142,9 +142,19 @@ class AsyncCachingStore(AsyncDelegatingStore):
         if self._cluster:  # one stream per primary
             inner = self.inner
             return AsyncClusterTracker(
-                lambda: inner.client, self._prefixes, self, clock=self._clock
+                lambda: inner.client,
+                self._prefixes,
+                self,
+                ping_after_s=self.staleness_s / 2,
+                clock=self._clock,
             )
-        return AsyncTracker(self._connect, self._prefixes, self, clock=self._clock)
+        return AsyncTracker(
+            self._connect,
+            self._prefixes,
+            self,
+            ping_after_s=self.staleness_s / 2,
+            clock=self._clock,
+        )
 
     @property
     def tracker(self) -> Tracking:

@@ -9,7 +9,12 @@ write ahead of the writer's own reply, so once the answer to a ping sent at ``t`
 read, every change made before ``t`` has been seen (:attr:`confirmed_at` is ``t``).
 
 Nothing runs in the background: :meth:`poll` (called by the cache on each load) reads what
-has arrived without waiting, and keeps one ping in flight. Any error on the connection (a
+has arrived without waiting, and keeps one ping in flight once the last confirmation is
+``ping_after_s`` old (the cache passes half its bound: a stream of loads then sends one
+ping per half bound, not one per load). :meth:`confirm` waits for a fresh confirmation (a
+load whose confirmation is too old for the bound), shared by the loads meanwhile;
+:meth:`follow` sends commands whose answers must come in stream order (the cache's
+read-back of its own writes). Any error on the connection (a
 restart, a failover, a timeout) drops it: the sink is told to flush, :attr:`confirmed_at`
 is cleared, :attr:`generation` moves on, and a new connection is tried at most once per
 ``retry_s``.
@@ -75,12 +80,14 @@ class AsyncTracker:
         *,
         timeout_s: float = 1.0,
         retry_s: float = 0.5,
+        ping_after_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
         self._prefixes = prefixes
         self._sink = sink
         self._timeout_s = timeout_s
+        self._ping_after_s = ping_after_s
         self._retry_s = retry_s
         self._clock = clock
         self._conn: Any = None  # a redis-py Connection (of this flavour)
@@ -219,9 +226,12 @@ class AsyncTracker:
             while await conn.can_read():
                 message = await conn.read_response(push_request=True)
                 self._take(message)
+            now = self._clock()
             if not self._pings:
-                await self._ping(conn)
-            elif self._clock() - self._pings[0] > self._timeout_s:
+                confirmed = self.confirmed_at
+                if confirmed is None or now - confirmed >= self._ping_after_s:
+                    await self._ping(conn)
+            elif now - self._pings[0] > self._timeout_s:
                 await self._lose("unanswered")
                 return
             await self._send_outbox(conn)
@@ -308,11 +318,13 @@ class AsyncClusterTracker:
         prefixes: tuple[str, ...],
         sink: InvalidationSink,
         *,
+        ping_after_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._prefixes = prefixes
         self._sink = sink
+        self._ping_after_s = ping_after_s
         self._clock = clock
         self._members: dict[str, AsyncTracker] = {}
         self._shape: tuple[int, ...] = ()
@@ -342,7 +354,13 @@ class AsyncClusterTracker:
             old, self._members = (
                 self._members,
                 {
-                    name: AsyncTracker(connect, self._prefixes, self._sink, clock=self._clock)
+                    name: AsyncTracker(
+                        connect,
+                        self._prefixes,
+                        self._sink,
+                        ping_after_s=self._ping_after_s,
+                        clock=self._clock,
+                    )
                     for name, connect in current
                 },
             )

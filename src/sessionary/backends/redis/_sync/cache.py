@@ -143,8 +143,20 @@ class CachingStore(DelegatingStore):
     def _new_tracker(self) -> Tracking:
         if self._cluster:  # one stream per primary
             inner = self.inner
-            return ClusterTracker(lambda: inner.client, self._prefixes, self, clock=self._clock)
-        return Tracker(self._connect, self._prefixes, self, clock=self._clock)
+            return ClusterTracker(
+                lambda: inner.client,
+                self._prefixes,
+                self,
+                ping_after_s=self.staleness_s / 2,
+                clock=self._clock,
+            )
+        return Tracker(
+            self._connect,
+            self._prefixes,
+            self,
+            ping_after_s=self.staleness_s / 2,
+            clock=self._clock,
+        )
 
     @property
     def tracker(self) -> Tracking:
