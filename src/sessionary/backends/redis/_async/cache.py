@@ -12,13 +12,18 @@ trip. The rules (docs/cache.md explains them):
   ``invalidate`` message for every change of a session hash or a user's epoch, by any
   instance; the entry (or all of the user's entries) is dropped when it is read.
 * **Staleness bound:** an entry is served only while the tracking stream has been
-  confirmed read up to at most ``staleness_ms`` ago; otherwise the load goes to the server.
+  confirmed read up to at most ``staleness_ms`` ago; an older confirmation is first
+  renewed (one ping, shared by the loads meanwhile), and if the renewal too comes back
+  later than the bound, the load goes to the server.
   A logout, a revocation or a "log out everywhere" done anywhere is therefore seen here
   within that bound, and typically within one loopback round trip.
 * **Failures:** a lost tracking connection (restart, failover, timeout) flushes the whole
   cache, and nothing is served until tracking is established and confirmed again.
 * **Writes** always go to the server (conflicts are detected there); this instance's own
-  writes also drop the entry at once, so it reads its own writes.
+  writes also drop the entry at once, so it reads its own writes. A create or update then
+  reads its record back on the tracking connection, ordered after every invalidation the
+  write caused and before any later one, and caches it (docs/cache.md explains why that,
+  and not the first invalidation seen, is safe).
 * **Sliding expiry:** a cached read never touches; when the touch is due
   (``touch_after``), the load goes to the server, which touches as it always does. A
   session read on many instances is thus touched once per touch interval, not per read.
