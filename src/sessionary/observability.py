@@ -38,6 +38,8 @@ CACHE_OUTCOMES = frozenset(
         "miss",
         "miss_touch",
         "bypass",
+        "confirm",
+        "filled",
         "recovered",
         "evicted",
         "invalidated",

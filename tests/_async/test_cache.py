@@ -10,16 +10,20 @@ nothing stale.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import redis
 
 from sessionary import AsyncSessionManager, SessionConfig
+from sessionary.backends.redis._async.tracking import async_tracking_connection
+from sessionary.sansio.ops import CommitResult, Update
 from sessionary.sansio.session import Session
 from sessionary.stores import AsyncCachingStore, AsyncRedisStore
 from sessionary.testing import CapturingObserver, FakeClock, session_config
+from tests.redis_counting import AsyncCountingRedis
 from tests.services import RedisServer, redis_server_binary
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -209,11 +213,193 @@ async def test_own_writes_are_read_back_at_once(
         await a.commit(cycle)
 
 
+@asynccontextmanager
+async def counted_cached_store(
+    url: str, prefix: str, **options: Any
+) -> AsyncIterator[tuple[AsyncCachingStore, AsyncCountingRedis, AsyncSessionManager]]:
+    """A cached store whose client counts the commands of the loads and writes.
+
+    The tracking connection is made from another client, so its pings and read-backs are
+    not counted: what is counted is what a request waits for.
+    """
+    client = AsyncCountingRedis.from_url(url)
+    assert isinstance(client, AsyncCountingRedis)
+    plain = AsyncRedisStore.from_url(url, prefix=prefix)
+    store = AsyncCachingStore(
+        AsyncRedisStore(client, prefix=prefix),
+        connect=lambda: async_tracking_connection(plain.client),
+        **options,
+    )
+    try:
+        yield store, client, AsyncSessionManager(store, session_config())
+    finally:
+        await store.aclose()
+        await plain.aclose()
+        await client.aclose()
+
+
+def served_from_memory(store: AsyncCachingStore, before: dict[str, int]) -> bool:
+    """Whether the last load was a hit, or would have been but for the machine's slowness.
+
+    On a loaded machine the confirmation a load asks for may come back later than the bound;
+    the load then goes to Redis (``confirm`` then ``bypass``), as the bound requires.
+    """
+    moved = {k: v - before.get(k, 0) for k, v in store.stats.items() if v != before.get(k, 0)}
+    return moved.get("hit") == 1 or (moved.get("confirm") == 1 and moved.get("bypass") == 1)
+
+
+async def value_of(manager: AsyncSessionManager, cookie: str, name: str = "n") -> Any:
+    """One request that only reads: the value of ``name`` it found."""
+    cycle = await manager.open([f"{manager.config.cookie.name}={cookie}"])
+    value = cycle.session.get(name)
+    await manager.commit(cycle)
+    return value
+
+
+async def test_own_commits_fill_the_cache_so_the_next_read_costs_no_round_trip(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    # A bound of a second keeps liveness pings out of the picture (they have tests of their
+    # own below): only what the write left in the cache is measured.
+    async with counted_cached_store(redis_url, key_prefix, staleness_ms=1000) as (
+        store,
+        client,
+        manager,
+    ):
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        for n in range(5):
+            await request(manager, cookie, setting("n", n))
+            # The read-back's answer precedes this ping's on the tracking connection.
+            await store.tracker.confirm(time.monotonic())
+            sent, hits = len(client.sent), store.stats["hit"]
+            assert await value_of(manager, cookie) == n
+            assert len(client.sent) == sent, client.sent[sent:]  # not one command
+            assert store.stats["hit"] == hits + 1
+        assert store.stats["filled"] >= 5
+
+
+async def test_a_write_elsewhere_retires_a_filled_entry_within_the_bound(
+    pair: tuple[AsyncCachingStore, AsyncCachingStore],
+) -> None:
+    a, b = await instances(pair)
+    first = pair[0]
+    cookie = await logged_in(a)
+    await warm(a, first, cookie)
+    for n in range(5):
+        await request(a, cookie, setting("n", n))
+        await first.tracker.confirm(time.monotonic())
+        assert len(first) == 1, first.stats  # the record A wrote, cached by its commit
+        before = dict(first.stats)
+        assert await value_of(a, cookie) == n
+        assert served_from_memory(first, before), (before, first.stats)
+        await request(b, cookie, setting("n", 100 + n))  # instance B writes
+        changed_at = time.monotonic()
+        seen = []
+        while time.monotonic() < changed_at + 0.05:
+            started = time.monotonic()
+            seen.append((started - changed_at, await value_of(a, cookie)))
+        late = [(round(at * 1000, 3), v) for at, v in seen if at > BOUND_MS / 1000 and v == n]
+        assert not late, f"A served its own older write after the bound: {late}"
+        assert seen[-1][1] == 100 + n
+
+
+class Interleaved(AsyncRedisStore):
+    """A Redis store that runs ``between`` right after its next update's reply came back."""
+
+    between: Callable[[], Awaitable[None]] | None = None
+
+    async def update(self, op: Update) -> CommitResult:
+        result = await super().update(op)
+        hook, self.between = self.between, None
+        if hook is not None:
+            await hook()
+        return result
+
+
+async def test_a_logout_elsewhere_between_an_own_write_and_its_read_back_is_not_hidden(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    # The worst case for a cache filled by its own commits: another instance ends the
+    # session after this write and before its record is read back. The server's message for
+    # that logout may be indistinguishable from this write's own; what is cached must be
+    # what the server holds after both (nothing), never the record this instance wrote.
+    inner = Interleaved.from_url(redis_url, prefix=key_prefix)
+    assert isinstance(inner, Interleaved)
+    first = AsyncCachingStore(inner, staleness_ms=BOUND_MS)
+    second = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS)
+    a, b = await instances((first, second))
+    try:
+        for _ in range(3):
+            cookie = await logged_in(a)
+            await warm(a, first, cookie)
+            filled = first.stats.get("filled", 0)
+
+            async def logout_elsewhere(cookie: str = cookie) -> None:
+                await request(b, cookie, lambda s: s.logout())
+
+            inner.between = logout_elsewhere
+            await request(a, cookie, setting("n", 1))
+            changed_at = time.monotonic()
+            seen = await reads_after(a, cookie, changed_at)
+            assert_none_served_after_the_bound(seen)
+            assert first.stats.get("filled", 0) == filled  # the read-back found no record
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_a_stale_confirmation_is_renewed_with_a_ping_rather_than_a_load(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    now = [100.0]
+    async with counted_cached_store(
+        redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0]
+    ) as (store, client, manager):
+        cookie = await logged_in(manager)
+        await warm(manager, store, cookie)
+        now[0] += 0.5  # the last confirmation is far older than the bound
+        sent, hits = len(client.sent), store.stats["hit"]
+        bypassed, confirms = store.stats.get("bypass", 0), store.stats.get("confirm", 0)
+        assert (await request(manager, cookie))[0] == "alice"
+        assert store.stats["confirm"] == confirms + 1  # one ping on the tracking connection
+        assert store.stats["hit"] == hits + 1  # then served from memory
+        assert store.stats.get("bypass", 0) == bypassed
+        assert len(client.sent) == sent  # no load from Redis
+        assert store.tracker.confirmed_at == now[0]  # confirmed as of the load's own time
+
+
+async def test_a_confirmation_that_arrives_later_than_the_bound_is_not_used(
+    redis_url: str, redis_admin: redis.Redis, key_prefix: str
+) -> None:
+    ticks = [100.0]
+
+    def clock() -> float:  # every look at the clock is 6 ms after the previous one
+        ticks[0] += 0.006
+        return ticks[0]
+
+    store = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS, clock=clock)
+    manager = AsyncSessionManager(store, session_config())
+    try:
+        cookie = await logged_in(manager)
+        for _ in range(20):
+            assert (await request(manager, cookie))[0] == "alice"
+        assert store.stats.get("hit", 0) == 0
+        assert store.stats.get("confirm", 0) > 0
+        assert store.stats["bypass"] >= 20
+    finally:
+        await store.aclose()
+
+
 async def test_nothing_is_served_past_the_staleness_bound(
     redis_url: str, redis_admin: redis.Redis, key_prefix: str
 ) -> None:
     now = [100.0]
-    store = await cached_store(redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0])
+    # confirm=False: a stale confirmation is not renewed on demand (tested further down), the
+    # load bypasses the cache.
+    store = await cached_store(
+        redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0], confirm=False
+    )
     manager = AsyncSessionManager(store, session_config())
     try:
         cookie = await logged_in(manager)
@@ -242,7 +428,12 @@ async def test_hits_report_their_staleness_and_bypasses_their_duration(
                 reports.append((now[0], outcome, seconds))
 
     store = await cached_store(
-        redis_url, key_prefix, staleness_ms=BOUND_MS, clock=lambda: now[0], observer=Clocked()
+        redis_url,
+        key_prefix,
+        staleness_ms=BOUND_MS,
+        clock=lambda: now[0],
+        observer=Clocked(),
+        confirm=False,  # bypass (and recover) rather than renew the confirmation on demand
     )
     manager = AsyncSessionManager(store, session_config())
     try:

@@ -62,3 +62,33 @@ def test_an_invalidation_during_a_load_keeps_its_answer_out() -> None:
     lru.begin("k")
     lru.invalidate_user("someone")  # an epoch change names no session: every load in flight
     assert lru.end("k") is False
+
+
+def test_a_read_back_is_kept_out_by_a_change_made_here_not_by_one_from_the_server() -> None:
+    lru = RecordLRU(10, 10**6)
+    ticket = lru.expect("k")
+    lru.invalidate("k", remote=True)  # the server's message (this write's own, say)
+    lru.invalidate_user("alice", remote=True)
+    assert lru.fill("k", ticket, record("alice")) is True
+    assert lru.get("k") is not None
+    ticket = lru.expect("k")
+    lru.invalidate("k")  # this instance wrote the key again meanwhile
+    assert lru.fill("k", ticket, record()) is False
+    assert lru.get("k") is None
+    ticket = lru.expect("k")
+    lru.invalidate_user("alice")  # "log out everywhere" made here
+    assert lru.fill("k", ticket, record()) is False
+    ticket = lru.expect("k")
+    lru.clear()
+    assert lru.fill("k", ticket, record()) is False
+    assert lru.get("k") is None
+
+
+def test_only_the_latest_read_back_of_a_key_fills_it() -> None:
+    lru = RecordLRU(10, 10**6)
+    first = lru.expect("k")
+    second = lru.expect("k")
+    assert lru.fill("k", first, record(value=b"old")) is False
+    assert lru.fill("k", second, None) is False  # nothing to cache, and the ticket is spent
+    assert lru.fill("k", second, record(value=b"new")) is False
+    assert lru.get("k") is None

@@ -5,7 +5,11 @@ number and in bytes (an estimate: attribute names and values, plus a fixed overh
 LRU also tracks which keys are being loaded right now, so that an invalidation arriving
 while a load is in flight keeps that load's (possibly older) answer out of the cache, and
 which keys belong to which user, so that a change of a user's epoch ("log out
-everywhere") evicts all of that user's sessions at once.
+everywhere") evicts all of that user's sessions at once. And it remembers which keys wait
+for a record this instance wrote to be read back (:meth:`RecordLRU.expect`): a later write
+of the key by this instance (:meth:`RecordLRU.invalidate`), a change of the user's epoch
+made here, or a flush, keeps that record out; an invalidation from the server does not
+(the read-back is ordered after it on the same connection: docs/cache.md).
 
 It is shared by the threads of a sync application: every method takes one lock and does no
 I/O while holding it.
@@ -65,6 +69,8 @@ class RecordLRU:
         self._bytes = 0
         self._loading: dict[str, int] = {}
         self._poisoned: set[str] = set()
+        self._expected: dict[str, int] = {}  # key -> ticket of the read-back it waits for
+        self._tickets = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -126,17 +132,51 @@ class RecordLRU:
         if pushed and self._on_evict is not None:
             self._on_evict(pushed)
 
-    def invalidate(self, key: str) -> bool:
-        """Forget ``key`` (and keep a load of it in flight out); ``True`` if it was cached."""
+    # ------------------------------------------------------------------ read-backs
+    def expect(self, key: str) -> int:
+        """This instance wrote ``key`` and reads it back: the ticket :meth:`fill` needs."""
+        with self._lock:
+            self._tickets += 1
+            self._expected[key] = self._tickets
+            return self._tickets
+
+    def fill(self, key: str, ticket: int, record: StoredSession | None) -> bool:
+        """The read-back ``ticket`` answered ``record`` (``None``: not to be cached).
+
+        Cached only while nothing here changed ``key`` since :meth:`expect` gave ``ticket``;
+        ``True`` if it was.
+        """
+        with self._lock:
+            if self._expected.get(key) != ticket:
+                return False
+            del self._expected[key]
+        if record is None:
+            return False
+        self.put(key, record)
+        return True
+
+    # ------------------------------------------------------------------ invalidations
+    def invalidate(self, key: str, *, remote: bool = False) -> bool:
+        """Forget ``key`` (and keep a load of it in flight out); ``True`` if it was cached.
+
+        A change made here (``remote`` false) also keeps out a read-back ``key`` waits for.
+        """
         with self._lock:
             if key in self._loading:
                 self._poisoned.add(key)
+            if not remote:
+                self._expected.pop(key, None)
             return self._drop(key)
 
-    def invalidate_user(self, user_key: str) -> int:
-        """Forget every session of ``user_key`` and keep every load in flight out."""
+    def invalidate_user(self, user_key: str, *, remote: bool = False) -> int:
+        """Forget every session of ``user_key`` and keep every load in flight out.
+
+        A change made here (``remote`` false) also keeps out every read-back in flight.
+        """
         with self._lock:
             self._poisoned.update(self._loading)
+            if not remote:
+                self._expected.clear()
             keys = list(self._by_user.get(user_key, ()))
             for key in keys:
                 self._drop(key)
@@ -150,6 +190,7 @@ class RecordLRU:
             self._by_user.clear()
             self._bytes = 0
             self._poisoned.update(self._loading)
+            self._expected.clear()
             return count
 
     def _drop(self, key: str) -> bool:

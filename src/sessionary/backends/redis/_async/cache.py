@@ -12,13 +12,18 @@ trip. The rules (docs/cache.md explains them):
   ``invalidate`` message for every change of a session hash or a user's epoch, by any
   instance; the entry (or all of the user's entries) is dropped when it is read.
 * **Staleness bound:** an entry is served only while the tracking stream has been
-  confirmed read up to at most ``staleness_ms`` ago; otherwise the load goes to the server.
+  confirmed read up to at most ``staleness_ms`` ago; an older confirmation is first
+  renewed (one ping, shared by the loads meanwhile), and if the renewal too comes back
+  later than the bound, the load goes to the server.
   A logout, a revocation or a "log out everywhere" done anywhere is therefore seen here
   within that bound, and typically within one loopback round trip.
 * **Failures:** a lost tracking connection (restart, failover, timeout) flushes the whole
   cache, and nothing is served until tracking is established and confirmed again.
 * **Writes** always go to the server (conflicts are detected there); this instance's own
-  writes also drop the entry at once, so it reads its own writes.
+  writes also drop the entry at once, so it reads its own writes. A create or update then
+  reads its record back on the tracking connection, ordered after every invalidation the
+  write caused and before any later one, and caches it (docs/cache.md explains why that,
+  and not the first invalidation seen, is safe).
 * **Sliding expiry:** a cached read never touches; when the touch is due
   (``touch_after``), the load goes to the server, which touches as it always does. A
   session read on many instances is thus touched once per touch interval, not per read.
@@ -32,6 +37,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sessionary._async.delegating import AsyncDelegatingStore
@@ -43,11 +49,13 @@ from sessionary.backends.redis._async.tracking import (
 )
 from sessionary.backends.redis._loops import AsyncLoopClients
 from sessionary.backends.redis._lru import RecordLRU
+from sessionary.backends.redis._reads import ReadStep, judge_read
 from sessionary.exceptions import ConfigurationError
 from sessionary.observability import CACHE_OPERATION, NullObserver, Observer
 from sessionary.sansio.expiry import effective_idle, expiry_status, touch_due
 from sessionary.sansio.ops import (
     CommitResult,
+    CommitStatus,
     Create,
     Destroy,
     Discard,
@@ -63,6 +71,9 @@ __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_ENTRIES", "DEFAULT_STALENESS_MS", "
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_STALENESS_MS = 5
+
+_NEVER = 1 << 62
+"""A touch interval no read-back reaches: the record was just written, a load decides."""
 
 Tracking = AsyncTracker | AsyncClusterTracker
 """A standalone (or Sentinel-managed) server's stream, or a Cluster's streams as one."""
@@ -82,7 +93,12 @@ class AsyncCachingStore(AsyncDelegatingStore):
     :attr:`stats` counts the outcomes, :attr:`bypass_seconds` adds up the latter. ``clock``: the
     monotonic clock the bound is measured with (tests move it). ``connect``: makes the
     tracking connection (by default a RESP3 connection to the wrapped store's server, with
-    its address, credentials and TLS).
+    its address, credentials and TLS). ``confirm``: a load whose entry is usable but whose
+    stream confirmation is older than the bound first confirms the stream (one ping on the
+    tracking connection, shared by the loads meanwhile; outcome ``confirm``) instead of
+    bypassing; ``False``: it bypasses. ``fill_on_commit``: after this instance's own create
+    or update, the record is read back on the tracking connection and cached (outcome
+    ``filled``), so the next load is a hit (not on a Cluster).
     """
 
     def __init__(
@@ -95,6 +111,8 @@ class AsyncCachingStore(AsyncDelegatingStore):
         observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         connect: Callable[[], Any] | None = None,
+        confirm: bool = True,
+        fill_on_commit: bool = True,
     ) -> None:
         super().__init__(inner)
         if not isinstance(inner, AsyncRedisStore):
@@ -111,6 +129,8 @@ class AsyncCachingStore(AsyncDelegatingStore):
         """Time spent bypassing the cache (tracking not confirmed within the bound)."""
         self._bypass_mark: float | None = None
         self._clock = clock
+        self._confirm = confirm
+        self._fill_on_commit = fill_on_commit
         self._lru = RecordLRU(max_entries, max_bytes, on_evict=self._evicted)
         prefix = inner.layout.prefix
         self._session_prefix = f"{prefix}:s:{{".encode()
@@ -127,9 +147,19 @@ class AsyncCachingStore(AsyncDelegatingStore):
         if self._cluster:  # one stream per primary
             inner = self.inner
             return AsyncClusterTracker(
-                lambda: inner.client, self._prefixes, self, clock=self._clock
+                lambda: inner.client,
+                self._prefixes,
+                self,
+                ping_after_s=self.staleness_s / 2,
+                clock=self._clock,
             )
-        return AsyncTracker(self._connect, self._prefixes, self, clock=self._clock)
+        return AsyncTracker(
+            self._connect,
+            self._prefixes,
+            self,
+            ping_after_s=self.staleness_s / 2,
+            clock=self._clock,
+        )
 
     @property
     def tracker(self) -> Tracking:
@@ -175,10 +205,10 @@ class AsyncCachingStore(AsyncDelegatingStore):
         for raw in keys:
             if raw.startswith(self._session_prefix) and raw.endswith(b"}"):
                 key = raw[len(self._session_prefix) : -1].decode("ascii", "replace")
-                dropped += self._lru.invalidate(key)
+                dropped += self._lru.invalidate(key, remote=True)
             elif raw.startswith(self._epoch_prefix) and raw.endswith(b"}:ep"):
                 tag = raw[len(self._epoch_prefix) : -4].decode("utf-8", "surrogateescape")
-                dropped += self._lru.invalidate_user(tag)
+                dropped += self._lru.invalidate_user(tag, remote=True)
         if dropped:
             self._count("invalidated", dropped)
 
@@ -192,29 +222,47 @@ class AsyncCachingStore(AsyncDelegatingStore):
         """From memory when fresh, verified and no touch is due; otherwise from Redis."""
         tracker = self._tracker()
         await tracker.poll()
+        record, outcome = self._cached(op)
         now, confirmed = self._clock(), tracker.confirmed_at
+        if (
+            record is not None
+            and self._confirm
+            and confirmed is not None
+            and now - confirmed > self.staleness_s
+        ):
+            # The entry is usable but the stream's last confirmation is older than the
+            # bound: confirm it now (one ping, shared by every load meanwhile) rather than
+            # load from Redis. A round trip either way, but this one lets the loads that
+            # follow within the bound be answered from memory again.
+            self._count("confirm")
+            await tracker.confirm(now)
+            now, confirmed = self._clock(), tracker.confirmed_at
         if confirmed is None or now - confirmed > self.staleness_s:
             self._bypassing(now, "bypass")
             return await self._fetch(op)
         if self._bypass_mark is not None:
             self._bypassing(now, "recovered")
+        if record is None:
+            self._count(outcome)
+            return await self._fetch(op)
+        self._count("hit", seconds=now - confirmed)
+        return LoadResult(LoadStatus.FOUND, record)
+
+    def _cached(self, op: Load) -> tuple[StoredSession | None, str]:
+        """The entry a load may be answered with, or ``None`` and why not."""
         record = self._lru.get(op.key)
         if record is None or not hmac.compare_digest(record.meta.digest, op.digest):
-            self._count("miss")
-            return await self._fetch(op)
+            return None, "miss"
         meta = record.meta
         idle = effective_idle(meta.idle, op.max_idle)
         if (
             expiry_status(now=op.now, accessed=meta.accessed, idle=idle, deadline=meta.deadline)
             is not LoadStatus.FOUND
         ):
-            self._count("miss")  # the server deletes it and says why
-            return await self._fetch(op)
+            return None, "miss"  # the server deletes it and says why
         if touch_due(now=op.now, accessed=meta.accessed, touch_after=op.touch_after):
-            self._count("miss_touch")
-            return await self._fetch(op)
-        self._count("hit", seconds=now - confirmed)
-        return LoadResult(LoadStatus.FOUND, record)
+            return None, "miss_touch"
+        return record, "hit"
 
     async def _fetch(self, op: Load) -> LoadResult:
         tracker = self._tracker()
@@ -238,18 +286,69 @@ class AsyncCachingStore(AsyncDelegatingStore):
 
     # ------------------------------------------------------------------ writes
     async def create(self, op: Create) -> CommitResult:
-        """Forwarded; the key's entry is dropped."""
+        """Forwarded; the key's entry is dropped, then filled with the new record."""
         try:
-            return await super().create(op)
+            result = await super().create(op)
         finally:
             self._lru.invalidate(op.key)
+        if result.status is CommitStatus.OK:
+            tag = op.binding.user_key if op.binding is not None else None
+            await self._fill(op.key, Load(op.key, op.digest, op.now, op.idle, _NEVER), 1, tag)
+        return result
 
     async def update(self, op: Update) -> CommitResult:
-        """Forwarded; the key's entry is dropped (this instance reads its own write)."""
+        """Forwarded; the entry is dropped (read your own write), then filled anew."""
         try:
-            return await super().update(op)
+            result = await super().update(op)
         finally:
             self._lru.invalidate(op.key)
+        if result.status is CommitStatus.OK:
+            binding = op.binding
+            tag = binding.user_key if binding is not None else self.inner.user_tag(op.key)
+            probe = Load(op.key, op.digest, op.now, op.max_idle, _NEVER)
+            await self._fill(op.key, probe, op.expect_version + 1, tag)
+        return result
+
+    async def _fill(self, key: str, probe: Load, version: int, tag: str | None) -> None:
+        """Read the record this instance just wrote back on the tracking connection; cache it.
+
+        The read (``HGETALL``, with the user's epoch ``GET``, in one ``MULTI``) goes out on
+        the tracking connection after the write's reply came back, so every invalidation
+        sent before its reply (this write's own included) is already read when it arrives,
+        and every later change's comes after it (and drops the entry): the entry is what a
+        load at that instant returns, judged as a load judges it. A later write of the key
+        by this instance, or a flush, in between keeps it out (docs/cache.md).
+        """
+        tracker = self._in_use
+        if not self._fill_on_commit or not isinstance(tracker, AsyncTracker):
+            return
+        if not tracker.tracking or tracker is not self._trackers():
+            return
+        layout = self.inner.layout
+        commands: list[tuple[Any, ...]] = [("MULTI",), ("HGETALL", layout.session_key(key))]
+        if tag is not None:
+            commands.append(("GET", layout.user_epoch_key(tag)))
+        commands.append(("EXEC",))
+        ticket = self._lru.expect(key)
+        tracker.follow(commands, partial(self._filled, probe, version, tag, ticket))
+        await tracker.send_pending()
+
+    def _filled(self, probe: Load, version: int, tag: str | None, ticket: int, reply: Any) -> None:
+        """The read-back's answer (``EXEC``'s): cache it if it is what this instance wrote."""
+        record = None
+        if isinstance(reply, list) and reply and not isinstance(reply[0], Exception):
+            epoch = reply[1] if len(reply) > 1 and not isinstance(reply[1], Exception) else None
+            result, step = judge_read(reply[0], probe, tag, epoch)
+            found = result.record
+            if (
+                step is ReadStep.DONE
+                and found is not None
+                and found.meta.version == version
+                and (found.meta.user_key is None or found.meta.user_key == tag)
+            ):
+                record = found
+        if self._lru.fill(probe.key, ticket, record):
+            self._count("filled")
 
     async def destroy(self, op: Destroy) -> bool:
         """Forwarded; the key's entry is dropped."""

@@ -498,6 +498,10 @@ class AsyncRedisStore:
             self._tags.remember(op.key, user_key)
         return LoadResult(LoadStatus.FOUND, record)
 
+    def user_tag(self, key: str) -> str | None:
+        """The user tag this store last saw on ``key``'s record (``None``: none, or a Cluster)."""
+        return None if self._cluster else self._tags.get(key)
+
     async def _read(self, key: str, tag: str | None) -> tuple[Any, Any]:
         """``HGETALL`` of a session hash, with the epoch ``GET`` of ``tag`` if one is given.
 

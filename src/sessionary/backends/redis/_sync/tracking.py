@@ -11,7 +11,12 @@ write ahead of the writer's own reply, so once the answer to a ping sent at ``t`
 read, every change made before ``t`` has been seen (:attr:`confirmed_at` is ``t``).
 
 Nothing runs in the background: :meth:`poll` (called by the cache on each load) reads what
-has arrived without waiting, and keeps one ping in flight. Any error on the connection (a
+has arrived without waiting, and keeps one ping in flight once the last confirmation is
+``ping_after_s`` old (the cache passes half its bound: a stream of loads then sends one
+ping per half bound, not one per load). :meth:`confirm` waits for a fresh confirmation (a
+load whose confirmation is too old for the bound), shared by the loads meanwhile;
+:meth:`follow` sends commands whose answers must come in stream order (the cache's
+read-back of its own writes). Any error on the connection (a
 restart, a failover, a timeout) drops it: the sink is told to flush, :attr:`confirmed_at`
 is cleared, :attr:`generation` moves on, and a new connection is tried at most once per
 ``retry_s``.
@@ -21,11 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from sessionary.backends.redis._lru import InvalidationSink
@@ -73,19 +81,23 @@ class Tracker:
         *,
         timeout_s: float = 1.0,
         retry_s: float = 0.5,
+        ping_after_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
         self._prefixes = prefixes
         self._sink = sink
         self._timeout_s = timeout_s
+        self._ping_after_s = ping_after_s
         self._retry_s = retry_s
         self._clock = clock
         self._conn: Any = None  # a redis-py Connection (of this flavour)
         self._guard = TryLock()
         self._retry_at = 0.0
         self._sent = 0
-        self._ping_at: float | None = None
+        self._pings: deque[float] = deque()  # send times of the pings in flight, oldest first
+        self._expected: deque[Callable[[Any], None]] = deque()  # one per reply in flight
+        self._outbox: deque[tuple[list[tuple[Any, ...]], Callable[[Any], None]]] = deque()
         self.generation = 0
         """Moves on with every (re)connection and loss: a load that started in another
         generation must not fill the cache."""
@@ -101,6 +113,9 @@ class Tracker:
     def tracking(self) -> bool:
         """Whether the server tracks for this connection now (as far as is known)."""
         return self._conn is not None
+
+    def _fresh(self, since: float) -> bool:
+        return self.confirmed_at is not None and self.confirmed_at >= since
 
     def poll(self) -> None:
         """Read what has arrived (never waiting); keep one ping in flight; reconnect when due.
@@ -118,6 +133,64 @@ class Tracker:
             self._lose("error")
         finally:
             self._guard.release()
+
+    def confirm(self, since: float) -> None:
+        """Have a ping sent at or after ``since`` answered: :attr:`confirmed_at` ``>= since``.
+
+        Sends a ping unless one sent since then is in flight, and reads the stream until
+        its answer (at most the timeout: then the connection counts as lost). A caller that
+        finds another one reading waits for it to be done instead, and shares what it
+        confirmed. Does nothing while tracking is not established.
+        """
+        if self._fresh(since):
+            return
+        if not self._guard.acquire():
+            self._guard.wait(self._timeout_s)
+            return
+        try:
+            conn = self._conn
+            if conn is None or self._fresh(since):
+                return
+            if not self._pings or self._pings[-1] < since:
+                self._ping(conn)
+            target = self._pings[-1]
+            while not self._fresh(target):
+                message = conn.read_response(push_request=True, timeout=self._timeout_s)
+                self._take(message)
+            self._send_outbox(conn)
+        except (TimeoutError, RedisTimeoutError):
+            self._lose("unanswered")
+        except (RedisError, OSError):
+            self._lose("disconnect")
+        except Exception:  # never fail a load because of the cache
+            self._lose("error")
+        finally:
+            self._guard.release()
+
+    def follow(self, commands: list[tuple[Any, ...]], handler: Callable[[Any], None]) -> None:
+        """Queue ``commands`` to be sent on this connection; ``handler`` gets the last reply.
+
+        Sent by :meth:`send_pending` (or by whoever reads the stream next), so they run on
+        the server after everything this caller completed before; ``handler`` is called
+        while the stream is read, with every invalidation sent before that reply already
+        taken in and every later one still to come. Nothing is sent (and ``handler`` is
+        never called) if the connection is lost meanwhile.
+        """
+        if self._conn is not None:
+            self._outbox.append((commands, handler))
+
+    def send_pending(self) -> None:
+        """Send what :meth:`follow` queued, unless another caller is reading (it will)."""
+        while self._outbox and self._guard.acquire():
+            try:
+                if self._conn is None:
+                    self._outbox.clear()
+                else:
+                    self._send_outbox(self._conn)
+            except Exception:
+                self._lose("disconnect")
+            finally:
+                self._guard.release()
 
     def _open(self) -> None:
         now = self._clock()
@@ -155,14 +228,37 @@ class Tracker:
                 message = conn.read_response(push_request=True)
                 self._take(message)
             now = self._clock()
-            if self._ping_at is None:
-                self._sent += 1
-                conn.send_command("PING", str(self._sent))
-                self._ping_at = now
-            elif now - self._ping_at > self._timeout_s:
+            if not self._pings:
+                confirmed = self.confirmed_at
+                if confirmed is None or now - confirmed >= self._ping_after_s:
+                    self._ping(conn)
+            elif now - self._pings[0] > self._timeout_s:
                 self._lose("unanswered")
+                return
+            self._send_outbox(conn)
         except (RedisError, OSError):
             self._lose("disconnect")
+
+    def _ping(self, conn: Any) -> None:
+        """Send a ping; its answer confirms the stream up to its send time."""
+        self._sent += 1
+        now = self._clock()
+        self._pings.append(now)
+        self._expected.append(partial(self._answered, now, str(self._sent).encode()))
+        conn.send_command("PING", str(self._sent))
+
+    def _send_outbox(self, conn: Any) -> None:
+        while self._outbox:
+            commands, handler = self._outbox.popleft()
+            self._expected.extend([_ignore] * (len(commands) - 1))
+            self._expected.append(handler)
+            conn.send_packed_command(conn.pack_commands(commands))
+
+    def _answered(self, sent_at: float, marker: bytes, reply: Any) -> None:
+        if reply != marker:
+            raise _OutOfStepError(f"a ping answered {reply!r}, not {marker!r}")
+        self._pings.popleft()
+        self.confirmed_at = sent_at
 
     def _take(self, message: Any) -> None:
         if isinstance(message, list) and message and message[0] == INVALIDATE:
@@ -172,15 +268,22 @@ class Tracker:
                 self._sink.flush("server_flush")
             else:
                 self._sink.invalidated(list(keys))
-        elif isinstance(message, bytes) and message == str(self._sent).encode():
-            self.confirmed_at = self._ping_at
-            self._ping_at = None
+        elif self._expected:
+            self._expected.popleft()(message)
+        else:
+            raise _OutOfStepError(f"a reply nothing was sent for: {message!r}")
 
-    def _lose(self, cause: str) -> None:
+    def _forget(self) -> Any:
         conn, self._conn = self._conn, None
         self.confirmed_at = None
-        self._ping_at = None
+        self._pings.clear()
+        self._expected.clear()
+        self._outbox.clear()
         self.generation += 1
+        return conn
+
+    def _lose(self, cause: str) -> None:
+        conn = self._forget()
         self._retry_at = self._clock()  # reconnect at once, then back off
         self._sink.flush(cause)
         if conn is not None:
@@ -188,11 +291,17 @@ class Tracker:
 
     def close(self) -> None:
         """Close the connection (the cache stops being served)."""
-        conn, self._conn = self._conn, None
-        self.confirmed_at = None
-        self.generation += 1
+        conn = self._forget()
         if conn is not None:
             _close(conn)
+
+
+class _OutOfStepError(RedisError):
+    """The tracking connection answered something other than what was asked next."""
+
+
+def _ignore(reply: Any) -> None:
+    """The reply to a command sent only for what follows it (``MULTI``, a queued command)."""
 
 
 class ClusterTracker:
@@ -210,11 +319,13 @@ class ClusterTracker:
         prefixes: tuple[str, ...],
         sink: InvalidationSink,
         *,
+        ping_after_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._prefixes = prefixes
         self._sink = sink
+        self._ping_after_s = ping_after_s
         self._clock = clock
         self._members: dict[str, Tracker] = {}
         self._shape: tuple[int, ...] = ()
@@ -244,7 +355,13 @@ class ClusterTracker:
             old, self._members = (
                 self._members,
                 {
-                    name: Tracker(connect, self._prefixes, self._sink, clock=self._clock)
+                    name: Tracker(
+                        connect,
+                        self._prefixes,
+                        self._sink,
+                        ping_after_s=self._ping_after_s,
+                        clock=self._clock,
+                    )
                     for name, connect in current
                 },
             )
@@ -257,6 +374,11 @@ class ClusterTracker:
             before = tracker.connections
             tracker.poll()
             self.connections += tracker.connections - before
+
+    def confirm(self, since: float) -> None:
+        """Have every primary's stream confirmed at or after ``since`` (see ``Tracker``)."""
+        for tracker in list(self._members.values()):
+            tracker.confirm(since)
 
     @property
     def messages(self) -> int:
