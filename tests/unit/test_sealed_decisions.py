@@ -196,3 +196,62 @@ def test_a_cookie_of_exactly_4096_bytes_is_sent_one_byte_more_is_not() -> None:
         sizes.append(len(update.set_cookie.split(";", 1)[0]) - 1)  # name and value, no "="
     # Base64 makes some sizes unreachable; 4096 is reachable (its value length is 2 mod 4).
     assert sizes[-1] == MAX_COOKIE_BYTES
+
+
+# ------------------------------------------------------------------ expiry names the user
+
+
+@pytest.mark.parametrize(
+    ("fields", "expired"),
+    [
+        ({"exp": NOW}, EventName.EXPIRED_ABSOLUTE),
+        ({"last_seen": NOW - HOUR_MS}, EventName.EXPIRED_IDLE),
+    ],
+    ids=["absolute", "idle"],
+)
+def test_an_expired_signed_in_cookie_reports_its_user_and_why_it_ended(
+    fields: dict[str, int], expired: EventName
+) -> None:
+    """The expiry event names the user whose session ended (audit trail, per-user metrics)."""
+    node = Node()
+    cycle, update = node.request(node.cookie(user="ada", auth_time=NOW - HOUR_MS, **fields))
+    assert cycle.session.is_new
+    assert cycle.session.end_reason == expired.value
+    assert [(e.name, e.user) for e in cycle.drain_events()] == [(expired, "ada")]
+    assert cleared(update)
+
+
+# ------------------------------------------------------------------ what CSRF tokens bind to
+
+
+def test_a_loaded_cookies_csrf_binding_is_its_sealed_one_during_and_after_the_handler() -> None:
+    """A token issued while the handler runs verifies on the next request: both bind to the
+    value sealed in the cookie, not to a fresh pre-session value."""
+    node = Node()
+    cycle = node.core.begin([f"{NAME}={node.cookie()}"])
+    assert not cycle.session.is_new
+    assert cycle.csrf_binding() == b"sealed:" + b"c" * 16
+    assert cycle.csrf_binding(create=False) == b"sealed:" + b"c" * 16
+    cycle.session["b"] = 2
+    cycle.finish()
+    assert cycle.csrf_binding() == b"sealed:" + b"c" * 16
+    assert node.opened(cycle.response()).csrf == b"c" * 16
+
+
+def test_a_new_sessions_csrf_binding_is_the_one_its_new_cookie_carries() -> None:
+    """Before the commit a visitor gets a pre-session binding (or none, without ``create``);
+    the commit seals exactly that value, and after it the binding is the sealed one."""
+    node = Node()
+    cycle = node.core.begin([])
+    assert cycle.csrf_binding(create=False) is None
+    early = cycle.csrf_binding()
+    assert early is not None
+    cycle.finish()
+    assert cycle.csrf_binding() == early
+    assert b"sealed:" + node.opened(cycle.response()).csrf == early
+    written = node.core.begin([])  # no token before the commit: the binding is minted there
+    written.session["b"] = 2
+    written.finish()
+    sealed = node.opened(written.response()).csrf
+    assert written.csrf_binding() == b"sealed:" + sealed
+    assert written.csrf_binding(create=False) == b"sealed:" + sealed
