@@ -561,3 +561,22 @@ def test_only_a_cycle_without_an_id_adopts_and_only_a_new_session() -> None:
     invalid = h.core.begin(["__Host-session=short"])  # to be cleared: not a blank request
     with pytest.raises(SessionStateError, match="adopt"):
         invalid.adopt(Session(h.core.codec))
+
+
+def test_a_held_lock_is_handed_back_once_for_release() -> None:
+    """The shell releases the lock it took exactly once; later commits no longer carry it."""
+    h = Harness()
+    cycle = h.core.begin([])
+    assert (cycle.lock_key, cycle.lock_token) == (None, None)
+    assert cycle.release_lock() is None
+    cycle.hold_lock("lock-key", b"token")
+    assert (cycle.lock_key, cycle.lock_token) == ("lock-key", b"token")
+    assert cycle.release_lock() == ("lock-key", b"token")
+    assert cycle.lock_token is None
+    assert cycle.release_lock() is None  # handed back once
+    cycle.session["a"] = 1
+    cycle.finish()
+    create = cycle.next_op()
+    assert isinstance(create, Create)
+    h.drive(cycle)
+    assert cycle.lock_token is None

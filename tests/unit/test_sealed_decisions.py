@@ -255,3 +255,30 @@ def test_a_new_sessions_csrf_binding_is_the_one_its_new_cookie_carries() -> None
     sealed = node.opened(written.response()).csrf
     assert written.csrf_binding() == b"sealed:" + sealed
     assert written.csrf_binding(create=False) == b"sealed:" + sealed
+
+
+# ------------------------------------------------------------------ a login after a refusal
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        None,  # no cookie
+        {"exp": NOW},  # expired (absolute)
+        {"last_seen": NOW - HOUR_MS},  # expired (idle)
+        {"attributes": {"a": b"\xff"}},  # authentic, but a value does not decode
+    ],
+    ids=["no-cookie", "expired-absolute", "expired-idle", "undecodable"],
+)
+def test_a_login_after_a_refused_cookie_records_this_requests_time(
+    fields: dict[str, object] | None,
+) -> None:
+    """Whatever became of the presented cookie, the session the handler gets is stamped with
+    the request's time: a login in it records when it happened (``auth_time``, R39)."""
+    node = Node()
+    cookie = None if fields is None else node.cookie(**fields)
+    cycle, update = node.request(cookie, lambda s: s.login("ada"))
+    assert cycle.session.auth_time is not None
+    assert cycle.session.auth_time.timestamp() * 1000 == NOW
+    payload = node.opened(update)
+    assert (payload.user, payload.auth_time, payload.stamp) == ("ada", NOW, NOW)

@@ -249,3 +249,14 @@ def test_a_tenants_cookie_reads_and_pins_its_state_under_that_tenant() -> None:
     request(lambda s: s.rotate())
     (pin,) = pins(browser)
     assert pin.cookie_key == KeyRing.cookie_key(sid, "acme")
+
+
+def test_a_login_after_a_revoked_cookie_records_this_requests_time() -> None:
+    browser, read = signed_in()
+    assert read.user_key is not None
+    browser.store.epochs[read.user_key] = START_S * 1000
+    browser.clock.advance(5)
+    cycle, _ = browser.request(lambda s: s.login("bob"))
+    assert cycle.session.user_id == "bob"
+    assert cycle.session.auth_time is not None
+    assert cycle.session.auth_time.timestamp() == START_S + 5
