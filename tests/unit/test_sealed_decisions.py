@@ -17,6 +17,7 @@ from sessionary.sansio.cookies import MAX_COOKIE_BYTES
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.modes import SealedMode
 from sessionary.sansio.sealed import (
     SealedPayload,
@@ -282,3 +283,55 @@ def test_a_login_after_a_refused_cookie_records_this_requests_time(
     assert cycle.session.auth_time.timestamp() * 1000 == NOW
     payload = node.opened(update)
     assert (payload.user, payload.auth_time, payload.stamp) == ("ada", NOW, NOW)
+
+
+# ------------------------------------------------------------------ events name the cookie
+
+
+def test_events_name_a_sealed_cookie_by_its_keyed_fingerprint() -> None:
+    """A refused cookie's event and a new cookie's event each carry the fingerprint of that
+    cookie (never the cookie), so a log can follow one session; an unchanged cookie's
+    rewrite (no event) and a write to a cookie session keep the presented one's."""
+    node = Node()
+
+    def fingerprint(cookie: str) -> str:
+        return node.core.keyring.fingerprint(SessionToken(cookie).selector)
+
+    expired = node.cookie(exp=NOW)
+    cycle, _ = node.request(expired)
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.EXPIRED_ABSOLUTE, fingerprint(expired))
+    ]
+    cycle, update = node.request(None, lambda s: s.update(b=2))
+    assert update.set_cookie is not None
+    created = update.set_cookie.split(";", 1)[0].split("=", 1)[1]
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.CREATED, fingerprint(created))
+    ]
+    live = node.cookie(user="ada", auth_time=NOW - HOUR_MS)
+    cycle, _ = node.request(live, lambda s: s.logout())
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.DESTROYED, fingerprint(live))
+    ]
+
+
+def test_two_differing_sealed_cookies_give_no_session_and_are_cleared() -> None:
+    """Two cookies of the session's name with different values (a planted one, R21): neither
+    is opened; the response clears the name and the event says why. The same value twice is
+    one cookie."""
+    node = Node()
+    first, second = node.cookie(), node.cookie(attributes={"a": b"\x022"})
+    cycle = node.core.begin([f"{NAME}={first}; {NAME}={second}"], client="198.51.100.1")
+    assert cycle.session.is_new
+    assert [(e.name, e.fingerprint, e.detail) for e in cycle.drain_events()] == [
+        (
+            EventName.DUPLICATE_COOKIE,
+            None,
+            {"reason": "differing values", "client": "198.51.100.1"},
+        )
+    ]
+    cycle.finish()
+    assert cleared(cycle.response())
+    same = node.core.begin([f"{NAME}={first}", f"{NAME}={first}"])
+    assert same.session["a"] == 1
+    assert same.drain_events() == []
