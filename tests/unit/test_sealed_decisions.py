@@ -335,3 +335,30 @@ def test_two_differing_sealed_cookies_give_no_session_and_are_cleared() -> None:
     same = node.core.begin([f"{NAME}={first}", f"{NAME}={first}"])
     assert same.session["a"] == 1
     assert same.drain_events() == []
+
+
+@pytest.mark.parametrize("fields", [{"exp": NOW}, {"last_seen": NOW - HOUR_MS}])
+def test_values_written_after_an_expired_cookie_go_into_a_new_one(
+    fields: dict[str, int],
+) -> None:
+    node = Node()
+    cycle, update = node.request(node.cookie(**fields), lambda s: s.update(b=2))
+    assert cycle.session.end_reason is not None
+    payload = node.opened(update)
+    assert payload.iat == NOW
+    assert set(payload.attributes) == {"b"}
+    after, _ = node.request(update.set_cookie.split(";", 1)[0].split("=", 1)[1])  # type: ignore[union-attr]
+    assert after.session["b"] == 2
+
+
+def test_after_a_commit_that_stored_nothing_no_binding_is_made_up() -> None:
+    """An anonymous request that wrote nothing has no sealed payload: asked after its commit
+    without ``create``, the binding is ``None``, with ``create`` a fresh pre-session one."""
+    node = Node()
+    for cookie in (None, node.cookie(exp=NOW)):
+        cycle, update = node.request(cookie)
+        assert update.set_cookie is None or cleared(update)
+        assert cycle.csrf_binding(create=False) is None
+        made = cycle.csrf_binding()
+        assert made is not None
+        assert made.startswith(b"sealed:")
