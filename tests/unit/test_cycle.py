@@ -9,6 +9,7 @@ import pytest
 
 from sessionary.config import CookieOptions, SessionConfig
 from sessionary.exceptions import (
+    SessionClosedError,
     SessionStateError,
     SessionTooLargeError,
     StoreError,
@@ -17,6 +18,7 @@ from sessionary.exceptions import (
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import mint_token
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -561,3 +563,84 @@ def test_only_a_cycle_without_an_id_adopts_and_only_a_new_session() -> None:
     invalid = h.core.begin(["__Host-session=short"])  # to be cleared: not a blank request
     with pytest.raises(SessionStateError, match="adopt"):
         invalid.adopt(Session(h.core.codec))
+
+
+def test_a_held_lock_is_handed_back_once_for_release() -> None:
+    """The shell releases the lock it took exactly once; later commits no longer carry it."""
+    h = Harness()
+    cycle = h.core.begin([])
+    assert (cycle.lock_key, cycle.lock_token) == (None, None)
+    assert cycle.release_lock() is None
+    cycle.hold_lock("lock-key", b"token")
+    assert (cycle.lock_key, cycle.lock_token) == ("lock-key", b"token")
+    assert cycle.release_lock() == ("lock-key", b"token")
+    assert cycle.lock_token is None
+    assert cycle.release_lock() is None  # handed back once
+    cycle.session["a"] = 1
+    cycle.finish()
+    create = cycle.next_op()
+    assert isinstance(create, Create)
+    h.drive(cycle)
+    assert cycle.lock_token is None
+
+
+def test_hand_out_sends_the_loaded_sessions_id_until_its_deadline() -> None:
+    """A session reached without its ID (a migration) is handed out by the response: its ID,
+    for the time its absolute deadline leaves; nothing when no live session was loaded."""
+    h = Harness()
+    h.request(write(a=1))
+    cookie = h.cookie
+    h.clock.advance(60)
+    cycle = h.core.begin([f"__Host-session={cookie}"])
+    cycle.hand_out()  # the load is not driven yet: nothing to hand out
+    h.drive(cycle)
+    assert cycle.session["a"] == 1
+    cycle.hand_out()
+    cycle.finish()
+    h.drive(cycle)
+    update = cycle.response()
+    assert update.set_cookie is not None
+    assert update.set_cookie.startswith(f"__Host-session={cookie};")
+    assert f"Max-Age={h.config.absolute_timeout_ms // 1000 - 60};" in update.set_cookie + ";"
+    assert cycle.issued_id == cookie
+    assert not cycle.ended
+    late = h.core.begin([f"__Host-session={cookie}"])
+    h.drive(late)
+    late.finish()
+    h.drive(late)
+    late.hand_out()  # after the commit: too late to hand anything out
+    assert late.issued_id is None
+    assert late.response().set_cookie is None
+    for headers in ([], [f"__Host-session={mint_token().value}"]):
+        nothing = h.core.begin(headers)
+        h.drive(nothing)
+        nothing.hand_out()  # no ID, or an ID naming no session
+        nothing.finish()
+        h.drive(nothing)
+        assert nothing.issued_id is None
+        set_cookie = nothing.response().set_cookie
+        assert set_cookie is None or "Max-Age=0" in set_cookie
+
+
+def test_a_logout_during_the_commit_waits_for_the_commit_to_end() -> None:
+    """``late_op`` offers the late logout's destroy only once the response phase is done."""
+    h = Harness()
+    h.request(write(a=1))
+    cycle = h.core.begin([f"__Host-session={h.cookie}"])
+    h.drive(cycle)
+    cycle.session["a"] = 2
+    cycle.finish()
+    assert isinstance(cycle.next_op(), Update)
+    with pytest.raises(SessionClosedError):
+        cycle.session.logout()
+    assert cycle.late_op() is None  # the commit is still under way
+    h.drive(cycle)
+    assert isinstance(cycle.late_op(), Destroy)
+
+
+def test_a_fresh_cycle_adopts_only_before_its_commit() -> None:
+    h = Harness()
+    cycle = h.core.begin([])
+    cycle.finish()
+    with pytest.raises(SessionStateError, match="adopt"):
+        cycle.adopt(Session(h.core.codec))

@@ -353,6 +353,26 @@ def test_delivers_id() -> None:
     assert not delivers_id(VARY)
 
 
+def test_each_settlement_answers_exactly() -> None:
+    """The whole answer of every branch: status, body, headers, whether the handler's error
+    goes on, and the commit error behind a replaced response."""
+    conflict = StoreConflictError()
+    kept = Settlement(failed=False)
+    assert kept.after(SET) == Answer(SET, None, reraise=False, cause=None)
+    assert kept.after(SET).body == b""  # the application's own body is kept
+    assert kept.after_error(conflict) == Answer(None, 409, reraise=False, cause=conflict)
+    assert kept.after_error(conflict).body == b"Conflict"
+    outage = Settlement(failed=True, outage=True, raised=True)
+    assert outage.after(VARY) == Answer(VARY, 503, reraise=False, cause=None)
+    assert outage.after_error(conflict) == Answer(None, 503, reraise=False, cause=conflict)
+    assert outage.after_error(conflict).body == b"Service Unavailable"
+    raised = Settlement(failed=True, raised=True)
+    assert raised.after(VARY) == Answer(None, None, reraise=True, cause=None)
+    assert raised.after(SET) == Answer(SET, 500, reraise=True, cause=None)
+    assert raised.after(SET).body == b"Internal Server Error"
+    assert raised.after_error(conflict) == Answer(None, None, reraise=True, cause=conflict)
+
+
 # ------------------------------------------------------------------------ properties
 methods = st.sampled_from((*SAFE, *UNSAFE, "PROPFIND", "get", "post"))
 header_names = st.sampled_from(

@@ -71,3 +71,56 @@ def test_a_signed_in_default_never_replaces_the_applications_cache_control(merge
     # R15's replacement still wins over the application's policy
     fresh = merge_headers([("Cache-Control", "public")], ResponseUpdate(no_store=True))
     assert fresh == [("Cache-Control", "no-store")]
+
+
+# ------------------------------------------------------------------ ResponseUpdate.headers()
+
+
+@pytest.mark.parametrize(
+    ("update", "expected"),
+    [
+        (ResponseUpdate(), []),
+        (ResponseUpdate(vary_cookie=True), [("Vary", "Cookie")]),
+        (
+            ResponseUpdate(set_cookie="s=1; Path=/", vary_cookie=True, no_store=True),
+            [("Set-Cookie", "s=1; Path=/"), ("Cache-Control", "no-store"), ("Vary", "Cookie")],
+        ),
+        # R15's no-store wins over a signed-in session's default policy
+        (
+            ResponseUpdate(no_store=True, cache_control="private"),
+            [("Cache-Control", "no-store")],
+        ),
+        (ResponseUpdate(cache_control="private"), [("Cache-Control", "private")]),
+        (
+            ResponseUpdate(
+                vary_cookie=True, vary_name="X-Session", token_header=("X-Session", "t")
+            ),
+            [("X-Session", "t"), ("Vary", "X-Session")],
+        ),
+        (ResponseUpdate(token_header=("X-Session", "")), [("X-Session", "")]),
+    ],
+)
+def test_headers_lists_exactly_what_the_update_asks_for(
+    update: ResponseUpdate, expected: list[tuple[str, str]]
+) -> None:
+    assert update.headers() == expected
+
+
+def test_an_updates_repr_shows_its_flags_and_hides_the_cookie_and_the_token() -> None:
+    update = ResponseUpdate(
+        set_cookie="s=SECRETID; Path=/",
+        vary_cookie=True,
+        no_store=True,
+        cache_control="private",
+        vary_name="X-Session",
+        token_header=("X-Session", "SECRETID"),
+    )
+    assert repr(update) == (
+        "ResponseUpdate(set_cookie=<hidden>, vary_cookie=True, no_store=True, "
+        "cache_control='private', vary_name='X-Session', "
+        "token_header=('X-Session', '<hidden>'))"
+    )
+    assert repr(ResponseUpdate()) == (
+        "ResponseUpdate(set_cookie=None, vary_cookie=False, no_store=False, "
+        "cache_control=None, vary_name='Cookie', token_header=None)"
+    )

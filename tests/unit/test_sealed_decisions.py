@@ -17,6 +17,7 @@ from sessionary.sansio.cookies import MAX_COOKIE_BYTES
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName
+from sessionary.sansio.ids import SessionToken
 from sessionary.sansio.modes import SealedMode
 from sessionary.sansio.sealed import (
     SealedPayload,
@@ -196,3 +197,168 @@ def test_a_cookie_of_exactly_4096_bytes_is_sent_one_byte_more_is_not() -> None:
         sizes.append(len(update.set_cookie.split(";", 1)[0]) - 1)  # name and value, no "="
     # Base64 makes some sizes unreachable; 4096 is reachable (its value length is 2 mod 4).
     assert sizes[-1] == MAX_COOKIE_BYTES
+
+
+# ------------------------------------------------------------------ expiry names the user
+
+
+@pytest.mark.parametrize(
+    ("fields", "expired"),
+    [
+        ({"exp": NOW}, EventName.EXPIRED_ABSOLUTE),
+        ({"last_seen": NOW - HOUR_MS}, EventName.EXPIRED_IDLE),
+    ],
+    ids=["absolute", "idle"],
+)
+def test_an_expired_signed_in_cookie_reports_its_user_and_why_it_ended(
+    fields: dict[str, int], expired: EventName
+) -> None:
+    """The expiry event names the user whose session ended (audit trail, per-user metrics)."""
+    node = Node()
+    cycle, update = node.request(node.cookie(user="ada", auth_time=NOW - HOUR_MS, **fields))
+    assert cycle.session.is_new
+    assert cycle.session.end_reason == expired.value
+    assert [(e.name, e.user) for e in cycle.drain_events()] == [(expired, "ada")]
+    assert cleared(update)
+
+
+# ------------------------------------------------------------------ what CSRF tokens bind to
+
+
+def test_a_loaded_cookies_csrf_binding_is_its_sealed_one_during_and_after_the_handler() -> None:
+    """A token issued while the handler runs verifies on the next request: both bind to the
+    value sealed in the cookie, not to a fresh pre-session value."""
+    node = Node()
+    cycle = node.core.begin([f"{NAME}={node.cookie()}"])
+    assert not cycle.session.is_new
+    assert cycle.csrf_binding() == b"sealed:" + b"c" * 16
+    assert cycle.csrf_binding(create=False) == b"sealed:" + b"c" * 16
+    cycle.session["b"] = 2
+    cycle.finish()
+    assert cycle.csrf_binding() == b"sealed:" + b"c" * 16
+    assert node.opened(cycle.response()).csrf == b"c" * 16
+
+
+def test_a_new_sessions_csrf_binding_is_the_one_its_new_cookie_carries() -> None:
+    """Before the commit a visitor gets a pre-session binding (or none, without ``create``);
+    the commit seals exactly that value, and after it the binding is the sealed one."""
+    node = Node()
+    cycle = node.core.begin([])
+    assert cycle.csrf_binding(create=False) is None
+    early = cycle.csrf_binding()
+    assert early is not None
+    cycle.finish()
+    assert cycle.csrf_binding() == early
+    assert b"sealed:" + node.opened(cycle.response()).csrf == early
+    written = node.core.begin([])  # no token before the commit: the binding is minted there
+    written.session["b"] = 2
+    written.finish()
+    sealed = node.opened(written.response()).csrf
+    assert written.csrf_binding() == b"sealed:" + sealed
+    assert written.csrf_binding(create=False) == b"sealed:" + sealed
+
+
+# ------------------------------------------------------------------ a login after a refusal
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        None,  # no cookie
+        {"exp": NOW},  # expired (absolute)
+        {"last_seen": NOW - HOUR_MS},  # expired (idle)
+        {"attributes": {"a": b"\xff"}},  # authentic, but a value does not decode
+    ],
+    ids=["no-cookie", "expired-absolute", "expired-idle", "undecodable"],
+)
+def test_a_login_after_a_refused_cookie_records_this_requests_time(
+    fields: dict[str, object] | None,
+) -> None:
+    """Whatever became of the presented cookie, the session the handler gets is stamped with
+    the request's time: a login in it records when it happened (``auth_time``, R39)."""
+    node = Node()
+    cookie = None if fields is None else node.cookie(**fields)
+    cycle, update = node.request(cookie, lambda s: s.login("ada"))
+    assert cycle.session.auth_time is not None
+    assert cycle.session.auth_time.timestamp() * 1000 == NOW
+    payload = node.opened(update)
+    assert (payload.user, payload.auth_time, payload.stamp) == ("ada", NOW, NOW)
+
+
+# ------------------------------------------------------------------ events name the cookie
+
+
+def test_events_name_a_sealed_cookie_by_its_keyed_fingerprint() -> None:
+    """A refused cookie's event and a new cookie's event each carry the fingerprint of that
+    cookie (never the cookie), so a log can follow one session; an unchanged cookie's
+    rewrite (no event) and a write to a cookie session keep the presented one's."""
+    node = Node()
+
+    def fingerprint(cookie: str) -> str:
+        return node.core.keyring.fingerprint(SessionToken(cookie).selector)
+
+    expired = node.cookie(exp=NOW)
+    cycle, _ = node.request(expired)
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.EXPIRED_ABSOLUTE, fingerprint(expired))
+    ]
+    cycle, update = node.request(None, lambda s: s.update(b=2))
+    assert update.set_cookie is not None
+    created = update.set_cookie.split(";", 1)[0].split("=", 1)[1]
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.CREATED, fingerprint(created))
+    ]
+    live = node.cookie(user="ada", auth_time=NOW - HOUR_MS)
+    cycle, _ = node.request(live, lambda s: s.logout())
+    assert [(e.name, e.fingerprint) for e in cycle.drain_events()] == [
+        (EventName.DESTROYED, fingerprint(live))
+    ]
+
+
+def test_two_differing_sealed_cookies_give_no_session_and_are_cleared() -> None:
+    """Two cookies of the session's name with different values (a planted one, R21): neither
+    is opened; the response clears the name and the event says why. The same value twice is
+    one cookie."""
+    node = Node()
+    first, second = node.cookie(), node.cookie(attributes={"a": b"\x022"})
+    cycle = node.core.begin([f"{NAME}={first}; {NAME}={second}"], client="198.51.100.1")
+    assert cycle.session.is_new
+    assert [(e.name, e.fingerprint, e.detail) for e in cycle.drain_events()] == [
+        (
+            EventName.DUPLICATE_COOKIE,
+            None,
+            {"reason": "differing values", "client": "198.51.100.1"},
+        )
+    ]
+    cycle.finish()
+    assert cleared(cycle.response())
+    same = node.core.begin([f"{NAME}={first}", f"{NAME}={first}"])
+    assert same.session["a"] == 1
+    assert same.drain_events() == []
+
+
+@pytest.mark.parametrize("fields", [{"exp": NOW}, {"last_seen": NOW - HOUR_MS}])
+def test_values_written_after_an_expired_cookie_go_into_a_new_one(
+    fields: dict[str, int],
+) -> None:
+    node = Node()
+    cycle, update = node.request(node.cookie(**fields), lambda s: s.update(b=2))
+    assert cycle.session.end_reason is not None
+    payload = node.opened(update)
+    assert payload.iat == NOW
+    assert set(payload.attributes) == {"b"}
+    after, _ = node.request(update.set_cookie.split(";", 1)[0].split("=", 1)[1])  # type: ignore[union-attr]
+    assert after.session["b"] == 2
+
+
+def test_after_a_commit_that_stored_nothing_no_binding_is_made_up() -> None:
+    """An anonymous request that wrote nothing has no sealed payload: asked after its commit
+    without ``create``, the binding is ``None``, with ``create`` a fresh pre-session one."""
+    node = Node()
+    for cookie in (None, node.cookie(exp=NOW)):
+        cycle, update = node.request(cookie)
+        assert update.set_cookie is None or cleared(update)
+        assert cycle.csrf_binding(create=False) is None
+        made = cycle.csrf_binding()
+        assert made is not None
+        assert made.startswith(b"sealed:")

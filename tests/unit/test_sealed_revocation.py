@@ -9,6 +9,8 @@ judge; the stores' own side is ``tests/_async/test_cookie_state.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from sessionary.sansio.cookie_state import PIN_ENDED, CookieState, PinCookie, ReadCookieState
@@ -17,6 +19,9 @@ from sessionary.sansio.cycle import ResponseUpdate, SessionCycle
 from sessionary.sansio.events import EventName, SessionEvent
 from sessionary.sansio.keys import KeyRing
 from sessionary.sansio.ops import Operation, PinResult, Result
+from sessionary.sansio.sealed import b64_decode, decode_payload, session_id
+from sessionary.sansio.sealed_flow import cookie_aad
+from sessionary.sansio.session import Session
 from sessionary.stores import CookieStore
 from tests.unit.test_cycle import Harness
 
@@ -200,3 +205,58 @@ def test_a_login_on_a_cookie_session_pins_the_floor_against_its_anonymous_copies
     assert cycle.session.is_new
     assert "cart" not in cycle.session
     assert named(cycle) == [(EventName.INVALID_ID, None, "superseded")]
+
+
+# ------------------------------------------------------------------ tenants
+
+
+def test_a_tenants_cookie_reads_and_pins_its_state_under_that_tenant() -> None:
+    """The floor and the epoch of a tenant's session are that tenant's (R64, R66): the same
+    session ID and user under another tenant name other revocation state."""
+    browser = Browser()
+
+    def request(handler: Callable[[Session], object] | None = None) -> SessionCycle:
+        cycle = browser.core.begin(
+            [f"{NAME}={browser.cookie}"] if browser.cookie else [], tenant="acme"
+        )
+        browser.drive(cycle)
+        if handler is not None:
+            handler(cycle.session)
+        cycle.finish()
+        browser.drive(cycle)
+        set_cookie = cycle.response().set_cookie
+        if set_cookie is not None:
+            browser.cookie = set_cookie.split(";", 1)[0].split("=", 1)[1] or None
+        return cycle
+
+    request(lambda s: s.login("ada"))
+    assert browser.cookie is not None
+    box = b64_decode(browser.cookie)
+    assert box is not None
+    sealer = browser.core.mode.sealer  # type: ignore[union-attr]
+    opened = sealer.open(box, cookie_aad(NAME, "acme"))
+    assert opened is not None
+    sid = session_id(decode_payload(opened[0]))
+    browser.store.ops.clear()
+    assert request().session.user_id == "ada"
+    (read,) = browser.store.ops
+    assert read == ReadCookieState(
+        KeyRing.cookie_key(sid, "acme"), KeyRing.user_key("ada", "acme"), START_S * 1000
+    )
+    assert read.cookie_key != KeyRing.cookie_key(sid, "")
+    assert read.user_key != KeyRing.user_key("ada", "")
+    browser.store.ops.clear()
+    request(lambda s: s.rotate())
+    (pin,) = pins(browser)
+    assert pin.cookie_key == KeyRing.cookie_key(sid, "acme")
+
+
+def test_a_login_after_a_revoked_cookie_records_this_requests_time() -> None:
+    browser, read = signed_in()
+    assert read.user_key is not None
+    browser.store.epochs[read.user_key] = START_S * 1000
+    browser.clock.advance(5)
+    cycle, _ = browser.request(lambda s: s.login("bob"))
+    assert cycle.session.user_id == "bob"
+    assert cycle.session.auth_time is not None
+    assert cycle.session.auth_time.timestamp() == START_S + 5
