@@ -173,10 +173,16 @@ local META_FIELD = string.char(255) .. 'm'
 local SEAL_FIELD = string.char(255) .. 's'
 local TAG_FIELD = string.char(255) .. 'h'
 local ENDED_FIELD = string.char(255) .. 'x'
-local function unpack_meta(m)
+local function meta_format(m)
+  -- 3 or 2 for a metadata header; nil for anything else
   if type(m) ~= 'string' then return nil end  -- missing (false), or an error (a table)
   local format = string.byte(m, 1)
-  if not ((#m == 57 and format == 3) or (#m == 73 and format == 2)) then return nil end
+  if (#m == 57 and format == 3) or (#m == 73 and format == 2) then return format end
+  return nil
+end
+local function unpack_meta(m)
+  local format = meta_format(m)
+  if not format then return nil end
   local _, created, accessed, idle, deadline, digest, nonce, version, auth =
     struct.unpack(META, m)
   local t = {created = created, accessed = accessed, idle = idle, deadline = deadline,
@@ -407,7 +413,7 @@ def _field(name: str) -> bytes:
 class RedisLayout:
     """Key names and script arguments for one key prefix."""
 
-    __slots__ = ("_session_prefix", "epoch_prefix", "prefix")
+    __slots__ = ("epoch_prefix", "prefix", "session_prefix")
 
     def __init__(self, prefix: str = "sessionary") -> None:
         if not _PREFIX_RE.fullmatch(prefix):
@@ -417,17 +423,18 @@ class RedisLayout:
             )
             raise ConfigurationError(msg)
         self.prefix = prefix
-        self._session_prefix = f"{prefix}:s:{{"
+        self.session_prefix = f"{prefix}:s:{{"
+        """What the sweep script prepends to a storage key (then ``}``) to name its hash."""
         self.epoch_prefix = f"{prefix}:u:{{"
         """What the load script prepends to a record's user tag to name the epoch key."""
 
     def session_key(self, storage_key: str) -> str:
         """The Redis key of a session hash (the storage key is its hash tag)."""
-        return f"{self._session_prefix}{storage_key}}}"
+        return f"{self.session_prefix}{storage_key}}}"
 
     def lock_key(self, storage_key: str) -> str:
         """The Redis key of a session's opt-in lock (same hash slot as the session)."""
-        return f"{self._session_prefix}{storage_key}}}:lk"
+        return f"{self.session_prefix}{storage_key}}}:lk"
 
     def user_index_key(self, user_key: str) -> str:
         """The user's index: a sorted set of storage keys scored by absolute deadline."""
@@ -467,7 +474,7 @@ class RedisLayout:
 
     def is_session_key(self, key: bytes) -> bool:
         """Whether ``key`` (as ``SCAN`` returns it) names a session hash of this prefix."""
-        return key.startswith(self._session_prefix.encode()) and key.endswith(b"}")
+        return key.startswith(self.session_prefix.encode()) and key.endswith(b"}")
 
     def is_user_index_key(self, key: bytes) -> bool:
         """Whether ``key`` names a user's index (not its epoch or admission companion)."""

@@ -85,14 +85,17 @@ async def async_refresh_slots(client: Any) -> None:
         return
 
 
-async def async_execute_pipeline(client: Any, pipe: Any) -> Any:
+async def async_execute_pipeline(client: Any, pipe: Any, *, raise_on_error: bool = True) -> Any:
     """Execute a pipeline of ``client``; a failure on a Cluster refreshes the slot map first.
 
-    Errors are raised as redis-py raised them. ``NOSCRIPT`` says nothing about the topology
-    (the caller loads the script and sends again): no refresh for it.
+    Errors are raised as redis-py raised them (``raise_on_error=False``: an error reply comes
+    back in its command's place). ``NOSCRIPT`` says nothing about the topology (the caller
+    loads the script and sends again): no refresh for it.
     """
     try:
-        return await pipe.execute()
+        if raise_on_error:
+            return await pipe.execute()
+        return await pipe.execute(raise_on_error=False)
     except NoScriptError:
         raise
     except Exception:

@@ -87,14 +87,17 @@ def sync_refresh_slots(client: Any) -> None:
         return
 
 
-def sync_execute_pipeline(client: Any, pipe: Any) -> Any:
+def sync_execute_pipeline(client: Any, pipe: Any, *, raise_on_error: bool = True) -> Any:
     """Execute a pipeline of ``client``; a failure on a Cluster refreshes the slot map first.
 
-    Errors are raised as redis-py raised them. ``NOSCRIPT`` says nothing about the topology
-    (the caller loads the script and sends again): no refresh for it.
+    Errors are raised as redis-py raised them (``raise_on_error=False``: an error reply comes
+    back in its command's place). ``NOSCRIPT`` says nothing about the topology (the caller
+    loads the script and sends again): no refresh for it.
     """
     try:
-        return pipe.execute()
+        if raise_on_error:
+            return pipe.execute()
+        return pipe.execute(raise_on_error=False)
     except NoScriptError:
         raise
     except Exception:
