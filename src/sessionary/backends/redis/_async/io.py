@@ -18,12 +18,13 @@
   clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
   pipeline refreshes by itself).
 * :func:`async_raw_replies`: the read path's commands (``HGETALL``, and the user's epoch
-  ``GET`` when its key is known) written at once on one pooled connection, their replies
-  read unparsed: no pipeline object, no response callback (``HGETALL``'s turns the reply
-  into a dict the store would flatten again), none of ``execute_command``'s per-call
-  bookkeeping. Errors behave as in ``execute_command``: redis-py's connection disconnects
-  itself on any failure while sending or reading (a cancellation too), so a half-read
-  connection never goes back to the pool.
+  ``GET`` when its key is known), packed by ``_reads.pack_read``, written at once on one
+  pooled connection, their replies read unparsed: no pipeline object, no response
+  callback (``HGETALL``'s turns the reply into a dict the store would flatten again),
+  none of ``execute_command``'s per-call bookkeeping. Errors behave as in
+  ``execute_command``: redis-py's connection disconnects itself on any failure while
+  sending or reading (a cancellation too), so a half-read connection never goes back to
+  the pool.
 
 The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
 """
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -110,8 +110,8 @@ async def async_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
         return await async_execute_pipeline(client, pipe)
 
 
-async def async_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[Any] | None:
-    """Send ``commands`` in one write on one pooled connection and read their raw replies.
+async def async_raw_replies(client: Any, packed: bytes, count: int) -> list[Any] | None:
+    """Write ``count`` packed commands on one pooled connection at once; read their replies.
 
     An error reply comes back in the list as its ``ResponseError`` (the later replies are
     still read, so the connection stays in step). ``None`` when ``client`` is not a pooled
@@ -123,9 +123,9 @@ async def async_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) ->
     pool: Any = client.connection_pool
     connection: Any = await pool.get_connection()
     try:
-        await connection.send_packed_command(connection.pack_commands(commands))
+        await connection.send_packed_command((packed,))  # a tuple: see tests/redis_counting.py
         replies: list[Any] = []
-        for _ in commands:
+        for _ in range(count):
             try:
                 replies.append(await connection.read_response())
             except ResponseError as error:

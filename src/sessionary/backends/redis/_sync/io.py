@@ -20,12 +20,13 @@
   clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
   pipeline refreshes by itself).
 * :func:`sync_raw_replies`: the read path's commands (``HGETALL``, and the user's epoch
-  ``GET`` when its key is known) written at once on one pooled connection, their replies
-  read unparsed: no pipeline object, no response callback (``HGETALL``'s turns the reply
-  into a dict the store would flatten again), none of ``execute_command``'s per-call
-  bookkeeping. Errors behave as in ``execute_command``: redis-py's connection disconnects
-  itself on any failure while sending or reading (a cancellation too), so a half-read
-  connection never goes back to the pool.
+  ``GET`` when its key is known), packed by ``_reads.pack_read``, written at once on one
+  pooled connection, their replies read unparsed: no pipeline object, no response
+  callback (``HGETALL``'s turns the reply into a dict the store would flatten again),
+  none of ``execute_command``'s per-call bookkeeping. Errors behave as in
+  ``execute_command``: redis-py's connection disconnects itself on any failure while
+  sending or reading (a cancellation too), so a half-read connection never goes back to
+  the pool.
 
 The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
 """
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
@@ -112,8 +112,8 @@ def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
         return sync_execute_pipeline(client, pipe)
 
 
-def sync_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[Any] | None:
-    """Send ``commands`` in one write on one pooled connection and read their raw replies.
+def sync_raw_replies(client: Any, packed: bytes, count: int) -> list[Any] | None:
+    """Write ``count`` packed commands on one pooled connection at once; read their replies.
 
     An error reply comes back in the list as its ``ResponseError`` (the later replies are
     still read, so the connection stays in step). ``None`` when ``client`` is not a pooled
@@ -125,9 +125,9 @@ def sync_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[A
     pool: Any = client.connection_pool
     connection: Any = pool.get_connection()
     try:
-        connection.send_packed_command(connection.pack_commands(commands))
+        connection.send_packed_command((packed,))  # a tuple: see tests/redis_counting.py
         replies: list[Any] = []
-        for _ in commands:
+        for _ in range(count):
             try:
                 replies.append(connection.read_response())
             except ResponseError as error:

@@ -46,7 +46,13 @@ from sessionary.backends.redis._pool import (
     WaitingPool,
     WaitingSentinelPool,
 )
-from sessionary.backends.redis._reads import NOT_A_HASH, ReadStep, TagMemory, judge_read
+from sessionary.backends.redis._reads import (
+    NOT_A_HASH,
+    ReadStep,
+    TagMemory,
+    judge_read,
+    pack_read,
+)
 from sessionary.backends.redis._retry import RETRYABLE
 from sessionary.backends.redis._sweep import (
     MAX_PER_CALL,
@@ -436,11 +442,10 @@ class RedisStore:
         The hash comes back raw (``NOT_A_HASH`` for another type under its name: corrupt,
         never an error); an error reply to the ``GET`` is raised, as the load script's would.
         """
-        commands = [("HGETALL", key)]
-        if tag is not None:
-            commands.append(("GET", self._layout.user_epoch_key(tag)))
+        epoch_key = None if tag is None else self._layout.user_epoch_key(tag)
         with mapped_redis_errors("reading a session"):
-            replies = sync_raw_replies(self._client, commands)
+            packed = pack_read(key, epoch_key)
+            replies = sync_raw_replies(self._client, packed, 1 if tag is None else 2)
             if replies is None:  # a Cluster: redis-py routes the command
                 client: Any = self._client
                 try:
