@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -47,3 +47,28 @@ async def async_sleep(seconds: float) -> None:
 def sync_sleep(seconds: float) -> None:
     """Sleep the current thread."""
     time.sleep(seconds)
+
+
+async def copy_racing_visits(
+    migration: Any, manager: Any, store: Any, cookies: dict[str, str], *, batch: int
+) -> dict[str, str | None]:
+    """A bulk copy (``migration.copy``) while each user comes back with their old cookie.
+
+    ``cookies`` maps each user to their old ``Cookie`` header; returns the user each
+    request was served (the migration race-safety tests, docs/migration.md).
+    """
+    served: dict[str, str | None] = {}
+
+    async def copy() -> object:
+        return await migration.copy(manager.core, store, batch=batch)
+
+    def visit(user: str) -> Callable[[], Awaitable[object]]:
+        async def go() -> object:
+            cycle = await manager.open([cookies[user]])
+            served[user] = cycle.session.user_id
+            return await manager.commit(cycle)
+
+        return go
+
+    await async_gather([copy, *(visit(user) for user in cookies)])
+    return served

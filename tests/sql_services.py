@@ -12,6 +12,7 @@ of its own in it.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 import warnings
@@ -104,8 +105,16 @@ def _with_database(url: str, database: str) -> str:
 
 @contextmanager
 def private_database(url: str) -> Iterator[str]:
-    """A database created for this test run (dropped afterwards): its URL."""
-    name = f"sessionary_test_{uuid.uuid4().hex[:12]}"
+    """A database created for this test run (dropped afterwards): its URL.
+
+    Its name starts with ``$SESSIONARY_TEST_DATABASE_PREFIX`` (``sessionary_test_``), for
+    runs that share one server and name what they create.
+    """
+    prefix = os.environ.get("SESSIONARY_TEST_DATABASE_PREFIX") or "sessionary_test_"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,30}", prefix):
+        msg = f"SESSIONARY_TEST_DATABASE_PREFIX must be a short lower-case name: {prefix!r}"
+        raise ValueError(msg)
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:

@@ -23,6 +23,7 @@ from benchmarks.micro import (
     ping_loop,
     pool_load,
     record_auth,
+    replica_reads,
     rls_overhead,
     sweeper,
 )
@@ -152,6 +153,16 @@ def test_cluster_spread_reports_every_primary(capsys: pytest.CaptureFixture[str]
     assert cluster_spread.main(["--requests", "60", "--sessions", "10", "--concurrency", "2"]) == 0
     out = capsys.readouterr().out
     assert out.count("primary 127.0.0.1:") == 3
+
+
+@pytest.mark.slow
+def test_replica_reads_reports_both_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--reads", "60", "--sessions", "10", "--concurrency", "2", "--repeat", "1"]
+    assert replica_reads.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "primary: best " in out
+    assert "HGETALL primaries 0, replicas 60" in out
+    assert "fallbacks {}" in out
 
 
 def test_live_sessions_reports_both_sizes_and_cleans_up(

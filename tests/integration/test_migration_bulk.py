@@ -31,7 +31,7 @@ from sessionary.config import SessionConfig
 from sessionary.sansio.core import SessionCore
 from sessionary.stores import AsyncRedisStore, RedisStore
 from sessionary.testing import CapturingObserver
-from tests.concurrency import async_gather
+from tests.concurrency import copy_racing_visits
 
 SECRET = secrets.token_urlsafe(32)
 LIFETIME_S = 3600
@@ -167,20 +167,8 @@ async def test_requests_during_a_bulk_copy_are_served_once_and_never_duplicated(
         AsyncFlaskSessionSource(legacy, prefix=prefix), until=later(), user_id=by_user
     )
     manager = AsyncSessionManager(async_store, config, legacy=migration)
-    served: dict[str, str | None] = {}
-
-    async def copy() -> object:
-        return await migration.copy(manager.core, async_store, batch=5)
-
-    def visit(user: str) -> Any:
-        async def go() -> object:
-            cycle = await manager.open([f"session={cookies[user]}"])
-            served[user] = cycle.session.user_id
-            return await manager.commit(cycle)
-
-        return go
-
-    await async_gather([copy, *(visit(user) for user in cookies)])
+    headers = {user: f"session={cookie}" for user, cookie in cookies.items()}
+    served = await copy_racing_visits(migration, manager, async_store, headers, batch=5)
     assert served == {user: user for user in cookies}  # every request served its own user
     assert session_keys(redis_admin, key_prefix) == 40  # one session per old session
     assert list(redis_admin.scan_iter(match=f"{prefix}*")) == []  # all came back

@@ -1,8 +1,8 @@
 """``from_url()``: options checked at construction, nothing connected before the first use.
 
 redis-py takes unknown keyword arguments without complaint: a standalone or Sentinel pool
-passed ``read_from_replicas=True`` to each connection it made (``TypeError`` at the first
-request, a 500). The sync ``redis+cluster://`` store connected in its constructor and raised
+passed an unknown option to each connection it made (``TypeError`` at the first request,
+a 500). The sync ``redis+cluster://`` store connected in its constructor and raised
 redis-py's ``RedisClusterException`` when no node answered; the async one connected lazily.
 Now both twins behave the same: a ``ConfigurationError`` naming the option at construction,
 and a lazy connection whose failures are typed store errors.
@@ -43,30 +43,38 @@ async def test_an_unknown_option_fails_at_construction_and_is_named(
 
 
 @pytest.mark.parametrize("store_class", STORES)
-@pytest.mark.parametrize("kind", ["standalone", "tls", "sentinel"])
-async def test_a_cluster_only_option_is_refused_elsewhere(store_class: Any, kind: str) -> None:
-    with pytest.raises(ConfigurationError, match="'read_from_replicas'"):
+@pytest.mark.parametrize("kind", ["standalone", "tls", "unix"])
+async def test_reads_from_replicas_are_refused_without_replicas(
+    store_class: Any, kind: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="read_from_replicas needs"):
         store_class.from_url(URLS[kind], read_from_replicas=True)
 
 
 @pytest.mark.parametrize("store_class", STORES)
-@pytest.mark.parametrize(
-    ("name", "value"), [("read_from_replicas", True), ("load_balancing_strategy", "round_robin")]
-)
-async def test_a_cluster_store_refuses_reads_from_replicas(
-    store_class: Any, name: str, value: object
-) -> None:
-    """A replica can lag behind a logout: a read there could serve the ended session."""
-    with pytest.raises(ConfigurationError, match=f"{name}=.*reads from the primary only"):
-        store_class.from_url(URLS["cluster"], **{name: value})
-    with pytest.raises(ConfigurationError, match="read_from_replicas='yes'"):
-        store_class.from_url(f"{URLS['cluster']}?read_from_replicas=yes")
-    store_class.from_url(URLS["cluster"], read_from_replicas=False)
+@pytest.mark.parametrize("kind", ["sentinel", "cluster"])
+async def test_reads_from_replicas_are_the_store_s_option(store_class: Any, kind: str) -> None:
+    """``read_from_replicas`` (argument or query string) is the store's, never redis-py's."""
+    for store in (
+        store_class.from_url(URLS[kind], read_from_replicas=True),
+        store_class.from_url(f"{URLS[kind]}?read_from_replicas=yes"),
+    ):
+        assert store._replica_reads
+    assert not store_class.from_url(URLS[kind], read_from_replicas=False)._replica_reads
+    with pytest.raises(ConfigurationError, match="read_from_replicas must be true or false"):
+        store_class.from_url(f"{URLS[kind]}?read_from_replicas=maybe")
+
+
+@pytest.mark.parametrize("store_class", STORES)
+async def test_redis_py_s_unchecked_replica_reads_are_refused(store_class: Any) -> None:
+    """redis-py's own balancing would read every command from replicas, with no check."""
+    with pytest.raises(ConfigurationError, match=r"load_balancing_strategy=.*read_from_replicas"):
+        store_class.from_url(URLS["cluster"], load_balancing_strategy="round_robin")
 
 
 @pytest.mark.parametrize("store_class", STORES)
 async def test_options_in_the_query_string_are_checked_too(store_class: Any) -> None:
-    with pytest.raises(ConfigurationError, match="'read_from_replicas'"):
+    with pytest.raises(ConfigurationError, match="read_from_replicas needs"):
         store_class.from_url(f"redis://{NOBODY}/0?read_from_replicas=yes")
     with pytest.raises(ConfigurationError, match="'colour'"):
         store_class.from_url(f"redis+cluster://{NOBODY}?colour=blue")

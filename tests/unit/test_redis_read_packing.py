@@ -27,7 +27,9 @@ def test_the_read_is_packed_as_redis_py_packs_it(key: str, epoch_key: str | None
     if epoch_key is not None:
         commands.append(("GET", epoch_key))
     connection: Any = Connection  # redis-py's connection classes are untyped
-    assert pack_read(key, epoch_key) == b"".join(connection().pack_commands(commands))
+    packed = pack_read(key, epoch_key)
+    assert packed.data == b"".join(connection().pack_commands(commands))
+    assert len(packed) == len(commands)
 
 
 @given(

@@ -319,6 +319,9 @@ def build_all() -> tuple[dict[type, list[object]], list[str | bytes]]:
     until = dt.datetime.now(dt.timezone.utc)
     add(AsyncLegacyMigration(AsyncStarletteCookieSource(KEY), until=until))
     add(LegacyMigration(StarletteCookieSource(KEY), until=until))
+    from sessionary.integrations.django.legacy_sql import DjangoSqlSource  # noqa: PLC0415
+
+    add(DjangoSqlSource(sql_url, [KEY]))  # the database URL and the old secret, never shown
 
     keys: list[str | bytes] = [KEY, KEY.encode(), *ring.subkeys("cookie-seal")]
     keys += ring.subkeys("csrf") + ring.subkeys("at-rest")

@@ -25,7 +25,13 @@ from sessionary.exceptions import (
     StoreError,
     StoreUnavailableError,
 )
-from sessionary.observability import TOUCHED_OUTCOME, LoggingObserver, Observer, notify
+from sessionary.observability import (
+    TOUCHED_OUTCOME,
+    LoggingObserver,
+    NullObserver,
+    Observer,
+    notify,
+)
 from sessionary.sansio.clock import AuthorityClock
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
 from sessionary.sansio.core import SessionCore
@@ -441,7 +447,11 @@ class SessionManager:
         """Perform one operation on the store; each answers with its own result type."""
         # A session store, or a sealed cookie's revocation store (both checked when built).
         io: Any = self._io
-        started = time.perf_counter()
+        observer = self.observer
+        timed = (
+            type(observer) is not NullObserver
+        )  # nothing to time for an observer that ignores it
+        started = time.perf_counter() if timed else 0.0
         try:
             # One frame per operation: the dispatch is inlined (it runs on every request).
             result: Result
@@ -461,11 +471,13 @@ class SessionManager:
                 case ReadCookieState():  # the floor and the user epoch of a sealed cookie
                     result = io.read_cookie_state(op)
         except StoreError as exc:
-            elapsed = time.perf_counter() - started
-            self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, type(exc).__name__)
+            if timed:
+                elapsed = time.perf_counter() - started
+                observer.operation(_OPERATION_NAMES[type(op)], elapsed, type(exc).__name__)
             raise
-        elapsed = time.perf_counter() - started
-        self.observer.operation(_OPERATION_NAMES[type(op)], elapsed, _outcome(result))
+        if timed:
+            elapsed = time.perf_counter() - started
+            observer.operation(_OPERATION_NAMES[type(op)], elapsed, _outcome(result))
         return result
 
     def _publish(self, cycle: SessionCycle) -> None:

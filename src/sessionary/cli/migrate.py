@@ -13,6 +13,7 @@ import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -23,7 +24,7 @@ from sessionary.cli._help import examples
 from sessionary.cli._store import open_redis_store, store_failure
 from sessionary.config import SessionConfig
 from sessionary.demo.settings import LIBRARY_PREFIX, redacted_url
-from sessionary.exceptions import ConfigurationError
+from sessionary.exceptions import ConfigurationError, MigrationError
 
 if TYPE_CHECKING:
     from sessionary._sync.migration import LegacyMigration
@@ -31,12 +32,15 @@ if TYPE_CHECKING:
 
 __all__ = ["migrate"]
 
-_KINDS = {"flask-session": "session:", "starsessions": "starsessions.", "django-db": ""}
-"""Sources the command reads, with their libraries' default key prefixes (Redis sources)."""
-_NOT_LISTABLE = {
-    "django-cache": "Django's cache backend keeps no list of its sessions: they migrate "
-    "through the read-through only (docs/migration.md)"
+_KINDS = {
+    "flask-session": "session:",
+    "starsessions": "starsessions.",
+    "django-db": "",
+    "django-cache": "",
 }
+"""Sources the command reads, with their libraries' default key prefixes (Redis sources)."""
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
 _FAR_FUTURE = 2**40  # the window of a bulk copy is the run itself
 
 
@@ -83,14 +87,88 @@ def _django_source(settings_module: str) -> Any:
     )
 
 
-def _migration(kind: str, url: str, prefix: str | None, user_key: str | None) -> LegacyMigration:
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme.lower()
+
+
+def _legacy_secrets(names: tuple[str, ...], path: str | None) -> list[str]:
+    """The old ``SECRET_KEY`` then its fallbacks: from variables ``names``, then the file."""
+    keys = []
+    for name in names:
+        value = os.environ.get(name)
+        if not value:
+            msg = f"--legacy-secret-env {name}: ${name} is not set"
+            raise click.UsageError(msg)
+        keys.append(value)
+    if path is not None:
+        with open(path, encoding="utf-8") as lines:
+            keys += [line.strip() for line in lines if line.strip()]
+    if not keys:
+        msg = (
+            "--from django-db URL needs the old SECRET_KEY: --legacy-secret-env VAR or "
+            "--legacy-secret-file PATH (never on the command line)"
+        )
+        raise click.UsageError(msg)
+    return keys
+
+
+def _django_db(target: str, options: dict[str, Any]) -> Any:
+    """The rows at a database URL, or the rows of a settings module's database."""
+    if _scheme(target) not in _DATABASE_SCHEMES:
+        return _django_source(target)
+    try:
+        from sessionary.integrations.django.legacy_sql import DjangoSqlSource  # noqa: PLC0415
+    except ImportError as exc:
+        raise click.UsageError(
+            f"--from django-db: {exc} (pip install 'sessionary[django]')"
+        ) from None
+    keys = _legacy_secrets(options["legacy_secret_env"], options["legacy_secret_file"])
+    try:
+        return DjangoSqlSource(target, keys, table=options["table"])
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _django_cache(url: str, options: dict[str, Any]) -> Any:
+    """The sessions of Django's Redis cache at ``url``, read only with the pickle trust."""
+    try:
+        from sessionary.integrations.django.legacy_cache import (  # noqa: PLC0415
+            NOT_LISTABLE,
+            DjangoCacheSource,
+        )
+    except ImportError as exc:
+        needs = "pip install 'sessionary[django,redis]'"
+        raise click.UsageError(f"--from django-cache: {exc} ({needs})") from None
+
+    if _scheme(url) not in _REDIS_SCHEMES:
+        msg = f"--from django-cache {redacted_url(url)}: {NOT_LISTABLE}"
+        raise click.UsageError(msg)
+    from django.core.cache.backends.redis import RedisCache  # noqa: PLC0415
+
+    from sessionary.sansio.migration import PickleTrust  # noqa: PLC0415
+
+    params = {"KEY_PREFIX": options["cache_key_prefix"], "VERSION": options["cache_version"]}
+    statement = options["trust_pickle"]
+    try:
+        trust = None if statement is None else PickleTrust(statement)
+        return DjangoCacheSource(trust=trust, cache=RedisCache(url, params))
+    except (ConfigurationError, MigrationError) as exc:
+        hint = "" if statement is not None else " (--trust-pickle STATEMENT)"
+        raise click.UsageError(f"--from django-cache: {exc}{hint}") from None
+
+
+def _migration(
+    kind: str, url: str, user_key: str | None, options: dict[str, Any]
+) -> LegacyMigration:
     import datetime as dt  # noqa: PLC0415
 
     from sessionary._sync.migration import LegacyMigration  # noqa: PLC0415
 
     source: Any
     if kind == "django-db":
-        source = _django_source(url)
+        source = _django_db(url, options)
+    elif kind == "django-cache":
+        source = _django_cache(url, options)
     else:
         import redis  # noqa: PLC0415 - the legacy extra
 
@@ -100,6 +178,7 @@ def _migration(kind: str, url: str, prefix: str | None, user_key: str | None) ->
         )
 
         client = redis.Redis.from_url(url)
+        prefix = options["legacy_prefix"]
         legacy_prefix = _KINDS[kind] if prefix is None else prefix
         source = (
             FlaskSessionSource(client, prefix=legacy_prefix)
@@ -145,17 +224,23 @@ def _print(console: Console, figures: dict[str, Any]) -> None:
         "--config myapp.settings:SESSION_CONFIG --json",
         "sessionary migrate --from django-db myproject.settings --to redis://localhost:6379/0 "
         "--user-key _auth_user_id",
+        "sessionary migrate --from django-db postgresql://db/app "
+        "--legacy-secret-env OLD_SECRET_KEY --to redis://localhost:6379/0",
+        "sessionary migrate --from django-cache redis://:pw@cache:6379/1 --to "
+        "redis://localhost:6379/0 --trust-pickle 'cache.internal: ACL user django only, TLS'",
     )
 )
 @click.option(
     "--from",
     "source",
     nargs=2,
-    type=(click.Choice(sorted([*_KINDS, *_NOT_LISTABLE])), str),
+    type=(click.Choice(sorted(_KINDS)), str),
     required=True,
     metavar="KIND URL",
-    help="The legacy library and the Redis URL of its sessions (django-db: the project's "
-    "settings module, whose SECRET_KEY, fallbacks, database and session settings are used).",
+    help="The legacy library and the Redis URL of its sessions (django-cache: Django's "
+    "RedisCache; django-db: postgresql://... or sqlite:///path of the database, or the "
+    "project's settings module, whose SECRET_KEY, fallbacks, database and session settings "
+    "are used).",
 )
 @click.option("--to", "store_url", required=True, metavar="URL", help="sessionary's Redis URL.")
 @click.option("--prefix", default=LIBRARY_PREFIX, show_default=True, help="sessionary's prefix.")
@@ -174,6 +259,38 @@ def _print(console: Console, figures: dict[str, Any]) -> None:
     show_default=True,
     help="Without --config: the variable holding the application's secret.",
 )
+@click.option(
+    "--legacy-secret-env",
+    multiple=True,
+    metavar="VAR",
+    help="django-db URL: the variable holding the old SECRET_KEY (repeat for its fallbacks).",
+)
+@click.option(
+    "--legacy-secret-file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="django-db URL: a file of the old SECRET_KEY then its fallbacks, one a line.",
+)
+@click.option(
+    "--table", default="django_session", show_default=True, help="django-db URL: the table."
+)
+@click.option(
+    "--trust-pickle",
+    default=None,
+    metavar="STATEMENT",
+    help="django-cache: who can write that cache and why nobody else can (its values are "
+    "unpickled; refused for a Redis reached without a password; docs/migration.md).",
+)
+@click.option(
+    "--cache-key-prefix", default="", help="django-cache: the cache's KEY_PREFIX (CACHES)."
+)
+@click.option(
+    "--cache-version",
+    type=int,
+    default=1,
+    show_default=True,
+    help="django-cache: the cache's VERSION (CACHES).",
+)
 @click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Read and convert, write nothing: the report.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
@@ -189,6 +306,7 @@ def migrate(
     batch: int,
     dry_run: bool,
     as_json: bool,
+    **options: Any,
 ) -> None:
     """Copy every live session of a legacy library into sessionary (idempotent, resumable).
 
@@ -198,10 +316,9 @@ def migrate(
     are kept for the read-through, which deletes each one when its user comes back.
     """
     kind, legacy_url = source
-    if kind in _NOT_LISTABLE:
-        raise click.UsageError(f"--from {kind}: {_NOT_LISTABLE[kind]}")
     config = _config(config_path, secret_env)
-    migration = _migration(kind, legacy_url, legacy_prefix, user_key)
+    options["legacy_prefix"] = legacy_prefix
+    migration = _migration(kind, legacy_url, user_key, options)
     from sessionary.sansio.core import SessionCore  # noqa: PLC0415
 
     core = SessionCore(config)
@@ -219,6 +336,7 @@ def migrate(
                 batch=batch,
                 progress=lambda r: progress.update(task, completed=r.seen),
             )
+    getattr(migration.source, "close", lambda: None)()
     figures = _figures(report, time.perf_counter() - started, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps(figures, indent=2))

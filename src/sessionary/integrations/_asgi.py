@@ -7,7 +7,8 @@ applications): reading the scope and the form, and the :class:`Exchange` that wr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from functools import partial
 from typing import Any
 
 from sessionary._async.manager import AsyncSessionManager
@@ -37,33 +38,55 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 def scope_info(scope: Scope, token_header: str | None) -> RequestInfo:
-    """The request as the gate sees it: one pass over the raw headers."""
-    headers: dict[str, str] = {}
+    """The request as the gate sees it: one pass over the raw headers.
+
+    Only what every request needs is decoded here (cookies, tokens, host, user agent,
+    content type); other headers (``Origin``, ``Referer``...) are looked up in the raw list
+    when the gate asks for them, which a safe request never does.
+    """
     cookies: list[str] = []
     tokens: list[str] = []
+    host = agent = content_type = None
     token_name = token_header.encode("latin-1") if token_header is not None else None
-    for raw_name, raw_value in scope["headers"]:
-        value = raw_value.decode("latin-1")
-        if raw_name == b"cookie":
-            cookies.append(value)
-        elif raw_name == token_name:
-            tokens.append(value)
-        headers.setdefault(raw_name.decode("latin-1"), value)
+    raw = scope["headers"]
+    for name, value in raw:
+        if name == b"cookie":
+            cookies.append(value.decode("latin-1"))
+        elif name == b"host":
+            if host is None:
+                host = value.decode("latin-1")
+        elif name == b"user-agent":
+            if agent is None:
+                agent = value.decode("latin-1")
+        elif name == b"content-type":
+            if content_type is None:
+                content_type = value.decode("latin-1")
+        elif name == token_name:
+            tokens.append(value.decode("latin-1"))
     client = scope.get("client")
     websocket = scope["type"] == "websocket"
     return RequestInfo(
-        method=scope.get("method", "GET"),
-        scheme=scope.get("scheme", "ws" if websocket else "http"),
-        host=headers.get("host"),
-        headers=headers,
-        client=client[0] if client else None,
-        cookies=cookies,
-        tokens=tokens,
-        user_agent=headers.get("user-agent"),
-        content_type=headers.get("content-type"),
-        websocket=websocket,
-        path=scope.get("path", "/"),
+        scope.get("method", "GET"),
+        scope.get("scheme", "ws" if websocket else "http"),
+        host,
+        partial(_raw_header, raw),
+        client[0] if client else None,
+        cookies,
+        tokens,
+        agent,
+        content_type,
+        websocket,
+        scope.get("path", "/"),
     )
+
+
+def _raw_header(raw: Iterable[tuple[bytes, bytes]], name: str) -> str | None:
+    """The first value of header ``name`` (lower case) in ASGI's raw header list."""
+    key = name.encode("latin-1")
+    for raw_name, value in raw:
+        if raw_name == key:
+            return value.decode("latin-1")
+    return None
 
 
 async def read_form(

@@ -28,15 +28,15 @@ aiohttp or Django request): the ``lock=`` and ``store_down=`` callables receive 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, TypedDict
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TypedDict
 
 from sessionary.config import StoreDownPolicy
 from sessionary.exceptions import ConfigurationError, StoreUnavailableError
 from sessionary.sansio.core import SessionCore
 from sessionary.sansio.csrf import ORIGIN_ONLY, CsrfBound, CsrfFailure, CsrfGuard, CsrfOptions
 from sessionary.sansio.events import SessionEvent
-from sessionary.sansio.settle import REASONS, Settlement
+from sessionary.sansio.settle import FAILED, OUTAGE, REASONS, SUCCEEDED, Settlement
 from sessionary.sansio.tenants import TenantResolver
 
 __all__ = [
@@ -97,30 +97,42 @@ def _no_headers(name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
+class RequestInfo(NamedTuple):
     """What the gate and the session cycle need from one request, framework-neutral.
 
     ``cookies`` are the ``Cookie`` header values (one per header line); ``tokens`` the values
     of the header transport's request header (``Gate.token_header``); ``headers`` answers
     other headers by lower-case name. Its ``repr`` shows no header value (R79).
+
+    A named tuple rather than a frozen dataclass: every request builds one, and a tuple is
+    built in one step where a frozen dataclass sets each of its fields through
+    ``object.__setattr__`` (measured in docs/benchmarks.md).
     """
 
     method: str = "GET"
     scheme: str = "http"
     host: str | None = None
-    headers: Headers = field(default=_no_headers, repr=False)
+    headers: Headers = _no_headers
     client: str | None = None
-    cookies: Sequence[str] = field(default=(), repr=False)
-    tokens: Sequence[str] = field(default=(), repr=False)
+    cookies: Sequence[str] = ()
+    tokens: Sequence[str] = ()
     user_agent: str | None = None
     content_type: str | None = None
     websocket: bool = False
     """A WebSocket handshake (ASGI ``websocket`` scope, or ``Upgrade: websocket``)."""
     path: str = "/"
-    form_token: str | None = field(default=None, repr=False)
+    form_token: str | None = None
     form_read: bool = False
     """The form was read for the token (:class:`NeedForm`): ``form_token`` is its field."""
+
+    def __repr__(self) -> str:
+        # No header, cookie, token or form value (R79).
+        return (
+            f"RequestInfo(method={self.method!r}, scheme={self.scheme!r}, host={self.host!r}, "
+            f"client={self.client!r}, user_agent={self.user_agent!r}, "
+            f"content_type={self.content_type!r}, websocket={self.websocket!r}, "
+            f"path={self.path!r}, form_read={self.form_read!r})"
+        )
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (lower case), or ``None``."""
@@ -129,7 +141,7 @@ class RequestInfo:
 
     def with_form(self, token: str | None) -> RequestInfo:
         """This request, with the token field of its form (``None``: not there)."""
-        return replace(self, form_token=token, form_read=True)
+        return self._replace(form_token=token, form_read=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +241,7 @@ class Gate:
 
     __slots__ = (
         "_lock",
+        "_plain",
         "_store_down",
         "_tenants",
         "_websocket_origins",
@@ -260,6 +273,12 @@ class Gate:
         self._tenants = tenants
         self._lock = _lock_chooser(lock)
         self._store_down = _store_down_chooser(store_down)
+        self._plain = (
+            Open("", self._lock(None), self._store_down(None))
+            if not callable(lock) and not callable(store_down)
+            else None
+        )
+        """The decision for most requests (no tenant, no token, fixed lock and policy)."""
         self._websocket_origins = (
             None
             if websocket_origins is None
@@ -330,7 +349,10 @@ class Gate:
                     token = info.form_token
                 elif token is None and self._is_form(info.content_type):
                     return NeedForm(options.field_name, options.max_form_bytes)
-        return Open(tenant, self._lock(request), self._store_down(request), check, token)
+        plain = self._plain
+        if plain is None or check or tenant:
+            plain = Open(tenant, self._lock(request), self._store_down(request), check, token)
+        return plain
 
     def check(self, opened: Open, session: CsrfBound, info: RequestInfo) -> Refuse | None:
         """After the load: the CSRF token ``opened`` carries against the session (403)."""
@@ -358,8 +380,8 @@ class Gate:
             outage = isinstance(error, StoreUnavailableError)
             return Settlement(not coe, refuse=error if outage else None, outage=outage, raised=True)
         if status == 500 and refused:  # the framework turned the load error into its 500
-            return Settlement(failed=True, outage=True)
-        return Settlement(failed=status >= 500 and not coe)
+            return OUTAGE
+        return FAILED if status >= 500 and not coe else SUCCEEDED
 
     # ------------------------------------------------------------------ helpers
     def _refuse(self, info: RequestInfo, status: int, failure: CsrfFailure | None = None) -> Refuse:

@@ -22,6 +22,7 @@ framework's own 500 could not carry it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sessionary.exceptions import (
     LockError,
@@ -31,7 +32,17 @@ from sessionary.exceptions import (
 )
 from sessionary.sansio.update import ResponseUpdate
 
-__all__ = ["COMMIT_ERRORS", "REASONS", "Answer", "Settlement", "delivers_id", "error_status"]
+__all__ = [
+    "COMMIT_ERRORS",
+    "FAILED",
+    "OUTAGE",
+    "REASONS",
+    "SUCCEEDED",
+    "Answer",
+    "Settlement",
+    "delivers_id",
+    "error_status",
+]
 
 COMMIT_ERRORS = (StoreUnavailableError, SessionLimitError, StoreConflictError, LockError)
 """The commit failures an adapter answers itself (anything else is the application's 500)."""
@@ -60,13 +71,13 @@ def error_status(error: BaseException) -> int:
     raise TypeError(msg)
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """What the adapter does with the response once the session is settled.
 
     ``status is None``: keep the application's response and merge ``update`` into it (or,
     when the handler raised, leave the error to the framework). Otherwise replace it with
-    ``status`` and :attr:`body`, carrying ``update`` when there is one.
+    ``status`` and :attr:`body`, carrying ``update`` when there is one. (A named tuple:
+    every request builds one, docs/benchmarks.md.)
     """
 
     update: ResponseUpdate | None = None
@@ -117,3 +128,11 @@ class Settlement:
         if self.raised:  # the request fails anyway: the application's error is the answer
             return Answer(reraise=True, cause=error)
         return Answer(status=error_status(error), cause=error)
+
+
+SUCCEEDED = Settlement(failed=False)
+"""The rules of a request that succeeded: commit everything."""
+FAILED = Settlement(failed=True)
+"""The rules of a request answered 5xx: commit only a logout or a rotation."""
+OUTAGE = Settlement(failed=True, outage=True)
+"""The rules of a request whose handler met the store's outage: 503."""

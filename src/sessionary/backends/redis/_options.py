@@ -23,9 +23,11 @@ from sessionary.exceptions import ConfigurationError
 __all__ = ["check_cluster_options", "check_pool_options", "keywords_of"]
 
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-_PRIMARY_ONLY = ("read_from_replicas", "load_balancing_strategy")
-"""Cluster options that would send reads to replicas: a replica can lag behind a logout, a
-revocation or a rotation, so the store reads from the primary only."""
+_PRIMARY_ONLY = ("load_balancing_strategy",)
+"""redis-py's Cluster option that would send every read command to replicas, unchecked: a
+replica can lag behind a logout, a revocation or a rotation. The store's own
+``read_from_replicas=True`` reads sessions from replicas only when they are fresh enough
+(``_replicas.py``)."""
 _OFF = (None, False, "", "0", "false", "no", "off")
 _INJECTED = frozenset({"connection_pool"})
 """Set by redis-py's Sentinel pool itself, taken by its connection class (``**kwargs``)."""
@@ -72,9 +74,10 @@ def check_cluster_options(
         value = options.get(name, from_query.get(name))
         if (value.lower() if isinstance(value, str) else value) not in _OFF:
             msg = (
-                f"{name}={value!r} for a {_scheme(store_url)}:// store: the store reads from "
-                "the primary only (a replica can lag behind a logout, a revocation or a "
-                "rotation); leave the option out"
+                f"{name}={value!r} for a {_scheme(store_url)}:// store: redis-py would read "
+                "from replicas unchecked (a replica can lag behind a logout, a revocation or "
+                "a rotation); leave the option out and pass read_from_replicas=True to the "
+                "store, which checks each replica's offset"
             )
             raise ConfigurationError(msg)
 

@@ -26,7 +26,7 @@ from typing import Any
 from sessionary.backends.redis._layout import ENDED_FIELD, meta_from_fields
 from sessionary.sansio.ops import Load, LoadResult, LoadStatus, StoredSession
 
-__all__ = ["NOT_A_HASH", "ReadStep", "TagMemory", "judge_read", "pack_read"]
+__all__ = ["NOT_A_HASH", "PackedCommands", "ReadStep", "TagMemory", "judge_read", "pack_read"]
 
 NOT_A_HASH = object()
 """What the store passes as the reply when ``HGETALL`` failed with ``WRONGTYPE``."""
@@ -36,7 +36,21 @@ _INVALID = LoadResult(LoadStatus.INVALID)
 _NOT_A_HASH = LoadResult(LoadStatus.CORRUPT, reason="not a hash")
 
 
-def pack_read(key: str, epoch_key: str | None) -> bytes:
+class PackedCommands:
+    """Commands already in the Redis protocol (``data``), and how many there are."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data = data
+        self.size = size
+
+    def __len__(self) -> int:
+        """How many commands (callers count the replies as for a list of commands)."""
+        return self.size
+
+
+def pack_read(key: str, epoch_key: str | None) -> PackedCommands:
     """The read's commands in the Redis protocol: ``HGETALL key`` (then ``GET epoch_key``).
 
     Packed here in one formatting rather than by redis-py's general ``pack_commands`` (its
@@ -45,14 +59,15 @@ def pack_read(key: str, epoch_key: str | None) -> bytes:
     """
     name = key.encode()
     if epoch_key is None:
-        return b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n" % (len(name), name)
+        return PackedCommands(b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n" % (len(name), name), 1)
     epoch = epoch_key.encode()
-    return b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (
+    data = b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (
         len(name),
         name,
         len(epoch),
         epoch,
     )
+    return PackedCommands(data, 2)
 
 
 class ReadStep(enum.Enum):

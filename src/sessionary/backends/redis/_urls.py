@@ -5,14 +5,18 @@
   ``rediss+cluster://…``
 * ``redis+sentinel://[user:pass@]host1:26379,host2:26379/service[/db]``,
   ``rediss+sentinel://…`` (TLS to the primary); credentials are the primary's
+
+``?read_from_replicas=true`` (Sentinel and Cluster) is the store's own option, taken out of
+the URL here: redis-py never sees it (see ``_replicas.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from sessionary.backends.redis._replicas import wants_replicas
 from sessionary.exceptions import ConfigurationError
 
 __all__ = ["RedisTarget", "parse_redis_url"]
@@ -34,6 +38,8 @@ class RedisTarget:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    read_from_replicas: bool = False
+    """``?read_from_replicas=true`` in the URL (taken out of ``url``)."""
 
 
 def _bad(url: str, why: str) -> ConfigurationError:
@@ -49,16 +55,37 @@ def parse_redis_url(url: str) -> RedisTarget:
     base, _, topology = scheme.lower().partition("+")
     if base not in _PLAIN or (topology and base == "unix"):
         raise _bad(url, "use redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://")
+    rest, replicas = _take_replica_option(url, rest)
     if not topology:
-        return RedisTarget("standalone", url=url)
+        if replicas:
+            raise _bad(url, "read_from_replicas needs redis+sentinel:// or redis+cluster://")
+        return RedisTarget("standalone", url=f"{scheme}://{rest}")
     if topology == "cluster":
-        return RedisTarget("cluster", url=f"{base}://{rest}", tls=base == "rediss")
+        url_of_node = f"{base}://{rest}"
+        return RedisTarget(
+            "cluster", url=url_of_node, tls=base == "rediss", read_from_replicas=replicas
+        )
     if topology != "sentinel":
         raise _bad(url, f"unknown topology {topology!r} (cluster or sentinel)")
-    return _sentinel(url, base, rest)
+    return _sentinel(url, base, rest, replicas)
 
 
-def _sentinel(url: str, base: str, rest: str) -> RedisTarget:
+def _take_replica_option(url: str, rest: str) -> tuple[str, bool]:
+    """``rest`` without ``read_from_replicas`` in its query string, and that option's value."""
+    head, mark, query = rest.partition("?")
+    if not mark or "read_from_replicas" not in query:
+        return rest, False
+    pairs = parse_qsl(query, keep_blank_values=True)
+    values = [value for name, value in pairs if name == "read_from_replicas"]
+    try:
+        wanted = wants_replicas(values[-1])
+    except ConfigurationError as exc:
+        raise _bad(url, str(exc)) from exc
+    kept = urlencode([(name, value) for name, value in pairs if name != "read_from_replicas"])
+    return (f"{head}?{kept}" if kept else head), wanted
+
+
+def _sentinel(url: str, base: str, rest: str, replicas: bool) -> RedisTarget:
     parts = urlsplit(f"{base}://{rest}")
     netloc = parts.netloc
     credentials, at, hosts = netloc.rpartition("@")
@@ -93,4 +120,5 @@ def _sentinel(url: str, base: str, rest: str) -> RedisTarget:
         username=username,
         password=password,
         tls=base == "rediss",
+        read_from_replicas=replicas,
     )

@@ -15,6 +15,7 @@ Give it to :class:`~sessionary.LegacyMigration` (sync views) or, through
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core import signing
 
-from sessionary.exceptions import ConfigurationError, MigrationError
+from sessionary.exceptions import MigrationError
 from sessionary.integrations.django.legacy_cache import DjangoCacheSource
 from sessionary.sansio.migration import LegacySession, Scanned
 
@@ -108,15 +109,15 @@ class DjangoDbSource:
             .order_by("session_key")
             .values_list("session_key", "session_data", "expire_date")[:batch]
         )
-        out: list[Scanned] = []
-        for key, session_data, expire_date in rows:
-            try:
-                data = self.decode(session_data)
-            except MigrationError as exc:
-                out.append((key, exc))
-                continue
-            out.append((key, LegacySession(key, data, int(expire_date.timestamp() * 1000))))
-        return out
+        return [self.scanned(key, data, expire_date) for key, data, expire_date in rows]
+
+    def scanned(self, key: str, session_data: str, expire_date: dt.datetime) -> Scanned:
+        """One row of a page: its session decoded, or why it does not decode."""
+        try:
+            data = self.decode(session_data)
+        except MigrationError as exc:
+            return key, exc
+        return key, LegacySession(key, data, int(expire_date.timestamp() * 1000))
 
     def scan(self, batch: int = 500) -> Iterator[Scanned]:
         """Every unexpired session, ``batch`` rows at a time (for the bulk copy)."""
@@ -162,11 +163,18 @@ class AsyncDjangoDbSource:
         return await sync_to_async(self.source.read)(legacy_id)
 
     async def scan(self, batch: int = 500) -> AsyncIterator[Scanned]:
-        """See :meth:`DjangoDbSource.scan`: each page read in Django's thread."""
+        """See :meth:`DjangoDbSource.scan` (or :meth:`.legacy_cache.DjangoCacheSource.scan`).
+
+        Each page is read in Django's thread.
+        """
         source = self.source
-        if not isinstance(source, DjangoDbSource):
-            msg = "a Django cache cannot list its sessions: no bulk copy from it"
-            raise ConfigurationError(msg)
+        if isinstance(source, DjangoCacheSource):
+            cursor = None
+            while cursor != 0:
+                cursor, found = await sync_to_async(source.page)(cursor or 0, batch)
+                for item in found:
+                    yield item
+            return
         after = ""
         while page := await sync_to_async(source.page)(after, batch):
             for item in page:

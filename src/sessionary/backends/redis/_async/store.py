@@ -9,6 +9,9 @@ failed idempotent operations are retried with backoff (see :mod:`sessionary.back
 
 from __future__ import annotations
 
+import hmac
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -18,16 +21,21 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
 
 from sessionary.backends.redis._async.admission import AsyncAdmission
 from sessionary.backends.redis._async.io import (
     async_close_client,
     async_execute_pipeline,
+    async_node_replies,
     async_owner_of,
     async_pause,
+    async_raw_exchange,
     async_raw_replies,
+    async_refresh_slots,
+    async_replica_of,
     async_send_pipeline,
+    async_slot_nodes,
 )
 from sessionary.backends.redis._cluster import owner_moved
 from sessionary.backends.redis._durability import ReplicaWait, check_acknowledged
@@ -59,6 +67,14 @@ from sessionary.backends.redis._reads import (
     TagMemory,
     judge_read,
     pack_read,
+)
+from sessionary.backends.redis._replicas import (
+    SENTINEL_PRIMARY,
+    OffsetFloor,
+    ReplicaReadStats,
+    primary_offset,
+    replica_refusal,
+    wants_replicas,
 )
 from sessionary.backends.redis._retry import RETRYABLE
 from sessionary.backends.redis._sweep import (
@@ -132,6 +148,10 @@ DEFAULT_RETRIES = 1
 DEFAULT_MAX_CONNECTIONS = 64
 DEFAULT_POOL_TIMEOUT_S = 5.0
 DEFAULT_DUE_BUCKETS = 16
+_CONFIRMED_ON_PRIMARY = frozenset({LoadStatus.MISSING, LoadStatus.INVALID, LoadStatus.CORRUPT})
+"""A replica's verdicts the primary confirms (see ``_judged_from_replica``)."""
+REPLICA_LOOKUP_INTERVAL_S = 5.0
+"""How often a Cluster store re-reads a slot map that shows a slot without a replica."""
 _BACKOFF = ExponentialWithJitterBackoff(base=0.01, cap=0.2)
 
 
@@ -160,6 +180,13 @@ class AsyncRedisStore:
     default); pass ``retry=Retry(NoBackoff(), 0)`` to it, as :meth:`from_url` does, so that
     updates are never replayed.
 
+    ``read_from_replicas=True`` (Sentinel or Cluster): a session read goes to a replica when
+    the replica is connected and has processed every write this process made on its
+    primary, else to the primary; writes, touches and the user's epoch always go to the
+    primary, and every write that ends or revokes sessions waits for a replica (a
+    :class:`~sessionary.stores.ReplicaWait`, ``ReplicaWait()`` when ``durability`` is not
+    given). docs/redis.md, "Reads from replicas", states what this guarantees.
+
     >>> store = AsyncRedisStore.from_url("redis://localhost:6379/0")  # doctest: +SKIP
     >>> store = AsyncRedisStore(lambda: Redis(host="localhost"))  # doctest: +SKIP
     """
@@ -173,6 +200,7 @@ class AsyncRedisStore:
         due_buckets: int = DEFAULT_DUE_BUCKETS,
         durability: ReplicaWait | None = None,
         retries: int = 0,
+        read_from_replicas: bool = False,
     ) -> None:
         if not 1 <= due_buckets <= 1024:
             msg = "due_buckets must be between 1 and 1024"
@@ -188,6 +216,19 @@ class AsyncRedisStore:
         self._durability = durability
         self._retries = retries
         self._cluster = self._clients.cluster
+        self._replica_reads = wants_replicas(read_from_replicas)
+        # Reads from a replica: every write that ends sessions waits for one (see the class).
+        self._revocation_wait = durability
+        if self._replica_reads and durability is None:
+            self._revocation_wait = ReplicaWait()
+        self._floor = OffsetFloor()
+        self._turn = itertools.count()  # which of a slot's replicas a Cluster read goes to
+        self._replicas_looked_up = 0.0
+        self._digests = TagMemory()
+        """With ``read_from_replicas``: the validator digest (hex) each session was read
+        with, so that an update changing it (a rotation) waits for a replica, as a logout."""
+        self.replica_stats = ReplicaReadStats()
+        """With ``read_from_replicas``: reads a replica answered, and the fallbacks."""
         self._admission = AsyncAdmission(self._clients, self._layout, self._run)
         # On Cluster the user's epoch lives in another slot: read in a second step.
         self._epoch_prefix = "" if self._cluster else self._layout.epoch_prefix
@@ -215,6 +256,7 @@ class AsyncRedisStore:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT_S,
         durability: ReplicaWait | None = None,
+        read_from_replicas: bool | str = False,
         **client_options: Any,
     ) -> AsyncRedisStore:
         """Connect to a URL: standalone, Cluster or Sentinel (lazily: on first use).
@@ -227,14 +269,21 @@ class AsyncRedisStore:
         times with jittered backoff (an update, whose effect is unknown after a timeout, is
         never replayed). Every topology uses bounded pools — ``max_connections`` per node —
         whose callers wait in turn, up to ``pool_timeout`` seconds, for a free connection.
-        ``durability``: see the class. Further keyword arguments (and the URL's query
-        string) go to redis-py; one it does not know raises
+        ``durability`` and ``read_from_replicas`` (or ``?read_from_replicas=true`` in the
+        URL, Sentinel and Cluster only): see the class. Further keyword arguments (and the
+        URL's query string) go to redis-py; one it does not know raises
         :class:`~sessionary.exceptions.ConfigurationError` here, not at the first request.
         Nothing connects before the first operation: an unreachable Redis is a
         :class:`~sessionary.exceptions.StoreUnavailableError` then.
         """
-        if durability is not None:
-            durability.check_socket_timeout(client_options.get("socket_timeout", timeout))
+        target = parse_redis_url(url)
+        replicas = target.read_from_replicas or wants_replicas(read_from_replicas)
+        if replicas and target.kind == "standalone":
+            msg = "read_from_replicas needs a redis+sentinel:// or redis+cluster:// URL"
+            raise ConfigurationError(msg)
+        wait = durability if durability is not None or not replicas else ReplicaWait()
+        if wait is not None:
+            wait.check_socket_timeout(client_options.get("socket_timeout", timeout))
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
@@ -242,7 +291,6 @@ class AsyncRedisStore:
         }
         options.update(client_options)
         options["decode_responses"] = False
-        target = parse_redis_url(url)
         connect = partial(
             _connect, url, target, options, max_connections=max_connections, timeout=pool_timeout
         )
@@ -265,6 +313,7 @@ class AsyncRedisStore:
             track_expiry=track_expiry,
             durability=durability,
             retries=retries,
+            read_from_replicas=replicas,
         )
 
     def __repr__(self) -> str:
@@ -329,7 +378,7 @@ class AsyncRedisStore:
         a :class:`~sessionary.exceptions.StoreDurabilityError` never is.
         """
         keys = [key] if isinstance(key, str) else key
-        wait = self._durability if durable else None
+        wait = self._revocation_wait if durable else None
         return await self._retried(script.name, partial(self._eval, script, keys, args, wait))
 
     async def _eval(
@@ -353,42 +402,61 @@ class AsyncRedisStore:
         args: list[bytes | str | int],
         wait: ReplicaWait | None,
     ) -> Any:
-        if wait is None:
+        role = self._replica_reads
+        if wait is None and not role:
             return await self._client.evalsha(script.sha, len(keys), *keys, *args)
-        # One round trip on one connection: WAIT counts the replicas holding this write.
-        # On a Cluster, WAIT (no key) must be sent to the primary owning the keys explicitly.
+        # One round trip on one connection: WAIT counts the replicas holding this write, ROLE
+        # gives the primary's offset after it (the floor replica reads are held to).
+        # On a Cluster, both (no key) must be sent to the primary owning the keys explicitly.
         if isinstance(self._client, RedisCluster):
-            return await self._send_durable_on_cluster(self._client, script, keys, args, wait)
+            return await self._send_on_owner(self._client, script, keys, args, wait)
         pipe: Any = self._client.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
-        reply, acknowledged = await pipe.execute()
-        check_acknowledged(wait, int(acknowledged), script.name)
-        return reply
+        if wait is not None:
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
+        if role:
+            pipe.execute_command("ROLE")
+        replies = await pipe.execute()
+        if role:
+            self._floor.raise_to(keys[0], SENTINEL_PRIMARY, primary_offset(replies[-1]))
+        if wait is not None:
+            check_acknowledged(wait, int(replies[1]), script.name)
+        return replies[0]
 
-    async def _send_durable_on_cluster(
+    async def _send_on_owner(
         self,
         client: Any,  # a RedisCluster (the sync one's pipeline() is untyped)
         script: Script,
         keys: list[str],
         args: list[bytes | str | int],
-        wait: ReplicaWait,
+        wait: ReplicaWait | None,
     ) -> Any:
-        """The write and ``WAIT`` on the connection of the primary that owns the key.
+        """The write, then ``WAIT`` and/or ``ROLE``, on the connection of the key's primary.
 
         A failure refreshes the slot map (redis-py's asyncio pipeline does not). A write
         redirected to another primary (MOVED mid-pipeline) was acknowledged by the wrong
-        node's ``WAIT``: its durability is unknown, reported as such.
+        node's ``WAIT``: its durability is unknown, reported as such; and the offset read
+        was the wrong node's: replica reads of the new owner go to it until its next write.
         """
         owner = await async_owner_of(client, keys[0])
+        role = self._replica_reads
         pipe: Any = client.pipeline(transaction=False)
         pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-        pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=owner)
-        reply, acknowledged = await async_execute_pipeline(client, pipe)
-        if owner_moved(client, keys[0], owner):
-            check_acknowledged(wait, 0, script.name)
-        check_acknowledged(wait, int(acknowledged), script.name)
-        return reply
+        if wait is not None:
+            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms, target_nodes=owner)
+        if role:
+            pipe.execute_command("ROLE", target_nodes=owner)
+        replies = await async_execute_pipeline(client, pipe)
+        moved = owner_moved(client, keys[0], owner)
+        if role and moved:
+            self._floor.raise_to(keys[0], client.get_node_from_key(keys[0]).name, None)
+        elif role:
+            self._floor.raise_to(keys[0], owner.name, primary_offset(replies[-1]))
+        if wait is not None:
+            if moved:
+                check_acknowledged(wait, 0, script.name)
+            check_acknowledged(wait, int(replies[1]), script.name)
+        return replies[0]
 
     @property
     def _commits(self) -> bool:
@@ -406,8 +474,16 @@ class AsyncRedisStore:
         layout = self._layout
         key = layout.session_key(op.key)
         tag = None if self._cluster else self._tags.get(op.key)
-        reply, epoch = await self._retried("load", partial(self._read, key, tag))
-        result, step = judge_read(reply, op, tag, epoch)
+        result: LoadResult
+        step: ReadStep
+        if self._replica_reads:
+            judged = partial(self._judged_from_replica, key, tag, op)
+            result, step = await self._retried("load", judged)
+        else:
+            reply, epoch = await self._retried("load", partial(self._read, key, tag))
+            result, step = judge_read(reply, op, tag, epoch)
+        if self._replica_reads and result.status is LoadStatus.FOUND:
+            self._digests.remember(op.key, op.digest.hex())
         if step is ReadStep.SCRIPT:
             return await self._load_by_script(op)
         record = result.record
@@ -442,21 +518,105 @@ class AsyncRedisStore:
         """
         epoch_key = None if tag is None else self._layout.user_epoch_key(tag)
         with mapped_redis_errors("reading a session"):
-            packed = pack_read(key, epoch_key)
-            replies = await async_raw_replies(self._client, packed, 1 if tag is None else 2)
+            replies = await async_raw_replies(self._client, pack_read(key, epoch_key))
             if replies is None:  # a Cluster: redis-py routes the command
                 client: Any = self._client
                 try:
                     replies = [await client.execute_command("HGETALL", key)]
                 except ResponseError as error:
                     replies = [error]
-            reply = replies[0]
-            if isinstance(reply, ResponseError) and str(reply).startswith("WRONGTYPE"):
-                reply = NOT_A_HASH
-            for each in (reply, *replies[1:]):
-                if isinstance(each, ResponseError):
-                    raise each
+            reply = _checked_replies(replies)
         return reply, replies[1] if tag is not None else None
+
+    async def _judged_from_replica(
+        self, key: str, tag: str | None, op: Load
+    ) -> tuple[LoadResult, ReadStep]:
+        """:meth:`_read` judged, answered by a replica when it may stand, else by the primary.
+
+        The replica's ``ROLE`` goes first in the same write (see ``_replicas.py``); on
+        Sentinel the epoch ``GET`` of ``tag`` goes to the primary at the same time (written
+        before either reply is read: no second round trip). A replica that finds no record
+        for this validator is not believed: another process may have just created the
+        session or given it a new ID, which the replica has not received yet; the primary
+        confirms (a rare read: a forged, expired or logged-out cookie). Counted in
+        ``replica_stats``.
+        """
+        if self._cluster:
+            answer = await self._replica_read_on_cluster(key)
+        else:
+            answer = await self._replica_read_on_sentinel(key, tag)
+        if not isinstance(answer, str):
+            result, step = judge_read(answer[0], op, tag, answer[1])
+            if result.status not in _CONFIRMED_ON_PRIMARY or step is not ReadStep.DONE:
+                self.replica_stats.replica += 1
+                return result, step
+            answer = "not found"
+        self.replica_stats.fell_back(answer)
+        reply, epoch = await self._read(key, tag)
+        return judge_read(reply, op, tag, epoch)
+
+    async def _replica_read_on_sentinel(self, key: str, tag: str | None) -> tuple[Any, Any] | str:
+        """The replica's ``ROLE`` and ``HGETALL`` (and the primary's epoch), or a refusal."""
+        primary = self._client
+        batches: list[tuple[Any, list[tuple[str, ...]]]] = [
+            (async_replica_of(primary), [("ROLE",), ("HGETALL", key)])
+        ]
+        if tag is not None:
+            batches.append((primary, [("GET", self._layout.user_epoch_key(tag))]))
+        try:
+            results = await async_raw_exchange(batches)
+        except (RedisError, OSError):
+            return "error"
+        if results is None:
+            return "not pooled"
+        (role, reply), *epoch = results
+        refusal = replica_refusal(role, self._floor.get(key, SENTINEL_PRIMARY))
+        if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
+            refusal = "error"
+        if refusal is not None:
+            return refusal
+        with mapped_redis_errors("reading a session"):
+            reply = _checked_replies([reply, *(epoch[0] if epoch else ())])
+        return reply, epoch[0][0] if epoch else None
+
+    def _may_look_for_replicas(self) -> bool:
+        """Whether a slot map without a replica may be re-read now (every few seconds).
+
+        ``CLUSTER SLOTS`` lists a replica only once it has reported a replication offset: a
+        client that loaded its map right after a replica joined would never read from it.
+        """
+        now = time.monotonic()
+        if now - self._replicas_looked_up < REPLICA_LOOKUP_INTERVAL_S:
+            return False
+        self._replicas_looked_up = now
+        return True
+
+    async def _replica_read_on_cluster(self, key: str) -> tuple[Any, Any] | str:
+        """The ``ROLE`` and ``HGETALL`` of a replica of the key's slot, or a refusal.
+
+        ``READONLY`` goes first on the same connection: a Cluster replica answers a
+        connection that did not send it with a redirection to its primary.
+        """
+        client: Any = self._client
+        try:
+            nodes = await async_slot_nodes(client, key)
+            if len(nodes) < 2 and self._may_look_for_replicas():
+                await async_refresh_slots(client)
+                nodes = await async_slot_nodes(client, key)
+            if len(nodes) < 2:
+                return "no replica"
+            replica = nodes[1 + next(self._turn) % (len(nodes) - 1)]
+            commands = [("READONLY",), ("ROLE",), ("HGETALL", key)]
+            _, role, reply = await async_node_replies(replica, commands)
+        except (RedisError, RedisClusterException, OSError):
+            return "error"
+        refusal = replica_refusal(role, self._floor.get(key, nodes[0].name))
+        if refusal is None and isinstance(reply, ResponseError) and not _wrong_type(reply):
+            refusal = "error"
+        if refusal is not None:
+            return refusal
+        with mapped_redis_errors("reading a session"):
+            return _checked_replies([reply]), None
 
     async def _retried(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``call``; retried on unavailability when ``name`` is in ``RETRYABLE``.
@@ -543,9 +703,14 @@ class AsyncRedisStore:
         layout = self._layout
         keys = [layout.session_key(op.key), layout.lock_key(op.key)]
         args = layout.update_args(op)
-        result = parse_commit_reply(
-            await self._run(UPDATE_SCRIPT, keys, args, durable=self._commits)
+        rotation = self._replica_reads and not hmac.compare_digest(
+            self._digests.get(op.key) or "", op.digest.hex()
         )
+        result = parse_commit_reply(
+            await self._run(UPDATE_SCRIPT, keys, args, durable=self._commits or rotation)
+        )
+        if rotation and result.status is CommitStatus.OK:
+            self._digests.remember(op.key, op.digest.hex())
         if result.status is CommitStatus.OK and op.binding is not None:
             await self._after_write(
                 op.key,
@@ -900,6 +1065,24 @@ class AsyncRedisStore:
         it creates new clients.
         """
         await self._clients.aclose()
+
+
+def _wrong_type(error: BaseException) -> bool:
+    return isinstance(error, ResponseError) and str(error).startswith("WRONGTYPE")
+
+
+def _checked_replies(replies: list[Any]) -> Any:
+    """The ``HGETALL`` reply of ``replies`` (``NOT_A_HASH`` for ``WRONGTYPE``).
+
+    Any other error reply in them is raised, as the load script's would be.
+    """
+    reply = replies[0]
+    if _wrong_type(reply):
+        reply = NOT_A_HASH
+    for each in (reply, *replies[1:]):
+        if isinstance(each, ResponseError):
+            raise each
+    return reply
 
 
 def _clients_of(client: Client | Callable[[], Client]) -> AsyncLoopClients[Client]:

@@ -20,13 +20,19 @@
   clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
   pipeline refreshes by itself).
 * :func:`sync_raw_replies`: the read path's commands (``HGETALL``, and the user's epoch
-  ``GET`` when its key is known), packed by ``_reads.pack_read``, written at once on one
+  ``GET`` when its key is known; packed by ``_reads.pack_read``) written at once on one
   pooled connection, their replies read unparsed: no pipeline object, no response
   callback (``HGETALL``'s turns the reply into a dict the store would flatten again),
   none of ``execute_command``'s per-call bookkeeping. Errors behave as in
   ``execute_command``: redis-py's connection disconnects itself on any failure while
   sending or reading (a cancellation too), so a half-read connection never goes back to
-  the pool.
+  the pool. :func:`sync_raw_exchange` does the same on several clients at once: every
+  batch is written before any reply is read (a replica read and the primary's epoch
+  ``GET`` cost one round trip, not two).
+* :func:`sync_replica_of` / :func:`sync_slot_nodes`: where a read from a replica goes
+  (a Sentinel primary's replica client, made once per primary client and closed with it; a
+  Cluster slot's primary and replicas); :func:`sync_node_replies`: raw replies from one
+  Cluster node.
 
 The sync twins (``sync_pause``...) are generated into ``_sync/io.py``.
 """
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
@@ -42,22 +49,36 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError, R
 
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._pool import ClustersToRefresh
+from sessionary.backends.redis._reads import PackedCommands
+from sessionary.exceptions import ConfigurationError
+
+_REPLICA = "_sessionary_replica"
+"""The attribute of a Sentinel primary client holding its replica client."""
 
 __all__ = [
     "sync_close_client",
     "sync_execute_pipeline",
+    "sync_node_replies",
     "sync_owner_of",
     "sync_pause",
+    "sync_raw_exchange",
     "sync_raw_replies",
     "sync_refresh_slots",
+    "sync_replica_of",
     "sync_send_pipeline",
+    "sync_slot_nodes",
 ]
 
 
 def sync_close_client(client: Any) -> None:
     """Close a client the store created, with the sentinels of a ``master_for()`` client."""
     manager = getattr(getattr(client, "connection_pool", None), "sentinel_manager", None)
-    for each in (client, *getattr(manager, "sentinels", ())):
+    replica = getattr(client, _REPLICA, None)
+    for each in (
+        *((replica,) if replica is not None else ()),
+        client,
+        *getattr(manager, "sentinels", ()),
+    ):
         with contextlib.suppress(RedisError, OSError):
             each.close()
 
@@ -112,26 +133,119 @@ def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
         return sync_execute_pipeline(client, pipe)
 
 
-def sync_raw_replies(client: Any, packed: bytes, count: int) -> list[Any] | None:
-    """Write ``count`` packed commands on one pooled connection at once; read their replies.
+def sync_raw_replies(
+    client: Any, commands: Sequence[tuple[str, ...]] | PackedCommands
+) -> list[Any] | None:
+    """Send ``commands`` in one write on one pooled connection and read their raw replies.
 
     An error reply comes back in the list as its ``ResponseError`` (the later replies are
     still read, so the connection stays in step). ``None`` when ``client`` is not a pooled
     standalone or Sentinel client (a Cluster, a single-connection client): the caller then
     sends through redis-py's commands. redis-py's errors are raised as redis-py raised them.
     """
-    if not isinstance(client, Redis) or client.connection is not None:
+    replies = sync_raw_exchange([(client, commands)])
+    return None if replies is None else replies[0]
+
+
+def sync_raw_exchange(
+    batches: Sequence[tuple[Any, Sequence[tuple[str, ...]] | PackedCommands]],
+) -> list[list[Any]] | None:
+    """:func:`sync_raw_replies` for several clients: all batches written, then all read.
+
+    A connection whose replies were not all read when an error struck is disconnected
+    before it goes back to its pool (its unread replies would answer the next caller).
+    """
+    if not all(isinstance(c, Redis) and c.connection is None for c, _ in batches):
         return None
-    pool: Any = client.connection_pool
-    connection: Any = pool.get_connection()
+    taken: list[tuple[Any, Any]] = []
+    results: list[list[Any]] = []
     try:
-        connection.send_packed_command((packed,))  # a tuple: see tests/redis_counting.py
-        replies: list[Any] = []
-        for _ in range(count):
+        for client, commands in batches:
+            pool: Any = client.connection_pool
+            connection: Any = pool.get_connection()
+            taken.append((pool, connection))
+            if isinstance(commands, PackedCommands):  # a tuple: see tests/redis_counting.py
+                connection.send_packed_command((commands.data,))
+            else:
+                connection.send_packed_command(connection.pack_commands(commands))
+        for (_, connection), (_, commands) in zip(taken, batches, strict=True):
+            replies: list[Any] = []
+            for _ in range(len(commands)):
+                try:
+                    replies.append(connection.read_response())
+                except ResponseError as error:
+                    replies.append(error)
+            results.append(replies)
+        return results
+    finally:
+        for index, (pool, connection) in enumerate(taken):
+            if index >= len(results):
+                connection.disconnect()
+            pool.release(connection)
+
+
+def sync_replica_of(primary: Any) -> Redis:
+    """The replica client of a Sentinel ``master_for()`` client (made on first use).
+
+    Same pool class, limits and connection options as the primary's; closed with the
+    primary by :func:`sync_close_client`.
+    """
+    replica: Redis | None = getattr(primary, _REPLICA, None)
+    if replica is not None:
+        return replica
+    pool: Any = getattr(primary, "connection_pool", None)
+    manager = getattr(pool, "sentinel_manager", None)
+    if manager is None:
+        msg = "read_from_replicas needs a Sentinel (master_for) or Cluster client"
+        raise ConfigurationError(msg)
+    options = {k: v for k, v in pool.connection_kwargs.items() if k != "connection_pool"}
+    if hasattr(pool, "timeout"):
+        options["timeout"] = pool.timeout
+    replica = manager.slave_for(
+        pool.service_name,
+        connection_pool_class=type(pool),
+        max_connections=pool.max_connections,
+        **options,
+    )
+    setattr(primary, _REPLICA, replica)
+    return replica
+
+
+def sync_node_replies(node: Any, commands: Sequence[tuple[str, ...]]) -> list[Any]:
+    """:func:`sync_raw_replies` on one Cluster node (a replica read: no pipeline object).
+
+    redis-py's sync ``ClusterNode`` holds a pooled client (``redis_connection``); the
+    asyncio one holds its connections itself, taken in turn as its own commands take them
+    (``_pool.py``'s waiting nodes). A connection whose replies were not all read is
+    disconnected before it goes back.
+    """
+    client = getattr(node, "redis_connection", None)  # only redis-py's sync node has one
+    if client is not None:
+        replies = sync_raw_replies(client, commands)
+        assert replies is not None  # a pooled client
+        return replies
+    take_turn = getattr(node, "_take_turn", None)
+    if take_turn is not None:
+        take_turn()
+    connection: Any = node.acquire_connection()
+    replies = []
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        for _ in commands:
             try:
                 replies.append(connection.read_response())
             except ResponseError as error:
                 replies.append(error)
         return replies
     finally:
-        pool.release(connection)
+        if len(replies) < len(commands):
+            connection.disconnect()
+        node.release(connection)
+
+
+def sync_slot_nodes(client: Any, key: str) -> list[Any]:
+    """The ``ClusterNode`` list of ``key``'s slot: its primary first, then its replicas."""
+    if getattr(client, "_initialize", False):  # only redis-py's asyncio client loads lazily
+        client.initialize()
+    nodes: list[Any] = client.nodes_manager.slots_cache.get(client.keyslot(key), [])
+    return nodes
