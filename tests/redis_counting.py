@@ -2,7 +2,8 @@
 
 They count on the client's connections, where every command is packed and written, so a
 command sent through a pipeline or written straight to a pooled connection (the Redis
-store's read path) counts like one sent by ``execute_command``. The connection handshake
+store's read path, which packs its commands itself: they are read back from the bytes
+written) counts like one sent by ``execute_command``. The connection handshake
 (``HELLO``, ``CLIENT SETINFO``, ``SELECT`` ...) is not counted.
 
 * ``sent``: command names in the order they were packed;
@@ -26,6 +27,24 @@ def _name(command: Any) -> str:
     if isinstance(command, bytes):
         command = command.decode()
     return str(command).upper()
+
+
+def _packed_names(payload: Any) -> list[str]:
+    """The command names in a payload the store packed itself: the read path sends a tuple
+    of one ``bytes`` object of Redis protocol arrays; redis-py's own packers send lists of
+    chunks, whose commands were counted when they were packed."""
+    if not isinstance(payload, tuple):
+        return []
+    (packed,) = payload
+    names: list[str] = []
+    lines = packed.split(b"\r\n")
+    index = 0
+    while index < len(lines) - 1:
+        assert lines[index][:1] == b"*", packed
+        arguments = int(lines[index][1:])
+        names.append(_name(lines[index + 2]))  # the first bulk string: "$len", then the name
+        index += 1 + 2 * arguments
+    return names
 
 
 class AsyncCountingRedis(redis.asyncio.Redis):
@@ -55,6 +74,7 @@ class AsyncCountingRedis(redis.asyncio.Redis):
 
             async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
                 if not self._handshake:
+                    recorder.sent.extend(_packed_names(args[0]))
                     recorder.round_trips += 1
                 await super().send_packed_command(*args, **kwargs)
 
@@ -94,6 +114,7 @@ class CountingRedis(redis.Redis):
 
             def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
                 if not self._handshake:
+                    recorder.sent.extend(_packed_names(args[0]))
                     recorder.round_trips += 1
                 super().send_packed_command(*args, **kwargs)
 

@@ -17,6 +17,7 @@ from benchmarks.micro import (
     cluster_spread,
     core_loop,
     live_sessions,
+    load_calls,
     load_path,
     mapped_errors,
     ping_loop,
@@ -125,6 +126,15 @@ def test_rls_overhead_measures_both_schemas_and_drops_them(
             "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'bench\\_%'"
         ).fetchone()
     assert left == (0,)
+
+
+@pytest.mark.parametrize("mode", ["load", "hgetall"])
+def test_load_calls_runs_either_mode_and_cleans_up(
+    redis_url: str, key_prefix: str, redis_admin: redis.Redis, mode: str
+) -> None:
+    argv = ["--redis-url", redis_url, "--mode", mode, "--calls", "5", "--prefix", key_prefix]
+    assert load_calls.main(argv) == 0
+    assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
 
 
 def test_sweeper_drains_its_backlog_and_cleans_up(

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -122,29 +123,47 @@ def pack_meta(
     )
 
 
-def unpack_meta(data: bytes, user: str | None, seal: bytes | None = None) -> RecordMeta | None:
+_HEADER = struct.Struct(">xHIHIIHI16s8xIHI")
+"""The header after its format byte, each 6-byte time read as 2 + 4 bytes (one call)."""
+
+
+def unpack_meta(
+    data: bytes,
+    user: str | None,
+    seal: bytes | None = None,
+    *,
+    user_key: str | None = None,
+    stamp: int | None = None,
+    device: bytes | None = None,
+) -> RecordMeta | None:
     r"""Parse a metadata header; ``None`` when it is neither a format-3 nor a format-2 header.
 
     ``seal``: the ``\xffs`` field beside a format-3 header (a missing one reads as empty, so
-    the core finds the record unauthenticated); a format-2 header carries its own.
+    the core finds the record unauthenticated); a format-2 header carries its own. The
+    other arguments are the record's fields beside the header, returned in the metadata.
     """
-    if len(data) == META_SIZE and data[0] == META_FORMAT:
+    size = len(data)
+    if size == META_SIZE and data[0] == META_FORMAT:
         seal = seal or b""
-    elif len(data) == LEGACY_SIZE and data[0] == LEGACY_FORMAT:
+    elif size == LEGACY_SIZE and data[0] == LEGACY_FORMAT:
         seal = data[57:73]
     else:
         return None
-    auth_time = int.from_bytes(data[51:57], "big")
+    (ch, cl, ah, al, idle, dh, dl, digest, version, th, tl) = _HEADER.unpack_from(data)
+    auth_time = th << 32 | tl
     return RecordMeta(
-        created=int.from_bytes(data[1:7], "big"),
-        accessed=int.from_bytes(data[7:13], "big"),
-        idle=int.from_bytes(data[13:17], "big"),
-        deadline=int.from_bytes(data[17:23], "big"),
-        digest=data[23:39],
-        version=int.from_bytes(data[47:51], "big"),
-        user=user,
-        auth_time=auth_time or None,
-        seal=seal,
+        ch << 32 | cl,
+        ah << 32 | al,
+        idle,
+        dh << 32 | dl,
+        digest,
+        version,
+        user,
+        auth_time or None,
+        user_key,
+        stamp,
+        device,
+        seal,
     )
 
 
@@ -173,10 +192,16 @@ local META_FIELD = string.char(255) .. 'm'
 local SEAL_FIELD = string.char(255) .. 's'
 local TAG_FIELD = string.char(255) .. 'h'
 local ENDED_FIELD = string.char(255) .. 'x'
-local function unpack_meta(m)
+local function meta_format(m)
+  -- 3 or 2 for a metadata header; nil for anything else
   if type(m) ~= 'string' then return nil end  -- missing (false), or an error (a table)
   local format = string.byte(m, 1)
-  if not ((#m == 57 and format == 3) or (#m == 73 and format == 2)) then return nil end
+  if (#m == 57 and format == 3) or (#m == 73 and format == 2) then return format end
+  return nil
+end
+local function unpack_meta(m)
+  local format = meta_format(m)
+  if not format then return nil end
   local _, created, accessed, idle, deadline, digest, nonce, version, auth =
     struct.unpack(META, m)
   local t = {created = created, accessed = accessed, idle = idle, deadline = deadline,
@@ -407,7 +432,7 @@ def _field(name: str) -> bytes:
 class RedisLayout:
     """Key names and script arguments for one key prefix."""
 
-    __slots__ = ("_session_prefix", "epoch_prefix", "prefix")
+    __slots__ = ("epoch_prefix", "prefix", "session_prefix")
 
     def __init__(self, prefix: str = "sessionary") -> None:
         if not _PREFIX_RE.fullmatch(prefix):
@@ -417,17 +442,18 @@ class RedisLayout:
             )
             raise ConfigurationError(msg)
         self.prefix = prefix
-        self._session_prefix = f"{prefix}:s:{{"
+        self.session_prefix = f"{prefix}:s:{{"
+        """What the sweep script prepends to a storage key (then ``}``) to name its hash."""
         self.epoch_prefix = f"{prefix}:u:{{"
         """What the load script prepends to a record's user tag to name the epoch key."""
 
     def session_key(self, storage_key: str) -> str:
         """The Redis key of a session hash (the storage key is its hash tag)."""
-        return f"{self._session_prefix}{storage_key}}}"
+        return f"{self.session_prefix}{storage_key}}}"
 
     def lock_key(self, storage_key: str) -> str:
         """The Redis key of a session's opt-in lock (same hash slot as the session)."""
-        return f"{self._session_prefix}{storage_key}}}:lk"
+        return f"{self.session_prefix}{storage_key}}}:lk"
 
     def user_index_key(self, user_key: str) -> str:
         """The user's index: a sorted set of storage keys scored by absolute deadline."""
@@ -467,7 +493,7 @@ class RedisLayout:
 
     def is_session_key(self, key: bytes) -> bool:
         """Whether ``key`` (as ``SCAN`` returns it) names a session hash of this prefix."""
-        return key.startswith(self._session_prefix.encode()) and key.endswith(b"}")
+        return key.startswith(self.session_prefix.encode()) and key.endswith(b"}")
 
     def is_user_index_key(self, key: bytes) -> bool:
         """Whether ``key`` names a user's index (not its epoch or admission companion)."""
@@ -582,17 +608,19 @@ def meta_from_fields(special: Mapping[bytes, bytes | None]) -> RecordMeta | None
         return None
     user_raw = special.get(USER_FIELD)
     user = None if user_raw is None else user_raw.decode("utf-8", "replace")
-    meta = unpack_meta(meta_raw, user, special.get(SEAL_FIELD))
-    if meta is None:
-        return None
-    tag, stamp = special.get(USER_KEY_FIELD), special.get(STAMP_FIELD)
-    if tag is not None:
-        meta = meta._replace(
-            user_key=tag.decode("ascii", "replace"),
-            stamp=int(stamp) if stamp is not None and stamp.isdigit() else None,
-            device=special.get(DEVICE_FIELD),
-        )
-    return meta
+    seal = special.get(SEAL_FIELD)
+    tag = special.get(USER_KEY_FIELD)
+    if tag is None:
+        return unpack_meta(meta_raw, user, seal)
+    stamp = special.get(STAMP_FIELD)
+    return unpack_meta(
+        meta_raw,
+        user,
+        seal,
+        user_key=tag.decode("ascii", "replace"),
+        stamp=int(stamp) if stamp is not None and stamp.isdigit() else None,
+        device=special.get(DEVICE_FIELD),
+    )
 
 
 def _int_or_none(value: Any) -> int | None:

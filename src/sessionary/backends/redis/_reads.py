@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import enum
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sessionary.backends.redis._layout import ENDED_FIELD, meta_from_fields
 from sessionary.sansio.ops import Load, LoadResult, LoadStatus, StoredSession
 
-__all__ = ["NOT_A_HASH", "ReadStep", "TagMemory", "judge_read"]
+__all__ = ["NOT_A_HASH", "PackedCommands", "ReadStep", "TagMemory", "judge_read", "pack_read"]
 
 NOT_A_HASH = object()
 """What the store passes as the reply when ``HGETALL`` failed with ``WRONGTYPE``."""
@@ -34,6 +34,40 @@ NOT_A_HASH = object()
 _MISSING = LoadResult(LoadStatus.MISSING)
 _INVALID = LoadResult(LoadStatus.INVALID)
 _NOT_A_HASH = LoadResult(LoadStatus.CORRUPT, reason="not a hash")
+
+
+class PackedCommands:
+    """Commands already in the Redis protocol (``data``), and how many there are."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data = data
+        self.size = size
+
+    def __len__(self) -> int:
+        """How many commands (callers count the replies as for a list of commands)."""
+        return self.size
+
+
+def pack_read(key: str, epoch_key: str | None) -> PackedCommands:
+    """The read's commands in the Redis protocol: ``HGETALL key`` (then ``GET epoch_key``).
+
+    Packed here in one formatting rather than by redis-py's general ``pack_commands`` (its
+    per-argument encoding was the largest single cost of a read in the client). Key names
+    are ASCII: the prefix is checked, storage keys and user tags are keyed hashes.
+    """
+    name = key.encode()
+    if epoch_key is None:
+        return PackedCommands(b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n" % (len(name), name), 1)
+    epoch = epoch_key.encode()
+    data = b"*2\r\n$7\r\nHGETALL\r\n$%d\r\n%b\r\n*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (
+        len(name),
+        name,
+        len(epoch),
+        epoch,
+    )
+    return PackedCommands(data, 2)
 
 
 class ReadStep(enum.Enum):
@@ -59,7 +93,8 @@ def judge_read(  # noqa: PLR0911 - the verdicts
         return _NOT_A_HASH, ReadStep.DONE
     if not reply:
         return _MISSING, ReadStep.DONE
-    pairs: Any = reply.items() if isinstance(reply, Mapping) else _pairs(reply)
+    # A RESP3 map arrives as a dict (not a Mapping check: an ABC's isinstance is slow).
+    pairs: Any = reply.items() if isinstance(reply, dict) else _pairs(reply)
     attributes: dict[str, bytes] = {}
     special: dict[bytes, bytes] = {}
     for name, value in pairs:

@@ -1,10 +1,10 @@
-"""Lua scripts for users, locks and the expiry sweeper, shared by the sync and async stores.
+"""Lua scripts for users and locks, shared by the sync and async stores.
 
 Each script touches the keys of one hash slot only: a session hash with its lock, or a
-user's index with its epoch, or one bucket of the expiry schedule with its info hash, or a
-sealed cookie session's floor. Work spanning slots (revoking every session of a user,
-listing devices, sweeping) is done by the store as a sequence of such idempotent
-single-slot steps, grouped per node by redis-py's pipelines.
+user's index with its epoch, or a sealed cookie session's floor (the expiry sweeper's
+scripts are in :mod:`sessionary.backends.redis._sweep`). Work spanning slots (revoking
+every session of a user, listing devices) is done by the store as a sequence of such
+idempotent single-slot steps, grouped per node by redis-py's pipelines.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ from sessionary.backends.redis._layout import (
     Script,
     meta_from_fields,
 )
-from sessionary.sansio.ops import ExpiredSession, LoadStatus, RecordMeta
+from sessionary.sansio.ops import RecordMeta
 
 __all__ = [
-    "CLAIM_SCRIPT",
     "END_SCRIPT",
-    "EXPIRED_SCRIPT",
     "INDEX_ADD_SCRIPT",
     "PIN_COOKIE_SCRIPT",
     "RELEASE_LOCK_SCRIPT",
@@ -42,7 +40,6 @@ __all__ = [
     "SessionRecord",
     "cookie_floor_key",
     "due_bucket",
-    "expired_from_claim",
     "parse_session_meta",
     "parse_session_record",
 ]
@@ -60,25 +57,6 @@ if redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
 local ttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], META_FIELD, m, TAG_FIELD, ARGV[1], ENDED_FIELD, ARGV[2])
-if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1
-""",
-)
-
-EXPIRED_SCRIPT = Script.of(
-    "expired",
-    LUA_COMMON
-    + """
--- KEYS[1] session hash; ARGV: reason (expired_idle | expired_absolute). Reply: 1 | 0
--- The sweeper empties an expired session into a tombstone (metadata, tag and reason) that
--- keeps its TTL, so a client returning late still learns why it was signed out.
-local m = redis.pcall('HGET', KEYS[1], META_FIELD)
-if not unpack_meta(m) or redis.call('HEXISTS', KEYS[1], ENDED_FIELD) == 1 then return 0 end
-local tag = redis.call('HGET', KEYS[1], TAG_FIELD)
-local ttl = redis.call('PTTL', KEYS[1])
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], META_FIELD, m, ENDED_FIELD, ARGV[1])
-if tag then redis.call('HSET', KEYS[1], TAG_FIELD, tag) end
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """,
@@ -173,19 +151,6 @@ return 0
 """,
 )
 
-CLAIM_SCRIPT = Script.of(
-    "claim",
-    """
--- KEYS[1] due bucket, KEYS[2] its info hash; ARGV: storage key
--- Exactly one sweeper wins an expired entry: the one whose ZREM removed it.
--- Reply: {1, info or false} claimed | {0} someone else did
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return {0} end
-local info = redis.call('HGET', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return {1, info}
-""",
-)
-
 PIN_COOKIE_SCRIPT = Script.of(
     "pin_cookie",
     """
@@ -206,14 +171,12 @@ return tonumber(floor)
 USER_SCRIPTS = (
     PIN_COOKIE_SCRIPT,
     END_SCRIPT,
-    EXPIRED_SCRIPT,
     RESTAMP_SCRIPT,
     REVOKE_SCRIPT,
     INDEX_ADD_SCRIPT,
     LOCK_SCRIPT,
     RELEASE_LOCK_SCRIPT,
     RENEW_LOCK_SCRIPT,
-    CLAIM_SCRIPT,
 )
 
 
@@ -268,23 +231,3 @@ def cookie_floor_key(prefix: str, cookie_key: str) -> str:
 def due_bucket(storage_key: str, buckets: int) -> int:
     """The expiry-schedule bucket of a session (spreads the schedule over hash slots)."""
     return zlib.crc32(storage_key.encode("ascii")) % buckets
-
-
-def expired_from_claim(
-    key: str, claim: Any, meta: RecordMeta | None, now: int
-) -> ExpiredSession | None:
-    """Interpret a :data:`CLAIM_SCRIPT` reply: the expired session this sweeper won, if any."""
-    if not claim or int(claim[0]) != 1:
-        return None
-    deadline, user = 0, None
-    info = claim[1] if len(claim) > 1 else None
-    if info:
-        raw_deadline, _, raw_user = bytes(info).partition(b"|")
-        deadline = int(raw_deadline) if raw_deadline.isdigit() else 0
-        user = raw_user.decode("utf-8", "replace") or None
-    if meta is not None:
-        deadline, user = meta.deadline, meta.user or user
-    status = (
-        LoadStatus.EXPIRED_ABSOLUTE if deadline and now >= deadline else LoadStatus.EXPIRED_IDLE
-    )
-    return ExpiredSession(key, user, status)

@@ -61,7 +61,13 @@ from sessionary.backends.redis._pool import (
     AsyncWaitingPool,
     AsyncWaitingSentinelPool,
 )
-from sessionary.backends.redis._reads import NOT_A_HASH, ReadStep, TagMemory, judge_read
+from sessionary.backends.redis._reads import (
+    NOT_A_HASH,
+    ReadStep,
+    TagMemory,
+    judge_read,
+    pack_read,
+)
 from sessionary.backends.redis._replicas import (
     SENTINEL_PRIMARY,
     OffsetFloor,
@@ -71,11 +77,19 @@ from sessionary.backends.redis._replicas import (
     wants_replicas,
 )
 from sessionary.backends.redis._retry import RETRYABLE
+from sessionary.backends.redis._sweep import (
+    MAX_PER_CALL,
+    SETTLE_SCRIPT,
+    SWEEP_RECORD_SCRIPT,
+    SWEEP_SCRIPT,
+    SWEEP_SCRIPTS,
+    expired_session,
+    parse_sweep_reply,
+    reported,
+)
 from sessionary.backends.redis._urls import RedisTarget, parse_redis_url
 from sessionary.backends.redis._users import (
-    CLAIM_SCRIPT,
     END_SCRIPT,
-    EXPIRED_SCRIPT,
     INDEX_ADD_SCRIPT,
     LOCK_SCRIPT,
     PIN_COOKIE_SCRIPT,
@@ -87,12 +101,10 @@ from sessionary.backends.redis._users import (
     USER_SCRIPTS,
     cookie_floor_key,
     due_bucket,
-    expired_from_claim,
     parse_session_meta,
 )
 from sessionary.exceptions import ConfigurationError, StoreDurabilityError, StoreUnavailableError
 from sessionary.sansio.cookie_state import CookieState, PinCookie, ReadCookieState
-from sessionary.sansio.expiry import effective_idle, ttl_ms
 from sessionary.sansio.ops import (
     CommitResult,
     CommitStatus,
@@ -107,7 +119,7 @@ from sessionary.sansio.ops import (
     Update,
     UserBinding,
 )
-from sessionary.sansio.users import is_live, is_live_session_of, sessions_to_evict
+from sessionary.sansio.users import is_live_session_of, sessions_to_evict
 from sessionary.stores.base import Capability
 
 __all__ = ["AsyncRedisStore"]
@@ -334,7 +346,7 @@ class AsyncRedisStore:
         """
         with mapped_redis_errors("warm-up"):
             await self._client.ping()
-            for script in (*ALL_SCRIPTS, *USER_SCRIPTS):
+            for script in (*ALL_SCRIPTS, *USER_SCRIPTS, *SWEEP_SCRIPTS):
                 await self._client.script_load(script.source)
 
     async def server_time(self) -> int:
@@ -508,11 +520,9 @@ class AsyncRedisStore:
         The hash comes back raw (``NOT_A_HASH`` for another type under its name: corrupt,
         never an error); an error reply to the ``GET`` is raised, as the load script's would.
         """
-        commands = [("HGETALL", key)]
-        if tag is not None:
-            commands.append(("GET", self._layout.user_epoch_key(tag)))
+        epoch_key = None if tag is None else self._layout.user_epoch_key(tag)
         with mapped_redis_errors("reading a session"):
-            replies = await async_raw_replies(self._client, commands)
+            replies = await async_raw_replies(self._client, pack_read(key, epoch_key))
             if replies is None:  # a Cluster: redis-py routes the command
                 client: Any = self._client
                 try:
@@ -949,39 +959,108 @@ class AsyncRedisStore:
     async def sweep(self, now: int, max_idle: int, limit: int = 500) -> list[ExpiredSession]:
         """Report sessions that expired, each exactly once across concurrent sweepers.
 
-        Walks every bucket of the schedule: an entry that is due is checked against its
-        record; a live session is rescheduled at its expiry, an expired one is *claimed*
-        (the sweeper whose ``ZREM`` removes it reports it; the others skip it). Needs
-        ``track_expiry=True``. Returns at most about ``limit`` sessions per bucket.
+        Walks every bucket of the schedule (see :mod:`sessionary.backends.redis._sweep`): a
+        due entry's record is checked atomically; a live one is rescheduled at its expiry,
+        an expired one becomes a tombstone and is *claimed* (the sweeper whose ``ZREM``
+        removes the entry reports it; the others skip it). Needs ``track_expiry=True``.
+        Handles at most ``limit`` due entries per bucket: one script call per bucket and
+        500 entries standalone, three pipelined round trips in all on a Cluster.
         """
+        if self._cluster:
+            return await self._sweep_cluster(now, max_idle, limit)
         layout = self._layout
         expired: list[ExpiredSession] = []
         for bucket in range(self.due_buckets):
-            due = layout.due_key(bucket)
-            with mapped_redis_errors("reading the expiry schedule"):
-                members = await self._client.zrangebyscore(due, "-inf", now, start=0, num=limit)
-            keys = [bytes(m).decode("ascii") for m in members]  # type: ignore[arg-type]
-            metas = await self._read_records(keys)
-            reschedule: dict[str, int] = {}
-            for key, meta in zip(keys, metas, strict=True):
-                if meta is not None and is_live(meta, now, max_idle):
-                    idle = effective_idle(meta.idle, max_idle)
-                    expires = now + ttl_ms(
-                        now=now, accessed=meta.accessed, idle=idle, deadline=meta.deadline
-                    )
-                    reschedule[key] = expires
-                    continue
-                claim = await self._run(CLAIM_SCRIPT, [due, layout.due_info_key(bucket)], [key])
-                session = expired_from_claim(key, claim, meta, now)
-                if session is not None:
-                    expired.append(session)
-                    # Expired by the arithmetic, nothing can revive it: empty it now into a
-                    # tombstone that tells a returning client why (its TTL frees it).
-                    await self._run(EXPIRED_SCRIPT, layout.session_key(key), [session.status.value])
-            if reschedule:
-                with mapped_redis_errors("rescheduling the expiry sweep"):
-                    await self._client.zadd(due, reschedule, xx=True)
+            keys = [layout.due_key(bucket), layout.due_info_key(bucket)]
+            left = limit
+            while left > 0:
+                count = min(left, MAX_PER_CALL)
+                args: list[bytes | str | int] = [
+                    now,
+                    max_idle,
+                    count,
+                    layout.session_prefix,
+                    layout.epoch_prefix,
+                ]
+                handled, found = parse_sweep_reply(await self._run(SWEEP_SCRIPT, keys, args), now)
+                expired += found
+                left -= handled
+                if handled < count:
+                    break
         return expired
+
+    async def _sweep_cluster(self, now: int, max_idle: int, limit: int) -> list[ExpiredSession]:
+        """:meth:`sweep` on a Cluster, where each session hash is in a slot of its own.
+
+        The due entries of every bucket (one pipeline), each record's check (one pipeline:
+        redis-py sends one request per node), each bucket's claims and reschedules, with
+        the user-index upkeep of the sessions this pass made tombstones (one pipeline).
+        """
+        layout = self._layout
+        buckets = range(self.due_buckets)
+        pipe = self._client.pipeline(transaction=False)
+        for bucket in buckets:
+            pipe.zrangebyscore(layout.due_key(bucket), "-inf", now, start=0, num=limit)
+        entries = await self._execute(pipe, "reading the expiry schedule")
+        due = [
+            (bucket, bytes(member).decode("ascii"))
+            for bucket, members in zip(buckets, entries, strict=True)
+            for member in members
+        ]
+        checks = await self._run_each(
+            SWEEP_RECORD_SCRIPT, [([layout.session_key(key)], [now, max_idle]) for _, key in due]
+        )
+        settle: dict[int, list[bytes | str | int]] = {}
+        unindex: list[tuple[str, str]] = []
+        for (bucket, key), check in zip(due, checks, strict=True):
+            live = int(check[0]) == 0
+            settle.setdefault(bucket, []).extend((key, int(check[1]) if live else ""))
+            if int(check[0]) == 1 and check[3]:
+                unindex.append((bytes(check[3]).decode("ascii"), key))
+        calls = [
+            ([layout.due_key(bucket), layout.due_info_key(bucket)], args[first : first + step])
+            for bucket, args in settle.items()
+            for step in (2 * MAX_PER_CALL,)
+            for first in range(0, len(args), step)
+        ]
+        claims = iter(
+            claim for replies in await self._run_each(SETTLE_SCRIPT, calls) for claim in replies
+        )
+        expired: list[ExpiredSession] = []
+        for (_, key), check in zip(due, checks, strict=True):
+            info = next(claims)
+            if int(check[0]) != 0 and info is not None and reported(check):
+                user = check[2] if int(check[0]) == 1 else None
+                reason = check[1] if len(check) > 1 else None
+                expired.append(expired_session(key, reason, user, info, now))
+        if unindex:
+            pipe = self._client.pipeline(transaction=False)
+            for user_key, key in unindex:
+                pipe.zrem(layout.user_index_key(user_key), key)
+            await self._execute(pipe, "updating the user index")
+        return expired
+
+    async def _run_each(
+        self, script: Script, calls: list[tuple[list[str], list[bytes | str | int]]]
+    ) -> list[Any]:
+        """Run a script once per call, pipelined (on a Cluster one request per node).
+
+        A call answered ``NOSCRIPT`` (the scripts were flushed, or a failover) goes again
+        through :meth:`_run`, which loads the script; any other error is raised.
+        """
+        if not calls:
+            return []
+        pipe: Any = self._client.pipeline(transaction=False)
+        for keys, args in calls:
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        with mapped_redis_errors(f"the {script.name} script"):
+            replies = list(await async_execute_pipeline(self._client, pipe, raise_on_error=False))
+            for index, reply in enumerate(replies):
+                if isinstance(reply, NoScriptError):
+                    replies[index] = await self._run(script, *calls[index])
+                elif isinstance(reply, Exception):
+                    raise reply
+        return replies
 
     async def aclose(self) -> None:
         """Close the clients this store created (each on its own event loop).

@@ -20,14 +20,15 @@
   clients ``_pool.py`` lists as needing it (none in the sync flavour: redis-py's sync
   pipeline refreshes by itself).
 * :func:`sync_raw_replies`: the read path's commands (``HGETALL``, and the user's epoch
-  ``GET`` when its key is known) written at once on one pooled connection, their replies
-  read unparsed: no pipeline object, no response callback (``HGETALL``'s turns the reply
-  into a dict the store would flatten again), none of ``execute_command``'s per-call
-  bookkeeping. Errors behave as in ``execute_command``: redis-py's connection disconnects
-  itself on any failure while sending or reading (a cancellation too), so a half-read
-  connection never goes back to the pool. :func:`sync_raw_exchange` does the same on
-  several clients at once: every batch is written before any reply is read (a replica read
-  and the primary's epoch ``GET`` cost one round trip, not two).
+  ``GET`` when its key is known; packed by ``_reads.pack_read``) written at once on one
+  pooled connection, their replies read unparsed: no pipeline object, no response
+  callback (``HGETALL``'s turns the reply into a dict the store would flatten again),
+  none of ``execute_command``'s per-call bookkeeping. Errors behave as in
+  ``execute_command``: redis-py's connection disconnects itself on any failure while
+  sending or reading (a cancellation too), so a half-read connection never goes back to
+  the pool. :func:`sync_raw_exchange` does the same on several clients at once: every
+  batch is written before any reply is read (a replica read and the primary's epoch
+  ``GET`` cost one round trip, not two).
 * :func:`sync_replica_of` / :func:`sync_slot_nodes`: where a read from a replica goes
   (a Sentinel primary's replica client, made once per primary client and closed with it; a
   Cluster slot's primary and replicas); :func:`sync_node_replies`: raw replies from one
@@ -48,6 +49,7 @@ from redis.exceptions import NoScriptError, RedisClusterException, RedisError, R
 
 from sessionary.backends.redis._errors import mapped_redis_errors
 from sessionary.backends.redis._pool import ClustersToRefresh
+from sessionary.backends.redis._reads import PackedCommands
 from sessionary.exceptions import ConfigurationError
 
 _REPLICA = "_sessionary_replica"
@@ -106,14 +108,17 @@ def sync_refresh_slots(client: Any) -> None:
         return
 
 
-def sync_execute_pipeline(client: Any, pipe: Any) -> Any:
+def sync_execute_pipeline(client: Any, pipe: Any, *, raise_on_error: bool = True) -> Any:
     """Execute a pipeline of ``client``; a failure on a Cluster refreshes the slot map first.
 
-    Errors are raised as redis-py raised them. ``NOSCRIPT`` says nothing about the topology
-    (the caller loads the script and sends again): no refresh for it.
+    Errors are raised as redis-py raised them (``raise_on_error=False``: an error reply comes
+    back in its command's place). ``NOSCRIPT`` says nothing about the topology (the caller
+    loads the script and sends again): no refresh for it.
     """
     try:
-        return pipe.execute()
+        if raise_on_error:
+            return pipe.execute()
+        return pipe.execute(raise_on_error=False)
     except NoScriptError:
         raise
     except Exception:
@@ -128,7 +133,9 @@ def sync_send_pipeline(client: Any, pipe: Any, operation: str) -> Any:
         return sync_execute_pipeline(client, pipe)
 
 
-def sync_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[Any] | None:
+def sync_raw_replies(
+    client: Any, commands: Sequence[tuple[str, ...]] | PackedCommands
+) -> list[Any] | None:
     """Send ``commands`` in one write on one pooled connection and read their raw replies.
 
     An error reply comes back in the list as its ``ResponseError`` (the later replies are
@@ -141,7 +148,7 @@ def sync_raw_replies(client: Any, commands: Sequence[tuple[str, ...]]) -> list[A
 
 
 def sync_raw_exchange(
-    batches: Sequence[tuple[Any, Sequence[tuple[str, ...]]]],
+    batches: Sequence[tuple[Any, Sequence[tuple[str, ...]] | PackedCommands]],
 ) -> list[list[Any]] | None:
     """:func:`sync_raw_replies` for several clients: all batches written, then all read.
 
@@ -157,10 +164,13 @@ def sync_raw_exchange(
             pool: Any = client.connection_pool
             connection: Any = pool.get_connection()
             taken.append((pool, connection))
-            connection.send_packed_command(connection.pack_commands(commands))
+            if isinstance(commands, PackedCommands):  # a tuple: see tests/redis_counting.py
+                connection.send_packed_command((commands.data,))
+            else:
+                connection.send_packed_command(connection.pack_commands(commands))
         for (_, connection), (_, commands) in zip(taken, batches, strict=True):
             replies: list[Any] = []
-            for _ in commands:
+            for _ in range(len(commands)):
                 try:
                     replies.append(connection.read_response())
                 except ResponseError as error:
