@@ -144,11 +144,11 @@ def _sessionary_logout(request: Request, _: MutableMapping[str, Any]) -> None:
     get_session(request).logout()
 
 
-def sessionary_app(store: AsyncSessionStore) -> SessionMiddleware:
-    """Starlette inside sessionary's ASGI middleware."""
+def sessionary_app(store: AsyncSessionStore, *, lazy: bool = True) -> SessionMiddleware:
+    """Starlette inside sessionary's ASGI middleware (``lazy``: loaded on first use)."""
     app = Starlette(routes=session_routes(_scope_session, _sessionary_login, _sessionary_logout))
     config = SessionConfig(secret_keys=[secrets.token_bytes(32)], cookie=CookieOptions())
-    return SessionMiddleware(app, store=store, config=config, observer=NullObserver(), lazy=True)
+    return SessionMiddleware(app, store=store, config=config, observer=NullObserver(), lazy=lazy)
 
 
 async def sessionary_variants(

@@ -158,11 +158,10 @@ def test_a_login_and_the_sessions_it_evicts_are_one_transaction(
         assert len(xmin) == 1  # the live session, its creation and the eviction: one commit
 
 
+@pytest.mark.store_kinds("postgres")  # xmin is PostgreSQL's
 def test_the_change_and_its_event_share_one_postgresql_transaction(
     sync_store: SQLStore,
 ) -> None:
-    if _kind(sync_store) != "postgres":
-        pytest.skip("xmin is PostgreSQL's")
     manager = _manager(sync_store, CapturingObserver())
     cycle = manager.open([])
     cycle.session.login("hana")
@@ -184,11 +183,10 @@ def test_the_change_and_its_event_share_one_postgresql_transaction(
     assert rotated != created
 
 
+@pytest.mark.store_kinds("postgres")  # a constraint checked at COMMIT (a deferred trigger)
 def test_a_commit_the_database_refuses_leaves_no_event_row(
     sync_store: SQLStore,
 ) -> None:
-    if _kind(sync_store) != "postgres":
-        pytest.skip("a constraint checked at COMMIT is PostgreSQL's (a deferred trigger)")
     for statement in (
         "CREATE FUNCTION sqltx_refuse_commit() RETURNS trigger LANGUAGE plpgsql AS"
         " $f$ BEGIN RAISE EXCEPTION 'refused at commit'; END $f$",

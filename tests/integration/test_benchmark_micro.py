@@ -12,6 +12,7 @@ import pytest
 import redis
 from benchmarks.micro import (
     asgi_anonymous,
+    asgi_loop,
     browser_login_memory,
     cache,
     cluster_spread,
@@ -175,3 +176,9 @@ def test_live_sessions_reports_both_sizes_and_cleans_up(
     assert "40 live sessions (many): " in out
     assert "ratio few/many, ops/s: " in out
     assert list(redis_admin.scan_iter(match=f"{key_prefix}*")) == []
+
+
+def test_asgi_loop_runs_each_workload_lazy_and_eager() -> None:
+    for workload in asgi_loop.WORKLOADS:
+        assert asgi_loop.main([workload, "3"]) == 0
+        assert asgi_loop.main([workload, "3", "--eager"]) == 0
