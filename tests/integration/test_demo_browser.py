@@ -93,6 +93,29 @@ def cross_site_page(target: str) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+def _left(page: Any) -> bool:
+    """Whether the document ``page`` (its ``html`` element) was replaced by the next one.
+
+    Selenium's ``staleness_of`` expects a stale-element error; Chromium sometimes reports
+    the navigated-away node as "Node with given id does not belong to the document"
+    instead, which means the same.
+    """
+    from selenium.common.exceptions import (  # noqa: PLC0415
+        StaleElementReferenceException,
+        WebDriverException,
+    )
+
+    try:
+        page.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 class Screen:
     """One browser window: its actions and its screenshots."""
 
@@ -121,20 +144,26 @@ class Screen:
 
     def press(self, label: str, within: Any = None) -> None:
         """Click the button (inside element ``within``, if given); wait for the next page."""
-        from selenium.webdriver.support import expected_conditions  # noqa: PLC0415
         from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
 
         page = self.driver.find_element("tag name", "html")
         scope = self.driver if within is None else within
         scope.find_element("xpath", f".//button[normalize-space()='{label}']").click()
-        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(lambda _: _left(page))
         self.loaded()
 
     def wait_for(self, condition: Any) -> None:
-        """Wait (at most ``PAGE_TIMEOUT_S``) until ``condition(driver)`` holds."""
+        """Wait (at most ``PAGE_TIMEOUT_S``) until ``condition(driver)`` holds.
+
+        An element the page's script replaces between the condition's lookup and its read
+        (the admin page redraws its events table every few seconds) is looked up again.
+        """
+        from selenium.common.exceptions import StaleElementReferenceException  # noqa: PLC0415
         from selenium.webdriver.support.wait import WebDriverWait  # noqa: PLC0415
 
-        WebDriverWait(self.driver, PAGE_TIMEOUT_S).until(condition)
+        WebDriverWait(
+            self.driver, PAGE_TIMEOUT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(condition)
 
     def loaded(self) -> None:
         """Wait until the current document has finished loading."""
